@@ -1,0 +1,3 @@
+fn main() {
+    println!("flaresync: work in progress");
+}
