@@ -1,14 +1,22 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The Git side of flaresync: read the config repository with git2 and map commits to
+//! Cloudflare versions and deployments.
+//!
+//! - [`source`]: open/clone/fetch the repository, follow one branch, detect rewritten history.
+//! - [`tree`]: [`CommitTree`], a [`flaresync_config::SourceTree`] over one commit.
+//! - [`stamp`]: what goes into a version's `workers/tag` / `workers/message` (pure).
+//! - [`revert_message`]: parsing `This reverts commit <sha>.` (pure).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod credentials;
+pub mod revert_message;
+pub mod source;
+pub mod stamp;
+pub mod tree;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use credentials::{Credentials, CredentialsError, HttpsCredentials, Secret, SshKey};
+pub use git2::Oid;
+pub use revert_message::{format_revert, parse_revert, parse_reverts};
+pub use source::{
+    CommitInfo, GitSource, HeadUpdate, HeadUpdateKind, SourceError, classify_head_update, short_hex,
+};
+pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
+pub use tree::CommitTree;

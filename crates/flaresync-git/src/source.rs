@@ -1,0 +1,467 @@
+//! The config repository as a source of commits: open a local repository or keep a bare clone
+//! of a remote one in a cache directory, follow one branch, and report how its head moved.
+//!
+//! Force-pushes are expected: when the previous head is no longer an ancestor of the new head,
+//! [`fetch`](GitSource::fetch) reports [`HeadUpdateKind::Rewritten`] and still moves to the new
+//! head. Old objects stay in the cache, so versions built from rewritten commits can still be
+//! mapped back to their trees.
+
+use std::path::{Path, PathBuf};
+
+use git2::{AutotagOption, FetchOptions, Oid, Repository};
+
+use crate::credentials::Credentials;
+use crate::stamp::{self, StampError};
+use crate::tree::CommitTree;
+
+/// Errors of [`GitSource`].
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The local path is not a Git repository.
+    #[error("cannot open the git repository at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    /// The cache directory exists but cannot be used for a bare clone.
+    #[error("cannot use {path} as the git cache directory: {message}")]
+    Cache { path: PathBuf, message: String },
+    /// Fetching from the remote failed (network, authentication, missing repository).
+    #[error("cannot fetch branch {branch:?} from {url}: {message}")]
+    Fetch {
+        url: String,
+        branch: String,
+        message: String,
+    },
+    /// The followed branch does not exist.
+    #[error("branch {branch:?} does not exist in {location}; check the configured branch name")]
+    BranchNotFound { branch: String, location: String },
+    /// A commit named by id or prefix is not in the repository.
+    #[error("commit {commit} is not in the repository ({message})")]
+    CommitNotFound { commit: String, message: String },
+    /// Any other libgit2 failure, with what flaresync was doing.
+    #[error("git error while {doing}: {message}")]
+    Git { doing: String, message: String },
+    /// A version tag cannot be produced.
+    #[error(transparent)]
+    Stamp(#[from] StampError),
+    /// The tag limit forces a prefix that is ambiguous in this repository.
+    #[error(
+        "the commit prefix {prefix} (tag limit {limit} bytes) is ambiguous in this repository; \
+         raise the tag limit"
+    )]
+    AmbiguousPrefix { prefix: String, limit: usize },
+}
+
+fn git_error(doing: impl Into<String>) -> impl FnOnce(git2::Error) -> SourceError {
+    let doing = doing.into();
+    move |error| SourceError::Git {
+        doing,
+        message: error.message().to_owned(),
+    }
+}
+
+/// How the followed branch moved between two fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeadUpdateKind {
+    /// First head seen (no previous head known).
+    Initial,
+    /// Same commit as before.
+    Unchanged,
+    /// The new head descends from the old one (plain commits, merges, squash merges).
+    FastForward,
+    /// The old head is not an ancestor of the new one: history was rewritten (force-push,
+    /// reset). The source still converges on the new head.
+    Rewritten,
+}
+
+/// Result of one [`GitSource::fetch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadUpdate {
+    pub old: Option<Oid>,
+    pub new: Oid,
+    pub kind: HeadUpdateKind,
+}
+
+/// Classifies a head move. `old_is_ancestor` is only consulted when the heads differ.
+pub fn classify_head_update(
+    old: Option<Oid>,
+    new: Oid,
+    old_is_ancestor: impl FnOnce(Oid) -> bool,
+) -> HeadUpdate {
+    let kind = match old {
+        None => HeadUpdateKind::Initial,
+        Some(old) if old == new => HeadUpdateKind::Unchanged,
+        Some(old) if old_is_ancestor(old) => HeadUpdateKind::FastForward,
+        Some(_) => HeadUpdateKind::Rewritten,
+    };
+    HeadUpdate { old, new, kind }
+}
+
+/// Commit metadata flaresync shows and stamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: Oid,
+    /// Full message.
+    pub message: String,
+    /// First line of the message.
+    pub subject: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Author time, seconds since the epoch.
+    pub author_time: i64,
+    pub parents: Vec<Oid>,
+}
+
+impl CommitInfo {
+    /// Seven-digit abbreviation used in explanations.
+    pub fn short(&self) -> String {
+        short_hex(self.id)
+    }
+
+    /// `"Name <email>"`.
+    pub fn author(&self) -> String {
+        format!("{} <{}>", self.author_name, self.author_email)
+    }
+}
+
+/// Seven-digit abbreviation of `oid`.
+pub fn short_hex(oid: Oid) -> String {
+    let mut hex = oid.to_string();
+    hex.truncate(7);
+    hex
+}
+
+enum Origin {
+    Local {
+        path: PathBuf,
+    },
+    Remote {
+        url: String,
+        credentials: Credentials,
+    },
+}
+
+/// A config repository, following one branch.
+pub struct GitSource {
+    repo: Repository,
+    branch: String,
+    origin: Origin,
+    last_head: Option<Oid>,
+}
+
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let location = match &self.origin {
+            Origin::Local { path } => path.display().to_string(),
+            Origin::Remote { url, .. } => redact_url(url),
+        };
+        f.debug_struct("GitSource")
+            .field("location", &location)
+            .field("branch", &self.branch)
+            .field("last_head", &self.last_head)
+            .finish()
+    }
+}
+
+/// `url` without any `user:password@` part, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+const REMOTE_NAME: &str = "origin";
+
+impl GitSource {
+    /// Opens an existing local repository (bare or with a working copy) and follows `branch`.
+    /// [`fetch`](Self::fetch) then only re-reads the branch ref.
+    pub fn open_local(path: impl AsRef<Path>, branch: &str) -> Result<Self, SourceError> {
+        let path = path.as_ref();
+        let repo = Repository::open(path).map_err(|e| SourceError::Open {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        Ok(GitSource {
+            repo,
+            branch: branch.to_owned(),
+            origin: Origin::Local {
+                path: path.to_owned(),
+            },
+            last_head: None,
+        })
+    }
+
+    /// Follows `branch` of the remote `url` (https, ssh, file), keeping a bare clone in
+    /// `cache_dir` (created if missing, reused if it already holds one). Nothing is fetched
+    /// until [`fetch`](Self::fetch).
+    pub fn remote(
+        url: &str,
+        cache_dir: impl AsRef<Path>,
+        branch: &str,
+        credentials: Credentials,
+    ) -> Result<Self, SourceError> {
+        let cache_dir = cache_dir.as_ref();
+        let cache_error = |message: String| SourceError::Cache {
+            path: cache_dir.to_owned(),
+            message,
+        };
+        let repo = match Repository::open_bare(cache_dir) {
+            Ok(repo) => repo,
+            Err(_) => {
+                let occupied = std::fs::read_dir(cache_dir)
+                    .map(|mut entries| entries.next().is_some())
+                    .unwrap_or(false);
+                if occupied {
+                    return Err(cache_error(
+                        "the directory is not empty and is not a bare git repository; \
+                         point the cache at an empty or flaresync-owned directory"
+                            .into(),
+                    ));
+                }
+                Repository::init_bare(cache_dir).map_err(|e| cache_error(e.message().into()))?
+            }
+        };
+        match repo.find_remote(REMOTE_NAME) {
+            Ok(remote) if remote.url().ok() == Some(url) => {}
+            Ok(_) => repo
+                .remote_set_url(REMOTE_NAME, url)
+                .map_err(|e| cache_error(e.message().into()))?,
+            Err(_) => {
+                repo.remote(REMOTE_NAME, url)
+                    .map_err(|e| cache_error(e.message().into()))?;
+            }
+        }
+        Ok(GitSource {
+            repo,
+            branch: branch.to_owned(),
+            origin: Origin::Remote {
+                url: url.to_owned(),
+                credentials,
+            },
+            last_head: None,
+        })
+    }
+
+    /// Sets the head flaresync last acted on (e.g. from the journal after a restart), so the
+    /// next fetch classifies the move relative to it instead of reporting `Initial`.
+    pub fn set_last_head(&mut self, head: Option<Oid>) {
+        self.last_head = head;
+    }
+
+    /// The head seen by the last fetch.
+    pub fn last_head(&self) -> Option<Oid> {
+        self.last_head
+    }
+
+    /// The followed branch.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The underlying repository (the bare cache for a remote).
+    pub fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// Fetches the branch (remote) or re-reads it (local) and reports how its head moved.
+    pub fn fetch(&mut self) -> Result<HeadUpdate, SourceError> {
+        let reference = match &self.origin {
+            Origin::Local { .. } => format!("refs/heads/{}", self.branch),
+            Origin::Remote { url, credentials } => {
+                let tracking = format!("refs/remotes/{REMOTE_NAME}/{}", self.branch);
+                let refspec = format!("+refs/heads/{}:{tracking}", self.branch);
+                let fetch_error = |error: git2::Error| SourceError::Fetch {
+                    url: redact_url(url),
+                    branch: self.branch.clone(),
+                    message: error.message().to_owned(),
+                };
+                let mut remote = self.repo.find_remote(REMOTE_NAME).map_err(fetch_error)?;
+                let mut options = FetchOptions::new();
+                options.remote_callbacks(credentials.callbacks());
+                options.download_tags(AutotagOption::None);
+                let mut proxy = git2::ProxyOptions::new();
+                proxy.auto();
+                options.proxy_options(proxy);
+                remote
+                    .fetch(&[refspec.as_str()], Some(&mut options), None)
+                    .map_err(fetch_error)?;
+                tracking
+            }
+        };
+        let new = self.resolve_ref(&reference)?;
+        let repo = &self.repo;
+        let update = classify_head_update(self.last_head, new, |old| {
+            // A missing old commit (gc'd after a force-push) counts as rewritten history.
+            repo.graph_descendant_of(new, old).unwrap_or(false)
+        });
+        match update.kind {
+            HeadUpdateKind::Rewritten => tracing::warn!(
+                branch = %self.branch,
+                old = %update.old.map(short_hex).unwrap_or_default(),
+                new = %short_hex(new),
+                "Branch history was rewritten; following the new head."
+            ),
+            HeadUpdateKind::Unchanged => {}
+            _ => {
+                tracing::info!(branch = %self.branch, head = %short_hex(new), "Branch head moved.")
+            }
+        }
+        self.last_head = Some(new);
+        Ok(update)
+    }
+
+    fn location(&self) -> String {
+        match &self.origin {
+            Origin::Local { path } => path.display().to_string(),
+            Origin::Remote { url, .. } => redact_url(url),
+        }
+    }
+
+    fn resolve_ref(&self, reference: &str) -> Result<Oid, SourceError> {
+        match self.repo.find_reference(reference) {
+            Ok(found) => found
+                .peel_to_commit()
+                .map(|commit| commit.id())
+                .map_err(git_error(format!("reading {reference}"))),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Err(SourceError::BranchNotFound {
+                branch: self.branch.clone(),
+                location: self.location(),
+            }),
+            Err(e) => Err(git_error(format!("reading {reference}"))(e)),
+        }
+    }
+
+    /// The tree of `commit`, readable by the config loader.
+    pub fn commit_tree(&self, commit: Oid) -> Result<CommitTree<'_>, SourceError> {
+        CommitTree::new(&self.repo, commit).map_err(|e| SourceError::CommitNotFound {
+            commit: commit.to_string(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Metadata of `commit`.
+    pub fn commit_info(&self, commit: Oid) -> Result<CommitInfo, SourceError> {
+        commit_info(&self.repo, commit)
+    }
+
+    /// Commits reachable from `new` but not from `old`, oldest first (what a head move brought
+    /// in; after a rewrite, the new side of the fork).
+    pub fn commits_between(&self, old: Option<Oid>, new: Oid) -> Result<Vec<Oid>, SourceError> {
+        let mut walk = self.repo.revwalk().map_err(git_error("walking history"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .map_err(git_error("walking history"))?;
+        walk.push(new).map_err(git_error("walking history"))?;
+        if let Some(old) = old {
+            // An unknown old head (gc'd) hides nothing.
+            if self.repo.find_commit(old).is_ok() {
+                walk.hide(old).map_err(git_error("walking history"))?;
+            }
+        }
+        walk.collect::<Result<Vec<_>, _>>()
+            .map_err(git_error("walking history"))
+    }
+
+    /// The `workers/tag` for `commit` under a tag limit of `limit` bytes, checked to be an
+    /// unambiguous prefix in this repository.
+    pub fn version_tag(&self, commit: Oid, limit: usize) -> Result<String, SourceError> {
+        let tag = stamp::version_tag(&commit.to_string(), limit)?;
+        if tag.len() < commit.to_string().len() {
+            match self.repo.find_object_by_prefix(&tag, None) {
+                Ok(object) if object.id() == commit => {}
+                _ => return Err(SourceError::AmbiguousPrefix { prefix: tag, limit }),
+            }
+        }
+        Ok(tag)
+    }
+
+    /// The `workers/message` for `commit`.
+    pub fn version_message(&self, commit: Oid, limit: usize) -> Result<String, SourceError> {
+        let info = self.commit_info(commit)?;
+        Ok(stamp::version_message(&info.subject, &info.author(), limit))
+    }
+
+    /// Resolves a full id or unambiguous prefix to a commit of this repository.
+    pub fn resolve_commit(&self, hex: &str) -> Result<Oid, SourceError> {
+        resolve_commit(&self.repo, hex)
+    }
+}
+
+/// Metadata of `commit` in `repo`.
+pub fn commit_info(repo: &Repository, commit: Oid) -> Result<CommitInfo, SourceError> {
+    let found = repo
+        .find_commit(commit)
+        .map_err(|e| SourceError::CommitNotFound {
+            commit: commit.to_string(),
+            message: e.message().to_owned(),
+        })?;
+    let message = String::from_utf8_lossy(found.message_bytes()).into_owned();
+    let author = found.author();
+    Ok(CommitInfo {
+        id: commit,
+        subject: stamp::subject_of(&message).to_owned(),
+        message,
+        author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        author_time: author.when().seconds(),
+        parents: found.parent_ids().collect(),
+    })
+}
+
+/// Resolves a full id or unambiguous prefix to a commit of `repo`.
+pub fn resolve_commit(repo: &Repository, hex: &str) -> Result<Oid, SourceError> {
+    repo.find_commit_by_prefix(hex)
+        .map(|commit| commit.id())
+        .map_err(|e| SourceError::CommitNotFound {
+            commit: hex.to_owned(),
+            message: e.message().to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oid(n: u8) -> Oid {
+        Oid::from_bytes(&[n; 20]).expect("20 bytes")
+    }
+
+    #[test]
+    fn head_update_classification() {
+        let never = |_| panic!("ancestry must not be consulted");
+        assert_eq!(
+            classify_head_update(None, oid(1), never).kind,
+            HeadUpdateKind::Initial
+        );
+        assert_eq!(
+            classify_head_update(Some(oid(1)), oid(1), never).kind,
+            HeadUpdateKind::Unchanged
+        );
+        assert_eq!(
+            classify_head_update(Some(oid(1)), oid(2), |_| true).kind,
+            HeadUpdateKind::FastForward
+        );
+        let rewritten = classify_head_update(Some(oid(1)), oid(2), |_| false);
+        assert_eq!(rewritten.kind, HeadUpdateKind::Rewritten);
+        assert_eq!(rewritten.old, Some(oid(1)));
+        assert_eq!(rewritten.new, oid(2));
+    }
+
+    #[test]
+    fn urls_lose_their_userinfo() {
+        assert_eq!(
+            redact_url("https://user:tok@github.com/o/r.git"),
+            "https://[redacted]@github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url("https://github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
+}
