@@ -184,16 +184,12 @@ impl Credentials {
                     return git2::Cred::ssh_key_from_agent(user);
                 }
             }
-            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-                if let Some(https) = &self.https {
-                    if !tried_https {
-                        tried_https = true;
-                        return git2::Cred::userpass_plaintext(
-                            &https.username,
-                            https.password.expose(),
-                        );
-                    }
-                }
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+                && !tried_https
+                && let Some(https) = &self.https
+            {
+                tried_https = true;
+                return git2::Cred::userpass_plaintext(&https.username, https.password.expose());
             }
             if allowed.contains(git2::CredentialType::DEFAULT) && !tried_default {
                 tried_default = true;
