@@ -1,14 +1,29 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The flaresync reconcile loop: keep Cloudflare equal to Git, continuously.
+//!
+//! # Layout
+//!
+//! - [`policy`]: the error taxonomy (Stalled / Waiting / Transient), reason codes, the pure
+//!   [`policy::error_policy`] and the backoff.
+//! - [`scheduler`]: per-key dedupe + debounce, one run per key at a time (pure state machine).
+//! - [`trigger`]: [`ReconcileRequest`], what every trigger sends.
+//! - [`webhook`]: GitHub push webhook verification (HMAC-SHA256, constant time) and filtering.
+//! - [`watcher`]: notify-based file-system trigger for a local repository.
+//! - [`server`]: the status server (`/healthz`, `/status`, `/metrics`, `/webhook`,
+//!   `/reconcile`).
+//! - [`metrics`], [`status`]: what the server publishes.
+//! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
+#![forbid(unsafe_code)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod drift;
+pub mod health;
+pub mod metrics;
+pub mod policy;
+pub mod scheduler;
+pub mod server;
+pub mod status;
+pub mod trigger;
+pub mod watcher;
+pub mod webhook;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
+pub use trigger::{ReconcileRequest, Target, TriggerSource};
