@@ -1,14 +1,14 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The flaresync journal: a crash-safe, append-only SQLite record of every action (upload,
+//! deploy, rollback, drift, blocked, ...), with who/what triggered it, and the `history` view
+//! joining it with Cloudflare's versions and deployments.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod entry;
+pub mod history;
+pub mod journal;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use entry::{Action, Entry, Outcome, Recorded, Trigger, TriggerKind};
+pub use history::{
+    DeploymentRecord, DeploymentRef, HistoryRow, HistoryView, VersionOrigin, VersionRecord,
+    history_view, render_history,
+};
+pub use journal::{Journal, JournalError};

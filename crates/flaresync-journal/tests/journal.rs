@@ -1,0 +1,309 @@
+use chrono::{DateTime, TimeZone, Utc};
+use flaresync_journal::*;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn webhook() -> Trigger {
+    Trigger::new(TriggerKind::Webhook, Some("alice"))
+}
+
+const C1: &str = "1111111111111111111111111111111111111111";
+const C2: &str = "2222222222222222222222222222222222222222";
+
+#[test]
+fn records_survive_reopen_and_queries_filter_by_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.sqlite");
+    {
+        let journal = Journal::open(&path).expect("open");
+        let upload = Entry::new("api", Action::Upload, Outcome::Success, webhook())
+            .at(at(0))
+            .commit(C1)
+            .digest("d1")
+            .version("v1");
+        assert_eq!(journal.record(&upload).expect("record"), 1);
+        journal
+            .record(
+                &Entry::new("api", Action::Deploy, Outcome::Success, webhook())
+                    .at(at(1))
+                    .commit(C1)
+                    .version("v1")
+                    .deployment("dep1"),
+            )
+            .expect("record");
+        journal
+            .record(&Entry::new("other", Action::Deploy, Outcome::Success, webhook()).at(at(2)))
+            .expect("record");
+        journal
+            .record(
+                &Entry::new(
+                    "api",
+                    Action::Rollback,
+                    Outcome::Failure,
+                    Trigger::new(TriggerKind::Cli, None),
+                )
+                .at(at(3))
+                .commit(C2)
+                .version("v0")
+                .message("rollback refused: secret changed"),
+            )
+            .expect("record");
+    }
+    let journal = Journal::open(&path).expect("reopen");
+    let history = journal.history("api").expect("history");
+    assert_eq!(
+        history.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
+    assert_eq!(history[0].entry.trigger, webhook());
+    assert_eq!(history[0].entry.at, at(0));
+    assert_eq!(history[2].entry.message, "rollback refused: secret changed");
+    // The failed rollback is not what is live: the last applied is the successful deploy.
+    let applied = journal.last_applied("api").expect("query").expect("some");
+    assert_eq!(applied.seq, 2);
+    assert_eq!(applied.entry.deployment_id.as_deref(), Some("dep1"));
+    assert_eq!(journal.last_applied("nobody").expect("query"), None);
+    assert_eq!(journal.workers().expect("workers"), vec!["api", "other"]);
+    assert_eq!(journal.for_version("v1").expect("query").len(), 2);
+    assert_eq!(journal.recent(1).expect("recent")[0].seq, 4);
+    assert_eq!(journal.last_commit().expect("query").as_deref(), Some(C1));
+}
+
+#[test]
+fn journal_is_append_only_and_in_wal_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.sqlite");
+    let journal = Journal::open(&path).expect("open");
+    journal
+        .record(&Entry::new(
+            "api",
+            Action::Drift,
+            Outcome::Success,
+            webhook(),
+        ))
+        .expect("record");
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    let mode: String = raw
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+    let update = raw.execute("UPDATE journal SET outcome = 'failure'", []);
+    assert!(
+        update
+            .expect_err("update refused")
+            .to_string()
+            .contains("append-only")
+    );
+    assert!(raw.execute("DELETE FROM journal", []).is_err());
+    assert_eq!(journal.history("api").expect("history").len(), 1);
+}
+
+#[test]
+fn started_actions_without_outcome_are_in_flight() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+    let poll = Trigger::new(TriggerKind::Poll, None);
+    journal
+        .record(&Entry::new("a", Action::Upload, Outcome::Started, poll.clone()).commit(C1))
+        .expect("record");
+    journal
+        .record(&Entry::new("a", Action::Upload, Outcome::Success, poll.clone()).version("v"))
+        .expect("record");
+    journal
+        .record(&Entry::new("a", Action::Deploy, Outcome::Started, poll.clone()).version("v"))
+        .expect("record");
+    journal
+        .record(&Entry::new(
+            "b",
+            Action::Deploy,
+            Outcome::Success,
+            poll.clone(),
+        ))
+        .expect("record");
+    let in_flight = journal.in_flight().expect("query");
+    assert_eq!(in_flight.len(), 1);
+    assert_eq!(in_flight[0].seq, 3);
+    assert_eq!(in_flight[0].entry.action, Action::Deploy);
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+    std::thread::scope(|scope| {
+        for worker in ["a", "b", "c", "d"] {
+            let journal = &journal;
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    journal
+                        .record(&Entry::new(
+                            worker,
+                            Action::Noop,
+                            Outcome::Skipped,
+                            Trigger::new(TriggerKind::Poll, None),
+                        ))
+                        .expect("record");
+                }
+            });
+        }
+    });
+    assert_eq!(journal.recent(1000).expect("recent").len(), 100);
+    assert_eq!(journal.history("c").expect("history").len(), 25);
+}
+
+#[test]
+fn unknown_action_names_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+    let action = Action::Other("preview".into());
+    journal
+        .record(&Entry::new(
+            "a",
+            action.clone(),
+            Outcome::Success,
+            webhook(),
+        ))
+        .expect("record");
+    assert_eq!(
+        journal.history("a").expect("history")[0].entry.action,
+        action
+    );
+}
+
+fn version(id: &str, number: u64, tag: Option<&str>, minute: u32, source: &str) -> VersionRecord {
+    VersionRecord {
+        id: id.into(),
+        number: Some(number),
+        tag: tag.map(str::to_owned),
+        message: None,
+        created_on: Some(at(minute)),
+        source: Some(source.into()),
+        triggered_by: Some("upload".into()),
+    }
+}
+
+fn deployment(id: &str, minute: u32, versions: &[(&str, f64)]) -> DeploymentRecord {
+    DeploymentRecord {
+        id: id.into(),
+        created_on: Some(at(minute)),
+        source: Some("api".into()),
+        versions: versions.iter().map(|(v, p)| (v.to_string(), *p)).collect(),
+        message: None,
+        triggered_by: Some("deployment".into()),
+        author_email: None,
+    }
+}
+
+#[test]
+fn history_view_joins_commits_versions_and_deployments() {
+    let journal = vec![
+        Recorded {
+            seq: 1,
+            entry: Entry::new("api", Action::Upload, Outcome::Success, webhook())
+                .at(at(10))
+                .commit(C1)
+                .digest("digest-1")
+                .version("ver-aaaa-1"),
+        },
+        Recorded {
+            seq: 2,
+            entry: Entry::new("api", Action::Deploy, Outcome::Success, webhook())
+                .at(at(11))
+                .commit(C1)
+                .version("ver-aaaa-1")
+                .deployment("dep-1111"),
+        },
+        Recorded {
+            seq: 3,
+            entry: Entry::new("api", Action::Blocked, Outcome::Skipped, webhook())
+                .at(at(30))
+                .commit(C2)
+                .message("rollback would cross a durable object migration\nmore"),
+        },
+        Recorded {
+            seq: 4,
+            entry: Entry::new("elsewhere", Action::Deploy, Outcome::Success, webhook())
+                .version("ver-aaaa-1"),
+        },
+    ];
+    let versions = vec![
+        version("ver-dddd-4", 4, None, 25, "dash"),
+        version("ver-cccc-3", 3, Some("v1.2.3"), 20, "wrangler"),
+        version("ver-bbbb-2", 2, Some(C2), 15, "api"),
+        version("ver-aaaa-1", 1, Some(C1), 10, "api"),
+    ];
+    let deployments = vec![
+        deployment("dep-1111", 11, &[("ver-aaaa-1", 100.0)]),
+        deployment(
+            "dep-3333",
+            26,
+            &[("ver-dddd-4", 90.0), ("ver-cccc-3", 10.0)],
+        ),
+        deployment("dep-0000", 1, &[("ver-old-0", 100.0)]),
+    ];
+    let view = history_view("api", &journal, &versions, &deployments);
+    let origins: Vec<_> = view
+        .rows
+        .iter()
+        .map(|r| (r.version_id.as_str(), r.origin.clone()))
+        .collect();
+    assert_eq!(
+        origins,
+        vec![
+            ("ver-dddd-4", VersionOrigin::Untagged),
+            (
+                "ver-cccc-3",
+                VersionOrigin::ForeignTag {
+                    tag: "v1.2.3".into()
+                }
+            ),
+            ("ver-bbbb-2", VersionOrigin::CommitTag { commit: C2.into() }),
+            (
+                "ver-aaaa-1",
+                VersionOrigin::Flaresync {
+                    commit: Some(C1.into())
+                }
+            ),
+            ("ver-old-0", VersionOrigin::NotListed),
+        ]
+    );
+    assert_eq!(view.rows[0].active_percentage, Some(90.0));
+    assert_eq!(view.rows[1].active_percentage, Some(10.0));
+    assert_eq!(view.rows[3].active_percentage, None);
+    assert_eq!(view.rows[3].digest.as_deref(), Some("digest-1"));
+    assert_eq!(
+        view.rows[3].journal.len(),
+        2,
+        "other workers' entries are ignored"
+    );
+    assert_eq!(view.other_events.len(), 1);
+
+    let text = render_history(&view);
+    let expected = "\
+history of api: 5 version(s), 2 uploaded outside flaresync
+
+#4    ver-dddd  2026-11-20 10:25  outside flaresync via dash, untagged  [live 90%]
+      deployed  2026-11-20 10:26  90% in deployment dep-3333 (deployment)
+
+#3    ver-cccc  2026-11-20 10:20  outside flaresync via wrangler, tag \"v1.2.3\"  [live 10%]
+      deployed  2026-11-20 10:26  10% in deployment dep-3333 (deployment)
+
+#2    ver-bbbb  2026-11-20 10:15  commit 2222222 (tag; not in journal)
+
+#1    ver-aaaa  2026-11-20 10:10  commit 1111111 (flaresync)
+      deployed  2026-11-20 10:11  100% in deployment dep-1111 (deployment)
+      journal   2026-11-20 10:10  upload success by webhook (alice) at 1111111
+      journal   2026-11-20 10:11  deploy success by webhook (alice) at 1111111 (deployment dep-1111)
+
+#?    ver-old-  ????-??-?? ??:??  not in the version list
+      deployed  2026-11-20 10:01  100% in deployment dep-0000 (deployment)
+
+other events
+      2026-11-20 10:30  blocked skipped by webhook (alice) at 2222222: rollback would cross a durable object migration
+";
+    assert_eq!(text, expected, "\n{text}");
+}
