@@ -1,0 +1,432 @@
+//! `flaresync.toml`: repository-wide settings and per-Worker overrides/policies.
+//!
+//! ```toml
+//! env = "production"            # wrangler --env for every Worker (default: top level)
+//! account_id = "0123..."        # default account (a wrangler `account_id` wins per Worker)
+//! branch = "main"               # branch whose head is the desired state
+//! version_window = 100          # how many versions back a rollback may reach
+//! exclude = ["examples", "legacy/**"]
+//! rollback_policy = "refuse"    # repo default, see WorkerPolicy
+//! drift_policy = "report"       # repo default
+//!
+//! [workers.api]                 # key: worker directory or script name
+//! env = "staging"               # "" = top level even when a repo env is set
+//! main = "dist/index.js"        # replaces wrangler's `main` (relative to the worker dir)
+//! order = 10                    # lower rolls out first
+//! depends_on = ["auth"]         # script names or dirs that must roll out first
+//! rollback_policy = "redeploy"  # "refuse" | "redeploy"
+//! drift_policy = "heal"         # "report" | "heal"
+//! allow_secret_change_rollback = true
+//! d1_blocks_rollback = false
+//! health_check = { url = "https://api.example.com/health", expected_status = 200, timeout_ms = 5000 }
+//! skip = false
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{ConfigError, Warning};
+use crate::modules::glob_matches;
+use crate::reader::{Cx, Tbl};
+use crate::source::{ConfigFormat, Node, SourceFile, Val, decode_utf8, parse_document};
+use crate::tree::SourceTree;
+
+/// Name of the repository config file (at the repository root).
+pub const REPO_CONFIG_FILE: &str = "flaresync.toml";
+
+/// Default for `version_window` (Cloudflare keeps 100 deployable versions; SPEC §6.1).
+pub const DEFAULT_VERSION_WINDOW: u32 = 100;
+
+/// What to do when Git asks for a rollback Cloudflare cannot perform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RollbackPolicy {
+    /// Block and report (default).
+    #[default]
+    Refuse,
+    /// Upload the reverted content as a new version instead.
+    Redeploy,
+}
+
+/// What to do when the live Worker differs from Git without a commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftPolicy {
+    /// Report only (default).
+    #[default]
+    Report,
+    /// Redeploy the Git state.
+    Heal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    pub url: String,
+    /// Default 200.
+    pub expected_status: u16,
+    /// Default 5000.
+    pub timeout_ms: u64,
+}
+
+/// `[workers.<key>]` as written (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerOverrides {
+    /// `Some("")` selects the top level even when the repository sets an env.
+    pub env: Option<String>,
+    pub main: Option<String>,
+    pub order: Option<i64>,
+    pub depends_on: Vec<String>,
+    pub rollback_policy: Option<RollbackPolicy>,
+    pub drift_policy: Option<DriftPolicy>,
+    pub allow_secret_change_rollback: Option<bool>,
+    pub d1_blocks_rollback: Option<bool>,
+    pub health_check: Option<HealthCheck>,
+    pub skip: Option<bool>,
+}
+
+/// Resolved per-Worker policy (overrides applied over repository defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerPolicy {
+    /// Rollout order; lower first, ties by script name. Default 0.
+    pub order: i64,
+    /// Script names or worker dirs that must be rolled out before this one.
+    pub depends_on: Vec<String>,
+    pub rollback_policy: RollbackPolicy,
+    pub drift_policy: DriftPolicy,
+    /// Allow a rollback whose target has different secrets (Cloudflare's `force=true`).
+    pub allow_secret_change_rollback: bool,
+    /// Refuse rollbacks across D1 schema changes (default true).
+    pub d1_blocks_rollback: bool,
+    pub health_check: Option<HealthCheck>,
+    /// Do not manage this Worker.
+    pub skip: bool,
+}
+
+impl Default for WorkerPolicy {
+    fn default() -> Self {
+        WorkerPolicy {
+            order: 0,
+            depends_on: Vec::new(),
+            rollback_policy: RollbackPolicy::Refuse,
+            drift_policy: DriftPolicy::Report,
+            allow_secret_change_rollback: false,
+            d1_blocks_rollback: true,
+            health_check: None,
+            skip: false,
+        }
+    }
+}
+
+/// The repository config (defaults when `flaresync.toml` is absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoConfig {
+    /// Target environment (`--env`), `None` = top level.
+    pub env: Option<String>,
+    pub account_id: Option<String>,
+    pub branch: Option<String>,
+    pub version_window: u32,
+    /// Directory paths or globs (repo-relative) never searched for Workers.
+    pub exclude: Vec<String>,
+    pub rollback_policy: RollbackPolicy,
+    pub drift_policy: DriftPolicy,
+    /// Keyed by worker directory or script name, as written.
+    pub workers: BTreeMap<String, WorkerOverrides>,
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig {
+            env: None,
+            account_id: None,
+            branch: None,
+            version_window: DEFAULT_VERSION_WINDOW,
+            exclude: Vec::new(),
+            rollback_policy: RollbackPolicy::Refuse,
+            drift_policy: DriftPolicy::Report,
+            workers: BTreeMap::new(),
+        }
+    }
+}
+
+impl RepoConfig {
+    /// Overrides for a Worker: by directory first, then by any of the given script names.
+    pub fn overrides_for(&self, dir: &str, names: &[&str]) -> Option<(&str, &WorkerOverrides)> {
+        let dir = dir.trim_matches('/');
+        if let Some((key, o)) = self
+            .workers
+            .iter()
+            .find(|(key, _)| key.trim_matches('/') == dir)
+        {
+            return Some((key.as_str(), o));
+        }
+        names.iter().find_map(|name| {
+            self.workers
+                .get_key_value(*name)
+                .map(|(k, o)| (k.as_str(), o))
+        })
+    }
+
+    /// Resolved policy for a Worker (see [`RepoConfig::overrides_for`]).
+    pub fn policy_for(&self, dir: &str, names: &[&str]) -> WorkerPolicy {
+        let overrides = self.overrides_for(dir, names).map(|(_, o)| o);
+        let mut policy = WorkerPolicy {
+            rollback_policy: self.rollback_policy,
+            drift_policy: self.drift_policy,
+            ..WorkerPolicy::default()
+        };
+        if let Some(o) = overrides {
+            policy.order = o.order.unwrap_or(0);
+            policy.depends_on = o.depends_on.clone();
+            policy.rollback_policy = o.rollback_policy.unwrap_or(self.rollback_policy);
+            policy.drift_policy = o.drift_policy.unwrap_or(self.drift_policy);
+            policy.allow_secret_change_rollback = o.allow_secret_change_rollback.unwrap_or(false);
+            policy.d1_blocks_rollback = o.d1_blocks_rollback.unwrap_or(true);
+            policy.health_check = o.health_check.clone();
+            policy.skip = o.skip.unwrap_or(false);
+        }
+        policy
+    }
+
+    /// Whether a repo-relative directory is excluded (exact path, prefix directory, or glob).
+    pub fn is_excluded(&self, dir: &str) -> bool {
+        let dir = dir.trim_matches('/');
+        self.exclude.iter().any(|pattern| {
+            let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+            if pattern.is_empty() {
+                return false;
+            }
+            dir == pattern || dir.starts_with(&format!("{pattern}/")) || glob_matches(pattern, dir)
+        })
+    }
+}
+
+/// Reads `flaresync.toml` from the repository root; absent file => defaults.
+///
+/// # Errors
+/// Invalid TOML, wrong value types or unknown enum values, with `flaresync.toml:line:col`.
+/// Unknown keys are warnings.
+pub fn load_repo_config(tree: &dyn SourceTree) -> Result<(RepoConfig, Vec<Warning>), ConfigError> {
+    match tree
+        .read(REPO_CONFIG_FILE)
+        .map_err(|e| ConfigError::tree(REPO_CONFIG_FILE, e))?
+    {
+        None => Ok((RepoConfig::default(), Vec::new())),
+        Some(bytes) => parse_repo_config(REPO_CONFIG_FILE, &bytes),
+    }
+}
+
+/// Parses the text of a `flaresync.toml`.
+pub fn parse_repo_config(
+    path: &str,
+    bytes: &[u8],
+) -> Result<(RepoConfig, Vec<Warning>), ConfigError> {
+    let text = decode_utf8(path, bytes)?;
+    let source = SourceFile::new(path, text);
+    let mut cx = Cx::new(&source);
+    let root = parse_document(&source, ConfigFormat::Toml, &mut cx.warnings)?;
+    let mut top = Tbl::new(&cx, &root, "")?;
+    let mut config = RepoConfig {
+        env: top.str(&cx, "env")?.filter(|e| !e.is_empty()),
+        account_id: top.str(&cx, "account_id")?,
+        branch: top.str(&cx, "branch")?,
+        ..RepoConfig::default()
+    };
+    if let Some(window) = top.u64(&cx, "version_window")? {
+        let node = top.get("version_window").unwrap_or(&root);
+        config.version_window = u32::try_from(window)
+            .ok()
+            .filter(|w| *w > 0)
+            .ok_or_else(|| cx.err(node, "`version_window` must be between 1 and 4294967295"))?;
+    }
+    if let Some(node) = top.get("exclude") {
+        config.exclude = match &node.value {
+            Val::Str(s) => vec![s.clone()],
+            _ => crate::wrangler::node_str_list(&cx, node, "exclude")?,
+        };
+    }
+    config.rollback_policy = rollback_policy(&cx, &mut top, "rollback_policy")?.unwrap_or_default();
+    config.drift_policy = drift_policy(&cx, &mut top, "drift_policy")?.unwrap_or_default();
+    if let Some(mut workers) = top.table(&cx, "workers")? {
+        let entries = workers.entries;
+        for entry in entries {
+            workers.mark(&entry.key);
+            let path = format!("workers.{}", entry.key);
+            let mut w = Tbl::new(&cx, &entry.node, &path)?;
+            let overrides = read_overrides(&mut cx, &mut w)?;
+            w.finish(&mut cx, &[]);
+            config.workers.insert(entry.key.clone(), overrides);
+        }
+        workers.finish(&mut cx, &[]);
+    }
+    top.finish(&mut cx, &[]);
+    Ok((config, cx.warnings))
+}
+
+fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, ConfigError> {
+    let depends_on = match w.get("depends_on") {
+        None => Vec::new(),
+        Some(Node {
+            value: Val::Str(s), ..
+        }) => vec![s.clone()],
+        Some(node) => crate::wrangler::node_str_list(cx, node, &w.key_path("depends_on"))?,
+    };
+    let order = match w.get("order") {
+        None => None,
+        Some(Node {
+            value: Val::Int(i), ..
+        }) => Some(*i),
+        Some(node) => {
+            return Err(cx.err(
+                node,
+                format!("`{}` must be an integer", w.key_path("order")),
+            ));
+        }
+    };
+    let health_check = match w.table(cx, "health_check")? {
+        None => None,
+        Some(mut h) => {
+            let url = h.req_nonempty(cx, "url", "set the URL to probe after a rollout")?;
+            let expected_status = match h.u64(cx, "expected_status")? {
+                None => 200,
+                Some(s) if (100..=599).contains(&s) => s as u16,
+                Some(_) => {
+                    let node = h.get("expected_status").unwrap_or(h.node);
+                    return Err(cx.err(
+                        node,
+                        "`expected_status` must be an HTTP status between 100 and 599",
+                    ));
+                }
+            };
+            let timeout_ms = h.u64(cx, "timeout_ms")?.unwrap_or(5000);
+            h.finish(cx, &[]);
+            Some(HealthCheck {
+                url,
+                expected_status,
+                timeout_ms,
+            })
+        }
+    };
+    Ok(WorkerOverrides {
+        env: w.str(cx, "env")?,
+        main: w.str(cx, "main")?,
+        order,
+        depends_on,
+        rollback_policy: rollback_policy(cx, w, "rollback_policy")?,
+        drift_policy: drift_policy(cx, w, "drift_policy")?,
+        allow_secret_change_rollback: w.bool(cx, "allow_secret_change_rollback")?,
+        d1_blocks_rollback: w.bool(cx, "d1_blocks_rollback")?,
+        health_check,
+        skip: w.bool(cx, "skip")?,
+    })
+}
+
+fn rollback_policy(
+    cx: &Cx<'_>,
+    t: &mut Tbl<'_>,
+    key: &str,
+) -> Result<Option<RollbackPolicy>, ConfigError> {
+    let node = t.get(key);
+    match t.str(cx, key)?.as_deref() {
+        None => Ok(None),
+        Some("refuse") => Ok(Some(RollbackPolicy::Refuse)),
+        Some("redeploy") => Ok(Some(RollbackPolicy::Redeploy)),
+        Some(other) => Err(cx.err(
+            node.unwrap_or(t.node),
+            format!(
+                "`{}` must be \"refuse\" or \"redeploy\", found {other:?}",
+                t.key_path(key)
+            ),
+        )),
+    }
+}
+
+fn drift_policy(
+    cx: &Cx<'_>,
+    t: &mut Tbl<'_>,
+    key: &str,
+) -> Result<Option<DriftPolicy>, ConfigError> {
+    let node = t.get(key);
+    match t.str(cx, key)?.as_deref() {
+        None => Ok(None),
+        Some("report") => Ok(Some(DriftPolicy::Report)),
+        Some("heal") => Ok(Some(DriftPolicy::Heal)),
+        Some(other) => Err(cx.err(
+            node.unwrap_or(t.node),
+            format!(
+                "`{}` must be \"report\" or \"heal\", found {other:?}",
+                t.key_path(key)
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_repo_config_parses() {
+        let text = r#"
+env = "production"
+account_id = "abc"
+branch = "main"
+version_window = 50
+exclude = ["examples", "legacy/**"]
+drift_policy = "heal"
+
+[workers.api]
+env = "staging"
+main = "dist/index.js"
+order = 2
+depends_on = ["auth"]
+rollback_policy = "redeploy"
+allow_secret_change_rollback = true
+d1_blocks_rollback = false
+health_check = { url = "https://x/health", timeout_ms = 100 }
+skip = false
+"#;
+        let (config, warnings) = parse_repo_config("flaresync.toml", text.as_bytes()).expect("ok");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.env.as_deref(), Some("production"));
+        assert_eq!(config.version_window, 50);
+        let policy = config.policy_for("api", &[]);
+        assert_eq!(policy.order, 2);
+        assert_eq!(policy.rollback_policy, RollbackPolicy::Redeploy);
+        assert_eq!(policy.drift_policy, DriftPolicy::Heal);
+        assert!(policy.allow_secret_change_rollback);
+        assert!(!policy.d1_blocks_rollback);
+        assert_eq!(
+            policy.health_check,
+            Some(HealthCheck {
+                url: "https://x/health".into(),
+                expected_status: 200,
+                timeout_ms: 100
+            })
+        );
+        assert!(config.is_excluded("examples/foo"));
+        assert!(config.is_excluded("legacy/a/b"));
+        assert!(!config.is_excluded("examples2"));
+        let other = config.policy_for("web", &["web"]);
+        assert_eq!(other.drift_policy, DriftPolicy::Heal);
+        assert!(other.d1_blocks_rollback);
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_position() {
+        let text = "env = \"x\"\nbrnach = \"main\"\n[workers.a]\nskp = true\n";
+        let (_, warnings) = parse_repo_config("flaresync.toml", text.as_bytes()).expect("ok");
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(warnings[0].line, Some(2));
+        assert!(warnings[1].message.contains("workers.a.skp"));
+    }
+
+    #[test]
+    fn bad_policy_value_is_an_error_with_position() {
+        let text = "[workers.a]\nrollback_policy = \"always\"\n";
+        let err = parse_repo_config("flaresync.toml", text.as_bytes()).expect_err("bad");
+        let message = err.to_string();
+        assert!(message.starts_with("flaresync.toml:2:19:"), "{message}");
+        assert!(message.contains("\"refuse\" or \"redeploy\""), "{message}");
+    }
+}

@@ -1,0 +1,1340 @@
+//! Wrangler config file (TOML / JSON / JSONC) -> [`ParsedConfig`], with wrangler's semantics
+//! for the keys that affect a deployment.
+//!
+//! Environments follow wrangler's rules (`workers-utils/src/config/environment.ts`): with an env
+//! selected, *inheritable* keys (name, main, compatibility_*, migrations, routes, triggers,
+//! usage_model, limits, placement, ...) fall back to the top level, *non-inheritable* keys
+//! (vars, define, every binding kind, ...) are taken from the env only, and the script name is
+//! `<name>-<env>` unless the env sets its own `name` (legacy environments).
+//!
+//! This module reads the config file only. Bundles and module files are read by the loader.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{ConfigError, Location, Warning};
+use crate::model::{
+    Binding, BindingKind, MigrationStep, OtherBinding, QueueConsumer, RenamedClass, Route,
+    ScriptSettings, TailConsumer, TransferredClass, WorkerSpec, canonical_json_text,
+};
+use crate::modules::{ModuleRule, ModuleType};
+use crate::reader::{Cx, Tbl, str_list, tables};
+use crate::source::{ConfigFormat, Node, SourceFile, Val, decode_utf8, parse_document};
+
+/// How additional modules are collected (wrangler's `rules`, `no_bundle`,
+/// `find_additional_modules`, `base_dir`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModuleSettings {
+    pub rules: Vec<ModuleRule>,
+    pub no_bundle: Option<bool>,
+    pub find_additional_modules: Option<bool>,
+    /// Relative to the config's directory.
+    pub base_dir: Option<String>,
+}
+
+impl ModuleSettings {
+    /// Whether files beyond `main` are uploaded: `find_additional_modules` when set, otherwise
+    /// whenever custom `rules` or `no_bundle` are present (flaresync never bundles, so a
+    /// no-bundle config's imports must be uploaded as separate modules).
+    pub fn collects_additional_modules(&self) -> bool {
+        match self.find_additional_modules {
+            Some(explicit) => explicit,
+            None => !self.rules.is_empty() || self.no_bundle == Some(true),
+        }
+    }
+}
+
+/// One wrangler config file, resolved for one environment. Everything but the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParsedConfig {
+    /// Repository-relative path of the config file.
+    pub path: String,
+    pub format: ConfigFormat,
+    /// The environment applied (`None` = top level).
+    pub env: Option<String>,
+    /// Effective script name (legacy env naming applied), if the config has one.
+    pub name: Option<String>,
+    pub account_id: Option<String>,
+    /// `main` as written (relative to the config's directory).
+    pub main: Option<String>,
+    #[serde(skip)]
+    pub main_location: Option<Location>,
+    pub module_settings: ModuleSettings,
+    /// The resolved spec, except `name`, `dir`, `main_module` and `modules`, which the loader
+    /// fills in once the bundle is read.
+    pub spec: WorkerSpec,
+    pub warnings: Vec<Warning>,
+}
+
+/// Parses one wrangler config file and resolves it for `env` (`None` or `""` = top level).
+///
+/// # Errors
+/// Syntax errors, wrong value types, missing required fields, duplicate binding names, invalid
+/// `[[migrations]]` (duplicate or missing tags), `exports` together with `migrations`, and an
+/// `env` that the file does not define. Every error carries `file:line:col`.
+pub fn parse_config(
+    path: &str,
+    bytes: &[u8],
+    env: Option<&str>,
+) -> Result<ParsedConfig, ConfigError> {
+    let format = ConfigFormat::from_path(path).ok_or_else(|| {
+        ConfigError::invalid(
+            Location {
+                file: path.to_owned(),
+                line: 1,
+                col: 1,
+            },
+            "unsupported config file type; use wrangler.toml, wrangler.json or wrangler.jsonc",
+        )
+    })?;
+    let text = decode_utf8(path, bytes)?;
+    let source = SourceFile::new(path, text);
+    let mut cx = Cx::new(&source);
+    let root = parse_document(&source, format, &mut cx.warnings)?;
+    let env = env.filter(|e| !e.is_empty());
+    let mut resolved = resolve(&mut cx, &root, env)?;
+    resolved.path = path.to_owned();
+    resolved.format = format;
+    resolved.spec.config_path = path.to_owned();
+    resolved.warnings = std::mem::take(&mut cx.warnings);
+    Ok(resolved)
+}
+
+/// Top-level keys flaresync reads and that an env may override.
+const INHERITABLE: &[&str] = &[
+    "name",
+    "main",
+    "account_id",
+    "compatibility_date",
+    "compatibility_flags",
+    "workers_dev",
+    "route",
+    "routes",
+    "triggers",
+    "usage_model",
+    "limits",
+    "placement",
+    "migrations",
+    "exports",
+    "rules",
+    "no_bundle",
+    "find_additional_modules",
+    "base_dir",
+    "logpush",
+    "observability",
+    "tail_consumers",
+    "assets",
+];
+
+/// Keys wrangler defines that do not change what flaresync uploads (bundling, local dev,
+/// tooling). Accepted silently.
+const SILENT: &[&str] = &[
+    "$schema",
+    "dev",
+    "minify",
+    "keep_names",
+    "tsconfig",
+    "jsx_factory",
+    "jsx_fragment",
+    "define",
+    "alias",
+    "send_metrics",
+    "preview_urls",
+    "preserve_file_names",
+    "compliance_region",
+    "first_party_worker",
+    "legacy_env",
+    "upload_source_maps",
+    "python_modules",
+    "cloudchamber",
+    "zone_id",
+    "private",
+    "webpack_config",
+    "type",
+    "keep_vars",
+];
+
+/// Keys that would change a deployment but that flaresync does not deploy: they produce a
+/// warning saying so.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "build",
+        "flaresync never runs a build; commit the built bundle and point `main` at it",
+    ),
+    (
+        "site",
+        "Workers Sites (`site`) are not deployed by flaresync; migrate to `assets`",
+    ),
+    (
+        "node_compat",
+        "`node_compat` only affects bundling; flaresync uploads the committed bundle as is",
+    ),
+    (
+        "containers",
+        "containers are not deployed by flaresync; deploy them with wrangler",
+    ),
+    (
+        "streaming_tail_consumers",
+        "`streaming_tail_consumers` are not applied by flaresync",
+    ),
+    (
+        "pages_build_output_dir",
+        "this is a Cloudflare Pages config; flaresync deploys Workers only",
+    ),
+    ("cache", "`cache` settings are not applied by flaresync"),
+];
+
+/// The top-level table and, when an env is selected, the env table.
+struct Layer<'a> {
+    top: Tbl<'a>,
+    env: Option<(String, Tbl<'a>)>,
+}
+
+impl<'a> Layer<'a> {
+    /// Table to read an inheritable key from: the env's when it sets the key, else the top's.
+    fn inh(&mut self, key: &str) -> &mut Tbl<'a> {
+        self.top.mark(key);
+        match &mut self.env {
+            Some((_, env)) if env.has(key) => env,
+            _ => &mut self.top,
+        }
+    }
+
+    /// Table to read a non-inheritable key from: the env's when an env is selected.
+    fn local(&mut self, cx: &mut Cx<'_>, key: &str) -> &mut Tbl<'a> {
+        match &mut self.env {
+            Some((name, env)) => {
+                if !env.has(key)
+                    && let Some(offset) = self.top.key_offset(key)
+                {
+                    cx.warn(
+                        offset,
+                        format!(
+                            "`{key}` is set at the top level but not in [env.{name}]; it is not \
+                             inherited, so env {name:?} gets none (copy it into [env.{name}] if \
+                             it should)"
+                        ),
+                    );
+                }
+                self.top.mark(key);
+                env
+            }
+            None => &mut self.top,
+        }
+    }
+}
+
+fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConfig, ConfigError> {
+    let mut top = Tbl::new(cx, root, "")?;
+    let env_layer = match env {
+        None => {
+            // Parse nothing from envs, but accept the key.
+            if let Some(envs) = top.get("env")
+                && !matches!(envs.value, Val::Table(_))
+            {
+                return Err(cx.err(envs, "`env` must be a table of environments"));
+            }
+            None
+        }
+        Some(name) => {
+            let envs = top.table(cx, "env")?;
+            let node = envs
+                .as_ref()
+                .and_then(|t| t.entries.iter().find(|e| e.key == name).map(|e| &e.node));
+            let Some(node) = node else {
+                let available: Vec<String> = envs
+                    .map(|t| t.entries.iter().map(|e| e.key.clone()).collect())
+                    .unwrap_or_default();
+                return Err(ConfigError::UnknownEnv {
+                    path: cx.src.path.clone(),
+                    env: name.to_owned(),
+                    available: if available.is_empty() {
+                        "none".into()
+                    } else {
+                        available.join(", ")
+                    },
+                });
+            };
+            let table = Tbl::new(cx, node, &format!("env.{name}"))?;
+            Some((name.to_owned(), table))
+        }
+    };
+    let mut layer = Layer {
+        top,
+        env: env_layer,
+    };
+    if let Some((name, _)) = &layer.env
+        && layer.top.bool(cx, "legacy_env")? == Some(false)
+    {
+        let offset = layer.top.key_offset("legacy_env").unwrap_or(0);
+        return Err(ConfigError::invalid(
+            cx.loc(offset),
+            format!(
+                "`legacy_env = false` (service environments) is not supported: env {name:?} \
+                 would not be a separate script; remove `legacy_env` to use standard \
+                 environments"
+            ),
+        ));
+    }
+
+    // --- identity ---
+    let top_name = layer.top.str(cx, "name")?;
+    let name = match &mut layer.env {
+        Some((env_name, env_table)) => match env_table.str(cx, "name")? {
+            Some(own) => Some(own),
+            None => top_name.map(|n| format!("{n}-{env_name}")),
+        },
+        None => top_name,
+    };
+    if let Some(name) = &name {
+        check_script_name(cx, &layer, name);
+    }
+    let account_id = layer.inh("account_id").str(cx, "account_id")?;
+    let main_table = layer.inh("main");
+    let main_location = main_table.get("main").map(|node| cx.loc(node.span.start));
+    let main = main_table.str(cx, "main")?;
+
+    // --- compatibility ---
+    let compatibility_date = {
+        let table = layer.inh("compatibility_date");
+        match table.get("compatibility_date") {
+            None => None,
+            Some(node) => Some(compat_date(
+                cx,
+                node,
+                &table.key_path("compatibility_date"),
+            )?),
+        }
+    };
+    let compatibility_flags = layer
+        .inh("compatibility_flags")
+        .str_list(cx, "compatibility_flags")?
+        .unwrap_or_default();
+
+    // --- module collection ---
+    let module_settings = ModuleSettings {
+        rules: read_rules(cx, layer.inh("rules"))?,
+        no_bundle: layer.inh("no_bundle").bool(cx, "no_bundle")?,
+        find_additional_modules: layer
+            .inh("find_additional_modules")
+            .bool(cx, "find_additional_modules")?,
+        base_dir: layer.inh("base_dir").str(cx, "base_dir")?,
+    };
+
+    // --- runtime settings ---
+    let usage_model = layer.inh("usage_model").str(cx, "usage_model")?;
+    if let Some(model) = &usage_model
+        && !matches!(model.as_str(), "bundled" | "unbound" | "standard")
+    {
+        let table = layer.inh("usage_model");
+        let node = table.get("usage_model").unwrap_or(table.node);
+        return Err(cx.err(
+            node,
+            format!(
+                "`usage_model` must be \"standard\", \"bundled\" or \"unbound\", found {model:?}"
+            ),
+        ));
+    }
+    let limits = json_table(cx, layer.inh("limits"), "limits")?;
+    let placement = json_table(cx, layer.inh("placement"), "placement")?;
+
+    // --- triggers ---
+    let workers_dev = layer.inh("workers_dev").bool(cx, "workers_dev")?;
+    let routes = read_routes(cx, &mut layer)?;
+    let crons = {
+        let table = layer.inh("triggers");
+        match table.table(cx, "triggers")? {
+            None => Vec::new(),
+            Some(mut triggers) => {
+                let crons = triggers.str_list(cx, "crons")?.unwrap_or_default();
+                triggers.finish(cx, &[]);
+                crons
+            }
+        }
+    };
+
+    // --- script settings ---
+    let settings = ScriptSettings {
+        logpush: layer.inh("logpush").bool(cx, "logpush")?,
+        observability: json_table(cx, layer.inh("observability"), "observability")?,
+        tail_consumers: read_tail_consumers(cx, layer.inh("tail_consumers"))?,
+    };
+
+    // --- migrations / exports ---
+    let migrations = read_migrations(cx, layer.inh("migrations"))?;
+    let exports = json_table(cx, layer.inh("exports"), "exports")?;
+    if exports.is_some() && !migrations.is_empty() {
+        let table = layer.inh("exports");
+        let offset = table.key_offset("exports").unwrap_or(0);
+        return Err(ConfigError::invalid(
+            cx.loc(offset),
+            "`exports` and `[[migrations]]` cannot be combined (wrangler rejects it); declare \
+             Durable Objects with one of them only",
+        ));
+    }
+
+    // --- assets (inheritable; the binding part is read here too) ---
+    let mut bindings: Vec<(Binding, usize)> = Vec::new();
+    {
+        let table = layer.inh("assets");
+        if let Some(mut assets) = table.table(cx, "assets")? {
+            if let Some(binding) = assets.str(cx, "binding")? {
+                bindings.push((
+                    Binding {
+                        name: binding,
+                        kind: BindingKind::Assets,
+                    },
+                    assets.node.span.start,
+                ));
+            }
+            if assets.str(cx, "directory")?.is_some() {
+                cx.warn(
+                    assets.node.span.start,
+                    "static assets (`assets.directory`) are not uploaded by flaresync; only the \
+                     Worker code and bindings are deployed",
+                );
+            }
+            assets.finish(
+                cx,
+                &[
+                    "html_handling",
+                    "not_found_handling",
+                    "run_worker_first",
+                    "experimental_serve_directly",
+                ],
+            );
+        }
+    }
+
+    // --- bindings (not inheritable) ---
+    read_bindings(cx, &mut layer, &mut bindings)?;
+    let queue_consumers = read_queue_consumers(cx, &mut layer)?;
+    let secrets_required = {
+        let table = layer.local(cx, "secrets");
+        match table.table(cx, "secrets")? {
+            None => Vec::new(),
+            Some(mut secrets) => {
+                let mut required = secrets.str_list(cx, "required")?.unwrap_or_default();
+                secrets.finish(cx, &[]);
+                required.sort();
+                required.dedup();
+                required
+            }
+        }
+    };
+    let bindings = unique_bindings(cx, bindings)?;
+
+    // --- remaining keys: warnings ---
+    for (key, message) in UNSUPPORTED {
+        let table = if INHERITABLE.contains(key) {
+            layer.inh(key)
+        } else {
+            match &mut layer.env {
+                Some((_, env)) if env.has(key) => env,
+                _ => &mut layer.top,
+            }
+        };
+        if let Some(offset) = table.key_offset(key) {
+            table.mark(key);
+            cx.warn(offset, format!("`{key}` is ignored: {message}"));
+        }
+    }
+    layer.top.mark("env");
+    layer.top.finish(cx, SILENT);
+    if let Some((_, env_table)) = &layer.env {
+        env_table.finish(cx, SILENT);
+    }
+
+    let spec = WorkerSpec {
+        name: String::new(),
+        dir: String::new(),
+        config_path: String::new(),
+        main_module: String::new(),
+        modules: Vec::new(),
+        compatibility_date,
+        compatibility_flags,
+        bindings,
+        migrations,
+        exports,
+        usage_model,
+        limits,
+        placement,
+        routes,
+        crons,
+        workers_dev,
+        queue_consumers,
+        settings,
+        secrets_required,
+    };
+    Ok(ParsedConfig {
+        path: String::new(),
+        format: ConfigFormat::Toml,
+        env: env_name_of(env),
+        name,
+        account_id,
+        main,
+        main_location,
+        module_settings,
+        spec,
+        warnings: Vec::new(),
+    })
+}
+
+fn env_name_of(env: Option<&str>) -> Option<String> {
+    env.map(str::to_owned)
+}
+
+/// Cloudflare script names: lowercase letters, digits, `-` and `_`, at most 63 characters.
+fn check_script_name(cx: &mut Cx<'_>, layer: &Layer<'_>, name: &str) {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        let offset = layer
+            .env
+            .as_ref()
+            .and_then(|(_, env)| env.key_offset("name"))
+            .or_else(|| layer.top.key_offset("name"))
+            .unwrap_or(0);
+        cx.warn(
+            offset,
+            format!(
+                "script name {name:?} is not a valid Cloudflare Worker name (lowercase letters, \
+                 digits, '-' and '_', at most 63 characters); Cloudflare will reject it"
+            ),
+        );
+    }
+}
+
+fn compat_date(cx: &Cx<'_>, node: &Node, path: &str) -> Result<String, ConfigError> {
+    let text = match &node.value {
+        Val::Str(s) | Val::Datetime(s) => s.clone(),
+        other => {
+            return Err(cx.err(
+                node,
+                format!(
+                    "`{path}` must be a date string like \"2025-01-01\", found {}",
+                    other.type_name()
+                ),
+            ));
+        }
+    };
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(cx.err(
+            node,
+            format!("`{path}` must have the form YYYY-MM-DD, found {text:?}"),
+        ));
+    }
+    Ok(text)
+}
+
+fn json_table(cx: &Cx<'_>, table: &mut Tbl<'_>, key: &str) -> Result<Option<String>, ConfigError> {
+    match table.get(key) {
+        None => Ok(None),
+        Some(node) => match &node.value {
+            Val::Table(_) => Ok(Some(canonical_json_text(&node.to_json()))),
+            other => Err(cx.err(
+                node,
+                format!(
+                    "`{}` must be a table, found {}",
+                    table.key_path(key),
+                    other.type_name()
+                ),
+            )),
+        },
+    }
+}
+
+fn read_rules(cx: &mut Cx<'_>, table: &mut Tbl<'_>) -> Result<Vec<ModuleRule>, ConfigError> {
+    let mut rules = Vec::new();
+    for mut rule in table.tables(cx, "rules")? {
+        let type_node = rule.get("type");
+        let kind_name = rule.req_str(
+            cx,
+            "type",
+            "set it to ESModule, CommonJS, CompiledWasm, Text, Data, PythonModule or \
+             PythonRequirement",
+        )?;
+        let Some(kind) = ModuleType::parse(&kind_name) else {
+            return Err(cx.err(
+                type_node.unwrap_or(rule.node),
+                format!(
+                    "`{}` {kind_name:?} is not a module type; use ESModule, CommonJS, \
+                     CompiledWasm, Text, Data, PythonModule or PythonRequirement",
+                    rule.key_path("type")
+                ),
+            ));
+        };
+        let globs = rule
+            .str_list(cx, "globs")?
+            .ok_or_else(|| rule.missing(cx, "globs", "list the file globs this rule applies to"))?;
+        let fallthrough = rule.bool(cx, "fallthrough")?;
+        rule.finish(cx, &[]);
+        rules.push(ModuleRule {
+            kind,
+            globs,
+            fallthrough,
+        });
+    }
+    Ok(rules)
+}
+
+fn read_routes(cx: &mut Cx<'_>, layer: &mut Layer<'_>) -> Result<Vec<Route>, ConfigError> {
+    // `route` and `routes` are inherited together: an env that sets either replaces both.
+    let env_sets = layer
+        .env
+        .as_ref()
+        .is_some_and(|(_, env)| env.has("route") || env.has("routes"));
+    layer.top.mark("route");
+    layer.top.mark("routes");
+    let table = match &mut layer.env {
+        Some((_, env)) if env_sets => env,
+        _ => &mut layer.top,
+    };
+    let single = table.get("route");
+    let many = table.get("routes");
+    if let (Some(_), Some(node)) = (single, many) {
+        return Err(cx.err(
+            node,
+            format!(
+                "`{}` and `{}` are both set; wrangler expects exactly one of them, merge them \
+                 into `routes`",
+                table.key_path("route"),
+                table.key_path("routes")
+            ),
+        ));
+    }
+    let mut routes = Vec::new();
+    if let Some(node) = single {
+        routes.push(read_route(cx, node, &table.key_path("route"))?);
+    }
+    if let Some(node) = many {
+        let path = table.key_path("routes");
+        let Val::Array(items) = &node.value else {
+            return Err(cx.err(
+                node,
+                format!(
+                    "`{path}` must be an array, found {}",
+                    node.value.type_name()
+                ),
+            ));
+        };
+        for (i, item) in items.iter().enumerate() {
+            routes.push(read_route(cx, item, &format!("{path}[{i}]"))?);
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    Ok(routes)
+}
+
+fn read_route(cx: &mut Cx<'_>, node: &Node, path: &str) -> Result<Route, ConfigError> {
+    match &node.value {
+        Val::Str(pattern) => Ok(Route {
+            pattern: pattern.clone(),
+            zone_id: None,
+            zone_name: None,
+            custom_domain: false,
+        }),
+        Val::Table(_) => {
+            let mut table = Tbl::new(cx, node, path)?;
+            let route = Route {
+                pattern: table.req_nonempty(cx, "pattern", "set the route pattern")?,
+                zone_id: table.str(cx, "zone_id")?,
+                zone_name: table.str(cx, "zone_name")?,
+                custom_domain: table.bool(cx, "custom_domain")?.unwrap_or(false),
+            };
+            table.finish(cx, &[]);
+            Ok(route)
+        }
+        other => Err(cx.err(
+            node,
+            format!(
+                "`{path}` must be a pattern string or a table {{ pattern, zone_name }}, found {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn read_tail_consumers(
+    cx: &mut Cx<'_>,
+    table: &mut Tbl<'_>,
+) -> Result<Vec<TailConsumer>, ConfigError> {
+    let mut out = Vec::new();
+    for mut item in table.tables(cx, "tail_consumers")? {
+        out.push(TailConsumer {
+            service: item.req_nonempty(cx, "service", "name the Worker that receives the tail")?,
+            environment: item.str(cx, "environment")?,
+        });
+        item.finish(cx, &[]);
+    }
+    out.sort();
+    Ok(out)
+}
+
+const MIGRATION_KEYS: &[&str] = &[
+    "tag",
+    "new_classes",
+    "new_sqlite_classes",
+    "renamed_classes",
+    "deleted_classes",
+    "transferred_classes",
+];
+
+fn read_migrations(
+    cx: &mut Cx<'_>,
+    table: &mut Tbl<'_>,
+) -> Result<Vec<MigrationStep>, ConfigError> {
+    let mut steps: Vec<MigrationStep> = Vec::new();
+    let mut tag_offsets: Vec<usize> = Vec::new();
+    for mut step in table.tables(cx, "migrations")? {
+        let tag_node = step.get("tag");
+        let Some(tag) = step.str(cx, "tag")? else {
+            let strays: Vec<String> = step
+                .entries
+                .iter()
+                .filter(|e| !MIGRATION_KEYS.contains(&e.key.as_str()))
+                .map(|e| format!("`{}`", e.key))
+                .collect();
+            let mut message = format!(
+                "`{}` has no `tag`; every [[migrations]] step needs a unique tag such as tag = \
+                 \"v{}\"",
+                step.path,
+                steps.len() + 1
+            );
+            if !strays.is_empty() {
+                message.push_str(&format!(
+                    ". It also holds {}, which are not migration keys: the [[migrations]] header \
+                     probably captured the keys written after it; move them above the header",
+                    strays.join(", ")
+                ));
+            }
+            return Err(cx.err(step.node, message));
+        };
+        let tag_offset = tag_node
+            .map(|n| n.span.start)
+            .unwrap_or(step.node.span.start);
+        if let Some(previous) = steps.iter().position(|s| s.tag == tag) {
+            let (line, col) = cx.src.line_col(tag_offsets[previous]);
+            return Err(ConfigError::invalid(
+                cx.loc(tag_offset),
+                format!(
+                    "migration tag {tag:?} is used twice (`{}` and `{}.migrations[{previous}]` \
+                     at line {line}, column {col}); tags must be unique: merge the steps or \
+                     give the new one a new tag",
+                    step.key_path("tag"),
+                    parent_path(&step.path)
+                ),
+            ));
+        }
+        let renamed = step
+            .tables(cx, "renamed_classes")?
+            .into_iter()
+            .map(|mut t| {
+                let r = RenamedClass {
+                    from: t.req_nonempty(cx, "from", "name the old class")?,
+                    to: t.req_nonempty(cx, "to", "name the new class")?,
+                };
+                t.finish(cx, &[]);
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let transferred = step
+            .tables(cx, "transferred_classes")?
+            .into_iter()
+            .map(|mut t| {
+                let r = TransferredClass {
+                    from: t.req_nonempty(cx, "from", "name the class in the source Worker")?,
+                    from_script: t.req_nonempty(cx, "from_script", "name the source Worker")?,
+                    to: t.req_nonempty(cx, "to", "name the class in this Worker")?,
+                };
+                t.finish(cx, &[]);
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let migration = MigrationStep {
+            tag,
+            new_classes: step.str_list(cx, "new_classes")?.unwrap_or_default(),
+            new_sqlite_classes: step.str_list(cx, "new_sqlite_classes")?.unwrap_or_default(),
+            renamed_classes: renamed,
+            deleted_classes: step.str_list(cx, "deleted_classes")?.unwrap_or_default(),
+            transferred_classes: transferred,
+        };
+        if migration.new_classes.is_empty()
+            && migration.new_sqlite_classes.is_empty()
+            && migration.renamed_classes.is_empty()
+            && migration.deleted_classes.is_empty()
+            && migration.transferred_classes.is_empty()
+        {
+            cx.warn(
+                step.node.span.start,
+                format!(
+                    "migration {:?} has no operations; it only moves the migration tag",
+                    migration.tag
+                ),
+            );
+        }
+        step.finish(cx, &[]);
+        tag_offsets.push(tag_offset);
+        steps.push(migration);
+    }
+    Ok(steps)
+}
+
+/// `env.x.migrations[2]` -> `env.x` ("" for a top-level path).
+fn parent_path(path: &str) -> String {
+    let head = path.rsplit_once('.').map(|(h, _)| h).unwrap_or("");
+    if head.is_empty() {
+        "(top level)".into()
+    } else {
+        head.to_owned()
+    }
+}
+
+fn other(kind: &str, fields: serde_json::Map<String, serde_json::Value>) -> BindingKind {
+    BindingKind::Other(OtherBinding {
+        kind: kind.to_owned(),
+        fields: canonical_json_text(&serde_json::Value::Object(fields)),
+    })
+}
+
+/// Reads every non-inheritable binding table into `out` (binding + offset for messages).
+fn read_bindings(
+    cx: &mut Cx<'_>,
+    layer: &mut Layer<'_>,
+    out: &mut Vec<(Binding, usize)>,
+) -> Result<(), ConfigError> {
+    let push = |out: &mut Vec<(Binding, usize)>, name: String, kind: BindingKind, at: usize| {
+        out.push((Binding { name, kind }, at));
+    };
+
+    // vars: strings -> plain_text, anything else -> json (as wrangler does).
+    {
+        let table = layer.local(cx, "vars");
+        if let Some(vars) = table.table(cx, "vars")? {
+            for entry in vars.entries {
+                let kind = match &entry.node.value {
+                    Val::Str(s) => BindingKind::PlainText { text: s.clone() },
+                    _ => BindingKind::Json {
+                        json: canonical_json_text(&entry.node.to_json()),
+                    },
+                };
+                push(out, entry.key.clone(), kind, entry.key_span.start);
+            }
+        }
+    }
+
+    for key in ["kv_namespaces", "kv-namespaces"] {
+        let table = layer.local(cx, key);
+        if key == "kv-namespaces"
+            && let Some(offset) = table.key_offset(key)
+        {
+            cx.warn(
+                offset,
+                "`kv-namespaces` is the wrangler v1 spelling; rename it to `kv_namespaces`",
+            );
+        }
+        for mut kv in table.tables(cx, key)? {
+            let name = kv.req_nonempty(cx, "binding", "name the binding")?;
+            let id = kv.req_nonempty(
+                cx,
+                "id",
+                "flaresync does not create KV namespaces: set the namespace id",
+            )?;
+            kv.finish(cx, &["preview_id", "remote", "experimental_remote"]);
+            push(
+                out,
+                name,
+                BindingKind::KvNamespace { namespace_id: id },
+                kv.node.span.start,
+            );
+        }
+    }
+
+    for mut r2 in layer.local(cx, "r2_buckets").tables(cx, "r2_buckets")? {
+        let name = r2.req_nonempty(cx, "binding", "name the binding")?;
+        let bucket_name = r2.req_nonempty(
+            cx,
+            "bucket_name",
+            "flaresync does not create R2 buckets: set the bucket name",
+        )?;
+        let jurisdiction = r2.str(cx, "jurisdiction")?;
+        r2.finish(
+            cx,
+            &["preview_bucket_name", "remote", "experimental_remote"],
+        );
+        push(
+            out,
+            name,
+            BindingKind::R2Bucket {
+                bucket_name,
+                jurisdiction,
+            },
+            r2.node.span.start,
+        );
+    }
+
+    for mut d1 in layer.local(cx, "d1_databases").tables(cx, "d1_databases")? {
+        let name = d1.req_nonempty(cx, "binding", "name the binding")?;
+        let id = d1.req_nonempty(
+            cx,
+            "database_id",
+            "flaresync does not create D1 databases: set the database id (`wrangler d1 list`)",
+        )?;
+        d1.finish(
+            cx,
+            &[
+                "database_name",
+                "preview_database_id",
+                "migrations_dir",
+                "migrations_table",
+                "remote",
+                "experimental_remote",
+            ],
+        );
+        push(out, name, BindingKind::D1 { id }, d1.node.span.start);
+    }
+
+    {
+        let table = layer.local(cx, "durable_objects");
+        if let Some(mut dobj) = table.table(cx, "durable_objects")? {
+            for mut b in dobj.tables(cx, "bindings")? {
+                let name = b.req_nonempty(cx, "name", "name the binding")?;
+                let class_name =
+                    b.req_nonempty(cx, "class_name", "name the Durable Object class")?;
+                let kind = BindingKind::DurableObjectNamespace {
+                    class_name,
+                    script_name: b.str(cx, "script_name")?,
+                    environment: b.str(cx, "environment")?,
+                };
+                b.finish(cx, &[]);
+                push(out, name, kind, b.node.span.start);
+            }
+            dobj.finish(cx, &[]);
+        }
+    }
+
+    {
+        let table = layer.local(cx, "queues");
+        if let Some(mut queues) = table.table(cx, "queues")? {
+            for mut p in queues.tables(cx, "producers")? {
+                let name = p.req_nonempty(cx, "binding", "name the binding")?;
+                let queue_name = p.req_nonempty(cx, "queue", "name the queue")?;
+                let kind = BindingKind::Queue {
+                    queue_name,
+                    delivery_delay: p.u64(cx, "delivery_delay")?,
+                };
+                p.finish(cx, &["remote", "experimental_remote"]);
+                push(out, name, kind, p.node.span.start);
+            }
+            // consumers are read separately; mark them read here.
+            queues.mark("consumers");
+            queues.finish(cx, &[]);
+        }
+    }
+
+    for mut s in layer.local(cx, "services").tables(cx, "services")? {
+        let name = s.req_nonempty(cx, "binding", "name the binding")?;
+        let service = s.req_nonempty(cx, "service", "name the Worker to bind")?;
+        let environment = s.str(cx, "environment")?;
+        let entrypoint = s.str(cx, "entrypoint")?;
+        let kind = match s.get("props") {
+            Some(props) => {
+                let mut fields = serde_json::Map::new();
+                fields.insert("service".into(), service.into());
+                if let Some(e) = environment {
+                    fields.insert("environment".into(), e.into());
+                }
+                if let Some(e) = entrypoint {
+                    fields.insert("entrypoint".into(), e.into());
+                }
+                fields.insert("props".into(), props.to_json());
+                other("service", fields)
+            }
+            None => BindingKind::Service {
+                service,
+                environment,
+                entrypoint,
+            },
+        };
+        s.finish(cx, &["remote", "experimental_remote"]);
+        push(out, name, kind, s.node.span.start);
+    }
+
+    for mut a in layer
+        .local(cx, "analytics_engine_datasets")
+        .tables(cx, "analytics_engine_datasets")?
+    {
+        let name = a.req_nonempty(cx, "binding", "name the binding")?;
+        // Cloudflare uses the binding name when no dataset is given.
+        let dataset = a.str(cx, "dataset")?.unwrap_or_else(|| name.clone());
+        a.finish(cx, &[]);
+        push(
+            out,
+            name,
+            BindingKind::AnalyticsEngine { dataset },
+            a.node.span.start,
+        );
+    }
+
+    // Single-binding tables: { binding = "X" }.
+    for (key, kind) in [
+        ("ai", BindingKind::Ai { staging: None }),
+        ("browser", BindingKind::Browser),
+        ("version_metadata", BindingKind::VersionMetadata),
+        ("images", BindingKind::Images),
+    ] {
+        let table = layer.local(cx, key);
+        if let Some(mut t) = table.table(cx, key)? {
+            let name = t.req_nonempty(cx, "binding", "name the binding")?;
+            let kind = match kind {
+                BindingKind::Ai { .. } => BindingKind::Ai {
+                    staging: t.bool(cx, "staging")?,
+                },
+                other => other,
+            };
+            t.finish(cx, &["remote", "experimental_remote"]);
+            push(out, name, kind, t.node.span.start);
+        }
+    }
+
+    for mut v in layer.local(cx, "vectorize").tables(cx, "vectorize")? {
+        let name = v.req_nonempty(cx, "binding", "name the binding")?;
+        let index_name = v.req_nonempty(cx, "index_name", "name the Vectorize index")?;
+        v.finish(cx, &["remote", "experimental_remote"]);
+        push(
+            out,
+            name,
+            BindingKind::Vectorize { index_name },
+            v.node.span.start,
+        );
+    }
+
+    for mut h in layer.local(cx, "hyperdrive").tables(cx, "hyperdrive")? {
+        let name = h.req_nonempty(cx, "binding", "name the binding")?;
+        let id = h.req_nonempty(cx, "id", "set the Hyperdrive config id")?;
+        h.finish(cx, &["localConnectionString"]);
+        push(out, name, BindingKind::Hyperdrive { id }, h.node.span.start);
+    }
+
+    for mut m in layer
+        .local(cx, "mtls_certificates")
+        .tables(cx, "mtls_certificates")?
+    {
+        let name = m.req_nonempty(cx, "binding", "name the binding")?;
+        let certificate_id = m.req_nonempty(cx, "certificate_id", "set the certificate id")?;
+        m.finish(cx, &["remote", "experimental_remote"]);
+        push(
+            out,
+            name,
+            BindingKind::MtlsCertificate { certificate_id },
+            m.node.span.start,
+        );
+    }
+
+    for mut d in layer
+        .local(cx, "dispatch_namespaces")
+        .tables(cx, "dispatch_namespaces")?
+    {
+        let name = d.req_nonempty(cx, "binding", "name the binding")?;
+        let namespace = d.req_nonempty(cx, "namespace", "name the dispatch namespace")?;
+        let outbound = match d.table(cx, "outbound")? {
+            None => None,
+            Some(mut o) => {
+                let mut worker = serde_json::Map::new();
+                worker.insert(
+                    "service".into(),
+                    o.req_nonempty(cx, "service", "name the outbound Worker")?
+                        .into(),
+                );
+                if let Some(env) = o.str(cx, "environment")? {
+                    worker.insert("environment".into(), env.into());
+                }
+                let mut outbound = serde_json::Map::new();
+                outbound.insert("worker".into(), serde_json::Value::Object(worker));
+                if let Some(params) = o.str_list(cx, "parameters")? {
+                    outbound.insert(
+                        "params".into(),
+                        params
+                            .into_iter()
+                            .map(|p| serde_json::json!({ "name": p }))
+                            .collect(),
+                    );
+                }
+                o.finish(cx, &[]);
+                Some(canonical_json_text(&serde_json::Value::Object(outbound)))
+            }
+        };
+        d.finish(cx, &["remote", "experimental_remote"]);
+        push(
+            out,
+            name,
+            BindingKind::DispatchNamespace {
+                namespace,
+                outbound,
+            },
+            d.node.span.start,
+        );
+    }
+
+    for mut s in layer.local(cx, "send_email").tables(cx, "send_email")? {
+        let name = s.req_nonempty(cx, "name", "name the binding")?;
+        let destination_address = s.str(cx, "destination_address")?;
+        let allowed_destination_addresses = s.str_list(cx, "allowed_destination_addresses")?;
+        let kind = match s.str_list(cx, "allowed_sender_addresses")? {
+            Some(senders) => {
+                let mut fields = serde_json::Map::new();
+                if let Some(d) = destination_address {
+                    fields.insert("destination_address".into(), d.into());
+                }
+                if let Some(d) = allowed_destination_addresses {
+                    fields.insert("allowed_destination_addresses".into(), d.into());
+                }
+                fields.insert("allowed_sender_addresses".into(), senders.into());
+                other("send_email", fields)
+            }
+            None => BindingKind::SendEmail {
+                destination_address,
+                allowed_destination_addresses,
+            },
+        };
+        s.finish(cx, &["remote", "experimental_remote"]);
+        push(out, name, kind, s.node.span.start);
+    }
+
+    for mut w in layer.local(cx, "workflows").tables(cx, "workflows")? {
+        let name = w.req_nonempty(cx, "binding", "name the binding")?;
+        let workflow_name = w.req_nonempty(cx, "name", "name the workflow")?;
+        let kind = BindingKind::Workflow {
+            workflow_name,
+            class_name: w.str(cx, "class_name")?,
+            script_name: w.str(cx, "script_name")?,
+        };
+        w.finish(cx, &["remote", "experimental_remote", "limits"]);
+        push(out, name, kind, w.node.span.start);
+    }
+
+    for mut s in layer
+        .local(cx, "secrets_store_secrets")
+        .tables(cx, "secrets_store_secrets")?
+    {
+        let name = s.req_nonempty(cx, "binding", "name the binding")?;
+        let kind = BindingKind::SecretsStoreSecret {
+            store_id: s.req_nonempty(cx, "store_id", "set the secrets store id")?,
+            secret_name: s.req_nonempty(cx, "secret_name", "name the secret")?,
+        };
+        s.finish(cx, &[]);
+        push(out, name, kind, s.node.span.start);
+    }
+
+    for mut w in layer
+        .local(cx, "worker_loaders")
+        .tables(cx, "worker_loaders")?
+    {
+        let name = w.req_nonempty(cx, "binding", "name the binding")?;
+        w.finish(cx, &[]);
+        push(out, name, BindingKind::WorkerLoader, w.node.span.start);
+    }
+
+    for mut p in layer.local(cx, "pipelines").tables(cx, "pipelines")? {
+        let name = p.req_nonempty(cx, "binding", "name the binding")?;
+        let pipeline = match p.str(cx, "pipeline")? {
+            Some(pipeline) => pipeline,
+            None => p.req_nonempty(cx, "stream", "name the pipeline (`pipeline = \"...\"`)")?,
+        };
+        p.finish(cx, &["remote", "experimental_remote"]);
+        let mut fields = serde_json::Map::new();
+        fields.insert("pipeline".into(), pipeline.into());
+        push(out, name, other("pipelines", fields), p.node.span.start);
+    }
+
+    for mut r in layer.local(cx, "ratelimits").tables(cx, "ratelimits")? {
+        let name = r.req_nonempty(cx, "name", "name the binding")?;
+        let namespace_id = match r.get("namespace_id") {
+            Some(Node {
+                value: Val::Str(s), ..
+            }) => s.clone(),
+            Some(Node {
+                value: Val::Int(i), ..
+            }) => i.to_string(),
+            Some(node) => {
+                return Err(cx.err(
+                    node,
+                    format!("`{}` must be a string", r.key_path("namespace_id")),
+                ));
+            }
+            None => {
+                return Err(r.missing(cx, "namespace_id", "set the rate limit namespace id"));
+            }
+        };
+        let simple = r
+            .get("simple")
+            .ok_or_else(|| r.missing(cx, "simple", "set simple = { limit, period }"))?;
+        r.finish(cx, &[]);
+        let mut fields = serde_json::Map::new();
+        fields.insert("namespace_id".into(), namespace_id.into());
+        fields.insert("simple".into(), simple.to_json());
+        push(out, name, other("ratelimit", fields), r.node.span.start);
+    }
+
+    for mut v in layer.local(cx, "vpc_services").tables(cx, "vpc_services")? {
+        let name = v.req_nonempty(cx, "binding", "name the binding")?;
+        let service_id = v.req_nonempty(cx, "service_id", "set the VPC service id")?;
+        v.finish(cx, &["remote", "experimental_remote"]);
+        let mut fields = serde_json::Map::new();
+        fields.insert("service_id".into(), service_id.into());
+        push(out, name, other("vpc_service", fields), v.node.span.start);
+    }
+
+    {
+        let table = layer.local(cx, "logfwdr");
+        if let Some(mut logfwdr) = table.table(cx, "logfwdr")? {
+            for mut b in logfwdr.tables(cx, "bindings")? {
+                let name = b.req_nonempty(cx, "name", "name the binding")?;
+                let destination = b.req_nonempty(cx, "destination", "set the destination")?;
+                b.finish(cx, &[]);
+                let mut fields = serde_json::Map::new();
+                fields.insert("destination".into(), destination.into());
+                push(out, name, other("logfwdr", fields), b.node.span.start);
+            }
+            logfwdr.finish(cx, &[]);
+        }
+    }
+
+    {
+        let table = layer.local(cx, "unsafe");
+        if let Some(mut unsafe_table) = table.table(cx, "unsafe")? {
+            for b in unsafe_table.tables(cx, "bindings")? {
+                let json = b.node.to_json();
+                let name = json.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                let kind = json.get("type").and_then(|n| n.as_str()).unwrap_or("");
+                if name.is_empty() || kind.is_empty() {
+                    return Err(cx.err(
+                        b.node,
+                        format!(
+                            "`{}` needs a `name` and a `type`; unsafe bindings are sent to \
+                             Cloudflare as written",
+                            b.path
+                        ),
+                    ));
+                }
+                let binding = match serde_json::from_value::<Binding>(json.clone()) {
+                    Ok(binding) => binding,
+                    Err(_) => {
+                        let mut fields = json.as_object().cloned().unwrap_or_default();
+                        fields.remove("name");
+                        fields.remove("type");
+                        Binding {
+                            name: name.to_owned(),
+                            kind: other(kind, fields),
+                        }
+                    }
+                };
+                out.push((binding, b.node.span.start));
+            }
+            if let Some(offset) = unsafe_table.key_offset("metadata") {
+                unsafe_table.mark("metadata");
+                cx.warn(
+                    offset,
+                    "`unsafe.metadata` is not sent by flaresync; set those fields through \
+                     supported keys",
+                );
+            }
+            unsafe_table.finish(cx, &["capnp"]);
+        }
+    }
+
+    for key in ["wasm_modules", "text_blobs", "data_blobs"] {
+        let table = layer.local(cx, key);
+        if let Some(node) = table.get(key) {
+            return Err(cx.err(
+                node,
+                format!(
+                    "`{key}` only works with service-worker syntax, which flaresync does not \
+                     upload; import the file from an ES module and add a module `rules` entry \
+                     instead"
+                ),
+            ));
+        }
+    }
+
+    Ok(())
+}
+
+fn read_queue_consumers(
+    cx: &mut Cx<'_>,
+    layer: &mut Layer<'_>,
+) -> Result<Vec<QueueConsumer>, ConfigError> {
+    let table = layer.local(cx, "queues");
+    let Some(node) = table.get("queues") else {
+        return Ok(Vec::new());
+    };
+    let Some(consumers) = node
+        .entries()
+        .and_then(|entries| entries.iter().find(|e| e.key == "consumers"))
+    else {
+        return Ok(Vec::new());
+    };
+    let path = format!("{}.consumers", table.key_path("queues"));
+    let mut out = Vec::new();
+    for mut c in tables(cx, &consumers.node, &path)? {
+        let queue = c.req_nonempty(cx, "queue", "name the queue to consume")?;
+        let mut settings: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for entry in c.entries {
+            if entry.key != "queue" {
+                settings.insert(entry.key.clone(), entry.node.to_json());
+            }
+        }
+        let settings = if settings.is_empty() {
+            String::new()
+        } else {
+            canonical_json_text(&serde_json::Value::Object(settings.into_iter().collect()))
+        };
+        out.push(QueueConsumer { queue, settings });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Sorts bindings by name and rejects duplicate names.
+fn unique_bindings(
+    cx: &Cx<'_>,
+    mut bindings: Vec<(Binding, usize)>,
+) -> Result<Vec<Binding>, ConfigError> {
+    bindings.sort_by(|a, b| a.0.name.cmp(&b.0.name).then(a.1.cmp(&b.1)));
+    for pair in bindings.windows(2) {
+        if pair[0].0.name == pair[1].0.name {
+            let (line, col) = cx.src.line_col(pair[0].1);
+            return Err(ConfigError::invalid(
+                cx.loc(pair[1].1),
+                format!(
+                    "binding name {:?} is used twice ({} and {}, the other at line {line}, \
+                     column {col}); binding names must be unique, rename one",
+                    pair[1].0.name,
+                    pair[1].0.kind.type_name(),
+                    pair[0].0.kind.type_name()
+                ),
+            ));
+        }
+    }
+    Ok(bindings.into_iter().map(|(b, _)| b).collect())
+}
+
+/// String list helper for flaresync.toml too.
+pub(crate) fn node_str_list(
+    cx: &Cx<'_>,
+    node: &Node,
+    path: &str,
+) -> Result<Vec<String>, ConfigError> {
+    str_list(cx, node, path)
+}
