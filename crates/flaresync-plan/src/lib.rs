@@ -1,14 +1,44 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! flaresync's planner: desired state (Git) + live state (Cloudflare) + version history ->
+//! [`Plan`], the rollback legality rules, diffs, and the plan's Markdown/JSON/text renderings.
+//!
+//! Pure: no I/O, no async, no clock. The CLI and the reconcile loop gather the inputs and carry
+//! out [`Plan::steps`].
+//!
+//! # Layout
+//!
+//! - [`live`]: what Cloudflare runs ([`LiveAccount`]).
+//! - [`input`]: the desired state ([`Desired`]), version history ([`History`]) and
+//!   [`Policies`].
+//! - [`planner`]: [`plan`], the decision.
+//! - [`rules`]: the legality rules `FS001`… ([`rules()`], [`rule`]).
+//! - [`migrations`]: Durable Object migration arithmetic.
+//! - [`order`]: multi-Worker dependency order.
+//! - [`diff`]: bindings/vars/settings/modules diffs.
+//! - [`model`]: the [`Plan`] value and [`exit_code`].
+//! - [`render`]: [`render_markdown`], [`render_json`], [`render_text`].
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod diff;
+pub mod input;
+pub mod live;
+pub mod migrations;
+pub mod model;
+pub mod order;
+pub mod planner;
+pub mod render;
+pub mod rules;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use input::{
+    Desired, DesiredEntry, DesiredWorker, History, KnownVersion, Policies, Policy, RollbackPolicy,
+    WorkerHistory,
+};
+pub use live::{
+    DeploymentVersion, LiveAccount, LiveDeployment, LiveResources, LiveVersion, LiveWorker,
+    R2Bucket,
+};
+pub use model::{
+    Action, DeployTarget, Finding, MigrationsPayload, Order, Plan, ScriptUploadReason, Severity,
+    Step, UploadMode, VersionRef, WorkerPlan, exit_code,
+};
+pub use planner::plan;
+pub use render::{render_json, render_markdown, render_text};
+pub use rules::{Rule, rule, rules};

@@ -1,0 +1,235 @@
+//! Multi-Worker ordering: which Worker must be deployed before which.
+//!
+//! An edge `a -> b` ("a depends on b") means `b` is deployed forward before `a`, and rolled back
+//! after it. Edges come from:
+//!
+//! - service bindings (`service`, also `service-environment` for legacy envs),
+//! - Durable Object bindings and workflows with a `script_name` (the class lives elsewhere),
+//! - queues: a producer depends on the consumers of the queues it sends to, so consumers learn a
+//!   new message shape before producers send it,
+//! - tail consumers,
+//! - `DesiredWorker::dependencies`, `Policy::depends_on`, and the explicit `order` list of
+//!   `flaresync.toml` (each entry after the one before it).
+//!
+//! Only Workers present in the plan take part; edges to other scripts are ignored here. A cycle
+//! is reported and the order falls back to plain name order, so the plan stays deterministic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flaresync_config::{BindingKind, WorkerSpec};
+
+use crate::input::Policies;
+
+/// The dependency graph over a set of Workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Graph {
+    /// worker -> workers it depends on (deployed before it).
+    pub edges: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Result of ordering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ordering {
+    /// Dependencies first.
+    pub deploy: Vec<String>,
+    /// Cycles found; non-empty means `deploy` is name order.
+    pub cycles: Vec<Vec<String>>,
+}
+
+/// Script names a spec refers to through bindings and settings (not filtered to the plan).
+pub fn referenced_scripts(spec: &WorkerSpec) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for binding in &spec.bindings {
+        match &binding.kind {
+            BindingKind::Service {
+                service,
+                environment,
+                ..
+            } => {
+                names.insert(service.clone());
+                if let Some(environment) = environment {
+                    names.insert(format!("{service}-{environment}"));
+                }
+            }
+            BindingKind::DurableObjectNamespace {
+                script_name: Some(script),
+                ..
+            }
+            | BindingKind::Workflow {
+                script_name: Some(script),
+                ..
+            } => {
+                names.insert(script.clone());
+            }
+            _ => {}
+        }
+    }
+    for tail in &spec.settings.tail_consumers {
+        names.insert(tail.service.clone());
+        if let Some(environment) = &tail.environment {
+            names.insert(format!("{}-{environment}", tail.service));
+        }
+    }
+    names.remove(&spec.name);
+    names
+}
+
+/// Build the graph for the given Workers (name -> spec, `None` for Workers without a resolved
+/// spec, which still take part through explicit edges).
+pub fn build_graph(
+    specs: &BTreeMap<String, Option<&WorkerSpec>>,
+    extra: &BTreeMap<String, Vec<String>>,
+    policies: &Policies,
+) -> Graph {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = specs
+        .keys()
+        .map(|name| (name.clone(), BTreeSet::new()))
+        .collect();
+    let mut add = |from: &str, to: &str| {
+        if from != to
+            && specs.contains_key(to)
+            && let Some(set) = edges.get_mut(from)
+        {
+            set.insert(to.to_owned());
+        }
+    };
+    // queue name -> consumers
+    let mut consumers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, spec) in specs {
+        if let Some(spec) = spec {
+            for consumer in &spec.queue_consumers {
+                consumers
+                    .entry(consumer.queue.as_str())
+                    .or_default()
+                    .push(name.as_str());
+            }
+        }
+    }
+    for (name, spec) in specs {
+        if let Some(spec) = spec {
+            for target in referenced_scripts(spec) {
+                add(name, &target);
+            }
+            for binding in &spec.bindings {
+                if let BindingKind::Queue { queue_name, .. } = &binding.kind {
+                    for consumer in consumers.get(queue_name.as_str()).into_iter().flatten() {
+                        add(name, consumer);
+                    }
+                }
+            }
+        }
+        for target in extra.get(name).into_iter().flatten() {
+            add(name, target);
+        }
+        for target in &policies.for_worker(name).depends_on {
+            add(name, target);
+        }
+    }
+    for pair in policies.order.windows(2) {
+        add(&pair[1], &pair[0]);
+    }
+    Graph { edges }
+}
+
+impl Graph {
+    /// Topological order, dependencies first, ties broken by name.
+    pub fn order(&self) -> Ordering {
+        let mut remaining: BTreeMap<&str, BTreeSet<&str>> = self
+            .edges
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+            .collect();
+        let mut deploy = Vec::new();
+        loop {
+            let ready: Vec<&str> = remaining
+                .iter()
+                .filter(|(_, deps)| deps.is_empty())
+                .map(|(name, _)| *name)
+                .collect();
+            // Emit one at a time (smallest name first) so independent Workers stay in name order
+            // relative to each other at every level.
+            let Some(next) = ready.first().copied() else {
+                break;
+            };
+            remaining.remove(next);
+            for deps in remaining.values_mut() {
+                deps.remove(next);
+            }
+            deploy.push(next.to_owned());
+        }
+        if remaining.is_empty() {
+            return Ordering {
+                deploy,
+                cycles: Vec::new(),
+            };
+        }
+        Ordering {
+            deploy: self.edges.keys().cloned().collect(),
+            cycles: find_cycles(&remaining),
+        }
+    }
+}
+
+/// Every remaining node has an unmet dependency among the remaining ones, so walking "first
+/// dependency" from any node must revisit a node: that loop is a cycle.
+fn find_cycles(remaining: &BTreeMap<&str, BTreeSet<&str>>) -> Vec<Vec<String>> {
+    let mut cycles = BTreeSet::new();
+    for start in remaining.keys() {
+        let mut path: Vec<&str> = vec![start];
+        let mut current = *start;
+        while let Some(next) = remaining
+            .get(current)
+            .and_then(|deps| deps.iter().find(|d| remaining.contains_key(*d)))
+        {
+            if let Some(index) = path.iter().position(|p| p == next) {
+                let mut cycle: Vec<String> = path[index..].iter().map(|s| s.to_string()).collect();
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1.cmp(b.1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                cycle.rotate_left(min);
+                cycles.insert(cycle);
+                break;
+            }
+            path.push(next);
+            current = next;
+        }
+    }
+    cycles.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &[&str])]) -> Graph {
+        Graph {
+            edges: edges
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn dependencies_come_first_and_ties_are_by_name() {
+        let g = graph(&[
+            ("api", &["auth", "db"]),
+            ("auth", &["db"]),
+            ("db", &[]),
+            ("zz", &[]),
+        ]);
+        assert_eq!(g.order().deploy, ["db", "auth", "api", "zz"]);
+        assert!(g.order().cycles.is_empty());
+    }
+
+    #[test]
+    fn cycle_is_reported_and_order_falls_back_to_names() {
+        let g = graph(&[("c", &["a"]), ("a", &["b"]), ("b", &["c"]), ("d", &["a"])]);
+        let ordering = g.order();
+        assert_eq!(ordering.deploy, ["a", "b", "c", "d"]);
+        assert_eq!(ordering.cycles, [vec!["a", "b", "c"]]);
+    }
+}

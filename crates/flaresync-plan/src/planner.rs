@@ -1,0 +1,832 @@
+//! The decision: desired state + live state + history + policy -> [`Plan`].
+//!
+//! Pure and deterministic: the same inputs always give the same plan (maps are ordered, ties are
+//! broken by name). Nothing here performs I/O.
+//!
+//! # Per Worker, exactly one action
+//!
+//! 1. Not in Git but known (base commit or history): [`Action::Removed`], never a delete.
+//! 2. Config does not load: [`Action::Blocked`] (FS011).
+//! 3. Worker does not exist: [`Action::DeployForward`] with a script upload carrying every
+//!    migration step.
+//! 4. The active version already has the desired `version_digest` (and no migration is pending):
+//!    [`Action::InSync`], or [`Action::UpdateSettings`] when only non-versioned settings differ.
+//! 5. A known version with the desired `version_digest` is still listed live: [`Action::Rollback`]
+//!    when every rule passes; otherwise [`Action::Blocked`], or, with `rollback_policy =
+//!    "redeploy"`, a forward deploy of the same content when that is legal.
+//! 6. Otherwise: [`Action::DeployForward`] (version upload, or script upload when a migration or
+//!    an `exports` change is pending), unless a rule blocks it.
+//!
+//! # Order
+//!
+//! Rollbacks run first, in reverse dependency order (entry points first), then forward deploys
+//! and settings updates, dependencies first. See [`crate::order`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flaresync_config::{MigrationStep, WorkerSpec};
+
+use crate::diff::{self, After, Before, DiffBase, WorkerDiff};
+use crate::input::{
+    Desired, DesiredEntry, DesiredWorker, History, KnownVersion, Policies, Policy, RollbackPolicy,
+    WorkerHistory,
+};
+use crate::live::{LiveAccount, LiveResources, LiveVersion, LiveWorker};
+use crate::migrations::{self, PendingMigrations};
+use crate::model::{
+    Action, DeployTarget, Finding, Order, Plan, ScriptUploadReason, Severity, Step, UploadMode,
+    VersionRef, WorkerPlan,
+};
+use crate::order;
+use crate::rules::{self, ActiveVersion, Context, Subject, Target, short};
+
+/// Plan the desired commit against live state.
+///
+/// - `desired`: the state at the commit to apply (head).
+/// - `base`: the state at the base commit (PR preview), used for module diffs and, when `live`
+///   is not observed, as a stand-in for what is deployed.
+/// - `live`: what Cloudflare runs ([`LiveAccount::unobserved`] when not fetched).
+/// - `history`: which versions flaresync built from which commit.
+/// - `policies`: `flaresync.toml` policies.
+pub fn plan(
+    desired: &Desired,
+    base: Option<&Desired>,
+    live: &LiveAccount,
+    history: &History,
+    policies: &Policies,
+) -> Plan {
+    // Which Workers take part.
+    let mut names: BTreeSet<&str> = desired.workers.keys().map(String::as_str).collect();
+    let mut removed: BTreeSet<&str> = BTreeSet::new();
+    let known_elsewhere =
+        base.into_iter()
+            .flat_map(|b| b.workers.keys())
+            .chain(history.workers.keys().filter(|name| {
+                // History alone only counts while the Worker still exists (or live is unknown).
+                !live.observed || live.workers.get(*name).is_some_and(|w| w.exists)
+            }));
+    for name in known_elsewhere {
+        if !desired.workers.contains_key(name) && names.insert(name.as_str()) {
+            removed.insert(name.as_str());
+        }
+    }
+
+    // Ordering over the Workers still in Git.
+    let specs: BTreeMap<String, Option<&WorkerSpec>> = desired
+        .workers
+        .iter()
+        .map(|(name, entry)| (name.clone(), entry.worker().map(|w| &w.spec)))
+        .collect();
+    let extra: BTreeMap<String, Vec<String>> = desired
+        .workers
+        .iter()
+        .filter_map(|(name, entry)| {
+            entry
+                .worker()
+                .map(|w| (name.clone(), w.dependencies.clone()))
+        })
+        .collect();
+    let graph = order::build_graph(&specs, &extra, policies);
+    let ordering = graph.order();
+    let cycle_of = |name: &str| -> Option<&[String]> {
+        ordering
+            .cycles
+            .iter()
+            .find(|cycle| cycle.iter().any(|c| c == name))
+            .map(Vec::as_slice)
+    };
+
+    let mut workers = Vec::new();
+    let mut steps_by_worker: BTreeMap<String, (bool, Vec<Step>)> = BTreeMap::new();
+    for name in names {
+        let policy = policies.for_worker(name);
+        let base_worker = base.and_then(|b| {
+            b.workers
+                .get(name)
+                .and_then(DesiredEntry::worker)
+                .map(|w| (b.commit.as_str(), w))
+        });
+        let input = WorkerInput {
+            name,
+            policy,
+            live,
+            history: history.worker(name),
+            base: base_worker,
+            cycle: cycle_of(name),
+        };
+        let (mut worker_plan, steps) = if removed.contains(name) {
+            (plan_removed(&input), Vec::new())
+        } else {
+            match desired.workers.get(name) {
+                Some(DesiredEntry::Ok(worker)) => plan_worker(&input, worker),
+                Some(DesiredEntry::Broken { error, .. }) => {
+                    (plan_broken(&input, error), Vec::new())
+                }
+                None => (plan_removed(&input), Vec::new()),
+            }
+        };
+        worker_plan.depends_on = graph
+            .edges
+            .get(name)
+            .map(|deps| deps.iter().cloned().collect())
+            .unwrap_or_default();
+        let is_rollback = matches!(worker_plan.action, Action::Rollback { .. });
+        steps_by_worker.insert(name.to_owned(), (is_rollback, steps));
+        workers.push(worker_plan);
+    }
+
+    let deploy_order = ordering.deploy.clone();
+    let rollback_order: Vec<String> = deploy_order.iter().rev().cloned().collect();
+    let mut steps = Vec::new();
+    for name in &rollback_order {
+        if let Some((true, worker_steps)) = steps_by_worker.get(name) {
+            steps.extend(worker_steps.iter().cloned());
+        }
+    }
+    for name in &deploy_order {
+        if let Some((false, worker_steps)) = steps_by_worker.get(name) {
+            steps.extend(worker_steps.iter().cloned());
+        }
+    }
+
+    Plan {
+        commit: desired.commit.clone(),
+        base_commit: base.map(|b| b.commit.clone()),
+        live_observed: live.observed,
+        workers,
+        steps,
+        order: Order {
+            deploy: deploy_order,
+            rollback: rollback_order,
+            cycles: ordering.cycles.clone(),
+        },
+    }
+}
+
+/// Per-Worker inputs shared by the decision functions.
+struct WorkerInput<'a> {
+    name: &'a str,
+    policy: &'a Policy,
+    live: &'a LiveAccount,
+    history: &'a WorkerHistory,
+    base: Option<(&'a str, &'a DesiredWorker)>,
+    cycle: Option<&'a [String]>,
+}
+
+/// What is currently deployed, from live state or (without it) from the base commit.
+struct Current<'a> {
+    live_worker: Option<&'a LiveWorker>,
+    exists: bool,
+    migration_tag: Option<&'a str>,
+    applied_steps: Option<&'a [MigrationStep]>,
+    active: Option<ActiveVersion<'a>>,
+    /// `version_digest` of what runs, when known.
+    version_digest: Option<&'a str>,
+    /// `digest` of the last fully applied desired state, when known.
+    digest: Option<&'a str>,
+    exports: Option<Option<&'a str>>,
+}
+
+impl<'a> WorkerInput<'a> {
+    fn current(&self) -> Current<'a> {
+        if self.live.observed {
+            let live_worker = self.live.workers.get(self.name);
+            let exists = live_worker.is_some_and(|w| w.exists);
+            let migration_tag = live_worker.and_then(|w| w.migration_tag.as_deref());
+            let active = live_worker.and_then(|w| {
+                w.active_version_id().map(|(id, _)| ActiveVersion {
+                    version_id: id,
+                    live: w.version(id),
+                    known: self.history.version(id),
+                })
+            });
+            let applied_steps = match migration_tag {
+                None => Some(&[][..]),
+                Some(tag) => active
+                    .and_then(|a| a.known)
+                    .into_iter()
+                    .chain(self.history.versions.iter())
+                    .find_map(|k| migrations::applied_prefix(&k.migrations, tag)),
+            };
+            let known = active.and_then(|a| a.known);
+            Current {
+                live_worker,
+                exists,
+                migration_tag,
+                applied_steps,
+                active,
+                version_digest: known.map(|k| k.version_digest.as_str()),
+                digest: self
+                    .history
+                    .applied_digest
+                    .as_deref()
+                    .or(known.map(|k| k.digest.as_str())),
+                exports: active.and_then(|a| a.live).map(|v| v.exports.as_deref()),
+            }
+        } else {
+            let base = self.base.map(|(_, w)| w);
+            Current {
+                live_worker: None,
+                exists: base.is_some(),
+                migration_tag: base.and_then(|w| w.spec.migrations.last().map(|s| s.tag.as_str())),
+                applied_steps: base.map(|w| w.spec.migrations.as_slice()),
+                active: None,
+                version_digest: base.map(|w| w.version_digest.as_str()),
+                digest: base.map(|w| w.digest.as_str()),
+                exports: base.map(|w| w.spec.exports.as_deref()),
+            }
+        }
+    }
+
+    fn context(&self, current: &Current<'a>, subject: Subject<'a>) -> Context<'a> {
+        static NO_RESOURCES: LiveResources = LiveResources {
+            kv: None,
+            r2: None,
+            d1: None,
+            queues: None,
+        };
+        Context {
+            worker: self.name,
+            policy: self.policy,
+            live_observed: self.live.observed,
+            live: current.live_worker,
+            resources: if self.live.observed {
+                &self.live.resources
+            } else {
+                &NO_RESOURCES
+            },
+            history: self.history,
+            migration_tag: current.migration_tag,
+            applied_steps: current.applied_steps,
+            cycle: self.cycle,
+            active: current.active,
+            subject,
+        }
+    }
+
+    fn before(&self, current: &Current<'a>) -> Before<'a> {
+        Before {
+            live_version: current.active.and_then(|a| a.live),
+            base: self.base.map(|(commit, w)| (commit, &w.spec)),
+            live_routes: current.live_worker.and_then(|w| w.routes.as_deref()),
+            live_crons: current.live_worker.and_then(|w| w.crons.as_deref()),
+            applied_migrations: current.applied_steps,
+        }
+    }
+}
+
+fn plan_removed(input: &WorkerInput<'_>) -> WorkerPlan {
+    let current = input.current();
+    let ctx = input.context(&current, Subject::Removed);
+    WorkerPlan {
+        name: input.name.to_owned(),
+        action: Action::Removed,
+        reason: "removed from Git; nothing is deleted on Cloudflare".to_owned(),
+        findings: rules::check_all(&ctx),
+        diff: WorkerDiff::empty(DiffBase::Nothing),
+        depends_on: Vec::new(),
+    }
+}
+
+fn plan_broken(input: &WorkerInput<'_>, error: &str) -> WorkerPlan {
+    let current = input.current();
+    let ctx = input.context(&current, Subject::Broken { error });
+    WorkerPlan {
+        name: input.name.to_owned(),
+        action: Action::Blocked { target: None },
+        reason: "config does not load at this commit (FS011)".to_owned(),
+        findings: rules::check_all(&ctx),
+        diff: WorkerDiff::empty(DiffBase::Nothing),
+        depends_on: Vec::new(),
+    }
+}
+
+fn version_ref(known: &KnownVersion, live: Option<&LiveVersion>) -> VersionRef {
+    VersionRef {
+        version_id: known.version_id.clone(),
+        number: live.map(|v| v.number).filter(|n| *n > 0),
+        commit: known.commit.clone(),
+    }
+}
+
+fn describe_ref(version: &VersionRef) -> String {
+    match version.number {
+        Some(number) => format!("version {number} (commit {})", short(&version.commit)),
+        None => format!(
+            "version {} (commit {})",
+            short(&version.version_id),
+            short(&version.commit)
+        ),
+    }
+}
+
+fn blocking_ids(findings: &[Finding]) -> String {
+    let ids: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.is_blocking())
+        .map(|f| f.rule.as_str())
+        .collect();
+    ids.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// Non-versioned settings that differ (or must be applied because their live value is unknown).
+fn settings_fields(
+    input: &WorkerInput<'_>,
+    current: &Current<'_>,
+    spec: &WorkerSpec,
+    digest: &str,
+    versions_equal: bool,
+) -> Vec<String> {
+    let mut fields = BTreeSet::new();
+    let set_eq = |a: &[String], b: &[String]| {
+        a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+    };
+    let live_worker = current.live_worker;
+    let live_routes = live_worker.and_then(|w| w.routes.as_ref());
+    let live_crons = live_worker.and_then(|w| w.crons.as_ref());
+    if let Some(routes) = live_routes {
+        let a: BTreeSet<_> = routes.iter().collect();
+        let b: BTreeSet<_> = spec.routes.iter().collect();
+        if a != b {
+            fields.insert("routes");
+        }
+    }
+    if let Some(crons) = live_crons
+        && !set_eq(crons, &spec.crons)
+    {
+        fields.insert("crons");
+    }
+    let base_spec = input.base.map(|(_, w)| &w.spec);
+    if let Some(base) = base_spec {
+        if live_routes.is_none() && base.routes != spec.routes {
+            fields.insert("routes");
+        }
+        if live_crons.is_none() && !set_eq(&base.crons, &spec.crons) {
+            fields.insert("crons");
+        }
+        if base.settings.logpush != spec.settings.logpush {
+            fields.insert("logpush");
+        }
+        if base.settings.observability != spec.settings.observability {
+            fields.insert("observability");
+        }
+        if base.settings.tail_consumers != spec.settings.tail_consumers {
+            fields.insert("tail_consumers");
+        }
+        if base.queue_consumers != spec.queue_consumers {
+            fields.insert("queue_consumers");
+        }
+        if base.workers_dev != spec.workers_dev {
+            fields.insert("workers_dev");
+        }
+    }
+    if fields.is_empty() && versions_equal && current.digest.is_some_and(|d| d != digest) {
+        // Digests say something outside the version changed, but neither live values nor a base
+        // commit tell which field: apply all non-versioned settings.
+        fields.insert("script_settings");
+    }
+    fields.into_iter().map(str::to_owned).collect()
+}
+
+fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, Vec<Step>) {
+    let current = input.current();
+    let spec = &worker.spec;
+    let name = input.name.to_owned();
+    let before = input.before(&current);
+    let forward_diff = || {
+        diff::worker_diff(
+            before,
+            After {
+                spec,
+                target_version: None,
+            },
+        )
+    };
+
+    // 3. First deploy.
+    if !current.exists {
+        let ctx = input.context(&current, Subject::Forward { spec });
+        let findings = rules::check_all(&ctx);
+        let payload = match migrations::pending(&spec.migrations, None) {
+            PendingMigrations::Pending(payload) => Some(payload),
+            _ => None,
+        };
+        let diff = forward_diff();
+        if findings.iter().any(Finding::is_blocking) {
+            let reason = format!("first deploy refused ({})", blocking_ids(&findings));
+            return (
+                worker_plan(
+                    name,
+                    Action::Blocked { target: None },
+                    reason,
+                    findings,
+                    diff,
+                ),
+                Vec::new(),
+            );
+        }
+        let mut reason = "the Worker does not exist yet: first deploy by script upload".to_owned();
+        if let Some(payload) = &payload {
+            reason.push_str(&format!(
+                " with {} Durable Object migration step(s) up to `{}`",
+                payload.steps.len(),
+                payload.new_tag
+            ));
+        }
+        let mut steps = vec![Step::ScriptUpload {
+            worker: name.clone(),
+            migrations: payload.clone(),
+        }];
+        let mut fields = Vec::new();
+        if !spec.routes.is_empty() {
+            fields.push("routes".to_owned());
+        }
+        if !spec.crons.is_empty() {
+            fields.push("crons".to_owned());
+        }
+        if !fields.is_empty() {
+            steps.push(Step::SyncSettings {
+                worker: name.clone(),
+                fields,
+            });
+        }
+        let action = Action::DeployForward {
+            mode: UploadMode::ScriptUpload {
+                reason: ScriptUploadReason::FirstDeploy,
+            },
+            migrations: payload,
+            redeploy_of: None,
+        };
+        return (worker_plan(name, action, reason, findings, diff), steps);
+    }
+
+    let pending = migrations::pending(&spec.migrations, current.migration_tag);
+    let exports_changed = current
+        .exports
+        .is_some_and(|live_exports| live_exports != spec.exports.as_deref());
+    let split = current.live_worker.is_some_and(LiveWorker::is_split);
+    let versions_equal = current.version_digest == Some(worker.version_digest.as_str());
+
+    // 4. Versions already match.
+    if versions_equal && !split && pending == PendingMigrations::None && !exports_changed {
+        let fields = settings_fields(input, &current, spec, &worker.digest, true);
+        let ctx = input.context(&current, Subject::Unchanged { spec });
+        let findings = rules::check_all(&ctx);
+        let diff = forward_diff();
+        let active_text = match current.active {
+            Some(active) => active
+                .live
+                .filter(|v| v.number > 0)
+                .map(|v| format!("live version {}", v.number))
+                .unwrap_or_else(|| format!("live version {}", short(active.version_id))),
+            None => "the base commit".to_owned(),
+        };
+        if fields.is_empty() {
+            let reason = format!("{active_text} already runs this content");
+            return (
+                worker_plan(name, Action::InSync, reason, findings, diff),
+                Vec::new(),
+            );
+        }
+        let reason = format!(
+            "{active_text} runs this code; only non-versioned settings differ ({})",
+            fields.join(", ")
+        );
+        let steps = vec![Step::SyncSettings {
+            worker: name.clone(),
+            fields: fields.clone(),
+        }];
+        return (
+            worker_plan(
+                name,
+                Action::UpdateSettings { fields },
+                reason,
+                findings,
+                diff,
+            ),
+            steps,
+        );
+    }
+
+    // 5. A rollback candidate: known versions with the desired content, newest live one first.
+    let live_worker = current.live_worker.filter(|_| input.live.observed);
+    let candidate = if versions_equal {
+        // The active version itself (split deployment or pending migration): not a rollback.
+        None
+    } else {
+        find_candidate(input.history, live_worker, &worker.version_digest)
+    };
+    if let Some(target) = candidate {
+        return plan_rollback(input, &current, worker, target);
+    }
+
+    // 6. Forward.
+    let mut hint = None;
+    if !input.live.observed
+        && input
+            .history
+            .versions
+            .iter()
+            .any(|k| k.version_digest == worker.version_digest)
+    {
+        hint = Some("a known version has this content; with live state this may be a rollback");
+    }
+    plan_forward(
+        input,
+        &current,
+        worker,
+        pending,
+        exports_changed,
+        None,
+        Vec::new(),
+        hint,
+    )
+}
+
+fn find_candidate<'a>(
+    history: &'a WorkerHistory,
+    live_worker: Option<&'a LiveWorker>,
+    version_digest: &str,
+) -> Option<Target<'a>> {
+    let live_worker = live_worker?;
+    let mut best: Option<Target<'a>> = None;
+    for known in history
+        .versions
+        .iter()
+        .filter(|k| k.version_digest == version_digest)
+    {
+        let position = live_worker.version_position(&known.version_id);
+        let candidate = Target {
+            known,
+            live: live_worker.version(&known.version_id),
+            position,
+        };
+        best = match best {
+            None => Some(candidate),
+            Some(current) => match (current.position, position) {
+                (Some(a), Some(b)) if b < a => Some(candidate),
+                (None, Some(_)) => Some(candidate),
+                _ => Some(current),
+            },
+        };
+    }
+    best
+}
+
+fn plan_rollback<'a>(
+    input: &WorkerInput<'a>,
+    current: &Current<'a>,
+    worker: &'a DesiredWorker,
+    target: Target<'a>,
+) -> (WorkerPlan, Vec<Step>) {
+    let spec = &worker.spec;
+    let name = input.name.to_owned();
+    let ctx = input.context(current, Subject::Rollback { spec, target });
+    let findings = rules::check_all(&ctx);
+    let to = version_ref(target.known, target.live);
+    let before = input.before(current);
+    let diff = diff::worker_diff(
+        before,
+        After {
+            spec,
+            target_version: target.live,
+        },
+    );
+    if !findings.iter().any(Finding::is_blocking) {
+        let force = findings.iter().any(|f| f.rule == "FS006" && f.overridden);
+        let reason = format!(
+            "desired content equals {}, still deployable: rollback without upload{}",
+            describe_ref(&to),
+            if force {
+                " (forced: secrets differ)"
+            } else {
+                ""
+            }
+        );
+        let mut steps = vec![Step::Deploy {
+            worker: name.clone(),
+            version: DeployTarget::Existing(to.clone()),
+            force,
+        }];
+        let fields = settings_fields(input, current, spec, &worker.digest, false);
+        if !fields.is_empty() {
+            steps.push(Step::SyncSettings {
+                worker: name.clone(),
+                fields,
+            });
+        }
+        let action = Action::Rollback { to, force };
+        return (worker_plan(name, action, reason, findings, diff), steps);
+    }
+
+    if input.policy.rollback_policy == RollbackPolicy::Redeploy {
+        let pending = migrations::pending(&spec.migrations, current.migration_tag);
+        let exports_changed = current
+            .exports
+            .is_some_and(|live_exports| live_exports != spec.exports.as_deref());
+        let refused: Vec<Finding> = findings
+            .into_iter()
+            .map(|mut f| {
+                if f.is_blocking() {
+                    f.severity = Severity::Warning;
+                    f.overridden = true;
+                    f.hint = Some(
+                        "rollback_policy = \"redeploy\": the content is uploaded as a new version instead"
+                            .to_owned(),
+                    );
+                }
+                f
+            })
+            .collect();
+        return plan_forward(
+            input,
+            current,
+            worker,
+            pending,
+            exports_changed,
+            Some(to),
+            refused,
+            None,
+        );
+    }
+
+    let reason = format!(
+        "rollback to {} refused ({})",
+        describe_ref(&to),
+        blocking_ids(&findings)
+    );
+    (
+        worker_plan(
+            name,
+            Action::Blocked { target: Some(to) },
+            reason,
+            findings,
+            diff,
+        ),
+        Vec::new(),
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal helper; the arguments are the decision so far"
+)]
+fn plan_forward<'a>(
+    input: &WorkerInput<'a>,
+    current: &Current<'a>,
+    worker: &'a DesiredWorker,
+    pending: PendingMigrations,
+    exports_changed: bool,
+    redeploy_of: Option<VersionRef>,
+    earlier_findings: Vec<Finding>,
+    hint: Option<&str>,
+) -> (WorkerPlan, Vec<Step>) {
+    let spec = &worker.spec;
+    let name = input.name.to_owned();
+    let ctx = input.context(current, Subject::Forward { spec });
+    let mut findings = earlier_findings;
+    for finding in rules::check_all(&ctx) {
+        if !findings
+            .iter()
+            .any(|f| f.rule == finding.rule && f.message == finding.message)
+        {
+            findings.push(finding);
+        }
+    }
+    findings.sort_by(|a, b| (&a.rule, &a.message).cmp(&(&b.rule, &b.message)));
+    let diff = diff::worker_diff(
+        input.before(current),
+        After {
+            spec,
+            target_version: None,
+        },
+    );
+
+    if findings.iter().any(Finding::is_blocking) {
+        let reason = match &redeploy_of {
+            Some(to) => format!(
+                "rollback to {} refused and redeploying it is not legal either ({})",
+                describe_ref(to),
+                blocking_ids(&findings)
+            ),
+            None => format!("deploy refused ({})", blocking_ids(&findings)),
+        };
+        return (
+            worker_plan(
+                name,
+                Action::Blocked {
+                    target: redeploy_of,
+                },
+                reason,
+                findings,
+                diff,
+            ),
+            Vec::new(),
+        );
+    }
+
+    let payload = match pending {
+        PendingMigrations::Pending(payload) => Some(payload),
+        _ => None,
+    };
+    let mode = if payload.is_some() {
+        UploadMode::ScriptUpload {
+            reason: ScriptUploadReason::MigrationPending,
+        }
+    } else if exports_changed {
+        UploadMode::ScriptUpload {
+            reason: ScriptUploadReason::ExportsChanged,
+        }
+    } else {
+        UploadMode::VersionUpload
+    };
+
+    let since = match current.active {
+        Some(active) => match (active.live.filter(|v| v.number > 0), active.known) {
+            (Some(live), Some(known)) => format!(
+                "live version {} (commit {})",
+                live.number,
+                short(&known.commit)
+            ),
+            (Some(live), None) => format!("live version {}", live.number),
+            (None, Some(known)) => format!("commit {}", short(&known.commit)),
+            (None, None) => format!("live version {}", short(active.version_id)),
+        },
+        None => match input.base {
+            Some((commit, _)) => format!("base commit {}", short(commit)),
+            None => "what is deployed".to_owned(),
+        },
+    };
+    let mut reason = match &redeploy_of {
+        Some(to) => format!(
+            "rollback to {} refused; rollback_policy = \"redeploy\": uploading the same content as a new version",
+            describe_ref(to)
+        ),
+        None => format!("content differs from {since}"),
+    };
+    match (&mode, &payload) {
+        (UploadMode::ScriptUpload { .. }, Some(payload)) => reason.push_str(&format!(
+            "; Durable Object migration {} pending, so a script upload is required",
+            payload
+                .steps
+                .iter()
+                .map(|s| format!("`{}`", s.tag))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (UploadMode::ScriptUpload { .. }, None) => {
+            reason.push_str("; `exports` changed, so a script upload is required")
+        }
+        _ => {}
+    }
+    if let Some(hint) = hint {
+        reason.push_str(&format!(" ({hint})"));
+    }
+
+    let mut steps = match &mode {
+        UploadMode::VersionUpload => vec![
+            Step::UploadVersion {
+                worker: name.clone(),
+            },
+            Step::Deploy {
+                worker: name.clone(),
+                version: DeployTarget::Uploaded,
+                force: false,
+            },
+        ],
+        UploadMode::ScriptUpload { .. } => vec![Step::ScriptUpload {
+            worker: name.clone(),
+            migrations: payload.clone(),
+        }],
+    };
+    let fields = settings_fields(input, current, spec, &worker.digest, false);
+    if !fields.is_empty() {
+        steps.push(Step::SyncSettings {
+            worker: name.clone(),
+            fields,
+        });
+    }
+    let action = Action::DeployForward {
+        mode,
+        migrations: payload,
+        redeploy_of,
+    };
+    (worker_plan(name, action, reason, findings, diff), steps)
+}
+
+fn worker_plan(
+    name: String,
+    action: Action,
+    reason: String,
+    findings: Vec<Finding>,
+    diff: WorkerDiff,
+) -> WorkerPlan {
+    WorkerPlan {
+        name,
+        action,
+        reason,
+        findings,
+        diff,
+        depends_on: Vec::new(),
+    }
+}
