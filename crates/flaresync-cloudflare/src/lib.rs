@@ -1,14 +1,35 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Cloudflare Workers API client for flaresync: the real API at
+//! `https://api.cloudflare.com/client/v4` or the emulator behind `CLOUDFLARE_API_BASE_URL`.
+//!
+//! - [`Client`]: typed calls for everything the reconciler needs (versions, deployments,
+//!   uploads, scripts, services metadata, KV/R2/D1/Queues lists, secrets, script settings).
+//! - Every request first takes a token from an account-wide [`Budget`] shared by all clones, so
+//!   flaresync stays well below Cloudflare's 1200-requests-per-5-minutes lockout.
+//! - Failures are retried by a pure decision ([`retry::decide`]): backoff with full jitter on
+//!   5xx and transport errors, `Retry-After` on 429. Uploads and deployment creation are made
+//!   safe to retry by checking the live state before sending them again.
+//! - The API token is a [`Secret`]: it never appears in `Debug`, `Display`, errors or logs.
+//!
+//! What this crate does not do: decide *what* to upload or deploy (flaresync-plan), or build the
+//! upload metadata (flaresync-config's `upload_metadata`).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#![forbid(unsafe_code)]
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod budget;
+mod client;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod pagination;
+pub mod retry;
+mod secret;
+pub mod types;
+
+pub use budget::{Budget, BudgetConfig, BudgetConfigError};
+pub use client::Client;
+pub use config::{ClientConfig, ConfigError, Timeouts};
+pub use error::{ApiError, Error};
+pub use metrics::ClientMetrics;
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+pub use types::*;

@@ -1,0 +1,301 @@
+//! The account-wide request budget: a token bucket awaited before every request.
+//!
+//! Cloudflare allows 1200 requests per 5 minutes per token, counted across the dashboard, CI and
+//! every other client, and answers an overrun with a 5-minute lockout of *all* calls. flaresync
+//! therefore spends at most a configured share of that (default 900 per 5 minutes) so humans and
+//! CI using the same token keep room.
+//!
+//! A bucket of capacity `burst` refilled at `(limit - burst) / window` never lets more than
+//! `limit` requests through in any window of length `window`: at most `burst` saved-up tokens plus
+//! what refills during the window. [`TokenBucket`] is the pure arithmetic (time passed in);
+//! [`Budget`] is the shared async shell every clone of the client awaits.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Sizing of the request budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// Most requests flaresync may make in any window of `window`.
+    pub limit: u32,
+    /// The window Cloudflare counts over (5 minutes).
+    pub window: Duration,
+    /// Requests that may go out back to back after a quiet period. Must be below `limit`.
+    pub burst: u32,
+}
+
+impl Default for BudgetConfig {
+    /// 900 per 5 minutes (75% of Cloudflare's 1200), bursts of 60.
+    fn default() -> Self {
+        BudgetConfig {
+            limit: 900,
+            window: Duration::from_secs(300),
+            burst: 60,
+        }
+    }
+}
+
+/// Why a [`BudgetConfig`] is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetConfigError {
+    #[error(
+        "request budget burst must be at least 1 and below the limit (burst {burst}, limit {limit}); lower the burst"
+    )]
+    Burst { burst: u32, limit: u32 },
+    #[error("request budget window must be longer than zero")]
+    Window,
+}
+
+impl BudgetConfig {
+    /// Checks that the bucket can refill and can hold at least one token.
+    pub fn validate(&self) -> Result<(), BudgetConfigError> {
+        if self.burst == 0 || self.burst >= self.limit {
+            return Err(BudgetConfigError::Burst {
+                burst: self.burst,
+                limit: self.limit,
+            });
+        }
+        if self.window.is_zero() {
+            return Err(BudgetConfigError::Window);
+        }
+        Ok(())
+    }
+
+    /// Tokens added per second.
+    pub fn refill_per_second(&self) -> f64 {
+        f64::from(self.limit.saturating_sub(self.burst)) / self.window.as_secs_f64()
+    }
+}
+
+/// Pure token bucket. All methods take the current instant; nothing here reads a clock.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    refill_per_second: f64,
+    tokens: f64,
+    updated: Instant,
+    blocked_until: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// A full bucket. `config` must have passed [`BudgetConfig::validate`].
+    pub fn new(config: &BudgetConfig, now: Instant) -> Self {
+        TokenBucket {
+            capacity: f64::from(config.burst),
+            refill_per_second: config.refill_per_second(),
+            tokens: f64::from(config.burst),
+            updated: now,
+            blocked_until: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.refill_per_second).min(self.capacity);
+        self.updated = self.updated.max(now);
+    }
+
+    /// Takes one token, or says how long to wait before asking again.
+    pub fn try_acquire(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.blocked_until = None;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        if self.refill_per_second <= 0.0 {
+            // Unreachable with a validated config; wait a whole minute rather than spin.
+            return Err(Duration::from_secs(60));
+        }
+        let missing = 1.0 - self.tokens;
+        // Round up to the next millisecond so the retry lands after the token exists.
+        let wait = Duration::from_secs_f64(missing / self.refill_per_second);
+        Err(wait.max(Duration::from_millis(1)))
+    }
+
+    /// Stops all spending until `until` and empties the bucket: Cloudflare said 429, so the
+    /// account-wide counter is exhausted no matter what this bucket believed.
+    pub fn block_until(&mut self, until: Instant, now: Instant) {
+        self.refill(now);
+        self.tokens = 0.0;
+        self.updated = self.updated.max(until);
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+    }
+
+    /// Whole tokens available at `now`.
+    pub fn available(&mut self, now: Instant) -> u32 {
+        if self.blocked_until.is_some_and(|until| until > now) {
+            return 0;
+        }
+        self.refill(now);
+        // tokens is within [0, capacity] and capacity came from a u32.
+        self.tokens.floor().max(0.0) as u32
+    }
+
+    /// Bucket capacity (the burst).
+    pub fn capacity(&self) -> u32 {
+        self.capacity as u32
+    }
+}
+
+/// The shared budget: clones share one bucket.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    bucket: Arc<Mutex<TokenBucket>>,
+}
+
+impl Budget {
+    /// A full budget. `config` must have passed [`BudgetConfig::validate`].
+    pub fn new(config: &BudgetConfig) -> Self {
+        Budget {
+            bucket: Arc::new(Mutex::new(TokenBucket::new(config, Instant::now()))),
+        }
+    }
+
+    fn with_bucket<T>(&self, f: impl FnOnce(&mut TokenBucket) -> T) -> T {
+        // A poisoned lock only means another thread panicked mid-update of plain numbers; the
+        // bucket is still usable.
+        let mut guard = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    /// Waits until one request may be sent and takes its token. Returns how long it waited.
+    pub async fn acquire(&self) -> Duration {
+        let start = Instant::now();
+        loop {
+            match self.with_bucket(|bucket| bucket.try_acquire(Instant::now())) {
+                Ok(()) => return Instant::now().saturating_duration_since(start),
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Blocks every holder of this budget for `duration` (after a 429).
+    pub fn block_for(&self, duration: Duration) {
+        let now = Instant::now();
+        self.with_bucket(|bucket| bucket.block_until(now + duration, now));
+    }
+
+    /// Whole requests that could go out right now.
+    pub fn available(&self) -> u32 {
+        self.with_bucket(|bucket| bucket.available(Instant::now()))
+    }
+
+    /// The bucket's capacity (burst size).
+    pub fn capacity(&self) -> u32 {
+        self.with_bucket(|bucket| bucket.capacity())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(limit: u32, window_secs: u64, burst: u32) -> BudgetConfig {
+        BudgetConfig {
+            limit,
+            window: Duration::from_secs(window_secs),
+            burst,
+        }
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        assert!(config(900, 300, 60).validate().is_ok());
+        assert!(matches!(
+            config(10, 300, 10).validate(),
+            Err(BudgetConfigError::Burst { .. })
+        ));
+        assert!(matches!(
+            config(10, 300, 0).validate(),
+            Err(BudgetConfigError::Burst { .. })
+        ));
+        assert_eq!(config(10, 0, 2).validate(), Err(BudgetConfigError::Window));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_spends_burst_then_waits_for_refill() {
+        // 3 burst, refill (6-3)/30s = 0.1 token/s -> one token every 10 s.
+        let cfg = config(6, 30, 3);
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(&cfg, start);
+        for _ in 0..3 {
+            assert_eq!(bucket.try_acquire(start), Ok(()));
+        }
+        let wait = bucket.try_acquire(start).expect_err("bucket is empty");
+        assert!(
+            (wait.as_secs_f64() - 10.0).abs() < 0.01,
+            "waits for one refill, got {wait:?}"
+        );
+        assert_eq!(bucket.try_acquire(start + Duration::from_secs(10)), Ok(()));
+        assert_eq!(bucket.available(start + Duration::from_secs(10)), 0);
+        assert_eq!(bucket.available(start + Duration::from_secs(1000)), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn block_until_stops_spending_and_empties_the_bucket() {
+        let cfg = config(6, 30, 3);
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(&cfg, start);
+        bucket.block_until(start + Duration::from_secs(5), start);
+        assert_eq!(
+            bucket.try_acquire(start + Duration::from_secs(1)),
+            Err(Duration::from_secs(4))
+        );
+        assert_eq!(bucket.available(start + Duration::from_secs(1)), 0);
+        // After the block the bucket starts empty and refills from the end of the block.
+        let after = start + Duration::from_secs(5);
+        assert!(bucket.try_acquire(after).is_err());
+        assert_eq!(bucket.try_acquire(after + Duration::from_secs(10)), Ok(()));
+    }
+
+    /// The guarantee the module promises: a greedy client never exceeds `limit` in any window.
+    #[tokio::test(start_paused = true)]
+    async fn greedy_client_never_exceeds_limit_in_any_window() {
+        let cfg = config(20, 10, 5);
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(&cfg, start);
+        let mut now = start;
+        let mut sent: Vec<Instant> = Vec::new();
+        while now < start + Duration::from_secs(60) {
+            match bucket.try_acquire(now) {
+                Ok(()) => sent.push(now),
+                Err(wait) => now += wait,
+            }
+        }
+        // 5 saved tokens plus 1.5/s for 60 s: the budget is actually spent, not just capped.
+        assert!(sent.len() >= 94, "only {} requests in 60 s", sent.len());
+        for (i, first) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|t| t.duration_since(*first) < cfg.window)
+                .count();
+            assert!(in_window <= 20, "{in_window} requests within one window");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shared_budget_makes_clones_wait() {
+        let budget = Budget::new(&config(4, 20, 2)); // refill 0.1/s
+        let clone = budget.clone();
+        assert_eq!(budget.acquire().await, Duration::ZERO);
+        assert_eq!(clone.acquire().await, Duration::ZERO);
+        assert_eq!(budget.available(), 0);
+        let waited = clone.acquire().await;
+        assert!(
+            waited >= Duration::from_secs(10) && waited < Duration::from_millis(10_010),
+            "waited {waited:?}"
+        );
+        assert_eq!(budget.capacity(), 2);
+    }
+}
