@@ -10,6 +10,7 @@
 //! - [`watcher`]: notify-based file-system trigger for a local repository.
 //! - [`server`]: the status server (`/healthz`, `/status`, `/metrics`, `/webhook`,
 //!   `/reconcile`).
+//! - [`runner`]: the loop: triggers, scheduler, passes, requeues, graceful shutdown.
 //! - [`metrics`], [`status`]: what the server publishes.
 //! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod drift;
 pub mod health;
 pub mod metrics;
 pub mod policy;
+pub mod runner;
 pub mod scheduler;
 pub mod server;
 pub mod status;
@@ -26,4 +28,5 @@ pub mod watcher;
 pub mod webhook;
 
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
+pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

@@ -1,4 +1,5 @@
 //! Integration tests of flaresync-reconcile (one test binary, one module per area).
 
+mod runner;
 mod server;
 mod watcher;

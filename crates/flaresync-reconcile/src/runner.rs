@@ -1,0 +1,443 @@
+//! The long-running loop: triggers in, scheduled passes out.
+//!
+//! # Expected flow
+//!
+//! 1. Triggers (startup, file system, poll ticks, webhook, `POST /reconcile`, SIGHUP) send
+//!    [`ReconcileRequest`]s on one channel. None of them reconciles anything itself.
+//! 2. The [`Scheduler`] dedupes and debounces requests per [`Target`].
+//! 3. When keys are ready and no pass is running, one pass runs for their union
+//!    (`All` wins over single Workers). Because at most one pass is in flight, at most one
+//!    reconcile per Worker runs at a time; requests that arrive meanwhile wait for the next pass.
+//! 4. After the pass, each failed Worker is requeued by the pure [`error_policy`] (Stalled:
+//!    never on a timer; Waiting: after the server's delay; Transient: exponential backoff).
+//!    A repository-level trigger (new commit, poll tick, manual) retries every Worker.
+//!
+//! # Shutdown
+//!
+//! When `shutdown` completes the loop stops taking requests, stops the triggers and the status
+//! server, and waits up to `grace` for an in-flight pass. A pass still running after that is
+//! aborted: every write is journaled as an intent first and uploads are idempotent by version
+//! tag, so the next start finishes or cleans up what the aborted pass left.
+
+use std::{
+    collections::BTreeMap, collections::BTreeSet, future::Future, sync::Arc, time::Duration,
+};
+
+use tokio::{task::JoinHandle, time::Instant};
+use tracing::{debug, info, warn};
+
+use crate::{
+    metrics::Metrics,
+    policy::{BackoffConfig, Class, FailureState, error_policy},
+    scheduler::Scheduler,
+    server::{self, ApiSnapshotFn, ServerState, WebhookConfig},
+    status::StatusBoard,
+    trigger::{self, ReconcileRequest, Target, TriggerSender, TriggerSource},
+    watcher::{self, RepoWatcher, WatchConfig},
+};
+
+/// Which Workers one pass covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Workers(BTreeSet<String>),
+}
+
+impl Scope {
+    pub fn includes(&self, worker: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Workers(workers) => workers.contains(worker),
+        }
+    }
+
+    /// The scope covering every key in `targets`.
+    pub fn from_targets(targets: &[Target]) -> Scope {
+        if targets.contains(&Target::All) {
+            return Scope::All;
+        }
+        Scope::Workers(
+            targets
+                .iter()
+                .filter_map(|t| match t {
+                    Target::Worker(name) => Some(name.clone()),
+                    Target::All => None,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// What a pass reports back to the loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Workers whose reconcile succeeded (or had nothing to do).
+    pub succeeded: Vec<String>,
+    /// Workers whose reconcile failed, with the class that decides the requeue.
+    pub failed: Vec<(String, Class)>,
+}
+
+/// The reconciler the loop drives. [`crate::Context`] is the real one; tests plug in fakes.
+pub trait Reconciler: Send + Sync + 'static {
+    /// Runs one pass over `scope`. `Err` means the pass as a whole failed (the repository or
+    /// the scripts listing could not be read): every key of the pass is requeued by class.
+    fn reconcile(
+        self: Arc<Self>,
+        scope: Scope,
+        source: TriggerSource,
+    ) -> impl Future<Output = Result<PassOutcome, Class>> + Send + 'static;
+
+    /// Shared state the status server publishes.
+    fn status(&self) -> Arc<StatusBoard>;
+    fn metrics(&self) -> Arc<Metrics>;
+    fn api_snapshot(&self) -> ApiSnapshotFn;
+}
+
+/// Settings of [`run`](crate::run).
+#[derive(Debug)]
+pub struct RunConfig {
+    /// Fetch/resync interval: each tick requests a pass over every Worker (a remote is fetched,
+    /// a local repository re-read). `None`: no periodic pass (rely on watch/webhook/manual).
+    pub poll_interval: Option<Duration>,
+    /// Debounce window of the scheduler.
+    pub debounce: Duration,
+    /// Watch a local repository for changes.
+    pub watch: Option<WatchConfig>,
+    /// The status server's listener (bind loopback, or port 0 in tests); `None`: no server.
+    pub status_listener: Option<tokio::net::TcpListener>,
+    /// Enables `POST /webhook`.
+    pub webhook: Option<WebhookConfig>,
+    /// How long shutdown waits for an in-flight pass before abandoning it.
+    pub shutdown_grace: Duration,
+    pub backoff: BackoffConfig,
+    /// Treat SIGHUP as a manual trigger (unix only).
+    pub reconcile_on_sighup: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            poll_interval: Some(Duration::from_secs(60)),
+            debounce: Duration::from_millis(500),
+            watch: None,
+            status_listener: None,
+            webhook: None,
+            shutdown_grace: Duration::from_secs(30),
+            backoff: BackoffConfig::default(),
+            reconcile_on_sighup: true,
+        }
+    }
+}
+
+/// Errors that stop the loop itself (per-Worker failures never do).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The file-system watcher could not start.
+    #[error(transparent)]
+    Watch(#[from] watcher::Error),
+    /// The SIGHUP handler could not be installed.
+    #[error("cannot install the SIGHUP handler: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+type PassHandle = JoinHandle<Result<PassOutcome, Class>>;
+
+struct InFlight {
+    handle: PassHandle,
+    keys: Vec<Target>,
+    started: Instant,
+}
+
+/// Runs the loop with any [`Reconciler`] until `shutdown` completes. `channel` is the request
+/// channel (from [`trigger::channel`]); keep a sender clone to inject requests yourself.
+///
+/// # Errors
+///
+/// Only setup failures (watcher, signal handler); reconcile failures are requeued and reported
+/// through status and metrics.
+pub async fn run_with<R: Reconciler>(
+    reconciler: Arc<R>,
+    config: RunConfig,
+    channel: (TriggerSender, trigger::TriggerReceiver),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let (sender, mut requests) = channel;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut background: Vec<JoinHandle<()>> = Vec::new();
+
+    let _watcher = match config.watch.clone() {
+        Some(watch) => Some(RepoWatcher::spawn(watch, sender.clone())?),
+        None => None,
+    };
+    if config.reconcile_on_sighup {
+        background.push(spawn_sighup(sender.clone(), stop_rx.clone())?);
+    }
+    if let Some(interval) = config.poll_interval {
+        background.push(spawn_poller(interval, sender.clone(), stop_rx.clone()));
+    }
+    let server = config.status_listener.map(|listener| {
+        let state = ServerState {
+            status: reconciler.status(),
+            metrics: reconciler.metrics(),
+            api_snapshot: reconciler.api_snapshot(),
+            triggers: sender.clone(),
+            webhook: config.webhook.clone(),
+        };
+        let mut stop = stop_rx.clone();
+        tokio::spawn(server::serve(listener, state, async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }))
+    });
+
+    // The first pass runs at once.
+    let _ = sender.send(ReconcileRequest::all(TriggerSource::Startup));
+
+    let mut scheduler: Scheduler<Target> = Scheduler::new(config.debounce);
+    let mut failures: BTreeMap<Target, FailureState> = BTreeMap::new();
+    let mut sources: BTreeMap<Target, TriggerSource> = BTreeMap::new();
+    let mut in_flight: Option<InFlight> = None;
+    tokio::pin!(shutdown);
+
+    loop {
+        let wakeup = if in_flight.is_none() {
+            scheduler.next_wakeup()
+        } else {
+            None
+        };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            request = requests.recv() => {
+                // `sender` lives in this function, so the channel never closes here.
+                if let Some(request) = request {
+                    debug!(target_workers = ?request.target, source = %request.source, "Reconcile requested.");
+                    sources.entry(request.target.clone()).or_insert(request.source);
+                    scheduler.request(request.target, Instant::now());
+                }
+            }
+            result = async {
+                match in_flight.as_mut() {
+                    Some(flight) => (&mut flight.handle).await,
+                    None => std::future::pending().await,
+                }
+            }, if in_flight.is_some() => {
+                if let Some(flight) = in_flight.take() {
+                    settle(&mut scheduler, &mut failures, &config.backoff, flight, result);
+                }
+            }
+            () = sleep_until_opt(wakeup), if wakeup.is_some() => {
+                let keys = scheduler.pop_ready(Instant::now());
+                if keys.is_empty() {
+                    continue;
+                }
+                let scope = Scope::from_targets(&keys);
+                let source = keys
+                    .iter()
+                    .filter_map(|key| sources.remove(key))
+                    .next()
+                    .unwrap_or(TriggerSource::Requeue);
+                debug!(scope = ?scope, source = %source, "Starting reconcile pass.");
+                let handle = tokio::spawn(reconciler.clone().reconcile(scope, source));
+                in_flight = Some(InFlight { handle, keys, started: Instant::now() });
+            }
+        }
+    }
+
+    info!("Shutting down: no new reconciles are started.");
+    let _ = stop_tx.send(true);
+    scheduler.clear_pending();
+    if let Some(mut flight) = in_flight.take() {
+        match tokio::time::timeout(config.shutdown_grace, &mut flight.handle).await {
+            Ok(_) => info!("In-flight reconcile finished before shutdown."),
+            Err(_) => {
+                flight.handle.abort();
+                warn!(
+                    grace_seconds = config.shutdown_grace.as_secs(),
+                    "Abandoned the in-flight reconcile after the grace period; the journal lets the next start resume it."
+                );
+            }
+        }
+    }
+    for task in background {
+        task.abort();
+    }
+    if let Some(server) = server {
+        match tokio::time::timeout(config.shutdown_grace, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => warn!(error = %error, "Status server stopped with an error."),
+            Ok(Err(error)) => warn!(error = %error, "Status server task failed."),
+            Err(_) => warn!("Status server did not stop within the grace period."),
+        }
+    }
+    info!("Shut down.");
+    Ok(())
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies a finished pass to the scheduler: release its keys and requeue failures.
+fn settle(
+    scheduler: &mut Scheduler<Target>,
+    failures: &mut BTreeMap<Target, FailureState>,
+    backoff: &BackoffConfig,
+    flight: InFlight,
+    result: Result<Result<PassOutcome, Class>, tokio::task::JoinError>,
+) {
+    let now = Instant::now();
+    for key in &flight.keys {
+        scheduler.finish(key);
+    }
+    let elapsed = now.saturating_duration_since(flight.started);
+    let mut requeue = |key: Target,
+                       class: &Class,
+                       failures: &mut BTreeMap<Target, FailureState>| {
+        let attempt = failures
+            .entry(key.clone())
+            .or_default()
+            .record_failure(now, backoff);
+        let action = error_policy(class, attempt, jitter(), backoff);
+        match action.requeue_after {
+            Some(after) => {
+                debug!(target_workers = ?key, reason = %class.reason(), after_ms = after.as_millis() as u64, "Requeued.");
+                scheduler.request(key, now + after);
+            }
+            None => {
+                debug!(target_workers = ?key, reason = %class.reason(), "Stalled; waiting for a change.")
+            }
+        }
+    };
+    match result {
+        Ok(Ok(outcome)) => {
+            debug!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                failed = outcome.failed.len(),
+                "Reconcile pass finished."
+            );
+            failures.remove(&Target::All);
+            for worker in outcome.succeeded {
+                failures.remove(&Target::Worker(worker));
+            }
+            for (worker, class) in outcome.failed {
+                requeue(Target::Worker(worker), &class, failures);
+            }
+        }
+        Ok(Err(class)) => {
+            warn!(reason = %class.reason(), kind = class.kind_str(), "Reconcile pass failed.");
+            for key in flight.keys {
+                requeue(key, &class, failures);
+            }
+        }
+        Err(join_error) => {
+            warn!(error = %join_error, "Reconcile pass panicked or was cancelled.");
+            let class = Class::Transient {
+                reason: crate::policy::Reason::Internal,
+            };
+            for key in flight.keys {
+                requeue(key, &class, failures);
+            }
+        }
+    }
+}
+
+fn jitter() -> f64 {
+    rand::random_range(-1.0..=1.0)
+}
+
+fn spawn_poller(
+    interval: Duration,
+    sender: TriggerSender,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = Instant::now() + interval;
+        let mut ticker = tokio::time::interval_at(start, interval.max(Duration::from_millis(1)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if sender.send(ReconcileRequest::all(TriggerSource::Poll)).is_err() {
+                        return;
+                    }
+                }
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    })
+}
+
+#[cfg(unix)]
+fn spawn_sighup(
+    sender: TriggerSender,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                received = hangup.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    info!("SIGHUP received; reconciling.");
+                    if sender.send(ReconcileRequest::all(TriggerSource::Signal)).is_err() {
+                        return;
+                    }
+                }
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }))
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup(
+    _sender: TriggerSender,
+    _stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, RunError> {
+    Ok(tokio::spawn(async {}))
+}
+
+/// Completes on SIGTERM or ctrl-c: the shutdown future the CLI passes to [`crate::run`].
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => info!("SIGTERM received."),
+                    _ = tokio::signal::ctrl_c() => info!("Interrupt received."),
+                }
+            }
+            Err(error) => {
+                warn!(error = %error, "Cannot listen for SIGTERM; only ctrl-c stops flaresync.");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_prefers_all_and_collects_workers() {
+        assert_eq!(
+            Scope::from_targets(&[Target::Worker("a".into()), Target::All]),
+            Scope::All
+        );
+        let scope = Scope::from_targets(&[Target::Worker("a".into()), Target::Worker("b".into())]);
+        assert!(scope.includes("a") && scope.includes("b") && !scope.includes("c"));
+    }
+}
