@@ -247,9 +247,9 @@ pub fn load_worker(
     for name in CONFIG_FILE_NAMES {
         let path = join_path(&dir, name);
         reader.inputs.push(path.clone());
-        match tree.kind(&path).map_err(|e| ConfigError::tree(&path, e))? {
-            Some(EntryKind::File | EntryKind::Symlink) => present.push(path),
-            _ => {}
+        let kind = tree.kind(&path).map_err(|e| ConfigError::tree(&path, e))?;
+        if matches!(kind, Some(EntryKind::File | EntryKind::Symlink)) {
+            present.push(path);
         }
     }
     let Some(config_path) = present.first().cloned() else {

@@ -39,10 +39,10 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for Binding {
     fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
         if map.get("type").and_then(|t| t.as_str()) == Some("d1") {
             let database_id = map.remove("database_id");
-            if !map.contains_key("id") {
-                if let Some(id) = database_id {
-                    map.insert("id".into(), id);
-                }
+            if !map.contains_key("id")
+                && let Some(id) = database_id
+            {
+                map.insert("id".into(), id);
             }
         }
         let wire: WireBinding =

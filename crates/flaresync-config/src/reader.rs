@@ -17,6 +17,13 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The collected warnings in file order.
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by_key(|w| (w.line, w.col));
+        warnings
+    }
+
     pub fn loc(&self, offset: usize) -> Location {
         self.src.location(offset)
     }
@@ -89,6 +96,13 @@ impl<'a> Tbl<'a> {
             .iter()
             .find(|e| e.key == key)
             .map(|e| e.key_span.start)
+    }
+
+    pub fn is_used(&self, key: &str) -> bool {
+        self.entries
+            .iter()
+            .zip(&self.used)
+            .any(|(e, used)| e.key == key && *used)
     }
 
     pub fn mark(&mut self, key: &str) {

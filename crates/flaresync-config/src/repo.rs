@@ -260,7 +260,7 @@ pub fn parse_repo_config(
         workers.finish(&mut cx, &[]);
     }
     top.finish(&mut cx, &[]);
-    Ok((config, cx.warnings))
+    Ok((config, cx.take_warnings()))
 }
 
 fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, ConfigError> {

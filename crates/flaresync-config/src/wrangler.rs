@@ -97,35 +97,9 @@ pub fn parse_config(
     resolved.path = path.to_owned();
     resolved.format = format;
     resolved.spec.config_path = path.to_owned();
-    resolved.warnings = std::mem::take(&mut cx.warnings);
+    resolved.warnings = cx.take_warnings();
     Ok(resolved)
 }
-
-/// Top-level keys flaresync reads and that an env may override.
-const INHERITABLE: &[&str] = &[
-    "name",
-    "main",
-    "account_id",
-    "compatibility_date",
-    "compatibility_flags",
-    "workers_dev",
-    "route",
-    "routes",
-    "triggers",
-    "usage_model",
-    "limits",
-    "placement",
-    "migrations",
-    "exports",
-    "rules",
-    "no_bundle",
-    "find_additional_modules",
-    "base_dir",
-    "logpush",
-    "observability",
-    "tail_consumers",
-    "assets",
-];
 
 /// Keys wrangler defines that do not change what flaresync uploads (bundling, local dev,
 /// tooling). Accepted silently.
@@ -153,6 +127,7 @@ const SILENT: &[&str] = &[
     "webpack_config",
     "type",
     "keep_vars",
+    "dependencies_instrumentation",
 ];
 
 /// Keys that would change a deployment but that flaresync does not deploy: they produce a
@@ -364,13 +339,22 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
     // --- migrations / exports ---
     let migrations = read_migrations(cx, layer.inh("migrations"))?;
     let exports = json_table(cx, layer.inh("exports"), "exports")?;
-    if exports.is_some() && !migrations.is_empty() {
+    let exports_declare_durable_objects = exports
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|v| v.as_object().cloned())
+        .is_some_and(|map| {
+            map.values()
+                .any(|e| e.get("type").and_then(|t| t.as_str()) == Some("durable-object"))
+        });
+    if exports_declare_durable_objects && !migrations.is_empty() {
         let table = layer.inh("exports");
         let offset = table.key_offset("exports").unwrap_or(0);
         return Err(ConfigError::invalid(
             cx.loc(offset),
-            "`exports` and `[[migrations]]` cannot be combined (wrangler rejects it); declare \
-             Durable Objects with one of them only",
+            "`exports` declares Durable Objects while `[[migrations]]` is also set (inherited \
+             or not); the two cannot be combined (wrangler rejects it): declare Durable Objects \
+             with one of them only",
         ));
     }
 
@@ -427,18 +411,28 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
 
     // --- remaining keys: warnings ---
     for (key, message) in UNSUPPORTED {
-        let table = if INHERITABLE.contains(key) {
-            layer.inh(key)
-        } else {
-            match &mut layer.env {
-                Some((_, env)) if env.has(key) => env,
-                _ => &mut layer.top,
-            }
-        };
-        if let Some(offset) = table.key_offset(key) {
-            table.mark(key);
+        let env_has = layer.env.as_ref().is_some_and(|(_, env)| env.has(key));
+        let top_offset = layer.top.key_offset(key);
+        layer.top.mark(key);
+        let mut offsets = Vec::new();
+        if let Some((_, env)) = &mut layer.env
+            && let Some(offset) = env.key_offset(key)
+        {
+            env.mark(key);
+            offsets.push(offset);
+        }
+        // The top-level value matters when no env overrides it.
+        if let Some(offset) = top_offset
+            && !env_has
+        {
+            offsets.push(offset);
+        }
+        for offset in offsets {
             cx.warn(offset, format!("`{key}` is ignored: {message}"));
         }
+    }
+    if env.is_none() {
+        warn_suspicious_top_level(cx, &mut layer.top);
     }
     layer.top.mark("env");
     layer.top.finish(cx, SILENT);
@@ -479,6 +473,62 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
         spec,
         warnings: Vec::new(),
     })
+}
+
+/// Hints for two common slips: `[env.vars]` (an environment named like a wrangler key) and
+/// UPPER_CASE top-level keys (a `[vars]` header that was commented out).
+fn warn_suspicious_top_level(cx: &mut Cx<'_>, top: &mut Tbl<'_>) {
+    const KEY_LIKE_ENVS: &[&str] = &[
+        "vars",
+        "kv_namespaces",
+        "r2_buckets",
+        "d1_databases",
+        "durable_objects",
+        "services",
+        "routes",
+        "triggers",
+        "queues",
+        "migrations",
+    ];
+    if let Some(envs) = top.entries.iter().find(|e| e.key == "env")
+        && let Some(entries) = envs.node.entries()
+    {
+        for entry in entries {
+            if KEY_LIKE_ENVS.contains(&entry.key.as_str()) {
+                cx.warn(
+                    entry.key_span.start,
+                    format!(
+                        "[env.{0}] defines an environment named {0:?}, not top-level `{0}`; \
+                         if you meant top-level {0}, write [{0}]",
+                        entry.key
+                    ),
+                );
+            }
+        }
+    }
+    let entries = top.entries;
+    for entry in entries {
+        if top.is_used(&entry.key) {
+            continue;
+        }
+        let looks_like_var = entry.key.len() > 1
+            && entry.key.chars().any(|c| c.is_ascii_uppercase())
+            && entry
+                .key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if looks_like_var {
+            cx.warn(
+                entry.key_span.start,
+                format!(
+                    "unknown top-level key `{}` looks like a variable and is ignored; if it \
+                     belongs in [vars], check that the [vars] header is not commented out",
+                    entry.key
+                ),
+            );
+            top.mark(&entry.key);
+        }
+    }
 }
 
 fn env_name_of(env: Option<&str>) -> Option<String> {
@@ -729,11 +779,14 @@ fn read_migrations(
             return Err(ConfigError::invalid(
                 cx.loc(tag_offset),
                 format!(
-                    "migration tag {tag:?} is used twice (`{}` and `{}.migrations[{previous}]` \
-                     at line {line}, column {col}); tags must be unique: merge the steps or \
-                     give the new one a new tag",
+                    "migration tag {tag:?} is used twice (`{}` and `{}[{previous}].tag` at \
+                     line {line}, column {col}); tags must be unique: merge the steps or give \
+                     the new one a new tag",
                     step.key_path("tag"),
-                    parent_path(&step.path)
+                    step.path
+                        .rsplit_once('[')
+                        .map(|(head, _)| head)
+                        .unwrap_or(&step.path)
                 ),
             ));
         }
@@ -789,16 +842,6 @@ fn read_migrations(
         steps.push(migration);
     }
     Ok(steps)
-}
-
-/// `env.x.migrations[2]` -> `env.x` ("" for a top-level path).
-fn parent_path(path: &str) -> String {
-    let head = path.rsplit_once('.').map(|(h, _)| h).unwrap_or("");
-    if head.is_empty() {
-        "(top level)".into()
-    } else {
-        head.to_owned()
-    }
 }
 
 fn other(kind: &str, fields: serde_json::Map<String, serde_json::Value>) -> BindingKind {
