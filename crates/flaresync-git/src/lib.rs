@@ -3,17 +3,25 @@
 //!
 //! - [`source`]: open/clone/fetch the repository, follow one branch, detect rewritten history.
 //! - [`tree`]: [`CommitTree`], a [`flaresync_config::SourceTree`] over one commit.
+//! - [`desired`]: every Worker's desired state at a commit, re-reading only what changed.
 //! - [`stamp`]: what goes into a version's `workers/tag` / `workers/message` (pure).
-//! - [`revert_message`]: parsing `This reverts commit <sha>.` (pure).
+//! - [`mapping`]: rebuild version ↔ commit ↔ digest from the version list and Git alone.
+//! - [`revert`], [`revert_message`]: rollback candidates (reverts, manual reverts, resets).
 
 pub mod credentials;
+pub mod desired;
+pub mod mapping;
+pub mod revert;
 pub mod revert_message;
 pub mod source;
 pub mod stamp;
 pub mod tree;
 
 pub use credentials::{Credentials, CredentialsError, HttpsCredentials, Secret, SshKey};
+pub use desired::{CacheStats, DesiredError, DesiredState, DesiredStateCache, WorkerResult};
 pub use git2::Oid;
+pub use mapping::{KnownVersion, Mapping, UnmappedReason, UnmappedVersion, rebuild_mapping};
+pub use revert::{CandidateKind, RevertCandidate, RevertError, find_revert_candidates};
 pub use revert_message::{format_revert, parse_revert, parse_reverts};
 pub use source::{
     CommitInfo, GitSource, HeadUpdate, HeadUpdateKind, SourceError, classify_head_update, short_hex,

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use git2::{AutotagOption, FetchOptions, Oid, Repository};
 
 use crate::credentials::Credentials;
+use crate::desired::{CacheStats, DesiredError, DesiredState, DesiredStateCache};
+use crate::mapping::{KnownVersion, Mapping, rebuild_mapping};
+use crate::revert::{RevertCandidate, RevertError, find_revert_candidates};
 use crate::stamp::{self, StampError};
 use crate::tree::CommitTree;
 
@@ -145,6 +148,7 @@ pub struct GitSource {
     branch: String,
     origin: Origin,
     last_head: Option<Oid>,
+    cache: DesiredStateCache,
 }
 
 impl std::fmt::Debug for GitSource {
@@ -191,6 +195,7 @@ impl GitSource {
                 path: path.to_owned(),
             },
             last_head: None,
+            cache: DesiredStateCache::new(),
         })
     }
 
@@ -242,6 +247,7 @@ impl GitSource {
                 credentials,
             },
             last_head: None,
+            cache: DesiredStateCache::new(),
         })
     }
 
@@ -386,6 +392,36 @@ impl GitSource {
     /// Resolves a full id or unambiguous prefix to a commit of this repository.
     pub fn resolve_commit(&self, hex: &str) -> Result<Oid, SourceError> {
         resolve_commit(&self.repo, hex)
+    }
+
+    /// Every Worker's desired state at `commit` (incremental; see [`DesiredStateCache`]).
+    pub fn desired_state(&mut self, commit: Oid) -> Result<DesiredState, DesiredError> {
+        self.cache.desired_state(&self.repo, commit)
+    }
+
+    /// Counters of the desired-state cache (re-reads vs reuse).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Rebuilds which version of `worker` holds which commit and digest from Cloudflare's
+    /// version list (`(version_id, workers/tag)`). See [`rebuild_mapping`].
+    pub fn rebuild_mapping(
+        &mut self,
+        worker: &str,
+        versions: &[(String, Option<String>)],
+    ) -> Result<Mapping, DesiredError> {
+        rebuild_mapping(&self.repo, &mut self.cache, worker, versions)
+    }
+
+    /// Rollback candidates at `head` given the uploaded versions. See
+    /// [`find_revert_candidates`].
+    pub fn revert_candidates(
+        &mut self,
+        head: &DesiredState,
+        known: &[KnownVersion],
+    ) -> Result<Vec<RevertCandidate>, RevertError> {
+        find_revert_candidates(&self.repo, &mut self.cache, head, known)
     }
 }
 

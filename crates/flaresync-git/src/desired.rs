@@ -1,0 +1,381 @@
+//! The desired state of every Worker at a commit, computed incrementally.
+//!
+//! Reading a Worker means parsing its config and hashing its bundle, which is the expensive
+//! part of walking history (revert detection and mapping rebuilds look at many commits). A
+//! Worker is re-read only when one of its inputs changed: the cache key is the object id of
+//! the Worker directory's tree, of `flaresync.toml`, and of every input outside the directory
+//! the loader reported ([`LoadedWorker::inputs`]). Git object ids are content hashes, so equal
+//! ids mean equal content and the cached result is exact.
+//!
+//! A failed load does not report its inputs, so its cache entry is keyed by the whole root
+//! tree: errors are re-read on any change, which is always correct.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use flaresync_config::{
+    ConfigError, LoadedWorker, REPO_CONFIG_FILE, RepoConfig, TreeError, Warning, discover_workers,
+    load_repo_config, load_worker,
+};
+use git2::{Oid, Repository};
+
+use crate::tree::CommitTree;
+
+/// At most this many cached results are kept per Worker directory.
+const ENTRIES_PER_DIR: usize = 32;
+
+/// Errors computing a desired state.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// The commit is not in the repository.
+    #[error("commit {commit} cannot be read: {message}")]
+    Commit { commit: Oid, message: String },
+    /// `flaresync.toml` at this commit is invalid: no Worker can be read.
+    #[error("{REPO_CONFIG_FILE} at commit {commit} is invalid: {source}")]
+    RepoConfig {
+        commit: Oid,
+        #[source]
+        source: Arc<ConfigError>,
+    },
+    /// Listing the tree to discover Workers failed.
+    #[error("cannot discover workers at commit {commit}: {source}")]
+    Discover {
+        commit: Oid,
+        #[source]
+        source: TreeError,
+    },
+}
+
+/// The result of loading one Worker directory (shared between cache and states).
+pub type WorkerResult = Arc<Result<LoadedWorker, ConfigError>>;
+
+/// Every Worker's desired state at one commit.
+#[derive(Debug, Clone)]
+pub struct DesiredState {
+    pub commit: Oid,
+    pub repo_config: Arc<RepoConfig>,
+    /// `flaresync.toml` warnings plus repository-level warnings (overrides matching nothing).
+    pub warnings: Vec<Warning>,
+    /// Keyed by repo-relative Worker directory (errors have no script name). Two directories
+    /// claiming one script name both hold [`ConfigError::DuplicateScript`].
+    pub workers: BTreeMap<String, WorkerResult>,
+    /// Directories skipped by `skip = true`.
+    pub skipped: Vec<String>,
+}
+
+impl DesiredState {
+    /// Successfully loaded Workers by Cloudflare script name.
+    pub fn by_script(&self) -> BTreeMap<&str, &LoadedWorker> {
+        self.workers
+            .values()
+            .filter_map(|result| result.as_ref().as_ref().ok())
+            .map(|worker| (worker.spec.name.as_str(), worker))
+            .collect()
+    }
+
+    /// The Worker with script name `script`, if it loaded.
+    pub fn worker(&self, script: &str) -> Option<&LoadedWorker> {
+        self.workers
+            .values()
+            .filter_map(|result| result.as_ref().as_ref().ok())
+            .find(|worker| worker.spec.name == script)
+    }
+
+    /// Directories whose Worker failed to load, with the error.
+    pub fn errors(&self) -> Vec<(&str, &ConfigError)> {
+        self.workers
+            .iter()
+            .filter_map(|(dir, result)| {
+                result
+                    .as_ref()
+                    .as_ref()
+                    .err()
+                    .map(|error| (dir.as_str(), error))
+            })
+            .collect()
+    }
+
+    /// `(digest, version_digest)` of the Worker named `script`.
+    pub fn digests(&self, script: &str) -> Option<(String, String)> {
+        self.worker(script)
+            .map(|worker| (worker.spec.digest(), worker.spec.version_digest()))
+    }
+}
+
+/// Counters showing how much work the cache saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Worker directories actually read through the config loader.
+    pub worker_loads: u64,
+    /// Worker directories answered from the cache.
+    pub worker_hits: u64,
+    /// `flaresync.toml` parses.
+    pub repo_config_loads: u64,
+    /// Desired states served whole from the per-commit memo.
+    pub state_hits: u64,
+}
+
+/// What a cached result depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WorkerKey {
+    repo_config: Option<Oid>,
+    dir_tree: Oid,
+    /// Inputs outside the directory, with their object id (`None` = absent).
+    outside: Vec<(String, Option<Oid>)>,
+    /// Set for failed loads, whose inputs are unknown.
+    root_tree: Option<Oid>,
+}
+
+#[derive(Debug)]
+struct CachedWorker {
+    key: WorkerKey,
+    result: WorkerResult,
+}
+
+type RepoConfigLoad = Arc<Result<(Arc<RepoConfig>, Vec<Warning>), Arc<ConfigError>>>;
+
+/// Computes [`DesiredState`]s, re-reading only Workers whose inputs changed.
+#[derive(Debug, Default)]
+pub struct DesiredStateCache {
+    repo_configs: HashMap<Option<Oid>, RepoConfigLoad>,
+    workers: HashMap<String, Vec<CachedWorker>>,
+    /// Whole states by commit (cheap to clone: the results are shared).
+    states: HashMap<Oid, DesiredState>,
+    state_order: Vec<Oid>,
+    stats: CacheStats,
+}
+
+/// Whole states memoised per commit.
+const STATES_KEPT: usize = 256;
+
+fn in_dir(dir: &str, path: &str) -> bool {
+    dir.is_empty() || path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+impl DesiredStateCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How much was read and how much was reused so far.
+    pub fn stats(&self) -> CacheStats {
+        self.stats
+    }
+
+    /// The desired state of every Worker at `commit`.
+    pub fn desired_state(
+        &mut self,
+        repo: &Repository,
+        commit: Oid,
+    ) -> Result<DesiredState, DesiredError> {
+        if let Some(state) = self.states.get(&commit) {
+            self.stats.state_hits += 1;
+            return Ok(state.clone());
+        }
+        let tree = CommitTree::new(repo, commit).map_err(|e| DesiredError::Commit {
+            commit,
+            message: e.message().to_owned(),
+        })?;
+        let state = self.compute(&tree)?;
+        if self.state_order.len() >= STATES_KEPT {
+            let oldest = self.state_order.remove(0);
+            self.states.remove(&oldest);
+        }
+        self.state_order.push(commit);
+        self.states.insert(commit, state.clone());
+        Ok(state)
+    }
+
+    fn oid_at(tree: &CommitTree<'_>, path: &str) -> Option<Oid> {
+        // An unreadable path counts as absent; the loader will report the real error.
+        tree.entry(path).ok().flatten().map(|entry| entry.oid)
+    }
+
+    fn compute(&mut self, tree: &CommitTree<'_>) -> Result<DesiredState, DesiredError> {
+        let commit = tree.commit();
+        let config_oid = Self::oid_at(tree, REPO_CONFIG_FILE);
+        let load = match self.repo_configs.get(&config_oid) {
+            Some(load) => load.clone(),
+            None => {
+                self.stats.repo_config_loads += 1;
+                let load: RepoConfigLoad = Arc::new(
+                    load_repo_config(tree)
+                        .map(|(config, warnings)| (Arc::new(config), warnings))
+                        .map_err(Arc::new),
+                );
+                self.repo_configs.insert(config_oid, load.clone());
+                load
+            }
+        };
+        let (repo_config, mut warnings) = match load.as_ref() {
+            Ok((config, warnings)) => (config.clone(), warnings.clone()),
+            Err(source) => {
+                return Err(DesiredError::RepoConfig {
+                    commit,
+                    source: source.clone(),
+                });
+            }
+        };
+        let dirs = discover_workers(tree, &repo_config)
+            .map_err(|source| DesiredError::Discover { commit, source })?;
+
+        let mut workers = BTreeMap::new();
+        let mut skipped = Vec::new();
+        let mut matched_overrides: Vec<String> = Vec::new();
+        for dir in dirs {
+            let result = self.worker(tree, &dir, config_oid, &repo_config);
+            match result.as_ref() {
+                Ok(worker) => {
+                    if let Some((key, _)) =
+                        repo_config.overrides_for(&dir, &[worker.spec.name.as_str()])
+                    {
+                        matched_overrides.push(key.to_owned());
+                    }
+                    if worker.policy.skip {
+                        skipped.push(dir);
+                        continue;
+                    }
+                }
+                Err(_) => {
+                    if let Some((key, overrides)) = repo_config.overrides_for(&dir, &[]) {
+                        matched_overrides.push(key.to_owned());
+                        if overrides.skip == Some(true) {
+                            skipped.push(dir);
+                            continue;
+                        }
+                    }
+                }
+            }
+            workers.insert(dir, result);
+        }
+        for key in repo_config.workers.keys() {
+            if !matched_overrides.contains(key) {
+                warnings.push(Warning::file(
+                    REPO_CONFIG_FILE,
+                    format!(
+                        "[workers.{key:?}] matches no worker directory or script name; fix the \
+                         key or remove the section"
+                    ),
+                ));
+            }
+        }
+        mark_duplicates(&mut workers);
+        Ok(DesiredState {
+            commit,
+            repo_config,
+            warnings,
+            workers,
+            skipped,
+        })
+    }
+
+    fn worker(
+        &mut self,
+        tree: &CommitTree<'_>,
+        dir: &str,
+        config_oid: Option<Oid>,
+        repo_config: &RepoConfig,
+    ) -> WorkerResult {
+        let dir_tree = Self::oid_at(tree, dir);
+        let root_tree = tree.tree_id();
+        if let (Some(dir_tree), Some(entries)) = (dir_tree, self.workers.get(dir)) {
+            let hit = entries.iter().find(|cached| {
+                cached.key.repo_config == config_oid
+                    && cached.key.dir_tree == dir_tree
+                    && cached.key.root_tree.is_none_or(|root| root == root_tree)
+                    && cached
+                        .key
+                        .outside
+                        .iter()
+                        .all(|(path, oid)| Self::oid_at(tree, path) == *oid)
+            });
+            if let Some(hit) = hit {
+                self.stats.worker_hits += 1;
+                return hit.result.clone();
+            }
+        }
+        self.stats.worker_loads += 1;
+        let result: WorkerResult = Arc::new(load_worker(tree, dir, repo_config));
+        let Some(dir_tree) = dir_tree else {
+            return result;
+        };
+        let key = match result.as_ref() {
+            Ok(worker) => WorkerKey {
+                repo_config: config_oid,
+                dir_tree,
+                outside: worker
+                    .inputs
+                    .iter()
+                    .filter(|path| !in_dir(dir, path) && path.as_str() != REPO_CONFIG_FILE)
+                    .map(|path| (path.clone(), Self::oid_at(tree, path)))
+                    .collect(),
+                root_tree: None,
+            },
+            Err(_) => WorkerKey {
+                repo_config: config_oid,
+                dir_tree,
+                outside: Vec::new(),
+                root_tree: Some(root_tree),
+            },
+        };
+        let entries = self.workers.entry(dir.to_owned()).or_default();
+        if entries.len() >= ENTRIES_PER_DIR {
+            entries.pop();
+        }
+        entries.insert(
+            0,
+            CachedWorker {
+                key,
+                result: result.clone(),
+            },
+        );
+        result
+    }
+}
+
+/// Two directories resolving to one script name cannot both be managed: both become errors.
+fn mark_duplicates(workers: &mut BTreeMap<String, WorkerResult>) {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (dir, result) in workers.iter() {
+        if let Ok(worker) = result.as_ref() {
+            by_name
+                .entry(worker.spec.name.clone())
+                .or_default()
+                .push(dir.clone());
+        }
+    }
+    for (name, dirs) in by_name {
+        if dirs.len() < 2 {
+            continue;
+        }
+        for dir in &dirs {
+            let others: Vec<String> = dirs
+                .iter()
+                .filter(|other| *other != dir)
+                .map(|other| format!("{other:?}"))
+                .collect();
+            workers.insert(
+                dir.clone(),
+                Arc::new(Err(ConfigError::DuplicateScript {
+                    dir: dir.clone(),
+                    name: name.clone(),
+                    other_dirs: others.join(", "),
+                })),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_inside_a_directory() {
+        assert!(in_dir("workers/api", "workers/api/index.js"));
+        assert!(in_dir("workers/api", "workers/api"));
+        assert!(!in_dir("workers/api", "workers/api2/index.js"));
+        assert!(!in_dir("workers/api", "shared/x.js"));
+        assert!(in_dir("", "anything"));
+    }
+}

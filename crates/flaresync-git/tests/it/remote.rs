@@ -1,0 +1,137 @@
+use flaresync_git::*;
+
+use crate::fixture::Fixture;
+
+fn url(fixture: &Fixture) -> String {
+    format!("file://{}", fixture.path("remote.git").display())
+}
+
+#[test]
+fn remote_fetch_follows_fast_forwards_and_force_pushes() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let work = |name: &str| fixture.rev("work", name);
+    let cache = fixture.path("cache");
+    let mut source =
+        GitSource::remote(&url(&fixture), &cache, "main", Credentials::none()).expect("remote");
+    let update = source.fetch().expect("fetch");
+    assert_eq!(
+        (update.old, update.new, update.kind),
+        (None, work("c2"), HeadUpdateKind::Initial)
+    );
+    assert_eq!(
+        source.fetch().expect("fetch").kind,
+        HeadUpdateKind::Unchanged
+    );
+
+    fixture.step(&["advance"]);
+    let update = source.fetch().expect("fetch");
+    assert_eq!(
+        (update.old, update.new, update.kind),
+        (Some(work("c2")), work("c3"), HeadUpdateKind::FastForward)
+    );
+    assert_eq!(
+        source
+            .commits_between(update.old, update.new)
+            .expect("walk"),
+        vec![work("c3")]
+    );
+
+    // Versions uploaded before the rewrite.
+    let listed: Vec<(String, Option<String>)> = [("api-3", "c3"), ("api-2", "c2"), ("api-1", "c1")]
+        .iter()
+        .map(|(id, name)| (id.to_string(), Some(work(name).to_string())))
+        .collect();
+    let known = source
+        .rebuild_mapping("api", &listed)
+        .expect("mapping")
+        .known;
+    assert_eq!(known.len(), 3);
+
+    fixture.step(&["rewrite"]);
+    let update = source.fetch().expect("fetch");
+    assert_eq!(update.kind, HeadUpdateKind::Rewritten);
+    assert_eq!(update.old, Some(work("c3")));
+    let rewritten = update.new;
+    assert_ne!(rewritten, work("c2"));
+    assert_eq!(
+        source.commit_info(rewritten).expect("info").parents,
+        vec![work("c1")]
+    );
+    let state = source.desired_state(rewritten).expect("state");
+    assert!(
+        source
+            .revert_candidates(&state, &known)
+            .expect("candidates")
+            .is_empty(),
+        "new content, nothing to roll back to"
+    );
+    // The rewritten-away commits stay readable, so their versions keep their digests.
+    let again = source.rebuild_mapping("api", &listed).expect("mapping");
+    assert_eq!(again.known, known);
+
+    fixture.step(&["reset"]);
+    let update = source.fetch().expect("fetch");
+    assert_eq!(
+        (update.new, update.kind),
+        (work("c1"), HeadUpdateKind::Rewritten)
+    );
+    let state = source.desired_state(work("c1")).expect("state");
+    let found = source
+        .revert_candidates(&state, &known)
+        .expect("candidates");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].target_version.as_str(), found[0].kind.clone()),
+        ("api-1", CandidateKind::SameCommit)
+    );
+}
+
+#[test]
+fn cache_is_reused_and_remembers_nothing_but_objects() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let cache = fixture.path("cache");
+    let mut first =
+        GitSource::remote(&url(&fixture), &cache, "main", Credentials::none()).expect("remote");
+    let head = first.fetch().expect("fetch").new;
+    drop(first);
+    let mut second =
+        GitSource::remote(&url(&fixture), &cache, "main", Credentials::none()).expect("reuse");
+    second.set_last_head(Some(head));
+    assert_eq!(
+        second.fetch().expect("fetch").kind,
+        HeadUpdateKind::Unchanged
+    );
+}
+
+#[test]
+fn fetch_errors_name_the_problem() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let mut missing_branch = GitSource::remote(
+        &url(&fixture),
+        fixture.path("cache"),
+        "nope",
+        Credentials::none(),
+    )
+    .expect("remote");
+    let error = missing_branch.fetch().expect_err("no such branch");
+    assert!(error.to_string().contains("nope"), "{error}");
+
+    let occupied = fixture.path("occupied");
+    std::fs::create_dir_all(&occupied).expect("mkdir");
+    std::fs::write(occupied.join("file"), "x").expect("write");
+    let error = GitSource::remote(&url(&fixture), &occupied, "main", Credentials::none())
+        .expect_err("not a cache");
+    assert!(matches!(error, SourceError::Cache { .. }), "{error}");
+
+    let secret_url = "https://user:hunter2@127.0.0.1:9/repo.git";
+    let mut unreachable = GitSource::remote(
+        secret_url,
+        fixture.path("cache2"),
+        "main",
+        Credentials::none(),
+    )
+    .expect("remote");
+    let error = unreachable.fetch().expect_err("nothing listens on port 9");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(!format!("{unreachable:?}").contains("hunter2"));
+}
