@@ -300,8 +300,9 @@ pub struct WorkerSpec {
 /// Canonical JSON: parse then re-serialize with sorted keys (serde_json's default `Map` is a
 /// `BTreeMap`), so formatting and key order never change the text.
 pub fn canonical_json_text(value: &serde_json::Value) -> String {
-    // serde_json::Value -> String cannot fail for a Value.
-    serde_json::to_string(value).unwrap_or_default()
+    // Keys are sorted explicitly, so this holds even if serde_json's `preserve_order` feature
+    // is switched on somewhere in the workspace. Value -> String cannot fail.
+    serde_json::to_string(&crate::upload::sorted(value.clone())).unwrap_or_default()
 }
 
 mod canonical_json {

@@ -1381,3 +1381,385 @@ pub(crate) fn node_str_list(
 ) -> Result<Vec<String>, ConfigError> {
     str_list(cx, node, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(path: &str, text: &str, env: Option<&str>) -> Result<ParsedConfig, ConfigError> {
+        parse_config(path, text.as_bytes(), env)
+    }
+
+    fn wire(parsed: &ParsedConfig) -> serde_json::Value {
+        serde_json::to_value(&parsed.spec.bindings).expect("bindings serialize")
+    }
+
+    const ENV_TOML: &str = r#"
+name = "api"
+main = "dist/index.js"
+compatibility_date = "2025-01-01"
+compatibility_flags = ["nodejs_compat"]
+routes = [{ pattern = "api.example.com/*", zone_name = "example.com" }]
+kv_namespaces = [{ binding = "CACHE", id = "kv1" }]
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Room"]
+
+[vars]
+MODE = "top"
+
+[env.staging.vars]
+MODE = "staging"
+
+[env.prod]
+name = "api-production"
+workers_dev = false
+kv_namespaces = [{ binding = "CACHE", id = "kv-prod" }]
+"#;
+
+    #[test]
+    fn env_inherits_inheritable_keys_and_not_bindings() {
+        let parsed = parse("w.toml", ENV_TOML, Some("staging")).expect("parses");
+        assert_eq!(parsed.name.as_deref(), Some("api-staging"));
+        assert_eq!(parsed.main.as_deref(), Some("dist/index.js"));
+        assert_eq!(
+            parsed.spec.compatibility_date.as_deref(),
+            Some("2025-01-01")
+        );
+        assert_eq!(parsed.spec.compatibility_flags, ["nodejs_compat"]);
+        assert_eq!(parsed.spec.routes.len(), 1);
+        assert_eq!(parsed.spec.migrations.len(), 1);
+        assert_eq!(
+            wire(&parsed),
+            json!([{"name": "MODE", "type": "plain_text", "text": "staging"}])
+        );
+        let warning = parsed
+            .warnings
+            .iter()
+            .find(|w| w.message.contains("kv_namespaces"))
+            .expect("non-inherited binding warning");
+        assert_eq!(warning.line, Some(7));
+    }
+
+    #[test]
+    fn env_with_own_name_keeps_it() {
+        let parsed = parse("w.toml", ENV_TOML, Some("prod")).expect("parses");
+        assert_eq!(parsed.name.as_deref(), Some("api-production"));
+        assert_eq!(parsed.spec.workers_dev, Some(false));
+        assert_eq!(
+            wire(&parsed),
+            json!([{"name": "CACHE", "type": "kv_namespace", "namespace_id": "kv-prod"}])
+        );
+    }
+
+    #[test]
+    fn top_level_has_everything_and_no_env_warnings() {
+        let parsed = parse("w.toml", ENV_TOML, None).expect("parses");
+        assert_eq!(parsed.name.as_deref(), Some("api"));
+        assert_eq!(parsed.spec.bindings.len(), 2);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+
+    #[test]
+    fn unknown_env_is_an_error_listing_available_envs() {
+        let err = parse("w.toml", ENV_TOML, Some("qa")).expect_err("no such env");
+        let text = err.to_string();
+        assert!(text.contains("\"qa\" is not defined"), "{text}");
+        assert!(text.contains("available: staging, prod") || text.contains("prod, staging"));
+    }
+
+    #[test]
+    fn non_string_vars_become_json_bindings() {
+        let parsed = parse(
+            "w.toml",
+            "name = \"w\"\n[vars]\nS = \"x\"\nN = 3\nB = true\nO = { b = 1, a = [1, 2] }\n",
+            None,
+        )
+        .expect("parses");
+        assert_eq!(
+            wire(&parsed),
+            json!([
+                {"name": "B", "type": "json", "json": true},
+                {"name": "N", "type": "json", "json": 3},
+                {"name": "O", "type": "json", "json": {"a": [1, 2], "b": 1}},
+                {"name": "S", "type": "plain_text", "text": "x"}
+            ])
+        );
+    }
+
+    #[test]
+    fn every_binding_kind_maps_to_cloudflare_wire_shape() {
+        let text = r#"{
+  "name": "all",
+  "main": "index.js",
+  "kv_namespaces": [{ "binding": "KV", "id": "k" }],
+  "r2_buckets": [{ "binding": "R2", "bucket_name": "b", "jurisdiction": "eu" }],
+  "d1_databases": [{ "binding": "DB", "database_name": "n", "database_id": "d" }],
+  "durable_objects": { "bindings": [
+    { "name": "DO", "class_name": "C" },
+    { "name": "DO_EXT", "class_name": "E", "script_name": "other", "environment": "prod" }
+  ] },
+  "queues": {
+    "producers": [{ "binding": "Q", "queue": "q", "delivery_delay": 5 }],
+    "consumers": [{ "queue": "q", "max_batch_size": 10 }]
+  },
+  "services": [{ "binding": "SVC", "service": "auth", "environment": "prod", "entrypoint": "Api" }],
+  "analytics_engine_datasets": [{ "binding": "AE", "dataset": "ds" }],
+  "ai": { "binding": "AI" },
+  "vectorize": [{ "binding": "VEC", "index_name": "idx" }],
+  "hyperdrive": [{ "binding": "HD", "id": "h" }],
+  "browser": { "binding": "BROWSER" },
+  "mtls_certificates": [{ "binding": "CERT", "certificate_id": "c" }],
+  "dispatch_namespaces": [{ "binding": "DISPATCH", "namespace": "ns",
+    "outbound": { "service": "out", "parameters": ["p"] } }],
+  "tail_consumers": [{ "service": "tail" }],
+  "version_metadata": { "binding": "VM" },
+  "assets": { "directory": "public", "binding": "ASSETS" },
+  "send_email": [{ "name": "MAIL", "destination_address": "a@b.c" }],
+  "workflows": [{ "binding": "WF", "name": "wf", "class_name": "W" }],
+  "secrets_store_secrets": [{ "binding": "SS", "store_id": "s", "secret_name": "n" }],
+  "images": { "binding": "IMG" },
+  "worker_loaders": [{ "binding": "LOADER" }],
+  "pipelines": [{ "binding": "PIPE", "pipeline": "p" }],
+  "ratelimits": [{ "name": "RL", "namespace_id": "1001", "simple": { "limit": 10, "period": 60 } }],
+  "unsafe": { "bindings": [{ "name": "U", "type": "some_new_kind", "x": 1 }] },
+  "secrets": { "required": ["API_TOKEN"] },
+}"#;
+        let parsed = parse("w.jsonc", text, None).expect("parses");
+        let wire = wire(&parsed);
+        let by_name = |name: &str| {
+            wire.as_array()
+                .expect("array")
+                .iter()
+                .find(|b| b["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("binding {name}"))
+        };
+        assert_eq!(
+            by_name("KV"),
+            json!({"name": "KV", "type": "kv_namespace", "namespace_id": "k"})
+        );
+        assert_eq!(by_name("R2")["jurisdiction"], "eu");
+        assert_eq!(
+            by_name("DB"),
+            json!({"name": "DB", "type": "d1", "id": "d"})
+        );
+        assert_eq!(
+            by_name("DO_EXT"),
+            json!({"name": "DO_EXT", "type": "durable_object_namespace", "class_name": "E",
+                   "script_name": "other", "environment": "prod"})
+        );
+        assert_eq!(by_name("Q")["delivery_delay"], 5);
+        assert_eq!(by_name("SVC")["entrypoint"], "Api");
+        assert_eq!(by_name("AE")["type"], "analytics_engine");
+        assert_eq!(by_name("AI"), json!({"name": "AI", "type": "ai"}));
+        assert_eq!(by_name("VEC")["index_name"], "idx");
+        assert_eq!(by_name("HD")["type"], "hyperdrive");
+        assert_eq!(by_name("BROWSER")["type"], "browser");
+        assert_eq!(by_name("CERT")["type"], "mtls_certificate");
+        assert_eq!(
+            by_name("DISPATCH")["outbound"],
+            json!({"worker": {"service": "out"}, "params": [{"name": "p"}]})
+        );
+        assert_eq!(by_name("VM")["type"], "version_metadata");
+        assert_eq!(by_name("ASSETS")["type"], "assets");
+        assert_eq!(by_name("MAIL")["destination_address"], "a@b.c");
+        assert_eq!(
+            by_name("WF"),
+            json!({"name": "WF", "type": "workflow", "workflow_name": "wf", "class_name": "W"})
+        );
+        assert_eq!(by_name("SS")["type"], "secrets_store_secret");
+        assert_eq!(by_name("IMG")["type"], "images");
+        assert_eq!(by_name("LOADER")["type"], "worker_loader");
+        assert_eq!(
+            by_name("PIPE"),
+            json!({"name": "PIPE", "type": "pipelines", "pipeline": "p"})
+        );
+        assert_eq!(
+            by_name("RL"),
+            json!({"name": "RL", "type": "ratelimit", "namespace_id": "1001",
+                   "simple": {"limit": 10, "period": 60}})
+        );
+        assert_eq!(
+            by_name("U"),
+            json!({"name": "U", "type": "some_new_kind", "x": 1})
+        );
+        assert_eq!(wire.as_array().map(Vec::len), Some(24));
+        assert_eq!(parsed.spec.queue_consumers.len(), 1);
+        assert_eq!(
+            parsed.spec.queue_consumers[0].settings,
+            r#"{"max_batch_size":10}"#
+        );
+        assert_eq!(parsed.spec.settings.tail_consumers[0].service, "tail");
+        assert_eq!(parsed.spec.secrets_required, ["API_TOKEN"]);
+    }
+
+    #[test]
+    fn duplicate_binding_names_are_rejected_with_both_positions() {
+        let err = parse(
+            "w.toml",
+            "name = \"w\"\n[vars]\nDB = \"x\"\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_id = \"d\"\n",
+            None,
+        )
+        .expect_err("duplicate");
+        let text = err.to_string();
+        assert!(text.starts_with("w.toml:4:1:"), "{text}");
+        assert!(text.contains("line 3, column 1"), "{text}");
+    }
+
+    #[test]
+    fn untagged_and_duplicate_migrations_are_rejected() {
+        let err = parse(
+            "w.toml",
+            "name = \"w\"\n[[migrations]]\nnew_classes = [\"A\"]\n",
+            None,
+        )
+        .expect_err("untagged");
+        assert!(err.to_string().starts_with("w.toml:2:"), "{err}");
+        assert!(err.to_string().contains("has no `tag`"), "{err}");
+        let err = parse(
+            "w.toml",
+            "[[migrations]]\ntag = \"v1\"\n[[migrations]]\ntag = \"v1\"\n",
+            None,
+        )
+        .expect_err("duplicate");
+        let text = err.to_string();
+        assert!(text.starts_with("w.toml:4:7:"), "{text}");
+        assert!(
+            text.contains("`migrations[0].tag` at line 2, column 7"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn migrations_parse_every_operation() {
+        let parsed = parse(
+            "w.toml",
+            r#"
+[[migrations]]
+tag = "v1"
+new_classes = ["A"]
+new_sqlite_classes = ["B"]
+[[migrations]]
+tag = "v2"
+renamed_classes = [{ from = "A", to = "A2" }]
+deleted_classes = ["B"]
+transferred_classes = [{ from = "X", from_script = "other", to = "Y" }]
+"#,
+            None,
+        )
+        .expect("parses");
+        let steps = &parsed.spec.migrations;
+        assert_eq!(steps[0].new_classes, ["A"]);
+        assert_eq!(steps[0].new_sqlite_classes, ["B"]);
+        assert_eq!(steps[1].renamed_classes[0].to, "A2");
+        assert_eq!(steps[1].deleted_classes, ["B"]);
+        assert_eq!(steps[1].transferred_classes[0].from_script, "other");
+    }
+
+    #[test]
+    fn durable_object_exports_and_migrations_are_exclusive() {
+        let text = r#"{
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["A"] }],
+  "exports": { "A": { "type": "durable-object", "storage": "sqlite" } }
+}"#;
+        let err = parse("w.json", text, None).expect_err("exclusive");
+        assert!(err.to_string().starts_with("w.json:3:3:"), "{err}");
+        let worker_only = r#"{
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["A"] }],
+  "exports": { "default": { "type": "worker" } }
+}"#;
+        parse("w.json", worker_only, None).expect("worker exports may sit beside migrations");
+    }
+
+    #[test]
+    fn route_and_routes_together_are_rejected() {
+        let err = parse("w.toml", "route = \"a/*\"\nroutes = [\"b/*\"]\n", None).expect_err("both");
+        assert!(err.to_string().starts_with("w.toml:2:10:"), "{err}");
+        let parsed = parse(
+            "w.toml",
+            "routes = [\"b/*\", { pattern = \"c.com\", custom_domain = true }]\n[triggers]\ncrons = [\"*/5 * * * *\"]\n",
+            None,
+        )
+        .expect("parses");
+        assert_eq!(parsed.spec.routes.len(), 2);
+        assert!(parsed.spec.routes.iter().any(|r| r.custom_domain));
+        assert_eq!(parsed.spec.crons, ["*/5 * * * *"]);
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_position() {
+        let err = parse(
+            "w.jsonc",
+            "{\n  \"name\": \"w\",\n  \"workers_dev\": \"yes\"\n}",
+            None,
+        )
+        .expect_err("type");
+        let text = err.to_string();
+        assert!(text.starts_with("w.jsonc:3:18:"), "{text}");
+        assert!(
+            text.contains("`workers_dev` must be true or false"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn toml_and_jsonc_with_same_content_give_the_same_spec() {
+        let toml = r#"
+# comment
+name = "w"
+main = "index.js"
+compatibility_date = 2025-01-01
+[vars]
+A = "1"
+B = { x = 1 }
+[[kv_namespaces]]
+binding = "KV"
+id = "k"
+"#;
+        let jsonc = r#"{
+  // same thing
+  "kv_namespaces": [{ "id": "k", "binding": "KV", }],
+  "vars": { "B": { "x": 1 }, "A": "1" },
+  "compatibility_date": "2025-01-01",
+  "main": "index.js",
+  "name": "w",
+}"#;
+        let a = parse("w.toml", toml, None).expect("toml");
+        let b = parse("w.jsonc", jsonc, None).expect("jsonc");
+        let mut sa = a.spec.clone();
+        let mut sb = b.spec.clone();
+        sa.config_path.clear();
+        sb.config_path.clear();
+        assert_eq!(sa, sb);
+        assert_eq!(a.spec.digest(), b.spec.digest());
+    }
+
+    #[test]
+    fn legacy_kv_namespaces_spelling_is_read_with_a_warning() {
+        let parsed = parse(
+            "w.toml",
+            "name = \"w\"\nkv-namespaces = [{ binding = \"KV\", id = \"k\" }]\n",
+            None,
+        )
+        .expect("parses");
+        assert_eq!(parsed.spec.bindings.len(), 1);
+        assert!(parsed.warnings[0].message.contains("wrangler v1"));
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_never_fail() {
+        let parsed = parse("w.toml", "name = \"w\"\nmian = \"x.js\"\n", None).expect("parses");
+        assert_eq!(parsed.warnings.len(), 1);
+        assert_eq!(parsed.warnings[0].line, Some(2));
+        assert!(parsed.warnings[0].message.contains("`mian`"));
+    }
+
+    #[test]
+    fn non_utf8_config_is_reported() {
+        let err = parse_config("w.toml", b"name = \"\xff\"\n", None).expect_err("bad utf-8");
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    }
+}

@@ -1,0 +1,450 @@
+//! Loader integration tests over real directories (DirTree on tempdirs).
+
+use std::path::Path;
+
+use flaresync_config::{
+    ConfigError, DirTree, RepoConfig, discover_workers, load_all, load_repo_config, load_worker,
+};
+
+fn write(root: &Path, path: &str, content: impl AsRef<[u8]>) {
+    let full = root.join(path);
+    std::fs::create_dir_all(full.parent().expect("has parent")).expect("mkdir");
+    std::fs::write(full, content).expect("write");
+}
+
+fn repo() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+const BASIC: &str = r#"
+name = "api"
+main = "dist/index.js"
+compatibility_date = "2025-01-01"
+[vars]
+MODE = "prod"
+"#;
+
+#[test]
+fn loads_a_worker_with_its_bundle_and_records_inputs() {
+    let dir = repo();
+    write(dir.path(), "workers/api/wrangler.toml", BASIC);
+    write(dir.path(), "workers/api/dist/index.js", "export default {}");
+    let tree = DirTree::new(dir.path());
+    let loaded = load_worker(&tree, "workers/api", &RepoConfig::default()).expect("loads");
+    let spec = &loaded.spec;
+    assert_eq!(spec.name, "api");
+    assert_eq!(spec.dir, "workers/api");
+    assert_eq!(spec.config_path, "workers/api/wrangler.toml");
+    assert_eq!(spec.main_module, "index.js");
+    assert_eq!(spec.modules.len(), 1);
+    assert_eq!(
+        spec.modules[0].content_type,
+        "application/javascript+module"
+    );
+    assert_eq!(spec.modules[0].size, 17);
+    assert_eq!(&*spec.modules[0].content, b"export default {}");
+    assert!(
+        loaded
+            .inputs
+            .contains(&"workers/api/wrangler.toml".to_owned())
+    );
+    assert!(
+        loaded
+            .inputs
+            .contains(&"workers/api/dist/index.js".to_owned())
+    );
+    assert!(
+        loaded
+            .inputs
+            .contains(&"workers/api/wrangler.json".to_owned())
+    );
+    assert!(loaded.inputs.contains(&"flaresync.toml".to_owned()));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn additional_modules_follow_rules_and_content_types() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.jsonc",
+        r#"{
+  "name": "mods",
+  "main": "dist/index.mjs",
+  "find_additional_modules": true,
+  "rules": [
+    { "type": "Text", "globs": ["**/*.md"], "fallthrough": true },
+    { "type": "Data", "globs": ["**/*.dat"] },
+  ],
+}"#,
+    );
+    write(dir.path(), "w/dist/index.mjs", "import './lib/a.js'");
+    write(dir.path(), "w/dist/lib/a.js", "export const a = 1");
+    write(dir.path(), "w/dist/lib/c.cjs", "module.exports = 1");
+    write(dir.path(), "w/dist/add.wasm", [0u8, 97, 115, 109]);
+    write(dir.path(), "w/dist/readme.md", "# hi");
+    write(dir.path(), "w/dist/page.html", "<p>");
+    write(dir.path(), "w/dist/blob.dat", [1u8, 2, 3]);
+    write(dir.path(), "w/dist/index.mjs.map", "{}");
+    let tree = DirTree::new(dir.path());
+    let spec = load_worker(&tree, "w", &RepoConfig::default())
+        .expect("loads")
+        .spec;
+    let modules: Vec<(&str, &str)> = spec
+        .modules
+        .iter()
+        .map(|m| (m.name.as_str(), m.content_type.as_str()))
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            ("index.mjs", "application/javascript+module"),
+            ("add.wasm", "application/wasm"),
+            ("blob.dat", "application/octet-stream"),
+            ("lib/a.js", "application/javascript+module"),
+            ("lib/c.cjs", "application/javascript"),
+            ("page.html", "text/plain"),
+            ("readme.md", "text/plain"),
+        ]
+    );
+}
+
+#[test]
+fn without_module_collection_only_main_is_uploaded() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "wrangler.toml",
+        "name = \"w\"\nmain = \"index.js\"\n",
+    );
+    write(dir.path(), "index.js", "export default {}");
+    write(dir.path(), "other.js", "export const x = 1");
+    let tree = DirTree::new(dir.path());
+    let spec = load_worker(&tree, "", &RepoConfig::default())
+        .expect("loads")
+        .spec;
+    assert_eq!(spec.modules.len(), 1);
+}
+
+#[test]
+fn typescript_main_is_refused_with_advice() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"src/index.ts\"\n",
+    );
+    write(dir.path(), "w/src/index.ts", "export default {}");
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("ts main");
+    let text = err.to_string();
+    assert!(text.contains("flaresync deploys built bundles"), "{text}");
+    assert!(text.contains("w/wrangler.toml:2:8"), "{text}");
+    assert!(text.contains("`main` override"), "{text}");
+}
+
+#[test]
+fn flaresync_toml_main_override_replaces_typescript_main() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"src/index.ts\"\n",
+    );
+    write(dir.path(), "w/dist/worker.js", "export default {}");
+    write(
+        dir.path(),
+        "flaresync.toml",
+        "[workers.w]\nmain = \"dist/worker.js\"\norder = 3\n",
+    );
+    let tree = DirTree::new(dir.path());
+    let (repo_config, warnings) = load_repo_config(&tree).expect("repo config");
+    assert!(warnings.is_empty());
+    let loaded = load_worker(&tree, "w", &repo_config).expect("loads");
+    assert_eq!(loaded.spec.main_module, "worker.js");
+    assert_eq!(loaded.policy.order, 3);
+}
+
+#[test]
+fn missing_bundle_is_a_clear_error() {
+    let dir = repo();
+    write(dir.path(), "w/wrangler.toml", BASIC);
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("missing");
+    let text = err.to_string();
+    assert!(text.starts_with("worker \"w\":"), "{text}");
+    assert!(
+        text.contains("\"w/dist/index.js\" does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn main_escaping_the_repository_is_refused() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"../../outside.js\"\n",
+    );
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("escape");
+    assert!(
+        err.to_string().contains("leads outside the repository"),
+        "{err}"
+    );
+
+    write(
+        dir.path(),
+        "v/wrangler.toml",
+        "name = \"v\"\nmain = \"/etc/passwd.js\"\n",
+    );
+    let err = load_worker(&tree, "v", &RepoConfig::default()).expect_err("absolute");
+    assert!(err.to_string().contains("is absolute"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_must_stay_inside_the_repository() {
+    let outside = repo();
+    write(outside.path(), "secret.js", "export default {}");
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"dist/index.js\"\n",
+    );
+    std::fs::create_dir_all(dir.path().join("w/dist")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.js"),
+        dir.path().join("w/dist/index.js"),
+    )
+    .expect("symlink");
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("absolute symlink");
+    assert!(err.to_string().contains("absolute"), "{err}");
+
+    // A relative symlink climbing out of the repository.
+    write(
+        dir.path(),
+        "x/wrangler.toml",
+        "name = \"x\"\nmain = \"index.js\"\n",
+    );
+    std::os::unix::fs::symlink(
+        "../../../../../../../../etc/hosts",
+        dir.path().join("x/index.js"),
+    )
+    .expect("symlink");
+    let err = load_worker(&tree, "x", &RepoConfig::default()).expect_err("escaping symlink");
+    assert!(err.to_string().contains("outside the repository"), "{err}");
+
+    // A symlink that stays inside is followed, and both paths are inputs.
+    write(dir.path(), "shared/build/index.js", "export default {}");
+    write(
+        dir.path(),
+        "y/wrangler.toml",
+        "name = \"y\"\nmain = \"index.js\"\n",
+    );
+    std::os::unix::fs::symlink("../shared/build/index.js", dir.path().join("y/index.js"))
+        .expect("symlink");
+    let loaded = load_worker(&tree, "y", &RepoConfig::default()).expect("in-repo symlink");
+    assert_eq!(&*loaded.spec.modules[0].content, b"export default {}");
+    assert!(loaded.inputs.contains(&"shared/build/index.js".to_owned()));
+    assert!(loaded.inputs.contains(&"y/index.js".to_owned()));
+}
+
+#[test]
+fn non_utf8_config_fails_only_that_worker() {
+    let dir = repo();
+    write(dir.path(), "bad/wrangler.toml", b"name = \"\xff\xfe\"\n");
+    write(
+        dir.path(),
+        "good/wrangler.toml",
+        "name = \"good\"\nmain = \"index.js\"\n",
+    );
+    write(dir.path(), "good/index.js", "export default {}");
+    let tree = DirTree::new(dir.path());
+    let load = load_all(&tree, &RepoConfig::default());
+    assert_eq!(load.workers.len(), 2);
+    let bad = load.workers["bad"].as_ref().expect_err("bad fails");
+    assert!(matches!(bad, ConfigError::NotUtf8 { .. }), "{bad}");
+    assert!(load.workers["good"].is_ok());
+}
+
+/// Deterministic incompressible bytes (xorshift), so the gzip size stays near the input size.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn oversize_bundle_is_refused() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"index.js\"\n",
+    );
+    write(
+        dir.path(),
+        "w/index.js",
+        noise(10 * 1024 * 1024 + 64 * 1024),
+    );
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("too big");
+    assert!(err.to_string().contains("gzip-compressed"), "{err}");
+
+    // Compressible content of the same size is fine: the limit is on the compressed size.
+    write(
+        dir.path(),
+        "v/wrangler.toml",
+        "name = \"v\"\nmain = \"index.js\"\n",
+    );
+    write(
+        dir.path(),
+        "v/index.js",
+        vec![b'a'; 10 * 1024 * 1024 + 64 * 1024],
+    );
+    load_worker(&tree, "v", &RepoConfig::default()).expect("compressible bundle is allowed");
+}
+
+#[test]
+fn discovery_skips_node_modules_hidden_and_excluded_dirs() {
+    let dir = repo();
+    for path in [
+        "a/wrangler.toml",
+        "b/c/wrangler.jsonc",
+        "node_modules/x/wrangler.toml",
+        ".wrangler/tmp/wrangler.json",
+        "examples/e/wrangler.toml",
+    ] {
+        write(dir.path(), path, "name = \"x\"\n");
+    }
+    let tree = DirTree::new(dir.path());
+    let repo_config = RepoConfig {
+        exclude: vec!["examples".into()],
+        ..RepoConfig::default()
+    };
+    let dirs = discover_workers(&tree, &repo_config).expect("lists");
+    assert_eq!(dirs, ["a", "b/c"]);
+}
+
+#[test]
+fn duplicate_script_names_fail_both_workers() {
+    let dir = repo();
+    for w in ["one", "two"] {
+        write(
+            dir.path(),
+            &format!("{w}/wrangler.toml"),
+            "name = \"same\"\nmain = \"i.js\"\n",
+        );
+        write(dir.path(), &format!("{w}/i.js"), "export default {}");
+    }
+    write(
+        dir.path(),
+        "three/wrangler.toml",
+        "name = \"three\"\nmain = \"i.js\"\n",
+    );
+    write(dir.path(), "three/i.js", "export default {}");
+    let tree = DirTree::new(dir.path());
+    let load = load_all(&tree, &RepoConfig::default());
+    for w in ["one", "two"] {
+        let err = load.workers[w].as_ref().expect_err("duplicate");
+        assert!(err.to_string().contains("script name \"same\""), "{err}");
+    }
+    assert!(load.workers["three"].is_ok());
+}
+
+#[test]
+fn repo_env_and_per_worker_env_select_the_right_script() {
+    let dir = repo();
+    let config = r#"
+name = "svc"
+main = "i.js"
+[env.production.vars]
+A = "p"
+[env.staging.vars]
+A = "s"
+"#;
+    write(dir.path(), "a/wrangler.toml", config);
+    write(dir.path(), "a/i.js", "export default {}");
+    write(
+        dir.path(),
+        "b/wrangler.toml",
+        config.replace("svc", "other"),
+    );
+    write(dir.path(), "b/i.js", "export default {}");
+    write(
+        dir.path(),
+        "flaresync.toml",
+        "env = \"production\"\n[workers.other]\nenv = \"staging\"\nskip = false\n[workers.ghost]\nskip = true\n",
+    );
+    let tree = DirTree::new(dir.path());
+    let (repo_config, _) = load_repo_config(&tree).expect("repo config");
+    let load = load_all(&tree, &repo_config);
+    let a = load.workers["a"].as_ref().expect("a");
+    assert_eq!(a.spec.name, "svc-production");
+    assert_eq!(a.env.as_deref(), Some("production"));
+    let b = load.workers["b"].as_ref().expect("b");
+    assert_eq!(b.spec.name, "other-staging");
+    assert!(load.warnings.iter().any(|w| w.message.contains("ghost")));
+}
+
+#[test]
+fn skipped_workers_are_listed_not_loaded() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "a/wrangler.toml",
+        "name = \"a\"\nmain = \"i.js\"\n",
+    );
+    write(dir.path(), "a/i.js", "export default {}");
+    write(dir.path(), "flaresync.toml", "[workers.a]\nskip = true\n");
+    let tree = DirTree::new(dir.path());
+    let (repo_config, _) = load_repo_config(&tree).expect("repo config");
+    let load = load_all(&tree, &repo_config);
+    assert!(load.workers.is_empty());
+    assert_eq!(load.skipped, ["a"]);
+}
+
+#[test]
+fn same_content_in_toml_and_json_digests_the_same() {
+    let a = repo();
+    write(a.path(), "w/wrangler.toml", BASIC);
+    write(a.path(), "w/dist/index.js", "export default {}");
+    let b = repo();
+    write(
+        b.path(),
+        "w/wrangler.json",
+        r#"{"vars": {"MODE": "prod"}, "compatibility_date": "2025-01-01",
+            "main": "dist/index.js", "name": "api"}"#,
+    );
+    write(b.path(), "w/dist/index.js", "export default {}");
+    let sa = load_worker(&DirTree::new(a.path()), "w", &RepoConfig::default())
+        .expect("a")
+        .spec;
+    let sb = load_worker(&DirTree::new(b.path()), "w", &RepoConfig::default())
+        .expect("b")
+        .spec;
+    assert_eq!(sa.digest(), sb.digest());
+    assert_eq!(sa.version_digest(), sb.version_digest());
+
+    // Changing the bundle changes both digests; changing a route changes only the full one.
+    write(b.path(), "w/dist/index.js", "export default { fetch() {} }");
+    let sc = load_worker(&DirTree::new(b.path()), "w", &RepoConfig::default())
+        .expect("c")
+        .spec;
+    assert_ne!(sa.digest(), sc.digest());
+    assert_ne!(sa.version_digest(), sc.version_digest());
+    let mut sd = sa.clone();
+    sd.crons.push("* * * * *".into());
+    assert_ne!(sa.digest(), sd.digest());
+    assert_eq!(sa.version_digest(), sd.version_digest());
+}
