@@ -303,12 +303,7 @@ impl DesiredStateCache {
             Ok(worker) => WorkerKey {
                 repo_config: config_oid,
                 dir_tree,
-                outside: worker
-                    .inputs
-                    .iter()
-                    .filter(|path| !in_dir(dir, path) && path.as_str() != REPO_CONFIG_FILE)
-                    .map(|path| (path.clone(), Self::oid_at(tree, path)))
-                    .collect(),
+                outside: outside_inputs(tree, dir, &worker.inputs),
                 root_tree: None,
             },
             Err(_) => WorkerKey {
@@ -331,6 +326,75 @@ impl DesiredStateCache {
         );
         result
     }
+}
+
+/// Maximum symlink hops followed while resolving one input (as the loader does).
+const MAX_SYMLINK_HOPS: usize = 16;
+
+/// The key part for inputs outside `dir`: each such input with its object id, plus every
+/// symlink met while resolving any input (an intermediate link outside the directory can
+/// redirect a path without changing the final file the loader names).
+fn outside_inputs(
+    tree: &CommitTree<'_>,
+    dir: &str,
+    inputs: &[String],
+) -> Vec<(String, Option<Oid>)> {
+    let mut outside: BTreeMap<String, Option<Oid>> = BTreeMap::new();
+    for path in inputs {
+        if path != REPO_CONFIG_FILE && !in_dir(dir, path) {
+            outside.insert(path.clone(), DesiredStateCache::oid_at(tree, path));
+        }
+        for (link, oid) in symlink_hops(tree, path) {
+            if !in_dir(dir, &link) {
+                outside.insert(link, Some(oid));
+            }
+        }
+    }
+    outside.into_iter().collect()
+}
+
+/// Symlinks (path, blob id) met while resolving `path` component by component.
+fn symlink_hops(tree: &CommitTree<'_>, path: &str) -> Vec<(String, Oid)> {
+    use flaresync_config::{EntryKind, SourceTree};
+    let mut hops = Vec::new();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut pending: std::collections::VecDeque<String> =
+        path.split('/').map(str::to_owned).collect();
+    while let Some(part) = pending.pop_front() {
+        match part.as_str() {
+            "" | "." => {}
+            ".." => {
+                if resolved.pop().is_none() {
+                    break;
+                }
+            }
+            _ => {
+                resolved.push(part);
+                let current = resolved.join("/");
+                let Ok(Some(entry)) = tree.entry(&current) else {
+                    break;
+                };
+                if entry.kind != EntryKind::Symlink {
+                    continue;
+                }
+                if hops.len() >= MAX_SYMLINK_HOPS {
+                    break;
+                }
+                hops.push((current.clone(), entry.oid));
+                let Ok(Some(target)) = tree.read_link(&current) else {
+                    break;
+                };
+                if target.starts_with('/') {
+                    break;
+                }
+                resolved.pop();
+                for (i, component) in target.split('/').enumerate() {
+                    pending.insert(i, component.to_owned());
+                }
+            }
+        }
+    }
+    hops
 }
 
 /// Two directories resolving to one script name cannot both be managed: both become errors.

@@ -4,3 +4,4 @@ mod fixture;
 mod merges;
 mod remote;
 mod reverts;
+mod shared;
