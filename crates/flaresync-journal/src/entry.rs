@@ -210,3 +210,53 @@ pub struct Recorded {
     #[serde(flatten)]
     pub entry: Entry,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in [
+            TriggerKind::Webhook,
+            TriggerKind::Poll,
+            TriggerKind::Watch,
+            TriggerKind::Manual,
+            TriggerKind::Cli,
+            TriggerKind::Startup,
+        ] {
+            assert_eq!(TriggerKind::parse(kind.as_str()), Some(kind));
+        }
+        for outcome in [
+            Outcome::Started,
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::Skipped,
+        ] {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
+        for action in [
+            Action::Upload,
+            Action::Deploy,
+            Action::Rollback,
+            Action::Settings,
+            Action::Drift,
+            Action::Blocked,
+            Action::HistoryRewritten,
+            Action::Noop,
+            Action::Other("preview".into()),
+        ] {
+            assert_eq!(Action::parse(action.as_str()), action);
+        }
+        assert_eq!(TriggerKind::parse("carrier pigeon"), None);
+    }
+
+    #[test]
+    fn trigger_display_names_the_actor() {
+        assert_eq!(
+            Trigger::new(TriggerKind::Webhook, Some("github:alice")).to_string(),
+            "webhook (github:alice)"
+        );
+        assert_eq!(Trigger::new(TriggerKind::Poll, None).to_string(), "poll");
+    }
+}

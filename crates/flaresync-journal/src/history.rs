@@ -97,6 +97,8 @@ pub struct HistoryRow {
     pub message: Option<String>,
     pub source: Option<String>,
     pub triggered_by: Option<String>,
+    /// Subject of the source commit, when filled in by [`HistoryView::with_commit_subjects`].
+    pub commit_subject: Option<String>,
     /// Digest recorded with the upload in the journal.
     pub digest: Option<String>,
     /// Deployments including this version, newest first.
@@ -147,6 +149,7 @@ pub fn history_view(
             message: version.message.clone(),
             source: version.source.clone(),
             triggered_by: version.triggered_by.clone(),
+            commit_subject: None,
             digest: None,
             deployments: Vec::new(),
             active_percentage: None,
@@ -169,6 +172,7 @@ pub fn history_view(
             message: None,
             source: None,
             triggered_by: None,
+            commit_subject: None,
             digest: None,
             deployments: Vec::new(),
             active_percentage: None,
@@ -253,6 +257,17 @@ pub fn history_view(
         worker: worker.to_owned(),
         rows,
         other_events,
+    }
+}
+
+impl HistoryView {
+    /// Fills each row's commit subject from `subject_of(commit_id)` (e.g. a lookup in the
+    /// config repository); commits it does not know keep `None`.
+    pub fn with_commit_subjects(mut self, subject_of: impl Fn(&str) -> Option<String>) -> Self {
+        for row in &mut self.rows {
+            row.commit_subject = row.origin.commit().and_then(&subject_of);
+        }
+        self
     }
 }
 
@@ -353,6 +368,9 @@ pub fn render_history(view: &HistoryView) -> String {
             time(row.created_on),
             origin_text(&row.origin, row.source.as_deref()),
         ));
+        if let Some(subject) = &row.commit_subject {
+            out.push_str(&format!("      commit    {subject}\n"));
+        }
         if let Some(message) = row.message.as_deref().filter(|m| !m.is_empty()) {
             out.push_str(&format!("      message   {message}\n"));
         }

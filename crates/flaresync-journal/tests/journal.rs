@@ -282,6 +282,8 @@ fn history_view_joins_commits_versions_and_deployments() {
     );
     assert_eq!(view.other_events.len(), 1);
 
+    let view = view.with_commit_subjects(|commit| (commit == C1).then(|| "initial".to_string()));
+    assert_eq!(view.rows[2].commit_subject, None);
     let text = render_history(&view);
     let expected = "\
 history of api: 5 version(s), 2 uploaded outside flaresync
@@ -295,6 +297,7 @@ history of api: 5 version(s), 2 uploaded outside flaresync
 #2    ver-bbbb  2026-11-20 10:15  commit 2222222 (tag; not in journal)
 
 #1    ver-aaaa  2026-11-20 10:10  commit 1111111 (flaresync)
+      commit    initial
       deployed  2026-11-20 10:11  100% in deployment dep-1111 (deployment)
       journal   2026-11-20 10:10  upload success by webhook (alice) at 1111111
       journal   2026-11-20 10:11  deploy success by webhook (alice) at 1111111 (deployment dep-1111)
@@ -306,4 +309,45 @@ other events
       2026-11-20 10:30  blocked skipped by webhook (alice) at 2222222: rollback would cross a durable object migration
 ";
     assert_eq!(text, expected, "\n{text}");
+}
+
+/// A child process records entries and aborts (no destructors, no WAL checkpoint); every entry
+/// `record` returned for must be there when the journal is reopened.
+#[test]
+fn recorded_entries_survive_an_abort() {
+    const CHILD: &str = "FLARESYNC_JOURNAL_ABORT_CHILD";
+    if let Some(path) = std::env::var_os(CHILD) {
+        let journal = Journal::open(&path).expect("open in child");
+        for n in 0..20 {
+            journal
+                .record(
+                    &Entry::new("api", Action::Upload, Outcome::Success, webhook())
+                        .message(format!("entry {n}")),
+                )
+                .expect("record in child");
+        }
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.sqlite");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "recorded_entries_survive_an_abort",
+            "--test-threads=1",
+        ])
+        .env(CHILD, &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("child runs");
+    assert!(!status.success(), "the child must have aborted");
+    assert!(
+        dir.path().join("journal.sqlite-wal").exists(),
+        "entries were in the WAL"
+    );
+    let journal = Journal::open(&path).expect("reopen after crash");
+    let history = journal.history("api").expect("history");
+    assert_eq!(history.len(), 20);
+    assert_eq!(history[19].entry.message, "entry 19");
 }

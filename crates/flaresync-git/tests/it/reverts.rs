@@ -132,6 +132,14 @@ fn mapping_is_rebuilt_from_tags_and_git_alone() {
     let short = source.version_tag(c2, 20).expect("tag");
     assert_eq!(short, c2.to_string()[..20]);
     assert_eq!(source.resolve_commit(&short).expect("resolves"), c2);
+    assert_eq!(
+        source.version_message(fixture.rev("repo", "c5"), 1000).expect("message"),
+        "Revert \"bump api\" (Alice Author <alice@example.com>)"
+    );
+    assert_eq!(
+        source.version_message(c2, 20).expect("message"),
+        "bump api (Alice Auth"
+    );
     let versions = vec![
         ("ver-untagged".to_string(), None),
         ("ver-foreign".to_string(), Some("v1.2.3".to_string())),
