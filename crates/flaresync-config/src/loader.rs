@@ -36,8 +36,9 @@ const MAX_SYMLINK_HOPS: usize = 16;
 pub struct LoadedWorker {
     pub spec: WorkerSpec,
     pub warnings: Vec<Warning>,
-    /// Every repository path this result depends on: files read, config names probed
-    /// (present or not), and directories whose listing was used for module collection.
+    /// Every repository path this result depends on: files read (and the symlink-free path
+    /// they resolved to), config names probed (present or not), `flaresync.toml`, and
+    /// directories whose listing was used for module collection ("" = repository root).
     /// Sorted, unique. The git layer uses it for incremental caching.
     pub inputs: Vec<String>,
     /// The environment that was applied (`None` = top level).
@@ -46,6 +47,8 @@ pub struct LoadedWorker {
     pub account_id: Option<String>,
     /// Rollout / rollback policy from flaresync.toml.
     pub policy: WorkerPolicy,
+    /// The `[workers.<key>]` section of flaresync.toml that applies, if any.
+    pub override_key: Option<String>,
 }
 
 /// Result of [`load_all`]: one entry per discovered directory.
@@ -271,35 +274,40 @@ pub fn load_worker(
         .ok_or_else(|| ConfigError::NoConfig { dir: dir.clone() })?;
 
     // 2. Which env: per-worker override (by dir, else by script name), else the repo's.
-    let by_dir = repo.overrides_for(&dir, &[]).map(|(_, o)| o.clone());
+    let by_dir = repo
+        .overrides_for(&dir, &[])
+        .map(|(key, o)| (key.to_owned(), o.clone()));
     let env_for = |o: Option<&crate::repo::WorkerOverrides>| -> Option<String> {
         match o.and_then(|o| o.env.clone()) {
             Some(env) => Some(env).filter(|e| !e.is_empty()),
             None => repo.env.clone(),
         }
     };
-    let mut env = env_for(by_dir.as_ref());
+    let mut env = env_for(by_dir.as_ref().map(|(_, o)| o));
     let mut parsed = parse_config(&config_path, &bytes, env.as_deref())?;
     let mut overrides = by_dir;
-    if overrides.is_none() {
-        let top_name = parse_config(&config_path, &bytes, None)
+    // Script names an override may be keyed by: the top-level name and the resolved one.
+    let top_name = if env.is_some() {
+        parse_config(&config_path, &bytes, None)
             .ok()
-            .and_then(|p| p.name);
-        let mut names: Vec<&str> = Vec::new();
-        if let Some(n) = parsed.name.as_deref() {
-            names.push(n);
-        }
-        if let Some(n) = top_name.as_deref() {
-            names.push(n);
-        }
-        if let Some((_, o)) = repo.overrides_for(&dir, &names) {
-            let o = o.clone();
-            let wanted = env_for(Some(&o));
+            .and_then(|p| p.name)
+    } else {
+        parsed.name.clone()
+    };
+    if overrides.is_none() {
+        let names: Vec<&str> = parsed
+            .name
+            .as_deref()
+            .into_iter()
+            .chain(top_name.as_deref())
+            .collect();
+        if let Some((key, o)) = repo.overrides_for(&dir, &names) {
+            let wanted = env_for(Some(o));
             if wanted != env {
                 env = wanted;
                 parsed = parse_config(&config_path, &bytes, env.as_deref())?;
             }
-            overrides = Some(o);
+            overrides = Some((key.to_owned(), o.clone()));
         }
     }
     warnings.append(&mut parsed.warnings);
@@ -314,16 +322,13 @@ pub fn load_worker(
             "no `name`: Cloudflare needs a script name; add `name = \"my-worker\"` to the config",
         ));
     };
-    let policy = repo.policy_for(
-        &dir,
-        &[name.as_str()]
-            .into_iter()
-            .chain(parsed.name.as_deref())
-            .collect::<Vec<_>>(),
-    );
+    let names: Vec<&str> = std::iter::once(name.as_str())
+        .chain(top_name.as_deref())
+        .collect();
+    let policy = repo.policy_for(&dir, &names);
 
     // 3. main (flaresync.toml override wins).
-    let (main, main_origin) = match overrides.as_ref().and_then(|o| o.main.clone()) {
+    let (main, main_origin) = match overrides.as_ref().and_then(|(_, o)| o.main.clone()) {
         Some(main) => (main, format!("{REPO_CONFIG_FILE} [workers] main")),
         None => match parsed.main.clone() {
             Some(main) => (
@@ -466,6 +471,7 @@ pub fn load_worker(
         env,
         account_id: account_id.or_else(|| repo.account_id.clone()),
         policy,
+        override_key: overrides.map(|(key, _)| key),
     })
 }
 
@@ -499,11 +505,7 @@ fn collect_files(
     let mut queue = VecDeque::from([String::new()]);
     while let Some(rel_dir) = queue.pop_front() {
         let dir_path = join_path(root, &rel_dir);
-        reader.inputs.push(if dir_path.is_empty() {
-            ".".into()
-        } else {
-            dir_path.clone()
-        });
+        reader.inputs.push(dir_path.clone());
         let Some(entries) = reader
             .tree
             .list(&dir_path)
@@ -614,8 +616,8 @@ pub fn load_all(tree: &dyn SourceTree, repo: &RepoConfig) -> RepoLoad {
     for dir in &dirs {
         let result = load_worker(tree, dir, repo);
         if let Ok(worker) = &result {
-            if let Some((key, _)) = repo.overrides_for(dir, &[worker.spec.name.as_str()]) {
-                matched_overrides.push(key.to_owned());
+            if let Some(key) = &worker.override_key {
+                matched_overrides.push(key.clone());
             }
             if worker.policy.skip {
                 skipped.push(dir.clone());

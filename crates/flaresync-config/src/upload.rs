@@ -195,15 +195,17 @@ impl WorkerSpec {
         if let Some(date) = &self.compatibility_date {
             out.insert("compatibility_date".into(), Value::String(date.clone()));
         }
-        out.insert(
-            "compatibility_flags".into(),
-            Value::Array(
-                self.compatibility_flags
-                    .iter()
-                    .map(|f| Value::String(f.clone()))
-                    .collect(),
-            ),
-        );
+        if !self.compatibility_flags.is_empty() {
+            out.insert(
+                "compatibility_flags".into(),
+                Value::Array(
+                    self.compatibility_flags
+                        .iter()
+                        .map(|f| Value::String(f.clone()))
+                        .collect(),
+                ),
+            );
+        }
         if let Some(model) = &self.usage_model {
             out.insert("usage_model".into(), Value::String(model.clone()));
         }
