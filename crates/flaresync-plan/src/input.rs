@@ -6,18 +6,19 @@
 //!
 //! # Digests
 //!
-//! Two digests identify a Worker's desired content. The git layer computes both from the
-//! canonical [`WorkerSpec`] serialization; the planner only compares them for equality.
+//! Two digests identify a Worker's desired content; the planner only compares them for equality.
+//! They are normally [`WorkerSpec::digest`] and [`WorkerSpec::version_digest`] (flaresync-config).
 //!
-//! - `version_digest` covers what a Cloudflare *version* holds: modules (by sha256), main module,
-//!   bindings, compatibility date and flags, usage model, limits, placement, plus the effective
-//!   migration list and `exports` (Cloudflare records a migration tag per version). Two commits
-//!   with the same `version_digest` can share one Cloudflare version, which is what makes a
-//!   `git revert` a rollback instead of an upload.
+//! - `version_digest` covers what a Cloudflare *version* holds: modules, main module, bindings,
+//!   compatibility date and flags, usage model, limits, placement. Two commits with the same
+//!   `version_digest` can share one Cloudflare version, which is what turns a `git revert` into
+//!   a rollback instead of an upload. Durable Object migrations are *not* part of it: the planner
+//!   compares migration tags separately, so a revert that only drops a migration step is still
+//!   caught (FS003).
 //! - `digest` covers the whole spec, including what Cloudflare keeps outside versions (routes,
 //!   crons, custom domains, logpush, observability, tail consumers, queue consumers,
-//!   `workers_dev`). Equal `version_digest` but different `digest` means only non-versioned
-//!   settings changed.
+//!   `workers_dev`, migrations). Equal `version_digest` but different `digest` means only
+//!   non-versioned settings changed.
 
 use std::collections::BTreeMap;
 

@@ -380,6 +380,25 @@ fn settings_fields(
             fields.insert("workers_dev");
         }
     }
+    if base_spec.is_none() && !versions_equal {
+        // A new version is going live and nothing says what the non-versioned settings are:
+        // apply the ones Git declares (idempotent), as wrangler does after `versions deploy`.
+        if live_routes.is_none() && !spec.routes.is_empty() {
+            fields.insert("routes");
+        }
+        if live_crons.is_none() && !spec.crons.is_empty() {
+            fields.insert("crons");
+        }
+        if spec.settings.logpush.is_some() {
+            fields.insert("logpush");
+        }
+        if spec.settings.observability.is_some() {
+            fields.insert("observability");
+        }
+        if !spec.settings.tail_consumers.is_empty() {
+            fields.insert("tail_consumers");
+        }
+    }
     if fields.is_empty() && versions_equal && current.digest.is_some_and(|d| d != digest) {
         // Digests say something outside the version changed, but neither live values nor a base
         // commit tell which field: apply all non-versioned settings.

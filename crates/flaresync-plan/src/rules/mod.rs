@@ -726,19 +726,24 @@ fn check_required_secrets(ctx: &Context<'_>) -> Vec<Finding> {
     let Subject::Forward { spec } = ctx.subject else {
         return Vec::new();
     };
-    let Some(live) = ctx.live.filter(|_| ctx.live_observed) else {
+    if !ctx.live_observed {
         return Vec::new();
+    }
+    // A Worker missing from the live map does not exist and has no secrets.
+    let (exists, secrets) = match ctx.live {
+        Some(live) => (live.exists, live.secrets.as_slice()),
+        None => (false, &[][..]),
     };
     let missing: Vec<&str> = spec
         .secrets_required
         .iter()
-        .filter(|name| !live.secrets.contains(name))
+        .filter(|name| !secrets.contains(name))
         .map(String::as_str)
         .collect();
     if missing.is_empty() {
         return Vec::new();
     }
-    let severity = if live.exists {
+    let severity = if exists {
         Severity::Error
     } else {
         Severity::Warning

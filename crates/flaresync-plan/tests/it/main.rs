@@ -1,0 +1,5 @@
+//! Integration tests of flaresync-plan: snapshot cases and properties.
+
+mod cases;
+mod props;
+mod support;
