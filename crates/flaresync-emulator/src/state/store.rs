@@ -1,0 +1,303 @@
+//! Stored documents (scripts, versions, deployments) and their row-level access.
+//!
+//! Documents are serde structs kept as JSON text: the emulator's internal shape, which holds
+//! more than any response (secret values, module hashes). Rendering to Cloudflare's response
+//! shapes happens in the modules that answer requests.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A Worker (script), with its non-versioned state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredScript {
+    pub name: String,
+    /// Immutable 32-hex script id.
+    pub tag: String,
+    pub created_on: String,
+    pub modified_on: String,
+    /// Tag of the last Durable Object migration applied (`None` until one is).
+    pub migration_tag: Option<String>,
+    /// Durable Object classes implemented by this Worker: class name -> namespace id.
+    #[serde(default)]
+    pub do_classes: BTreeMap<String, String>,
+    /// Declarative `exports` of the newest version (if it used them).
+    #[serde(default)]
+    pub exports: Option<Value>,
+    pub last_deployed_from: String,
+    /// Non-versioned settings: logpush, observability, tags, tail_consumers, ...
+    #[serde(default)]
+    pub script_settings: Map<String, Value>,
+    #[serde(default)]
+    pub subdomain_enabled: bool,
+    #[serde(default)]
+    pub previews_enabled: bool,
+}
+
+/// One module part of a version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredModule {
+    pub name: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: usize,
+}
+
+/// A Worker version, as stored (secret values included).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredVersion {
+    pub id: String,
+    pub script: String,
+    pub number: i64,
+    pub created_on: String,
+    pub author_email: String,
+    pub author_id: String,
+    pub source: String,
+    pub has_preview: bool,
+    pub annotations: Map<String, Value>,
+    /// Full bindings, including `secret_text` values.
+    pub bindings: Vec<Value>,
+    pub main_module: Option<String>,
+    pub body_part: Option<String>,
+    pub modules: Vec<StoredModule>,
+    pub etag: String,
+    pub handlers: Vec<String>,
+    pub named_handlers: Vec<Value>,
+    pub compatibility_date: String,
+    pub compatibility_flags: Vec<String>,
+    pub usage_model: String,
+    pub limits: Map<String, Value>,
+    pub placement: Option<Value>,
+    /// The script's migration tag once this version was created.
+    pub migration_tag: Option<String>,
+    pub exports: Option<Value>,
+    pub startup_time_ms: u64,
+}
+
+/// One version's share of a deployment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Split {
+    pub version_id: String,
+    pub percentage: f64,
+}
+
+/// A deployment, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredDeployment {
+    pub id: String,
+    pub script: String,
+    pub created_on: String,
+    pub source: String,
+    pub strategy: String,
+    pub author_email: String,
+    pub versions: Vec<Split>,
+    pub annotations: Map<String, Value>,
+}
+
+pub fn get_script(tx: &Transaction<'_>, name: &str) -> Result<Option<StoredScript>, ApiError> {
+    let doc: Option<String> = tx
+        .query_row("SELECT doc FROM scripts WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(match doc {
+        Some(doc) => Some(serde_json::from_str(&doc)?),
+        None => None,
+    })
+}
+
+/// The script, or 10007.
+pub fn require_script(tx: &Transaction<'_>, name: &str) -> Result<StoredScript, ApiError> {
+    get_script(tx, name)?.ok_or_else(ApiError::worker_not_found)
+}
+
+pub fn put_script(tx: &Transaction<'_>, script: &StoredScript) -> Result<(), ApiError> {
+    tx.execute(
+        "INSERT INTO scripts (name, doc) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc",
+        params![script.name, serde_json::to_string(script)?],
+    )?;
+    Ok(())
+}
+
+pub fn list_scripts(tx: &Transaction<'_>) -> Result<Vec<StoredScript>, ApiError> {
+    let mut stmt = tx.prepare("SELECT doc FROM scripts ORDER BY name")?;
+    let docs = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
+        .collect()
+}
+
+pub fn delete_script(tx: &Transaction<'_>, name: &str) -> Result<(), ApiError> {
+    tx.execute("DELETE FROM scripts WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM versions WHERE script = ?1", [name])?;
+    tx.execute("DELETE FROM deployments WHERE script = ?1", [name])?;
+    Ok(())
+}
+
+pub fn put_blob(tx: &Transaction<'_>, sha256: &str, content: &[u8]) -> Result<(), ApiError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?1, ?2)",
+        params![sha256, content],
+    )?;
+    Ok(())
+}
+
+pub fn get_blob(tx: &Transaction<'_>, sha256: &str) -> Result<Option<Vec<u8>>, ApiError> {
+    Ok(tx
+        .query_row(
+            "SELECT content FROM blobs WHERE sha256 = ?1",
+            [sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn insert_version(tx: &Transaction<'_>, version: &StoredVersion) -> Result<(), ApiError> {
+    tx.execute(
+        "INSERT INTO versions (id, script, number, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            version.id,
+            version.script,
+            version.number,
+            serde_json::to_string(version)?
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_version(
+    tx: &Transaction<'_>,
+    script: &str,
+    id: &str,
+) -> Result<Option<StoredVersion>, ApiError> {
+    let doc: Option<String> = tx
+        .query_row(
+            "SELECT doc FROM versions WHERE script = ?1 AND id = ?2",
+            params![script, id.to_ascii_lowercase()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match doc {
+        Some(doc) => Some(serde_json::from_str(&doc)?),
+        None => None,
+    })
+}
+
+/// Versions of a script, newest first, `limit`/`offset` applied.
+pub fn list_versions(
+    tx: &Transaction<'_>,
+    script: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<StoredVersion>, ApiError> {
+    let mut stmt = tx.prepare(
+        "SELECT doc FROM versions WHERE script = ?1 ORDER BY number DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let docs = stmt
+        .query_map(params![script, limit as i64, offset as i64], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
+        .collect()
+}
+
+pub fn count_versions(tx: &Transaction<'_>, script: &str) -> Result<usize, ApiError> {
+    let n: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM versions WHERE script = ?1",
+        [script],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+pub fn latest_version(
+    tx: &Transaction<'_>,
+    script: &str,
+) -> Result<Option<StoredVersion>, ApiError> {
+    Ok(list_versions(tx, script, 1, 0)?.into_iter().next())
+}
+
+pub fn next_version_number(tx: &Transaction<'_>, script: &str) -> Result<i64, ApiError> {
+    let n: Option<i64> = tx.query_row(
+        "SELECT MAX(number) FROM versions WHERE script = ?1",
+        [script],
+        |r| r.get(0),
+    )?;
+    Ok(n.unwrap_or(0) + 1)
+}
+
+pub fn insert_deployment(
+    tx: &Transaction<'_>,
+    deployment: &StoredDeployment,
+) -> Result<(), ApiError> {
+    let seq: Option<i64> = tx.query_row(
+        "SELECT MAX(seq) FROM deployments WHERE script = ?1",
+        [&deployment.script],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO deployments (id, script, seq, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            deployment.id,
+            deployment.script,
+            seq.unwrap_or(0) + 1,
+            serde_json::to_string(deployment)?
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deployments of a script, newest first.
+pub fn list_deployments(
+    tx: &Transaction<'_>,
+    script: &str,
+    limit: usize,
+) -> Result<Vec<StoredDeployment>, ApiError> {
+    let mut stmt =
+        tx.prepare("SELECT doc FROM deployments WHERE script = ?1 ORDER BY seq DESC LIMIT ?2")?;
+    let docs = stmt
+        .query_map(params![script, limit as i64], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
+        .collect()
+}
+
+pub fn latest_deployment(
+    tx: &Transaction<'_>,
+    script: &str,
+) -> Result<Option<StoredDeployment>, ApiError> {
+    Ok(list_deployments(tx, script, 1)?.into_iter().next())
+}
+
+pub fn get_deployment(
+    tx: &Transaction<'_>,
+    script: &str,
+    id: &str,
+) -> Result<Option<StoredDeployment>, ApiError> {
+    let doc: Option<String> = tx
+        .query_row(
+            "SELECT doc FROM deployments WHERE script = ?1 AND id = ?2",
+            params![script, id.to_ascii_lowercase()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match doc {
+        Some(doc) => Some(serde_json::from_str(&doc)?),
+        None => None,
+    })
+}
+
+pub fn delete_deployment(tx: &Transaction<'_>, id: &str) -> Result<(), ApiError> {
+    tx.execute("DELETE FROM deployments WHERE id = ?1", [id])?;
+    Ok(())
+}

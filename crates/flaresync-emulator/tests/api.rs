@@ -1,0 +1,710 @@
+//! End-to-end tests of the emulator over HTTP with reqwest.
+
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_emulator::{EmulatorConfig, FaultKind, FaultSpec};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+const MAIN: &str = r#"
+export class Counter {
+  async fetch(request) { return new Response("1"); }
+}
+export default {
+  async fetch(request, env) { return new Response(env.GREETING); },
+};
+"#;
+
+struct Api {
+    emu: TestEmulator,
+    http: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn ok(&self) -> &Value {
+        assert_eq!(
+            self.body["success"],
+            json!(true),
+            "expected success: {}",
+            self.body
+        );
+        &self.body["result"]
+    }
+    fn code(&self) -> u64 {
+        assert_eq!(
+            self.body["success"],
+            json!(false),
+            "expected failure: {}",
+            self.body
+        );
+        self.body["errors"][0]["code"].as_u64().expect("error code")
+    }
+    fn message(&self) -> String {
+        self.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Api {
+    async fn start() -> Self {
+        Self::with(flaresync_emulator::testing::test_config()).await
+    }
+
+    async fn with(config: EmulatorConfig) -> Self {
+        Self {
+            emu: TestEmulator::start_with(config)
+                .await
+                .expect("emulator starts"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/accounts/{}{path}",
+            self.emu.base_url(),
+            self.emu.account_id()
+        )
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let resp = req
+            .bearer_auth(self.emu.token())
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    fn form(metadata: &Value) -> Form {
+        Form::new()
+            .part("metadata", Part::text(metadata.to_string()))
+            .part(
+                "index.js",
+                Part::bytes(MAIN.as_bytes().to_vec())
+                    .file_name("index.js")
+                    .mime_str("application/javascript+module")
+                    .expect("mime"),
+            )
+    }
+
+    async fn put_script(&self, name: &str, metadata: Value) -> Answer {
+        self.send(
+            self.http
+                .put(self.url(&format!(
+                    "/workers/scripts/{name}?excludeScript=true&bindings_inherit=strict"
+                )))
+                .multipart(Self::form(&metadata)),
+        )
+        .await
+    }
+
+    async fn upload_version(&self, name: &str, metadata: Value) -> Answer {
+        self.send(
+            self.http
+                .post(self.url(&format!(
+                    "/workers/scripts/{name}/versions?bindings_inherit=strict"
+                )))
+                .multipart(Self::form(&metadata)),
+        )
+        .await
+    }
+
+    async fn deploy(&self, name: &str, versions: &[(&str, f64)], force: bool) -> Answer {
+        let versions: Vec<Value> = versions
+            .iter()
+            .map(|(id, p)| json!({"version_id": id, "percentage": p}))
+            .collect();
+        let q = if force { "?force=true" } else { "" };
+        self.post(
+            &format!("/workers/scripts/{name}/deployments{q}"),
+            json!({"strategy": "percentage", "versions": versions, "annotations": {"workers/message": "m"}}),
+        )
+        .await
+    }
+}
+
+fn first_metadata(kv: &str) -> Value {
+    json!({
+        "main_module": "index.js",
+        "bindings": [
+            {"name": "GREETING", "type": "plain_text", "text": "hello"},
+            {"name": "CACHE", "type": "kv_namespace", "namespace_id": kv},
+            {"name": "COUNTER", "type": "durable_object_namespace", "class_name": "Counter"},
+            {"name": "API_TOKEN", "type": "secret_text", "text": "s3cret"}
+        ],
+        "compatibility_date": "2025-01-01",
+        "compatibility_flags": [],
+        "migrations": {"new_tag": "v1", "steps": [{"new_classes": ["Counter"]}]}
+    })
+}
+
+fn version_metadata(kv: &str, tag: &str) -> Value {
+    json!({
+        "main_module": "index.js",
+        "bindings": [
+            {"name": "GREETING", "type": "plain_text", "text": tag},
+            {"name": "CACHE", "type": "kv_namespace", "namespace_id": kv},
+            {"name": "COUNTER", "type": "durable_object_namespace", "class_name": "Counter"}
+        ],
+        "compatibility_date": "2025-01-01",
+        "keep_bindings": ["secret_text", "secret_key"],
+        "annotations": {"workers/tag": tag, "workers/message": format!("upload {tag}")}
+    })
+}
+
+#[tokio::test]
+async fn put_creates_version_and_full_deployment_then_versions_flow() {
+    let api = Api::start().await;
+    let missing = api.get("/workers/services/demo").await;
+    assert_eq!((missing.status, missing.code()), (404, 10007));
+
+    let kv = api.emu.create_kv_namespace("demo-cache").expect("kv");
+    let put = api.put_script("demo", first_metadata(&kv)).await;
+    let script = put.ok().clone();
+    let v1 = script["deployment_id"]
+        .as_str()
+        .expect("deployment_id")
+        .to_owned();
+    assert_eq!(script["migration_tag"], json!("v1"));
+    assert_eq!(script["id"], json!("demo"));
+    assert_eq!(script["tag"].as_str().map(str::len), Some(32));
+
+    let deps = api.get("/workers/scripts/demo/deployments").await;
+    let list = deps.ok()["deployments"]
+        .as_array()
+        .expect("deployments")
+        .clone();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["versions"],
+        json!([{"version_id": v1, "percentage": 100}])
+    );
+    assert_eq!(
+        list[0]["annotations"]["workers/triggered_by"],
+        json!("upload")
+    );
+
+    let view = api
+        .get(&format!("/workers/scripts/demo/versions/{v1}"))
+        .await;
+    let v = view.ok();
+    assert_eq!(v["number"], json!(1));
+    assert_eq!(
+        v["resources"]["script_runtime"]["migration_tag"],
+        json!("v1")
+    );
+    assert_eq!(v["resources"]["script"]["handlers"], json!(["fetch"]));
+    let secret = v["resources"]["bindings"]
+        .as_array()
+        .expect("bindings")
+        .iter()
+        .find(|b| b["name"] == json!("API_TOKEN"))
+        .expect("secret binding");
+    assert_eq!(secret, &json!({"name": "API_TOKEN", "type": "secret_text"}));
+    assert!(
+        !view.body.to_string().contains("s3cret"),
+        "secret value leaked"
+    );
+    let created = v["metadata"]["created_on"].as_str().expect("created_on");
+    assert_eq!(
+        created.len(),
+        "2026-11-24T00:42:49.372020Z".len(),
+        "{created}"
+    );
+
+    // Version upload keeps secrets, does not deploy.
+    let up = api
+        .upload_version("demo", version_metadata(&kv, "v2"))
+        .await;
+    let v2 = up.ok()["id"].as_str().expect("id").to_owned();
+    assert_eq!(up.ok()["annotations"]["workers/tag"], json!("v2"));
+    assert_eq!(up.ok()["metadata"]["has_preview"], json!(false));
+    let deps = api.get("/workers/scripts/demo/deployments").await;
+    assert_eq!(deps.ok()["deployments"].as_array().map(Vec::len), Some(1));
+    let secrets = api.get("/workers/scripts/demo/secrets").await;
+    assert_eq!(
+        secrets.ok(),
+        &json!([{"name": "API_TOKEN", "type": "secret_text"}])
+    );
+
+    // Split and full deploys; newest first.
+    api.deploy("demo", &[(&v2, 90.0), (&v1, 10.0)], false)
+        .await
+        .ok();
+    let full = api.deploy("demo", &[(&v2, 100.0)], false).await;
+    let dep_id = full.ok()["id"].as_str().expect("id").to_owned();
+    let deps = api.get("/workers/scripts/demo/deployments").await;
+    let list = deps.ok()["deployments"].as_array().expect("list").clone();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["id"], json!(dep_id));
+    assert_eq!(list[1]["versions"][0]["percentage"], json!(90));
+    let times: Vec<&str> = list
+        .iter()
+        .map(|d| d["created_on"].as_str().expect("ts"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "{times:?}");
+
+    // Versions list: newest first, deployable ignores pagination.
+    let page = api
+        .get("/workers/scripts/demo/versions?per_page=1&page=2")
+        .await;
+    assert_eq!(page.ok()["items"][0]["id"], json!(v1));
+    assert_eq!(page.body["result_info"]["total_count"], json!(2));
+    let deployable = api
+        .get("/workers/scripts/demo/versions?deployable=true&per_page=1")
+        .await;
+    let ids: Vec<&Value> = deployable.ok()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!(v2), &json!(v1)]);
+
+    // Scripts list and services metadata carry the migration tag.
+    let scripts = api.get("/workers/scripts").await;
+    assert_eq!(scripts.ok()[0]["migration_tag"], json!("v1"));
+    let svc = api.get("/workers/services/demo").await;
+    assert_eq!(
+        svc.ok()["default_environment"]["script"]["migration_tag"],
+        json!("v1")
+    );
+
+    // Deleting the active deployment is refused; an older one can go.
+    let del = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/workers/scripts/demo/deployments/{dep_id}"))),
+        )
+        .await;
+    assert!(
+        del.message().contains("keep-active-deployment"),
+        "{}",
+        del.body
+    );
+    let old = list[2]["id"].as_str().expect("id");
+    let del = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/workers/scripts/demo/deployments/{old}"))),
+        )
+        .await;
+    assert_eq!(
+        del.body,
+        json!({"success": true, "errors": [], "messages": []})
+    );
+}
+
+#[tokio::test]
+async fn version_upload_rules() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    let r = api.upload_version("nope", version_metadata(&kv, "x")).await;
+    assert_eq!(r.code(), 10007);
+    api.put_script("demo", first_metadata(&kv)).await.ok();
+
+    let mut with_migration = version_metadata(&kv, "x");
+    with_migration["migrations"] =
+        json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_classes": ["B"]}]});
+    assert_eq!(
+        api.upload_version("demo", with_migration).await.code(),
+        10211
+    );
+
+    let mut bad_kv = version_metadata(&kv, "x");
+    bad_kv["bindings"][1]["namespace_id"] = json!("ffffffffffffffffffffffffffffffff");
+    assert_eq!(api.upload_version("demo", bad_kv).await.code(), 10042);
+
+    let mut r2 = version_metadata(&kv, "x");
+    r2["bindings"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"name": "B", "type": "r2_bucket", "bucket_name": "nobucket"}));
+    assert_eq!(api.upload_version("demo", r2).await.code(), 10085);
+
+    let mut d1 = version_metadata(&kv, "x");
+    d1["bindings"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"name": "DB", "type": "d1", "id": "3b8e1f6a-92c4-4d7e-a5f0-6c1d9e2b4a87"}));
+    assert_eq!(api.upload_version("demo", d1).await.code(), 10181);
+
+    let mut do_missing = version_metadata(&kv, "x");
+    do_missing["bindings"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"name": "R", "type": "durable_object_namespace", "class_name": "Room"}));
+    assert_eq!(api.upload_version("demo", do_missing).await.code(), 10061);
+
+    let mut inherit = version_metadata(&kv, "x");
+    inherit["keep_bindings"] = json!([]);
+    inherit["bindings"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"name": "MISSING", "type": "inherit"}));
+    assert_eq!(api.upload_version("demo", inherit).await.code(), 10057);
+
+    // Migration old_tag must match on PUT.
+    let mut stale = first_metadata(&kv);
+    stale["migrations"] =
+        json!({"old_tag": "v0", "new_tag": "v2", "steps": [{"new_classes": ["Other"]}]});
+    let r = api.put_script("demo", stale).await;
+    assert_eq!(r.code(), 10021);
+    assert!(
+        r.message().contains("rule: migration-old-tag"),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn deployment_rules_window_migration_resources_secrets() {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.version_window = 3;
+    let api = Api::with(config).await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut ids = vec![v1.clone()];
+    for n in 2..=4 {
+        let r = api
+            .upload_version("demo", version_metadata(&kv, &format!("t{n}")))
+            .await;
+        ids.push(r.ok()["id"].as_str().expect("id").to_owned());
+    }
+    // Window of 3: v1 is out.
+    let r = api.deploy("demo", &[(&ids[0], 100.0)], false).await;
+    assert_eq!(r.code(), 100147);
+    assert!(
+        r.message().contains("last 3 uploaded versions"),
+        "{}",
+        r.message()
+    );
+    let deployable = api
+        .get("/workers/scripts/demo/versions?deployable=true")
+        .await;
+    assert_eq!(deployable.ok()["items"].as_array().map(Vec::len), Some(3));
+
+    // Shape rules.
+    assert_eq!(
+        api.deploy("demo", &[(&ids[1], 50.0), (&ids[2], 40.0)], false)
+            .await
+            .code(),
+        10021
+    );
+    assert_eq!(
+        api.deploy(
+            "demo",
+            &[(&ids[1], 50.0), (&ids[2], 25.0), (&ids[3], 25.0)],
+            false
+        )
+        .await
+        .code(),
+        10021
+    );
+
+    // Secret change: new version, deployed, triggered_by secret.
+    api.deploy("demo", &[(&ids[3], 100.0)], false).await.ok();
+    let put = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/demo/secrets"))
+                .json(&json!({"name": "API_TOKEN", "text": "rotated", "type": "secret_text"})),
+        )
+        .await;
+    assert_eq!(
+        put.ok(),
+        &json!({"name": "API_TOKEN", "type": "secret_text"})
+    );
+    let deps = api.get("/workers/scripts/demo/deployments").await;
+    assert_eq!(
+        deps.ok()["deployments"][0]["annotations"]["workers/triggered_by"],
+        json!("secret")
+    );
+    let r = api.deploy("demo", &[(&ids[3], 100.0)], false).await;
+    assert_eq!(r.code(), 10220);
+    assert!(
+        r.message()
+            .ends_with("The following secrets have changed: API_TOKEN"),
+        "{}",
+        r.message()
+    );
+    api.deploy("demo", &[(&ids[3], 100.0)], true).await.ok();
+
+    // Latest version (the secret one) is no longer deployed: secret edits are refused.
+    let put = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/demo/secrets"))
+                .json(&json!({"name": "X", "text": "y", "type": "secret_text"})),
+        )
+        .await;
+    assert_eq!(put.code(), 10215);
+
+    // Deleted KV namespace blocks deploying versions that bind it.
+    api.emu.delete_kv_namespace(&kv).expect("delete kv");
+    let r = api.deploy("demo", &[(&ids[2], 100.0)], true).await;
+    assert_eq!(r.code(), 100140);
+    assert!(
+        r.message().starts_with(&format!(
+            "Failed to rollback due to external resources being modified (kv:{kv})"
+        )),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn rollback_across_do_migration_is_refused() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut second = first_metadata(&kv);
+    second["migrations"] =
+        json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_sqlite_classes": ["Room"]}]});
+    let put = api.put_script("demo", second).await;
+    assert_eq!(put.ok()["migration_tag"], json!("v2"));
+    let r = api.deploy("demo", &[(&v1, 100.0)], true).await;
+    assert_eq!(r.code(), 100140);
+    assert!(
+        r.message().contains("(durable-object:v2)"),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn auth_account_and_routing_errors() {
+    let api = Api::start().await;
+    let url = api.url("/workers/scripts");
+    let none = api.http.get(&url).send().await.expect("sent");
+    assert_eq!(none.status().as_u16(), 401);
+    let wrong = api
+        .http
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong.status().as_u16(), 403);
+    let body: Value = wrong.json().await.expect("json");
+    assert_eq!(body["errors"][0]["code"], json!(10000));
+    let other = format!(
+        "{}/accounts/{}/workers/scripts",
+        api.emu.base_url(),
+        "f".repeat(32)
+    );
+    let r = api.send(api.http.get(other)).await;
+    assert_eq!((r.status, r.code()), (403, 9109));
+    let r = api
+        .send(api.http.get(format!("{}/nope", api.emu.base_url())))
+        .await;
+    assert_eq!((r.status, r.code()), (404, 7003));
+    let verify = api
+        .send(
+            api.http
+                .get(format!("{}/user/tokens/verify", api.emu.base_url())),
+        )
+        .await;
+    assert_eq!(verify.ok()["status"], json!("active"));
+    assert!(verify.headers.contains_key("ratelimit"));
+    assert!(verify.headers.contains_key("ratelimit-policy"));
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.rate_limit = flaresync_emulator::RateLimit {
+        requests: 3,
+        window: std::time::Duration::from_secs(60),
+    };
+    let api = Api::with(config).await;
+    for _ in 0..3 {
+        assert_eq!(api.get("/workers/scripts").await.status, 200);
+    }
+    let r = api.get("/workers/scripts").await;
+    assert_eq!((r.status, r.code()), (429, 971));
+    let retry: u64 = r.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("secs");
+    assert!((1..=60).contains(&retry), "{retry}");
+}
+
+#[tokio::test]
+async fn faults_status_drop_and_fail_after_commit() {
+    let api = Api::start().await;
+    api.emu
+        .fault("GET", "/workers/scripts$", FaultKind::Status, 1);
+    let r = api.get("/workers/scripts").await;
+    assert_eq!((r.status, r.code()), (500, 10002));
+    assert_eq!(api.get("/workers/scripts").await.status, 200);
+
+    api.emu
+        .fault("GET", "/workers/scripts$", FaultKind::Drop, 1);
+    let dropped = api
+        .http
+        .get(api.url("/workers/scripts"))
+        .bearer_auth(api.emu.token())
+        .send()
+        .await;
+    assert!(
+        dropped.is_err(),
+        "connection should be dropped: {dropped:?}"
+    );
+
+    // fail_after_commit: the KV namespace exists although the answer was 500.
+    api.emu.fault(
+        "POST",
+        "/storage/kv/namespaces$",
+        FaultKind::FailAfterCommit,
+        1,
+    );
+    let r = api
+        .post("/storage/kv/namespaces", json!({"title": "ghost"}))
+        .await;
+    assert_eq!(r.status, 500);
+    let list = api.get("/storage/kv/namespaces").await;
+    assert_eq!(list.ok()[0]["title"], json!("ghost"));
+
+    // Admin endpoint over HTTP with a 429 fault.
+    let spec = FaultSpec {
+        method: None,
+        path_prefix: Some("/accounts".into()),
+        path_regex: None,
+        kind: FaultKind::RateLimit,
+        count: Some(1),
+        probability: None,
+        status: None,
+        retry_after: Some(7),
+        latency_ms: None,
+        code: None,
+        message: None,
+    };
+    let added = api
+        .http
+        .post(format!("{}/__emulator/faults", api.emu.root_url()))
+        .bearer_auth(api.emu.token())
+        .json(&spec)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(added.status().as_u16(), 200);
+    let r = api.get("/workers/scripts").await;
+    assert_eq!((r.status, r.code()), (429, 971));
+    assert_eq!(r.headers["retry-after"], "7");
+    let log: Value = api
+        .http
+        .get(format!("{}/__emulator/requests", api.emu.root_url()))
+        .bearer_auth(api.emu.token())
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let faults: Vec<&Value> = log["result"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|e| &e["fault"])
+        .collect();
+    assert!(
+        faults.contains(&&json!("drop")) && faults.contains(&&json!("rate_limit")),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn resources_list_create_delete() {
+    let api = Api::start().await;
+    let b = api
+        .send(
+            api.http
+                .post(api.url("/r2/buckets"))
+                .header("cf-r2-jurisdiction", "eu")
+                .json(&json!({"name": "eu-bucket"})),
+        )
+        .await;
+    assert_eq!(b.ok()["jurisdiction"], json!("eu"));
+    let default_list = api.get("/r2/buckets").await;
+    assert_eq!(default_list.ok()["buckets"], json!([]));
+    let eu = api
+        .send(
+            api.http
+                .get(api.url("/r2/buckets"))
+                .header("cf-r2-jurisdiction", "eu"),
+        )
+        .await;
+    assert_eq!(eu.ok()["buckets"][0]["name"], json!("eu-bucket"));
+
+    let q1 = api
+        .post("/queues", json!({"queue_name": "jobs"}))
+        .await
+        .ok()["queue_id"]
+        .clone();
+    api.post("/queues", json!({"queue_name": "other"}))
+        .await
+        .ok();
+    assert_eq!(
+        api.post("/queues", json!({"queue_name": "jobs"}))
+            .await
+            .code(),
+        11009
+    );
+    let filtered = api.get("/queues?name=jobs&name=missing").await;
+    assert_eq!(filtered.ok().as_array().map(Vec::len), Some(1));
+    let both = api.get("/queues?name=jobs&name=other").await;
+    assert_eq!(both.ok().as_array().map(Vec::len), Some(2));
+    let del = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/queues/{}", q1.as_str().expect("id")))),
+        )
+        .await;
+    del.ok();
+
+    let db = api.post("/d1/database", json!({"name": "main-db"})).await;
+    let uuid = db.ok()["uuid"].as_str().expect("uuid").to_owned();
+    assert_eq!(api.get("/d1/database").await.ok()[0]["uuid"], json!(uuid));
+    assert_eq!(
+        api.get(&format!("/d1/database/{uuid}")).await.ok()["name"],
+        json!("main-db")
+    );
+    assert_eq!(
+        api.get("/d1/database/00000000-0000-0000-0000-000000000000")
+            .await
+            .code(),
+        7404
+    );
+}
