@@ -327,7 +327,11 @@ pub fn worker_diff(before: Before<'_>, after: After<'_>) -> WorkerDiff {
         before: before_size,
         after: after_size,
     });
-    diff.modules = module_changes(base_spec.map(|s| s.modules.as_slice()), &after.spec.modules);
+    // Without a base commit, a deployed Worker's module contents are unknown (Cloudflare's
+    // version API does not return them): list modules only for a brand-new Worker.
+    if base_spec.is_some() || before.live_version.is_none() {
+        diff.modules = module_changes(base_spec.map(|s| s.modules.as_slice()), &after.spec.modules);
+    }
     diff
 }
 

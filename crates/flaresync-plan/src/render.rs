@@ -257,7 +257,10 @@ pub fn render_markdown(plan: &Plan) -> String {
             worker.action.label()
         );
         markdown_worker(&mut out, worker);
-        out.push_str("\n</details>\n");
+        while out.ends_with("\n\n") {
+            out.pop();
+        }
+        out.push_str("\n\n</details>\n");
     }
     out
 }
