@@ -322,6 +322,18 @@ pub fn load_worker(
             "no `name`: Cloudflare needs a script name; add `name = \"my-worker\"` to the config",
         ));
     };
+    if parsed.spec.compatibility_date.is_none() {
+        return Err(ConfigError::invalid(
+            crate::error::Location {
+                file: config_path.clone(),
+                line: 1,
+                col: 1,
+            },
+            "no `compatibility_date`: wrangler refuses to deploy without one (Cloudflare would \
+             silently use 2021-11-02); add compatibility_date = \"YYYY-MM-DD\" (the date you \
+             last tested the Worker against)",
+        ));
+    }
     let names: Vec<&str> = std::iter::once(name.as_str())
         .chain(top_name.as_deref())
         .collect();

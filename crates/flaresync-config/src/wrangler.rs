@@ -407,6 +407,13 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
             }
         }
     };
+    check_durable_object_classes(
+        cx,
+        &bindings,
+        &migrations,
+        exports.as_deref(),
+        name.as_deref(),
+    );
     let bindings = unique_bindings(cx, bindings)?;
 
     // --- remaining keys: warnings ---
@@ -473,6 +480,73 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
         spec,
         warnings: Vec::new(),
     })
+}
+
+/// Warns about Durable Object bindings to local classes that no migration (or `exports`
+/// entry) creates: Cloudflare rejects such uploads with error 10061.
+fn check_durable_object_classes(
+    cx: &mut Cx<'_>,
+    bindings: &[(Binding, usize)],
+    migrations: &[MigrationStep],
+    exports: Option<&str>,
+    own_name: Option<&str>,
+) {
+    let mut live: Vec<&str> = Vec::new();
+    for step in migrations {
+        live.extend(step.new_classes.iter().map(String::as_str));
+        live.extend(step.new_sqlite_classes.iter().map(String::as_str));
+        for renamed in &step.renamed_classes {
+            live.retain(|c| *c != renamed.from);
+            live.push(&renamed.to);
+        }
+        live.extend(step.transferred_classes.iter().map(|t| t.to.as_str()));
+        live.retain(|c| !step.deleted_classes.iter().any(|d| d == c));
+    }
+    let exported: Vec<String> = exports
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|v| v.as_object().cloned())
+        .map(|map| {
+            map.into_iter()
+                .filter(|(_, e)| {
+                    e.get("type").and_then(|t| t.as_str()) == Some("durable-object")
+                        && matches!(
+                            e.get("state").and_then(|s| s.as_str()),
+                            None | Some("created" | "expecting-transfer")
+                        )
+                })
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default();
+    for (binding, offset) in bindings {
+        let BindingKind::DurableObjectNamespace {
+            class_name,
+            script_name,
+            ..
+        } = &binding.kind
+        else {
+            continue;
+        };
+        let local = match script_name {
+            None => true,
+            Some(script) => Some(script.as_str()) == own_name,
+        };
+        if local
+            && !live.contains(&class_name.as_str())
+            && !exported.iter().any(|e| e == class_name)
+        {
+            cx.warn(
+                *offset,
+                format!(
+                    "Durable Object binding {:?} uses class {class_name:?}, which no \
+                     [[migrations]] step (or `exports` entry) creates or keeps; Cloudflare \
+                     rejects the upload (error 10061): add a migration step with \
+                     new_sqlite_classes = [{class_name:?}]",
+                    binding.name
+                ),
+            );
+        }
+    }
 }
 
 /// Hints for two common slips: `[env.vars]` (an environment named like a wrangler key) and

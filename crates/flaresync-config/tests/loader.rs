@@ -70,6 +70,7 @@ fn additional_modules_follow_rules_and_content_types() {
         "w/wrangler.jsonc",
         r#"{
   "name": "mods",
+  "compatibility_date": "2025-01-01",
   "main": "dist/index.mjs",
   "find_additional_modules": true,
   "rules": [
@@ -115,7 +116,7 @@ fn without_module_collection_only_main_is_uploaded() {
     write(
         dir.path(),
         "wrangler.toml",
-        "name = \"w\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"index.js\"\n",
     );
     write(dir.path(), "index.js", "export default {}");
     write(dir.path(), "other.js", "export const x = 1");
@@ -132,14 +133,14 @@ fn typescript_main_is_refused_with_advice() {
     write(
         dir.path(),
         "w/wrangler.toml",
-        "name = \"w\"\nmain = \"src/index.ts\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"src/index.ts\"\n",
     );
     write(dir.path(), "w/src/index.ts", "export default {}");
     let tree = DirTree::new(dir.path());
     let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("ts main");
     let text = err.to_string();
     assert!(text.contains("flaresync deploys built bundles"), "{text}");
-    assert!(text.contains("w/wrangler.toml:2:8"), "{text}");
+    assert!(text.contains("w/wrangler.toml:3:8"), "{text}");
     assert!(text.contains("`main` override"), "{text}");
 }
 
@@ -149,7 +150,7 @@ fn flaresync_toml_main_override_replaces_typescript_main() {
     write(
         dir.path(),
         "w/wrangler.toml",
-        "name = \"w\"\nmain = \"src/index.ts\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"src/index.ts\"\n",
     );
     write(dir.path(), "w/dist/worker.js", "export default {}");
     write(
@@ -185,7 +186,7 @@ fn main_escaping_the_repository_is_refused() {
     write(
         dir.path(),
         "w/wrangler.toml",
-        "name = \"w\"\nmain = \"../../outside.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"../../outside.js\"\n",
     );
     let tree = DirTree::new(dir.path());
     let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("escape");
@@ -197,7 +198,7 @@ fn main_escaping_the_repository_is_refused() {
     write(
         dir.path(),
         "v/wrangler.toml",
-        "name = \"v\"\nmain = \"/etc/passwd.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"v\"\nmain = \"/etc/passwd.js\"\n",
     );
     let err = load_worker(&tree, "v", &RepoConfig::default()).expect_err("absolute");
     assert!(err.to_string().contains("is absolute"), "{err}");
@@ -212,7 +213,7 @@ fn symlinks_must_stay_inside_the_repository() {
     write(
         dir.path(),
         "w/wrangler.toml",
-        "name = \"w\"\nmain = \"dist/index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"dist/index.js\"\n",
     );
     std::fs::create_dir_all(dir.path().join("w/dist")).expect("mkdir");
     std::os::unix::fs::symlink(
@@ -228,7 +229,7 @@ fn symlinks_must_stay_inside_the_repository() {
     write(
         dir.path(),
         "x/wrangler.toml",
-        "name = \"x\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"x\"\nmain = \"index.js\"\n",
     );
     std::os::unix::fs::symlink(
         "../../../../../../../../etc/hosts",
@@ -243,7 +244,7 @@ fn symlinks_must_stay_inside_the_repository() {
     write(
         dir.path(),
         "y/wrangler.toml",
-        "name = \"y\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"y\"\nmain = \"index.js\"\n",
     );
     std::os::unix::fs::symlink("../shared/build/index.js", dir.path().join("y/index.js"))
         .expect("symlink");
@@ -256,11 +257,15 @@ fn symlinks_must_stay_inside_the_repository() {
 #[test]
 fn non_utf8_config_fails_only_that_worker() {
     let dir = repo();
-    write(dir.path(), "bad/wrangler.toml", b"name = \"\xff\xfe\"\n");
+    write(
+        dir.path(),
+        "bad/wrangler.toml",
+        b"compatibility_date = \"2025-01-01\"\nname = \"\xff\xfe\"\n",
+    );
     write(
         dir.path(),
         "good/wrangler.toml",
-        "name = \"good\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"good\"\nmain = \"index.js\"\n",
     );
     write(dir.path(), "good/index.js", "export default {}");
     let tree = DirTree::new(dir.path());
@@ -290,7 +295,7 @@ fn oversize_bundle_is_refused() {
     write(
         dir.path(),
         "w/wrangler.toml",
-        "name = \"w\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"index.js\"\n",
     );
     write(
         dir.path(),
@@ -305,7 +310,7 @@ fn oversize_bundle_is_refused() {
     write(
         dir.path(),
         "v/wrangler.toml",
-        "name = \"v\"\nmain = \"index.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"v\"\nmain = \"index.js\"\n",
     );
     write(
         dir.path(),
@@ -325,7 +330,11 @@ fn discovery_skips_node_modules_hidden_and_excluded_dirs() {
         ".wrangler/tmp/wrangler.json",
         "examples/e/wrangler.toml",
     ] {
-        write(dir.path(), path, "name = \"x\"\n");
+        write(
+            dir.path(),
+            path,
+            "compatibility_date = \"2025-01-01\"\nname = \"x\"\n",
+        );
     }
     let tree = DirTree::new(dir.path());
     let repo_config = RepoConfig {
@@ -343,14 +352,14 @@ fn duplicate_script_names_fail_both_workers() {
         write(
             dir.path(),
             &format!("{w}/wrangler.toml"),
-            "name = \"same\"\nmain = \"i.js\"\n",
+            "compatibility_date = \"2025-01-01\"\nname = \"same\"\nmain = \"i.js\"\n",
         );
         write(dir.path(), &format!("{w}/i.js"), "export default {}");
     }
     write(
         dir.path(),
         "three/wrangler.toml",
-        "name = \"three\"\nmain = \"i.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"three\"\nmain = \"i.js\"\n",
     );
     write(dir.path(), "three/i.js", "export default {}");
     let tree = DirTree::new(dir.path());
@@ -366,6 +375,7 @@ fn duplicate_script_names_fail_both_workers() {
 fn repo_env_and_per_worker_env_select_the_right_script() {
     let dir = repo();
     let config = r#"
+compatibility_date = "2025-01-01"
 name = "svc"
 main = "i.js"
 [env.production.vars]
@@ -403,7 +413,7 @@ fn skipped_workers_are_listed_not_loaded() {
     write(
         dir.path(),
         "a/wrangler.toml",
-        "name = \"a\"\nmain = \"i.js\"\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"a\"\nmain = \"i.js\"\n",
     );
     write(dir.path(), "a/i.js", "export default {}");
     write(dir.path(), "flaresync.toml", "[workers.a]\nskip = true\n");
@@ -447,4 +457,18 @@ fn same_content_in_toml_and_json_digests_the_same() {
     sd.crons.push("* * * * *".into());
     assert_ne!(sa.digest(), sd.digest());
     assert_eq!(sa.version_digest(), sd.version_digest());
+}
+
+#[test]
+fn missing_compatibility_date_is_refused_like_wrangler() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "name = \"w\"\nmain = \"i.js\"\n",
+    );
+    write(dir.path(), "w/i.js", "export default {}");
+    let err = load_worker(&DirTree::new(dir.path()), "w", &RepoConfig::default())
+        .expect_err("no compatibility date");
+    assert!(err.to_string().contains("no `compatibility_date`"), "{err}");
 }

@@ -105,7 +105,7 @@ deleted_classes = ["Legacy"]
 fn version_uploads_never_carry_migrations_or_script_settings() {
     let spec = load(
         "wrangler.toml",
-        "name = \"w\"\nmain = \"index.js\"\nlogpush = true\n[[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"A\"]\n",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"index.js\"\nlogpush = true\n[[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"A\"]\n",
     );
     let migrations = migrations_to_upload(&spec.migrations, None).expect("plannable");
     let version = spec.upload_metadata(&UploadOptions {
@@ -134,7 +134,10 @@ fn version_uploads_never_carry_migrations_or_script_settings() {
 
 #[test]
 fn long_annotations_are_truncated_to_cloudflare_limits() {
-    let spec = load("wrangler.toml", "name = \"w\"\nmain = \"index.js\"\n");
+    let spec = load(
+        "wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"index.js\"\n",
+    );
     let metadata = spec.upload_metadata(&UploadOptions {
         tag: Some("t".repeat(300)),
         message: Some("é".repeat(800)),
