@@ -1,0 +1,572 @@
+//! The client against flaresync-emulator over real HTTP: the typed calls end to end, and the
+//! resilience guarantees under the emulator's injected faults.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flaresync_cloudflare::{
+    BudgetConfig, Client, ClientConfig, DeploymentVersion, Error, NewDeployment, RetryPolicy,
+    ScriptSettingsPatch, Secret, Timeouts,
+};
+use flaresync_config::{BindingKind, Module};
+use flaresync_emulator::testing::{TestEmulator, test_config};
+use flaresync_emulator::{FaultKind, FaultSpec, RateLimit};
+use serde_json::json;
+
+const WORKER: &str = "flaresync-demo";
+const COMMIT_1: &str = "3f2c1a9e5b7d0c4f6a8e2b1d9c3f5a7e0b2d4c6f";
+const COMMIT_2: &str = "9b1e4c2d7a3f6e8b0c5d1a2f4e6b8c0d2a4f6e8b";
+const COMMIT_3: &str = "0c5d1a2f4e6b8c0d2a4f6e8b9b1e4c2d7a3f6e8b";
+
+async fn emulator() -> TestEmulator {
+    TestEmulator::start().await.expect("emulator starts")
+}
+
+fn config(emulator: &TestEmulator) -> ClientConfig {
+    let mut config = ClientConfig::new(
+        emulator.base_url(),
+        emulator.account_id(),
+        Secret::new(emulator.token()),
+    );
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+        rate_limit_floor: Duration::from_millis(10),
+    };
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        request: Duration::from_secs(5),
+    };
+    config
+}
+
+fn client(emulator: &TestEmulator) -> Client {
+    Client::new(config(emulator)).expect("valid config")
+}
+
+fn modules(greeting: &str) -> Vec<Module> {
+    let code = format!("export default {{ fetch() {{ return new Response('{greeting}') }} }}");
+    vec![Module {
+        name: "index.js".into(),
+        content_type: "application/javascript+module".into(),
+        sha256: String::new(),
+        size: code.len() as u64,
+        content: Arc::from(code.into_bytes()),
+    }]
+}
+
+fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
+    let mut bindings = vec![json!({"type": "plain_text", "name": "APP_ENV", "text": "production"})];
+    if let Some(kv_id) = kv_id {
+        bindings.push(json!({"type": "kv_namespace", "name": "CACHE", "namespace_id": kv_id}));
+    }
+    json!({
+        "main_module": "index.js",
+        "compatibility_date": "2026-11-01",
+        "bindings": bindings,
+        "keep_bindings": ["secret_text", "secret_key"],
+        "annotations": {"workers/tag": commit, "workers/message": format!("deploy {}", &commit[..7])}
+    })
+}
+
+fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
+    FaultSpec {
+        method: Some(method.to_owned()),
+        path_prefix: None,
+        path_regex: Some(path_regex.to_owned()),
+        kind,
+        count: Some(count),
+        probability: None,
+        status: None,
+        retry_after: None,
+        latency_ms: None,
+        code: None,
+        message: None,
+    }
+}
+
+fn count(emulator: &TestEmulator, method: &str, path_suffix: &str) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.ends_with(path_suffix))
+        .count()
+}
+
+/// First deploy with a DO migration, a version upload, a deployment, and every read the
+/// reconciler makes.
+#[tokio::test]
+async fn reconciler_calls_work_end_to_end() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let kv_id = emulator
+        .create_kv_namespace("flaresync-demo-CACHE")
+        .expect("kv created");
+
+    assert_eq!(
+        client.service_metadata(WORKER).await.expect("services"),
+        None,
+        "no worker yet"
+    );
+
+    let mut first = metadata(COMMIT_1, Some(&kv_id));
+    first["bindings"]
+        .as_array_mut()
+        .expect("array")
+        .push(json!({"type": "durable_object_namespace", "name": "ROOMS", "class_name": "Room"}));
+    first["migrations"] = json!({"new_tag": "v1", "steps": [{"new_sqlite_classes": ["Room"]}]});
+    let mut first_modules = modules("one");
+    first_modules[0].content = Arc::from(
+        b"export class Room {} export default { fetch() { return new Response('one') } }"
+            .as_slice(),
+    );
+    let upload = client
+        .upload_script(WORKER, &first, &first_modules)
+        .await
+        .expect("first upload creates the worker");
+    let first_version = upload.version_id().expect("version id");
+
+    let scripts = client.list_scripts().await.expect("scripts");
+    let script = scripts
+        .iter()
+        .find(|s| s.id == WORKER)
+        .expect("worker listed");
+    assert_eq!(script.migration_tag.as_deref(), Some("v1"));
+    let service = client
+        .service_metadata(WORKER)
+        .await
+        .expect("services")
+        .expect("worker exists");
+    assert_eq!(service.migration_tag(), Some("v1"));
+
+    let mut second = metadata(COMMIT_2, Some(&kv_id));
+    second["bindings"]
+        .as_array_mut()
+        .expect("array")
+        .push(json!({"type": "durable_object_namespace", "name": "ROOMS", "class_name": "Room"}));
+    let version = client
+        .upload_version(WORKER, &second, &first_modules)
+        .await
+        .expect("version upload");
+    assert_eq!(version.tag(), Some(COMMIT_2));
+    assert_eq!(version.message(), Some("deploy 9b1e4c2"));
+    assert_eq!(version.migration_tag(), Some("v1"));
+
+    let versions = client.list_versions(WORKER).await.expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].id, version.id, "newest first");
+    assert_eq!(versions[1].id, first_version);
+    assert_eq!(versions[1].tag(), Some(COMMIT_1));
+    let deployable = client
+        .list_deployable_versions(WORKER)
+        .await
+        .expect("deployable");
+    assert_eq!(deployable.len(), 2);
+
+    let fetched = client
+        .get_version(WORKER, &version.id)
+        .await
+        .expect("get version");
+    assert_eq!(fetched.triggered_by(), Some("upload"));
+    assert!(fetched.bindings().iter().any(|b| b.name == "CACHE"
+        && b.kind
+            == BindingKind::KvNamespace {
+                namespace_id: kv_id.clone()
+            }));
+    assert_eq!(fetched.migration_tag(), Some("v1"));
+
+    let deployment = client
+        .create_deployment(
+            WORKER,
+            &NewDeployment::single(version.id.clone(), Some("deploy 9b1e4c2".into())),
+            false,
+        )
+        .await
+        .expect("deploy");
+    assert_eq!(deployment.versions[0].version_id, version.id);
+    let deployments = client.list_deployments(WORKER).await.expect("deployments");
+    assert_eq!(deployments[0].id, deployment.id, "newest first");
+    assert!(deployments.len() >= 2);
+    assert_eq!(
+        client
+            .active_deployment(WORKER)
+            .await
+            .expect("active")
+            .map(|d| d.id),
+        Some(deployment.id.clone())
+    );
+
+    // Gradual split, then back.
+    let split = NewDeployment::split(
+        vec![
+            DeploymentVersion {
+                version_id: first_version.clone(),
+                percentage: 10.0,
+            },
+            DeploymentVersion {
+                version_id: version.id.clone(),
+                percentage: 90.0,
+            },
+        ],
+        None,
+    );
+    let split_deployment = client
+        .create_deployment(WORKER, &split, false)
+        .await
+        .expect("split deploy");
+    assert!(split.is_served_by(&split_deployment));
+
+    assert!(
+        client
+            .list_secrets(WORKER)
+            .await
+            .expect("secrets")
+            .is_empty()
+    );
+    let settings = client
+        .patch_script_settings(
+            WORKER,
+            &ScriptSettingsPatch {
+                logpush: Some(true),
+                ..ScriptSettingsPatch::default()
+            },
+        )
+        .await
+        .expect("settings patch");
+    assert_eq!(settings.logpush, Some(true));
+
+    let namespaces = client.list_kv_namespaces().await.expect("kv");
+    assert!(namespaces.iter().any(|n| n.id == kv_id));
+    let metrics = client.metrics();
+    assert_eq!(metrics.retries_total, 0);
+    // Nine reads, each a single page; the services lookup of the missing worker was the 4xx.
+    assert_eq!(metrics.requests("GET", "2xx"), 9);
+    assert_eq!(metrics.requests("GET", "4xx"), 1);
+    assert_eq!(metrics.requests("POST", "2xx"), 3);
+    assert_eq!(metrics.requests("PUT", "2xx"), 1);
+    assert_eq!(metrics.requests("PATCH", "2xx"), 1);
+}
+
+#[tokio::test]
+async fn resource_lists_cover_every_page_and_jurisdiction() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    for i in 0..130 {
+        emulator
+            .create_kv_namespace(&format!("ns-{i:03}"))
+            .expect("kv created");
+    }
+    emulator
+        .create_r2_bucket("assets", None)
+        .expect("r2 created");
+    emulator
+        .create_r2_bucket("eu-assets", Some("eu"))
+        .expect("r2 created");
+    let db = emulator.create_d1_database("main-db").expect("d1 created");
+    emulator.create_queue("jobs").expect("queue created");
+
+    let namespaces = client.list_kv_namespaces().await.expect("kv");
+    assert_eq!(namespaces.len(), 130);
+    assert!(
+        count(&emulator, "GET", "/storage/kv/namespaces") >= 2,
+        "paged"
+    );
+
+    let default_buckets = client.list_r2_buckets(None).await.expect("r2");
+    assert_eq!(
+        default_buckets
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>(),
+        ["assets"]
+    );
+    let eu_buckets = client.list_r2_buckets(Some("eu")).await.expect("r2 eu");
+    assert_eq!(
+        eu_buckets
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>(),
+        ["eu-assets"]
+    );
+
+    let databases = client.list_d1_databases().await.expect("d1");
+    assert!(
+        databases
+            .iter()
+            .any(|d| d.uuid == db && d.name == "main-db")
+    );
+    let queues = client.list_queues().await.expect("queues");
+    assert!(queues.iter().any(|q| q.queue_name == "jobs"));
+}
+
+#[tokio::test]
+async fn missing_worker_errors_carry_code_path_and_hint() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let error = client
+        .upload_version("ghost", &metadata(COMMIT_1, None), &modules("x"))
+        .await
+        .expect_err("worker does not exist");
+    assert!(error.has_code(10007), "{error:?}");
+    assert!(error.is_not_found());
+    let text = error.to_string();
+    assert!(text.contains("/workers/scripts/ghost/versions"), "{text}");
+    assert!(
+        text.contains("hint: the worker does not exist yet"),
+        "{text}"
+    );
+    assert!(!text.contains(emulator.token()));
+}
+
+#[tokio::test]
+async fn version_upload_after_fail_after_commit_creates_exactly_one_version() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
+    let version = client
+        .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
+        .await
+        .expect("the committed version is returned");
+    assert_eq!(version.tag(), Some(COMMIT_2));
+    let versions = client.list_versions(WORKER).await.expect("versions");
+    assert_eq!(
+        versions.len(),
+        2,
+        "one from the PUT, exactly one from the POST"
+    );
+    assert_eq!(
+        versions
+            .iter()
+            .filter(|v| v.tag() == Some(COMMIT_2))
+            .count(),
+        1
+    );
+    assert_eq!(count(&emulator, "POST", "/versions"), 1, "never re-sent");
+    assert_eq!(client.metrics().recovered_total, 1);
+}
+
+#[tokio::test]
+async fn script_upload_after_fail_after_commit_is_not_repeated() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    emulator.fault(
+        "PUT",
+        &format!("/workers/scripts/{WORKER}$"),
+        FaultKind::FailAfterCommit,
+        1,
+    );
+    let upload = client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("the committed upload is returned");
+    let versions = client.list_versions(WORKER).await.expect("versions");
+    assert_eq!(versions.len(), 1);
+    assert_eq!(
+        upload.version_id().as_deref(),
+        Some(versions[0].id.as_str())
+    );
+    assert_eq!(count(&emulator, "PUT", &format!("/scripts/{WORKER}")), 1);
+}
+
+#[tokio::test]
+async fn dropped_connection_before_commit_is_retried_and_lands_once() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    emulator.fault("POST", "/versions$", FaultKind::Drop, 1);
+    let version = client
+        .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
+        .await
+        .expect("retried upload succeeds");
+    let versions = client.list_versions(WORKER).await.expect("versions");
+    assert_eq!(versions.len(), 2, "nothing lost, nothing duplicated");
+    assert_eq!(versions[0].id, version.id);
+    let metrics = client.metrics();
+    assert_eq!(metrics.requests("POST", "transport"), 1);
+    assert_eq!(metrics.retries_total, 1);
+    assert_eq!(metrics.recovered_total, 0);
+}
+
+#[tokio::test]
+async fn server_errors_on_upload_are_verified_then_retried() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    emulator.fault("POST", "/versions$", FaultKind::Status, 2);
+    client
+        .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
+        .await
+        .expect("third attempt succeeds");
+    let versions = client.list_versions(WORKER).await.expect("versions");
+    assert_eq!(versions.len(), 2);
+    let requests = emulator.requests();
+    let posts: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/versions"))
+        .collect();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(posts.iter().filter(|r| r.status == 500).count(), 2);
+}
+
+#[tokio::test]
+async fn deployment_after_fail_after_commit_is_not_created_twice() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    let version = client
+        .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
+        .await
+        .expect("version");
+    let before = client.list_deployments(WORKER).await.expect("list").len();
+    emulator.fault("POST", "/deployments$", FaultKind::FailAfterCommit, 1);
+    let deployment = client
+        .create_deployment(
+            WORKER,
+            &NewDeployment::single(version.id.clone(), None),
+            false,
+        )
+        .await
+        .expect("the committed deployment is returned");
+    assert_eq!(deployment.versions[0].version_id, version.id);
+    let after = client.list_deployments(WORKER).await.expect("list");
+    assert_eq!(after.len(), before + 1, "exactly one new deployment");
+    assert_eq!(after[0].id, deployment.id);
+    assert_eq!(count(&emulator, "POST", "/deployments"), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_retry_after_is_honoured() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
+    fault.retry_after = Some(1);
+    emulator.add_fault(fault).expect("fault accepted");
+    let started = Instant::now();
+    client
+        .list_scripts()
+        .await
+        .expect("second attempt succeeds");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited out Retry-After, not {:?}",
+        started.elapsed()
+    );
+    let metrics = client.metrics();
+    assert_eq!(metrics.rate_limited_total, 1);
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 2);
+}
+
+#[tokio::test]
+async fn rate_limit_beyond_the_configured_maximum_gives_up() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
+    fault.retry_after = Some(300);
+    emulator.add_fault(fault).expect("fault accepted");
+    let error = client.list_scripts().await.expect_err("too long a wait");
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(300)));
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 1);
+}
+
+/// The emulator enforces a (shrunk) account limit; a budget sized to it never trips it, where
+/// the same burst without a budget would.
+#[tokio::test]
+async fn budget_keeps_the_client_under_the_account_limit() {
+    let mut emulator_config = test_config();
+    emulator_config.rate_limit = RateLimit {
+        requests: 4,
+        window: Duration::from_secs(2),
+    };
+    let emulator = TestEmulator::start_with(emulator_config)
+        .await
+        .expect("emulator starts");
+    let mut config = config(&emulator);
+    config.budget = BudgetConfig {
+        limit: 4,
+        window: Duration::from_secs(2),
+        burst: 2,
+    };
+    let client = Client::new(config).expect("valid config");
+    let clone = client.clone();
+    let started = Instant::now();
+    for i in 0..6 {
+        let which = if i % 2 == 0 { &client } else { &clone };
+        which.list_scripts().await.expect("within budget");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "4 requests beyond the burst at 1/s, took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        emulator.requests().iter().all(|r| r.status != 429),
+        "the account limit was never hit"
+    );
+    let metrics = client.metrics();
+    assert_eq!(metrics.rate_limited_total, 0);
+    assert!(metrics.throttled_wait_seconds_total >= 3.0);
+}
+
+#[tokio::test]
+async fn changed_secrets_block_a_rollback_until_forced() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let upload = client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    let old_version = upload.version_id().expect("version id");
+    // A secret put creates and deploys a new version.
+    let response = reqwest::Client::new()
+        .put(format!(
+            "{}/accounts/{}/workers/scripts/{WORKER}/secrets",
+            emulator.base_url(),
+            emulator.account_id()
+        ))
+        .bearer_auth(emulator.token())
+        .json(&json!({"name": "API_TOKEN", "text": "s3cr3t", "type": "secret_text"}))
+        .send()
+        .await
+        .expect("secret put");
+    assert!(response.status().is_success());
+    let secrets = client.list_secrets(WORKER).await.expect("secrets");
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0].name, "API_TOKEN");
+    client
+        .upload_version(WORKER, &metadata(COMMIT_3, None), &modules("three"))
+        .await
+        .expect("version");
+
+    let rollback = NewDeployment::single(old_version.clone(), Some("rollback".into()));
+    let error = client
+        .create_deployment(WORKER, &rollback, false)
+        .await
+        .expect_err("secrets changed");
+    assert!(error.has_code(10220), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("create the deployment again with force")
+    );
+    let deployment = client
+        .create_deployment(WORKER, &rollback, true)
+        .await
+        .expect("forced rollback");
+    assert_eq!(deployment.versions[0].version_id, old_version);
+}
