@@ -1,0 +1,424 @@
+//! Runs the real wrangler CLI (4.86.0) against an in-process emulator: first deploy with DO
+//! migrations (PUT), second deploy (versions API), versions upload/view/list/deploy (100% and a
+//! 90/10 split), deployments list/status, rollback with and without an id, the changed-secrets
+//! rollback (10220 then `?force=true`), and whoami.
+//!
+//! Needs wrangler installed by `crates/flaresync-emulator/scripts/install-wrangler.sh` (into
+//! `$FLARESYNC_CACHE/wrangler` or `<repo>/.cache/wrangler`). Without it the test fails, unless
+//! `FLARESYNC_SKIP_WRANGLER=1` is set, in which case it prints a skip note and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use flaresync_emulator::testing::TestEmulator;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+const WORKER: &str = "flaresync-demo";
+
+fn wrangler_entry() -> PathBuf {
+    let cache = match std::env::var_os("FLARESYNC_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache"),
+    };
+    cache.join("wrangler/node_modules/wrangler/bin/wrangler.js")
+}
+
+struct Wrangler {
+    entry: PathBuf,
+    project: PathBuf,
+    home: PathBuf,
+    output_file: PathBuf,
+    base_url: String,
+    token: String,
+    account: String,
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Wrangler {
+    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(&self.entry)
+            .args(args)
+            .current_dir(&self.project)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("CLOUDFLARE_API_BASE_URL", &self.base_url)
+            .env("CLOUDFLARE_API_TOKEN", &self.token)
+            .env("CLOUDFLARE_ACCOUNT_ID", &self.account)
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+            .env("WRANGLER_HIDE_BANNER", "true")
+            .env("npm_registry", "http://127.0.0.1:9/")
+            .env("WRANGLER_OUTPUT_FILE_PATH", &self.output_file)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("node starts (is Node.js installed?)");
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes()).await.expect("write stdin");
+            drop(pipe);
+        }
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            child.wait_with_output(),
+        )
+        .await
+        .expect("wrangler finished within 120 s")
+        .expect("wrangler output");
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    async fn ok(&self, args: &[&str]) -> Run {
+        self.ok_with_stdin(args, None).await
+    }
+
+    async fn ok_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let run = self.run_with_stdin(args, stdin).await;
+        assert_eq!(
+            run.status, 0,
+            "wrangler {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    /// Parses the JSON that `--json` commands print (the whole stdout).
+    async fn json(&self, args: &[&str]) -> Value {
+        let run = self.ok(args).await;
+        let start = run.stdout.find(['{', '[']).unwrap_or(0);
+        serde_json::from_str(run.stdout[start..].trim())
+            .unwrap_or_else(|e| panic!("wrangler {args:?} printed no JSON ({e}):\n{}", run.stdout))
+    }
+
+    /// Output-file records of `kind` so far.
+    fn records(&self, kind: &str) -> Vec<Value> {
+        std::fs::read_to_string(&self.output_file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["type"] == json!(kind))
+            .collect()
+    }
+}
+
+fn worker_source(greeting: &str) -> String {
+    format!(
+        r#"export class Counter {{
+  constructor(state, env) {{ this.state = state; }}
+  async fetch(request) {{ return new Response("count"); }}
+}}
+
+export default {{
+  async fetch(request, env) {{
+    return new Response("{greeting} " + env.GREETING);
+  }},
+}};
+"#
+    )
+}
+
+fn wrangler_toml(kv_id: &str) -> String {
+    format!(
+        r#"name = "{WORKER}"
+main = "index.js"
+compatibility_date = "2025-01-01"
+
+[vars]
+GREETING = "hello"
+
+[[kv_namespaces]]
+binding = "CACHE"
+id = "{kv_id}"
+
+[[durable_objects.bindings]]
+name = "COUNTER"
+class_name = "Counter"
+
+[[migrations]]
+tag = "v1"
+new_classes = ["Counter"]
+"#
+    )
+}
+
+/// The API's view: deployments newest first.
+async fn deployments(emu: &TestEmulator) -> Vec<Value> {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{WORKER}/deployments",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let body: Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    body["result"]["deployments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn splits(deployment: &Value) -> Vec<(String, f64)> {
+    deployment["versions"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    (
+                        v["version_id"].as_str().unwrap_or_default().to_owned(),
+                        v["percentage"].as_f64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count_calls(emu: &TestEmulator, method: &str, suffix: &str) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.ends_with(suffix))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_wrangler_runs_the_scenario() {
+    let entry = wrangler_entry();
+    if !entry.exists() {
+        if std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1") {
+            eprintln!(
+                "\n======== SKIPPED: wrangler interop test ========\n\
+                 wrangler is not installed at {} and FLARESYNC_SKIP_WRANGLER=1 is set.\n\
+                 Run crates/flaresync-emulator/scripts/install-wrangler.sh to enable it.\n\
+                 ================================================\n",
+                entry.display()
+            );
+            return;
+        }
+        panic!(
+            "wrangler is not installed at {}: run crates/flaresync-emulator/scripts/install-wrangler.sh \
+             first (or set FLARESYNC_SKIP_WRANGLER=1 to skip this test)",
+            entry.display()
+        );
+    }
+
+    let emu = TestEmulator::start().await.expect("emulator starts");
+    let kv = emu
+        .create_kv_namespace("flaresync-demo-CACHE")
+        .expect("kv namespace");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("project");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::create_dir_all(&home).expect("home dir");
+    std::fs::write(project.join("wrangler.toml"), wrangler_toml(&kv)).expect("toml");
+    std::fs::write(project.join("index.js"), worker_source("v1")).expect("source");
+    let w = Wrangler {
+        entry,
+        project: project.clone(),
+        home,
+        output_file: dir.path().join("wrangler-output.ndjson"),
+        base_url: emu.base_url(),
+        token: emu.token().to_owned(),
+        account: emu.account_id().to_owned(),
+    };
+
+    // 1. First deploy: a new Worker with DO migrations goes through PUT.
+    w.ok(&["deploy"]).await;
+    let deploys = w.records("deploy");
+    let v1 = deploys[0]["version_id"]
+        .as_str()
+        .expect("deploy version_id")
+        .to_owned();
+    assert_eq!(
+        count_calls(&emu, "PUT", &format!("/workers/scripts/{WORKER}")),
+        1
+    );
+    let d = deployments(&emu).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(splits(&d[0]), vec![(v1.clone(), 100.0)]);
+
+    // 2. Second deploy: no pending migrations, so the versions API (upload + deployment).
+    std::fs::write(project.join("index.js"), worker_source("v2")).expect("source");
+    w.ok(&["deploy", "--message", "second deploy"]).await;
+    let v2 = w.records("deploy")[1]["version_id"]
+        .as_str()
+        .expect("version_id")
+        .to_owned();
+    assert_ne!(v1, v2);
+    assert_eq!(
+        count_calls(&emu, "PUT", &format!("/workers/scripts/{WORKER}")),
+        1,
+        "no second PUT"
+    );
+    assert_eq!(count_calls(&emu, "POST", "/versions"), 1);
+    let d = deployments(&emu).await;
+    assert_eq!(splits(&d[0]), vec![(v2.clone(), 100.0)]);
+    assert_eq!(
+        d[0]["annotations"]["workers/message"],
+        json!("second deploy")
+    );
+
+    // 3. versions upload with tag and message: a version, no deployment change.
+    std::fs::write(project.join("index.js"), worker_source("v3")).expect("source");
+    w.ok(&[
+        "versions",
+        "upload",
+        "--tag",
+        "v3",
+        "--message",
+        "upload v3",
+    ])
+    .await;
+    let v3 = w.records("version-upload")[0]["version_id"]
+        .as_str()
+        .expect("version_id")
+        .to_owned();
+    assert_eq!(deployments(&emu).await.len(), 2, "upload must not deploy");
+
+    // 4. versions view / list.
+    let view = w.json(&["versions", "view", &v3, "--json"]).await;
+    assert_eq!(view["id"], json!(v3));
+    assert_eq!(view["annotations"]["workers/tag"], json!("v3"));
+    assert_eq!(view["annotations"]["workers/message"], json!("upload v3"));
+    assert_eq!(
+        view["resources"]["script_runtime"]["migration_tag"],
+        json!("v1")
+    );
+    let list = w.json(&["versions", "list", "--json"]).await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|v| v["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![v1.as_str(), v2.as_str(), v3.as_str()],
+        "oldest first after wrangler's sort"
+    );
+
+    // 5. versions deploy: 100%, then a 90/10 split.
+    w.ok(&[
+        "versions",
+        "deploy",
+        &format!("{v3}@100%"),
+        "--yes",
+        "--message",
+        "promote v3",
+    ])
+    .await;
+    assert_eq!(
+        splits(&deployments(&emu).await[0]),
+        vec![(v3.clone(), 100.0)]
+    );
+    w.ok(&[
+        "versions",
+        "deploy",
+        &format!("{v3}@90%"),
+        &format!("{v2}@10%"),
+        "--yes",
+    ])
+    .await;
+    let d = deployments(&emu).await;
+    assert_eq!(splits(&d[0]), vec![(v3.clone(), 90.0), (v2.clone(), 10.0)]);
+
+    // 6. deployments list (oldest first) and status (the split).
+    let listed = w.json(&["deployments", "list", "--json"]).await;
+    let listed = listed.as_array().expect("deployments");
+    assert_eq!(listed.len(), 4);
+    assert_eq!(
+        listed.last().map(splits),
+        Some(vec![(v3.clone(), 90.0), (v2.clone(), 10.0)])
+    );
+    assert_eq!(splits(&listed[0]), vec![(v1.clone(), 100.0)]);
+    let status = w.json(&["deployments", "status", "--json"]).await;
+    assert_eq!(status["id"], d[0]["id"]);
+
+    // 7. rollback to an explicit version.
+    w.ok(&["rollback", &v2, "--message", "back to v2", "--yes"])
+        .await;
+    let d = deployments(&emu).await;
+    assert_eq!(splits(&d[0]), vec![(v2.clone(), 100.0)]);
+    assert_eq!(d[0]["annotations"]["workers/message"], json!("back to v2"));
+
+    // 8. rollback without an id: newest deployment dropped, the split skipped, so v3 (100%).
+    w.ok(&["rollback", "--yes"]).await;
+    let d = deployments(&emu).await;
+    assert_eq!(splits(&d[0]), vec![(v3.clone(), 100.0)]);
+    assert_eq!(d[0]["annotations"]["workers/message"], json!("Rollback"));
+
+    // 9. secret put creates and deploys a version; rolling back past it is 10220, which
+    //    wrangler (CI mode) confirms and retries with ?force=true.
+    w.ok_with_stdin(&["secret", "put", "API_TOKEN"], Some("s3cret-value\n"))
+        .await;
+    let d = deployments(&emu).await;
+    assert_eq!(d[0]["annotations"]["workers/triggered_by"], json!("secret"));
+    let secret_version = splits(&d[0])[0].0.clone();
+    assert!(![&v1, &v2, &v3].contains(&&secret_version));
+    w.ok(&["rollback", &v3, "--yes"]).await;
+    let refused = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/deployments"))
+        .map(|r| (r.query.clone().unwrap_or_default(), r.status))
+        .collect::<Vec<_>>();
+    let n = refused.len();
+    assert_eq!(refused[n - 2], (String::new(), 400), "{refused:?}");
+    assert_eq!(
+        refused[n - 1],
+        ("force=true".to_owned(), 200),
+        "{refused:?}"
+    );
+    assert_eq!(
+        splits(&deployments(&emu).await[0]),
+        vec![(v3.clone(), 100.0)]
+    );
+
+    // 10. whoami.
+    let who = w.ok(&["whoami"]).await;
+    assert!(who.stdout.contains(emu.account_id()), "{}", who.stdout);
+    assert!(who.stdout.contains("dev@flaresync.test"), "{}", who.stdout);
+
+    // Every call wrangler made was routed; only the pre-checks of the first deploy may 404.
+    let log = emu.requests();
+    for r in &log {
+        eprintln!("{} {} {:?} -> {}", r.method, r.path, r.query, r.status);
+    }
+    let unexpected: Vec<_> = log
+        .iter()
+        .filter(|r| r.status >= 400)
+        .filter(|r| !(r.method == "POST" && r.path.ends_with("/deployments") && r.status == 400))
+        .filter(|r| r.seq > 4)
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failures: {unexpected:#?}"
+    );
+
+    // The secret value never shows up in what wrangler printed or in API answers.
+    assert!(!who.stdout.contains("s3cret-value"));
+}
