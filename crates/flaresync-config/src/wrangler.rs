@@ -128,6 +128,8 @@ const SILENT: &[&str] = &[
     "type",
     "keep_vars",
     "dependencies_instrumentation",
+    "previews",
+    "unsafe_hello_world",
 ];
 
 /// Keys that would change a deployment but that flaresync does not deploy: they produce a
@@ -330,10 +332,15 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
     };
 
     // --- script settings ---
+    let tail_consumers = {
+        // Not inheritable (wrangler `@nonInheritable`), unlike logpush/observability.
+        let table = layer.local(cx, "tail_consumers");
+        read_tail_consumers(cx, table)?
+    };
     let settings = ScriptSettings {
         logpush: layer.inh("logpush").bool(cx, "logpush")?,
         observability: json_table(cx, layer.inh("observability"), "observability")?,
-        tail_consumers: read_tail_consumers(cx, layer.inh("tail_consumers"))?,
+        tail_consumers,
     };
 
     // --- migrations / exports ---
@@ -1314,7 +1321,8 @@ fn read_bindings(
     }
 
     {
-        let table = layer.local(cx, "logfwdr");
+        // logfwdr is `@inheritable` in wrangler, unlike the other binding tables.
+        let table = layer.inh("logfwdr");
         if let Some(mut logfwdr) = table.table(cx, "logfwdr")? {
             for mut b in logfwdr.tables(cx, "bindings")? {
                 let name = b.req_nonempty(cx, "name", "name the binding")?;
@@ -1368,6 +1376,63 @@ fn read_bindings(
                 );
             }
             unsafe_table.finish(cx, &["capnp"]);
+        }
+    }
+
+    // Newer kinds without a dedicated model variant: `[{ binding, <field> }]` -> Other.
+    for (key, wire_type, fields) in [
+        ("artifacts", "artifacts", &["namespace"][..]),
+        ("flagship", "flagship", &["app_id"][..]),
+        ("ai_search", "ai_search", &["instance_name"][..]),
+        (
+            "ai_search_namespaces",
+            "ai_search_namespace",
+            &["namespace"][..],
+        ),
+    ] {
+        for mut item in layer.local(cx, key).tables(cx, key)? {
+            let name = item.req_nonempty(cx, "binding", "name the binding")?;
+            let mut wire = serde_json::Map::new();
+            for field in fields {
+                let value =
+                    item.req_nonempty(cx, field, "see the wrangler docs for this binding")?;
+                wire.insert((*field).to_owned(), value.into());
+            }
+            item.finish(cx, &["remote", "experimental_remote"]);
+            push(out, name, other(wire_type, wire), item.node.span.start);
+        }
+    }
+    for mut item in layer.local(cx, "vpc_networks").tables(cx, "vpc_networks")? {
+        let name = item.req_nonempty(cx, "binding", "name the binding")?;
+        let mut wire = serde_json::Map::new();
+        for field in ["tunnel_id", "network_id"] {
+            if let Some(value) = item.str(cx, field)? {
+                wire.insert(field.to_owned(), value.into());
+            }
+        }
+        if wire.len() != 1 {
+            return Err(cx.err(
+                item.node,
+                format!(
+                    "`{}` needs exactly one of `tunnel_id` and `network_id`",
+                    item.path
+                ),
+            ));
+        }
+        item.finish(cx, &["remote", "experimental_remote"]);
+        push(out, name, other("vpc_network", wire), item.node.span.start);
+    }
+    for (key, wire_type) in [("media", "media"), ("stream", "stream")] {
+        let table = layer.local(cx, key);
+        if let Some(mut t) = table.table(cx, key)? {
+            let name = t.req_nonempty(cx, "binding", "name the binding")?;
+            t.finish(cx, &["remote", "experimental_remote"]);
+            push(
+                out,
+                name,
+                other(wire_type, serde_json::Map::new()),
+                t.node.span.start,
+            );
         }
     }
 
@@ -1668,6 +1733,52 @@ kv_namespaces = [{ binding = "CACHE", id = "kv-prod" }]
         );
         assert_eq!(parsed.spec.settings.tail_consumers[0].service, "tail");
         assert_eq!(parsed.spec.secrets_required, ["API_TOKEN"]);
+    }
+
+    #[test]
+    fn newer_binding_kinds_are_carried_as_other() {
+        let parsed = parse(
+            "w.jsonc",
+            r#"{
+  "artifacts": [{ "binding": "ART", "namespace": "ns" }],
+  "flagship": [{ "binding": "FLAGS", "app_id": "app" }],
+  "ai_search": [{ "binding": "SEARCH", "instance_name": "docs" }],
+  "ai_search_namespaces": [{ "binding": "SEARCH_NS", "namespace": "n" }],
+  "vpc_networks": [{ "binding": "NET", "tunnel_id": "t" }],
+  "media": { "binding": "MEDIA" },
+  "stream": { "binding": "STREAM" }
+}"#,
+            None,
+        )
+        .expect("parses");
+        assert_eq!(
+            wire(&parsed),
+            json!([
+                {"name": "ART", "type": "artifacts", "namespace": "ns"},
+                {"name": "FLAGS", "type": "flagship", "app_id": "app"},
+                {"name": "MEDIA", "type": "media"},
+                {"name": "NET", "type": "vpc_network", "tunnel_id": "t"},
+                {"name": "SEARCH", "type": "ai_search", "instance_name": "docs"},
+                {"name": "SEARCH_NS", "type": "ai_search_namespace", "namespace": "n"},
+                {"name": "STREAM", "type": "stream"}
+            ])
+        );
+    }
+
+    #[test]
+    fn tail_consumers_are_not_inherited_but_logpush_is() {
+        let parsed = parse(
+            "w.toml",
+            "logpush = true
+tail_consumers = [{ service = \"t\" }]
+[env.e]
+name = \"x\"
+",
+            Some("e"),
+        )
+        .expect("parses");
+        assert_eq!(parsed.spec.settings.logpush, Some(true));
+        assert!(parsed.spec.settings.tail_consumers.is_empty());
     }
 
     #[test]
