@@ -133,7 +133,9 @@ fn mapping_is_rebuilt_from_tags_and_git_alone() {
     assert_eq!(short, c2.to_string()[..20]);
     assert_eq!(source.resolve_commit(&short).expect("resolves"), c2);
     assert_eq!(
-        source.version_message(fixture.rev("repo", "c5"), 1000).expect("message"),
+        source
+            .version_message(fixture.rev("repo", "c5"), 1000)
+            .expect("message"),
         "Revert \"bump api\" (Alice Author <alice@example.com>)"
     );
     assert_eq!(
