@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::known_hosts::{HostKeyVerdict, check_host_key};
+
 /// A secret string. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -35,6 +37,8 @@ pub struct Credentials {
     pub ssh_key: Option<SshKey>,
     /// User name for ssh when the URL has none (default `git`).
     pub ssh_user: Option<String>,
+    /// A `known_hosts` file the ssh host key must match; without it libgit2's default applies.
+    pub ssh_known_hosts: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +93,7 @@ impl Credentials {
     /// - `GIT_USERNAME` + `GIT_PASSWORD` (or `GIT_PASSWORD_FILE`): https basic auth.
     /// - `FLARESYNC_SSH_KEY` (path) + optional `FLARESYNC_SSH_KEY_PASSPHRASE`: ssh key; without
     ///   it ssh uses the agent. `FLARESYNC_SSH_USER` overrides the ssh user.
+    /// - `FLARESYNC_SSH_KNOWN_HOSTS` (path): pin ssh host keys to this `known_hosts` file.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CredentialsError> {
         let from_file = |variable: &'static str| -> Result<Option<String>, CredentialsError> {
             let Some(path) = lookup(variable) else {
@@ -143,6 +148,7 @@ impl Credentials {
             https,
             ssh_key,
             ssh_user: lookup("FLARESYNC_SSH_USER"),
+            ssh_known_hosts: lookup("FLARESYNC_SSH_KNOWN_HOSTS").map(PathBuf::from),
         })
     }
 
@@ -200,6 +206,32 @@ impl Credentials {
                  GIT_USERNAME/GIT_PASSWORD, FLARESYNC_SSH_KEY or start an ssh-agent",
             ))
         });
+        if let Some(path) = &self.ssh_known_hosts {
+            callbacks.certificate_check(move |cert, host| {
+                let Some(key) = cert.as_hostkey().and_then(|k| k.hostkey()) else {
+                    // Not an ssh host key (https): let libgit2 verify the TLS certificate.
+                    return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    git2::Error::from_str(&format!(
+                        "cannot read FLARESYNC_SSH_KNOWN_HOSTS file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                match check_host_key(&text, host, key) {
+                    HostKeyVerdict::Match => Ok(git2::CertificateCheckStatus::CertificateOk),
+                    HostKeyVerdict::Mismatch => Err(git2::Error::from_str(&format!(
+                        "the ssh host key of {host} does not match {}; refusing to connect \
+                         (possible impostor, or the server key changed)",
+                        path.display()
+                    ))),
+                    HostKeyVerdict::Unknown => Err(git2::Error::from_str(&format!(
+                        "{host} is not in {}; add its host key (ssh-keyscan {host}) to pin it",
+                        path.display()
+                    ))),
+                }
+            });
+        }
         callbacks
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod credentials;
 pub mod desired;
+pub mod known_hosts;
 pub mod mapping;
 pub mod revert;
 pub mod revert_message;
