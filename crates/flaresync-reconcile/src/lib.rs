@@ -12,10 +12,15 @@
 //!   `/reconcile`).
 //! - [`runner`]: the loop: triggers, scheduler, passes, requeues, graceful shutdown.
 //! - [`metrics`], [`status`]: what the server publishes.
+//! - [`sync`]: [`Context`], [`sync_once`] (one pass) and [`run`] (the loop over it).
+//! - [`convert`]: pure mapping of client/git answers to the planner's types.
+//! - [`error`]: the crate [`Error`] and its classification.
 //! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
 #![forbid(unsafe_code)]
 
+pub mod convert;
 pub mod drift;
+pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod policy;
@@ -23,10 +28,16 @@ pub mod runner;
 pub mod scheduler;
 pub mod server;
 pub mod status;
+pub mod sync;
 pub mod trigger;
 pub mod watcher;
 pub mod webhook;
 
+pub use error::Error;
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
+pub use sync::{
+    Context, ContextOptions, ReportedError, SyncOptions, SyncReport, WorkerOutcome, WorkerReport,
+    run, sync_once, sync_scoped,
+};
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

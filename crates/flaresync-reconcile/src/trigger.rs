@@ -23,6 +23,8 @@ pub enum TriggerSource {
     Manual,
     Signal,
     Requeue,
+    /// A one-shot CLI command (`flaresync apply`).
+    Cli,
 }
 
 impl TriggerSource {
@@ -35,6 +37,22 @@ impl TriggerSource {
             TriggerSource::Manual => "manual",
             TriggerSource::Signal => "signal",
             TriggerSource::Requeue => "requeue",
+            TriggerSource::Cli => "cli",
+        }
+    }
+}
+
+impl TriggerSource {
+    /// The journal's trigger kind for this source.
+    pub fn journal_kind(self) -> flaresync_journal::TriggerKind {
+        use flaresync_journal::TriggerKind;
+        match self {
+            TriggerSource::Startup => TriggerKind::Startup,
+            TriggerSource::FileSystem => TriggerKind::Watch,
+            TriggerSource::Poll | TriggerSource::Requeue => TriggerKind::Poll,
+            TriggerSource::Webhook => TriggerKind::Webhook,
+            TriggerSource::Manual | TriggerSource::Signal => TriggerKind::Manual,
+            TriggerSource::Cli => TriggerKind::Cli,
         }
     }
 }

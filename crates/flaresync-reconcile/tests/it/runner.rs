@@ -46,12 +46,12 @@ impl Fake {
 }
 
 impl Reconciler for Fake {
-    fn reconcile(
+    async fn reconcile(
         self: Arc<Self>,
         scope: Scope,
         _source: TriggerSource,
-    ) -> impl std::future::Future<Output = Result<PassOutcome, Class>> + Send + 'static {
-        async move {
+    ) -> Result<PassOutcome, Class> {
+        {
             let start = self
                 .start
                 .lock()
