@@ -570,3 +570,92 @@ async fn changed_secrets_block_a_rollback_until_forced() {
         .expect("forced rollback");
     assert_eq!(deployment.versions[0].version_id, old_version);
 }
+
+#[tokio::test]
+async fn untagged_upload_with_unknown_outcome_is_not_repeated() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
+    let mut untagged = metadata(COMMIT_2, None);
+    untagged["annotations"] = json!({"workers/message": "no tag"});
+    let error = client
+        .upload_version(WORKER, &untagged, &modules("two"))
+        .await
+        .expect_err("outcome unknown");
+    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
+    assert!(
+        !error.is_transient(),
+        "needs a look at live state, not a blind retry"
+    );
+    assert_eq!(error.reason(), "ApiOutcomeUnknown");
+    assert_eq!(count(&emulator, "POST", "/versions"), 1, "not re-sent");
+}
+
+#[tokio::test]
+async fn persistent_server_errors_exhaust_retries_with_the_last_answer() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    emulator.fault("GET", "/workers/scripts$", FaultKind::Status, 10);
+    let error = client.list_scripts().await.expect_err("always 500");
+    match &error {
+        Error::RetriesExhausted { attempts, .. } => assert_eq!(*attempts, 4),
+        other => panic!("expected RetriesExhausted, got {other:?}"),
+    }
+    assert_eq!(error.api().map(|api| api.status), Some(500));
+    assert!(error.is_transient());
+    let metrics = client.metrics();
+    assert_eq!(metrics.retries_total, 3);
+    assert_eq!(metrics.requests("GET", "5xx"), 4);
+}
+
+#[tokio::test]
+async fn timed_out_reads_are_retried() {
+    let emulator = emulator().await;
+    let mut config = config(&emulator);
+    config.timeouts.request = Duration::from_millis(300);
+    let client = Client::new(config).expect("valid config");
+    let mut slow = spec("GET", "/workers/scripts$", FaultKind::Latency, 1);
+    slow.latency_ms = Some(1000);
+    emulator.add_fault(slow).expect("fault accepted");
+    client
+        .list_scripts()
+        .await
+        .expect("second attempt succeeds");
+    let metrics = client.metrics();
+    assert_eq!(metrics.requests("GET", "transport"), 1);
+    assert_eq!(metrics.requests("GET", "2xx"), 1);
+    assert_eq!(metrics.retries_total, 1);
+}
+
+#[tokio::test]
+async fn a_429_holds_back_every_clone() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let clone = client.clone();
+    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
+    fault.retry_after = Some(1);
+    emulator.add_fault(fault).expect("fault accepted");
+    let started = Instant::now();
+    let first = tokio::spawn(async move { client.list_scripts().await });
+    // By now the 429 has arrived and blocked the shared budget.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 1);
+    clone
+        .list_kv_namespaces()
+        .await
+        .expect("clone succeeds after the block");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the clone waited for the account-wide block, took {:?}",
+        started.elapsed()
+    );
+    first
+        .await
+        .expect("task joins")
+        .expect("first call retried");
+    assert_eq!(clone.metrics().rate_limited_total, 1);
+}

@@ -5,7 +5,6 @@
 //! and queries were sent. Faults are consumed in order, one per matching request.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -21,10 +20,6 @@ pub const TOKEN: &str = "mock-token-7f3a9c1e-do-not-leak";
 pub enum FaultKind {
     /// Answer this status with an error envelope; the handler does not run.
     Status(u16),
-    /// 429 with `Retry-After: secs`.
-    RateLimit { retry_after: u64 },
-    /// Sleep, then handle normally.
-    Latency(Duration),
     /// Run the handler (the write commits), then answer 500.
     FailAfterCommit,
     /// Run the handler, then break the connection mid-body.
@@ -66,8 +61,6 @@ pub struct MockState {
     pub log: Vec<Logged>,
     pub uploads: Vec<Vec<UploadPart>>,
     pub kv_namespaces: usize,
-    /// Creating a deployment without `?force=true` fails with 10220.
-    pub secrets_changed: bool,
     next_id: u64,
 }
 
@@ -168,22 +161,8 @@ async fn handle(AxumState(state): AxumState<Shared>, request: Request) -> Respon
     if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         return error(401, 10000, "Authentication error");
     }
-    match fault {
-        Some(FaultKind::Status(status)) => return error(status, 10002, "injected failure"),
-        Some(FaultKind::RateLimit { retry_after }) => {
-            let mut response = error(
-                429,
-                971,
-                "More than 1200 requests per 300 seconds reached. Please wait and consider throttling your request speed",
-            );
-            response.headers_mut().insert(
-                "retry-after",
-                retry_after.to_string().parse().expect("header value"),
-            );
-            return response;
-        }
-        Some(FaultKind::Latency(delay)) => tokio::time::sleep(delay).await,
-        _ => {}
+    if let Some(FaultKind::Status(status)) = fault {
+        return error(status, 10002, "injected failure");
     }
     let response = route(&state, &method, &path, &query, &headers, request).await;
     match fault {
@@ -242,38 +221,6 @@ async fn route(
         ("GET", ["workers", "scripts", _, "deployments"]) => {
             let s = state.lock().expect("mock lock");
             axum::Json(envelope(json!({"deployments": s.deployments}))).into_response()
-        }
-        ("POST", ["workers", "scripts", _, "deployments"]) => {
-            let force = query_param(query, "force") == Some("true");
-            let body = match axum::body::to_bytes(request.into_body(), 1 << 20).await {
-                Ok(body) => body,
-                Err(_) => return error(400, 10001, "bad body"),
-            };
-            let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-                return error(400, 10001, "bad json");
-            };
-            let mut s = state.lock().expect("mock lock");
-            if s.secrets_changed && !force {
-                return error(
-                    400,
-                    10220,
-                    "A secret has changed since this version was active. If you are sure this is ok, add a ?force=true query parameter to allow the rollback. The following secrets have changed: API_TOKEN",
-                );
-            }
-            s.next_id += 1;
-            let deployment = json!({
-                "id": format!("d{:07x}-0000-4000-8000-{:012x}", s.next_id, s.next_id),
-                "created_on": "2026-11-25T10:00:00Z",
-                "source": "api",
-                "strategy": body["strategy"],
-                "versions": body["versions"],
-                "annotations": {
-                    "workers/message": body["annotations"]["workers/message"],
-                    "workers/triggered_by": "deployment"
-                }
-            });
-            s.deployments.insert(0, deployment.clone());
-            axum::Json(envelope(deployment)).into_response()
         }
         ("GET", ["storage", "kv", "namespaces"]) => {
             let total = state.lock().expect("mock lock").kv_namespaces;
