@@ -66,7 +66,7 @@ impl fmt::Display for Warning {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file is not valid TOML / JSON(C).
-    #[error("{location}: invalid {format}: {message}; fix the syntax of this file")]
+    #[error("{location}: invalid {format}: {message}")]
     Syntax {
         location: Location,
         format: &'static str,

@@ -7,6 +7,31 @@
 //! - [`parse_config`]: one wrangler config file, no bundle;
 //! - [`WorkerSpec::upload_metadata`], [`migrations_to_upload`], [`WorkerSpec::digest`],
 //!   [`WorkerSpec::version_digest`]: what goes to Cloudflare.
+//!
+//! # Where flaresync is stricter than wrangler (on purpose)
+//!
+//! - An `env` the config does not define is an error (wrangler warns and deploys a new
+//!   `<name>-<env>` script from the top level).
+//! - Resource ids are required (`kv_namespaces[].id`, `d1_databases[].database_id`,
+//!   `r2_buckets[].bucket_name`, ...): flaresync never provisions resources.
+//! - `main` must be committed, built JavaScript/Python; no build step runs, TypeScript `main`
+//!   is refused. `compatibility_date` is required, as `wrangler deploy` requires it.
+//! - Service-worker-only keys (`wasm_modules`, `text_blobs`, `data_blobs`) and service
+//!   environments (`legacy_env = false`) are refused.
+//! - `[[migrations]]` with duplicate or missing tags are refused at parse time, and a live
+//!   migration tag missing from the list is refused at plan time ([`migrations_to_upload`]),
+//!   where wrangler would re-apply every step.
+//! - TOML is read as TOML 1.0 like wrangler: multi-line inline tables are refused even though
+//!   the `toml` crate accepts TOML 1.1. JSON(C) duplicate keys keep the last value, as in
+//!   wrangler, with a warning.
+//! - Several config files in one directory: wrangler's precedence (json, jsonc, toml) plus a
+//!   warning.
+//!
+//! # Size limits
+//!
+//! A bundle is refused above [`MAX_BUNDLE_UNCOMPRESSED_BYTES`] (64 MiB, checked first, no
+//! compression needed) or above [`MAX_BUNDLE_GZIP_BYTES`] (10 MiB after gzip, Cloudflare's Paid
+//! plan limit, SPEC §6.3). The gzip size is only computed when the raw size could exceed it.
 
 pub mod error;
 pub mod loader;

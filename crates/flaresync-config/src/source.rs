@@ -205,6 +205,8 @@ fn parse_toml(source: &SourceFile) -> Result<Node, ConfigError> {
             let mut message = error.message().trim().replace('\n', " ");
             if message.starts_with("duplicate key") {
                 message = duplicate_key_message(source, span.clone());
+            } else {
+                message.push_str("; fix the syntax of this file");
             }
             Err(ConfigError::Syntax {
                 location: source.location(span.start),
@@ -457,6 +459,7 @@ fn parse_jsonc(
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
         }
+        message.push_str("; fix the syntax of this file");
         return Err(ConfigError::Syntax {
             location: source.location(offset),
             format: format_name,

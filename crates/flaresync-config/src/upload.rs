@@ -235,6 +235,15 @@ impl WorkerSpec {
                 );
             }
         }
+        // flaresync never uploads static assets: keep the ones already on the Worker so an
+        // `assets` binding keeps working across versions.
+        if self
+            .bindings
+            .iter()
+            .any(|b| b.kind == crate::model::BindingKind::Assets)
+        {
+            out.insert("keep_assets".into(), Value::Bool(true));
+        }
         out.insert(
             "keep_bindings".into(),
             Value::Array(

@@ -369,6 +369,22 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
     let mut bindings: Vec<(Binding, usize)> = Vec::new();
     {
         let table = layer.inh("assets");
+        if let Some(
+            node @ Node {
+                value: Val::Str(dir),
+                ..
+            },
+        ) = table.get("assets")
+        {
+            return Err(cx.err(
+                node,
+                format!(
+                    "`{}` is a string, the wrangler 2 form that wrangler no longer accepts; \
+                     write assets = {{ directory = {dir:?} }}",
+                    table.key_path("assets")
+                ),
+            ));
+        }
         if let Some(mut assets) = table.table(cx, "assets")? {
             if let Some(binding) = assets.str(cx, "binding")? {
                 bindings.push((

@@ -141,6 +141,16 @@ fn documented_broken_files_get_precise_errors() {
     assert!(exports_app.spec.migrations.is_empty());
 
     // Accepted, with the right reading:
+    let kody = get("kentcdodds__kody__packages__jobs-worker__wrangler.jsonc").expect("parses");
+    let transfer = &kody.spec.migrations[0].transferred_classes;
+    assert_eq!(transfer.len(), 1, "{:?}", kody.spec.migrations);
+    assert_eq!(transfer[0].from_script, "kody");
+    assert!(
+        kody.spec.bindings.is_empty(),
+        "bindings live only under env.*"
+    );
+    let edgetunnel = get("cmliu__edgetunnel__wrangler.toml").expect("CRLF parses");
+    assert!(edgetunnel.name.is_some());
     let docker = get("ciiiii__cloudflare-docker-proxy__wrangler.toml").expect("parses");
     assert!(docker.warnings.iter().all(|w| !w.message.contains("panic")));
     let opennext = get(
@@ -148,7 +158,6 @@ fn documented_broken_files_get_precise_errors() {
     )
     .expect("json with comments parses like wrangler");
     assert_eq!(opennext.format, flaresync_config::ConfigFormat::Json);
-    get("cmliu__edgetunnel__wrangler.toml").expect("CRLF without final newline parses");
     let goose = get("fiberplane__create-honc-app__examples__goose-review-bot__wrangler.toml");
     match goose {
         Ok(parsed) => assert!(
