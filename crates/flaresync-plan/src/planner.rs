@@ -96,9 +96,14 @@ pub fn plan(
             .map(Vec::as_slice)
     };
 
-    let mut workers = Vec::new();
+    // Plan Workers dependencies first, so a Worker whose dependency is blocked can be held back
+    // (FS018). Removed Workers are not in the graph; they go last.
+    let mut sequence: Vec<&str> = ordering.deploy.iter().map(String::as_str).collect();
+    sequence.extend(names.iter().copied().filter(|n| !specs.contains_key(*n)));
+    let mut blocked: BTreeSet<&str> = BTreeSet::new();
+    let mut plans: BTreeMap<String, WorkerPlan> = BTreeMap::new();
     let mut steps_by_worker: BTreeMap<String, (bool, Vec<Step>)> = BTreeMap::new();
-    for name in names {
+    for name in sequence {
         let policy = policies.for_worker(name);
         let base_worker = base.and_then(|b| {
             b.workers
@@ -106,6 +111,16 @@ pub fn plan(
                 .and_then(DesiredEntry::worker)
                 .map(|w| (b.commit.as_str(), w))
         });
+        let dependencies: Vec<String> = graph
+            .edges
+            .get(name)
+            .map(|deps| deps.iter().cloned().collect())
+            .unwrap_or_default();
+        let blocked_dependencies: Vec<String> = dependencies
+            .iter()
+            .filter(|d| blocked.contains(d.as_str()))
+            .cloned()
+            .collect();
         let input = WorkerInput {
             name,
             policy,
@@ -113,6 +128,7 @@ pub fn plan(
             history: history.worker(name),
             base: base_worker,
             cycle: cycle_of(name),
+            blocked_dependencies: &blocked_dependencies,
         };
         let (mut worker_plan, steps) = if removed.contains(name) {
             (plan_removed(&input), Vec::new())
@@ -125,15 +141,15 @@ pub fn plan(
                 None => (plan_removed(&input), Vec::new()),
             }
         };
-        worker_plan.depends_on = graph
-            .edges
-            .get(name)
-            .map(|deps| deps.iter().cloned().collect())
-            .unwrap_or_default();
+        worker_plan.depends_on = dependencies;
+        if matches!(worker_plan.action, Action::Blocked { .. }) {
+            blocked.insert(name);
+        }
         let is_rollback = matches!(worker_plan.action, Action::Rollback { .. });
         steps_by_worker.insert(name.to_owned(), (is_rollback, steps));
-        workers.push(worker_plan);
+        plans.insert(name.to_owned(), worker_plan);
     }
+    let workers: Vec<WorkerPlan> = plans.into_values().collect();
 
     let deploy_order = ordering.deploy.clone();
     let rollback_order: Vec<String> = deploy_order.iter().rev().cloned().collect();
@@ -171,6 +187,8 @@ struct WorkerInput<'a> {
     history: &'a WorkerHistory,
     base: Option<(&'a str, &'a DesiredWorker)>,
     cycle: Option<&'a [String]>,
+    /// Dependencies (in this plan) whose own action is blocked.
+    blocked_dependencies: &'a [String],
 }
 
 /// What is currently deployed, from live state or (without it) from the base commit.
@@ -259,6 +277,7 @@ impl<'a> WorkerInput<'a> {
             migration_tag: current.migration_tag,
             applied_steps: current.applied_steps,
             cycle: self.cycle,
+            blocked_dependencies: self.blocked_dependencies,
             active: current.active,
             subject,
         }
@@ -529,9 +548,20 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
 
     // 5. A rollback candidate: known versions with the desired content, newest live one first.
     let live_worker = current.live_worker.filter(|_| input.live.observed);
-    let candidate = if versions_equal {
-        // The active version itself (split deployment or pending migration): not a rollback.
+    let candidate = if matches!(pending, PendingMigrations::Pending(_)) || exports_changed {
+        // A rollback cannot apply a migration or an `exports` change: only a script upload
+        // can, so even content equal to an old version goes forward.
         None
+    } else if versions_equal {
+        // Split deployment whose larger share already runs the desired content: deploy that
+        // version at 100% (no upload).
+        current.active.and_then(|active| {
+            Some(Target {
+                known: active.known?,
+                live: active.live,
+                position: live_worker.and_then(|w| w.version_position(active.version_id)),
+            })
+        })
     } else {
         find_candidate(input.history, live_worker, &worker.version_digest)
     };

@@ -43,6 +43,8 @@ pub struct Context<'a> {
     pub migration_tag: Option<&'a str>,
     /// Content of the steps believed applied (up to `migration_tag`), when known.
     pub applied_steps: Option<&'a [MigrationStep]>,
+    /// Workers this one depends on whose own action is blocked in this plan.
+    pub blocked_dependencies: &'a [String],
     /// The dependency cycle this Worker is part of, if any.
     pub cycle: Option<&'a [String]>,
     /// The version serving traffic and what flaresync knows about it.
@@ -244,7 +246,15 @@ rule!(
     check_cycle
 );
 
-static RULES: [&dyn Rule; 17] = [
+rule!(
+    DependencyBlocked,
+    "FS018",
+    "dependency-blocked",
+    "a Worker this one depends on is blocked",
+    check_dependency_blocked
+);
+
+static RULES: [&dyn Rule; 18] = [
     &VersionOutsideWindow,
     &MigrationBetweenVersions,
     &AppliedMigrationDropped,
@@ -262,6 +272,7 @@ static RULES: [&dyn Rule; 17] = [
     &UnmanagedActiveVersion,
     &SplitDeployment,
     &DependencyCycle,
+    &DependencyBlocked,
 ];
 
 /// Every rule, in id order.
@@ -863,6 +874,36 @@ fn check_cycle(ctx: &Context<'_>) -> Vec<Finding> {
         )
         .with_hint("break the cycle, or set an explicit `order` in flaresync.toml that does not contradict the bindings"),
     ]
+}
+
+fn check_dependency_blocked(ctx: &Context<'_>) -> Vec<Finding> {
+    if ctx.blocked_dependencies.is_empty() {
+        return Vec::new();
+    }
+    let names = ctx
+        .blocked_dependencies
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match ctx.subject {
+        Subject::Forward { .. } => vec![
+            Finding::new(
+                "FS018",
+                Severity::Error,
+                format!("held back: it depends on {names}, which is blocked"),
+            )
+            .with_hint("fix the blocked dependency first; dependencies are always deployed before the Workers that use them"),
+        ],
+        Subject::Rollback { .. } => vec![Finding::new(
+            "FS018",
+            Severity::Warning,
+            format!(
+                "it depends on {names}, which is blocked and keeps its newer version; this rollback still runs"
+            ),
+        )],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
