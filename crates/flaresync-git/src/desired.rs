@@ -95,6 +95,33 @@ impl DesiredState {
             .collect()
     }
 
+    /// Script names whose desired state differs from `older` (added, removed, changed digest
+    /// or started/stopped failing to load), sorted. A commit touching no Worker gives `[]`.
+    pub fn changed_since(&self, older: &DesiredState) -> Vec<String> {
+        let digests = |state: &DesiredState| -> BTreeMap<String, String> {
+            state
+                .by_script()
+                .into_iter()
+                .map(|(name, worker)| (name.to_owned(), worker.spec.digest()))
+                .collect()
+        };
+        let (old, new) = (digests(older), digests(self));
+        let mut changed: Vec<String> = new
+            .iter()
+            .filter(|(name, digest)| old.get(*name) != Some(digest))
+            .map(|(name, _)| name.clone())
+            .chain(old.keys().filter(|name| !new.contains_key(*name)).cloned())
+            .collect();
+        changed.sort();
+        changed.dedup();
+        changed
+    }
+
+    /// Directories whose Worker fails to load (they have no script name to report), sorted.
+    pub fn failing_dirs(&self) -> Vec<&str> {
+        self.errors().into_iter().map(|(dir, _)| dir).collect()
+    }
+
     /// `(digest, version_digest)` of the Worker named `script`.
     pub fn digests(&self, script: &str) -> Option<(String, String)> {
         self.worker(script)

@@ -5,3 +5,11 @@ mod merges;
 mod remote;
 mod reverts;
 mod shared;
+
+/// The source is moved into blocking tasks by the reconciler.
+#[test]
+fn git_source_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<flaresync_git::GitSource>();
+    assert_send::<flaresync_git::DesiredState>();
+}

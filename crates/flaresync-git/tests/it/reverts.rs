@@ -56,6 +56,27 @@ fn digests_follow_reverts_and_ignore_unrelated_commits() {
             );
         }
     }
+    let states: Vec<DesiredState> = (1..=9)
+        .map(|n| source.desired_state(c(n)).expect("state"))
+        .collect();
+    let changed: Vec<Vec<String>> = states
+        .windows(2)
+        .map(|pair| pair[1].changed_since(&pair[0]))
+        .collect();
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        changed,
+        vec![
+            names(&["api"]),
+            names(&[]),
+            names(&[]),
+            names(&["api"]),
+            names(&["api"]),
+            names(&["api", "web"]),
+            names(&["api", "web"]),
+            names(&["api"]),
+        ]
+    );
     let state = source.desired_state(c(1)).expect("state");
     assert_eq!(
         state.workers.keys().collect::<Vec<_>>(),
