@@ -155,3 +155,48 @@ pub enum MigrationPlanError {
     )]
     DuplicateTag { tag: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_display_with_and_without_position() {
+        let located = Warning::at(
+            &Location {
+                file: "w/wrangler.toml".into(),
+                line: 3,
+                col: 7,
+            },
+            "unknown key `x` is ignored",
+        );
+        assert_eq!(
+            located.to_string(),
+            "w/wrangler.toml:3:7: unknown key `x` is ignored"
+        );
+        assert_eq!(
+            Warning::file("flaresync.toml", "m").to_string(),
+            "flaresync.toml: m"
+        );
+    }
+
+    #[test]
+    fn errors_say_where_and_what_to_do() {
+        let error = ConfigError::DuplicateScript {
+            dir: "a".into(),
+            name: "api".into(),
+            other_dirs: "\"b\"".into(),
+        };
+        let text = error.to_string();
+        assert!(
+            text.starts_with("worker \"a\": script name \"api\""),
+            "{text}"
+        );
+        assert!(text.contains("must have a unique `name`"), "{text}");
+        let missing = MigrationPlanError::LiveTagMissing {
+            live_tag: "v3".into(),
+            known: "\"v1\", \"v2\"".into(),
+        };
+        assert!(missing.to_string().contains("append-only"));
+    }
+}

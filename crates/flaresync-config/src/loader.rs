@@ -439,13 +439,10 @@ pub fn load_worker(
             }
             if let Some(kind) = classify(&rules, &rel) {
                 let path = join_path(&module_root, &rel);
-                let bytes = reader
-                    .read("module", &path)?
-                    .ok_or_else(|| ConfigError::Bundle {
-                        dir: dir.clone(),
-                        message: format!("module {path:?} disappeared while reading"),
-                    })?;
-                modules.push(make_module(rel, kind, bytes));
+                // `None`: a symlink to a directory (listed as a candidate), not a module.
+                if let Some(bytes) = reader.read("module", &path)? {
+                    modules.push(make_module(rel, kind, bytes));
+                }
             } else if let Some(rule) = dropped_rules
                 .iter()
                 .find(|r| r.globs.iter().any(|g| glob_matches(g, &rel)))
@@ -532,21 +529,9 @@ fn collect_files(
             let rel = join_path(&rel_dir, &entry.name);
             match entry.kind {
                 EntryKind::Dir => queue.push_back(rel),
-                EntryKind::File => out.push(rel),
-                EntryKind::Symlink => {
-                    // Only file symlinks count as modules; they must resolve inside the repo.
-                    let path = join_path(root, &rel);
-                    let real = resolve_symlinks(reader.tree, &path)
-                        .map_err(|p| reader.problem("module", p))?;
-                    if reader
-                        .tree
-                        .kind(&real)
-                        .map_err(|e| ConfigError::tree(&real, e))?
-                        == Some(EntryKind::File)
-                    {
-                        out.push(rel);
-                    }
-                }
+                // Symlinks are candidates too: when a rule matches, reading resolves them and
+                // refuses targets outside the repository. Directory symlinks are not followed.
+                EntryKind::File | EntryKind::Symlink => out.push(rel),
             }
         }
     }

@@ -472,3 +472,34 @@ fn missing_compatibility_date_is_refused_like_wrangler() {
         .expect_err("no compatibility date");
     assert!(err.to_string().contains("no `compatibility_date`"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_and_escaping_module_symlinks_are_refused() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"a.js\"\n",
+    );
+    std::os::unix::fs::symlink("b.js", dir.path().join("w/a.js")).expect("symlink");
+    std::os::unix::fs::symlink("a.js", dir.path().join("w/b.js")).expect("symlink");
+    let tree = DirTree::new(dir.path());
+    let err = load_worker(&tree, "w", &RepoConfig::default()).expect_err("loop");
+    assert!(err.to_string().contains("symlink"), "{err}");
+
+    // A module symlink that escapes fails only when a rule would upload it.
+    write(
+        dir.path(),
+        "m/wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"m\"\nmain = \"index.js\"\nfind_additional_modules = true\n",
+    );
+    write(dir.path(), "m/index.js", "export default {}");
+    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("m/notes.cfg")).expect("symlink");
+    std::fs::create_dir_all(dir.path().join("m/real")).expect("mkdir");
+    std::os::unix::fs::symlink("real", dir.path().join("m/linked.js")).expect("dir symlink");
+    load_worker(&tree, "m", &RepoConfig::default()).expect("non-module symlinks are ignored");
+    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("m/leak.txt")).expect("symlink");
+    let err = load_worker(&tree, "m", &RepoConfig::default()).expect_err("escaping module");
+    assert!(err.to_string().contains("absolute"), "{err}");
+}
