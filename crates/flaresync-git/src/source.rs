@@ -399,6 +399,22 @@ impl GitSource {
         self.cache.desired_state(&self.repo, commit)
     }
 
+    /// `flaresync.toml` at `commit` (defaults when absent), without loading any Worker.
+    /// Unlike going through [`commit_tree`](Self::commit_tree), nothing stays borrowed.
+    pub fn repo_config_at(
+        &self,
+        commit: Oid,
+    ) -> Result<(flaresync_config::RepoConfig, Vec<flaresync_config::Warning>), DesiredError> {
+        let tree = CommitTree::new(&self.repo, commit).map_err(|e| DesiredError::Commit {
+            commit,
+            message: e.message().to_owned(),
+        })?;
+        flaresync_config::load_repo_config(&tree).map_err(|source| DesiredError::RepoConfig {
+            commit,
+            source: std::sync::Arc::new(source),
+        })
+    }
+
     /// Counters of the desired-state cache (re-reads vs reuse).
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()

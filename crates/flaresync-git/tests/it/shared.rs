@@ -33,6 +33,14 @@ fn inputs_outside_the_worker_directory_and_symlink_hops_invalidate_the_cache() {
         &bundle.content[..],
         b"export default { fetch() { return new Response(\"impl v2\"); } };\n"
     );
+    let (config, warnings) = source.repo_config_at(rev(6)).expect("config");
+    assert_eq!(config.exclude, vec!["docs".to_string()]);
+    assert!(warnings.is_empty());
+    source.set_last_head(None);
+    assert_eq!(
+        source.repo_config_at(rev(4)).expect("defaults").0,
+        flaresync_config::RepoConfig::default()
+    );
     assert_eq!(states[5].skipped, vec!["workers/web".to_string()]);
     assert!(states[5].worker("web").is_none());
     assert!(states[4].worker("web").is_some());
