@@ -1120,6 +1120,8 @@ fn spec_of<'a>(desired: &'a Desired, worker: &str) -> Result<(&'a WorkerSpec, &'
 struct WorkerWrites {
     uploaded: Option<String>,
     deployed: Option<(String, String)>,
+    /// The commit the deployed version was built from.
+    deployed_commit: Option<String>,
     traffic_changed: bool,
 }
 
@@ -1184,6 +1186,10 @@ async fn apply_step(
             }
         }
         Step::Deploy { version, force, .. } => {
+            writes.deployed_commit = Some(match version {
+                DeployTarget::Existing(target) => target.commit.clone(),
+                DeployTarget::Uploaded => head.clone(),
+            });
             let (version_id, action, description) = match version {
                 DeployTarget::Uploaded => {
                     let id = writes.uploaded.clone().ok_or_else(|| {
@@ -1279,6 +1285,7 @@ async fn apply_step(
                     info!(worker = %worker, commit = %short(&head), version = %version_id, "Script uploaded and deployed.");
                     writes.uploaded = Some(version_id.clone());
                     writes.deployed = Some((version_id, deployment_id));
+                    writes.deployed_commit = Some(head.clone());
                     writes.traffic_changed = true;
                     Ok(())
                 }
@@ -1552,7 +1559,7 @@ async fn apply(
             };
             if let Some((version, _)) = &done.deployed {
                 report.live_version = Some(version.clone());
-                report.live_commit = Some(head.clone());
+                report.live_commit = done.deployed_commit.clone().or_else(|| Some(head.clone()));
                 if let Some(drift) = report.drift.as_mut() {
                     drift.healed = true;
                 }

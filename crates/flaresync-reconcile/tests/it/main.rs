@@ -2,4 +2,6 @@
 
 mod runner;
 mod server;
+mod support;
+mod sync;
 mod watcher;

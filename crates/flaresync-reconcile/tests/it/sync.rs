@@ -1,0 +1,194 @@
+//! `sync_once` against the emulator.
+
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
+
+use crate::support::{Repo, context, journal_path, requests_since, writes};
+
+fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Cli,
+    }
+}
+
+fn outcomes(report: &flaresync_reconcile::SyncReport) -> Vec<(String, WorkerOutcome)> {
+    report
+        .workers
+        .iter()
+        .map(|w| (w.worker.clone(), w.outcome.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn steady_state_costs_one_api_call_per_pass_for_five_workers() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    for index in 1..=5 {
+        repo.worker(&format!("w{index}"), &format!("v1-{index}"));
+    }
+    let commit = repo.commit("five workers");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+
+    let first = sync_once(&ctx, apply()).await.expect("first pass");
+    assert_eq!(first.commit, commit);
+    for worker in &first.workers {
+        assert!(
+            matches!(worker.outcome, WorkerOutcome::Applied { .. }),
+            "{worker:?}"
+        );
+        assert_eq!(worker.live_commit.as_deref(), Some(commit.as_str()));
+    }
+    // The pass after the writes re-reads the changed Workers once and finds them in sync.
+    let settle = sync_once(&ctx, apply()).await.expect("settling pass");
+    assert!(settle.converged(), "{:?}", outcomes(&settle));
+    assert!(
+        settle
+            .workers
+            .iter()
+            .all(|w| w.outcome == WorkerOutcome::InSync)
+    );
+
+    for cycle in 0..3 {
+        let before = emulator.requests().len();
+        let idle = sync_once(&ctx, apply()).await.expect("idle pass");
+        let sent = requests_since(&emulator, before);
+        assert_eq!(
+            sent,
+            vec![format!(
+                "GET /accounts/{}/workers/scripts",
+                emulator.account_id()
+            )],
+            "idle cycle {cycle} must cost exactly one listing call"
+        );
+        assert_eq!(idle.api_requests, 1);
+        assert!(idle.converged());
+    }
+}
+
+#[tokio::test]
+async fn a_commit_writes_only_the_changed_worker_and_a_revert_is_a_rollback() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    let first_commit = repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+    sync_once(&ctx, apply()).await.expect("settle");
+    let first_api_version = ctx
+        .client()
+        .active_deployment("api")
+        .await
+        .expect("reads")
+        .expect("deployed")
+        .versions[0]
+        .version_id
+        .clone();
+
+    repo.set_body("api", "api-2");
+    let second_commit = repo.commit("api v2");
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("pass");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(
+        sent,
+        vec![
+            format!(
+                "POST /accounts/{}/workers/scripts/api/versions",
+                emulator.account_id()
+            ),
+            format!(
+                "POST /accounts/{}/workers/scripts/api/deployments",
+                emulator.account_id()
+            ),
+        ],
+        "only api is written"
+    );
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    assert!(matches!(api.outcome, WorkerOutcome::Applied { .. }));
+    assert_eq!(api.live_commit.as_deref(), Some(second_commit.as_str()));
+    let web = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "web")
+        .expect("web");
+    assert_eq!(web.outcome, WorkerOutcome::InSync);
+
+    // git revert: the first version is deployed again, nothing is uploaded.
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("revert pass");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(
+        sent,
+        vec![format!(
+            "POST /accounts/{}/workers/scripts/api/deployments",
+            emulator.account_id()
+        )],
+        "a revert is a rollback: no upload"
+    );
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    assert_eq!(api.action, "rollback");
+    assert_eq!(
+        api.live_version.as_deref(),
+        Some(first_api_version.as_str())
+    );
+    assert_eq!(api.live_commit.as_deref(), Some(first_commit.as_str()));
+    let active = ctx
+        .client()
+        .active_deployment("api")
+        .await
+        .expect("reads")
+        .expect("deployed");
+    assert_eq!(active.versions[0].version_id, first_api_version);
+    let rollbacks: Vec<_> = ctx
+        .journal()
+        .history("api")
+        .expect("journal reads")
+        .into_iter()
+        .filter(|r| r.entry.action == flaresync_journal::Action::Rollback)
+        .collect();
+    assert_eq!(rollbacks.len(), 2, "intent and outcome: {rollbacks:?}");
+    assert_eq!(
+        rollbacks[1].entry.outcome,
+        flaresync_journal::Outcome::Success
+    );
+}
+
+#[tokio::test]
+async fn dry_run_plans_without_writing_anything() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let before = emulator.requests().len();
+    let report = sync_once(
+        &ctx,
+        SyncOptions {
+            dry_run: true,
+            trigger: TriggerSource::Cli,
+        },
+    )
+    .await
+    .expect("dry run");
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    assert_eq!(
+        outcomes(&report),
+        vec![("api".to_owned(), WorkerOutcome::Planned)]
+    );
+    assert!(!report.plan.steps.is_empty());
+    assert!(ctx.journal().recent(10).expect("reads").is_empty());
+}
