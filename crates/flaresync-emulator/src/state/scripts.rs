@@ -28,13 +28,18 @@ pub fn render(script: &StoredScript, latest: Option<&StoredVersion>) -> Value {
         "last_deployed_from": script.last_deployed_from,
         "tags": setting("tags", json!([])),
         "logpush": setting("logpush", json!(false)),
-        "tail_consumers": setting("tail_consumers", Value::Null),
         "observability": setting("observability", json!({"enabled": false})),
-        "placement_mode": Value::Null,
         "has_assets": false,
         "has_modules": latest.is_some_and(|v| v.main_module.is_some()),
-        "routes": Value::Null,
     });
+    // Absent rather than null: the 2024 schema types these without `nullable`.
+    if let Some(tail) = script
+        .script_settings
+        .get("tail_consumers")
+        .filter(|v| !v.is_null())
+    {
+        out["tail_consumers"] = tail.clone();
+    }
     if let Some(tag) = &script.migration_tag {
         out["migration_tag"] = json!(tag);
     }
@@ -117,7 +122,6 @@ pub fn service(tx: &Transaction<'_>, name: &str) -> Result<Reply, ApiError> {
     let mut rendered = render(&script, latest.as_ref());
     if let Value::Object(map) = &mut rendered {
         map.remove("observability");
-        map.remove("routes");
         map.insert("limits".into(), json!({"cpu_ms": 30000}));
     }
     Ok(Reply::new(json!({
@@ -154,7 +158,7 @@ fn settings_json(script: &StoredScript, v: &StoredVersion) -> Value {
         "logpush": setting("logpush", json!(false)),
         "observability": setting("observability", json!({"enabled": false})),
         "tags": setting("tags", json!([])),
-        "tail_consumers": setting("tail_consumers", Value::Null),
+        "tail_consumers": setting("tail_consumers", json!([])),
         "annotations": annotations,
     })
 }
@@ -266,8 +270,8 @@ fn script_settings_json(script: &StoredScript) -> Value {
         "logpush": s.get("logpush").cloned().unwrap_or(json!(false)),
         "observability": s.get("observability").cloned().unwrap_or(json!({"enabled": false})),
         "tags": s.get("tags").cloned().unwrap_or(json!([])),
-        "tail_consumers": s.get("tail_consumers").cloned().unwrap_or(Value::Null),
-        "streaming_tail_consumers": s.get("streaming_tail_consumers").cloned().unwrap_or(Value::Null),
+        "tail_consumers": s.get("tail_consumers").cloned().unwrap_or(json!([])),
+        "streaming_tail_consumers": s.get("streaming_tail_consumers").cloned().unwrap_or(json!([])),
     })
 }
 
