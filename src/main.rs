@@ -1,3 +1,69 @@
-fn main() {
-    println!("flaresync: work in progress");
+//! The `flaresync` binary: argument parsing, logging, and dispatch to the library crates.
+//!
+//! Errors are `anyhow` here and only here; they are printed as a chain (`{:#}`) with a `hint:`
+//! line when a fix is known. Exit codes follow ripgrep: 0 ok / no changes, 1 changes, 2 error.
+
+mod cli;
+mod commands;
+mod demo;
+mod planning;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::cli::{Cli, Command, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo narrates on stdout; its logs would only repeat it.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "warn,flaresync=info,flaresync_reconcile=info",
+    };
+    init_logging(cli.log_format, default_filter);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Emulator(args) => commands::emulator(args).await,
+            Command::Validate(args) => commands::validate(args),
+            Command::Plan(args) => commands::plan(args).await,
+            Command::Sync(args) => commands::sync(args).await,
+            Command::Run(args) => commands::run(args).await,
+            Command::History(args) => commands::history(args).await,
+            Command::Explain(args) => commands::explain(args),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if let Some(hint) = commands::hint_for(&error) {
+                eprintln!("\nhint: {hint}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_env("FLARESYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,0 +1,203 @@
+//! Command-line definitions (clap). Parsing only: no I/O happens here.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// GitOps for Cloudflare Workers: Git is the deployment truth, reverts become rollbacks.
+#[derive(Debug, Parser)]
+#[command(name = "flaresync", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FLARESYNC_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the main job on the embedded default: emulator + example repository, deploy, then a
+    /// `git revert` that becomes a rollback and one that is blocked.
+    Demo(DemoArgs),
+    /// Serve the Cloudflare control-plane emulator.
+    Emulator(EmulatorArgs),
+    /// Parse every Worker of a repository and report errors and warnings.
+    Validate(ValidateArgs),
+    /// Preview what a change would do: diffs and the action each Worker would get.
+    Plan(PlanArgs),
+    /// One reconcile pass: make Cloudflare equal to the branch head.
+    Sync(SyncArgs),
+    /// The reconcile loop: watch, poll, webhook; status server and metrics.
+    Run(RunArgs),
+    /// Commits <-> versions <-> deployments for one Worker.
+    History(HistoryArgs),
+    /// Explain a rollback legality rule (e.g. FS002), or list them all.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to create the example config repository (default: a fresh temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also keep the emulator serving on this address after the demo (Ctrl-C to stop).
+    #[arg(long)]
+    pub keep_serving: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8788",
+        env = "FLARESYNC_EMULATOR_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// Directory for the emulator's SQLite state (in memory when omitted).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Accepted API token (repeatable). Defaults to $CLOUDFLARE_API_TOKEN or "emulator-token".
+    #[arg(long = "token")]
+    pub tokens: Vec<String>,
+    /// Account id served (32 hex). Defaults to $CLOUDFLARE_ACCOUNT_ID or a fixed demo id.
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// How many of the newest versions a deployment may reference (Cloudflare: 100; older docs: 10).
+    #[arg(long, default_value_t = 100)]
+    pub version_window: usize,
+    /// Requests per rate-limit window per token (Cloudflare: 1200 per 300 s).
+    #[arg(long, default_value_t = 1200)]
+    pub rate_limit: u32,
+    /// Rate-limit window in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub rate_limit_window_secs: u64,
+}
+
+/// Where the configuration repository is and which branch to follow.
+#[derive(Debug, Args, Clone)]
+pub struct RepoArgs {
+    /// Local path or remote URL (https:// or ssh) of the config repository.
+    #[arg(long, default_value = ".", env = "FLARESYNC_REPO")]
+    pub repo: String,
+    /// Branch to follow (default: flaresync.toml `branch`, else the remote/local HEAD branch).
+    #[arg(long, env = "FLARESYNC_BRANCH")]
+    pub branch: Option<String>,
+    /// State directory (journal, clones, caches).
+    #[arg(long, env = "FLARESYNC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// How to reach Cloudflare (or the emulator). Same variables as wrangler.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    /// API base URL (e.g. the emulator's http://127.0.0.1:8788/client/v4).
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_BASE_URL",
+        default_value = "https://api.cloudflare.com/client/v4"
+    )]
+    pub api_base_url: String,
+    /// Account id (32 hex). Falls back to flaresync.toml `account_id`.
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Repository working directory to validate.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Base revision (what is deployed, e.g. the PR base). Default: the head's first parent.
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Head revision to plan for.
+    #[arg(long, default_value = "HEAD")]
+    pub head: String,
+    /// Compare against the live account (real or emulated) instead of the base commit alone.
+    #[arg(long)]
+    pub live: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Plan and print, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9090",
+        env = "FLARESYNC_STATUS_LISTEN"
+    )]
+    pub status_listen: SocketAddr,
+    /// Poll interval for remote repositories, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub poll_interval_secs: u64,
+    /// Full resync interval even without triggers (drift detection), in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub resync_interval_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Script name of the Worker.
+    pub worker: String,
+    /// Only the local journal; do not ask Cloudflare for versions and deployments.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Rule id (e.g. FS002); all rules when omitted.
+    pub rule: Option<String>,
+}

@@ -1,0 +1,481 @@
+//! Subcommand implementations: thin glue between the CLI arguments and the library crates.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{Context as _, anyhow, bail};
+use flaresync_cloudflare::{Client, ClientConfig, Secret};
+use flaresync_config::{DirTree, RepoConfig, SourceTree};
+use flaresync_git::{Credentials, GitSource};
+use flaresync_journal::{DeploymentRecord, Journal, VersionRecord};
+use flaresync_reconcile::{
+    Context, SyncOptions, TriggerSource, server::WebhookConfig, watcher::WatchConfig,
+    webhook::WebhookSecret,
+};
+
+use crate::cli::{
+    ApiArgs, EmulatorArgs, ExplainArgs, Format, HistoryArgs, PlanArgs, RepoArgs, RunArgs, SyncArgs,
+    ValidateArgs,
+};
+
+/// Account id the emulator serves when none is given (32 hex, obviously fake).
+pub const DEFAULT_EMULATOR_ACCOUNT: &str = "f1a2e5ec0000000000000000000000de";
+/// Token the emulator accepts when none is given.
+pub const DEFAULT_EMULATOR_TOKEN: &str = "emulator-token";
+
+/// A known fix for an error, printed after it as `hint: ...`.
+pub fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
+    let text = format!("{error:#}");
+    if text.contains("CLOUDFLARE_API_TOKEN") {
+        Some(
+            "export CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (as for wrangler), or run `flaresync demo` to try flaresync on the embedded emulator",
+        )
+    } else if text.contains("CLOUDFLARE_ACCOUNT_ID") {
+        Some("export CLOUDFLARE_ACCOUNT_ID or set account_id in flaresync.toml")
+    } else {
+        None
+    }
+}
+
+// === emulator ===
+
+pub async fn emulator(args: EmulatorArgs) -> anyhow::Result<u8> {
+    let mut tokens = args.tokens.clone();
+    if tokens.is_empty() {
+        tokens.push(
+            std::env::var("CLOUDFLARE_API_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| DEFAULT_EMULATOR_TOKEN.to_owned()),
+        );
+    }
+    let account_id = args
+        .account_id
+        .clone()
+        .or_else(|| {
+            std::env::var("CLOUDFLARE_ACCOUNT_ID")
+                .ok()
+                .filter(|a| !a.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_EMULATOR_ACCOUNT.to_owned());
+    let mut config = flaresync_emulator::EmulatorConfig::new(account_id.clone(), tokens);
+    config.state_dir = args.state.clone();
+    config.version_window = args.version_window;
+    config.rate_limit = flaresync_emulator::RateLimit {
+        requests: args.rate_limit,
+        window: Duration::from_secs(args.rate_limit_window_secs),
+    };
+    if let Some(dir) = &args.state {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    }
+    let emulator =
+        flaresync_emulator::Emulator::open(config).context("cannot open the emulator")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("flaresync emulator listening on http://{addr}/client/v4 (account {account_id})");
+    eprintln!(
+        "point wrangler or flaresync at it:\n  export CLOUDFLARE_API_BASE_URL=http://{addr}/client/v4 CLOUDFLARE_ACCOUNT_ID={account_id} CLOUDFLARE_API_TOKEN=<one of the --token values>"
+    );
+    emulator
+        .serve(listener, flaresync_reconcile::shutdown_signal())
+        .await
+        .context("emulator stopped with an error")?;
+    Ok(0)
+}
+
+// === validate ===
+
+pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
+    let tree = DirTree::new(&args.repo);
+    let (repo_config, repo_warnings) = flaresync_config::load_repo_config(&tree)
+        .with_context(|| format!("invalid flaresync.toml in {}", args.repo.display()))?;
+    let load = flaresync_config::load_all(&tree, &repo_config);
+    let mut failed = 0usize;
+    let mut report = Vec::new();
+    for (dir, result) in &load.workers {
+        match result {
+            Ok(loaded) => report.push(serde_json::json!({
+                "dir": dir,
+                "worker": loaded.spec.name,
+                "ok": true,
+                "digest": loaded.spec.digest(),
+                "modules": loaded.spec.modules.len(),
+                "bindings": loaded.spec.bindings.len(),
+                "migrations": loaded.spec.migrations.iter().map(|m| m.tag.clone()).collect::<Vec<_>>(),
+                "warnings": loaded.warnings,
+            })),
+            Err(error) => {
+                failed += 1;
+                report.push(serde_json::json!({"dir": dir, "ok": false, "error": error.to_string()}));
+            }
+        }
+    }
+    let warnings: Vec<_> = repo_warnings.iter().chain(load.warnings.iter()).collect();
+    match args.format {
+        Format::Json => {
+            let out = serde_json::json!({"workers": report, "warnings": warnings, "skipped": load.skipped});
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Text | Format::Markdown => {
+            for warning in &warnings {
+                println!("warning: {warning}");
+            }
+            for (dir, result) in &load.workers {
+                match result {
+                    Ok(loaded) => {
+                        println!(
+                            "ok    {:<24} {} ({} module(s), {} binding(s), digest {})",
+                            loaded.spec.name,
+                            display_dir(dir),
+                            loaded.spec.modules.len(),
+                            loaded.spec.bindings.len(),
+                            &loaded.spec.digest()[..12]
+                        );
+                        for warning in &loaded.warnings {
+                            println!("      warning: {warning}");
+                        }
+                    }
+                    Err(error) => println!("error {}: {error}", display_dir(dir)),
+                }
+            }
+            for dir in &load.skipped {
+                println!("skip  {} (skip = true in flaresync.toml)", display_dir(dir));
+            }
+            if load.workers.is_empty() {
+                println!(
+                    "no workers found under {} (a worker is a directory with wrangler.toml, wrangler.json or wrangler.jsonc)",
+                    args.repo.display()
+                );
+            }
+        }
+    }
+    Ok(if failed > 0 { 2 } else { 0 })
+}
+
+fn display_dir(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
+}
+
+// === explain ===
+
+pub fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
+    match args.rule {
+        Some(id) => {
+            let rule = flaresync_plan::rule(&id)
+                .ok_or_else(|| anyhow!("no rule {id:?}; `flaresync explain` lists all rules"))?;
+            println!("{} {}: {}\n", rule.id(), rule.name(), rule.summary());
+            println!("{}", rule.doc().trim_end());
+        }
+        None => {
+            for rule in flaresync_plan::rules() {
+                println!("{}  {:<34} {}", rule.id(), rule.name(), rule.summary());
+            }
+        }
+    }
+    Ok(0)
+}
+
+// === shared setup ===
+
+/// Whether `repo` names a remote (URL or scp-like `user@host:path`) rather than a local path.
+pub fn is_remote(repo: &str) -> bool {
+    repo.contains("://") || (repo.contains('@') && repo.contains(':') && !Path::new(repo).exists())
+}
+
+pub fn state_dir(repo: &RepoArgs) -> PathBuf {
+    if let Some(dir) = &repo.state_dir {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("flaresync");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/state/flaresync");
+    }
+    PathBuf::from(".flaresync")
+}
+
+/// Opens the git source the arguments name (cloning a remote into the state directory).
+pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
+    if is_remote(&repo.repo) {
+        let branch = repo.branch.clone().unwrap_or_else(|| "main".to_owned());
+        let key = flaresync_git::source::redact_url(&repo.repo)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>();
+        let cache = state_dir(repo).join("clones").join(key);
+        std::fs::create_dir_all(&cache)
+            .with_context(|| format!("cannot create {}", cache.display()))?;
+        let credentials =
+            Credentials::from_env().context("invalid git credentials in the environment")?;
+        GitSource::remote(&repo.repo, &cache, &branch, credentials).with_context(|| {
+            format!(
+                "cannot use the remote repository {}",
+                flaresync_git::source::redact_url(&repo.repo)
+            )
+        })
+    } else {
+        let branch = match &repo.branch {
+            Some(branch) => branch.clone(),
+            None => local_branch(Path::new(&repo.repo))?,
+        };
+        GitSource::open_local(&repo.repo, &branch)
+            .with_context(|| format!("cannot open the git repository {}", repo.repo))
+    }
+}
+
+/// The branch to follow in a local repository: flaresync.toml `branch`, else HEAD's branch.
+fn local_branch(path: &Path) -> anyhow::Result<String> {
+    let git = git2::Repository::open(path)
+        .with_context(|| format!("{} is not a git repository", path.display()))?;
+    if let Ok(workdir) = git.workdir().ok_or(()) {
+        let tree = DirTree::new(workdir);
+        if let Ok((config, _)) = flaresync_config::load_repo_config(&tree) {
+            if let Some(branch) = config.branch {
+                return Ok(branch);
+            }
+        }
+    }
+    let head = git
+        .head()
+        .context("the repository has no HEAD commit yet")?;
+    head.shorthand()
+        .ok()
+        .filter(|name| *name != "HEAD")
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("HEAD is detached; pass --branch"))
+}
+
+/// Builds the API client: token from CLOUDFLARE_API_TOKEN, account from args or flaresync.toml.
+pub fn client(api: &ApiArgs, repo_config: Option<&RepoConfig>) -> anyhow::Result<Client> {
+    let token = std::env::var("CLOUDFLARE_API_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| anyhow!("CLOUDFLARE_API_TOKEN is not set"))?;
+    let account_id = api
+        .account_id
+        .clone()
+        .or_else(|| repo_config.and_then(|c| c.account_id.clone()))
+        .ok_or_else(|| anyhow!("no account id: CLOUDFLARE_ACCOUNT_ID is not set and flaresync.toml has no account_id"))?;
+    let config = ClientConfig::new(
+        api.api_base_url.clone(),
+        account_id,
+        Secret::new(token.trim()),
+    );
+    Client::new(config).context("invalid Cloudflare API settings")
+}
+
+/// flaresync.toml at the branch head of `source`.
+pub fn head_repo_config(source: &mut GitSource) -> anyhow::Result<RepoConfig> {
+    let update = source.fetch().context("cannot read the branch head")?;
+    let config = {
+        let tree = source.commit_tree(update.new)?;
+        let (config, _) = flaresync_config::load_repo_config(&tree as &dyn SourceTree)
+            .context("invalid flaresync.toml at the branch head")?;
+        config
+    };
+    source.set_last_head(None);
+    Ok(config)
+}
+
+pub fn context(repo: &RepoArgs, api: &ApiArgs) -> anyhow::Result<Context> {
+    let mut source = open_source(repo)?;
+    let repo_config = head_repo_config(&mut source)?;
+    let client = client(api, Some(&repo_config))?;
+    let dir = state_dir(repo);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let journal = dir.join("journal.sqlite3");
+    Context::new(source, client, &journal, repo_config)
+        .with_context(|| format!("cannot open the journal {}", journal.display()))
+}
+
+// === sync / run ===
+
+pub async fn sync(args: SyncArgs) -> anyhow::Result<u8> {
+    let ctx = context(&args.repo, &args.api)?;
+    let report = flaresync_reconcile::sync_once(
+        &ctx,
+        SyncOptions {
+            dry_run: args.dry_run,
+            trigger: TriggerSource::Manual,
+        },
+    )
+    .await
+    .context("reconcile pass failed")?;
+    print_report(&report, args.format)?;
+    Ok(if args.dry_run {
+        u8::try_from(flaresync_plan::exit_code(&report.plan)).unwrap_or(2)
+    } else if report.converged() {
+        0
+    } else {
+        2
+    })
+}
+
+pub fn print_report(
+    report: &flaresync_reconcile::SyncReport,
+    format: Format,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Format::Markdown => println!("{}", flaresync_plan::render_markdown(&report.plan)),
+        Format::Text => {
+            print!("{}", flaresync_plan::render_text(&report.plan));
+            println!();
+            for worker in &report.workers {
+                println!("{}", worker_line(worker));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
+    let mut line = format!(
+        "{:<16} {}",
+        worker.worker,
+        serde_json::to_value(&worker.outcome)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+    );
+    if let Some(error) = &worker.error {
+        line.push_str(&format!(": {}", error.message));
+    }
+    line
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let ctx = Arc::new(context(&args.repo, &args.api)?);
+    let listener = tokio::net::TcpListener::bind(args.status_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.status_listen))?;
+    let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|secret| WebhookConfig {
+            secret: WebhookSecret::new(secret.into_bytes()),
+            branch: ctx.branch().to_owned(),
+        });
+    let watch = (!is_remote(&args.repo.repo)).then(|| WatchConfig {
+        root: PathBuf::from(&args.repo.repo),
+        debounce: Duration::from_millis(500),
+        ignore: vec![state_dir(&args.repo)],
+    });
+    let config = flaresync_reconcile::RunConfig {
+        poll_interval: Some(Duration::from_secs(if is_remote(&args.repo.repo) {
+            args.poll_interval_secs
+        } else {
+            args.resync_interval_secs
+        })),
+        watch,
+        status_listener: Some(listener),
+        webhook,
+        ..Default::default()
+    };
+    eprintln!(
+        "flaresync: following {} branch {}; status on http://{}/status",
+        flaresync_git::source::redact_url(&args.repo.repo),
+        ctx.branch(),
+        args.status_listen
+    );
+    flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
+        .await
+        .context("the reconcile loop stopped")?;
+    Ok(0)
+}
+
+// === history ===
+
+pub async fn history(args: HistoryArgs) -> anyhow::Result<u8> {
+    let dir = state_dir(&args.repo);
+    let journal_path = dir.join("journal.sqlite3");
+    let journal = Journal::open(&journal_path)
+        .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
+    let entries = journal.history(&args.worker)?;
+    let (versions, deployments) = if args.offline {
+        (Vec::new(), Vec::new())
+    } else {
+        let repo_config = open_source(&args.repo)
+            .ok()
+            .and_then(|mut source| head_repo_config(&mut source).ok());
+        let client = client(&args.api, repo_config.as_ref())?;
+        let versions = client
+            .list_versions(&args.worker)
+            .await
+            .with_context(|| format!("cannot list the versions of {}", args.worker))?;
+        let deployments = client
+            .list_deployments(&args.worker)
+            .await
+            .with_context(|| format!("cannot list the deployments of {}", args.worker))?;
+        (
+            versions.iter().map(version_record).collect::<Vec<_>>(),
+            deployments
+                .iter()
+                .map(deployment_record)
+                .collect::<Vec<_>>(),
+        )
+    };
+    if entries.is_empty() && versions.is_empty() {
+        bail!(
+            "nothing known about worker {:?}: no journal entries in {} and no versions on Cloudflare",
+            args.worker,
+            journal_path.display()
+        );
+    }
+    let view = flaresync_journal::history_view(&args.worker, &entries, &versions, &deployments);
+    print!("{}", flaresync_journal::render_history(&view));
+    Ok(0)
+}
+
+fn parse_time(text: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    text.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+pub fn version_record(version: &flaresync_cloudflare::VersionSummary) -> VersionRecord {
+    VersionRecord {
+        id: version.id.clone(),
+        number: version.number,
+        tag: version.annotations.tag.clone(),
+        message: version.annotations.message.clone(),
+        created_on: parse_time(version.metadata.created_on.as_deref()),
+        source: version.metadata.source.clone(),
+        triggered_by: version.annotations.triggered_by.clone(),
+    }
+}
+
+pub fn deployment_record(deployment: &flaresync_cloudflare::Deployment) -> DeploymentRecord {
+    DeploymentRecord {
+        id: deployment.id.clone(),
+        created_on: parse_time(deployment.created_on.as_deref()),
+        source: deployment.source.clone(),
+        versions: deployment
+            .versions
+            .iter()
+            .map(|v| (v.version_id.clone(), v.percentage))
+            .collect(),
+        message: deployment.annotations.message.clone(),
+        triggered_by: deployment.annotations.triggered_by.clone(),
+        author_email: deployment.author_email.clone(),
+    }
+}
+
+// === plan ===
+
+pub async fn plan(args: PlanArgs) -> anyhow::Result<u8> {
+    let output = crate::planning::plan_refs(&args).await?;
+    let rendered = match args.format {
+        Format::Markdown => flaresync_plan::render_markdown(&output),
+        Format::Json => flaresync_plan::render_json(&output),
+        Format::Text => flaresync_plan::render_text(&output),
+    };
+    println!("{}", rendered.trim_end());
+    Ok(u8::try_from(flaresync_plan::exit_code(&output)).unwrap_or(2))
+}

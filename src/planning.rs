@@ -1,0 +1,345 @@
+//! `flaresync plan`: desired state at two commits (and optionally the live account) -> a plan.
+//!
+//! Without `--live` nothing is asked of Cloudflare. The base commit is taken as deployed, and
+//! every distinct state along the base branch's first-parent history (up to the version window)
+//! as an uploaded version: that is what flaresync itself would have produced following the
+//! branch. Such versions are marked `offline:` in the plan so nobody mistakes them for real ids.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context as _, anyhow};
+use flaresync_config::WorkerSpec;
+use flaresync_git::{DesiredState, DesiredStateCache, GitSource, Oid};
+use flaresync_plan::{
+    DeploymentVersion, Desired, History, KnownVersion, LiveAccount, LiveDeployment, LiveResources,
+    LiveVersion, LiveWorker, Plan, R2Bucket, WorkerHistory,
+};
+use flaresync_reconcile::convert;
+
+use crate::{cli::PlanArgs, commands};
+
+pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
+    let mut source = commands::open_source(&args.repo)?;
+    if commands::is_remote(&args.repo.repo) {
+        source
+            .fetch()
+            .context("cannot fetch the remote repository")?;
+    }
+    let head = resolve(&source, &args.head)?;
+    let base = match &args.base {
+        Some(base) => Some(resolve(&source, base)?),
+        None => first_parent(&source, head)?,
+    };
+    let mut cache = DesiredStateCache::new();
+    let head_state = cache
+        .desired_state(source.repo(), head)
+        .with_context(|| format!("cannot read the desired state at {}", args.head))?;
+    let base_state = match base {
+        Some(base) => Some(
+            cache
+                .desired_state(source.repo(), base)
+                .context("cannot read the desired state at the base revision")?,
+        ),
+        None => None,
+    };
+    let names = BTreeMap::new();
+    let desired = convert::desired(&head_state, &names);
+    let base_desired = base_state
+        .as_ref()
+        .map(|state| convert::desired(state, &names));
+    let policies = convert::policies(&head_state);
+    let window = head_state.repo_config.version_window as usize;
+
+    let (live, history) = if args.live {
+        let client = commands::client(&args.api, Some(&head_state.repo_config))?;
+        observe(
+            &client,
+            &source,
+            &mut cache,
+            &desired,
+            base_desired.as_ref(),
+        )
+        .await?
+    } else {
+        offline(&source, &mut cache, base_state.as_ref(), base, window)?
+    };
+    Ok(flaresync_plan::plan(
+        &desired,
+        base_desired.as_ref(),
+        &live,
+        &history,
+        &policies,
+    ))
+}
+
+fn resolve(source: &GitSource, revision: &str) -> anyhow::Result<Oid> {
+    let object = source
+        .repo()
+        .revparse_single(revision)
+        .with_context(|| format!("unknown revision {revision:?}"))?;
+    let commit = object
+        .peel_to_commit()
+        .with_context(|| format!("{revision:?} does not name a commit"))?;
+    Ok(commit.id())
+}
+
+fn first_parent(source: &GitSource, commit: Oid) -> anyhow::Result<Option<Oid>> {
+    let commit = source.repo().find_commit(commit)?;
+    Ok(commit.parent_id(0).ok())
+}
+
+fn script_names(desired: &Desired, base: Option<&Desired>) -> BTreeSet<String> {
+    desired
+        .workers
+        .keys()
+        .chain(base.into_iter().flat_map(|b| b.workers.keys()))
+        .cloned()
+        .collect()
+}
+
+/// Live state and history from the account (real or emulated).
+async fn observe(
+    client: &flaresync_cloudflare::Client,
+    source: &GitSource,
+    cache: &mut DesiredStateCache,
+    desired: &Desired,
+    base: Option<&Desired>,
+) -> anyhow::Result<(LiveAccount, History)> {
+    let scripts = client
+        .list_scripts()
+        .await
+        .context("cannot list the account's Workers")?;
+    let mut live = LiveAccount {
+        observed: true,
+        workers: BTreeMap::new(),
+        resources: resources(client).await,
+    };
+    let mut history = History::default();
+    for name in script_names(desired, base) {
+        let Some(script) = scripts.iter().find(|s| s.id == name) else {
+            live.workers
+                .insert(name.clone(), LiveWorker::missing(&name));
+            continue;
+        };
+        let deployments = client
+            .list_deployments(&name)
+            .await
+            .with_context(|| format!("cannot list the deployments of {name}"))?;
+        let summaries = client
+            .list_deployable_versions(&name)
+            .await
+            .with_context(|| format!("cannot list the versions of {name}"))?;
+        let secrets = client
+            .list_secrets(&name)
+            .await
+            .with_context(|| format!("cannot list the secrets of {name}"))?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let tags: Vec<(String, Option<String>)> = summaries
+            .iter()
+            .map(|v| (v.id.clone(), v.annotations.tag.clone()))
+            .collect();
+        let mapping = flaresync_git::rebuild_mapping(source.repo(), cache, &name, &tags)
+            .with_context(|| format!("cannot map the versions of {name} to commits"))?;
+        let wanted = desired
+            .workers
+            .get(&name)
+            .and_then(|e| e.worker())
+            .map(|w| w.version_digest.clone());
+        let active: BTreeSet<String> = deployments
+            .first()
+            .map(|d| d.versions.iter().map(|v| v.version_id.clone()).collect())
+            .unwrap_or_default();
+        let mut known = Vec::new();
+        let mut detail_ids: BTreeSet<String> = active.clone();
+        for version in mapping.known {
+            if wanted.as_deref() == Some(version.version_digest.as_str()) {
+                detail_ids.insert(version.version_id.clone());
+            }
+            let migrations = cache
+                .desired_state(source.repo(), version.commit)
+                .ok()
+                .and_then(|state| state.worker(&name).map(|w| w.spec.migrations.clone()))
+                .unwrap_or_default();
+            known.push(KnownVersion {
+                version_id: version.version_id,
+                commit: version.commit.to_string(),
+                digest: version.digest,
+                version_digest: version.version_digest,
+                migrations,
+                secrets_fingerprint: None,
+            });
+        }
+        let mut versions = Vec::new();
+        for summary in &summaries {
+            if detail_ids.contains(&summary.id) {
+                let full = client
+                    .get_version(&name, &summary.id)
+                    .await
+                    .with_context(|| format!("cannot read version {} of {name}", summary.id))?;
+                versions.push(convert::live_version(&full));
+            } else {
+                versions.push(convert::live_version_summary(summary));
+            }
+        }
+        let deployments: Vec<LiveDeployment> =
+            deployments.iter().map(convert::live_deployment).collect();
+        live.workers.insert(
+            name.clone(),
+            LiveWorker {
+                name: name.clone(),
+                exists: true,
+                migration_tag: script.migration_tag.clone(),
+                active: deployments.first().cloned(),
+                deployments,
+                versions,
+                secrets,
+                routes: None,
+                crons: None,
+            },
+        );
+        history.workers.insert(
+            name,
+            WorkerHistory {
+                versions: known,
+                applied_digest: None,
+            },
+        );
+    }
+    Ok((live, history))
+}
+
+async fn resources(client: &flaresync_cloudflare::Client) -> LiveResources {
+    // A failed listing means "unknown", which makes the planner skip that resource check
+    // rather than call every resource missing.
+    LiveResources {
+        kv: client
+            .list_kv_namespaces()
+            .await
+            .ok()
+            .map(|list| list.into_iter().map(|n| n.id).collect()),
+        r2: client.list_r2_buckets(None).await.ok().map(|list| {
+            list.into_iter()
+                .map(|b| R2Bucket {
+                    name: b.name,
+                    jurisdiction: b.jurisdiction.filter(|j| j != "default"),
+                })
+                .collect()
+        }),
+        d1: client
+            .list_d1_databases()
+            .await
+            .ok()
+            .map(|list| list.into_iter().map(|d| d.uuid).collect()),
+        queues: client
+            .list_queues()
+            .await
+            .ok()
+            .map(|list| list.into_iter().map(|q| q.queue_name).collect()),
+    }
+}
+
+/// The live state flaresync would have produced by following the base branch.
+fn offline(
+    source: &GitSource,
+    cache: &mut DesiredStateCache,
+    base_state: Option<&DesiredState>,
+    base: Option<Oid>,
+    window: usize,
+) -> anyhow::Result<(LiveAccount, History)> {
+    let mut live = LiveAccount {
+        observed: true,
+        workers: BTreeMap::new(),
+        resources: LiveResources::default(),
+    };
+    let mut history = History::default();
+    let (Some(base_state), Some(base)) = (base_state, base) else {
+        return Ok((live, history));
+    };
+    // Walk the base's first-parent history, newest first, collecting one version per
+    // distinct version digest per Worker.
+    let mut per_worker: BTreeMap<String, Vec<(Oid, WorkerSpec)>> = BTreeMap::new();
+    let mut commit = Some(base);
+    let mut steps = 0usize;
+    while let Some(id) = commit {
+        if steps >= window.max(1) * 4 {
+            break;
+        }
+        steps += 1;
+        let state = cache
+            .desired_state(source.repo(), id)
+            .map_err(|e| anyhow!("cannot read the desired state at {id}: {e}"))?;
+        for loaded in state.by_script().values() {
+            let entry = per_worker.entry(loaded.spec.name.clone()).or_default();
+            let digest = loaded.spec.version_digest();
+            if entry.len() < window
+                && !entry
+                    .iter()
+                    .any(|(_, spec)| spec.version_digest() == digest)
+            {
+                entry.push((id, loaded.spec.clone()));
+            }
+        }
+        commit = source.repo().find_commit(id)?.parent_id(0).ok();
+    }
+    for loaded in base_state.by_script().values() {
+        let name = loaded.spec.name.clone();
+        let specs = per_worker.remove(&name).unwrap_or_default();
+        let mut versions = Vec::new();
+        let mut known = Vec::new();
+        let count = specs.len() as u64;
+        for (index, (commit, spec)) in specs.iter().enumerate() {
+            let id = format!("offline:{}", &commit.to_string()[..12]);
+            versions.push(LiveVersion {
+                id: id.clone(),
+                number: count - index as u64,
+                tag: Some(commit.to_string()),
+                bindings: spec.bindings.clone(),
+                compatibility_date: spec.compatibility_date.clone(),
+                compatibility_flags: spec.compatibility_flags.clone(),
+                migration_tag: spec.migrations.last().map(|m| m.tag.clone()),
+                ..LiveVersion::default()
+            });
+            known.push(KnownVersion {
+                version_id: id,
+                commit: commit.to_string(),
+                digest: spec.digest(),
+                version_digest: spec.version_digest(),
+                migrations: spec.migrations.clone(),
+                secrets_fingerprint: None,
+            });
+        }
+        let active = versions.first().map(|v| LiveDeployment {
+            id: format!("offline:{}", &base.to_string()[..12]),
+            versions: vec![DeploymentVersion {
+                version_id: v.id.clone(),
+                percentage: 100.0,
+            }],
+            message: Some("base revision (assumed deployed)".into()),
+            ..LiveDeployment::default()
+        });
+        live.workers.insert(
+            name.clone(),
+            LiveWorker {
+                name: name.clone(),
+                exists: true,
+                migration_tag: loaded.spec.migrations.last().map(|m| m.tag.clone()),
+                deployments: active.iter().cloned().collect(),
+                active,
+                versions,
+                secrets: Vec::new(),
+                routes: Some(loaded.spec.routes.clone()),
+                crons: Some(loaded.spec.crons.clone()),
+            },
+        );
+        history.workers.insert(
+            name,
+            WorkerHistory {
+                versions: known,
+                applied_digest: Some(loaded.spec.digest()),
+            },
+        );
+    }
+    Ok((live, history))
+}
