@@ -15,6 +15,9 @@ use crate::migrations::describe_step;
 /// Largest module (bytes, either side) that gets a line diff; bigger ones show sizes only.
 pub const MAX_TEXT_DIFF_BYTES: u64 = 256 * 1024;
 
+/// Most lines kept of one module's unified diff (the rest is summarized in a final line).
+pub const MAX_DIFF_LINES: usize = 400;
+
 /// What the diff is taken against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -320,16 +323,16 @@ pub fn worker_diff(before: Before<'_>, after: After<'_>) -> WorkerDiff {
 
     diff.settings = setting_changes(base_spec, after.spec);
 
-    // Modules: only the base spec has contents.
-    let after_size: u64 = after.spec.modules.iter().map(|m| m.size).sum();
-    let before_size = base_spec.map(|s| s.modules.iter().map(|m| m.size).sum());
-    diff.bundle = Some(BundleChange {
-        before: before_size,
-        after: after_size,
-    });
-    // Without a base commit, a deployed Worker's module contents are unknown (Cloudflare's
-    // version API does not return them): list modules only for a brand-new Worker.
+    // Modules: only the base spec has contents. Without a base commit, a deployed Worker's
+    // modules are unknown (Cloudflare's version API does not return them): list modules and
+    // sizes only for a brand-new Worker.
     if base_spec.is_some() || before.live_version.is_none() {
+        let after_size: u64 = after.spec.modules.iter().map(|m| m.size).sum();
+        let before_size = base_spec.map(|s| s.modules.iter().map(|m| m.size).sum());
+        diff.bundle = Some(BundleChange {
+            before: before_size,
+            after: after_size,
+        });
         diff.modules = module_changes(base_spec.map(|s| s.modules.as_slice()), &after.spec.modules);
     }
     diff
@@ -386,6 +389,18 @@ fn binding_changes(
     (bindings, vars)
 }
 
+/// Field names whose values are never shown for non-`plain_text` bindings.
+const SENSITIVE_FIELDS: [&str; 8] = [
+    "text",
+    "key_base64",
+    "key_jwk",
+    "secret",
+    "password",
+    "token",
+    "value",
+    "private_key",
+];
+
 /// One-line description of a binding: `type field=value …`; secrets never show a value.
 pub fn binding_summary(kind: &BindingKind) -> String {
     match kind {
@@ -396,6 +411,8 @@ pub fn binding_summary(kind: &BindingKind) -> String {
         BindingKind::Json { json } => format!("json {json}"),
         other => {
             let type_name = other.type_name();
+            // Unmodelled kinds (`secret_key`, future ones) may carry key material inline.
+            let secret_kind = type_name.contains("secret");
             let fields = serde_json::to_value(other)
                 .ok()
                 .and_then(|v| v.as_object().cloned())
@@ -405,9 +422,13 @@ pub fn binding_summary(kind: &BindingKind) -> String {
                 if key == "type" || key == "name" {
                     continue;
                 }
-                let value = match value {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
+                let value = if secret_kind || SENSITIVE_FIELDS.contains(&key.as_str()) {
+                    "(hidden)".to_owned()
+                } else {
+                    match value {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    }
                 };
                 text.push_str(&format!(" {key}={value}"));
             }
@@ -572,7 +593,23 @@ fn text_diff(name: &str, old: &Module, new: &Module) -> Option<String> {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string();
-    (!text.is_empty()).then_some(text)
+    if text.is_empty() {
+        return None;
+    }
+    let total = text.lines().count();
+    if total <= MAX_DIFF_LINES {
+        return Some(text);
+    }
+    let mut kept: String = text
+        .lines()
+        .take(MAX_DIFF_LINES)
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    kept.push_str(&format!(
+        "... {} more diff lines not shown\n",
+        total - MAX_DIFF_LINES
+    ));
+    Some(kept)
 }
 
 #[cfg(test)]
@@ -636,6 +673,35 @@ mod tests {
         assert_eq!(vars.len(), 2);
         assert_eq!(vars[0].name, "API_KEY");
         assert_eq!(vars[0].change, ChangeKind::Removed);
+    }
+
+    #[test]
+    fn unmodelled_secret_kinds_and_sensitive_fields_are_hidden() {
+        let wire = serde_json::json!([
+            {"name": "SIGN", "type": "secret_key", "algorithm": "HMAC", "format": "raw", "key_base64": "c2VjcmV0"},
+            {"name": "X", "type": "future_kind", "token": "abc", "region": "eu"}
+        ]);
+        let bindings: Vec<Binding> = serde_json::from_value(wire).expect("parses");
+        let sign = binding_summary(&bindings[0].kind);
+        assert!(!sign.contains("c2VjcmV0"), "{sign}");
+        let other = binding_summary(&bindings[1].kind);
+        assert_eq!(other, "future_kind region=eu token=(hidden)");
+    }
+
+    #[test]
+    fn long_module_diffs_are_capped() {
+        let old: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        let new: String = (0..1000).map(|i| format!("line {}\n", i * 2)).collect();
+        let module = |text: &str| Module {
+            name: "a.js".into(),
+            content_type: "application/javascript+module".into(),
+            sha256: text.len().to_string(),
+            size: text.len() as u64,
+            content: std::sync::Arc::from(text.as_bytes()),
+        };
+        let diff = text_diff("a.js", &module(&old), &module(&new)).expect("text diff");
+        assert_eq!(diff.lines().count(), MAX_DIFF_LINES + 1);
+        assert!(diff.ends_with("more diff lines not shown\n"));
     }
 
     #[test]

@@ -41,4 +41,4 @@ pub use model::{
 };
 pub use planner::plan;
 pub use render::{render_json, render_markdown, render_text};
-pub use rules::{Rule, rule, rules};
+pub use rules::{Rule, explain, rule, rules};

@@ -187,9 +187,28 @@ fn code(text: &str) -> String {
     }
 }
 
+/// Longest Markdown rendering kept with module diffs; GitHub refuses comments over 65,536
+/// characters.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
 /// The plan as Markdown for a pull-request comment: a summary table first, then one
 /// `<details>` block per Worker that has something to show.
+///
+/// When the result would exceed [`MARKDOWN_LIMIT`], module line diffs are left out (the module
+/// list stays) and a note says so; use `render_text` or `render_json` for the full diff.
 pub fn render_markdown(plan: &Plan) -> String {
+    let full = markdown(plan, true);
+    if full.chars().count() <= MARKDOWN_LIMIT {
+        return full;
+    }
+    let mut short = markdown(plan, false);
+    short.push_str(
+        "\n_Module diffs were left out to fit a pull-request comment; run `flaresync plan --format text` for them._\n",
+    );
+    short
+}
+
+fn markdown(plan: &Plan, module_diffs: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### flaresync plan for `{}`", short(&plan.commit));
     out.push('\n');
@@ -256,7 +275,7 @@ pub fn render_markdown(plan: &Plan) -> String {
             worker.name,
             worker.action.label()
         );
-        markdown_worker(&mut out, worker);
+        markdown_worker(&mut out, worker, module_diffs);
         while out.ends_with("\n\n") {
             out.pop();
         }
@@ -332,7 +351,7 @@ fn markdown_list_change(out: &mut String, title: &str, change: &ListChange) {
     out.push('\n');
 }
 
-fn markdown_worker(out: &mut String, worker: &WorkerPlan) {
+fn markdown_worker(out: &mut String, worker: &WorkerPlan, module_diffs: bool) {
     let _ = writeln!(out, "{}\n", worker.reason);
     if !worker.depends_on.is_empty() {
         let _ = writeln!(
@@ -463,7 +482,7 @@ fn markdown_worker(out: &mut String, worker: &WorkerPlan) {
             );
         }
         out.push('\n');
-        for module in &diff.modules {
+        for module in diff.modules.iter().filter(|_| module_diffs) {
             if let Some(text) = &module.unified_diff {
                 let fence = if text.contains("```") { "````" } else { "```" };
                 let _ = writeln!(out, "{fence}diff\n{}{fence}\n", ensure_newline(text));

@@ -288,6 +288,18 @@ pub fn rule(id_or_name: &str) -> Option<&'static dyn Rule> {
         .find(|r| r.id().eq_ignore_ascii_case(id_or_name) || r.name() == id_or_name)
 }
 
+/// The full text `flaresync explain <rule>` prints: a heading line, then the doc.
+pub fn explain(id_or_name: &str) -> Option<String> {
+    let rule = rule(id_or_name)?;
+    Some(format!(
+        "{} {}: {}\n\n{}",
+        rule.id(),
+        rule.name(),
+        rule.summary(),
+        rule.doc()
+    ))
+}
+
 /// Run every rule; findings sorted by rule id then message.
 pub fn check_all(ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = rules().iter().flat_map(|r| r.check(ctx)).collect();
@@ -933,6 +945,9 @@ mod tests {
         );
         assert_eq!(rule("split-deployment").map(|r| r.id()), Some("FS016"));
         assert!(rule("FS999").is_none());
+        let text = explain("FS003").expect("known rule");
+        assert!(text.starts_with("FS003 applied-migration-dropped: "));
+        assert!(text.contains("deleted_classes"));
     }
 
     #[test]

@@ -138,3 +138,39 @@ fn every_rule_is_exercised_by_some_case() {
     let missing: Vec<&String> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "rules without a case: {missing:?}");
 }
+
+#[test]
+fn huge_markdown_drops_module_diffs_but_keeps_the_summary() {
+    let dir = crate::support::cases_dir().join("03-forward-deploy-diff");
+    let mut case = crate::support::load_case(&dir);
+    // Twelve large modules, different on every line: each diff is capped, but together they
+    // still exceed what a PR comment can hold.
+    let module = |name: String, prefix: &str| {
+        let text: String = (0..3000)
+            .map(|i| format!("const {prefix}{i} = {i};\n"))
+            .collect();
+        flaresync_config::Module {
+            name,
+            content_type: "application/javascript+module".into(),
+            sha256: format!("{prefix}-{}", text.len()),
+            size: text.len() as u64,
+            content: std::sync::Arc::from(text.into_bytes().into_boxed_slice()),
+        }
+    };
+    let base = case.base.as_mut().expect("case has a base");
+    for (desired, prefix) in [(&mut case.head, "b"), (base, "a")] {
+        if let Some(flaresync_plan::DesiredEntry::Ok(worker)) = desired.workers.get_mut("api") {
+            worker.spec.modules = (0..12)
+                .map(|i| module(format!("m{i:02}.js"), prefix))
+                .collect();
+        }
+    }
+    let plan = run(&case);
+    let markdown = render_markdown(&plan);
+    assert!(markdown.chars().count() <= flaresync_plan::render::MARKDOWN_LIMIT + 200);
+    assert!(markdown.contains("| `api` | deploy |"));
+    assert!(markdown.contains("Module diffs were left out"));
+    assert!(!markdown.contains("```diff"));
+    // The text rendering keeps the (capped) diff.
+    assert!(render_text(&plan).contains("more diff lines not shown"));
+}
