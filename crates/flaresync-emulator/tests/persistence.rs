@@ -1,0 +1,168 @@
+//! State survives a restart on the same `state_dir`, and concurrent writes are serialised.
+
+use flaresync_emulator::testing::{TestEmulator, test_config};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+fn form(text: &str) -> Form {
+    let metadata = json!({
+        "main_module": "index.js",
+        "compatibility_date": "2025-01-01",
+        "bindings": [{"name": "S", "type": "secret_text", "text": "persisted-secret"}],
+        "keep_bindings": ["secret_text"],
+    });
+    Form::new()
+        .part("metadata", Part::text(metadata.to_string()))
+        .part(
+            "index.js",
+            Part::bytes(
+                format!("export default {{ async fetch() {{ return new Response({text:?}); }} }};")
+                    .into_bytes(),
+            )
+            .file_name("index.js")
+            .mime_str("application/javascript+module")
+            .expect("mime"),
+        )
+}
+
+async fn send(emu: &TestEmulator, req: reqwest::RequestBuilder) -> Value {
+    let resp = req.bearer_auth(emu.token()).send().await.expect("sent");
+    resp.json().await.expect("json")
+}
+
+fn url(emu: &TestEmulator, path: &str) -> String {
+    format!("{}/accounts/{}{path}", emu.base_url(), emu.account_id())
+}
+
+#[tokio::test]
+async fn state_survives_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config();
+    config.state_dir = Some(dir.path().to_path_buf());
+    let http = reqwest::Client::new();
+
+    let emu = TestEmulator::start_with(config.clone())
+        .await
+        .expect("first start");
+    let kv = emu.create_kv_namespace("persisted").expect("kv");
+    let put = send(
+        &emu,
+        http.put(url(&emu, "/workers/scripts/keep"))
+            .multipart(form("one")),
+    )
+    .await;
+    let v1 = put["result"]["deployment_id"]
+        .as_str()
+        .expect("v1")
+        .to_owned();
+    let up = send(
+        &emu,
+        http.post(url(&emu, "/workers/scripts/keep/versions"))
+            .multipart(form("two")),
+    )
+    .await;
+    let v2 = up["result"]["id"].as_str().expect("v2").to_owned();
+    let before = send(
+        &emu,
+        http.get(url(&emu, "/workers/scripts/keep/deployments")),
+    )
+    .await;
+    emu.stop().await.expect("clean stop");
+
+    let emu = TestEmulator::start_with(config)
+        .await
+        .expect("second start");
+    let after = send(
+        &emu,
+        http.get(url(&emu, "/workers/scripts/keep/deployments")),
+    )
+    .await;
+    assert_eq!(
+        before["result"], after["result"],
+        "deployments survive a restart"
+    );
+    let kvs = send(&emu, http.get(url(&emu, "/storage/kv/namespaces"))).await;
+    assert_eq!(kvs["result"][0]["id"], json!(kv));
+
+    let secrets = send(&emu, http.get(url(&emu, "/workers/scripts/keep/secrets"))).await;
+    assert_eq!(
+        secrets["result"],
+        json!([{"name": "S", "type": "secret_text"}])
+    );
+
+    // Deployments still work against the persisted versions.
+    let dep = send(
+        &emu,
+        http.post(url(&emu, "/workers/scripts/keep/deployments"))
+            .json(&json!({"strategy": "percentage", "versions": [{"version_id": v2, "percentage": 100}]})),
+    )
+    .await;
+    assert_eq!(dep["success"], json!(true), "{dep}");
+    let latest_ts = dep["result"]["created_on"].as_str().expect("ts").to_owned();
+    let before_ts = before["result"]["deployments"][0]["created_on"]
+        .as_str()
+        .expect("ts");
+    assert!(
+        latest_ts.as_str() > before_ts,
+        "timestamps keep increasing after a restart"
+    );
+    let v = send(
+        &emu,
+        http.get(url(&emu, &format!("/workers/scripts/keep/versions/{v1}"))),
+    )
+    .await;
+    assert_eq!(v["result"]["number"], json!(1));
+    assert!(dir.path().join("emulator.sqlite3").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_get_distinct_numbers() {
+    let emu = TestEmulator::start().await.expect("start");
+    let http = reqwest::Client::new();
+    let put = send(
+        &emu,
+        http.put(url(&emu, "/workers/scripts/busy"))
+            .multipart(form("0")),
+    )
+    .await;
+    assert_eq!(put["success"], json!(true), "{put}");
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let http = http.clone();
+        let target = url(&emu, "/workers/scripts/busy/versions");
+        let token = emu.token().to_owned();
+        tasks.push(tokio::spawn(async move {
+            let resp = http
+                .post(target)
+                .bearer_auth(token)
+                .multipart(form(&n.to_string()))
+                .send()
+                .await
+                .expect("sent");
+            resp.json::<Value>().await.expect("json")
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        let body = t.await.expect("task");
+        assert_eq!(body["success"], json!(true), "{body}");
+        numbers.push(body["result"]["number"].as_i64().expect("number"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (2..=17).collect::<Vec<_>>());
+    let list = send(
+        &emu,
+        http.get(url(&emu, "/workers/scripts/busy/versions?per_page=100")),
+    )
+    .await;
+    let created: Vec<&str> = list["result"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["metadata"]["created_on"].as_str().expect("ts"))
+        .collect();
+    assert!(
+        created.windows(2).all(|w| w[0] > w[1]),
+        "newest first, strictly: {created:?}"
+    );
+}
