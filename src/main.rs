@@ -16,6 +16,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
+    reset_sigpipe();
     let cli = Cli::parse();
     // The demo narrates on stdout; its logs would only repeat it.
     let default_filter = match cli.command {
@@ -67,3 +68,17 @@ fn init_logging(format: LogFormat, default_filter: &str) {
         LogFormat::Json => builder.json().init(),
     }
 }
+
+/// Restores the default SIGPIPE action so `flaresync ... | head` ends quietly, as other Unix
+/// tools do, instead of panicking on a closed stdout (Rust ignores SIGPIPE by default).
+#[cfg(unix)]
+fn reset_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; setting a signal
+    // disposition to SIG_DFL has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn reset_sigpipe() {}
