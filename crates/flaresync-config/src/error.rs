@@ -81,7 +81,8 @@ pub enum ConfigError {
     /// The selected `--env` does not exist in the config.
     #[error(
         "{path}: environment {env:?} is not defined (available: {available}); add [env.{env}] \
-         to the config or change `env` in flaresync.toml"
+         to the config, or change `env` in flaresync.toml (env = \"\" under [workers.<dir>] \
+         selects the top level for one Worker)"
     )]
     UnknownEnv {
         path: String,

@@ -295,6 +295,10 @@ pub struct WorkerSpec {
     pub settings: ScriptSettings,
     /// Names of secrets the Worker expects (`secrets.required`), if declared.
     pub secrets_required: Vec<String>,
+    /// wrangler's `keep_vars`: variables set outside Git (dashboard) survive uploads
+    /// (`keep_bindings` gains `plain_text` and `json`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_vars: bool,
 }
 
 /// Canonical JSON: parse then re-serialize with sorted keys (serde_json's default `Map` is a

@@ -21,6 +21,8 @@ impl<'a> Cx<'a> {
     pub fn take_warnings(&mut self) -> Vec<Warning> {
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.sort_by_key(|w| (w.line, w.col));
+        // The same key can be looked at twice (e.g. `queues` for producers and consumers).
+        warnings.dedup();
         warnings
     }
 

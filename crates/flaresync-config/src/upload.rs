@@ -244,15 +244,15 @@ impl WorkerSpec {
         {
             out.insert("keep_assets".into(), Value::Bool(true));
         }
-        out.insert(
-            "keep_bindings".into(),
-            Value::Array(
-                KEEP_BINDINGS
-                    .iter()
-                    .map(|k| Value::String((*k).into()))
-                    .collect(),
-            ),
-        );
+        let mut keep: Vec<Value> = KEEP_BINDINGS
+            .iter()
+            .map(|k| Value::String((*k).into()))
+            .collect();
+        if self.keep_vars {
+            keep.push(Value::String("plain_text".into()));
+            keep.push(Value::String("json".into()));
+        }
+        out.insert("keep_bindings".into(), Value::Array(keep));
         let mut annotations = Map::new();
         if let Some(tag) = &opts.tag {
             annotations.insert(

@@ -119,14 +119,12 @@ const SILENT: &[&str] = &[
     "compliance_region",
     "first_party_worker",
     "legacy_env",
-    "upload_source_maps",
     "python_modules",
     "cloudchamber",
     "zone_id",
     "private",
     "webpack_config",
     "type",
-    "keep_vars",
     "dependencies_instrumentation",
     "previews",
     "unsafe_hello_world",
@@ -160,6 +158,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "this is a Cloudflare Pages config; flaresync deploys Workers only",
     ),
     ("cache", "`cache` settings are not applied by flaresync"),
+    (
+        "upload_source_maps",
+        "flaresync uploads modules only, never source maps",
+    ),
 ];
 
 /// The top-level table and, when an env is selected, the env table.
@@ -313,7 +315,7 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
             ),
         ));
     }
-    let limits = json_table(cx, layer.inh("limits"), "limits")?;
+    let limits = read_limits(cx, layer.inh("limits"))?;
     let placement = json_table(cx, layer.inh("placement"), "placement")?;
 
     // --- triggers ---
@@ -438,6 +440,8 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
         name.as_deref(),
     );
     let bindings = unique_bindings(cx, bindings)?;
+    // `keep_vars` is a top-level-only key in wrangler.
+    let keep_vars = layer.top.bool(cx, "keep_vars")?.unwrap_or(false);
 
     // --- remaining keys: warnings ---
     for (key, message) in UNSUPPORTED {
@@ -490,6 +494,7 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
         queue_consumers,
         settings,
         secrets_required,
+        keep_vars,
     };
     Ok(ParsedConfig {
         path: String::new(),
@@ -699,6 +704,17 @@ fn json_table(cx: &Cx<'_>, table: &mut Tbl<'_>, key: &str) -> Result<Option<Stri
             )),
         },
     }
+}
+
+/// `limits = { cpu_ms, subrequests }`: non-negative integers; other keys warn.
+fn read_limits(cx: &mut Cx<'_>, table: &mut Tbl<'_>) -> Result<Option<String>, ConfigError> {
+    let Some(mut limits) = table.table(cx, "limits")? else {
+        return Ok(None);
+    };
+    limits.u64(cx, "cpu_ms")?;
+    limits.u64(cx, "subrequests")?;
+    limits.finish(cx, &[]);
+    Ok(Some(canonical_json_text(&limits.node.to_json())))
 }
 
 fn read_rules(cx: &mut Cx<'_>, table: &mut Tbl<'_>) -> Result<Vec<ModuleRule>, ConfigError> {
@@ -1956,6 +1972,26 @@ id = "k"
         assert_eq!(parsed.warnings.len(), 1);
         assert_eq!(parsed.warnings[0].line, Some(2));
         assert!(parsed.warnings[0].message.contains("`mian`"));
+    }
+
+    #[test]
+    fn limits_are_checked_and_canonical() {
+        let parsed = parse(
+            "w.toml",
+            "[limits]\nsubrequests = 50\ncpu_ms = 100\ncpu = 1\n",
+            None,
+        )
+        .expect("parses");
+        assert_eq!(
+            parsed.spec.limits.as_deref(),
+            Some(r#"{"cpu":1,"cpu_ms":100,"subrequests":50}"#)
+        );
+        assert!(parsed.warnings[0].message.contains("`limits.cpu`"));
+        let err = parse("w.toml", "limits = { cpu_ms = \"100\" }\n", None).expect_err("type");
+        assert!(
+            err.to_string()
+                .contains("`limits.cpu_ms` must be a non-negative integer")
+        );
     }
 
     #[test]

@@ -156,3 +156,16 @@ fn long_annotations_are_truncated_to_cloudflare_limits() {
         Some(1000)
     );
 }
+
+#[test]
+fn keep_vars_keeps_dashboard_variables_too() {
+    let spec = load(
+        "wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"index.js\"\nkeep_vars = true\n",
+    );
+    let metadata = spec.upload_metadata(&UploadOptions::default());
+    assert_eq!(
+        metadata["keep_bindings"],
+        serde_json::json!(["secret_text", "secret_key", "plain_text", "json"])
+    );
+}
