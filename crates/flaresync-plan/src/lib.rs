@@ -4,6 +4,20 @@
 //! Pure: no I/O, no async, no clock. The CLI and the reconcile loop gather the inputs and carry
 //! out [`Plan::steps`].
 //!
+//! # Usage
+//!
+//! ```no_run
+//! use flaresync_plan::{Desired, History, LiveAccount, Policies, exit_code, plan, render_markdown};
+//!
+//! // Built by flaresync-git (desired state, history) and flaresync-cloudflare (live state).
+//! let head = Desired::default();
+//! let base: Option<Desired> = None;
+//! let live = LiveAccount::unobserved();
+//! let the_plan = plan(&head, base.as_ref(), &live, &History::default(), &Policies::default());
+//! print!("{}", render_markdown(&the_plan));
+//! std::process::exit(exit_code(&the_plan));
+//! ```
+//!
 //! # Layout
 //!
 //! - [`live`]: what Cloudflare runs ([`LiveAccount`]).

@@ -22,7 +22,10 @@ use flaresync_config::{Binding, Route};
 use serde::{Deserialize, Serialize};
 
 /// The live state of one Cloudflare account, as far as flaresync looked at it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// `LiveAccount::default()` is an *observed* empty account (no Workers exist, resources
+/// unknown); use [`LiveAccount::unobserved`] when live state was not fetched at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveAccount {
     /// `false` when no live state was fetched at all (for example a PR preview run without
     /// `--live`). The planner then treats the base commit's desired state as what is deployed and
@@ -39,6 +42,16 @@ pub struct LiveAccount {
 
 fn default_true() -> bool {
     true
+}
+
+impl Default for LiveAccount {
+    fn default() -> Self {
+        LiveAccount {
+            observed: true,
+            workers: BTreeMap::new(),
+            resources: LiveResources::default(),
+        }
+    }
 }
 
 impl LiveAccount {

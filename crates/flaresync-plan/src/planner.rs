@@ -463,7 +463,12 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
                 Vec::new(),
             );
         }
-        let mut reason = "the Worker does not exist yet: first deploy by script upload".to_owned();
+        let mut reason = if input.live.observed {
+            "the Worker does not exist yet: first deploy by script upload".to_owned()
+        } else {
+            "not in the base commit and live state not fetched: planned as a first deploy by script upload"
+                .to_owned()
+        };
         if let Some(payload) = &payload {
             reason.push_str(&format!(
                 " with {} Durable Object migration step(s) up to `{}`",
@@ -877,5 +882,249 @@ fn worker_plan(
         findings,
         diff,
         depends_on: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use flaresync_config::WorkerSpec;
+
+    use super::*;
+    use crate::live::{DeploymentVersion, LiveDeployment};
+    use crate::model::exit_code;
+
+    /// Built through serde so fields added to the model with defaults do not break the test.
+    fn spec(name: &str) -> WorkerSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "dir": name,
+            "config_path": format!("{name}/wrangler.toml"),
+            "main_module": "index.js",
+            "modules": [],
+            "compatibility_date": "2026-01-01",
+            "compatibility_flags": [],
+            "bindings": [],
+            "migrations": [],
+            "exports": null,
+            "usage_model": null,
+            "limits": null,
+            "placement": null,
+            "routes": [],
+            "crons": [],
+            "workers_dev": null,
+            "queue_consumers": [],
+            "settings": {},
+            "secrets_required": []
+        }))
+        .expect("minimal spec deserializes")
+    }
+
+    fn desired(workers: &[(&str, &str)]) -> Desired {
+        Desired {
+            commit: "head".into(),
+            workers: workers
+                .iter()
+                .map(|(name, digest)| {
+                    (
+                        name.to_string(),
+                        DesiredEntry::Ok(Box::new(DesiredWorker {
+                            spec: spec(name),
+                            digest: digest.to_string(),
+                            version_digest: digest.to_string(),
+                            dependencies: Vec::new(),
+                        })),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn known(id: &str, digest: &str) -> KnownVersion {
+        KnownVersion {
+            version_id: id.into(),
+            commit: format!("commit-{id}"),
+            digest: digest.into(),
+            version_digest: digest.into(),
+            migrations: Vec::new(),
+            secrets_fingerprint: None,
+        }
+    }
+
+    fn live_worker(name: &str, ids: &[&str]) -> LiveWorker {
+        let versions: Vec<LiveVersion> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| LiveVersion {
+                id: id.to_string(),
+                number: (ids.len() - i) as u64,
+                ..LiveVersion::default()
+            })
+            .collect();
+        let active = ids.first().map(|id| LiveDeployment {
+            id: "dep".into(),
+            versions: vec![DeploymentVersion {
+                version_id: id.to_string(),
+                percentage: 100.0,
+            }],
+            ..LiveDeployment::default()
+        });
+        LiveWorker {
+            name: name.into(),
+            exists: true,
+            active,
+            versions,
+            ..LiveWorker::default()
+        }
+    }
+
+    fn history(name: &str, versions: Vec<KnownVersion>) -> History {
+        History {
+            workers: BTreeMap::from([(
+                name.to_string(),
+                WorkerHistory {
+                    versions,
+                    applied_digest: None,
+                },
+            )]),
+        }
+    }
+
+    #[test]
+    fn worker_absent_from_observed_live_map_is_a_first_deploy() {
+        let live = LiveAccount::default();
+        let plan = plan(
+            &desired(&[("api", "d1")]),
+            None,
+            &live,
+            &History::default(),
+            &Policies::default(),
+        );
+        assert!(matches!(
+            plan.workers[0].action,
+            Action::DeployForward {
+                mode: UploadMode::ScriptUpload {
+                    reason: ScriptUploadReason::FirstDeploy
+                },
+                ..
+            }
+        ));
+        assert_eq!(plan.steps.len(), 1);
+    }
+
+    #[test]
+    fn history_only_worker_that_no_longer_exists_is_not_reported() {
+        let live = LiveAccount {
+            workers: BTreeMap::from([("api".to_string(), live_worker("api", &["v1"]))]),
+            ..LiveAccount::default()
+        };
+        let mut hist = history("api", vec![known("v1", "d1")]);
+        hist.workers.insert("gone".into(), WorkerHistory::default());
+        let plan = plan(
+            &desired(&[("api", "d1")]),
+            None,
+            &live,
+            &hist,
+            &Policies::default(),
+        );
+        assert_eq!(plan.workers.len(), 1);
+        assert_eq!(plan.workers[0].action, Action::InSync);
+        assert_eq!(exit_code(&plan), 0);
+    }
+
+    #[test]
+    fn history_only_worker_that_still_exists_is_reported_removed() {
+        let live = LiveAccount {
+            workers: BTreeMap::from([("old".to_string(), live_worker("old", &["o1"]))]),
+            ..LiveAccount::default()
+        };
+        let plan = plan(
+            &desired(&[]),
+            None,
+            &live,
+            &history("old", vec![known("o1", "x")]),
+            &Policies::default(),
+        );
+        assert_eq!(plan.workers[0].action, Action::Removed);
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.workers[0].findings[0].rule, "FS014");
+    }
+
+    #[test]
+    fn without_live_state_a_known_version_is_hinted_but_not_rolled_back() {
+        let base = Desired {
+            commit: "base".into(),
+            ..desired(&[("api", "d2")])
+        };
+        let plan = plan(
+            &desired(&[("api", "d1")]),
+            Some(&base),
+            &LiveAccount::unobserved(),
+            &history("api", vec![known("v1", "d1")]),
+            &Policies::default(),
+        );
+        let worker = &plan.workers[0];
+        assert!(matches!(worker.action, Action::DeployForward { .. }));
+        assert!(
+            worker.reason.contains("may be a rollback"),
+            "{}",
+            worker.reason
+        );
+    }
+
+    #[test]
+    fn newest_live_version_with_the_content_is_the_rollback_target() {
+        let live = LiveAccount {
+            workers: BTreeMap::from([("api".to_string(), live_worker("api", &["v3", "v2", "v1"]))]),
+            ..LiveAccount::default()
+        };
+        let hist = history(
+            "api",
+            vec![
+                known("v1", "d1"),
+                known("v3", "d3"),
+                known("v2", "d1"),
+                known("old", "d1"),
+            ],
+        );
+        let plan = plan(
+            &desired(&[("api", "d1")]),
+            None,
+            &live,
+            &hist,
+            &Policies::default(),
+        );
+        match &plan.workers[0].action {
+            Action::Rollback { to, force } => {
+                assert_eq!(to.version_id, "v2");
+                assert_eq!(to.number, Some(2));
+                assert!(!force);
+            }
+            other => panic!("expected rollback, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn same_code_with_new_digest_and_no_detail_updates_all_settings() {
+        let live = LiveAccount {
+            workers: BTreeMap::from([("api".to_string(), live_worker("api", &["v1"]))]),
+            ..LiveAccount::default()
+        };
+        let mut hist = history("api", vec![known("v1", "d1")]);
+        if let Some(worker) = hist.workers.get_mut("api") {
+            worker.applied_digest = Some("whole-1".into());
+        }
+        let mut head = desired(&[("api", "d1")]);
+        if let Some(DesiredEntry::Ok(worker)) = head.workers.get_mut("api") {
+            worker.digest = "whole-2".into();
+        }
+        let plan = plan(&head, None, &live, &hist, &Policies::default());
+        assert_eq!(
+            plan.workers[0].action,
+            Action::UpdateSettings {
+                fields: vec!["script_settings".into()]
+            }
+        );
     }
 }
