@@ -708,3 +708,255 @@ async fn resources_list_create_delete() {
         7404
     );
 }
+
+/// Sends a chunked multipart PUT over a raw socket (no Content-Length).
+#[tokio::test]
+async fn chunked_multipart_upload_is_accepted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = Api::start().await;
+    let boundary = "----flaresync-boundary";
+    let metadata = json!({"main_module": "index.js", "compatibility_date": "2025-01-01"});
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{metadata}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"index.js\"; filename=\"index.js\"\r\n\
+         Content-Type: application/javascript+module\r\n\r\nexport default {{ async fetch() {{ return new Response('x'); }} }};\r\n\
+         --{boundary}--\r\n"
+    );
+    let mut chunked = String::new();
+    for piece in body.as_bytes().chunks(50) {
+        chunked.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            piece.len(),
+            String::from_utf8_lossy(piece)
+        ));
+    }
+    chunked.push_str("0\r\n\r\n");
+    let path = format!(
+        "/client/v4/accounts/{}/workers/scripts/chunky",
+        api.emu.account_id()
+    );
+    let request = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n{chunked}",
+        api.emu.addr(),
+        api.emu.token()
+    );
+    let mut socket = tokio::net::TcpStream::connect(api.emu.addr())
+        .await
+        .expect("connect");
+    socket.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let script = api.get("/workers/scripts").await;
+    assert_eq!(script.ok()[0]["id"], json!("chunky"));
+}
+
+#[tokio::test]
+async fn service_worker_body_and_body_part_uploads() {
+    let api = Api::start().await;
+    let raw = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/sw"))
+                .header("content-type", "application/javascript")
+                .body("addEventListener('fetch', e => e.respondWith(new Response('hi')));"),
+        )
+        .await;
+    assert_eq!(raw.ok()["id"], json!("sw"));
+    let content = api
+        .http
+        .get(api.url("/workers/scripts/sw"))
+        .bearer_auth(api.emu.token())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(content.headers()["content-type"], "application/javascript");
+    assert!(
+        content
+            .text()
+            .await
+            .expect("text")
+            .contains("addEventListener")
+    );
+
+    // Service-worker syntax cannot be uploaded as a version.
+    let form = Form::new()
+        .part(
+            "metadata",
+            Part::text(json!({"body_part": "w.js"}).to_string()),
+        )
+        .part(
+            "w.js",
+            Part::bytes(b"addEventListener('fetch', () => {})".to_vec())
+                .file_name("w.js")
+                .mime_str("application/javascript")
+                .expect("mime"),
+        );
+    let r = api
+        .send(
+            api.http
+                .post(api.url("/workers/scripts/sw/versions"))
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.code(), 10021);
+    assert!(
+        r.message().contains("main_module is required"),
+        "{}",
+        r.message()
+    );
+
+    // Unknown module content types are refused.
+    let form = Form::new()
+        .part(
+            "metadata",
+            Part::text(json!({"main_module": "a.js"}).to_string()),
+        )
+        .part(
+            "a.js",
+            Part::bytes(b"x".to_vec())
+                .file_name("a.js")
+                .mime_str("image/png")
+                .expect("mime"),
+        );
+    let r = api
+        .send(api.http.put(api.url("/workers/scripts/sw")).multipart(form))
+        .await;
+    assert!(
+        r.message().contains("unsupported content type image/png"),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn latency_fault_delays_and_admin_token_guards_admin_api() {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.admin_token = Some("admin-only".into());
+    let api = Api::with(config).await;
+    api.emu
+        .add_fault(FaultSpec {
+            method: Some("GET".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts$".into()),
+            kind: FaultKind::Latency,
+            count: Some(1),
+            probability: None,
+            status: None,
+            retry_after: None,
+            latency_ms: Some(150),
+            code: None,
+            message: None,
+        })
+        .expect("valid fault");
+    let started = std::time::Instant::now();
+    assert_eq!(api.get("/workers/scripts").await.status, 200);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(150),
+        "the injected delay happened"
+    );
+    let log = api.emu.requests();
+    assert_eq!(
+        log.last().and_then(|r| r.fault.clone()).as_deref(),
+        Some("latency")
+    );
+
+    let admin = format!("{}/__emulator/requests", api.emu.root_url());
+    let with_api_token = api
+        .http
+        .get(&admin)
+        .bearer_auth(api.emu.token())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(with_api_token.status().as_u16(), 401);
+    let with_admin = api
+        .http
+        .get(&admin)
+        .bearer_auth("admin-only")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(with_admin.status().as_u16(), 200);
+    let reset = api
+        .http
+        .post(format!("{}/__emulator/reset", api.emu.root_url()))
+        .bearer_auth("admin-only")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reset.status().as_u16(), 200);
+    assert!(api.emu.requests().is_empty());
+}
+
+#[tokio::test]
+async fn settings_patch_creates_and_deploys_a_version_and_script_settings_do_not() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    api.put_script("demo", first_metadata(&kv)).await.ok();
+    let ss = api
+        .send(
+            api.http
+                .patch(api.url("/workers/scripts/demo/script-settings"))
+                .json(&json!({"logpush": true, "tags": ["t"]})),
+        )
+        .await;
+    assert_eq!(ss.ok()["logpush"], json!(true));
+    let versions = api.get("/workers/scripts/demo/versions").await;
+    assert_eq!(versions.ok()["items"].as_array().map(Vec::len), Some(1));
+
+    let form = Form::new().part(
+        "settings",
+        Part::text(json!({"compatibility_flags": ["nodejs_compat"]}).to_string()),
+    );
+    let patched = api
+        .send(
+            api.http
+                .patch(api.url("/workers/scripts/demo/settings"))
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(
+        patched.ok()["compatibility_flags"],
+        json!(["nodejs_compat"])
+    );
+    let versions = api.get("/workers/scripts/demo/versions").await;
+    let latest = versions.ok()["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(versions.ok()["items"].as_array().map(Vec::len), Some(2));
+    let deps = api.get("/workers/scripts/demo/deployments").await;
+    assert_eq!(
+        deps.ok()["deployments"][0]["versions"][0]["version_id"],
+        json!(latest)
+    );
+    // Secrets and the DO binding carried over.
+    let v = api
+        .get(&format!("/workers/scripts/demo/versions/{latest}"))
+        .await;
+    let names: Vec<&str> = v.ok()["resources"]["bindings"]
+        .as_array()
+        .expect("bindings")
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"API_TOKEN") && names.contains(&"COUNTER"),
+        "{names:?}"
+    );
+    let settings = api.get("/workers/scripts/demo/settings").await;
+    assert_eq!(settings.ok()["logpush"], json!(true));
+
+    let sub = api
+        .post("/workers/scripts/demo/subdomain", json!({"enabled": true}))
+        .await;
+    assert_eq!(
+        sub.ok(),
+        &json!({"enabled": true, "previews_enabled": false})
+    );
+    let acct = api.get("/workers/subdomain").await;
+    assert_eq!(acct.ok()["subdomain"], json!("flaresync-emulator"));
+}

@@ -153,7 +153,7 @@ pub fn validate(
                         10042,
                         format!(
                             "KV namespace '{id}' is not valid. (binding '{name}': no KV namespace \
-                             with this id exists in the account; create it first)"
+                             with this id exists in the account; create it first) (rule: binding-resource-exists)"
                         ),
                     ));
                 }
@@ -167,7 +167,7 @@ pub fn validate(
                         10085,
                         format!(
                             "R2 bucket '{bucket}' cannot be found (binding '{name}', jurisdiction \
-                             {jurisdiction}); create the bucket first"
+                             {jurisdiction}); create the bucket first (rule: binding-resource-exists)"
                         ),
                     ));
                 }
@@ -187,7 +187,7 @@ pub fn validate(
                         10181,
                         format!(
                             "D1 binding '{name}' references database '{id}' which was not found. \
-                             Check that the database exists in this account."
+                             Check that the database exists in this account. (rule: binding-resource-exists)"
                         ),
                     ));
                 }
@@ -202,7 +202,7 @@ pub fn validate(
                         10104,
                         format!(
                             "Queue '{queue}' does not exist (binding '{name}'); create the queue \
-                             first"
+                             first (rule: binding-resource-exists)"
                         ),
                     ));
                 }

@@ -47,8 +47,8 @@ pub struct StoredModule {
     pub size: usize,
 }
 
-/// A Worker version, as stored (secret values included).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A Worker version, as stored (secret values included; `Debug` redacts them).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct StoredVersion {
     pub id: String,
     pub script: String,
@@ -76,6 +76,28 @@ pub struct StoredVersion {
     pub migration_tag: Option<String>,
     pub exports: Option<Value>,
     pub startup_time_ms: u64,
+}
+
+impl std::fmt::Debug for StoredVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bindings: Vec<Value> = self.bindings.iter().map(super::bindings::redact).collect();
+        f.debug_struct("StoredVersion")
+            .field("id", &self.id)
+            .field("script", &self.script)
+            .field("number", &self.number)
+            .field("created_on", &self.created_on)
+            .field("source", &self.source)
+            .field("annotations", &self.annotations)
+            .field("bindings", &bindings)
+            .field("main_module", &self.main_module)
+            .field("body_part", &self.body_part)
+            .field("modules", &self.modules)
+            .field("etag", &self.etag)
+            .field("compatibility_date", &self.compatibility_date)
+            .field("compatibility_flags", &self.compatibility_flags)
+            .field("migration_tag", &self.migration_tag)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One version's share of a deployment.

@@ -12,8 +12,8 @@ use super::store::{self, StoredModule, StoredScript, StoredVersion};
 use super::{Ctx, bindings, hex_id, migrations, next_timestamp, uuid_id};
 use crate::error::ApiError;
 
-/// One non-metadata part of a multipart upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One non-metadata part of a multipart upload (`Debug` shows its size, not its bytes).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ModulePart {
     pub name: String,
     pub filename: Option<String>,
@@ -21,11 +21,39 @@ pub struct ModulePart {
     pub bytes: Vec<u8>,
 }
 
+impl std::fmt::Debug for ModulePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModulePart")
+            .field("name", &self.name)
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("size", &self.bytes.len())
+            .finish()
+    }
+}
+
 /// A parsed upload: the `metadata` JSON and the module parts.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` redacts secret binding values in the metadata.
+#[derive(Clone, PartialEq)]
 pub struct Upload {
     pub metadata: Value,
     pub modules: Vec<ModulePart>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut metadata = self.metadata.clone();
+        if let Some(Value::Array(items)) = metadata.get_mut("bindings") {
+            for b in items.iter_mut() {
+                *b = bindings::redact(b);
+            }
+        }
+        f.debug_struct("Upload")
+            .field("metadata", &metadata)
+            .field("modules", &self.modules)
+            .finish()
+    }
 }
 
 /// Which endpoint the version comes from; decides what metadata is allowed.
@@ -601,6 +629,22 @@ export default {
         assert!(check_script_name("Upper").is_err());
         assert!(check_script_name("").is_err());
         assert!(check_script_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secret_values() {
+        let upload = Upload {
+            metadata: json!({"bindings": [{"name": "S", "type": "secret_text", "text": "hunter2"}]}),
+            modules: vec![ModulePart {
+                name: "index.js".into(),
+                filename: None,
+                content_type: None,
+                bytes: b"code".to_vec(),
+            }],
+        };
+        let text = format!("{upload:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("size: 4"), "{text}");
     }
 
     #[test]
