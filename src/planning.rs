@@ -3,7 +3,7 @@
 //! Without `--live` nothing is asked of Cloudflare. The base commit is taken as deployed, and
 //! every distinct state along the base branch's first-parent history (up to the version window)
 //! as an uploaded version: that is what flaresync itself would have produced following the
-//! branch. Such versions are marked `offline:` in the plan so nobody mistakes them for real ids.
+//! branch. Such versions get ids ending in `-offline` so nobody mistakes them for real ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -290,7 +290,7 @@ fn offline(
         let mut known = Vec::new();
         let count = specs.len() as u64;
         for (index, (commit, spec)) in specs.iter().enumerate() {
-            let id = format!("offline:{}", &commit.to_string()[..12]);
+            let id = format!("{}-offline", &commit.to_string()[..8]);
             versions.push(LiveVersion {
                 id: id.clone(),
                 number: count - index as u64,
@@ -311,7 +311,7 @@ fn offline(
             });
         }
         let active = versions.first().map(|v| LiveDeployment {
-            id: format!("offline:{}", &base.to_string()[..12]),
+            id: format!("{}-offline", &base.to_string()[..8]),
             versions: vec![DeploymentVersion {
                 version_id: v.id.clone(),
                 percentage: 100.0,

@@ -1,0 +1,398 @@
+//! End-to-end tests of the `flaresync` binary: real processes, real git repositories built by
+//! `tests/fixtures/make_config_repo.sh` (fixed authors and dates), the emulator over real HTTP.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+const TOKEN: &str = "cli-test-token";
+const ACCOUNT: &str = "00000000000000000000000000c1c1c1";
+
+fn flaresync() -> Command {
+    let mut command = Command::cargo_bin("flaresync").expect("the flaresync binary is built");
+    command.env_remove("CLOUDFLARE_API_BASE_URL");
+    command.env_remove("CLOUDFLARE_API_TOKEN");
+    command.env_remove("CLOUDFLARE_ACCOUNT_ID");
+    command.env_remove("FLARESYNC_STATE_DIR");
+    command.env("FLARESYNC_LOG", "warn");
+    command
+}
+
+/// Builds the fixture repository (tags c1..c5) in a fresh temporary directory.
+fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make_config_repo.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&repo)
+        .status()
+        .expect("bash runs the fixture script");
+    assert!(status.success(), "{} failed", script.display());
+    (dir, repo)
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("flaresync runs");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn plan(repo: &Path, base: &str, head: &str, format: &str) -> Output {
+    run(flaresync()
+        .args(["plan", "--repo"])
+        .arg(repo)
+        .args(["--base", base, "--head", head, "--format", format]))
+}
+
+#[test]
+fn demo_runs_the_main_job_on_the_embedded_default() {
+    let out = run(flaresync().arg("demo"));
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout.contains("rollback without upload"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(nothing uploaded)"), "{}", out.stdout);
+    assert!(out.stdout.contains("FS003"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("demo-api         blocked"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn plan_exit_codes_follow_no_change_change_blocked() {
+    let (_dir, repo) = fixture_repo();
+    assert_eq!(plan(&repo, "c5", "c5", "text").code, 0);
+    assert_eq!(plan(&repo, "c1", "c2", "text").code, 1);
+    assert_eq!(plan(&repo, "c2", "c3", "text").code, 1);
+    assert_eq!(plan(&repo, "c4", "c5", "text").code, 2);
+    let missing = plan(&repo, "c4", "no-such-ref", "text");
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("unknown revision \"no-such-ref\""),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn plan_markdown_for_a_revert_is_a_rollback() {
+    let (_dir, repo) = fixture_repo();
+    let out = plan(&repo, "c2", "c3", "markdown");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    insta::assert_snapshot!("plan_revert_markdown", out.stdout);
+}
+
+#[test]
+fn plan_markdown_for_a_revert_across_a_migration_is_blocked() {
+    let (_dir, repo) = fixture_repo();
+    let out = plan(&repo, "c4", "c5", "markdown");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    insta::assert_snapshot!("plan_blocked_markdown", out.stdout);
+}
+
+#[test]
+fn plan_json_names_each_action() {
+    let (_dir, repo) = fixture_repo();
+    let out = plan(&repo, "c2", "c3", "json");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let json: Value = serde_json::from_str(&out.stdout).expect("plan --format json is JSON");
+    let text = json.to_string();
+    assert!(
+        text.contains("edge-api") && text.contains("rollback"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_reports_a_broken_worker_without_blocking_the_others() {
+    let (_dir, repo) = fixture_repo();
+    std::fs::write(
+        repo.join("workers/auth/wrangler.json"),
+        "{ \"name\": \"edge-auth\", ",
+    )
+    .expect("write");
+    let out = run(flaresync().args(["validate", "--repo"]).arg(&repo));
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.contains("ok    edge-api"), "{}", out.stdout);
+    assert!(out.stdout.contains("error workers/auth"), "{}", out.stdout);
+    assert!(out.stdout.contains("wrangler.json:1:"), "{}", out.stdout);
+}
+
+#[test]
+fn explain_prints_a_rule_doc() {
+    let out = run(flaresync().args(["explain", "FS002"]));
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("## What it checks"), "{}", out.stdout);
+    let out = run(flaresync().args(["explain", "FS999"]));
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn missing_token_is_explained_and_never_printed() {
+    let (_dir, repo) = fixture_repo();
+    let out = run(flaresync()
+        .args(["sync", "--repo"])
+        .arg(&repo)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("CLOUDFLARE_API_TOKEN"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+/// An emulator in its own process, so the test can kill flaresync without touching it.
+struct EmulatorProcess {
+    child: Child,
+    base_url: String,
+}
+
+impl EmulatorProcess {
+    fn start(state: &Path) -> Self {
+        let mut child = flaresync()
+            .args([
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--token",
+                TOKEN,
+                "--account-id",
+                ACCOUNT,
+                "--state",
+            ])
+            .arg(state)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("emulator starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let base_url = loop {
+            let line = lines
+                .next()
+                .expect("emulator prints its address")
+                .expect("readable stderr");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .expect("an address")
+                    .to_owned();
+            }
+        };
+        // Keep draining stderr so the emulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        EmulatorProcess { child, base_url }
+    }
+
+    fn root(&self) -> String {
+        self.base_url.trim_end_matches("/client/v4").to_owned()
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.base_url);
+        let body = ureq_get(&url);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+    }
+
+    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> String {
+        curl(method, &format!("{}{path}", self.root()), body)
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP client via curl, so the test needs no async runtime.
+fn curl(method: &str, url: &str, body: Option<Value>) -> String {
+    let mut command = Command::new("curl");
+    command
+        .args(["-sS", "-X", method, "-H"])
+        .arg(format!("Authorization: Bearer {TOKEN}"))
+        .arg(url);
+    if let Some(body) = body {
+        command
+            .args(["-H", "Content-Type: application/json", "--data"])
+            .arg(body.to_string());
+    }
+    let output = command.output().expect("curl runs");
+    assert!(
+        output.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ureq_get(url: &str) -> String {
+    curl("GET", url, None)
+}
+
+fn sync_command(repo: &Path, state: &Path, emulator: &EmulatorProcess) -> Command {
+    let mut command = flaresync();
+    command
+        .args(["sync", "--branch", "deploy", "--repo"])
+        .arg(repo)
+        .arg("--state-dir")
+        .arg(state)
+        .env("CLOUDFLARE_API_BASE_URL", &emulator.base_url)
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT);
+    command
+}
+
+fn versions(emulator: &EmulatorProcess, script: &str) -> Vec<Value> {
+    let body = emulator.get(&format!(
+        "/accounts/{ACCOUNT}/workers/scripts/{script}/versions?per_page=100"
+    ));
+    body["result"]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn kill_9_mid_pass_then_restart_converges_without_duplicate_versions() {
+    let (dir, repo) = fixture_repo();
+    let state = dir.path().join("state");
+    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+
+    // First deploy at c1.
+    git(&repo, &["branch", "deploy", "c1"]);
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(
+        out.code, 0,
+        "first sync failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(versions(&emulator, "edge-api").len(), 1);
+
+    // Move to c2 and slow down deployment creation, so the kill lands after the upload.
+    git(&repo, &["branch", "-f", "deploy", "c2"]);
+    emulator.admin(
+        "POST",
+        "/__emulator/faults",
+        Some(serde_json::json!({"method": "POST", "path_regex": "/deployments$", "kind": "latency", "latency_ms": 30000})),
+    );
+    let mut child = sync_command(&repo, &state, &emulator)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sync starts");
+    // The upload is done once the second version exists; the deployment request then waits
+    // in the emulator's injected latency (the request log only shows finished requests).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while versions(&emulator, "edge-api").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the sync never uploaded the version of c2"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SIGKILL: no destructor, no flush, no chance to finish.
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    emulator.admin("DELETE", "/__emulator/faults", None);
+
+    // Restart: converges on c2 with exactly one version per commit.
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(
+        out.code, 0,
+        "sync after the crash failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    let list = versions(&emulator, "edge-api");
+    let tags: Vec<String> = list
+        .iter()
+        .filter_map(|v| v["annotations"]["workers/tag"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(list.len(), 2, "one version per commit, got tags {tags:?}");
+    let mut unique = tags.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), tags.len(), "duplicate versions: {tags:?}");
+
+    let deployments = emulator.get(&format!(
+        "/accounts/{ACCOUNT}/workers/scripts/edge-api/deployments"
+    ));
+    let active = deployments["result"]["deployments"][0]["versions"][0]["version_id"]
+        .as_str()
+        .expect("an active deployment")
+        .to_owned();
+    let active_tag = list
+        .iter()
+        .find(|v| v["id"] == active)
+        .and_then(|v| v["annotations"]["workers/tag"].as_str())
+        .expect("the active version is listed");
+    let c2 = String::from_utf8(
+        Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["rev-parse", "c2"])
+            .output()
+            .expect("git")
+            .stdout,
+    )
+    .expect("utf8");
+    assert!(
+        c2.trim().starts_with(active_tag) || active_tag.starts_with(c2.trim()),
+        "active {active_tag} is not c2 {c2}"
+    );
+
+    // The journal survived the kill and tells the story.
+    let out = run(flaresync()
+        .args(["history", "edge-api", "--offline", "--repo"])
+        .arg(&repo)
+        .arg("--state-dir")
+        .arg(&state));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&c2.trim()[..7]), "{}", out.stdout);
+
+    // A further pass is a no-op.
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(out.code, 0);
+    assert_eq!(versions(&emulator, "edge-api").len(), 2);
+}
