@@ -1,0 +1,234 @@
+//! Drift detection and post-deploy health checks against the emulator.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU16, Ordering},
+};
+
+use flaresync_cloudflare::NewDeployment;
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_journal::Action;
+use flaresync_reconcile::{
+    Reason, SyncOptions, TriggerSource, WorkerOutcome, status::ConditionType, sync_once,
+};
+
+use crate::support::{Repo, context, journal_path, requests_since, writes};
+
+fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Poll,
+    }
+}
+
+async fn active_version(ctx: &flaresync_reconcile::Context, worker: &str) -> String {
+    ctx.client()
+        .active_deployment(worker)
+        .await
+        .expect("reads deployments")
+        .expect("has a deployment")
+        .versions[0]
+        .version_id
+        .clone()
+}
+
+#[tokio::test]
+async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_says_so() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    let first_commit = repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    sync_once(&ctx, apply()).await.expect("second pass");
+    let v2 = active_version(&ctx, "api").await;
+    assert_ne!(v1, v2);
+
+    // Someone runs `wrangler rollback` by hand.
+    ctx.client()
+        .create_deployment(
+            "api",
+            &NewDeployment::single(&v1, Some("Rollback".into())),
+            false,
+        )
+        .await
+        .expect("manual rollback");
+
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("drift pass");
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "report policy never writes"
+    );
+    let api = &report.workers[0];
+    assert_eq!(api.outcome, WorkerOutcome::HeldForDrift);
+    let drift = api.drift.as_ref().expect("drift reported");
+    assert_eq!(drift.expected_versions, vec![v2.clone()]);
+    assert_eq!(drift.actual_versions, vec![v1.clone()]);
+    assert_eq!(drift.actual_commits, vec![Some(first_commit.clone())]);
+    assert_eq!(drift.policy, "report");
+    assert_eq!(active_version(&ctx, "api").await, v1);
+    let status = ctx.status_board().worker("api").expect("status");
+    assert!(
+        status
+            .condition(ConditionType::Drifted)
+            .is_some_and(|c| c.status)
+    );
+    assert!(
+        ctx.metrics_registry()
+            .render(&Default::default())
+            .contains("flaresync_drift{worker=\"api\"} 1")
+    );
+    let drift_entries = ctx
+        .journal()
+        .history("api")
+        .expect("journal")
+        .into_iter()
+        .filter(|r| r.entry.action == Action::Drift)
+        .count();
+    assert_eq!(drift_entries, 1);
+    // Reported once, not on every pass.
+    sync_once(&ctx, apply()).await.expect("another pass");
+    let drift_entries = ctx
+        .journal()
+        .history("api")
+        .expect("journal")
+        .into_iter()
+        .filter(|r| r.entry.action == Action::Drift)
+        .count();
+    assert_eq!(drift_entries, 1);
+
+    // The policy changes to heal (a commit, like every policy change).
+    repo.write("flaresync.toml", "[workers.api]\ndrift_policy = \"heal\"\n");
+    repo.commit("heal drift of api");
+    let report = sync_once(&ctx, apply()).await.expect("heal pass");
+    let api = &report.workers[0];
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{api:?}"
+    );
+    assert!(api.drift.as_ref().is_some_and(|d| d.healed));
+    assert_eq!(active_version(&ctx, "api").await, v2);
+    let settled = sync_once(&ctx, apply()).await.expect("settled pass");
+    assert!(settled.workers[0].drift.is_none());
+    assert_eq!(settled.workers[0].outcome, WorkerOutcome::InSync);
+}
+
+/// A health endpoint whose status the test sets.
+async fn health_server(status: Arc<AtomicU16>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("address");
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let status = status.clone();
+            async move {
+                axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst))
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}/health")
+}
+
+#[tokio::test]
+async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_changes() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let health = Arc::new(AtomicU16::new(200));
+    let url = health_server(health.clone()).await;
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.write(
+        "flaresync.toml",
+        &format!(
+            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
+        ),
+    );
+    let good_commit = repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let report = sync_once(&ctx, apply()).await.expect("first pass");
+    assert!(
+        report.workers[0]
+            .health
+            .as_ref()
+            .is_some_and(|h| h.passed())
+    );
+    let good_version = active_version(&ctx, "api").await;
+
+    health.store(500, Ordering::SeqCst);
+    repo.set_body("api", "api-broken");
+    let bad_commit = repo.commit("break api");
+    let report = sync_once(&ctx, apply()).await.expect("bad pass");
+    let api = &report.workers[0];
+    let error = api.error.as_ref().expect("health failure reported");
+    assert_eq!(error.reason, Reason::HealthCheckFailed.as_str());
+    assert_eq!(error.kind, "Stalled");
+    assert!(error.message.contains(&bad_commit), "{}", error.message);
+    assert_eq!(api.live_version.as_deref(), Some(good_version.as_str()));
+    assert_eq!(
+        active_version(&ctx, "api").await,
+        good_version,
+        "rolled back"
+    );
+    let status = ctx.status_board().worker("api").expect("status");
+    assert!(
+        status
+            .condition(ConditionType::HealthCheckFailed)
+            .is_some_and(|c| c.status)
+    );
+    assert!(
+        status
+            .condition(ConditionType::Stalled)
+            .is_some_and(|c| c.status)
+    );
+    assert_eq!(
+        status
+            .health
+            .as_ref()
+            .and_then(|h| h.rejected_commit.clone()),
+        Some(bad_commit.clone())
+    );
+    let journal = ctx.journal().history("api").expect("journal");
+    assert!(journal.iter().any(|r| {
+        r.entry.action == Action::Other("health_check_failed".into())
+            && r.entry.commit.as_deref() == Some(bad_commit.as_str())
+    }));
+
+    // The rejected commit is not deployed again on the next passes.
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("next pass");
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    assert_eq!(report.workers[0].outcome, WorkerOutcome::Blocked);
+
+    // Even after a restart (a new context reading the same journal).
+    let restarted = context(&repo, &emulator, &journal_path(&state));
+    let before = emulator.requests().len();
+    let report = sync_once(&restarted, apply())
+        .await
+        .expect("pass after restart");
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    assert_eq!(report.workers[0].outcome, WorkerOutcome::Blocked);
+
+    // A fix in Git is deployed.
+    health.store(200, Ordering::SeqCst);
+    repo.set_body("api", "api-fixed");
+    let fixed_commit = repo.commit("fix api");
+    let report = sync_once(&restarted, apply()).await.expect("fix pass");
+    let api = &report.workers[0];
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{api:?}"
+    );
+    assert_eq!(api.live_commit.as_deref(), Some(fixed_commit.as_str()));
+    assert_ne!(good_commit, fixed_commit);
+}
