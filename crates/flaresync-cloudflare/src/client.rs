@@ -33,7 +33,7 @@ use crate::secret::Secret;
 use crate::types::{
     D1Database, Deployment, DeploymentList, KvNamespace, NewDeployment, Queue, R2Bucket,
     R2BucketList, RawEnvelope, ResultInfo, Script, ScriptSettings, ScriptSettingsPatch,
-    ScriptUpload, SecretInfo, ServiceMetadata, Version, VersionSummary,
+    ScriptUpload, SecretInfo, ServiceMetadata, Version, VersionItems, VersionSummary,
 };
 
 /// Page size for page-style lists (the largest every list endpoint accepts).
@@ -236,11 +236,6 @@ impl Client {
 
     /// All versions of `script`, newest first (every page).
     pub async fn list_versions(&self, script: &str) -> Result<Vec<VersionSummary>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Items {
-            #[serde(default)]
-            items: Vec<VersionSummary>,
-        }
         let mut all = Vec::new();
         let mut page = 1u32;
         loop {
@@ -249,7 +244,7 @@ impl Client {
                 .query("per_page", PER_PAGE.to_string());
             let envelope = self.fetch(&request).await?;
             let info = envelope.result_info.clone();
-            let items: Items = decode_result(&request, envelope)?;
+            let items: VersionItems = decode_result(&request, envelope)?;
             let received = items.items.len();
             all.extend(items.items);
             match next_page(page, received, all.len(), PER_PAGE, info.as_ref()) {
@@ -265,15 +260,10 @@ impl Client {
         &self,
         script: &str,
     ) -> Result<Vec<VersionSummary>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Items {
-            #[serde(default)]
-            items: Vec<VersionSummary>,
-        }
         let request = Request::new(Method::GET, self.script(script, &["versions"]))
             .query("deployable", "true");
         let envelope = self.fetch(&request).await?;
-        let items: Items = decode_result(&request, envelope)?;
+        let items: VersionItems = decode_result(&request, envelope)?;
         Ok(items.items)
     }
 
@@ -284,16 +274,11 @@ impl Client {
         script: &str,
         tag: &str,
     ) -> Result<Option<VersionSummary>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Items {
-            #[serde(default)]
-            items: Vec<VersionSummary>,
-        }
         let request = Request::new(Method::GET, self.script(script, &["versions"]))
             .query("page", "1")
             .query("per_page", PER_PAGE.to_string());
         let envelope = self.fetch(&request).await?;
-        let items: Items = decode_result(&request, envelope)?;
+        let items: VersionItems = decode_result(&request, envelope)?;
         Ok(items.items.into_iter().find(|v| v.tag() == Some(tag)))
     }
 
@@ -457,12 +442,13 @@ impl Client {
     }
 
     /// Services metadata of `script` (current migration tag, last deployer). `None` when the
-    /// Worker does not exist (code 10007 or HTTP 404).
+    /// Worker does not exist (code 10007). Other 404s (a wrong base URL answers "no route",
+    /// code 7003) stay errors, so a misconfiguration is never mistaken for a missing Worker.
     pub async fn service_metadata(&self, script: &str) -> Result<Option<ServiceMetadata>, Error> {
         let request = Request::new(Method::GET, self.account(&["workers", "services", script]));
         match self.fetch(&request).await {
             Ok(envelope) => decode_result(&request, envelope).map(Some),
-            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) if error.has_code(crate::error::codes::WORKER_NOT_FOUND) => Ok(None),
             Err(error) => Err(error),
         }
     }

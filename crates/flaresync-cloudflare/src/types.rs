@@ -142,6 +142,13 @@ impl VersionSummary {
     }
 }
 
+/// `result` of `GET …/versions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct VersionItems {
+    #[serde(default, deserialize_with = "null_default")]
+    pub items: Vec<VersionSummary>,
+}
+
 /// `resources.script` of a version.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScriptResource {
@@ -644,11 +651,7 @@ mod tests {
 
     #[test]
     fn versions_list_example_decodes_newest_first() {
-        #[derive(Deserialize)]
-        struct Items {
-            items: Vec<VersionSummary>,
-        }
-        let list: Items = result("versions-list-deployable.json");
+        let list: VersionItems = result("versions-list-deployable.json");
         assert_eq!(list.items.len(), 3);
         assert_eq!(list.items[0].number, Some(3));
         assert_eq!(list.items[1].tag(), None);

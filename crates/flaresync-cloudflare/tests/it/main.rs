@@ -3,5 +3,9 @@
 //! (`resilience`).
 
 mod emulator;
+#[expect(
+    dead_code,
+    reason = "the mock also serves tests/token_hygiene.rs, which uses other parts"
+)]
 mod mock;
 mod resilience;
