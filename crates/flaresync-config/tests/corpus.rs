@@ -61,7 +61,8 @@ fn describe(path: &str, bytes: &[u8], env: Option<&str>) -> String {
             kinds.sort();
             let tags: Vec<&str> = spec.migrations.iter().map(|m| m.tag.as_str()).collect();
             let mut line = format!(
-                "ok name={} main={} bindings=[{}] migrations=[{}] routes={} crons={} consumers={} warnings={}",
+                "ok digest={} name={} main={} bindings=[{}] migrations=[{}] routes={} crons={} consumers={} warnings={}",
+                &spec.digest()[..12],
                 parsed.name.as_deref().unwrap_or("-"),
                 parsed.main.as_deref().unwrap_or("-"),
                 kinds.join(","),
