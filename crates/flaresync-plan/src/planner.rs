@@ -445,7 +445,9 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
     if !current.exists {
         let ctx = input.context(&current, Subject::Forward { spec });
         let findings = rules::check_all(&ctx);
-        let payload = match migrations::pending(&spec.migrations, None) {
+        // Normally `None` for a Worker that does not exist; using the observed tag keeps the
+        // payload consistent with what the migration rules checked.
+        let payload = match migrations::pending(&spec.migrations, current.migration_tag) {
             PendingMigrations::Pending(payload) => Some(payload),
             _ => None,
         };
@@ -557,7 +559,7 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
         // A rollback cannot apply a migration or an `exports` change: only a script upload
         // can, so even content equal to an old version goes forward.
         None
-    } else if versions_equal {
+    } else if versions_equal && split {
         // Split deployment whose larger share already runs the desired content: deploy that
         // version at 100% (no upload).
         current.active.and_then(|active| {
@@ -738,8 +740,10 @@ fn plan_forward<'a>(
     let spec = &worker.spec;
     let name = input.name.to_owned();
     let ctx = input.context(current, Subject::Forward { spec });
-    let mut findings = earlier_findings;
-    for finding in rules::check_all(&ctx) {
+    // The forward verdict wins over an earlier (possibly overridden) rollback finding with the
+    // same text: a rule that blocks the rollback and the redeploy alike must still block.
+    let mut findings = rules::check_all(&ctx);
+    for finding in earlier_findings {
         if !findings
             .iter()
             .any(|f| f.rule == finding.rule && f.message == finding.message)

@@ -184,8 +184,10 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
         }
         let mut versions = Vec::new();
         let mut known = Vec::new();
-        let total = seed.versions.len();
-        for (position, version) in seed.versions.iter().enumerate() {
+        // A Worker that does not exist has no versions and no migration tag.
+        let seed_versions: &[VersionSeed] = if seed.exists { &seed.versions } else { &[] };
+        let total = seed_versions.len();
+        for (position, version) in seed_versions.iter().enumerate() {
             let id = format!("{name}-{position}");
             let mut bindings = Vec::new();
             if version.kv {
@@ -262,7 +264,11 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
             LiveWorker {
                 name: name.to_string(),
                 exists: seed.exists,
-                migration_tag: tag(seed.live_tag),
+                migration_tag: if seed.exists {
+                    tag(seed.live_tag)
+                } else {
+                    None
+                },
                 deployments: active.clone().into_iter().collect(),
                 active,
                 versions,
@@ -396,5 +402,130 @@ proptest! {
             }
             last_index = index;
         }
+    }
+}
+
+/// Carry out a plan's steps on the simulated account, the way the Cloudflare API would.
+fn apply(plan: &Plan, inputs: &mut Inputs) {
+    let mut uploaded: BTreeMap<String, String> = BTreeMap::new();
+    let mut applied: BTreeSet<String> = BTreeSet::new();
+    for step in &plan.steps {
+        let name = step.worker().to_owned();
+        applied.insert(name.clone());
+        let Some(DesiredEntry::Ok(desired)) = inputs.desired.workers.get(&name) else {
+            panic!("step for a Worker without desired state: {step:?}");
+        };
+        let live = inputs
+            .live
+            .workers
+            .entry(name.clone())
+            .or_insert_with(|| LiveWorker::missing(&name));
+        let history = inputs.history.workers.entry(name.clone()).or_default();
+        let mut new_version = |live: &mut LiveWorker, tag: Option<String>| {
+            let number = live.versions.iter().map(|v| v.number).max().unwrap_or(0) + 1;
+            let id = format!("{name}-new-{number}");
+            let mut bindings = desired.spec.bindings.clone();
+            bindings.extend(live.secrets.iter().map(|s| Binding {
+                name: s.clone(),
+                kind: BindingKind::SecretText,
+            }));
+            live.versions.insert(
+                0,
+                LiveVersion {
+                    id: id.clone(),
+                    number,
+                    bindings,
+                    migration_tag: tag,
+                    ..LiveVersion::default()
+                },
+            );
+            history.versions.push(KnownVersion {
+                version_id: id.clone(),
+                commit: inputs.desired.commit.clone(),
+                digest: desired.digest.clone(),
+                version_digest: desired.version_digest.clone(),
+                migrations: desired.spec.migrations.clone(),
+                secrets_fingerprint: None,
+            });
+            id
+        };
+        let deploy = |live: &mut LiveWorker, id: &str| {
+            let deployment = LiveDeployment {
+                id: format!("dep-{id}"),
+                versions: vec![DeploymentVersion {
+                    version_id: id.to_owned(),
+                    percentage: 100.0,
+                }],
+                ..LiveDeployment::default()
+            };
+            live.deployments.insert(0, deployment.clone());
+            live.active = Some(deployment);
+        };
+        match step {
+            Step::UploadVersion { .. } => {
+                let tag = live.migration_tag.clone();
+                let id = new_version(live, tag);
+                uploaded.insert(name.clone(), id);
+            }
+            Step::ScriptUpload { migrations, .. } => {
+                if let Some(payload) = migrations {
+                    assert_eq!(
+                        payload.old_tag, live.migration_tag,
+                        "old_tag must match live"
+                    );
+                    live.migration_tag = Some(payload.new_tag.clone());
+                }
+                live.exists = true;
+                let tag = live.migration_tag.clone();
+                let id = new_version(live, tag);
+                deploy(live, &id);
+            }
+            Step::Deploy { version, .. } => {
+                let id = match version {
+                    DeployTarget::Uploaded => uploaded.get(&name).cloned().expect("uploaded first"),
+                    DeployTarget::Existing(target) => target.version_id.clone(),
+                };
+                assert!(live.version(&id).is_some(), "deploying an unknown version");
+                deploy(live, &id);
+            }
+            Step::SyncSettings { .. } => {
+                live.routes = Some(desired.spec.routes.clone());
+                live.crons = Some(desired.spec.crons.clone());
+            }
+        }
+    }
+    for name in applied {
+        if let Some(DesiredEntry::Ok(desired)) = inputs.desired.workers.get(&name) {
+            inputs
+                .history
+                .workers
+                .entry(name)
+                .or_default()
+                .applied_digest = Some(desired.digest.clone());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn applying_a_plan_then_planning_again_finds_nothing_to_do((seeds, known) in scenario()) {
+        let mut inputs = build(&seeds, known);
+        let first = run(&inputs);
+        apply(&first, &mut inputs);
+        let second = run(&inputs);
+        for (before, after) in first.workers.iter().zip(&second.workers) {
+            prop_assert_eq!(&before.name, &after.name);
+            if before.action.mutates() {
+                prop_assert!(
+                    matches!(after.action, Action::InSync),
+                    "{} was {:?}, after applying it is {:?}", before.name, before.action, after.action
+                );
+            }
+        }
+        prop_assert!(second.steps.iter().all(|s| {
+            !first.steps.iter().any(|f| f.worker() == s.worker())
+        }), "applied Workers need more steps");
     }
 }
