@@ -960,3 +960,90 @@ async fn settings_patch_creates_and_deploys_a_version_and_script_settings_do_not
     let acct = api.get("/workers/subdomain").await;
     assert_eq!(acct.ok()["subdomain"], json!("flaresync-emulator"));
 }
+
+#[tokio::test]
+async fn large_uploads_pass_the_body_limit_and_script_size_limit_is_10027() {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.max_script_bytes = 6 * 1024 * 1024;
+    let api = Api::with(config).await;
+    let big = |size: usize| {
+        let mut code =
+            String::from("export default { async fetch() { return new Response('x'); } };\n//");
+        code.push_str(&"a".repeat(size));
+        Form::new()
+            .part(
+                "metadata",
+                Part::text(json!({"main_module": "index.js"}).to_string()),
+            )
+            .part(
+                "index.js",
+                Part::bytes(code.into_bytes())
+                    .file_name("index.js")
+                    .mime_str("application/javascript+module")
+                    .expect("mime"),
+            )
+    };
+    let ok = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/big"))
+                .multipart(big(5 * 1024 * 1024)),
+        )
+        .await;
+    assert_eq!(ok.ok()["id"], json!("big"));
+    let too_big = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/big"))
+                .multipart(big(7 * 1024 * 1024)),
+        )
+        .await;
+    assert_eq!((too_big.status, too_big.code()), (400, 10027));
+}
+
+#[tokio::test]
+async fn malformed_requests_get_envelopes_not_panics() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    api.put_script("demo", first_metadata(&kv)).await.ok();
+    for body in [
+        "not json",
+        "[]",
+        "{\"strategy\":\"percentage\"}",
+        "{\"strategy\":\"percentage\",\"versions\":[{\"version_id\":\"nope\",\"percentage\":100}]}",
+        "{\"strategy\":\"percentage\",\"versions\":[{\"version_id\":\"00000000-0000-0000-0000-000000000000\",\"percentage\":\"x\"}]}",
+        "{\"strategy\":\"percentage\",\"versions\":[{\"version_id\":\"00000000-0000-0000-0000-000000000000\",\"percentage\":1e308}]}",
+        "{\"strategy\":\"immediate\",\"versions\":[]}",
+    ] {
+        let r = api
+            .send(
+                api.http
+                    .post(api.url("/workers/scripts/demo/deployments"))
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+        assert!((400..500).contains(&r.status), "{body}: {}", r.body);
+        assert_eq!(r.body["success"], json!(false), "{body}");
+    }
+    for metadata in [
+        json!("text"),
+        json!({"main_module": 3}),
+        json!({"main_module": "index.js", "bindings": "x"}),
+        json!({"main_module": "index.js", "bindings": [{"type": "plain_text"}]}),
+        json!({"main_module": "index.js", "migrations": {"steps": "x"}}),
+        json!({"main_module": "index.js", "compatibility_date": "yesterday"}),
+    ] {
+        let r = api.put_script("demo", metadata.clone()).await;
+        assert_eq!(r.status, 400, "{metadata}: {}", r.body);
+    }
+    let garbage = api
+        .send(
+            api.http
+                .put(api.url("/workers/scripts/demo"))
+                .header("content-type", "multipart/form-data; boundary=xyz")
+                .body("--xyz\r\nbroken"),
+        )
+        .await;
+    assert_eq!(garbage.status, 400, "{}", garbage.body);
+}
