@@ -220,11 +220,6 @@ pub fn history_view(
         .map(|v| (v.id.as_str(), v.tag.as_deref()))
         .collect();
     for row in &mut rows {
-        let upload = row
-            .journal
-            .iter()
-            .rev()
-            .find(|r| r.entry.action == Action::Upload && r.entry.outcome == Outcome::Success);
         row.digest = row
             .journal
             .iter()
@@ -234,6 +229,22 @@ pub fn history_view(
         let tagged_commit = tag
             .and_then(flaresync_git::parse_version_tag)
             .map(|c| c.to_string());
+        // flaresync created the version: a successful upload, or a successful deploy of that
+        // very commit (a script upload creates and deploys in one call). A rollback deploys an
+        // existing version at a later head commit, so it never matches here.
+        let upload = row.journal.iter().rev().find(|r| {
+            r.entry.outcome == Outcome::Success
+                && (r.entry.action == Action::Upload
+                    || (r.entry.action == Action::Deploy
+                        && r.entry.version_id.as_deref() == Some(row.version_id.as_str())
+                        && match (&r.entry.commit, &tagged_commit) {
+                            (Some(entry), Some(tagged)) => {
+                                entry.starts_with(tagged.as_str())
+                                    || tagged.starts_with(entry.as_str())
+                            }
+                            _ => false,
+                        }))
+        });
         row.origin = match (upload, tag, tagged_commit) {
             (Some(upload), _, tagged) => VersionOrigin::Flaresync {
                 commit: upload.entry.commit.clone().or(tagged),

@@ -351,3 +351,52 @@ fn recorded_entries_survive_an_abort() {
     assert_eq!(history.len(), 20);
     assert_eq!(history[19].entry.message, "entry 19");
 }
+
+#[test]
+fn script_upload_deploy_marks_its_version_as_flaresync_but_a_rollback_does_not() {
+    // A script upload creates and deploys a version in one call: journaled as a deploy of the
+    // commit the version is tagged with. A later rollback deploys the same version from another
+    // head commit, which alone would not prove flaresync created it.
+    let journal = vec![
+        Recorded {
+            seq: 1,
+            entry: Entry::new("api", Action::Deploy, Outcome::Success, webhook())
+                .at(at(10))
+                .commit(C1)
+                .version("ver-aaaa-1")
+                .deployment("dep-1111"),
+        },
+        Recorded {
+            seq: 2,
+            entry: Entry::new("api", Action::Rollback, Outcome::Success, webhook())
+                .at(at(20))
+                .commit(C2)
+                .version("ver-bbbb-2")
+                .deployment("dep-2222"),
+        },
+    ];
+    let versions = vec![
+        version("ver-bbbb-2", 2, Some(C1), 15, "wrangler"),
+        version("ver-aaaa-1", 1, Some(C1), 10, "api"),
+    ];
+    let view = history_view("api", &journal, &versions, &[]);
+    let origin = |id: &str| {
+        view.rows
+            .iter()
+            .find(|row| row.version_id == id)
+            .map(|row| row.origin.clone())
+            .expect("row present")
+    };
+    assert_eq!(
+        origin("ver-aaaa-1"),
+        VersionOrigin::Flaresync {
+            commit: Some(C1.to_owned())
+        }
+    );
+    assert_eq!(
+        origin("ver-bbbb-2"),
+        VersionOrigin::CommitTag {
+            commit: C1.to_owned()
+        }
+    );
+}
