@@ -616,10 +616,11 @@ async fn persistent_server_errors_exhaust_retries_with_the_last_answer() {
 async fn timed_out_reads_are_retried() {
     let emulator = emulator().await;
     let mut config = config(&emulator);
-    config.timeouts.request = Duration::from_millis(300);
+    // Generous enough that a loaded CI machine never times out the healthy retry.
+    config.timeouts.request = Duration::from_millis(1000);
     let client = Client::new(config).expect("valid config");
     let mut slow = spec("GET", "/workers/scripts$", FaultKind::Latency, 1);
-    slow.latency_ms = Some(1000);
+    slow.latency_ms = Some(3000);
     emulator.add_fault(slow).expect("fault accepted");
     client
         .list_scripts()
@@ -639,17 +640,22 @@ async fn a_429_holds_back_every_clone() {
     let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
     fault.retry_after = Some(1);
     emulator.add_fault(fault).expect("fault accepted");
-    let started = Instant::now();
     let first = tokio::spawn(async move { client.list_scripts().await });
-    // By now the 429 has arrived and blocked the shared budget.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 1);
+    // Wait until the 429 has been answered (and so has blocked the shared budget).
+    let mut polls = 0;
+    while !emulator.requests().iter().any(|r| r.status == 429) {
+        polls += 1;
+        assert!(polls < 1000, "the rate-limited request never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
     clone
         .list_kv_namespaces()
         .await
         .expect("clone succeeds after the block");
+    // The block lasts Retry-After (1 s) from the 429; allow for the polling interval.
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
+        started.elapsed() >= Duration::from_millis(900),
         "the clone waited for the account-wide block, took {:?}",
         started.elapsed()
     );
@@ -657,5 +663,6 @@ async fn a_429_holds_back_every_clone() {
         .await
         .expect("task joins")
         .expect("first call retried");
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 2);
     assert_eq!(clone.metrics().rate_limited_total, 1);
 }
