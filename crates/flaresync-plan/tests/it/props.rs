@@ -529,3 +529,56 @@ proptest! {
         }), "applied Workers need more steps");
     }
 }
+
+/// The base commit for a preview run: each Worker's content is its first live version's.
+fn base_from(seeds: &[WorkerSeed]) -> Desired {
+    let mut base = Desired {
+        commit: "base".into(),
+        workers: BTreeMap::new(),
+    };
+    for (name, seed) in WORKERS.iter().zip(seeds) {
+        let Some(first) = seed.versions.first().filter(|_| seed.exists) else {
+            continue;
+        };
+        let mut worker_spec = spec(
+            name,
+            &serde_json::json!({"modules": {"index.js": format!("// {}", first.digest)}}),
+        );
+        worker_spec.migrations = migrations(seed.live_tag);
+        base.workers.insert(
+            name.to_string(),
+            DesiredEntry::Ok(Box::new(DesiredWorker {
+                spec: worker_spec,
+                digest: format!("d{}", first.digest),
+                version_digest: format!("vd{}", first.digest),
+                dependencies: Vec::new(),
+            })),
+        );
+    }
+    base
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn previews_without_live_state_are_deterministic_and_never_roll_back((seeds, _) in scenario()) {
+        let inputs = build(&seeds, false);
+        let base = base_from(&seeds);
+        let live = LiveAccount::unobserved();
+        let run = || plan(&inputs.desired, Some(&base), &live, &inputs.history, &inputs.policies);
+        let first = run();
+        prop_assert_eq!(&first, &run());
+        prop_assert_eq!(render_markdown(&first), render_markdown(&run()));
+        prop_assert!(!first.live_observed);
+        for worker in &first.workers {
+            // Rollbacks need the live version window; without it flaresync never claims one.
+            let is_rollback = matches!(worker.action, Action::Rollback { .. });
+            prop_assert!(!is_rollback, "rollback without live state");
+            let is_blocked = matches!(worker.action, Action::Blocked { .. });
+            if is_blocked {
+                prop_assert!(!first.steps.iter().any(|s| s.worker() == worker.name));
+            }
+        }
+    }
+}
