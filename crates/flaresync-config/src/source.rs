@@ -379,10 +379,14 @@ pub fn strip_jsonc(text: &str) -> String {
     // Offset of the last comma seen outside strings and comments with only whitespace or
     // comments after it so far.
     let mut pending_comma: Option<usize> = None;
+    // Last significant byte outside strings/comments: a comma right after `[`, `{` or `,` is
+    // not a trailing comma but an error, left for the JSON parser to report.
+    let mut last = b' ';
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
                 pending_comma = None;
+                last = b'"';
                 i += 1;
                 while i < bytes.len() {
                     match bytes[i] {
@@ -420,18 +424,25 @@ pub fn strip_jsonc(text: &str) -> String {
                 blank(&mut out, start..i);
             }
             b',' => {
-                pending_comma = Some(i);
+                pending_comma = if matches!(last, b'[' | b'{' | b',') {
+                    None
+                } else {
+                    Some(i)
+                };
+                last = b',';
                 i += 1;
             }
             b']' | b'}' => {
                 if let Some(comma) = pending_comma.take() {
                     out[comma] = b' ';
                 }
+                last = bytes[i];
                 i += 1;
             }
             b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            _ => {
+            other => {
                 pending_comma = None;
+                last = other;
                 i += 1;
             }
         }
@@ -675,6 +686,17 @@ mod tests {
         let out = strip_jsonc(text);
         let v: serde_json::Value = serde_json::from_str(&out).expect("valid json");
         assert_eq!(v, serde_json::json!([1]));
+    }
+
+    #[test]
+    fn strip_jsonc_leaves_empty_elements_for_the_parser_to_reject() {
+        for text in ["[,]", "[1,,]", "{,}"] {
+            let out = strip_jsonc(text);
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&out).is_err(),
+                "{text} -> {out}"
+            );
+        }
     }
 
     #[test]
