@@ -45,6 +45,31 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for Binding {
                 map.insert("id".into(), id);
             }
         }
+        // Fields a dedicated variant has no room for would be dropped silently; keep such
+        // bindings verbatim as `Other` so desired and live compare exactly (the config parser
+        // produces the same `Other` shape).
+        let kind = map
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let has = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
+        let unmodelled = (kind == "service" && has("props"))
+            || (kind == "send_email" && has("allowed_sender_addresses"));
+        if unmodelled {
+            let name = match map.remove("name") {
+                Some(serde_json::Value::String(name)) => name,
+                _ => return Err("binding has no string `name`".into()),
+            };
+            map.remove("type");
+            return Ok(Binding {
+                name,
+                kind: BindingKind::Other(OtherBinding {
+                    kind,
+                    fields: canonical_json_text(&serde_json::Value::Object(map)),
+                }),
+            });
+        }
         let wire: WireBinding =
             serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())?;
         Ok(Binding {
@@ -405,6 +430,17 @@ mod tests {
         assert_eq!(
             back,
             serde_json::json!({"name": "PIPE", "type": "pipelines", "pipeline": "p1"})
+        );
+        let with_props: Binding = serde_json::from_value(serde_json::json!(
+            {"name": "SVC", "type": "service", "service": "auth", "props": {"b": 1, "a": 2}}
+        ))
+        .expect("parses");
+        assert_eq!(
+            with_props.kind,
+            BindingKind::Other(OtherBinding {
+                kind: "service".into(),
+                fields: r#"{"props":{"a":2,"b":1},"service":"auth"}"#.into()
+            })
         );
         let back = serde_json::to_value(&bindings[1]).expect("serializes");
         assert_eq!(

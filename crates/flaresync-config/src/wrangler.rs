@@ -1768,6 +1768,18 @@ kv_namespaces = [{ binding = "CACHE", id = "kv-prod" }]
     }
 
     #[test]
+    fn service_props_binding_matches_the_live_decoding() {
+        let parsed = parse(
+            "w.toml",
+            "[[services]]\nbinding = \"SVC\"\nservice = \"auth\"\nprops = { b = 1, a = 2 }\n",
+            None,
+        )
+        .expect("parses");
+        let live: Binding = serde_json::from_value(wire(&parsed)[0].clone()).expect("decodes");
+        assert_eq!(parsed.spec.bindings[0], live);
+    }
+
+    #[test]
     fn newer_binding_kinds_are_carried_as_other() {
         let parsed = parse(
             "w.jsonc",

@@ -172,3 +172,27 @@ fn documented_broken_files_get_precise_errors() {
         Err(e) => assert!(e.to_string().contains("database_id"), "{e}"),
     }
 }
+
+/// Every binding the parser produces decodes back to itself from Cloudflare's wire shape, so
+/// a desired binding and the same binding read from the API compare equal.
+#[test]
+fn parsed_bindings_round_trip_through_the_wire_shape() {
+    let mut checked = 0;
+    for (name, bytes) in corpus_files() {
+        let mut envs: Vec<Option<String>> = vec![None];
+        envs.extend(env_names(&name, &bytes).into_iter().map(Some));
+        for env in envs {
+            let Ok(parsed) = parse_config(&name, &bytes, env.as_deref()) else {
+                continue;
+            };
+            for binding in &parsed.spec.bindings {
+                let wire = serde_json::to_value(binding).expect("serializes");
+                let back: flaresync_config::Binding = serde_json::from_value(wire.clone())
+                    .unwrap_or_else(|e| panic!("{name} {env:?}: {wire} does not decode: {e}"));
+                assert_eq!(&back, binding, "{name} {env:?}: {wire}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} bindings checked");
+}
