@@ -658,15 +658,50 @@ async fn script_delete(
 async fn script_content(
     State(app): State<AppState>,
     Path((_, script)): Path<(String, String)>,
+    Query(q): Params,
 ) -> Response {
+    let version = param(&q, "version").map(str::to_owned);
     let app2 = app.clone();
-    let joined =
-        tokio::task::spawn_blocking(move || app2.db.read(|tx| scripts::content(tx, &script))).await;
+    let joined = tokio::task::spawn_blocking(move || {
+        app2.db
+            .read(|tx| scripts::content(tx, &script, version.as_deref()))
+    })
+    .await;
     match joined.unwrap_or_else(|_| Err(ApiError::internal())) {
-        Ok((content_type, bytes)) => {
+        Ok(scripts::Content::Raw {
+            content_type,
+            bytes,
+        }) => {
             let mut r = Response::new(Body::from(bytes));
             if let Ok(v) = HeaderValue::from_str(&content_type) {
                 r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Ok(scripts::Content::Modules { entrypoint, parts }) => {
+            let boundary = format!("flaresync-{}", uuid::Uuid::new_v4().simple());
+            let mut body = Vec::new();
+            for (name, content_type, bytes) in parts {
+                let name = name.replace('"', "%22");
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                         filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(&bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            let mut r = Response::new(Body::from(body));
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+            {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&entrypoint) {
+                r.headers_mut().insert("cf-entrypoint", v);
             }
             r
         }

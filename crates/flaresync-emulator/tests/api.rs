@@ -1047,3 +1047,37 @@ async fn malformed_requests_get_envelopes_not_panics() {
         .await;
     assert_eq!(garbage.status, 400, "{}", garbage.body);
 }
+
+#[tokio::test]
+async fn content_v2_returns_modules_as_multipart_with_entrypoint() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let resp = api
+        .http
+        .get(api.url(&format!("/workers/scripts/demo/content/v2?version={v1}")))
+        .bearer_auth(api.emu.token())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.headers()["cf-entrypoint"], "index.js");
+    let ct = resp.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
+    let body = resp.text().await.expect("text");
+    assert!(body.contains("name=\"index.js\""), "{body}");
+    assert!(
+        body.contains("Content-Type: application/javascript+module"),
+        "{body}"
+    );
+    assert!(body.contains(MAIN.trim()), "{body}");
+    let missing = api
+        .get("/workers/scripts/demo/content/v2?version=00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(missing.status, 404);
+}

@@ -197,6 +197,24 @@ fn splits(deployment: &Value) -> Vec<(String, f64)> {
         .unwrap_or_default()
 }
 
+async fn view_etag(emu: &TestEmulator, version: &str) -> Value {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{WORKER}/versions/{version}",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let body: Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    body["result"]["resources"]["script"]["etag"].clone()
+}
+
 fn count_calls(emu: &TestEmulator, method: &str, suffix: &str) -> usize {
     emu.requests()
         .iter()
@@ -398,7 +416,52 @@ async fn real_wrangler_runs_the_scenario() {
         vec![(v3.clone(), 100.0)]
     );
 
-    // 10. whoami.
+    // 10. versions secret put: a new version (code fetched via content/v2, bindings
+    //     inherited), not deployed.
+    let active_before = deployments(&emu).await[0]["id"].clone();
+    w.ok_with_stdin(
+        &[
+            "versions",
+            "secret",
+            "put",
+            "OTHER_SECRET",
+            "--message",
+            "add other",
+        ],
+        Some("other-value\n"),
+    )
+    .await;
+    assert_eq!(
+        deployments(&emu).await[0]["id"],
+        active_before,
+        "versions secret put must not deploy"
+    );
+    let list = w.json(&["versions", "list", "--json"]).await;
+    let newest = list
+        .as_array()
+        .and_then(|l| l.last())
+        .cloned()
+        .expect("a version");
+    let newest_id = newest["id"].as_str().expect("id").to_owned();
+    let view = w.json(&["versions", "view", &newest_id, "--json"]).await;
+    let mut names: Vec<&str> = view["resources"]["bindings"]
+        .as_array()
+        .expect("bindings")
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec!["API_TOKEN", "CACHE", "COUNTER", "GREETING", "OTHER_SECRET"],
+        "{view:#}"
+    );
+    assert_eq!(
+        view["resources"]["script"]["etag"],
+        json!(view_etag(&emu, &v3).await)
+    );
+
+    // 11. whoami.
     let who = w.ok(&["whoami"]).await;
     assert!(who.stdout.contains(emu.account_id()), "{}", who.stdout);
     assert!(who.stdout.contains("dev@flaresync.test"), "{}", who.stdout);
@@ -421,4 +484,5 @@ async fn real_wrangler_runs_the_scenario() {
 
     // The secret value never shows up in what wrangler printed or in API answers.
     assert!(!who.stdout.contains("s3cret-value"));
+    assert!(!who.stdout.contains("other-value"));
 }

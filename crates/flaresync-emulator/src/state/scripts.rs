@@ -348,31 +348,88 @@ pub fn delete(tx: &Transaction<'_>, name: &str) -> Result<Reply, ApiError> {
     Ok(Reply::new(Value::Null))
 }
 
-/// The active version's main module bytes and content type (`GET /scripts/{s}/content/v2`).
-pub fn content(tx: &Transaction<'_>, name: &str) -> Result<(String, Vec<u8>), ApiError> {
-    store::require_script(tx, name)?;
-    let deployed = store::latest_deployment(tx, name)?.and_then(|d| {
-        d.versions
-            .iter()
-            .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
-            .map(|s| s.version_id.clone())
-    });
-    let version = match deployed {
-        Some(id) => store::get_version(tx, name, &id)?,
-        None => store::latest_version(tx, name)?,
+/// A version's code as `GET …/content/v2` returns it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Service-worker syntax: the script itself.
+    Raw {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+    /// Modules: every part, and the entry point's name (`cf-entrypoint`).
+    Modules {
+        entrypoint: String,
+        parts: Vec<(String, String, Vec<u8>)>,
+    },
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Raw {
+                content_type,
+                bytes,
+            } => f
+                .debug_struct("Raw")
+                .field("content_type", content_type)
+                .field("size", &bytes.len())
+                .finish(),
+            Content::Modules { entrypoint, parts } => f
+                .debug_struct("Modules")
+                .field("entrypoint", entrypoint)
+                .field(
+                    "parts",
+                    &parts.iter().map(|(n, _, _)| n).collect::<Vec<_>>(),
+                )
+                .finish(),
+        }
     }
-    .ok_or_else(ApiError::worker_not_found)?;
-    let entry = version
-        .main_module
-        .as_ref()
-        .or(version.body_part.as_ref())
-        .cloned()
-        .unwrap_or_default();
-    let module = version
-        .modules
-        .iter()
-        .find(|m| m.name == entry)
-        .ok_or_else(ApiError::internal)?;
-    let bytes = store::get_blob(tx, &module.sha256)?.ok_or_else(ApiError::internal)?;
-    Ok((module.content_type.clone(), bytes))
+}
+
+/// The code of `version` (or of the active deployment's main version, else the latest).
+pub fn content(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Content, ApiError> {
+    store::require_script(tx, name)?;
+    let version = match version {
+        Some(id) => store::get_version(tx, name, id)?
+            .ok_or_else(|| super::versions::version_not_found(id))?,
+        None => {
+            let deployed = store::latest_deployment(tx, name)?.and_then(|d| {
+                d.versions
+                    .iter()
+                    .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+                    .map(|s| s.version_id.clone())
+            });
+            match deployed {
+                Some(id) => store::get_version(tx, name, &id)?,
+                None => store::latest_version(tx, name)?,
+            }
+            .ok_or_else(ApiError::worker_not_found)?
+        }
+    };
+    let mut parts = Vec::with_capacity(version.modules.len());
+    for module in &version.modules {
+        let bytes = store::get_blob(tx, &module.sha256)?.ok_or_else(ApiError::internal)?;
+        parts.push((module.name.clone(), module.content_type.clone(), bytes));
+    }
+    match (&version.main_module, &version.body_part) {
+        (Some(main), _) => Ok(Content::Modules {
+            entrypoint: main.clone(),
+            parts,
+        }),
+        (None, Some(body)) => {
+            let (_, content_type, bytes) = parts
+                .into_iter()
+                .find(|(n, _, _)| n == body)
+                .ok_or_else(ApiError::internal)?;
+            Ok(Content::Raw {
+                content_type,
+                bytes,
+            })
+        }
+        (None, None) => Err(ApiError::internal()),
+    }
 }
