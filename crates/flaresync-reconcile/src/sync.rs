@@ -481,10 +481,14 @@ async fn map_versions(
             let mut known = Vec::new();
             let mut commits = BTreeMap::new();
             for version in mapping.known {
-                let migrations: Vec<MigrationStep> = cache
+                let (migrations, exports): (Vec<MigrationStep>, Option<String>) = cache
                     .desired_state(source.repo(), version.commit)
                     .ok()
-                    .and_then(|state| state.worker(&worker).map(|w| w.spec.migrations.clone()))
+                    .and_then(|state| {
+                        state
+                            .worker(&worker)
+                            .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
+                    })
                     .unwrap_or_default();
                 commits.insert(version.version_id.clone(), version.commit.to_string());
                 known.push(KnownVersion {
@@ -493,6 +497,7 @@ async fn map_versions(
                     digest: version.digest,
                     version_digest: version.version_digest,
                     migrations,
+                    exports,
                     secrets_fingerprint: None,
                 });
             }

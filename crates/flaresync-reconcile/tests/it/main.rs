@@ -1,6 +1,8 @@
 //! Integration tests of flaresync-reconcile (one test binary, one module per area).
 
+mod crash;
 mod drift_health;
+mod run;
 mod runner;
 mod server;
 mod support;

@@ -1,0 +1,152 @@
+//! Crash safety: a pass aborted between upload and deploy, then a fresh start.
+
+use std::time::Duration;
+
+use flaresync_emulator::{FaultKind, FaultSpec, testing::TestEmulator};
+use flaresync_journal::{Action, Outcome};
+use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
+
+use crate::support::{Repo, context, journal_path};
+
+fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Poll,
+    }
+}
+
+#[tokio::test]
+async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let journal = journal_path(&state);
+    {
+        let ctx = context(&repo, &emulator, &journal);
+        sync_once(&ctx, apply()).await.expect("initial deploy");
+    }
+
+    repo.set_body("api", "api-2");
+    let commit = repo.commit("api v2");
+    // Slow deployment creation, so the abort lands while it is in flight: after the upload.
+    emulator
+        .add_fault(FaultSpec {
+            method: Some("POST".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts/api/deployments$".into()),
+            kind: FaultKind::Latency,
+            count: Some(1),
+            probability: None,
+            status: None,
+            retry_after: None,
+            latency_ms: Some(3_000),
+            code: None,
+            message: None,
+        })
+        .expect("fault is valid");
+    let ctx = context(&repo, &emulator, &journal);
+    let task = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { sync_once(&ctx, apply()).await }
+    });
+    // Wait until the upload has been answered and the deployment request is on its way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let requests = emulator.requests();
+        let uploaded = requests
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/scripts/api/versions"));
+        let journal_says_deploying = ctx
+            .journal()
+            .in_flight()
+            .expect("journal reads")
+            .iter()
+            .any(|r| r.entry.action == Action::Deploy);
+        if uploaded && journal_says_deploying {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upload never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert!(
+        task.await.is_err_and(|e| e.is_cancelled()),
+        "the pass was killed"
+    );
+    drop(ctx);
+    // The crash left an intent without an outcome.
+    assert!(
+        !flaresync_journal::Journal::open(&journal)
+            .expect("journal reopens")
+            .in_flight()
+            .expect("reads")
+            .is_empty()
+    );
+    // Let the slowed request finish on the emulator side, whatever it does.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+
+    // Restart: a new context over the same journal.
+    let restarted = context(&repo, &emulator, &journal);
+    let report = sync_once(&restarted, apply())
+        .await
+        .expect("pass after restart");
+    let api = &report.workers[0];
+    assert!(
+        matches!(
+            api.outcome,
+            WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+        ),
+        "{api:?}"
+    );
+    let settled = sync_once(&restarted, apply()).await.expect("settled");
+    assert_eq!(settled.workers[0].outcome, WorkerOutcome::InSync);
+    assert_eq!(
+        settled.workers[0].live_commit.as_deref(),
+        Some(commit.as_str())
+    );
+
+    // Exactly one version per commit.
+    let versions = restarted
+        .client()
+        .list_versions("api")
+        .await
+        .expect("lists");
+    let for_commit = versions
+        .iter()
+        .filter(|v| v.tag() == Some(commit.as_str()))
+        .count();
+    assert_eq!(for_commit, 1, "{versions:?}");
+    assert_eq!(versions.len(), 2, "one version per commit: {versions:?}");
+
+    // The journal is complete: no intent without an outcome, and the recovery is recorded.
+    let journal = restarted.journal();
+    assert!(journal.in_flight().expect("reads").is_empty());
+    let history = journal.history("api").expect("reads");
+    let uploads: Vec<_> = history
+        .iter()
+        .filter(|r| {
+            r.entry.action == Action::Upload && r.entry.commit.as_deref() == Some(commit.as_str())
+        })
+        .map(|r| r.entry.outcome)
+        .collect();
+    assert_eq!(uploads, vec![Outcome::Started, Outcome::Success]);
+    assert!(
+        history.iter().any(|r| r
+            .entry
+            .message
+            .starts_with("recovered after an interruption")),
+        "{history:#?}"
+    );
+    let last_deploy = history
+        .iter()
+        .rev()
+        .find(|r| matches!(r.entry.action, Action::Deploy | Action::Rollback))
+        .expect("a deploy");
+    assert_eq!(last_deploy.entry.outcome, Outcome::Success);
+    assert_eq!(last_deploy.entry.commit.as_deref(), Some(commit.as_str()));
+}
