@@ -9,6 +9,11 @@
 //! `limit` requests through in any window of length `window`: at most `burst` saved-up tokens plus
 //! what refills during the window. [`TokenBucket`] is the pure arithmetic (time passed in);
 //! [`Budget`] is the shared async shell every clone of the client awaits.
+//!
+//! The bucket only knows flaresync's own traffic. Cloudflare also reports the token's real
+//! remaining quota on every answer (`Ratelimit: "default";r=<remaining>;t=<seconds to reset>`,
+//! see [`parse_ratelimit_header`]); when that drops to `server_reserve`, spending stops until the
+//! reset, so other users of the token keep their share and nobody trips the lockout.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,15 +29,20 @@ pub struct BudgetConfig {
     pub window: Duration,
     /// Requests that may go out back to back after a quiet period. Must be below `limit`.
     pub burst: u32,
+    /// Requests of the token's quota (as Cloudflare reports it) left to other clients: when the
+    /// reported remaining quota falls to this, flaresync waits for the quota to reset.
+    pub server_reserve: u32,
 }
 
 impl Default for BudgetConfig {
-    /// 900 per 5 minutes (75% of Cloudflare's 1200), bursts of 60.
+    /// 900 per 5 minutes (75% of Cloudflare's 1200), bursts of 60, and 100 requests of the
+    /// reported quota kept for humans and CI on the same token.
     fn default() -> Self {
         BudgetConfig {
             limit: 900,
             window: Duration::from_secs(300),
             burst: 60,
+            server_reserve: 100,
         }
     }
 }
@@ -69,6 +79,45 @@ impl BudgetConfig {
     }
 }
 
+/// The token's quota as Cloudflare last reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerQuota {
+    /// Requests left before the lockout.
+    pub remaining: u32,
+    /// Time until the quota resets.
+    pub reset: Duration,
+}
+
+/// Parses Cloudflare's `Ratelimit` header (`"default";r=50;t=30`, IETF draft syntax). The first
+/// list item wins; an item without both `r` and `t` is ignored.
+pub fn parse_ratelimit_header(value: &str) -> Option<ServerQuota> {
+    let item = value.split(',').next()?;
+    let mut remaining = None;
+    let mut reset = None;
+    for param in item.split(';').skip(1) {
+        let Some((key, val)) = param.split_once('=') else {
+            continue;
+        };
+        let val = val.trim();
+        match key.trim() {
+            "r" => remaining = val.parse::<u32>().ok(),
+            "t" => reset = val.parse::<u64>().ok().map(Duration::from_secs),
+            _ => {}
+        }
+    }
+    Some(ServerQuota {
+        remaining: remaining?,
+        reset: reset?,
+    })
+}
+
+/// Allowance derived from the last reported quota.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    left: u32,
+    until: Instant,
+}
+
 /// Pure token bucket. All methods take the current instant; nothing here reads a clock.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
@@ -77,6 +126,10 @@ pub struct TokenBucket {
     tokens: f64,
     updated: Instant,
     blocked_until: Option<Instant>,
+    server_reserve: u32,
+    /// Longest reset accepted from the server (the window), against absurd values.
+    max_reset: Duration,
+    allowance: Option<Allowance>,
 }
 
 impl TokenBucket {
@@ -88,6 +141,9 @@ impl TokenBucket {
             tokens: f64::from(config.burst),
             updated: now,
             blocked_until: None,
+            server_reserve: config.server_reserve,
+            max_reset: config.window,
+            allowance: None,
         }
     }
 
@@ -105,9 +161,19 @@ impl TokenBucket {
             }
             self.blocked_until = None;
         }
+        if let Some(allowance) = self.allowance {
+            if now >= allowance.until {
+                self.allowance = None;
+            } else if allowance.left == 0 {
+                return Err(allowance.until - now);
+            }
+        }
         self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
+            if let Some(allowance) = &mut self.allowance {
+                allowance.left = allowance.left.saturating_sub(1);
+            }
             return Ok(());
         }
         if self.refill_per_second <= 0.0 {
@@ -129,6 +195,16 @@ impl TokenBucket {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
 
+    /// Takes in the quota Cloudflare reported on an answer: from now until the reset, at most
+    /// `remaining - server_reserve` more requests go out. The latest report replaces earlier ones
+    /// (answers to concurrent requests may arrive out of order; the reserve absorbs that).
+    pub fn observe_quota(&mut self, quota: ServerQuota, now: Instant) {
+        self.allowance = Some(Allowance {
+            left: quota.remaining.saturating_sub(self.server_reserve),
+            until: now + quota.reset.min(self.max_reset),
+        });
+    }
+
     /// Whole tokens available at `now`.
     pub fn available(&mut self, now: Instant) -> u32 {
         if self.blocked_until.is_some_and(|until| until > now) {
@@ -136,7 +212,11 @@ impl TokenBucket {
         }
         self.refill(now);
         // tokens is within [0, capacity] and capacity came from a u32.
-        self.tokens.floor().max(0.0) as u32
+        let tokens = self.tokens.floor().max(0.0) as u32;
+        match self.allowance {
+            Some(allowance) if now < allowance.until => tokens.min(allowance.left),
+            _ => tokens,
+        }
     }
 
     /// Bucket capacity (the burst).
@@ -186,6 +266,12 @@ impl Budget {
         self.with_bucket(|bucket| bucket.block_until(now + duration, now));
     }
 
+    /// Takes in the quota Cloudflare reported (see [`TokenBucket::observe_quota`]).
+    pub fn observe_quota(&self, quota: ServerQuota) {
+        let now = Instant::now();
+        self.with_bucket(|bucket| bucket.observe_quota(quota, now));
+    }
+
     /// Whole requests that could go out right now.
     pub fn available(&self) -> u32 {
         self.with_bucket(|bucket| bucket.available(Instant::now()))
@@ -206,7 +292,72 @@ mod tests {
             limit,
             window: Duration::from_secs(window_secs),
             burst,
+            server_reserve: 0,
         }
+    }
+
+    #[test]
+    fn ratelimit_header_parses_cloudflare_syntax() {
+        let quota = |remaining, secs| {
+            Some(ServerQuota {
+                remaining,
+                reset: Duration::from_secs(secs),
+            })
+        };
+        assert_eq!(
+            parse_ratelimit_header("\"default\";r=50;t=30"),
+            quota(50, 30)
+        );
+        assert_eq!(parse_ratelimit_header("default; r=0; t=300"), quota(0, 300));
+        assert_eq!(
+            parse_ratelimit_header("\"default\";r=5;t=1, \"burst\";r=1;t=9"),
+            quota(5, 1)
+        );
+        for garbage in [
+            "",
+            "\"default\"",
+            "\"default\";r=5",
+            "\"default\";r=-1;t=3",
+            "r=1;t=2",
+        ] {
+            assert_eq!(parse_ratelimit_header(garbage), None, "{garbage:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reported_quota_stops_spending_at_the_reserve_until_reset() {
+        let mut cfg = config(900, 300, 60);
+        cfg.server_reserve = 10;
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(&cfg, start);
+        bucket.observe_quota(
+            ServerQuota {
+                remaining: 12,
+                reset: Duration::from_secs(40),
+            },
+            start,
+        );
+        assert_eq!(bucket.available(start), 2);
+        assert_eq!(bucket.try_acquire(start), Ok(()));
+        assert_eq!(bucket.try_acquire(start), Ok(()));
+        assert_eq!(
+            bucket.try_acquire(start + Duration::from_secs(10)),
+            Err(Duration::from_secs(30)),
+            "the reserve is left to others until the reset"
+        );
+        assert_eq!(bucket.try_acquire(start + Duration::from_secs(40)), Ok(()));
+        // Absurd resets are capped at the window.
+        bucket.observe_quota(
+            ServerQuota {
+                remaining: 0,
+                reset: Duration::from_secs(86_400),
+            },
+            start + Duration::from_secs(40),
+        );
+        assert_eq!(
+            bucket.try_acquire(start + Duration::from_secs(40)),
+            Err(Duration::from_secs(300))
+        );
     }
 
     #[test]
@@ -221,6 +372,7 @@ mod tests {
             Err(BudgetConfigError::Burst { .. })
         ));
         assert_eq!(config(10, 0, 2).validate(), Err(BudgetConfigError::Window));
+        assert!(BudgetConfig::default().validate().is_ok());
     }
 
     #[tokio::test(start_paused = true)]

@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
-use crate::budget::Budget;
+use crate::budget::{Budget, parse_ratelimit_header};
 use crate::config::{ClientConfig, ConfigError};
 use crate::error::{ApiError, Error};
 use crate::metrics::{ClientMetrics, Recorder, StatusClass};
@@ -753,6 +753,14 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+        if let Some(quota) = response
+            .headers()
+            .get("ratelimit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_ratelimit_header)
+        {
+            self.inner.budget.observe_quota(quota);
+        }
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(source) => return Err(self.transport_failure(method, path, source)),

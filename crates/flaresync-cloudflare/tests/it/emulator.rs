@@ -501,6 +501,7 @@ async fn budget_keeps_the_client_under_the_account_limit() {
         limit: 4,
         window: Duration::from_secs(2),
         burst: 2,
+        server_reserve: 0,
     };
     let client = Client::new(config).expect("valid config");
     let clone = client.clone();
@@ -665,4 +666,48 @@ async fn a_429_holds_back_every_clone() {
         .expect("first call retried");
     assert_eq!(count(&emulator, "GET", "/workers/scripts"), 2);
     assert_eq!(clone.metrics().rate_limited_total, 1);
+}
+
+/// Someone else on the same token has spent part of the quota: the reported `Ratelimit` makes
+/// flaresync wait for the reset instead of spending the reserve or tripping the limit.
+#[tokio::test]
+async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
+    let mut emulator_config = test_config();
+    emulator_config.rate_limit = RateLimit {
+        requests: 6,
+        window: Duration::from_secs(2),
+    };
+    let emulator = TestEmulator::start_with(emulator_config)
+        .await
+        .expect("emulator starts");
+    let human = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = human
+            .get(format!(
+                "{}/accounts/{}/workers/scripts",
+                emulator.base_url(),
+                emulator.account_id()
+            ))
+            .bearer_auth(emulator.token())
+            .send()
+            .await
+            .expect("human request");
+        assert!(response.status().is_success());
+    }
+    let mut config = config(&emulator);
+    config.budget.server_reserve = 1;
+    let client = Client::new(config).expect("valid config");
+    for _ in 0..6 {
+        client.list_scripts().await.expect("never rate limited");
+    }
+    assert!(
+        emulator.requests().iter().all(|r| r.status != 429),
+        "the shared quota was never exhausted"
+    );
+    let metrics = client.metrics();
+    assert_eq!(metrics.rate_limited_total, 0);
+    assert!(
+        metrics.throttled_wait_seconds_total > 0.0,
+        "flaresync waited for the quota to reset"
+    );
 }
