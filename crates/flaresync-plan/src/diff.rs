@@ -226,6 +226,8 @@ pub struct Before<'a> {
     pub live_crons: Option<&'a [String]>,
     /// Migration list believed applied (from history), used when there is no base spec.
     pub applied_migrations: Option<&'a [MigrationStep]>,
+    /// Declared `exports` of what runs (from history), used when there is no base spec.
+    pub running_exports: Option<Option<&'a str>>,
 }
 
 /// What the "after" side is.
@@ -322,6 +324,16 @@ pub fn worker_diff(before: Before<'_>, after: After<'_>) -> WorkerDiff {
     diff.crons = ListChange::between(before_crons, &after.spec.crons);
 
     diff.settings = setting_changes(base_spec, after.spec);
+    if base_spec.is_none()
+        && let Some(running) = before.running_exports
+        && running != after.spec.exports.as_deref()
+    {
+        diff.settings.push(SettingChange {
+            field: "exports".to_owned(),
+            before: running.map(str::to_owned),
+            after: after.spec.exports.clone(),
+        });
+    }
 
     // Modules: only the base spec has contents. Without a base commit, a deployed Worker's
     // modules are unknown (Cloudflare's version API does not return them): list modules and

@@ -128,6 +128,10 @@ pub struct KnownVersion {
     /// notice applied steps edited in place later (DO-MIGRATIONS.md pattern 4).
     #[serde(default)]
     pub migrations: Vec<MigrationStep>,
+    /// The declarative `exports` map at that commit (canonical JSON text), if any. Used to tell
+    /// whether an `exports` change is pending (which needs a script upload).
+    #[serde(default)]
+    pub exports: Option<String>,
     /// A fingerprint of the secret *values* in effect when the version was created (for example
     /// an HMAC over name/value pairs, computed by whoever knows them). Two versions with
     /// different fingerprints have different secrets even if the names match.

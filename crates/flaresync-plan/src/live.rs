@@ -172,7 +172,9 @@ pub struct LiveVersion {
     /// `resources.script_runtime.migration_tag`: the DO migration tag recorded with this version.
     #[serde(default)]
     pub migration_tag: Option<String>,
-    /// `resources.script_runtime.exports` as canonical JSON text, if any.
+    /// `resources.script_runtime.exports` as canonical JSON text, if any. Informational: its
+    /// shape is the API's, not the config's, so the planner compares declared exports through
+    /// [`crate::KnownVersion::exports`] instead.
     #[serde(default)]
     pub exports: Option<String>,
 }

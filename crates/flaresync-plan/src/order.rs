@@ -8,6 +8,8 @@
 //! - queues: a producer depends on the consumers of the queues it sends to, so consumers learn a
 //!   new message shape before producers send it,
 //! - tail consumers,
+//! - Durable Object transfers: the Worker whose migration has `transferred_classes` from script
+//!   `s` deploys before `s`,
 //! - `DesiredWorker::dependencies`, `Policy::depends_on`, and the explicit `order` list of
 //!   `flaresync.toml` (each entry after the one before it).
 //!
@@ -109,6 +111,13 @@ pub fn build_graph(
         if let Some(spec) = spec {
             for target in referenced_scripts(spec) {
                 add(name, &target);
+            }
+            // A Durable Object transfer: the receiving Worker deploys first, then the source
+            // drops the class (DO-MIGRATIONS.md implication 7).
+            for step in &spec.migrations {
+                for transfer in &step.transferred_classes {
+                    add(&transfer.from_script, name);
+                }
             }
             for binding in &spec.bindings {
                 if let BindingKind::Queue { queue_name, .. } = &binding.kind {
@@ -223,6 +232,67 @@ mod tests {
         ]);
         assert_eq!(g.order().deploy, ["db", "auth", "api", "zz"]);
         assert!(g.order().cycles.is_empty());
+    }
+
+    #[test]
+    fn derived_edges_cover_bindings_queues_tails_transfers_and_explicit_order() {
+        let spec = |name: &str, extra: serde_json::Value| -> WorkerSpec {
+            let mut value = serde_json::json!({
+                "name": name, "dir": name, "config_path": "", "main_module": "index.js",
+                "modules": [], "compatibility_date": null, "compatibility_flags": [],
+                "bindings": [], "migrations": [], "exports": null, "usage_model": null,
+                "limits": null, "placement": null, "routes": [], "crons": [],
+                "workers_dev": null, "queue_consumers": [], "settings": {},
+                "secrets_required": []
+            });
+            for (key, field) in extra.as_object().expect("object") {
+                value[key] = field.clone();
+            }
+            serde_json::from_value(value).expect("valid spec")
+        };
+        let specs_owned = [
+            spec(
+                "gateway",
+                serde_json::json!({
+                    "bindings": [
+                        {"name": "AUTH", "type": "service", "service": "auth"},
+                        {"name": "OUT", "type": "service", "service": "elsewhere"},
+                        {"name": "Q", "type": "queue", "queue_name": "events"}
+                    ],
+                    "settings": {"tail_consumers": [{"service": "logger"}]}
+                }),
+            ),
+            spec("auth", serde_json::json!({})),
+            spec("logger", serde_json::json!({})),
+            spec(
+                "sink",
+                serde_json::json!({"queue_consumers": [{"queue": "events"}]}),
+            ),
+            spec(
+                "jobs",
+                serde_json::json!({"migrations": [{"tag": "v1", "transferred_classes": [
+                    {"from": "Job", "from_script": "auth", "to": "Job"}
+                ]}]}),
+            ),
+        ];
+        let specs: BTreeMap<String, Option<&WorkerSpec>> = specs_owned
+            .iter()
+            .map(|s| (s.name.clone(), Some(s)))
+            .collect();
+        let policies = Policies {
+            order: vec!["sink".into(), "logger".into()],
+            ..Policies::default()
+        };
+        let graph = build_graph(&specs, &BTreeMap::new(), &policies);
+        let deps =
+            |name: &str| -> Vec<&str> { graph.edges[name].iter().map(String::as_str).collect() };
+        assert_eq!(deps("gateway"), ["auth", "logger", "sink"]);
+        assert_eq!(deps("auth"), ["jobs"]);
+        assert_eq!(deps("logger"), ["sink"]);
+        assert_eq!(
+            graph.order().deploy,
+            ["jobs", "auth", "sink", "logger", "gateway"]
+        );
     }
 
     #[test]

@@ -202,6 +202,7 @@ struct Current<'a> {
     version_digest: Option<&'a str>,
     /// `digest` of the last fully applied desired state, when known.
     digest: Option<&'a str>,
+    /// `exports` declared for what runs: `Some(value)` when known, `None` when unknown.
     exports: Option<Option<&'a str>>,
 }
 
@@ -239,7 +240,9 @@ impl<'a> WorkerInput<'a> {
                     .applied_digest
                     .as_deref()
                     .or(known.map(|k| k.digest.as_str())),
-                exports: active.and_then(|a| a.live).map(|v| v.exports.as_deref()),
+                // Declared exports of the commit the active version was built from. The API's
+                // `script_runtime.exports` has a different shape, so it is not compared.
+                exports: known.map(|k| k.exports.as_deref()),
             }
         } else {
             let base = self.base.map(|(_, w)| w);
@@ -290,6 +293,7 @@ impl<'a> WorkerInput<'a> {
             live_routes: current.live_worker.and_then(|w| w.routes.as_deref()),
             live_crons: current.live_worker.and_then(|w| w.crons.as_deref()),
             applied_migrations: current.applied_steps,
+            running_exports: current.exports,
         }
     }
 }
@@ -506,9 +510,7 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
     }
 
     let pending = migrations::pending(&spec.migrations, current.migration_tag);
-    let exports_changed = current
-        .exports
-        .is_some_and(|live_exports| live_exports != spec.exports.as_deref());
+    let exports_changed = exports_changed(&current, spec);
     let split = current.live_worker.is_some_and(LiveWorker::is_split);
     let versions_equal = current.version_digest == Some(worker.version_digest.as_str());
 
@@ -599,6 +601,16 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
     )
 }
 
+/// Whether the declared `exports` differ from what runs. When that is unknown (the active
+/// version is not in the history), a spec that declares `exports` is treated as changed: a script
+/// upload is always accepted, a version upload with an `exports` change is not (10211).
+fn exports_changed(current: &Current<'_>, spec: &WorkerSpec) -> bool {
+    match current.exports {
+        Some(running) => running != spec.exports.as_deref(),
+        None => spec.exports.is_some(),
+    }
+}
+
 fn find_candidate<'a>(
     history: &'a WorkerHistory,
     live_worker: Option<&'a LiveWorker>,
@@ -677,9 +689,7 @@ fn plan_rollback<'a>(
 
     if input.policy.rollback_policy == RollbackPolicy::Redeploy {
         let pending = migrations::pending(&spec.migrations, current.migration_tag);
-        let exports_changed = current
-            .exports
-            .is_some_and(|live_exports| live_exports != spec.exports.as_deref());
+        let exports_changed = exports_changed(current, spec);
         let refused: Vec<Finding> = findings
             .into_iter()
             .map(|mut f| {
@@ -952,6 +962,7 @@ mod tests {
             digest: digest.into(),
             version_digest: digest.into(),
             migrations: Vec::new(),
+            exports: None,
             secrets_fingerprint: None,
         }
     }

@@ -175,8 +175,14 @@ fn has_details(worker: &WorkerPlan) -> bool {
 
 // === Markdown ===
 
+/// Text from configs and error messages must not open HTML tags inside the comment (a stray
+/// `</details>` would break the layout).
+fn html_text(text: &str) -> String {
+    text.replace('<', "&lt;")
+}
+
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    html_text(text).replace('|', "\\|").replace('\n', " ")
 }
 
 fn code(text: &str) -> String {
@@ -301,10 +307,10 @@ fn markdown_findings(out: &mut String, findings: &[Finding]) {
             finding.severity.label(),
             finding.rule,
             overridden,
-            finding.message
+            html_text(&finding.message)
         );
         if let Some(hint) = &finding.hint {
-            let _ = writeln!(out, "  - hint: {hint}");
+            let _ = writeln!(out, "  - hint: {}", html_text(hint));
         }
     }
     out.push_str("\nRun `flaresync explain <rule>` for details.\n\n");
@@ -352,7 +358,7 @@ fn markdown_list_change(out: &mut String, title: &str, change: &ListChange) {
 }
 
 fn markdown_worker(out: &mut String, worker: &WorkerPlan, module_diffs: bool) {
-    let _ = writeln!(out, "{}\n", worker.reason);
+    let _ = writeln!(out, "{}\n", html_text(&worker.reason));
     if !worker.depends_on.is_empty() {
         let _ = writeln!(
             out,
@@ -718,5 +724,17 @@ fn text_worker(out: &mut String, worker: &WorkerPlan) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_text_cannot_open_html_tags_or_break_tables() {
+        assert_eq!(html_text("a </details> b -> c"), "a &lt;/details> b -> c");
+        assert_eq!(cell("x | y\nz"), "x \\| y z");
+        assert_eq!(code("a`b"), "``a`b``");
     }
 }

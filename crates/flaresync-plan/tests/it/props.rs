@@ -231,6 +231,7 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
                     digest: format!("d{}", version.digest),
                     version_digest: format!("vd{}", version.digest),
                     migrations: migrations(version.migration),
+                    exports: None,
                     secrets_fingerprint: None,
                 });
             }
@@ -445,6 +446,7 @@ fn apply(plan: &Plan, inputs: &mut Inputs) {
                 digest: desired.digest.clone(),
                 version_digest: desired.version_digest.clone(),
                 migrations: desired.spec.migrations.clone(),
+                exports: None,
                 secrets_fingerprint: None,
             });
             id
