@@ -65,6 +65,8 @@ pub struct RepoLoad {
 fn join_path(dir: &str, name: &str) -> String {
     if dir.is_empty() {
         name.to_owned()
+    } else if name.is_empty() {
+        dir.to_owned()
     } else {
         format!("{dir}/{name}")
     }
@@ -511,9 +513,14 @@ fn collect_files(
     root: &str,
     out: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
+    // The module root itself may sit behind a symlink (`dist -> build`): list the real
+    // directory, which must be inside the repository, and keep names relative to `root`.
+    reader.inputs.push(root.to_owned());
+    let real_root =
+        resolve_symlinks(reader.tree, root).map_err(|p| reader.problem("base_dir", p))?;
     let mut queue = VecDeque::from([String::new()]);
     while let Some(rel_dir) = queue.pop_front() {
-        let dir_path = join_path(root, &rel_dir);
+        let dir_path = join_path(&real_root, &rel_dir);
         reader.inputs.push(dir_path.clone());
         let Some(entries) = reader
             .tree

@@ -59,6 +59,11 @@ fn loads_a_worker_with_its_bundle_and_records_inputs() {
             .contains(&"workers/api/wrangler.json".to_owned())
     );
     assert!(loaded.inputs.contains(&"flaresync.toml".to_owned()));
+    assert!(
+        loaded.inputs.iter().all(|p| !p.ends_with('/')),
+        "{:?}",
+        loaded.inputs
+    );
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
@@ -88,14 +93,23 @@ fn additional_modules_follow_rules_and_content_types() {
     write(dir.path(), "w/dist/blob.dat", [1u8, 2, 3]);
     write(dir.path(), "w/dist/index.mjs.map", "{}");
     let tree = DirTree::new(dir.path());
-    let spec = load_worker(&tree, "w", &RepoConfig::default())
-        .expect("loads")
-        .spec;
+    let loaded = load_worker(&tree, "w", &RepoConfig::default()).expect("loads");
+    let spec = &loaded.spec;
     let modules: Vec<(&str, &str)> = spec
         .modules
         .iter()
         .map(|m| (m.name.as_str(), m.content_type.as_str()))
         .collect();
+    assert!(
+        loaded.inputs.contains(&"w/dist/lib".to_owned()),
+        "{:?}",
+        loaded.inputs
+    );
+    assert!(
+        loaded.inputs.iter().all(|p| !p.ends_with('/')),
+        "{:?}",
+        loaded.inputs
+    );
     assert_eq!(
         modules,
         [
@@ -502,4 +516,33 @@ fn symlink_loops_and_escaping_module_symlinks_are_refused() {
     std::os::unix::fs::symlink("/etc/hostname", dir.path().join("m/leak.txt")).expect("symlink");
     let err = load_worker(&tree, "m", &RepoConfig::default()).expect_err("escaping module");
     assert!(err.to_string().contains("absolute"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn module_root_behind_an_in_repo_symlink_is_listed() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"w\"\nmain = \"dist/index.js\"\nno_bundle = true\n",
+    );
+    write(dir.path(), "w/build/index.js", "import './util.js'");
+    write(dir.path(), "w/build/util.js", "export const u = 1");
+    std::os::unix::fs::symlink("build", dir.path().join("w/dist")).expect("symlink");
+    let loaded =
+        load_worker(&DirTree::new(dir.path()), "w", &RepoConfig::default()).expect("loads");
+    let names: Vec<&str> = loaded
+        .spec
+        .modules
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["index.js", "util.js"]);
+    assert!(
+        loaded.inputs.contains(&"w/build".to_owned()),
+        "{:?}",
+        loaded.inputs
+    );
+    assert!(loaded.inputs.contains(&"w/dist".to_owned()));
 }
