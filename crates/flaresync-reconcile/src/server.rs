@@ -54,6 +54,21 @@ impl std::fmt::Debug for ServerState {
     }
 }
 
+/// The default status address: loopback only, so `/reconcile` is not reachable from outside.
+pub const DEFAULT_STATUS_ADDR: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9477);
+
+/// Binds the status listener (`None`: [`DEFAULT_STATUS_ADDR`]).
+///
+/// # Errors
+///
+/// The bind error (address in use, permission denied).
+pub async fn bind(
+    address: Option<std::net::SocketAddr>,
+) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address.unwrap_or(DEFAULT_STATUS_ADDR)).await
+}
+
 /// The router, for embedding or for tests.
 pub fn router(state: ServerState) -> Router {
     Router::new()

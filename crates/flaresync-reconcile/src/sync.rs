@@ -342,6 +342,8 @@ pub struct WorkerReport {
     pub live_commit: Option<String>,
     pub drift: Option<DriftStatus>,
     pub health: Option<HealthOutcome>,
+    /// The URL the health check called, when one ran.
+    pub health_url: Option<String>,
     pub error: Option<ReportedError>,
     /// Plain notes (unsupported settings, recovered intents, ...).
     pub notes: Vec<String>,
@@ -360,6 +362,7 @@ impl WorkerReport {
             live_commit: None,
             drift: None,
             health: None,
+            health_url: None,
             error: None,
             notes: Vec::new(),
             class: None,
@@ -402,7 +405,8 @@ pub async fn sync_scoped(
     let mut memory = ctx.memory.lock().await;
     let started = Instant::now();
     let requests_before = ctx.client.metrics().requests_sum();
-    let result = pass(ctx, &mut memory, opts, scope).await;
+    let span = tracing::info_span!("reconcile", trigger = %opts.trigger, dry_run = opts.dry_run);
+    let result = tracing::Instrument::instrument(pass(ctx, &mut memory, opts, scope), span).await;
     ctx.metrics.observe_duration(started.elapsed());
     match result {
         Ok(mut report) => {
@@ -1539,6 +1543,7 @@ async fn apply(
         if let (Some(check), true) = (check, done.traffic_changed) {
             let outcome = health::run_check(&ctx.options.health_http, &check).await;
             report.health = Some(outcome.clone());
+            report.health_url = Some(check.url.clone());
             if !outcome.passed() {
                 let previous = previous_active.get(&worker).cloned().flatten();
                 handle_health_failure(
@@ -1830,7 +1835,7 @@ fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run: bool) {
         }
         if let Some(health) = &report.health {
             status.health = Some(HealthStatus {
-                url: String::new(),
+                url: report.health_url.clone().unwrap_or_default(),
                 passed: health.passed(),
                 message: health.message(),
                 rejected_commit: (!health.passed())
@@ -1988,6 +1993,10 @@ impl Reconciler for Context {
             Ok(report) => {
                 let mut outcome = PassOutcome::default();
                 for worker in report.workers {
+                    if !scope.includes(&worker.worker) {
+                        // Not reconciled in this pass: its backoff state stays as it is.
+                        continue;
+                    }
                     match worker.class {
                         Some(class) => outcome.failed.push((worker.worker, class)),
                         None => outcome.succeeded.push(worker.worker),
@@ -2033,6 +2042,11 @@ pub async fn run(
     config: crate::runner::RunConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
+    let mut config = config;
+    // flaresync's own journal writes must never trigger a reconcile.
+    if let Some(watch) = config.watch.as_mut() {
+        watch.ignore.push(ctx.journal.path().to_owned());
+    }
     crate::runner::run_with(ctx, config, crate::trigger::channel(), shutdown)
         .await
         .map_err(Error::Run)
