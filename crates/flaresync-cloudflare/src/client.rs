@@ -303,7 +303,9 @@ impl Client {
     ///
     /// # Caveats
     /// The tag must be unique per upload: a version already carrying it (from an earlier upload)
-    /// would be taken as this upload's result once an attempt's outcome is unknown.
+    /// would be taken as this upload's result once an attempt's outcome is unknown. And a server
+    /// still working on a timed-out attempt may commit it after the check found nothing; keep
+    /// the request timeout well above Cloudflare's upload times to make that unlikely.
     pub async fn upload_version(
         &self,
         script: &str,

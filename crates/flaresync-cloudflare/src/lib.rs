@@ -12,6 +12,30 @@
 //!
 //! What this crate does not do: decide *what* to upload or deploy (flaresync-plan), or build the
 //! upload metadata (flaresync-config's `upload_metadata`).
+//!
+//! ```no_run
+//! # async fn demo(metadata: serde_json::Value, modules: Vec<flaresync_config::Module>)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
+//! use flaresync_cloudflare::{Client, NewDeployment};
+//!
+//! // CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, optional CLOUDFLARE_API_BASE_URL.
+//! let client = Client::from_env()?;
+//! // `metadata` carries annotations {"workers/tag": <commit>}, which makes retries safe.
+//! let version = client.upload_version("my-worker", &metadata, &modules).await?;
+//! let deployment = NewDeployment::single(version.id.clone(), Some("deploy abc1234".into()));
+//! match client.create_deployment("my-worker", &deployment, false).await {
+//!     Err(error) if error.has_code(10220) => {
+//!         // Secrets changed since the target was active: force only when that is intended.
+//!         client.create_deployment("my-worker", &deployment, true).await?;
+//!     }
+//!     other => {
+//!         other?;
+//!     }
+//! }
+//! println!("{:?}", client.metrics());
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 
