@@ -590,6 +590,7 @@ async fn gate(State(app): State<AppState>, req: Request, next: Next) -> Response
             }
         },
     };
+    let response = envelope_plain_errors(response).await;
     let status = if response.extensions().get::<DropConnection>().is_some() {
         0
     } else {
@@ -597,6 +598,42 @@ async fn gate(State(app): State<AppState>, req: Request, next: Next) -> Response
     };
     app.record(&method, &path, query, status, fault_name);
     response
+}
+
+/// Framework rejections (bad path encoding, body over the limit, ...) come as plain text;
+/// Cloudflare always answers with the JSON envelope, so wrap them.
+async fn envelope_plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json || response.extensions().get::<DropConnection>().is_some() {
+        return response;
+    }
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status.as_u16() {
+        413 => 10027,
+        _ => 10001,
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    let mut wrapped = error_response(&ApiError::new(status.as_u16(), code, message));
+    if let Some(v) = retry_after {
+        wrapped.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    wrapped
 }
 
 // === Identity ===

@@ -1081,3 +1081,23 @@ async fn content_v2_returns_modules_as_multipart_with_entrypoint() {
         .await;
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn framework_rejections_are_wrapped_in_envelopes() {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.max_body_bytes = 1024;
+    let api = Api::with(config).await;
+    let r = api
+        .send(
+            api.http
+                .post(api.url("/storage/kv/namespaces"))
+                .header("content-type", "application/json")
+                .body(format!("{{\"title\": \"{}\"}}", "x".repeat(4096))),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (413, 10027), "{}", r.body);
+    let huge_page = api
+        .get("/storage/kv/namespaces?page=18446744073709551615")
+        .await;
+    assert_eq!(huge_page.ok(), &json!([]));
+}

@@ -287,7 +287,8 @@ pub fn paging(
             }),
         }
         };
-    let page = parse("page", page, 1)?;
+    // Capped so offsets cannot overflow; such pages are simply empty.
+    let page = parse("page", page, 1)?.min(1_000_000_000);
     let per_page = parse("per_page", per_page, default_per_page)?.min(max_per_page);
     Ok((page, per_page))
 }
@@ -326,6 +327,9 @@ mod tests {
         assert!(paging(Some("0"), None, 10, 100).is_err());
         assert!(paging(Some("x"), None, 10, 100).is_err());
         assert_eq!(paging(None, Some("500"), 10, 100).expect("ok"), (1, 100));
+        let (page, per_page) =
+            paging(Some("18446744073709551615"), Some("100"), 10, 100).expect("huge page ok");
+        assert!((page - 1).checked_mul(per_page).is_some());
     }
 
     #[test]
