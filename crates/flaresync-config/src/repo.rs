@@ -242,7 +242,7 @@ pub fn parse_repo_config(
     if let Some(node) = top.get("exclude") {
         config.exclude = match &node.value {
             Val::Str(s) => vec![s.clone()],
-            _ => crate::wrangler::node_str_list(&cx, node, "exclude")?,
+            _ => crate::reader::str_list(&cx, node, "exclude")?,
         };
     }
     config.rollback_policy = rollback_policy(&cx, &mut top, "rollback_policy")?.unwrap_or_default();
@@ -269,7 +269,7 @@ fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, C
         Some(Node {
             value: Val::Str(s), ..
         }) => vec![s.clone()],
-        Some(node) => crate::wrangler::node_str_list(cx, node, &w.key_path("depends_on"))?,
+        Some(node) => crate::reader::str_list(cx, node, &w.key_path("depends_on"))?,
     };
     let order = match w.get("order") {
         None => None,

@@ -19,7 +19,7 @@ use crate::model::{
     ScriptSettings, TailConsumer, TransferredClass, WorkerSpec, canonical_json_text,
 };
 use crate::modules::{ModuleRule, ModuleType};
-use crate::reader::{Cx, Tbl, str_list, tables};
+use crate::reader::{Cx, Tbl, tables};
 use crate::source::{ConfigFormat, Node, SourceFile, Val, decode_utf8, parse_document};
 
 /// How additional modules are collected (wrangler's `rules`, `no_bundle`,
@@ -499,7 +499,7 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
     Ok(ParsedConfig {
         path: String::new(),
         format: ConfigFormat::Toml,
-        env: env_name_of(env),
+        env: env.map(str::to_owned),
         name,
         account_id,
         main,
@@ -631,10 +631,6 @@ fn warn_suspicious_top_level(cx: &mut Cx<'_>, top: &mut Tbl<'_>) {
             top.mark(&entry.key);
         }
     }
-}
-
-fn env_name_of(env: Option<&str>) -> Option<String> {
-    env.map(str::to_owned)
 }
 
 /// Cloudflare script names: lowercase letters, digits, `-` and `_`, at most 63 characters.
@@ -1542,15 +1538,6 @@ fn unique_bindings(
         }
     }
     Ok(bindings.into_iter().map(|(b, _)| b).collect())
-}
-
-/// String list helper for flaresync.toml too.
-pub(crate) fn node_str_list(
-    cx: &Cx<'_>,
-    node: &Node,
-    path: &str,
-) -> Result<Vec<String>, ConfigError> {
-    str_list(cx, node, path)
 }
 
 #[cfg(test)]
