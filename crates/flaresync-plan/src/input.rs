@@ -164,6 +164,9 @@ pub struct Policy {
     pub version_window: usize,
     /// Script names this Worker is deployed after.
     pub depends_on: Vec<String>,
+    /// Rollout rank (`order` in `flaresync.toml`): a Worker is deployed after every Worker with
+    /// a lower rank. Default 0 (no constraint among equal ranks).
+    pub order: i64,
 }
 
 impl Default for Policy {
@@ -174,6 +177,7 @@ impl Default for Policy {
             d1_blocks_rollback: true,
             version_window: 100,
             depends_on: Vec::new(),
+            order: 0,
         }
     }
 }
@@ -185,7 +189,8 @@ pub struct Policies {
     pub default: Policy,
     /// Full per-Worker policies (not merged field by field with `default`).
     pub workers: BTreeMap<String, Policy>,
-    /// Explicit deploy order: each name is deployed after the one before it.
+    /// Explicit deploy order as a list: each name is deployed after the one before it (an
+    /// alternative to the per-Worker [`Policy::order`] rank).
     pub order: Vec<String>,
 }
 

@@ -10,8 +10,8 @@
 //! - tail consumers,
 //! - Durable Object transfers: the Worker whose migration has `transferred_classes` from script
 //!   `s` deploys before `s`,
-//! - `DesiredWorker::dependencies`, `Policy::depends_on`, and the explicit `order` list of
-//!   `flaresync.toml` (each entry after the one before it).
+//! - `DesiredWorker::dependencies`, `Policy::depends_on`, the per-Worker `Policy::order` rank
+//!   (lower ranks first) and the `Policies::order` list (each entry after the one before it).
 //!
 //! Only Workers present in the plan take part; edges to other scripts are ignored here. A cycle
 //! is reported and the order falls back to plain name order, so the plan stays deterministic.
@@ -136,6 +136,14 @@ pub fn build_graph(
     }
     for pair in policies.order.windows(2) {
         add(&pair[1], &pair[0]);
+    }
+    for later in specs.keys() {
+        let rank = policies.for_worker(later).order;
+        for earlier in specs.keys() {
+            if policies.for_worker(earlier).order < rank {
+                add(later, earlier);
+            }
+        }
     }
     Graph { edges }
 }
@@ -293,6 +301,36 @@ mod tests {
             graph.order().deploy,
             ["jobs", "auth", "sink", "logger", "gateway"]
         );
+    }
+
+    #[test]
+    fn lower_order_rank_deploys_first() {
+        let spec: WorkerSpec = serde_json::from_value(serde_json::json!({
+            "name": "x", "dir": "x", "config_path": "", "main_module": "index.js",
+            "modules": [], "compatibility_date": null, "compatibility_flags": [],
+            "bindings": [], "migrations": [], "exports": null, "usage_model": null,
+            "limits": null, "placement": null, "routes": [], "crons": [],
+            "workers_dev": null, "queue_consumers": [], "settings": {},
+            "secrets_required": []
+        }))
+        .expect("valid spec");
+        let specs: BTreeMap<String, Option<&WorkerSpec>> = ["a", "b", "c"]
+            .iter()
+            .map(|n| (n.to_string(), Some(&spec)))
+            .collect();
+        let mut policies = Policies::default();
+        for (name, rank) in [("a", 10), ("b", -1), ("c", 10)] {
+            policies.workers.insert(
+                name.to_string(),
+                crate::input::Policy {
+                    order: rank,
+                    ..crate::input::Policy::default()
+                },
+            );
+        }
+        let graph = build_graph(&specs, &BTreeMap::new(), &policies);
+        assert_eq!(graph.order().deploy, ["b", "a", "c"]);
+        assert!(graph.edges["a"].contains("b") && !graph.edges["a"].contains("c"));
     }
 
     #[test]

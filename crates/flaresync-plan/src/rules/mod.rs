@@ -343,7 +343,7 @@ fn check_window(ctx: &Context<'_>) -> Vec<Finding> {
             ctx.worker
         ),
         Some(position) if position >= window => format!(
-            "{label} is the {}th newest version; only the newest {window} may be deployed (version_window)",
+            "{label} is number {} in the deployable list (newest first); only the newest {window} may be deployed (version_window)",
             position + 1
         ),
         Some(_) => return Vec::new(),
