@@ -12,6 +12,9 @@
 //!
 //! What it deliberately does not do: run Worker code, routes/custom domains/cron triggers,
 //! assets, Workers for Platforms, the legacy `rollback_to` deployments API.
+//!
+//! The crate's `README.md` lists the endpoints, the deployment rules with their codes, the
+//! `/__emulator` admin API (faults, request log, reset) and the rate-limit behaviour.
 
 pub mod config;
 pub mod error;
