@@ -143,32 +143,28 @@ fn plan_policy(policy: &WorkerPolicy, version_window: u32) -> Policy {
         d1_blocks_rollback: policy.d1_blocks_rollback,
         version_window: version_window as usize,
         depends_on: policy.depends_on.clone(),
+        order: policy.order,
     }
 }
 
-/// The planner's policies from `flaresync.toml` at the desired commit. Numeric `order` values
-/// become the planner's explicit order list (lower first, ties by name) when any is set.
+/// The planner's policies from `flaresync.toml` at the desired commit (the numeric `order`
+/// rank travels per Worker).
 pub fn policies(state: &DesiredState) -> Policies {
     let window = state.repo_config.version_window;
-    let mut workers = BTreeMap::new();
-    let mut ordered: Vec<(i64, String)> = Vec::new();
-    for loaded in state.by_script().values() {
-        workers.insert(
-            loaded.spec.name.clone(),
-            plan_policy(&loaded.policy, window),
-        );
-        ordered.push((loaded.policy.order, loaded.spec.name.clone()));
-    }
-    ordered.sort();
-    let order = if ordered.iter().any(|(order, _)| *order != 0) {
-        ordered.into_iter().map(|(_, name)| name).collect()
-    } else {
-        Vec::new()
-    };
+    let workers = state
+        .by_script()
+        .values()
+        .map(|loaded| {
+            (
+                loaded.spec.name.clone(),
+                plan_policy(&loaded.policy, window),
+            )
+        })
+        .collect();
     Policies {
         default: plan_policy(&WorkerPolicy::default(), window),
         workers,
-        order,
+        order: Vec::new(),
     }
 }
 
@@ -257,6 +253,7 @@ mod tests {
             rollback_policy: ConfigRollbackPolicy::Redeploy,
             allow_secret_change_rollback: true,
             depends_on: vec!["auth".into()],
+            order: 7,
             health_check: Some(flaresync_config::HealthCheck {
                 url: "http://127.0.0.1/health".into(),
                 expected_status: 204,
@@ -270,6 +267,7 @@ mod tests {
         assert!(planned.allow_secret_change_rollback);
         assert_eq!(planned.version_window, 50);
         assert_eq!(planned.depends_on, vec!["auth".to_owned()]);
+        assert_eq!(planned.order, 7);
         assert_eq!(drift_policy(&policy), DriftPolicy::Heal);
         let check = health_check(&policy).expect("configured");
         assert_eq!(check.expected_status, 204);

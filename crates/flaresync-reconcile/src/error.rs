@@ -34,6 +34,10 @@ pub enum Error {
     #[error("journal error: {0}")]
     Journal(#[from] flaresync_journal::JournalError),
 
+    /// The Worker's config at the head commit does not load; it needs a fixing commit.
+    #[error("config of worker {worker} is invalid: {message}")]
+    ConfigInvalid { worker: String, message: String },
+
     /// The planner refused the action for this Worker (illegal rollback, broken config, ...).
     #[error("worker {worker} is blocked: {findings}")]
     Blocked { worker: String, findings: String },
@@ -106,6 +110,9 @@ impl Error {
             Error::Api { source, .. } => classify_api(source),
             Error::Journal(_) => Class::Transient {
                 reason: Reason::JournalFailed,
+            },
+            Error::ConfigInvalid { .. } => Class::Stalled {
+                reason: Reason::ConfigInvalid,
             },
             Error::Blocked { .. } => Class::Stalled {
                 reason: Reason::RollbackBlocked,

@@ -875,10 +875,22 @@ async fn pass(
         let applied = memory.applied.get(name).cloned().unwrap_or_default();
         let policy = policy_of(&source.state, name);
         let drift_policy = policy.map(convert::drift_policy).unwrap_or_default();
-        if let Some(found) = drift::detect(
-            applied.version.as_ref().map(std::slice::from_ref),
-            &active_ids,
-        ) {
+        // Live differs from Git only when the plan wants to change traffic; a manual change
+        // that already matches Git (say, a hand rollback later committed as a revert) is not
+        // drift.
+        let changes_traffic = matches!(
+            worker_plan.action,
+            PlanAction::DeployForward { .. } | PlanAction::Rollback { .. }
+        );
+        let detected = if changes_traffic {
+            drift::detect(
+                applied.version.as_ref().map(std::slice::from_ref),
+                &active_ids,
+            )
+        } else {
+            None
+        };
+        if let Some(found) = detected {
             let desired_changed = applied.digest.as_deref() != desired_digest(name).as_deref();
             let held = drift_policy == DriftPolicy::Report && !desired_changed;
             let actual_commits = found
@@ -956,13 +968,25 @@ async fn pass(
                     .map(|f| format!("{}: {}", f.rule, f.message))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let error = Error::Blocked {
-                    worker: name.clone(),
-                    findings: if findings.is_empty() {
-                        worker_plan.reason.clone()
-                    } else {
-                        findings
-                    },
+                let findings = if findings.is_empty() {
+                    worker_plan.reason.clone()
+                } else {
+                    findings
+                };
+                let broken = matches!(
+                    desired.workers.get(name),
+                    Some(flaresync_plan::DesiredEntry::Broken { .. })
+                );
+                let error = if broken {
+                    Error::ConfigInvalid {
+                        worker: name.clone(),
+                        message: findings,
+                    }
+                } else {
+                    Error::Blocked {
+                        worker: name.clone(),
+                        findings,
+                    }
                 };
                 report.fail(&error);
                 report.outcome = WorkerOutcome::Blocked;
