@@ -647,17 +647,17 @@ pub fn load_all(tree: &dyn SourceTree, repo: &RepoConfig) -> RepoLoad {
             ));
         }
     }
-    // Duplicate script names.
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Duplicate script names (within one account: the same name in two accounts is fine).
+    let mut by_name: BTreeMap<(Option<String>, String), Vec<String>> = BTreeMap::new();
     for (dir, result) in &workers {
         if let Ok(worker) = result {
             by_name
-                .entry(worker.spec.name.clone())
+                .entry((worker.account_id.clone(), worker.spec.name.clone()))
                 .or_default()
                 .push(dir.clone());
         }
     }
-    for (name, dirs) in by_name {
+    for ((_, name), dirs) in by_name {
         if dirs.len() < 2 {
             continue;
         }

@@ -727,6 +727,14 @@ mod tests {
     }
 
     #[test]
+    fn json_error_column_counts_characters_after_multibyte_text() {
+        // 'x' is the 10th character of line 1 but the 11th byte.
+        let source = SourceFile::new("w.json", "{\"é\": 1  x}".into());
+        let err = parse_document(&source, ConfigFormat::Json, &mut Vec::new()).expect_err("bad");
+        assert!(err.to_string().starts_with("w.json:1:10:"), "{err}");
+    }
+
+    #[test]
     fn toml_duplicate_key_is_a_syntax_error_with_position() {
         let source = SourceFile::new("w.toml", "a = 1\nb = 2\na = 3\n".into());
         let err =

@@ -383,6 +383,16 @@ fn duplicate_script_names_fail_both_workers() {
         assert!(err.to_string().contains("script name \"same\""), "{err}");
     }
     assert!(load.workers["three"].is_ok());
+
+    // The same script name in two different accounts is two different Workers.
+    write(
+        dir.path(),
+        "two/wrangler.toml",
+        "compatibility_date = \"2025-01-01\"\nname = \"same\"\nmain = \"i.js\"\naccount_id = \"other\"\n",
+    );
+    let load = load_all(&tree, &RepoConfig::default());
+    assert!(load.workers["one"].is_ok());
+    assert!(load.workers["two"].is_ok());
 }
 
 #[test]
