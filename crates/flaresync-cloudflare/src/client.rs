@@ -267,19 +267,20 @@ impl Client {
         Ok(items.items)
     }
 
-    /// The newest version of `script` carrying `workers/tag` = `tag`, if any. Looks at the newest
-    /// page of versions only, which is where an upload just made appears.
+    /// The newest version of `script` carrying `workers/tag` = `tag`, if any.
+    ///
+    /// Searches the deployable versions (the newest 100, in one request), as wrangler's
+    /// `versions deploy --version-tag` does; an upload just made is always among them.
     pub async fn find_version_by_tag(
         &self,
         script: &str,
         tag: &str,
     ) -> Result<Option<VersionSummary>, Error> {
-        let request = Request::new(Method::GET, self.script(script, &["versions"]))
-            .query("page", "1")
-            .query("per_page", PER_PAGE.to_string());
-        let envelope = self.fetch(&request).await?;
-        let items: VersionItems = decode_result(&request, envelope)?;
-        Ok(items.items.into_iter().find(|v| v.tag() == Some(tag)))
+        Ok(self
+            .list_deployable_versions(script)
+            .await?
+            .into_iter()
+            .find(|v| v.tag() == Some(tag)))
     }
 
     /// One version with its bindings, annotations and runtime settings.
