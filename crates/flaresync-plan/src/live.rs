@@ -15,6 +15,7 @@
 //! | [`LiveWorker::secrets`] | `GET …/scripts/{s}/secrets` (names only) |
 //! | [`LiveWorker::routes`], [`LiveWorker::crons`] | script routes / `GET …/scripts/{s}/schedules` (not versioned) |
 //! | [`LiveResources`] | KV, R2, D1 and Queues list endpoints (SPEC §8) |
+//! | [`LiveAccount::scripts`] | `GET /workers/scripts` (names only) |
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +39,11 @@ pub struct LiveAccount {
     pub workers: BTreeMap<String, LiveWorker>,
     #[serde(default)]
     pub resources: LiveResources,
+    /// Names of *every* script in the account (`GET /workers/scripts`), including ones flaresync
+    /// does not manage. `None` = not fetched, which disables the check for bindings to missing
+    /// Workers (FS019).
+    #[serde(default)]
+    pub scripts: Option<BTreeSet<String>>,
 }
 
 fn default_true() -> bool {
@@ -50,6 +56,7 @@ impl Default for LiveAccount {
             observed: true,
             workers: BTreeMap::new(),
             resources: LiveResources::default(),
+            scripts: None,
         }
     }
 }
@@ -61,6 +68,7 @@ impl LiveAccount {
             observed: false,
             workers: BTreeMap::new(),
             resources: LiveResources::default(),
+            scripts: None,
         }
     }
 }

@@ -96,6 +96,23 @@ pub fn plan(
             .map(Vec::as_slice)
     };
 
+    // Scripts that exist or are about to: the account's list plus this plan's Workers.
+    let known_scripts: Option<BTreeSet<String>> = live
+        .scripts
+        .as_ref()
+        .filter(|_| live.observed)
+        .map(|scripts| {
+            let mut all = scripts.clone();
+            all.extend(
+                live.workers
+                    .values()
+                    .filter(|w| w.exists)
+                    .map(|w| w.name.clone()),
+            );
+            all.extend(specs.keys().cloned());
+            all
+        });
+
     // Plan Workers dependencies first, so a Worker whose dependency is blocked can be held back
     // (FS018). Removed Workers are not in the graph; they go last.
     let mut sequence: Vec<&str> = ordering.deploy.iter().map(String::as_str).collect();
@@ -128,6 +145,7 @@ pub fn plan(
             history: history.worker(name),
             base: base_worker,
             cycle: cycle_of(name),
+            known_scripts: known_scripts.as_ref(),
             blocked_dependencies: &blocked_dependencies,
         };
         let (mut worker_plan, steps) = if removed.contains(name) {
@@ -187,6 +205,7 @@ struct WorkerInput<'a> {
     history: &'a WorkerHistory,
     base: Option<(&'a str, &'a DesiredWorker)>,
     cycle: Option<&'a [String]>,
+    known_scripts: Option<&'a BTreeSet<String>>,
     /// Dependencies (in this plan) whose own action is blocked.
     blocked_dependencies: &'a [String],
 }
@@ -281,6 +300,7 @@ impl<'a> WorkerInput<'a> {
             applied_steps: current.applied_steps,
             cycle: self.cycle,
             blocked_dependencies: self.blocked_dependencies,
+            known_scripts: self.known_scripts,
             active: current.active,
             subject,
         }

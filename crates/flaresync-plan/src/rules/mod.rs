@@ -43,6 +43,9 @@ pub struct Context<'a> {
     pub migration_tag: Option<&'a str>,
     /// Content of the steps believed applied (up to `migration_tag`), when known.
     pub applied_steps: Option<&'a [MigrationStep]>,
+    /// Scripts that exist or will exist: every script in the account plus the Workers of this
+    /// plan's desired state. `None` when the account's script list was not fetched.
+    pub known_scripts: Option<&'a BTreeSet<String>>,
     /// Workers this one depends on whose own action is blocked in this plan.
     pub blocked_dependencies: &'a [String],
     /// The dependency cycle this Worker is part of, if any.
@@ -254,7 +257,15 @@ rule!(
     check_dependency_blocked
 );
 
-static RULES: [&dyn Rule; 18] = [
+rule!(
+    BoundWorkerMissing,
+    "FS019",
+    "bound-worker-missing",
+    "the target binds a Worker (service, Durable Object, workflow, tail consumer) that does not exist",
+    check_bound_workers
+);
+
+static RULES: [&dyn Rule; 19] = [
     &VersionOutsideWindow,
     &MigrationBetweenVersions,
     &AppliedMigrationDropped,
@@ -273,6 +284,7 @@ static RULES: [&dyn Rule; 18] = [
     &SplitDeployment,
     &DependencyCycle,
     &DependencyBlocked,
+    &BoundWorkerMissing,
 ];
 
 /// Every rule, in id order.
@@ -886,6 +898,85 @@ fn check_cycle(ctx: &Context<'_>) -> Vec<Finding> {
         )
         .with_hint("break the cycle, or set an explicit `order` in flaresync.toml that does not contradict the bindings"),
     ]
+}
+
+fn check_bound_workers(ctx: &Context<'_>) -> Vec<Finding> {
+    let Some(known) = ctx.known_scripts else {
+        return Vec::new();
+    };
+    let (spec, bindings, verb) = match ctx.subject {
+        Subject::Forward { spec } => (spec, spec.bindings.as_slice(), "binds"),
+        Subject::Rollback { spec, target } => (
+            spec,
+            target
+                .live
+                .map_or(spec.bindings.as_slice(), |v| v.bindings.as_slice()),
+            "the rollback target binds",
+        ),
+        _ => return Vec::new(),
+    };
+    let mut missing: BTreeSet<String> = BTreeSet::new();
+    let mut note = |what: String, script: &str| {
+        if script != ctx.worker && !known.contains(script) {
+            missing.insert(what);
+        }
+    };
+    for binding in bindings {
+        match &binding.kind {
+            BindingKind::Service {
+                service,
+                environment,
+                ..
+            } => {
+                // Legacy environments are separate scripts named `service-env`.
+                let script = match environment {
+                    Some(env) if !known.contains(service.as_str()) => format!("{service}-{env}"),
+                    _ => service.clone(),
+                };
+                note(
+                    format!("service `{}` (binding `{}`)", script, binding.name),
+                    &script,
+                );
+            }
+            BindingKind::DurableObjectNamespace {
+                script_name: Some(script),
+                class_name,
+                ..
+            } => note(
+                format!(
+                    "Durable Object `{class_name}` in script `{script}` (binding `{}`)",
+                    binding.name
+                ),
+                script,
+            ),
+            BindingKind::Workflow {
+                script_name: Some(script),
+                ..
+            } => note(
+                format!("workflow script `{script}` (binding `{}`)", binding.name),
+                script,
+            ),
+            _ => {}
+        }
+    }
+    if matches!(ctx.subject, Subject::Forward { .. }) {
+        for tail in &spec.settings.tail_consumers {
+            note(format!("tail consumer `{}`", tail.service), &tail.service);
+        }
+    }
+    missing
+        .into_iter()
+        .map(|what| {
+            Finding::new(
+                "FS019",
+                Severity::Warning,
+                format!("{verb} {what}, which does not exist in the account or in Git"),
+            )
+            .with_hint(
+                "deploy that Worker first (it can be added to this repository), or fix the name",
+            )
+        })
+        .collect()
 }
 
 fn check_dependency_blocked(ctx: &Context<'_>) -> Vec<Finding> {

@@ -146,6 +146,8 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
             d1: resources_known.then(|| BTreeSet::from(["d1-live".to_string()])),
             queues: None,
         },
+        // Only `api` is listed: bindings to the others may warn (FS019) when they are absent.
+        scripts: resources_known.then(|| BTreeSet::from(["api".to_string()])),
     };
     let mut history = History::default();
     let mut policies = Policies::default();
