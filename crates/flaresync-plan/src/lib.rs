@@ -24,7 +24,7 @@
 //! - [`input`]: the desired state ([`Desired`]), version history ([`History`]) and
 //!   [`Policies`].
 //! - [`planner`]: [`plan`], the decision.
-//! - [`rules`]: the legality rules `FS001`… ([`rules()`], [`rule`]).
+//! - [`mod@rules`]: the legality rules `FS001`… ([`rules()`], [`rule()`], [`explain`]).
 //! - [`migrations`]: Durable Object migration arithmetic.
 //! - [`order`]: multi-Worker dependency order.
 //! - [`diff`]: bindings/vars/settings/modules diffs.
