@@ -175,3 +175,129 @@ pub fn classify_api(error: &flaresync_cloudflare::Error) -> Class {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flaresync_cloudflare::{ApiError, ApiMessage, Error as CfError};
+
+    fn api(status: u16, code: i64) -> CfError {
+        CfError::Api(ApiError {
+            status,
+            errors: vec![ApiMessage {
+                code,
+                message: "refused".into(),
+            }],
+            method: "POST".into(),
+            path: "/accounts/a/workers/scripts/api/deployments".into(),
+        })
+    }
+
+    #[test]
+    fn api_errors_are_sorted_into_the_taxonomy() {
+        let cases = [
+            (
+                api(429, 971),
+                Class::Waiting {
+                    reason: Reason::ApiRateLimited,
+                    after: DEFAULT_RATE_LIMIT_WAIT,
+                },
+            ),
+            (
+                CfError::RateLimited {
+                    method: "GET".into(),
+                    path: "/x".into(),
+                    retry_after: Duration::from_secs(240),
+                    max: Duration::from_secs(60),
+                },
+                Class::Waiting {
+                    reason: Reason::ApiRateLimited,
+                    after: Duration::from_secs(240),
+                },
+            ),
+            (
+                api(503, 10002),
+                Class::Transient {
+                    reason: Reason::ApiUnavailable,
+                },
+            ),
+            (
+                api(403, 10000),
+                Class::Stalled {
+                    reason: Reason::ApiUnauthorized,
+                },
+            ),
+            (
+                api(400, 10220),
+                Class::Stalled {
+                    reason: Reason::ApiRejected,
+                },
+            ),
+            (
+                CfError::OutcomeUnknown {
+                    method: "POST".into(),
+                    path: "/x".into(),
+                    reason: "no tag",
+                    last: Box::new(api(500, 10002)),
+                },
+                Class::Transient {
+                    reason: Reason::ApiUnavailable,
+                },
+            ),
+        ];
+        for (error, expected) in cases {
+            let text = error.to_string();
+            assert_eq!(classify_api(&error), expected, "{text}");
+            assert_eq!(Error::api("deploying api", error).class(), expected);
+        }
+    }
+
+    #[test]
+    fn reconcile_errors_have_stable_reasons() {
+        let cases = [
+            (
+                Error::Blocked {
+                    worker: "api".into(),
+                    findings: "FS001".into(),
+                },
+                "Stalled",
+                "RollbackBlocked",
+            ),
+            (
+                Error::ConfigInvalid {
+                    worker: "api".into(),
+                    message: "bad".into(),
+                },
+                "Stalled",
+                "ConfigInvalid",
+            ),
+            (
+                Error::VerifyFailed {
+                    worker: "api".into(),
+                    expected: "v2@100%".into(),
+                    actual: "v1@100%".into(),
+                },
+                "Transient",
+                "VerifyFailed",
+            ),
+            (
+                Error::HealthCheckFailed {
+                    worker: "api".into(),
+                    commit: "abc".into(),
+                    message: "503".into(),
+                },
+                "Stalled",
+                "HealthCheckFailed",
+            ),
+        ];
+        for (error, kind, reason) in cases {
+            assert_eq!(error.class().kind_str(), kind, "{error}");
+            assert_eq!(error.reason().as_str(), reason, "{error}");
+            let message = error.to_string();
+            assert!(
+                message.chars().next().is_some_and(|c| c.is_lowercase()),
+                "{message}"
+            );
+        }
+    }
+}

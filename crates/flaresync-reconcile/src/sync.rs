@@ -819,6 +819,7 @@ async fn pass(
         observed: true,
         workers: BTreeMap::new(),
         resources,
+        scripts: Some(scripts.keys().cloned().collect()),
     };
     let mut history = History::default();
     for name in &names {
