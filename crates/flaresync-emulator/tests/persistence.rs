@@ -166,3 +166,45 @@ async fn concurrent_uploads_get_distinct_numbers() {
         "newest first, strictly: {created:?}"
     );
 }
+
+#[tokio::test]
+async fn serve_runs_until_shutdown_and_rejects_bad_config() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(flaresync_emulator::serve(
+        listener,
+        test_config(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let body: Value = reqwest::Client::new()
+        .get(format!("http://{addr}/client/v4/user/tokens/verify"))
+        .bearer_auth(flaresync_emulator::testing::TEST_TOKEN)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["result"]["status"], json!("active"));
+    stop.send(()).expect("server still running");
+    server.await.expect("joined").expect("clean shutdown");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mut bad = test_config();
+    bad.account_id = "not-hex".into();
+    let err = flaresync_emulator::serve(listener, bad, async {})
+        .await
+        .expect_err("bad account id");
+    assert!(
+        err.to_string()
+            .contains("account_id must be 32 hex characters"),
+        "{err}"
+    );
+}

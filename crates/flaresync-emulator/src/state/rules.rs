@@ -589,3 +589,79 @@ mod tests {
         assert_eq!(code(c.run()), Some(100405));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn split(pct: f64) -> Split {
+        Split {
+            version_id: "v".into(),
+            percentage: pct,
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "[a-z_/]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            let keys = prop_oneof![
+                Just("strategy".to_owned()),
+                Just("versions".to_owned()),
+                Just("version_id".to_owned()),
+                Just("percentage".to_owned()),
+                Just("annotations".to_owned()),
+                Just("new_classes".to_owned()),
+                Just("renamed_classes".to_owned()),
+                Just("from".to_owned()),
+                Just("to".to_owned()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any split of 100 into two shares of at least 0.01 is accepted.
+        #[test]
+        fn two_way_splits_of_100_are_accepted(a in 0.01f64..=99.99) {
+            let b = 100.0 - a;
+            prop_assume!(b >= 0.01);
+            prop_assert!(percentages(&[split(a), split(b)]).is_ok());
+        }
+
+        /// Totals further than 0.001 from 100 are refused, whatever the shares.
+        #[test]
+        fn totals_off_by_more_than_tolerance_are_refused(a in 0.01f64..=100.0, b in 0.01f64..=100.0) {
+            prop_assume!(((a + b) - 100.0).abs() > 0.001);
+            let err = percentages(&[split(a), split(b)]).expect_err("wrong total");
+            prop_assert!(err.message.contains("rule: percentages"));
+        }
+
+        /// The deployment body and migrations parsers never panic on arbitrary JSON.
+        #[test]
+        fn parsers_never_panic(value in json_value()) {
+            let _ = super::super::deployments::parse_request(&value);
+            let _ = super::super::migrations::parse(Some(&value));
+            let wrapped = serde_json::json!({"strategy": "percentage", "versions": [value.clone()]});
+            let _ = super::super::deployments::parse_request(&wrapped);
+            let steps = serde_json::json!({"steps": [value]});
+            let _ = super::super::migrations::parse(Some(&steps));
+        }
+
+        #[test]
+        fn handler_detection_never_panics(text in "\\PC{0,300}") {
+            let _ = super::super::upload::detect_handlers(&text);
+        }
+    }
+}
