@@ -161,6 +161,20 @@ fn against_text(diff: &WorkerDiff) -> String {
     }
 }
 
+/// Whether module contents could not be compared (live state but no base commit: Cloudflare
+/// does not return module contents).
+fn modules_unknown(diff: &WorkerDiff) -> bool {
+    matches!(
+        diff.against,
+        DiffBase::LiveVersion {
+            base_commit: None,
+            ..
+        }
+    ) && diff.bundle.is_none()
+}
+
+const MODULES_UNKNOWN: &str = "module contents are not compared without a base commit";
+
 fn bytes(n: u64) -> String {
     if n < 1024 {
         format!("{n} B")
@@ -399,11 +413,27 @@ fn markdown_worker(out: &mut String, worker: &WorkerPlan, module_diffs: bool) {
     let diff = &worker.diff;
     if diff.is_empty() {
         if !matches!(worker.action, Action::Blocked { target: None }) {
-            let _ = writeln!(out, "No differences against {}.", against_text(diff));
+            if modules_unknown(diff) {
+                let _ = writeln!(
+                    out,
+                    "No binding or setting differences against {} ({MODULES_UNKNOWN}).",
+                    against_text(diff)
+                );
+            } else {
+                let _ = writeln!(out, "No differences against {}.", against_text(diff));
+            }
         }
         return;
     }
-    let _ = writeln!(out, "Compared with {}.\n", against_text(diff));
+    if modules_unknown(diff) {
+        let _ = writeln!(
+            out,
+            "Compared with {} ({MODULES_UNKNOWN}).\n",
+            against_text(diff)
+        );
+    } else {
+        let _ = writeln!(out, "Compared with {}.\n", against_text(diff));
+    }
     markdown_binding_table(out, "Bindings", &diff.bindings);
     markdown_binding_table(out, "Vars (secret values are never shown)", &diff.vars);
     if let Some(change) = &diff.compatibility_date {
@@ -628,9 +658,24 @@ fn text_worker(out: &mut String, worker: &WorkerPlan) {
     }
     let diff = &worker.diff;
     if diff.is_empty() {
+        if worker.action.mutates() && modules_unknown(diff) {
+            let _ = writeln!(
+                out,
+                "  no binding or setting differences against {} ({MODULES_UNKNOWN})",
+                against_text(diff)
+            );
+        }
         return;
     }
-    let _ = writeln!(out, "  compared with {}", against_text(diff));
+    if modules_unknown(diff) {
+        let _ = writeln!(
+            out,
+            "  compared with {} ({MODULES_UNKNOWN})",
+            against_text(diff)
+        );
+    } else {
+        let _ = writeln!(out, "  compared with {}", against_text(diff));
+    }
     let bindings = |out: &mut String, title: &str, changes: &[BindingChange]| {
         if changes.is_empty() {
             return;
