@@ -113,6 +113,7 @@ async fn observe(
         observed: true,
         workers: BTreeMap::new(),
         resources: resources(client).await,
+        scripts: Some(scripts.iter().map(|s| s.id.clone()).collect()),
     };
     let mut history = History::default();
     for name in script_names(desired, base) {
@@ -157,10 +158,14 @@ async fn observe(
             if wanted.as_deref() == Some(version.version_digest.as_str()) {
                 detail_ids.insert(version.version_id.clone());
             }
-            let migrations = cache
+            let (migrations, exports) = cache
                 .desired_state(source.repo(), version.commit)
                 .ok()
-                .and_then(|state| state.worker(&name).map(|w| w.spec.migrations.clone()))
+                .and_then(|state| {
+                    state
+                        .worker(&name)
+                        .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
+                })
                 .unwrap_or_default();
             known.push(KnownVersion {
                 version_id: version.version_id,
@@ -168,6 +173,7 @@ async fn observe(
                 digest: version.digest,
                 version_digest: version.version_digest,
                 migrations,
+                exports,
                 secrets_fingerprint: None,
             });
         }
@@ -252,6 +258,7 @@ fn offline(
         observed: true,
         workers: BTreeMap::new(),
         resources: LiveResources::default(),
+        scripts: None,
     };
     let mut history = History::default();
     let (Some(base_state), Some(base)) = (base_state, base) else {
@@ -307,6 +314,7 @@ fn offline(
                 digest: spec.digest(),
                 version_digest: spec.version_digest(),
                 migrations: spec.migrations.clone(),
+                exports: spec.exports.clone(),
                 secrets_fingerprint: None,
             });
         }
