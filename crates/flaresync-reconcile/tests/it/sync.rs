@@ -192,3 +192,143 @@ async fn dry_run_plans_without_writing_anything() {
     assert!(!report.plan.steps.is_empty());
     assert!(ctx.journal().recent(10).expect("reads").is_empty());
 }
+
+const COUNTER_V1: &str = r#"name = "counter"
+main = "index.js"
+compatibility_date = "2026-01-01"
+
+[durable_objects]
+bindings = [{ name = "COUNTER", class_name = "Counter" }]
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Counter"]
+"#;
+
+const COUNTER_V2: &str = r#"name = "counter"
+main = "index.js"
+compatibility_date = "2026-01-01"
+
+[durable_objects]
+bindings = [
+  { name = "COUNTER", class_name = "Counter" },
+  { name = "AUDIT", class_name = "Audit" },
+]
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Counter"]
+
+[[migrations]]
+tag = "v2"
+new_sqlite_classes = ["Audit"]
+"#;
+
+#[tokio::test]
+async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocked() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.write("workers/counter/wrangler.toml", COUNTER_V1);
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport default { fetch() { return new Response(\"c1\"); } };\n",
+    );
+    repo.commit("counter with a durable object");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let report = sync_once(&ctx, apply()).await.expect("first pass");
+    assert!(
+        matches!(report.workers[0].outcome, WorkerOutcome::Applied { .. }),
+        "{:?}",
+        report.workers[0]
+    );
+    let migration_tag = |scripts: Vec<flaresync_cloudflare::Script>| {
+        scripts
+            .into_iter()
+            .find(|s| s.id == "counter")
+            .and_then(|s| s.migration_tag)
+    };
+    assert_eq!(
+        migration_tag(ctx.client().list_scripts().await.expect("lists")).as_deref(),
+        Some("v1")
+    );
+
+    repo.write("workers/counter/wrangler.toml", COUNTER_V2);
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport class Audit {}\nexport default { fetch() { return new Response(\"c2\"); } };\n",
+    );
+    repo.commit("add the audit durable object");
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("migration pass");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(
+        sent,
+        vec![format!(
+            "PUT /accounts/{}/workers/scripts/counter",
+            emulator.account_id()
+        )],
+        "a migration is a script upload"
+    );
+    assert!(matches!(
+        report.workers[0].outcome,
+        WorkerOutcome::Applied { .. }
+    ));
+    assert_eq!(
+        migration_tag(ctx.client().list_scripts().await.expect("lists")).as_deref(),
+        Some("v2")
+    );
+
+    // Reverting across the migration cannot be a rollback: blocked, nothing written.
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("revert pass");
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let counter = &report.workers[0];
+    assert_eq!(counter.outcome, WorkerOutcome::Blocked);
+    let error = counter.error.as_ref().expect("blocked is an error");
+    assert_eq!(error.kind, "Stalled");
+    assert_eq!(error.reason, "RollbackBlocked");
+    let status = ctx.status_board().worker("counter").expect("status");
+    assert!(
+        status
+            .condition(flaresync_reconcile::status::ConditionType::RollbackBlocked)
+            .is_some_and(|c| c.status)
+    );
+}
+
+#[tokio::test]
+async fn a_broken_config_stalls_only_its_worker() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.write(
+        "workers/bad/wrangler.toml",
+        "name = \"bad\"\nmain = \"missing.js\"\n",
+    );
+    repo.commit("one good, one broken");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let report = sync_once(&ctx, apply()).await.expect("pass");
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{api:?}"
+    );
+    let bad = report
+        .workers
+        .iter()
+        .find(|w| w.worker != "api")
+        .expect("the broken worker is reported");
+    assert_eq!(bad.outcome, WorkerOutcome::Blocked);
+    let error = bad.error.as_ref().expect("an error");
+    assert_eq!(
+        (error.kind.as_str(), error.reason.as_str()),
+        ("Stalled", "ConfigInvalid")
+    );
+    assert!(!report.converged());
+}
