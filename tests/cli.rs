@@ -396,3 +396,46 @@ fn kill_9_mid_pass_then_restart_converges_without_duplicate_versions() {
     assert_eq!(out.code, 0);
     assert_eq!(versions(&emulator, "edge-api").len(), 2);
 }
+
+#[test]
+fn plan_live_finds_the_real_version_to_roll_back_to() {
+    let (dir, repo) = fixture_repo();
+    let state = dir.path().join("state");
+    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+    git(&repo, &["branch", "deploy", "c1"]);
+    assert_eq!(run(&mut sync_command(&repo, &state, &emulator)).code, 0);
+    git(&repo, &["branch", "-f", "deploy", "c2"]);
+    assert_eq!(run(&mut sync_command(&repo, &state, &emulator)).code, 0);
+    let first = versions(&emulator, "edge-api")
+        .last()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+        .expect("the version of c1");
+
+    let out = run(flaresync()
+        .args([
+            "plan", "--live", "--base", "c2", "--head", "c3", "--format", "json", "--repo",
+        ])
+        .arg(&repo)
+        .env("CLOUDFLARE_API_BASE_URL", &emulator.base_url)
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&first),
+        "the plan rolls back to {first}:\n{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("-offline"), "{}", out.stdout);
+
+    // At c5 the migration revert is blocked against the live account too.
+    git(&repo, &["branch", "-f", "deploy", "c4"]);
+    assert_eq!(run(&mut sync_command(&repo, &state, &emulator)).code, 0);
+    let out = run(flaresync()
+        .args(["plan", "--live", "--base", "c4", "--head", "c5", "--repo"])
+        .arg(&repo)
+        .env("CLOUDFLARE_API_BASE_URL", &emulator.base_url)
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT));
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("FS003"), "{}", out.stdout);
+}
