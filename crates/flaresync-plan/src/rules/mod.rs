@@ -659,7 +659,12 @@ fn check_triggers(ctx: &Context<'_>) -> Vec<Finding> {
 }
 
 fn check_migration_edited(ctx: &Context<'_>) -> Vec<Finding> {
-    let (Some(spec), Some(applied)) = (ctx.subject.changing_spec(), ctx.applied_steps) else {
+    // Also for unchanged code: an in-place edit alone never reaches Cloudflare.
+    let spec = match ctx.subject {
+        Subject::Unchanged { spec } => Some(spec),
+        other => other.changing_spec(),
+    };
+    let (Some(spec), Some(applied)) = (spec, ctx.applied_steps) else {
         return Vec::new();
     };
     migrations::edited_steps(applied, &spec.migrations)
