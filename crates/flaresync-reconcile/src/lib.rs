@@ -16,6 +16,38 @@
 //! - [`convert`]: pure mapping of client/git answers to the planner's types.
 //! - [`error`]: the crate [`Error`] and its classification.
 //! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
+//!
+//! # Usage (what the CLI calls)
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use flaresync_reconcile::{
+//!     Context, RunConfig, SyncOptions, TriggerSource, run, server, shutdown_signal, sync_once,
+//! };
+//!
+//! let source = flaresync_git::GitSource::open_local("/srv/config-repo", "main")?;
+//! let client = flaresync_cloudflare::Client::from_env()?;
+//! let ctx = Arc::new(Context::new(
+//!     source,
+//!     client,
+//!     "/var/lib/flaresync/journal.sqlite",
+//!     flaresync_config::RepoConfig::default(),
+//! )?);
+//!
+//! // `flaresync apply [--dry-run]`: one pass.
+//! let report = sync_once(&ctx, SyncOptions { dry_run: true, trigger: TriggerSource::Cli }).await?;
+//! println!("{}", serde_json::to_string_pretty(&report)?);
+//!
+//! // `flaresync run`: the loop, until SIGTERM or ctrl-c.
+//! let config = RunConfig {
+//!     status_listener: Some(server::bind(None).await?),
+//!     ..RunConfig::default()
+//! };
+//! run(ctx, config, shutdown_signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod convert;

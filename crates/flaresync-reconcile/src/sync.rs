@@ -1568,7 +1568,7 @@ async fn apply(
         if let (Some(check), true) = (check, done.traffic_changed) {
             let outcome = health::run_check(&ctx.options.health_http, &check).await;
             report.health = Some(outcome.clone());
-            report.health_url = Some(check.url.clone());
+            report.health_url = Some(health::display_url(&check.url));
             if !outcome.passed() {
                 let previous = previous_active.get(&worker).cloned().flatten();
                 handle_health_failure(
@@ -1579,7 +1579,7 @@ async fn apply(
                 failed.insert(worker.clone());
                 continue;
             }
-            info!(worker = %worker, url = %check.url, "Health check passed.");
+            info!(worker = %worker, url = %health::display_url(&check.url), "Health check passed.");
         }
         let applied = memory.applied.entry(worker.clone()).or_default();
         applied.digest = Some(digest);
