@@ -161,6 +161,9 @@ pub struct StatusSnapshot {
     pub head_commit: Option<String>,
     pub last_pass_at: Option<String>,
     pub passes: u64,
+    /// Why the last pass failed as a whole (repository or scripts listing unreadable); `None`
+    /// after a pass that completed.
+    pub last_error: Option<LastResult>,
     pub workers: Vec<WorkerStatus>,
 }
 
@@ -198,6 +201,21 @@ impl StatusBoard {
         guard.0.head_commit = head_commit.map(str::to_owned);
         guard.0.last_pass_at = Some(now.to_owned());
         guard.0.passes += 1;
+        guard.0.last_error = None;
+    }
+
+    /// Records a pass that failed as a whole.
+    pub fn record_pass_error(&self, reason: &str, message: &str, now: &str) {
+        let mut guard = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.0.last_error = Some(LastResult {
+            result: "error".into(),
+            reason: Some(reason.to_owned()),
+            message: message.to_owned(),
+            at: now.to_owned(),
+        });
     }
 
     /// Drops Workers that no longer exist in Git (and were not seen live).
@@ -286,6 +304,13 @@ mod tests {
         let names: Vec<_> = snapshot.workers.iter().map(|w| w.worker.as_str()).collect();
         assert_eq!(names, ["api", "web"]);
         assert_eq!(snapshot.passes, 1);
+        board.record_pass_error("GitFetchFailed", "remote unreachable", "t2");
+        assert_eq!(
+            board.snapshot().last_error.and_then(|e| e.reason),
+            Some("GitFetchFailed".to_owned())
+        );
+        board.record_pass("main", Some("abc"), "t3");
+        assert!(board.snapshot().last_error.is_none());
         board.retain_workers(|name| name == "api");
         assert_eq!(board.snapshot().workers.len(), 1);
         let json = serde_json::to_value(board.snapshot()).expect("serializes");

@@ -426,6 +426,11 @@ pub async fn sync_scoped(
         }
         Err(error) => {
             ctx.metrics.record_error(error.reason());
+            ctx.status.record_pass_error(
+                error.reason().as_str(),
+                &error.to_string(),
+                &now_rfc3339(),
+            );
             error!(error = %error, reason = %error.reason(), "Reconcile pass failed.");
             Err(error)
         }
