@@ -18,6 +18,11 @@ pub struct Plan {
     /// Whether live Cloudflare state was consulted. Without it the base commit stands in for the
     /// live state and rules that need live data are skipped.
     pub live_observed: bool,
+    /// Where the live state came from, when it was not read from Cloudflare but assumed by the
+    /// caller (e.g. an offline PR preview that takes the base branch as deployed). Rendered in
+    /// place of "observed" so nobody mistakes assumed versions for real ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_note: Option<String>,
     /// One entry per Worker, sorted by name.
     pub workers: Vec<WorkerPlan>,
     /// Everything to execute, in order. Empty when nothing changes or everything is blocked.

@@ -187,6 +187,7 @@ pub fn plan(
         commit: desired.commit.clone(),
         base_commit: base.map(|b| b.commit.clone()),
         live_observed: live.observed,
+        live_note: None,
         workers,
         steps,
         order: Order {

@@ -236,7 +236,9 @@ fn markdown(plan: &Plan, module_diffs: bool) -> String {
     if let Some(base) = &plan.base_commit {
         context.push(format!("base `{}`", short(base)));
     }
-    context.push(if plan.live_observed {
+    context.push(if let Some(note) = &plan.live_note {
+        format!("live state: {note}")
+    } else if plan.live_observed {
         "live state: observed".to_owned()
     } else {
         "live state: not fetched (the base commit stands in for it)".to_owned()
@@ -548,7 +550,9 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "live state: {}",
-        if plan.live_observed {
+        if let Some(note) = &plan.live_note {
+            note.as_str()
+        } else if plan.live_observed {
             "observed"
         } else {
             "not fetched (the base commit stands in for it)"
