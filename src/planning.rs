@@ -63,13 +63,16 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
     } else {
         offline(&source, &mut cache, base_state.as_ref(), base, window)?
     };
-    Ok(flaresync_plan::plan(
-        &desired,
-        base_desired.as_ref(),
-        &live,
-        &history,
-        &policies,
-    ))
+    let mut plan =
+        flaresync_plan::plan(&desired, base_desired.as_ref(), &live, &history, &policies);
+    if !args.live {
+        plan.live_note = Some(
+            "assumed: the base branch deployed commit by commit (version ids ending in -offline); \
+             use --live to compare with Cloudflare"
+                .to_owned(),
+        );
+    }
+    Ok(plan)
 }
 
 fn resolve(source: &GitSource, revision: &str) -> anyhow::Result<Oid> {
