@@ -234,13 +234,13 @@ pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
 fn local_branch(path: &Path) -> anyhow::Result<String> {
     let git = git2::Repository::open(path)
         .with_context(|| format!("{} is not a git repository", path.display()))?;
-    if let Ok(workdir) = git.workdir().ok_or(()) {
-        let tree = DirTree::new(workdir);
-        if let Ok((config, _)) = flaresync_config::load_repo_config(&tree) {
-            if let Some(branch) = config.branch {
-                return Ok(branch);
-            }
-        }
+    let configured = git.workdir().and_then(|workdir| {
+        flaresync_config::load_repo_config(&DirTree::new(workdir))
+            .ok()
+            .and_then(|(config, _)| config.branch)
+    });
+    if let Some(branch) = configured {
+        return Ok(branch);
     }
     let head = git
         .head()
