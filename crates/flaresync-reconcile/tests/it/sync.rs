@@ -332,3 +332,46 @@ async fn a_broken_config_stalls_only_its_worker() {
     );
     assert!(!report.converged());
 }
+
+#[tokio::test]
+async fn a_long_rate_limit_fails_the_pass_as_waiting_and_shows_in_status() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            method: Some("GET".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts$".into()),
+            kind: flaresync_emulator::FaultKind::RateLimit,
+            count: Some(1),
+            probability: None,
+            status: None,
+            retry_after: Some(900),
+            latency_ms: None,
+            code: None,
+            message: None,
+        })
+        .expect("fault is valid");
+    let error = sync_once(&ctx, apply()).await.expect_err("rate limited");
+    assert_eq!(
+        error.class(),
+        flaresync_reconcile::Class::Waiting {
+            reason: flaresync_reconcile::Reason::ApiRateLimited,
+            after: std::time::Duration::from_secs(900),
+        }
+    );
+    let snapshot = ctx.status_board().snapshot();
+    assert_eq!(
+        snapshot.last_error.and_then(|e| e.reason).as_deref(),
+        Some("ApiRateLimited")
+    );
+    // Nothing was written while locked out.
+    assert!(
+        writes(&requests_since(&emulator, 0)).is_empty(),
+        "no write after a failed listing"
+    );
+}
