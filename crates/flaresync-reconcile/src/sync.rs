@@ -444,6 +444,8 @@ fn short(commit: &str) -> &str {
 /// Output of the git phase.
 struct SourceRead {
     head: HeadUpdateKind,
+    /// Full id of the head commit.
+    head_commit: String,
     state: DesiredState,
     tag: String,
     message: String,
@@ -459,6 +461,7 @@ async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead, Error> {
         let message = source.version_message(update.new, flaresync_git::stamp::MESSAGE_LIMIT)?;
         Ok(SourceRead {
             head: update.kind,
+            head_commit: update.new.to_string(),
             state,
             tag,
             message,
@@ -548,6 +551,15 @@ async fn fetch_lists(client: &Client, worker: &str) -> Result<FetchedLists, Erro
     })
 }
 
+/// The desired `digest` of a Worker, if its config resolved.
+fn digest_of(desired: &Desired, name: &str) -> Option<String> {
+    desired
+        .workers
+        .get(name)
+        .and_then(|entry| entry.worker())
+        .map(|worker| worker.digest.clone())
+}
+
 fn policy_of<'a>(state: &'a DesiredState, worker: &str) -> Option<&'a WorkerPolicy> {
     state.worker(worker).map(|loaded| &loaded.policy)
 }
@@ -589,67 +601,16 @@ fn load_applied(journal: &Journal, worker: &str) -> Result<Applied, Error> {
     Ok(applied)
 }
 
-async fn pass(
+/// Brings the cached live state of `names` up to date: Workers whose script fingerprint or
+/// desired digest changed (or all, when a full refresh is due) are read again. Returns the
+/// Workers that could not be read, and whether anything was read at all.
+async fn refresh_live(
     ctx: &Context,
     memory: &mut Memory,
-    opts: SyncOptions,
-    scope: &Scope,
-) -> Result<SyncReport, Error> {
-    let trigger = Trigger::new(opts.trigger.journal_kind(), None);
-
-    // 1. Source.
-    let source = read_source(ctx.git.clone()).await?;
-    let head = source.state.commit.to_string();
-    {
-        let mut config = ctx
-            .repo_config
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *config = source.state.repo_config.clone();
-    }
-    for (dir, result) in &source.state.workers {
-        if let Ok(loaded) = result.as_ref() {
-            memory
-                .dir_names
-                .insert(dir.clone(), loaded.spec.name.clone());
-        }
-    }
-    let desired = convert::desired(&source.state, &memory.dir_names);
-    let policies = convert::policies(&source.state);
-    debug!(commit = %short(&head), workers = desired.workers.len(), head = ?source.head, "Desired state read.");
-
-    // 2. Recover intents of an earlier, interrupted run.
-    let mut recovered_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if !opts.dry_run && !memory.intents_recovered {
-        recover_intents(ctx, &mut recovered_notes).await?;
-        memory.intents_recovered = true;
-        // Journal state changed: reload lazily.
-        memory.applied.clear();
-    }
-
-    // 3. Live state, one listing call.
-    let scripts: BTreeMap<String, Script> = ctx
-        .client
-        .list_scripts()
-        .await
-        .map_err(|e| Error::api("listing worker scripts", e))?
-        .into_iter()
-        .map(|script| (script.id.clone(), script))
-        .collect();
-
-    let mut names: BTreeSet<String> = desired.workers.keys().cloned().collect();
-    for worker in ctx.journal.workers()? {
-        if scripts.contains_key(&worker) {
-            names.insert(worker);
-        }
-    }
-    for name in &names {
-        if !memory.applied.contains_key(name) {
-            let applied = load_applied(&ctx.journal, name)?;
-            memory.applied.insert(name.clone(), applied);
-        }
-    }
-
+    names: &BTreeSet<String>,
+    scripts: &BTreeMap<String, Script>,
+    desired: &Desired,
+) -> Result<(BTreeMap<String, Error>, bool), Error> {
     let now = Instant::now();
     let full_refresh = match (ctx.options.full_refresh_every, memory.last_full_refresh) {
         (Some(every), Some(last)) => now.saturating_duration_since(last) >= every,
@@ -660,18 +621,10 @@ async fn pass(
         memory.last_full_refresh = Some(now);
     }
 
-    let desired_digest = |name: &str| -> Option<String> {
-        desired
-            .workers
-            .get(name)
-            .and_then(|entry| entry.worker())
-            .map(|worker| worker.digest.clone())
-    };
-
     let mut to_refresh: Vec<String> = Vec::new();
-    for name in &names {
+    for name in names {
         let fingerprint = scripts.get(name).map(ScriptFingerprint::of);
-        let digest = desired_digest(name);
+        let digest = digest_of(desired, name);
         let fresh = memory.workers.get(name).is_some_and(|cached| {
             cached.fingerprint == fingerprint && cached.desired_digest == digest
         });
@@ -804,7 +757,7 @@ async fn pass(
             name.clone(),
             CachedWorker {
                 fingerprint: scripts.get(&name).map(ScriptFingerprint::of),
-                desired_digest: desired_digest(&name),
+                desired_digest: digest_of(desired, &name),
                 live,
                 known,
                 commits,
@@ -812,50 +765,32 @@ async fn pass(
         );
     }
 
-    // Resources: only when something changed (they matter only to changing Workers).
-    let resources = if to_refresh.is_empty() {
-        LiveResources::default()
-    } else {
-        fetch_resources(&ctx.client, &desired).await
-    };
+    Ok((refresh_errors, !to_refresh.is_empty()))
+}
 
-    // 4. Live account and history for the planner.
-    let mut live = LiveAccount {
-        observed: true,
-        workers: BTreeMap::new(),
-        resources,
-        scripts: Some(scripts.keys().cloned().collect()),
-    };
-    let mut history = History::default();
-    for name in &names {
-        if let Some(cached) = memory.workers.get(name) {
-            live.workers.insert(name.clone(), cached.live.clone());
-            history.workers.insert(
-                name.clone(),
-                WorkerHistory {
-                    versions: cached.known.clone(),
-                    applied_digest: memory.applied.get(name).and_then(|a| a.digest.clone()),
-                },
-            );
-        }
-    }
-    // Workers whose live state could not be read must not be planned as missing: drop them
-    // from the desired state for this pass (they are reported as failed below).
-    let mut planned_desired: Desired = desired.clone();
-    for name in refresh_errors.keys() {
-        planned_desired.workers.remove(name);
-    }
-
-    // 5. Plan.
-    let plan = flaresync_plan::plan(&planned_desired, None, &live, &history, &policies);
-
-    // 6. Per-Worker decisions before applying.
+/// Per-Worker decisions between planning and applying: scope, drift and its policy, health
+/// rejections, blocked findings, Workers whose live state could not be read. Returns the
+/// reports and the Workers whose steps must not run.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    ctx: &Context,
+    memory: &mut Memory,
+    plan: &Plan,
+    source: &SourceRead,
+    desired: &Desired,
+    opts: SyncOptions,
+    scope: &Scope,
+    trigger: &Trigger,
+    mut refresh_errors: BTreeMap<String, Error>,
+    mut recovered_notes: BTreeMap<String, Vec<String>>,
+) -> Result<(BTreeMap<String, WorkerReport>, BTreeSet<String>), Error> {
+    let head = source.head_commit.as_str();
     let mut reports: BTreeMap<String, WorkerReport> = BTreeMap::new();
     let mut hold: BTreeSet<String> = BTreeSet::new();
     for worker_plan in &plan.workers {
         let name = &worker_plan.name;
         let mut report = WorkerReport::new(name, worker_plan.action.label());
-        report.desired_commit = Some(head.clone());
+        report.desired_commit = Some(head.to_owned());
         if let Some(notes) = recovered_notes.remove(name) {
             report.notes.extend(notes);
         }
@@ -897,7 +832,7 @@ async fn pass(
             None
         };
         if let Some(found) = detected {
-            let desired_changed = applied.digest.as_deref() != desired_digest(name).as_deref();
+            let desired_changed = applied.digest.as_deref() != digest_of(desired, name).as_deref();
             let held = drift_policy == DriftPolicy::Report && !desired_changed;
             let actual_commits = found
                 .actual
@@ -925,7 +860,7 @@ async fn pass(
                     Outcome::Skipped,
                     trigger.clone(),
                 )
-                .commit(&head)
+                .commit(head)
                 .message(format!(
                     "active deployment serves {} but flaresync last applied {}; policy {}",
                     found.actual.join(", "),
@@ -946,7 +881,8 @@ async fn pass(
         }
 
         // A commit whose content failed its health check stays rejected until Git changes.
-        if let (Some((digest, commit)), Some(current)) = (&applied.rejected, desired_digest(name))
+        if let (Some((digest, commit)), Some(current)) =
+            (&applied.rejected, digest_of(desired, name))
             && *digest == current
             && worker_plan.action.mutates()
         {
@@ -996,17 +932,21 @@ async fn pass(
                 };
                 report.fail(&error);
                 report.outcome = WorkerOutcome::Blocked;
-                if !opts.dry_run && memory.blocked_recorded.get(name) != Some(&head) {
+                if !opts.dry_run
+                    && memory.blocked_recorded.get(name).map(String::as_str) != Some(head)
+                {
                     let entry = Entry::new(
                         name,
                         JournalAction::Blocked,
                         Outcome::Skipped,
                         trigger.clone(),
                     )
-                    .commit(&head)
+                    .commit(head)
                     .message(error.to_string());
                     ctx.journal.record(&entry)?;
-                    memory.blocked_recorded.insert(name.clone(), head.clone());
+                    memory
+                        .blocked_recorded
+                        .insert(name.clone(), head.to_owned());
                 }
             }
             PlanAction::Removed => report.outcome = WorkerOutcome::Removed,
@@ -1025,11 +965,129 @@ async fn pass(
     // Workers that failed to refresh have no plan entry.
     for (name, error) in refresh_errors {
         let mut report = WorkerReport::new(&name, "unknown");
-        report.desired_commit = Some(head.clone());
+        report.desired_commit = Some(head.to_owned());
         report.fail(&error);
         hold.insert(name.clone());
         reports.insert(name, report);
     }
+
+    Ok((reports, hold))
+}
+
+async fn pass(
+    ctx: &Context,
+    memory: &mut Memory,
+    opts: SyncOptions,
+    scope: &Scope,
+) -> Result<SyncReport, Error> {
+    let trigger = Trigger::new(opts.trigger.journal_kind(), None);
+
+    // 1. Source.
+    let source = read_source(ctx.git.clone()).await?;
+    let head = source.state.commit.to_string();
+    {
+        let mut config = ctx
+            .repo_config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *config = source.state.repo_config.clone();
+    }
+    for (dir, result) in &source.state.workers {
+        if let Ok(loaded) = result.as_ref() {
+            memory
+                .dir_names
+                .insert(dir.clone(), loaded.spec.name.clone());
+        }
+    }
+    let desired = convert::desired(&source.state, &memory.dir_names);
+    let policies = convert::policies(&source.state);
+    debug!(commit = %short(&head), workers = desired.workers.len(), head = ?source.head, "Desired state read.");
+
+    // 2. Recover intents of an earlier, interrupted run.
+    let mut recovered_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if !opts.dry_run && !memory.intents_recovered {
+        recover_intents(ctx, &mut recovered_notes).await?;
+        memory.intents_recovered = true;
+        // Journal state changed: reload lazily.
+        memory.applied.clear();
+    }
+
+    // 3. Live state, one listing call.
+    let scripts: BTreeMap<String, Script> = ctx
+        .client
+        .list_scripts()
+        .await
+        .map_err(|e| Error::api("listing worker scripts", e))?
+        .into_iter()
+        .map(|script| (script.id.clone(), script))
+        .collect();
+
+    let mut names: BTreeSet<String> = desired.workers.keys().cloned().collect();
+    for worker in ctx.journal.workers()? {
+        if scripts.contains_key(&worker) {
+            names.insert(worker);
+        }
+    }
+    for name in &names {
+        if !memory.applied.contains_key(name) {
+            let applied = load_applied(&ctx.journal, name)?;
+            memory.applied.insert(name.clone(), applied);
+        }
+    }
+
+    let (refresh_errors, refreshed_any) =
+        refresh_live(ctx, memory, &names, &scripts, &desired).await?;
+
+    // Resources: only when something changed (they matter only to changing Workers).
+    let resources = if !refreshed_any {
+        LiveResources::default()
+    } else {
+        fetch_resources(&ctx.client, &desired).await
+    };
+
+    // 4. Live account and history for the planner.
+    let mut live = LiveAccount {
+        observed: true,
+        workers: BTreeMap::new(),
+        resources,
+        scripts: Some(scripts.keys().cloned().collect()),
+    };
+    let mut history = History::default();
+    for name in &names {
+        if let Some(cached) = memory.workers.get(name) {
+            live.workers.insert(name.clone(), cached.live.clone());
+            history.workers.insert(
+                name.clone(),
+                WorkerHistory {
+                    versions: cached.known.clone(),
+                    applied_digest: memory.applied.get(name).and_then(|a| a.digest.clone()),
+                },
+            );
+        }
+    }
+    // Workers whose live state could not be read must not be planned as missing: drop them
+    // from the desired state for this pass (they are reported as failed below).
+    let mut planned_desired: Desired = desired.clone();
+    for name in refresh_errors.keys() {
+        planned_desired.workers.remove(name);
+    }
+
+    // 5. Plan.
+    let plan = flaresync_plan::plan(&planned_desired, None, &live, &history, &policies);
+
+    // 6. Per-Worker decisions before applying.
+    let (mut reports, hold) = decide(
+        ctx,
+        memory,
+        &plan,
+        &source,
+        &desired,
+        opts,
+        scope,
+        &trigger,
+        refresh_errors,
+        recovered_notes,
+    )?;
 
     // 7. Apply, in the planner's order.
     if !opts.dry_run {
