@@ -375,3 +375,36 @@ async fn a_long_rate_limit_fails_the_pass_as_waiting_and_shows_in_status() {
         "no write after a failed listing"
     );
 }
+
+#[tokio::test]
+async fn a_worker_removed_from_git_is_reported_and_never_deleted() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("old", "old-1");
+    repo.commit("two workers");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+
+    repo.git(&["rm", "-r", "-q", "workers/old"]);
+    repo.commit("retire old");
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("pass");
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let old = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "old")
+        .expect("old reported");
+    assert_eq!(old.outcome, WorkerOutcome::Removed);
+    assert!(
+        ctx.client()
+            .list_scripts()
+            .await
+            .expect("lists")
+            .iter()
+            .any(|s| s.id == "old"),
+        "flaresync never deletes a Worker"
+    );
+}
