@@ -1984,6 +1984,17 @@ fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run: bool) {
                 status.set_condition(ConditionType::Reconciling, false, "Succeeded", "", at);
                 status.set_condition(ConditionType::Stalled, false, "Succeeded", "", at);
             }
+            (WorkerOutcome::Removed, None) => {
+                status.set_condition(
+                    ConditionType::Ready,
+                    false,
+                    "Removed",
+                    "gone from Git; flaresync never deletes a Worker, delete it by hand if intended",
+                    at,
+                );
+                status.set_condition(ConditionType::Reconciling, false, "Removed", "", at);
+                status.set_condition(ConditionType::Stalled, false, "Removed", "", at);
+            }
             (WorkerOutcome::HeldForDrift, None) => {
                 status.set_condition(
                     ConditionType::Ready,
