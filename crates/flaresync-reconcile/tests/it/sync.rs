@@ -408,3 +408,40 @@ async fn a_worker_removed_from_git_is_reported_and_never_deleted() {
         "flaresync never deletes a Worker"
     );
 }
+
+#[tokio::test]
+async fn a_remote_repository_is_fetched_at_every_pass() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut origin = Repo::new();
+    origin.worker("api", "api-1");
+    origin.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", origin.path().display());
+    let source = flaresync_git::GitSource::remote(
+        &url,
+        state.path().join("cache"),
+        "main",
+        flaresync_git::Credentials::none(),
+    )
+    .expect("remote source");
+    let ctx = flaresync_reconcile::Context::with_options(
+        source,
+        crate::support::client(&emulator),
+        journal_path(&state),
+        flaresync_config::RepoConfig::default(),
+        crate::support::options(),
+    )
+    .expect("context");
+    let first = sync_once(&ctx, apply()).await.expect("first pass");
+    assert!(first.converged());
+
+    origin.set_body("api", "api-2");
+    let pushed = origin.commit("api v2 on the remote");
+    let report = sync_once(&ctx, apply()).await.expect("pass after the push");
+    assert_eq!(report.commit, pushed);
+    assert_eq!(report.head, "moved");
+    assert_eq!(
+        report.workers[0].live_commit.as_deref(),
+        Some(pushed.as_str())
+    );
+}
