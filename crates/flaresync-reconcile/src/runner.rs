@@ -165,7 +165,7 @@ pub async fn run_with<R: Reconciler>(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background: Vec<JoinHandle<()>> = Vec::new();
 
-    let _watcher = match config.watch.clone() {
+    let watcher = match config.watch.clone() {
         Some(watch) => Some(RepoWatcher::spawn(watch, sender.clone())?),
         None => None,
     };
@@ -260,6 +260,10 @@ pub async fn run_with<R: Reconciler>(
     }
     for task in background {
         task.abort();
+    }
+    if let Some(watcher) = watcher {
+        // Joining the watcher thread blocks briefly; keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || watcher.stop()).await;
     }
     if let Some(server) = server {
         match tokio::time::timeout(config.shutdown_grace, server).await {
