@@ -415,13 +415,27 @@ pub async fn sync_scoped(
                 .metrics()
                 .requests_sum()
                 .saturating_sub(requests_before);
-            info!(
-                commit = %short(&report.commit),
-                workers = report.workers.len(),
-                api_requests = report.api_requests,
-                dry_run = opts.dry_run,
-                "Reconcile pass done."
-            );
+            let eventful = report.head != "unchanged"
+                || report
+                    .workers
+                    .iter()
+                    .any(|w| !matches!(w.outcome, WorkerOutcome::InSync));
+            if eventful {
+                info!(
+                    commit = %short(&report.commit),
+                    workers = report.workers.len(),
+                    api_requests = report.api_requests,
+                    dry_run = opts.dry_run,
+                    "Reconcile pass done."
+                );
+            } else {
+                debug!(
+                    commit = %short(&report.commit),
+                    workers = report.workers.len(),
+                    api_requests = report.api_requests,
+                    "Reconcile pass done; everything in sync."
+                );
+            }
             Ok(report)
         }
         Err(error) => {
@@ -846,14 +860,19 @@ fn decide(
                 policy: drift_policy.as_str().to_owned(),
                 healed: false,
             });
-            warn!(
-                worker = %name,
-                expected = ?found.expected,
-                actual = ?found.actual,
-                policy = drift_policy.as_str(),
-                "Drift: the active deployment was changed outside flaresync."
-            );
-            if !opts.dry_run && memory.drift_recorded.get(name) != Some(&found.actual) {
+            let new_drift = memory.drift_recorded.get(name) != Some(&found.actual);
+            if new_drift {
+                warn!(
+                    worker = %name,
+                    expected = ?found.expected,
+                    actual = ?found.actual,
+                    policy = drift_policy.as_str(),
+                    "Drift: the active deployment was changed outside flaresync."
+                );
+            } else {
+                debug!(worker = %name, actual = ?found.actual, "Drift persists.");
+            }
+            if !opts.dry_run && new_drift {
                 let entry = Entry::new(
                     name,
                     JournalAction::Drift,
@@ -935,6 +954,13 @@ fn decide(
                 if !opts.dry_run
                     && memory.blocked_recorded.get(name).map(String::as_str) != Some(head)
                 {
+                    error!(
+                        worker = %name,
+                        commit = %short(head),
+                        reason = %error.reason(),
+                        error = %error,
+                        "Blocked; a commit is needed."
+                    );
                     let entry = Entry::new(
                         name,
                         JournalAction::Blocked,
