@@ -62,7 +62,7 @@ pub fn verify_signature(
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret.0)
         .map_err(|_| Error::SignatureMismatch)?;
     mac.update(body);
-    // `verify_slice` compares in constant time (subtle::ConstantTimeEq underneath).
+    // `verify_slice` compares in constant time (`ctutils::CtEq` in digest 0.11).
     mac.verify_slice(&expected)
         .map_err(|_| Error::SignatureMismatch)
 }
