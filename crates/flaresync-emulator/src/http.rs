@@ -25,7 +25,9 @@ use crate::faults::{FaultKind, FaultSpec, FaultTable};
 use crate::ratelimit::RateLimiter;
 use crate::state::account::{self, Identity};
 use crate::state::upload::{ModulePart, Upload};
-use crate::state::{Ctx, Db, Reply, deployments, format_ts, resources, scripts, secrets, versions};
+use crate::state::{
+    Ctx, Db, Reply, deployments, format_ts, resources, schedules, scripts, secrets, versions,
+};
 
 /// Marker put on a response to make the connection layer close the socket without answering.
 #[derive(Debug, Clone, Copy)]
@@ -362,6 +364,10 @@ pub fn router(app: AppState) -> Router {
             get(script_settings_get).patch(script_settings_patch),
         )
         .route(&format!("{s}/secrets"), get(secrets_list).put(secret_put))
+        .route(
+            &format!("{s}/schedules"),
+            get(schedules_get).put(schedules_put),
+        )
         .route(
             &format!("{s}/secrets/{{secret}}"),
             get(secret_get).delete(secret_delete),
@@ -1010,6 +1016,32 @@ async fn secret_delete(
 ) -> Response {
     write(&app, &headers, move |tx, ctx| {
         secrets::delete(tx, ctx, &script, &name)
+    })
+    .await
+}
+
+// === Cron Triggers ===
+
+async fn schedules_get(
+    State(app): State<AppState>,
+    Path((_, script)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    read(&app, &headers, move |tx, _| schedules::get(tx, &script)).await
+}
+
+async fn schedules_put(
+    State(app): State<AppState>,
+    Path((_, script)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match parse_json(&body) {
+        Ok(b) => b,
+        Err(e) => return error_response(&e),
+    };
+    write(&app, &headers, move |tx, ctx| {
+        schedules::put(tx, ctx, &script, &body)
     })
     .await
 }

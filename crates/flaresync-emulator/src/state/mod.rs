@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod migrations;
 pub mod resources;
 pub mod rules;
+pub mod schedules;
 pub mod scripts;
 pub mod secrets;
 pub mod store;
@@ -110,6 +111,11 @@ CREATE TABLE IF NOT EXISTS queues (
   queue_id TEXT PRIMARY KEY, queue_name TEXT NOT NULL UNIQUE, created_on TEXT NOT NULL,
   modified_on TEXT NOT NULL, settings TEXT NOT NULL
 );
+-- Added after the first release: IF NOT EXISTS makes it the migration for older state dirs.
+CREATE TABLE IF NOT EXISTS schedules (
+  script TEXT NOT NULL, position INTEGER NOT NULL, cron TEXT NOT NULL,
+  created_on TEXT NOT NULL, modified_on TEXT NOT NULL, PRIMARY KEY (script, cron)
+);
 "#;
 
 const TABLES: &[&str] = &[
@@ -122,6 +128,7 @@ const TABLES: &[&str] = &[
     "r2_buckets",
     "d1_databases",
     "queues",
+    "schedules",
 ];
 
 impl Db {

@@ -160,6 +160,7 @@ pub fn delete_script(tx: &Transaction<'_>, name: &str) -> Result<(), ApiError> {
     tx.execute("DELETE FROM scripts WHERE name = ?1", [name])?;
     tx.execute("DELETE FROM versions WHERE script = ?1", [name])?;
     tx.execute("DELETE FROM deployments WHERE script = ?1", [name])?;
+    super::schedules::delete_all(tx, name)?;
     Ok(())
 }
 
