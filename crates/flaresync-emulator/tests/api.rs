@@ -1101,3 +1101,94 @@ async fn framework_rejections_are_wrapped_in_envelopes() {
         .await;
     assert_eq!(huge_page.ok(), &json!([]));
 }
+
+fn crons(result: &Value) -> Vec<String> {
+    result["schedules"]
+        .as_array()
+        .expect("schedules array")
+        .iter()
+        .map(|s| s["cron"].as_str().expect("cron string").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn schedules_replace_the_set_and_survive_versions_deployments_and_rollbacks() {
+    let api = Api::start().await;
+    let kv = api.emu.create_kv_namespace("c").expect("kv");
+    let path = "/workers/scripts/demo/schedules";
+    let put = |body: Value| api.send(api.http.put(api.url(path)).json(&body));
+
+    // No Worker: 10007 for both methods.
+    let missing = api.get(path).await;
+    assert_eq!((missing.status, missing.code()), (404, 10007));
+    let missing = put(json!([{"cron": "* * * * *"}])).await;
+    assert_eq!((missing.status, missing.code()), (404, 10007));
+
+    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(api.get(path).await.ok(), &json!({"schedules": []}));
+
+    let first = put(json!([{"cron": "*/15 * * * *"}, {"cron": "0 17 * * sun"}])).await;
+    let first = first.ok().clone();
+    assert_eq!(crons(&first), ["*/15 * * * *", "0 17 * * sun"]);
+    for s in first["schedules"].as_array().expect("array") {
+        let created = s["created_on"].as_str().expect("created_on");
+        assert_eq!(
+            created.len(),
+            "2025-01-01T00:00:00.000000Z".len(),
+            "{created}"
+        );
+        assert_eq!(s["modified_on"], s["created_on"]);
+    }
+    assert_eq!(api.get(path).await.ok(), &first);
+
+    // Replacing keeps the timestamps of a kept cron and drops the missing one.
+    let second = put(json!([{"cron": "*/15 * * * *"}, {"cron": "30 2 1 * *"}])).await;
+    let second = second.ok().clone();
+    assert_eq!(crons(&second), ["*/15 * * * *", "30 2 1 * *"]);
+    assert_eq!(second["schedules"][0], first["schedules"][0]);
+    assert!(
+        second["schedules"][1]["created_on"].as_str()
+            > first["schedules"][0]["created_on"].as_str()
+    );
+
+    // Invalid: 400 / 10100, nothing changes.
+    for bad in [
+        json!([{"cron": "*/15 * * *"}]),
+        json!([{"cron": "61 * * * *"}]),
+        json!({"cron": "* * * * *"}),
+        json!([{"schedule": "* * * * *"}]),
+    ] {
+        let r = put(bad.clone()).await;
+        assert_eq!((r.status, r.code()), (400, 10100), "{bad}");
+        assert!(r.message().contains("cron"), "{}", r.message());
+    }
+    let not_json = api.send(api.http.put(api.url(path)).body("not json")).await;
+    assert_eq!(not_json.status, 400);
+    assert_eq!(api.get(path).await.ok(), &second);
+
+    // Versions, deployments and a rollback leave the schedules alone.
+    let v2 = api
+        .upload_version("demo", version_metadata(&kv, "t2"))
+        .await
+        .ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    api.deploy("demo", &[(&v2, 100.0)], false).await.ok();
+    api.put_script("demo", first_metadata(&kv)).await;
+    api.deploy("demo", &[(&v1, 100.0)], true).await.ok();
+    assert_eq!(api.get(path).await.ok(), &second);
+
+    // An empty array clears them; deleting the Worker deletes them.
+    assert_eq!(put(json!([])).await.ok(), &json!({"schedules": []}));
+    put(json!([{"cron": "0 0 * * *"}])).await.ok();
+    let del = api
+        .send(api.http.delete(api.url("/workers/scripts/demo?force=true")))
+        .await;
+    assert!(del.status < 300, "{}", del.body);
+    api.put_script("demo", first_metadata(&kv)).await.ok();
+    assert_eq!(api.get(path).await.ok(), &json!({"schedules": []}));
+}

@@ -520,6 +520,59 @@ async fn responses_match_the_openapi_schema() {
         &[p, c, misplaced, collection],
     );
 
+    // Cron Triggers: the 2024 schema only fixes `result.schedules` as an array of objects, so
+    // the item fields are also checked directly.
+    let schedules_schema = |m: &str| s.response_schema(m, &format!("{sc}/schedules"));
+    let empty = call(
+        &emu,
+        Method::GET,
+        "/workers/scripts/demo/schedules",
+        None,
+        None,
+    )
+    .await;
+    check(
+        "GET schedules (none)",
+        &schedules_schema("get"),
+        &empty,
+        &[],
+    );
+    assert_eq!(empty["result"], json!({"schedules": []}));
+    let put_crons = call(
+        &emu,
+        Method::PUT,
+        "/workers/scripts/demo/schedules",
+        Some(json!([{"cron": "*/30 * * * *"}, {"cron": "0 9 * * MON-FRI"}])),
+        None,
+    )
+    .await;
+    check("PUT schedules", &schedules_schema("put"), &put_crons, &[]);
+    let got_crons = call(
+        &emu,
+        Method::GET,
+        "/workers/scripts/demo/schedules",
+        None,
+        None,
+    )
+    .await;
+    check("GET schedules", &schedules_schema("get"), &got_crons, &[]);
+    assert_eq!(got_crons["result"], put_crons["result"]);
+    for item in got_crons["result"]["schedules"].as_array().expect("array") {
+        let keys: Vec<&str> = item
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["created_on", "cron", "modified_on"], "{item}");
+        assert!(
+            item.as_object()
+                .expect("object")
+                .values()
+                .all(Value::is_string)
+        );
+    }
+
     // Failures: the schema's 4XX entries combine the success schema (success: true) with the
     // failure schema (success: false) in one allOf, which nothing satisfies, so error envelopes
     // are checked against the failure component alone.
@@ -547,6 +600,24 @@ async fn responses_match_the_openapi_schema() {
     )
     .await;
     check("refused deployment", &failure, &refused, &[]);
+    let bad_cron = call(
+        &emu,
+        Method::PUT,
+        "/workers/scripts/demo/schedules",
+        Some(json!([{"cron": "every minute"}])),
+        None,
+    )
+    .await;
+    check("invalid cron", &failure, &bad_cron, &[]);
+    let no_worker = call(
+        &emu,
+        Method::GET,
+        "/workers/scripts/nope/schedules",
+        None,
+        None,
+    )
+    .await;
+    check("schedules of a missing worker", &failure, &no_worker, &[]);
 }
 
 #[test]

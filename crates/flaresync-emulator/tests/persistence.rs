@@ -208,3 +208,57 @@ async fn serve_runs_until_shutdown_and_rejects_bad_config() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn schedules_survive_restart_and_older_state_dirs_gain_the_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config();
+    config.state_dir = Some(dir.path().to_path_buf());
+    let http = reqwest::Client::new();
+    let path = "/workers/scripts/cron/schedules";
+
+    let emu = TestEmulator::start_with(config.clone())
+        .await
+        .expect("first start");
+    send(
+        &emu,
+        http.put(url(&emu, "/workers/scripts/cron"))
+            .multipart(form("one")),
+    )
+    .await;
+    let put = send(
+        &emu,
+        http.put(url(&emu, path))
+            .json(&json!([{"cron": "*/5 * * * *"}])),
+    )
+    .await;
+    assert_eq!(put["success"], json!(true), "{put}");
+    emu.stop().await.expect("clean stop");
+
+    let emu = TestEmulator::start_with(config.clone())
+        .await
+        .expect("second start");
+    let got = send(&emu, http.get(url(&emu, path))).await;
+    assert_eq!(got["result"], put["result"]);
+    emu.stop().await.expect("clean stop");
+
+    // A state dir written before schedules existed has no such table: opening it adds one.
+    let db = dir.path().join("emulator.sqlite3");
+    rusqlite::Connection::open(&db)
+        .and_then(|c| c.execute_batch("DROP TABLE schedules"))
+        .expect("make the state dir look like an older one");
+    let emu = TestEmulator::start_with(config)
+        .await
+        .expect("older state dir opens");
+    let got = send(&emu, http.get(url(&emu, path))).await;
+    assert_eq!(got["result"], json!({"schedules": []}), "{got}");
+    let versions = send(&emu, http.get(url(&emu, "/workers/scripts/cron/versions"))).await;
+    assert_eq!(versions["success"], json!(true), "{versions}");
+    let put = send(
+        &emu,
+        http.put(url(&emu, path))
+            .json(&json!([{"cron": "0 0 * * *"}])),
+    )
+    .await;
+    assert_eq!(put["success"], json!(true), "{put}");
+}
