@@ -49,7 +49,8 @@ impl ResultLabel {
 /// API-side figures taken from the Cloudflare client when `/metrics` is rendered.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiSnapshot {
-    /// `(method, status)` -> count; `status` is the HTTP code or `"error"` for network failures.
+    /// `(method, status)` -> count; `status` is the client's status class (`2xx`, `4xx`, `5xx`,
+    /// `transport` for answers that never came).
     pub requests: BTreeMap<(String, String), u64>,
     /// Requests left in the client's rate-limit budget, when known.
     pub budget_available: Option<f64>,
