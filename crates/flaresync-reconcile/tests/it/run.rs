@@ -168,3 +168,97 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
     // The status server is gone.
     assert!(http.get(format!("{base}/healthz")).send().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_of_one_worker_is_retried_alone_by_the_loop() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    // No client-side retries: the loop's own requeue has to do it.
+    let mut client_config = flaresync_cloudflare::ClientConfig::new(
+        emulator.base_url(),
+        emulator.account_id(),
+        flaresync_cloudflare::Secret::new(emulator.token()),
+    );
+    client_config.retry.max_attempts = 1;
+    let ctx = std::sync::Arc::new(
+        flaresync_reconcile::Context::with_options(
+            flaresync_git::GitSource::open_local(repo.path(), "main").expect("opens"),
+            flaresync_cloudflare::Client::new(client_config).expect("client"),
+            journal_path(&state),
+            flaresync_config::RepoConfig::default(),
+            crate::support::options(),
+        )
+        .expect("context"),
+    );
+    // Deploy the first commit with a single pass, then change both Workers.
+    flaresync_reconcile::sync_once(
+        &ctx,
+        flaresync_reconcile::SyncOptions {
+            dry_run: false,
+            trigger: flaresync_reconcile::TriggerSource::Cli,
+        },
+    )
+    .await
+    .expect("first pass");
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    let second = repo.commit("both v2");
+    emulator.fault(
+        "POST",
+        "/workers/scripts/api/versions$",
+        flaresync_emulator::FaultKind::Status,
+        1,
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let config = RunConfig {
+        poll_interval: None,
+        debounce: Duration::from_millis(50),
+        status_listener: Some(listener),
+        reconcile_on_sighup: false,
+        ..RunConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let loop_task = tokio::spawn(run(ctx.clone(), config, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    wait_for_status(&http, &base, "both Workers on the second commit", |s| {
+        worker_field(s, "api", "live_commit") == &serde_json::json!(second)
+            && worker_field(s, "web", "live_commit") == &serde_json::json!(second)
+    })
+    .await;
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.contains("flaresync_reconcile_errors_total{reason=\"ApiUnavailable\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("flaresync_reconcile_total{worker=\"api\",result=\"error\"} 1"));
+    // The retry was a pass for api alone: web was written once.
+    let web_deploys = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/scripts/web/deployments"))
+        .count();
+    assert_eq!(web_deploys, 1);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(15), loop_task)
+        .await
+        .expect("loop stops")
+        .expect("joins")
+        .expect("clean");
+}
