@@ -31,9 +31,10 @@ use crate::pagination::{MAX_PAGES, next_cursor, next_page};
 use crate::retry::{Decision, Failure, Idempotency, RetryPolicy, StopReason, TransportFailure};
 use crate::secret::Secret;
 use crate::types::{
-    D1Database, Deployment, DeploymentList, KvNamespace, NewDeployment, Queue, R2Bucket,
-    R2BucketList, RawEnvelope, ResultInfo, Script, ScriptSettings, ScriptSettingsPatch,
-    ScriptUpload, SecretInfo, ServiceMetadata, Version, VersionItems, VersionSummary,
+    D1Database, Deployment, DeploymentList, KvNamespace, NewDeployment, NewSchedule, Queue,
+    R2Bucket, R2BucketList, RawEnvelope, ResultInfo, Schedule, ScheduleList, Script,
+    ScriptSettings, ScriptSettingsPatch, ScriptUpload, SecretInfo, ServiceMetadata, Version,
+    VersionItems, VersionSummary,
 };
 
 /// Page size for page-style lists (the largest every list endpoint accepts).
@@ -461,6 +462,43 @@ impl Client {
         let request = Request::new(Method::GET, self.script(script, &["secrets"]));
         let envelope = self.fetch(&request).await?;
         decode_result(&request, envelope)
+    }
+
+    // === typed calls: cron triggers ===
+
+    /// The Cron Triggers of `script` (`GET …/schedules`). Not versioned: they stay as they are
+    /// across uploads, deployments and rollbacks. A missing Worker is an error with code 10007.
+    pub async fn list_schedules(&self, script: &str) -> Result<Vec<Schedule>, Error> {
+        let request = Request::new(Method::GET, self.script(script, &["schedules"]));
+        let envelope = self.fetch(&request).await?;
+        decode_result::<ScheduleList>(&request, envelope).map(|list| list.schedules)
+    }
+
+    /// Replaces the whole set of Cron Triggers of `script` with `crons` (`PUT …/schedules`; an
+    /// empty slice removes them all) and returns the set Cloudflare now holds. The PUT states
+    /// the full desired set, so sending it again is harmless: it is retried like a read.
+    pub async fn put_schedules(
+        &self,
+        script: &str,
+        crons: &[String],
+    ) -> Result<Vec<Schedule>, Error> {
+        let segments = self.script(script, &["schedules"]);
+        let items: Vec<NewSchedule<'_>> = crons
+            .iter()
+            .map(|cron| NewSchedule {
+                cron: cron.as_str(),
+            })
+            .collect();
+        let body = serde_json::to_value(&items).map_err(|e| Error::InvalidRequest {
+            method: "PUT".into(),
+            path: Request::new(Method::PUT, segments.clone()).path(),
+            detail: format!("schedules do not serialize: {e}"),
+        })?;
+        let request = Request::new(Method::PUT, segments)
+            .body(Body::Json(body))
+            .idempotency(Idempotency::Idempotent);
+        let envelope = self.fetch(&request).await?;
+        decode_result::<ScheduleList>(&request, envelope).map(|list| list.schedules)
     }
 
     /// Updates the non-versioned settings (`PATCH …/script-settings`); unset fields are left

@@ -2,7 +2,8 @@
 //! `https://api.cloudflare.com/client/v4` or the emulator behind `CLOUDFLARE_API_BASE_URL`.
 //!
 //! - [`Client`]: typed calls for everything the reconciler needs (versions, deployments,
-//!   uploads, scripts, services metadata, KV/R2/D1/Queues lists, secrets, script settings).
+//!   uploads, scripts, services metadata, KV/R2/D1/Queues lists, secrets, script settings, and
+//!   Cron Triggers, which Cloudflare does not version: [`Client::put_schedules`] replaces the set).
 //! - Every request first takes a token from an account-wide [`Budget`] shared by all clones, so
 //!   flaresync stays well below Cloudflare's 1200-requests-per-5-minutes lockout.
 //! - Failures are retried by a pure decision ([`retry::decide`]): backoff with full jitter on

@@ -711,3 +711,140 @@ async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
         "flaresync waited for the quota to reset"
     );
 }
+
+fn crons(schedules: &[flaresync_cloudflare::Schedule]) -> Vec<&str> {
+    schedules.iter().map(|s| s.cron.as_str()).collect()
+}
+
+/// Cron Triggers: the whole set is replaced, survives uploads, deployments and rollbacks, and
+/// invalid expressions come back as API errors that are not retried.
+#[tokio::test]
+async fn schedules_are_replaced_as_a_set_and_outlive_versions() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let wanted = vec!["*/15 * * * *".to_owned(), "0 17 * * sun".to_owned()];
+
+    let missing = client
+        .list_schedules(WORKER)
+        .await
+        .expect_err("no worker yet");
+    assert!(
+        missing.has_code(10007) && missing.is_not_found(),
+        "{missing:?}"
+    );
+    let missing = client
+        .put_schedules(WORKER, &wanted)
+        .await
+        .expect_err("no worker yet");
+    assert!(missing.has_code(10007), "{missing:?}");
+
+    let first = client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created")
+        .version_id()
+        .expect("version id")
+        .to_owned();
+    assert!(
+        client
+            .list_schedules(WORKER)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let put = client.put_schedules(WORKER, &wanted).await.expect("put");
+    assert_eq!(crons(&put), ["*/15 * * * *", "0 17 * * sun"]);
+    assert!(
+        put.iter()
+            .all(|s| s.created_on.is_some() && s.modified_on.is_some())
+    );
+    assert_eq!(client.list_schedules(WORKER).await.expect("list"), put);
+
+    // Not versioned: a new version, its deployment and a rollback leave them alone.
+    let second = client
+        .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
+        .await
+        .expect("version");
+    client
+        .create_deployment(
+            WORKER,
+            &NewDeployment::single(second.id.clone(), None),
+            false,
+        )
+        .await
+        .expect("deploy");
+    client
+        .create_deployment(WORKER, &NewDeployment::single(first, None), false)
+        .await
+        .expect("rollback");
+    assert_eq!(client.list_schedules(WORKER).await.expect("list"), put);
+
+    let puts_before = count(&emulator, "PUT", "/schedules");
+    let invalid = client
+        .put_schedules(WORKER, &["61 * * * *".to_owned()])
+        .await
+        .expect_err("invalid cron");
+    assert!(invalid.has_code(10100), "{invalid:?}");
+    assert_eq!(invalid.api().map(|api| api.status), Some(400));
+    assert!(!invalid.is_transient());
+    assert_eq!(
+        count(&emulator, "PUT", "/schedules"),
+        puts_before + 1,
+        "not retried"
+    );
+    assert_eq!(client.list_schedules(WORKER).await.expect("list"), put);
+
+    assert!(
+        client
+            .put_schedules(WORKER, &[])
+            .await
+            .expect("clear")
+            .is_empty()
+    );
+    assert!(
+        client
+            .list_schedules(WORKER)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// `PUT …/schedules` states the whole set, so an unknown outcome (500 after the commit) or a
+/// plain 500 is simply sent again, and the set ends up exactly as asked.
+#[tokio::test]
+async fn schedule_put_is_retried_after_server_errors_and_lost_answers() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    let wanted = vec!["0 0 * * *".to_owned()];
+
+    emulator.fault("PUT", "/schedules$", FaultKind::FailAfterCommit, 1);
+    let put = client
+        .put_schedules(WORKER, &wanted)
+        .await
+        .expect("the retry answers");
+    assert_eq!(crons(&put), ["0 0 * * *"]);
+    assert_eq!(count(&emulator, "PUT", "/schedules"), 2);
+
+    emulator.fault("PUT", "/schedules$", FaultKind::Status, 1);
+    let replaced = vec!["*/5 * * * *".to_owned(), "0 0 * * *".to_owned()];
+    let put_again = client
+        .put_schedules(WORKER, &replaced)
+        .await
+        .expect("the retry answers");
+    assert_eq!(crons(&put_again), ["*/5 * * * *", "0 0 * * *"]);
+    assert_eq!(put_again[1], put[0], "a kept cron keeps its timestamps");
+    assert_eq!(count(&emulator, "PUT", "/schedules"), 4);
+    assert_eq!(client.metrics().retries_total, 2);
+
+    emulator.fault("GET", "/schedules$", FaultKind::Drop, 1);
+    assert_eq!(
+        client.list_schedules(WORKER).await.expect("read retried"),
+        put_again
+    );
+}
