@@ -565,6 +565,18 @@ async fn fetch_lists(client: &Client, worker: &str) -> Result<FetchedLists, Erro
     })
 }
 
+/// `v1 (commit abc1234), v2 (not built by flaresync)`: versions in Git terms.
+fn describe_versions(versions: &[String], cached: Option<&CachedWorker>) -> String {
+    versions
+        .iter()
+        .map(|id| match cached.and_then(|c| c.commits.get(id)) {
+            Some(commit) => format!("{id} (commit {})", short(commit)),
+            None => format!("{id} (no flaresync commit)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The desired `digest` of a Worker, if its config resolved.
 fn digest_of(desired: &Desired, name: &str) -> Option<String> {
     desired
@@ -882,8 +894,8 @@ fn decide(
                 .commit(head)
                 .message(format!(
                     "active deployment serves {} but flaresync last applied {}; policy {}",
-                    found.actual.join(", "),
-                    found.expected.join(", "),
+                    describe_versions(&found.actual, cached),
+                    describe_versions(&found.expected, cached),
                     drift_policy.as_str()
                 ));
                 ctx.journal.record(&entry)?;
