@@ -565,13 +565,13 @@ async fn fetch_lists(client: &Client, worker: &str) -> Result<FetchedLists, Erro
     })
 }
 
-/// `v1 (commit abc1234), v2 (not built by flaresync)`: versions in Git terms.
+/// `v1 (commit abc1234), v2 (commit unknown)`: versions in Git terms.
 fn describe_versions(versions: &[String], cached: Option<&CachedWorker>) -> String {
     versions
         .iter()
         .map(|id| match cached.and_then(|c| c.commits.get(id)) {
             Some(commit) => format!("{id} (commit {})", short(commit)),
-            None => format!("{id} (no flaresync commit)"),
+            None => format!("{id} (commit unknown)"),
         })
         .collect::<Vec<_>>()
         .join(", ")
