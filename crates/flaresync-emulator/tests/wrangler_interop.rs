@@ -155,8 +155,35 @@ class_name = "Counter"
 [[migrations]]
 tag = "v1"
 new_classes = ["Counter"]
+
+[triggers]
+crons = ["*/15 * * * *", "0 17 * * sun"]
 "#
     )
+}
+
+/// The API's view of the Worker's cron triggers.
+async fn schedules(emu: &TestEmulator) -> Vec<String> {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{WORKER}/schedules",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let body: Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .expect("schedules request")
+        .json()
+        .await
+        .expect("schedules JSON");
+    body["result"]["schedules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("schedules answer: {body}"))
+        .iter()
+        .map(|s| s["cron"].as_str().expect("cron").to_owned())
+        .collect()
 }
 
 /// The API's view: deployments newest first.
@@ -278,6 +305,9 @@ async fn real_wrangler_runs_the_scenario() {
     let d = deployments(&emu).await;
     assert_eq!(d.len(), 1);
     assert_eq!(splits(&d[0]), vec![(v1.clone(), 100.0)]);
+    // `[triggers] crons` go out as `PUT …/schedules` after the upload.
+    let crons = schedules(&emu).await;
+    assert_eq!(crons, ["*/15 * * * *", "0 17 * * sun"]);
 
     // 2. Second deploy: no pending migrations, so the versions API (upload + deployment).
     std::fs::write(project.join("index.js"), worker_source("v2")).expect("source");
@@ -298,6 +328,15 @@ async fn real_wrangler_runs_the_scenario() {
     assert_eq!(
         d[0]["annotations"]["workers/message"],
         json!("second deploy")
+    );
+    assert_eq!(
+        schedules(&emu).await,
+        crons,
+        "schedules outlive the new version"
+    );
+    assert!(
+        count_calls(&emu, "PUT", "/schedules") >= 2,
+        "each deploy sends its triggers"
     );
 
     // 3. versions upload with tag and message: a version, no deployment change.
