@@ -303,7 +303,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<u8> {
         &ctx,
         SyncOptions {
             dry_run: args.dry_run,
-            trigger: TriggerSource::Manual,
+            trigger: TriggerSource::Cli,
         },
     )
     .await

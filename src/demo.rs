@@ -320,7 +320,7 @@ async fn sync(ctx: &Context) -> anyhow::Result<SyncReport> {
         ctx,
         SyncOptions {
             dry_run: false,
-            trigger: TriggerSource::Manual,
+            trigger: TriggerSource::Cli,
         },
     )
     .await

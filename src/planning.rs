@@ -12,7 +12,7 @@ use flaresync_config::WorkerSpec;
 use flaresync_git::{DesiredState, DesiredStateCache, GitSource, Oid};
 use flaresync_plan::{
     DeploymentVersion, Desired, History, KnownVersion, LiveAccount, LiveDeployment, LiveResources,
-    LiveVersion, LiveWorker, Plan, R2Bucket, WorkerHistory,
+    LiveVersion, LiveWorker, Plan, WorkerHistory,
 };
 use flaresync_reconcile::convert;
 
@@ -115,7 +115,7 @@ async fn observe(
     let mut live = LiveAccount {
         observed: true,
         workers: BTreeMap::new(),
-        resources: resources(client).await,
+        resources: flaresync_reconcile::fetch_resources(client, desired).await,
         scripts: Some(scripts.iter().map(|s| s.id.clone()).collect()),
     };
     let mut history = History::default();
@@ -144,41 +144,23 @@ async fn observe(
             .iter()
             .map(|v| (v.id.clone(), v.annotations.tag.clone()))
             .collect();
-        let mapping = flaresync_git::rebuild_mapping(source.repo(), cache, &name, &tags)
+        let known = flaresync_reconcile::known_versions(source.repo(), cache, &name, &tags)
             .with_context(|| format!("cannot map the versions of {name} to commits"))?;
         let wanted = desired
             .workers
             .get(&name)
             .and_then(|e| e.worker())
             .map(|w| w.version_digest.clone());
-        let active: BTreeSet<String> = deployments
+        // Full details (bindings, migration tag) for the active versions and for any version
+        // that holds the desired content (a rollback target).
+        let mut detail_ids: BTreeSet<String> = deployments
             .first()
             .map(|d| d.versions.iter().map(|v| v.version_id.clone()).collect())
             .unwrap_or_default();
-        let mut known = Vec::new();
-        let mut detail_ids: BTreeSet<String> = active.clone();
-        for version in mapping.known {
+        for version in &known {
             if wanted.as_deref() == Some(version.version_digest.as_str()) {
                 detail_ids.insert(version.version_id.clone());
             }
-            let (migrations, exports) = cache
-                .desired_state(source.repo(), version.commit)
-                .ok()
-                .and_then(|state| {
-                    state
-                        .worker(&name)
-                        .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
-                })
-                .unwrap_or_default();
-            known.push(KnownVersion {
-                version_id: version.version_id,
-                commit: version.commit.to_string(),
-                digest: version.digest,
-                version_digest: version.version_digest,
-                migrations,
-                exports,
-                secrets_fingerprint: None,
-            });
         }
         let mut versions = Vec::new();
         for summary in &summaries {
@@ -217,36 +199,6 @@ async fn observe(
         );
     }
     Ok((live, history))
-}
-
-async fn resources(client: &flaresync_cloudflare::Client) -> LiveResources {
-    // A failed listing means "unknown", which makes the planner skip that resource check
-    // rather than call every resource missing.
-    LiveResources {
-        kv: client
-            .list_kv_namespaces()
-            .await
-            .ok()
-            .map(|list| list.into_iter().map(|n| n.id).collect()),
-        r2: client.list_r2_buckets(None).await.ok().map(|list| {
-            list.into_iter()
-                .map(|b| R2Bucket {
-                    name: b.name,
-                    jurisdiction: b.jurisdiction.filter(|j| j != "default"),
-                })
-                .collect()
-        }),
-        d1: client
-            .list_d1_databases()
-            .await
-            .ok()
-            .map(|list| list.into_iter().map(|d| d.uuid).collect()),
-        queues: client
-            .list_queues()
-            .await
-            .ok()
-            .map(|list| list.into_iter().map(|q| q.queue_name).collect()),
-    }
 }
 
 /// The live state flaresync would have produced by following the base branch.

@@ -20,7 +20,7 @@ pub mod tree;
 
 pub use credentials::{Credentials, CredentialsError, HttpsCredentials, Secret, SshKey};
 pub use desired::{CacheStats, DesiredError, DesiredState, DesiredStateCache, WorkerResult};
-pub use git2::Oid;
+pub use git2::{Oid, Repository};
 pub use mapping::{KnownVersion, Mapping, UnmappedReason, UnmappedVersion, rebuild_mapping};
 pub use revert::{CandidateKind, RevertCandidate, RevertError, find_revert_candidates};
 pub use revert_message::{format_revert, parse_revert, parse_reverts};

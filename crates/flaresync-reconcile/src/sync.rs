@@ -503,36 +503,55 @@ async fn map_versions(
         let GitState { source, cache } = &mut *guard;
         let mut out = BTreeMap::new();
         for (worker, versions) in requests {
-            let mapping = flaresync_git::rebuild_mapping(source.repo(), cache, &worker, &versions)?;
-            let mut known = Vec::new();
-            let mut commits = BTreeMap::new();
-            for version in mapping.known {
-                let (migrations, exports): (Vec<MigrationStep>, Option<String>) = cache
-                    .desired_state(source.repo(), version.commit)
-                    .ok()
-                    .and_then(|state| {
-                        state
-                            .worker(&worker)
-                            .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
-                    })
-                    .unwrap_or_default();
-                commits.insert(version.version_id.clone(), version.commit.to_string());
-                known.push(KnownVersion {
-                    version_id: version.version_id,
-                    commit: version.commit.to_string(),
-                    digest: version.digest,
-                    version_digest: version.version_digest,
-                    migrations,
-                    exports,
-                    secrets_fingerprint: None,
-                });
-            }
+            let known = known_versions(source.repo(), cache, &worker, &versions)?;
+            let commits = known
+                .iter()
+                .map(|version| (version.version_id.clone(), version.commit.clone()))
+                .collect();
             out.insert(worker, MappedWorker { known, commits });
         }
         Ok(out)
     })
     .await
     .map_err(|error| Error::Task(error.to_string()))?
+}
+
+/// Cloudflare versions of `worker` (id, `workers/tag`) mapped to the commits they were built
+/// from, with the digests, migrations and exports of the desired state at each commit. Versions
+/// whose tag names no commit of the repository are left out (they were uploaded elsewhere).
+///
+/// # Errors
+///
+/// Reading a commit's desired state failed.
+pub fn known_versions(
+    repo: &flaresync_git::Repository,
+    cache: &mut flaresync_git::DesiredStateCache,
+    worker: &str,
+    versions: &[(String, Option<String>)],
+) -> Result<Vec<KnownVersion>, flaresync_git::DesiredError> {
+    let mapping = flaresync_git::rebuild_mapping(repo, cache, worker, versions)?;
+    let mut known = Vec::new();
+    for version in mapping.known {
+        let (migrations, exports): (Vec<MigrationStep>, Option<String>) = cache
+            .desired_state(repo, version.commit)
+            .ok()
+            .and_then(|state| {
+                state
+                    .worker(worker)
+                    .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
+            })
+            .unwrap_or_default();
+        known.push(KnownVersion {
+            version_id: version.version_id,
+            commit: version.commit.to_string(),
+            digest: version.digest,
+            version_digest: version.version_digest,
+            migrations,
+            exports,
+            secrets_fingerprint: None,
+        });
+    }
+    Ok(known)
 }
 
 /// Reads one Worker's live state in full (deployments, deployable versions, secrets).
@@ -1167,7 +1186,10 @@ async fn pass(
 }
 
 /// Lists the account resources the desired bindings refer to (unknown on failure).
-async fn fetch_resources(client: &Client, desired: &Desired) -> LiveResources {
+/// Lists the account's KV namespaces, D1 databases, queues and R2 buckets (per jurisdiction),
+/// only for the kinds the desired Workers bind. A failed listing stays `None` ("unknown"), so
+/// the planner skips that existence check instead of calling every resource missing.
+pub async fn fetch_resources(client: &Client, desired: &Desired) -> LiveResources {
     use flaresync_config::BindingKind;
     let mut kinds = BTreeSet::new();
     let mut jurisdictions: BTreeSet<Option<String>> = BTreeSet::new();
@@ -1435,49 +1457,34 @@ async fn apply_step(
             }
         }
         Step::SyncSettings { fields, .. } => {
-            let unsupported: Vec<&String> = fields
+            const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
+            let unsupported: Vec<&str> = fields
                 .iter()
+                .map(String::as_str)
                 .filter(|field| {
-                    !matches!(
-                        field.as_str(),
-                        "logpush" | "observability" | "tail_consumers"
-                    )
+                    !PATCHED.contains(field) && !matches!(*field, "crons" | "script_settings")
                 })
                 .collect();
             if !unsupported.is_empty() {
                 report.notes.push(format!(
                     "not applied by the reconcile loop: {}",
-                    unsupported
-                        .iter()
-                        .map(|f| f.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    unsupported.join(", ")
                 ));
             }
             ctx.journal.record(
                 &record(JournalAction::Settings, Outcome::Started)
                     .message(format!("updating settings: {}", fields.join(", "))),
             )?;
-            let patch = ScriptSettingsPatch {
-                logpush: spec.settings.logpush,
-                observability: spec
-                    .settings
-                    .observability
-                    .as_deref()
-                    .and_then(|text| serde_json::from_str(text).ok()),
-                tags: None,
-                tail_consumers: Some(spec.settings.tail_consumers.clone()),
-            };
-            match ctx.client.patch_script_settings(&worker, &patch).await {
-                Ok(_) => {
+            let result = apply_settings(ctx, &worker, spec, fields).await;
+            match result {
+                Ok(()) => {
                     ctx.journal.record(
                         &record(JournalAction::Settings, Outcome::Success)
                             .message(format!("updated settings: {}", fields.join(", "))),
                     )?;
                     Ok(())
                 }
-                Err(source_error) => {
-                    let error = Error::api(format!("updating settings of {worker}"), source_error);
+                Err(error) => {
                     ctx.journal.record(
                         &record(JournalAction::Settings, Outcome::Failure)
                             .message(error.to_string()),
@@ -1487,6 +1494,46 @@ async fn apply_step(
             }
         }
     }
+}
+
+/// Writes the non-versioned settings named in `fields`: cron triggers through
+/// `PUT …/schedules` (the whole set), logpush / observability / tail consumers through
+/// `PATCH …/script-settings`. Routes are zone-level and left to the caller's note.
+/// `script_settings` is the planner's "something outside the version changed, field unknown":
+/// everything is written (each write replaces the whole value, so this is idempotent).
+async fn apply_settings(
+    ctx: &Context,
+    worker: &str,
+    spec: &WorkerSpec,
+    fields: &[String],
+) -> Result<(), Error> {
+    let all = fields.iter().any(|field| field == "script_settings");
+    let wants = |name: &str| all || fields.iter().any(|field| field == name);
+    if wants("crons") {
+        let applied = ctx
+            .client
+            .put_schedules(worker, &spec.crons)
+            .await
+            .map_err(|e| Error::api(format!("updating the cron triggers of {worker}"), e))?;
+        info!(worker = %worker, crons = applied.len(), "Cron triggers updated.");
+    }
+    if wants("logpush") || wants("observability") || wants("tail_consumers") {
+        let patch = ScriptSettingsPatch {
+            logpush: spec.settings.logpush,
+            observability: spec
+                .settings
+                .observability
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok()),
+            tags: None,
+            tail_consumers: Some(spec.settings.tail_consumers.clone()),
+        };
+        ctx.client
+            .patch_script_settings(worker, &patch)
+            .await
+            .map_err(|e| Error::api(format!("updating settings of {worker}"), e))?;
+    }
+    Ok(())
 }
 
 /// Creates a deployment of `version_id` at 100%, journaled and verified.

@@ -445,3 +445,68 @@ async fn a_remote_repository_is_fetched_at_every_pass() {
         Some(pushed.as_str())
     );
 }
+
+#[tokio::test]
+async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("jobs", "jobs-1");
+    let config = "workers/jobs/wrangler.toml";
+    let base = std::fs::read_to_string(repo.path().join(config)).expect("read config");
+    repo.write(
+        config,
+        &format!("{base}\n[triggers]\ncrons = [\"*/15 * * * *\"]\n"),
+    );
+    repo.commit("jobs with a cron");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+    let crons = |schedules: Vec<flaresync_cloudflare::Schedule>| {
+        schedules.into_iter().map(|s| s.cron).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        crons(ctx.client().list_schedules("jobs").await.expect("lists")),
+        vec!["*/15 * * * *"]
+    );
+    let versions = ctx
+        .client()
+        .list_versions("jobs")
+        .await
+        .expect("lists")
+        .len();
+
+    // Crons are not versioned: changing them writes the schedules and nothing else.
+    repo.write(
+        config,
+        &format!("{base}\n[triggers]\ncrons = [\"0 3 * * *\", \"30 12 * * MON\"]\n"),
+    );
+    repo.commit("jobs: nightly and monday crons");
+    let before = emulator.requests().len();
+    let report = sync_once(&ctx, apply()).await.expect("pass");
+    let sent = writes(&requests_since(&emulator, before));
+    assert!(
+        sent.contains(&format!(
+            "PUT /accounts/{}/workers/scripts/jobs/schedules",
+            emulator.account_id()
+        )),
+        "the schedules are written: {sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .all(|write| !write.contains("/versions") && !write.contains("/deployments")),
+        "no version and no deployment for a cron change: {sent:?}"
+    );
+    assert_eq!(
+        crons(ctx.client().list_schedules("jobs").await.expect("lists")),
+        vec!["0 3 * * *", "30 12 * * MON"]
+    );
+    assert_eq!(
+        ctx.client()
+            .list_versions("jobs")
+            .await
+            .expect("lists")
+            .len(),
+        versions
+    );
+    assert!(report.converged(), "{report:?}");
+}
