@@ -337,18 +337,34 @@ pub fn print_report(
 }
 
 pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
-    let mut line = format!(
-        "{:<16} {}",
-        worker.worker,
-        serde_json::to_value(&worker.outcome)
-            .ok()
-            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-            .unwrap_or_default()
-    );
+    use flaresync_reconcile::WorkerOutcome;
+    let outcome = match &worker.outcome {
+        WorkerOutcome::InSync => "in sync".to_owned(),
+        WorkerOutcome::Applied { version_id, .. } => match version_id {
+            Some(version) => format!("applied, version {} live", short_id(version)),
+            None => "applied".to_owned(),
+        },
+        WorkerOutcome::Planned => "planned (dry run)".to_owned(),
+        WorkerOutcome::HeldForDrift => "held: drift (changed outside flaresync)".to_owned(),
+        WorkerOutcome::Blocked => "blocked (see the findings above)".to_owned(),
+        WorkerOutcome::Skipped => "skipped".to_owned(),
+        WorkerOutcome::Failed => "failed".to_owned(),
+        WorkerOutcome::Removed => "removed from Git (left in place)".to_owned(),
+    };
+    let mut line = format!("{:<16} {outcome}", worker.worker);
     if let Some(error) = &worker.error {
-        line.push_str(&format!(": {}", error.message));
+        if worker.outcome != WorkerOutcome::Blocked {
+            line.push_str(&format!(": {} [{}]", error.message, error.reason));
+        }
+    }
+    for note in &worker.notes {
+        line.push_str(&format!("\n{:<16} note: {note}", ""));
     }
     line
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo narrates on stdout; its logs would only repeat it.
     let default_filter = match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) => "off",
         _ => "warn,flaresync=info,flaresync_reconcile=info",
     };
     init_logging(cli.log_format, default_filter);
