@@ -352,10 +352,10 @@ pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
         WorkerOutcome::Removed => "removed from Git (left in place)".to_owned(),
     };
     let mut line = format!("{:<16} {outcome}", worker.worker);
-    if let Some(error) = &worker.error {
-        if worker.outcome != WorkerOutcome::Blocked {
-            line.push_str(&format!(": {} [{}]", error.message, error.reason));
-        }
+    if let Some(error) = &worker.error
+        && worker.outcome != WorkerOutcome::Blocked
+    {
+        line.push_str(&format!(": {} [{}]", error.message, error.reason));
     }
     for note in &worker.notes {
         line.push_str(&format!("\n{:<16} note: {note}", ""));
