@@ -9,7 +9,7 @@ RUN cargo build --release --locked --bin flaresync
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 git \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 libssh2-1 zlib1g \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /var/lib/flaresync flaresync \
     && mkdir -p /var/lib/flaresync && chown flaresync /var/lib/flaresync
