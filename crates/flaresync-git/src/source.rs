@@ -148,6 +148,10 @@ pub struct GitSource {
     branch: String,
     origin: Origin,
     last_head: Option<Oid>,
+    /// For a remote: the head the clone cache held when opened (the previous run's last fetch),
+    /// so the first fetch of a new process still recognises a force-push. Used whenever
+    /// `last_head` is unknown.
+    cached_head: Option<Oid>,
     cache: DesiredStateCache,
 }
 
@@ -195,6 +199,7 @@ impl GitSource {
                 path: path.to_owned(),
             },
             last_head: None,
+            cached_head: None,
             cache: DesiredStateCache::new(),
         })
     }
@@ -239,6 +244,12 @@ impl GitSource {
                     .map_err(|e| cache_error(e.message().into()))?;
             }
         }
+        // What the previous run fetched (absent in a fresh cache).
+        let cached_head = repo
+            .find_reference(&format!("refs/remotes/{REMOTE_NAME}/{branch}"))
+            .and_then(|reference| reference.peel_to_commit())
+            .map(|commit| commit.id())
+            .ok();
         Ok(GitSource {
             repo,
             branch: branch.to_owned(),
@@ -247,12 +258,14 @@ impl GitSource {
                 credentials,
             },
             last_head: None,
+            cached_head,
             cache: DesiredStateCache::new(),
         })
     }
 
     /// Sets the head flaresync last acted on (e.g. from the journal after a restart), so the
-    /// next fetch classifies the move relative to it instead of reporting `Initial`.
+    /// next fetch classifies the move relative to it instead of reporting `Initial`. `None`
+    /// forgets it: a remote then falls back to the head its clone cache held when opened.
     pub fn set_last_head(&mut self, head: Option<Oid>) {
         self.last_head = head;
     }
@@ -299,7 +312,7 @@ impl GitSource {
         };
         let new = self.resolve_ref(&reference)?;
         let repo = &self.repo;
-        let update = classify_head_update(self.last_head, new, |old| {
+        let update = classify_head_update(self.last_head.or(self.cached_head), new, |old| {
             // A missing old commit (gc'd after a force-push) counts as rewritten history.
             repo.graph_descendant_of(new, old).unwrap_or(false)
         });

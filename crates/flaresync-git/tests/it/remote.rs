@@ -87,7 +87,7 @@ fn remote_fetch_follows_fast_forwards_and_force_pushes() {
 }
 
 #[test]
-fn cache_is_reused_and_remembers_nothing_but_objects() {
+fn cache_is_reused_across_sources() {
     let fixture = Fixture::run("make_force_push.sh", &["setup"]);
     let cache = fixture.path("cache");
     let mut first =
@@ -99,6 +99,57 @@ fn cache_is_reused_and_remembers_nothing_but_objects() {
     second.set_last_head(Some(head));
     assert_eq!(
         second.fetch().expect("fetch").kind,
+        HeadUpdateKind::Unchanged
+    );
+}
+
+/// A one-shot `flaresync sync` opens a new source each run: the first fetch of the new process
+/// must still see a force-push made since the previous run (the clone cache remembers the head).
+#[test]
+fn a_new_source_over_a_reused_cache_sees_a_force_push_since_the_last_run() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let work = |name: &str| fixture.rev("work", name);
+    let cache = fixture.path("cache");
+    let open = || GitSource::remote(&url(&fixture), &cache, "main", Credentials::none());
+
+    let mut first = open().expect("remote");
+    assert_eq!(first.fetch().expect("fetch").kind, HeadUpdateKind::Initial);
+    drop(first);
+
+    let mut unchanged = open().expect("reuse");
+    let update = unchanged.fetch().expect("fetch");
+    assert_eq!(
+        (update.old, update.kind),
+        (Some(work("c2")), HeadUpdateKind::Unchanged)
+    );
+    drop(unchanged);
+
+    fixture.step(&["advance"]);
+    let mut advanced = open().expect("reuse");
+    let update = advanced.fetch().expect("fetch");
+    assert_eq!(
+        (update.old, update.new, update.kind),
+        (Some(work("c2")), work("c3"), HeadUpdateKind::FastForward)
+    );
+    drop(advanced);
+
+    fixture.step(&["rewrite"]);
+    let mut rewritten = open().expect("reuse");
+    // The CLI reads flaresync.toml with a first fetch, forgets that head, then syncs: both
+    // fetches compare with what the previous run saw.
+    assert_eq!(
+        rewritten.fetch().expect("fetch").kind,
+        HeadUpdateKind::Rewritten
+    );
+    rewritten.set_last_head(None);
+    let update = rewritten.fetch().expect("fetch");
+    assert_eq!(
+        (update.old, update.kind),
+        (Some(work("c3")), HeadUpdateKind::Rewritten)
+    );
+    // Within one process the head just fetched wins.
+    assert_eq!(
+        rewritten.fetch().expect("fetch").kind,
         HeadUpdateKind::Unchanged
     );
 }
