@@ -554,6 +554,47 @@ pub fn known_versions(
     Ok(known)
 }
 
+/// `(id, commit tag)` of each listed version, in list order.
+///
+/// A secret change (`wrangler secret put`, the dashboard) makes Cloudflare copy the latest
+/// version, which must be fully deployed, with only the secret changed, and deploy the copy
+/// (`workers/triggered_by = "secret"`, no `workers/tag`). Such a copy holds the same code and
+/// bindings as the version numbered just before it, so it carries that version's tag: flaresync
+/// sees the content Git deployed (in sync, a rollback candidate) rather than an unmanaged
+/// version to replace, which would silently drop the new secret.
+fn version_tags(versions: &[flaresync_cloudflare::VersionSummary]) -> Vec<ListedVersion> {
+    let mut by_number: Vec<(u64, &flaresync_cloudflare::VersionSummary)> = versions
+        .iter()
+        .filter_map(|v| v.number.map(|n| (n, v)))
+        .collect();
+    by_number.sort_by_key(|(number, _)| *number);
+    let mut inherited: BTreeMap<&str, String> = BTreeMap::new();
+    let mut previous: Option<(u64, Option<String>)> = None;
+    for (number, version) in by_number {
+        let own = version.tag().map(str::to_owned);
+        let is_secret_copy =
+            own.is_none() && version.annotations.triggered_by.as_deref() == Some("secret");
+        let effective = match (&previous, is_secret_copy) {
+            (Some((before, Some(tag))), true) if before + 1 == number => {
+                inherited.insert(version.id.as_str(), tag.clone());
+                Some(tag.clone())
+            }
+            _ => own,
+        };
+        previous = Some((number, effective));
+    }
+    versions
+        .iter()
+        .map(|v| {
+            let tag = v
+                .tag()
+                .map(str::to_owned)
+                .or_else(|| inherited.get(v.id.as_str()).cloned());
+            (v.id.clone(), tag)
+        })
+        .collect()
+}
+
 /// Reads one Worker's live state in full (deployments, deployable versions, secrets).
 struct FetchedLists {
     deployments: Vec<flaresync_cloudflare::Deployment>,
@@ -712,16 +753,7 @@ async fn refresh_live(
         ctx.git.clone(),
         lists
             .iter()
-            .map(|(name, fetched)| {
-                (
-                    name.clone(),
-                    fetched
-                        .versions
-                        .iter()
-                        .map(|v| (v.id.clone(), v.tag().map(str::to_owned)))
-                        .collect(),
-                )
-            })
+            .map(|(name, fetched)| (name.clone(), version_tags(&fetched.versions)))
             .collect(),
     )
     .await?;
@@ -873,6 +905,17 @@ fn decide(
                 applied.version.as_ref().map(std::slice::from_ref),
                 &active_ids,
             )
+            // A version of the same commit (a secret change copies the active version) serves
+            // what flaresync applied: not drift.
+            .filter(|found| {
+                let commits = |ids: &[String]| -> Option<BTreeSet<String>> {
+                    ids.iter()
+                        .map(|id| cached.and_then(|c| c.commits.get(id).cloned()))
+                        .collect()
+                };
+                commits(&found.expected).is_none()
+                    || commits(&found.expected) != commits(&found.actual)
+            })
         } else {
             None
         };
@@ -957,7 +1000,11 @@ fn decide(
                     .findings
                     .iter()
                     .filter(|f| f.is_blocking())
-                    .map(|f| format!("{}: {}", f.rule, f.message))
+                    .map(|f| match &f.hint {
+                        // The fix belongs with the reason: a blocked Worker needs a human.
+                        Some(hint) => format!("{}: {} (to fix: {hint})", f.rule, f.message),
+                        None => format!("{}: {}", f.rule, f.message),
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
                 let findings = if findings.is_empty() {
@@ -2266,6 +2313,57 @@ mod tests {
 
     fn cleared(updates: &[ConditionUpdate], kind: ConditionType) -> bool {
         updates.contains(&ConditionUpdate::Clear(kind))
+    }
+
+    fn summary(
+        id: &str,
+        number: u64,
+        tag: Option<&str>,
+        triggered_by: &str,
+    ) -> flaresync_cloudflare::VersionSummary {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "number": number,
+            "metadata": {},
+            "annotations": {"workers/tag": tag, "workers/triggered_by": triggered_by},
+        }))
+        .expect("a version summary")
+    }
+
+    #[test]
+    fn a_secret_copy_carries_the_tag_of_the_version_it_copies() {
+        // Newest first, as listed.
+        let versions = vec![
+            summary("v6", 6, None, "secret"),
+            summary("v5", 5, None, "upload"),
+            summary("v4", 4, None, "secret"),
+            summary("v3", 3, None, "secret"),
+            summary("v2", 2, Some("c2"), "upload"),
+            summary("v1", 1, Some("c1"), "upload"),
+        ];
+        let tags = version_tags(&versions);
+        let tag = |id: &str| {
+            tags.iter()
+                .find(|(v, _)| v == id)
+                .and_then(|(_, t)| t.clone())
+        };
+        assert_eq!(tags.len(), 6);
+        assert_eq!(tags[0].0, "v6", "list order is kept");
+        assert_eq!(tag("v1").as_deref(), Some("c1"));
+        assert_eq!(tag("v3").as_deref(), Some("c2"), "copy of v2");
+        assert_eq!(tag("v4").as_deref(), Some("c2"), "copy of a copy");
+        assert_eq!(tag("v5"), None, "an upload from elsewhere stays unknown");
+        assert_eq!(
+            tag("v6"),
+            None,
+            "a copy of an unknown version stays unknown"
+        );
+        // A gap in the numbers: the copied version is not listed, nothing is inherited.
+        let gap = version_tags(&[
+            summary("v9", 9, None, "secret"),
+            summary("v7", 7, Some("c7"), "upload"),
+        ]);
+        assert_eq!(gap[0].1, None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod crash;
 mod drift_health;
+mod legality;
 mod run;
 mod runner;
 mod server;

@@ -1,0 +1,219 @@
+//! Rollback legality end to end: Git commits and reverts, `sync_once` over real HTTP against the
+//! emulator, and what a Workers user sees (plan action, outcome, message, Cloudflare state).
+
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_reconcile::{
+    Context, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, WorkerReport, sync_once,
+};
+
+use crate::support::{Repo, context, journal_path, requests_since, writes};
+
+fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Cli,
+    }
+}
+
+async fn sync(ctx: &Context) -> SyncReport {
+    sync_once(ctx, apply()).await.expect("the pass runs")
+}
+
+fn worker<'a>(report: &'a SyncReport, name: &str) -> &'a WorkerReport {
+    report
+        .workers
+        .iter()
+        .find(|w| w.worker == name)
+        .unwrap_or_else(|| panic!("{name} is reported: {report:#?}"))
+}
+
+fn plan_of<'a>(report: &'a SyncReport, name: &str) -> &'a flaresync_plan::WorkerPlan {
+    report
+        .plan
+        .workers
+        .iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("{name} is planned: {:#?}", report.plan))
+}
+
+fn error_message(report: &WorkerReport) -> &str {
+    report
+        .error
+        .as_ref()
+        .map(|e| e.message.as_str())
+        .unwrap_or_else(|| panic!("{} has an error: {report:#?}", report.worker))
+}
+
+async fn active_versions(ctx: &Context, name: &str) -> Vec<(String, f64)> {
+    ctx.client()
+        .active_deployment(name)
+        .await
+        .expect("reads deployments")
+        .expect("has a deployment")
+        .versions
+        .into_iter()
+        .map(|v| (v.version_id, v.percentage))
+        .collect()
+}
+
+async fn active_version(ctx: &Context, name: &str) -> String {
+    let versions = active_versions(ctx, name).await;
+    assert_eq!(versions.len(), 1, "one version at 100%: {versions:?}");
+    versions[0].0.clone()
+}
+
+fn url(emulator: &TestEmulator, path: &str) -> String {
+    format!(
+        "{}/accounts/{}{path}",
+        emulator.base_url(),
+        emulator.account_id()
+    )
+}
+
+/// `PUT …/scripts/{name}/secrets` as `wrangler secret put` does.
+async fn put_secret(emulator: &TestEmulator, script: &str, name: &str, text: &str) {
+    let response = reqwest::Client::new()
+        .put(url(emulator, &format!("/workers/scripts/{script}/secrets")))
+        .bearer_auth(emulator.token())
+        .json(&serde_json::json!({"name": name, "text": text, "type": "secret_text"}))
+        .send()
+        .await
+        .expect("request is sent");
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "secret put failed: {status} {body}");
+}
+
+fn write_policy(repo: &Repo, toml: &str) {
+    repo.write("flaresync.toml", toml);
+}
+
+fn config_with(name: &str, extra: &str) -> String {
+    format!("name = \"{name}\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n{extra}")
+}
+
+/// Deploy A, deploy B, set a secret (a new version of B's content), revert B: the rollback
+/// target (A) has no secret while the live script has one.
+async fn secret_set_between(
+    emulator: &TestEmulator,
+    repo: &mut Repo,
+    policy: Option<&str>,
+) -> (std::sync::Arc<Context>, tempfile::TempDir, String) {
+    repo.worker("api", "api-1");
+    if let Some(policy) = policy {
+        write_policy(repo, policy);
+    }
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(repo, emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+
+    put_secret(emulator, "api", "API_KEY", "s3cret-value").await;
+    // Setting a secret makes a copy of the active version: flaresync treats it as the same
+    // content, not as drift or a change to revert.
+    let after_secret = sync(&ctx).await;
+    let api = worker(&after_secret, "api");
+    assert_eq!(api.outcome, WorkerOutcome::InSync, "{after_secret:#?}");
+    assert!(api.drift.is_none(), "{api:#?}");
+    repo.revert_head();
+    (ctx, state, v1)
+}
+
+#[tokio::test]
+async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, _v1) = secret_set_between(&emulator, &mut repo, None).await;
+    let live_before = active_version(&ctx, "api").await;
+
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "a blocked rollback writes nothing"
+    );
+    let api = worker(&report, "api");
+    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
+    let plan = plan_of(&report, "api");
+    assert!(
+        plan.findings
+            .iter()
+            .any(|f| f.rule == "FS006" && f.is_blocking()),
+        "{plan:#?}"
+    );
+    let message = error_message(api);
+    assert!(message.contains("FS006"), "{message}");
+    assert!(message.contains("API_KEY"), "names the secret: {message}");
+    assert!(
+        message.contains("allow_secret_change_rollback = true"),
+        "says what to do: {message}"
+    );
+    assert!(
+        !message.contains("s3cret-value"),
+        "never shows a secret value"
+    );
+    assert_eq!(active_version(&ctx, "api").await, live_before);
+
+    // Blocked stays blocked (and quiet) on the next pass: no write, same verdict.
+    let before = emulator.requests().len();
+    let again = sync(&ctx).await;
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    assert_eq!(worker(&again, "api").outcome, WorkerOutcome::Blocked);
+}
+
+#[tokio::test]
+async fn allow_secret_change_rollback_deploys_with_force() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, v1) = secret_set_between(
+        &emulator,
+        &mut repo,
+        Some("[workers.api]\nallow_secret_change_rollback = true\n"),
+    )
+    .await;
+
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let sent = requests_since(&emulator, before);
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(api.action, "rollback (forced)");
+    assert!(
+        matches!(
+            plan_of(&report, "api").action,
+            flaresync_plan::Action::Rollback { force: true, .. }
+        ),
+        "{:#?}",
+        report.plan
+    );
+    assert_eq!(
+        writes(&sent),
+        vec![format!(
+            "POST /accounts/{}/workers/scripts/api/deployments",
+            emulator.account_id()
+        )],
+        "a rollback, no upload"
+    );
+    let forced = emulator
+        .requests()
+        .into_iter()
+        .skip(before)
+        .find(|r| r.method == "POST")
+        .expect("the deployment request is logged");
+    assert!(
+        forced
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("force=true")),
+        "deployed with ?force=true: {forced:?}"
+    );
+    assert_eq!(active_version(&ctx, "api").await, v1);
+    assert!(sync(&ctx).await.converged());
+}
