@@ -1007,10 +1007,12 @@ fn decide(
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
+                // The plan's reason says what was attempted (rollback, redeploy, deploy); the
+                // findings say why each is refused and how to fix it.
                 let findings = if findings.is_empty() {
                     worker_plan.reason.clone()
                 } else {
-                    findings
+                    format!("{}: {findings}", worker_plan.reason)
                 };
                 let broken = matches!(
                     desired.workers.get(name),
@@ -1142,7 +1144,8 @@ async fn pass(
     let (refresh_errors, refreshed_any) =
         refresh_live(ctx, memory, &names, &scripts, &desired).await?;
 
-    // Resources: only when something changed (they matter only to changing Workers).
+    // Resources: only when something changed, or (below) when the plan is not idle: they
+    // matter only to Workers whose version changes or is blocked.
     let resources = if !refreshed_any {
         LiveResources::default()
     } else {
@@ -1177,7 +1180,14 @@ async fn pass(
     }
 
     // 5. Plan.
-    let plan = flaresync_plan::plan(&planned_desired, None, &live, &history, &policies);
+    let mut plan = flaresync_plan::plan(&planned_desired, None, &live, &history, &policies);
+    if !refreshed_any && plan_needs_resources(&plan) {
+        // Nothing changed since the last pass but a Worker still wants to change (or is
+        // blocked): unknown resources would skip FS004 and let a rollback to a version bound to
+        // a deleted resource through. Plan again with them.
+        live.resources = fetch_resources(&ctx.client, &desired).await;
+        plan = flaresync_plan::plan(&planned_desired, None, &live, &history, &policies);
+    }
 
     // 6. Per-Worker decisions before applying.
     let (mut reports, hold) = decide(
@@ -1232,7 +1242,19 @@ async fn pass(
     })
 }
 
-/// Lists the account resources the desired bindings refer to (unknown on failure).
+/// Whether a plan has a Worker whose version would change or is blocked: its legality may
+/// depend on which KV namespaces, R2 buckets, D1 databases and queues exist.
+fn plan_needs_resources(plan: &Plan) -> bool {
+    plan.workers.iter().any(|worker| {
+        matches!(
+            worker.action,
+            PlanAction::DeployForward { .. }
+                | PlanAction::Rollback { .. }
+                | PlanAction::Blocked { .. }
+        )
+    })
+}
+
 /// Lists the account's KV namespaces, D1 databases, queues and R2 buckets (per jurisdiction),
 /// only for the kinds the desired Workers bind. A failed listing stays `None` ("unknown"), so
 /// the planner skips that existence check instead of calling every resource missing.

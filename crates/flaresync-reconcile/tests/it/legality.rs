@@ -217,3 +217,165 @@ async fn allow_secret_change_rollback_deploys_with_force() {
     assert_eq!(active_version(&ctx, "api").await, v1);
     assert!(sync(&ctx).await.converged());
 }
+
+/// A bound storage resource, created in the emulator, and the wrangler.toml lines binding it.
+enum Resource {
+    Kv,
+    R2,
+    Queue,
+}
+
+impl Resource {
+    fn create(&self, emulator: &TestEmulator) -> (String, String) {
+        match self {
+            Resource::Kv => {
+                let id = emulator.create_kv_namespace("cache").expect("kv created");
+                let toml = format!("\n[[kv_namespaces]]\nbinding = \"CACHE\"\nid = \"{id}\"\n");
+                (id, toml)
+            }
+            Resource::R2 => {
+                emulator
+                    .create_r2_bucket("uploads", None)
+                    .expect("bucket created");
+                let toml = "\n[[r2_buckets]]\nbinding = \"UPLOADS\"\nbucket_name = \"uploads\"\n";
+                ("uploads".to_owned(), toml.to_owned())
+            }
+            Resource::Queue => {
+                let id = emulator.create_queue("jobs").expect("queue created");
+                let toml = "\n[[queues.producers]]\nbinding = \"JOBS\"\nqueue = \"jobs\"\n";
+                (id, toml.to_owned())
+            }
+        }
+    }
+
+    fn delete(&self, emulator: &TestEmulator, id: &str) {
+        match self {
+            Resource::Kv => emulator.delete_kv_namespace(id).expect("kv deleted"),
+            Resource::R2 => emulator.delete_r2_bucket(id, None).expect("bucket deleted"),
+            Resource::Queue => emulator.delete_queue(id).expect("queue deleted"),
+        }
+    }
+
+    /// How the finding names it.
+    fn described(&self, id: &str) -> String {
+        match self {
+            Resource::Kv => format!("KV namespace `{id}`"),
+            Resource::R2 => format!("R2 bucket `{id}`"),
+            Resource::Queue => "queue `jobs`".to_owned(),
+        }
+    }
+}
+
+/// A binds the resource, B drops the binding, the resource is deleted, B is reverted.
+async fn resource_deleted_after(
+    emulator: &TestEmulator,
+    repo: &mut Repo,
+    resource: &Resource,
+    policy: Option<&str>,
+) -> (std::sync::Arc<Context>, tempfile::TempDir, String) {
+    let (id, binding) = resource.create(emulator);
+    repo.worker("api", "api-1");
+    repo.write("workers/api/wrangler.toml", &config_with("api", &binding));
+    if let Some(policy) = policy {
+        write_policy(repo, policy);
+    }
+    repo.commit("api binds the resource");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(repo, emulator, &journal_path(&state));
+    let first = sync(&ctx).await;
+    assert!(first.converged(), "{first:#?}");
+    repo.write("workers/api/wrangler.toml", &config_with("api", ""));
+    repo.set_body("api", "api-2");
+    repo.commit("api stops using the resource");
+    assert!(sync(&ctx).await.converged());
+    resource.delete(emulator, &id);
+    repo.revert_head();
+    (ctx, state, id)
+}
+
+#[tokio::test]
+async fn a_deleted_kv_r2_or_queue_blocks_the_rollback_with_fs004_on_every_pass() {
+    for resource in [Resource::Kv, Resource::R2, Resource::Queue] {
+        let emulator = TestEmulator::start().await.expect("emulator starts");
+        let mut repo = Repo::new();
+        let (ctx, _state, id) = resource_deleted_after(&emulator, &mut repo, &resource, None).await;
+        let live = active_version(&ctx, "api").await;
+        for pass in 0..3 {
+            let before = emulator.requests().len();
+            let report = sync(&ctx).await;
+            assert!(
+                writes(&requests_since(&emulator, before)).is_empty(),
+                "pass {pass}: a blocked rollback writes nothing"
+            );
+            let api = worker(&report, "api");
+            assert_eq!(
+                api.outcome,
+                WorkerOutcome::Blocked,
+                "pass {pass}: {report:#?}"
+            );
+            let message = error_message(api);
+            assert!(message.contains("FS004"), "{message}");
+            assert!(message.contains(&resource.described(&id)), "{message}");
+            assert!(message.contains("which does not exist"), "{message}");
+            assert!(message.contains("to fix: create the resource"), "{message}");
+        }
+        assert_eq!(active_version(&ctx, "api").await, live);
+    }
+}
+
+#[tokio::test]
+async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so() {
+    for resource in [Resource::Kv, Resource::R2, Resource::Queue] {
+        let emulator = TestEmulator::start().await.expect("emulator starts");
+        let mut repo = Repo::new();
+        let (ctx, _state, id) = resource_deleted_after(
+            &emulator,
+            &mut repo,
+            &resource,
+            Some("rollback_policy = \"redeploy\"\n"),
+        )
+        .await;
+        let versions = ctx
+            .client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len();
+        for pass in 0..3 {
+            let before = emulator.requests().len();
+            let report = sync(&ctx).await;
+            assert!(
+                writes(&requests_since(&emulator, before)).is_empty(),
+                "pass {pass}: no upload of content that cannot validate"
+            );
+            let api = worker(&report, "api");
+            assert_eq!(
+                api.outcome,
+                WorkerOutcome::Blocked,
+                "pass {pass}: {report:#?}"
+            );
+            let plan = plan_of(&report, "api");
+            assert!(
+                plan.reason.contains("redeploying it is not legal either"),
+                "{}",
+                plan.reason
+            );
+            let message = error_message(api);
+            assert!(message.contains("FS004"), "{message}");
+            assert!(
+                message.contains("redeploying it is not legal either"),
+                "{message}"
+            );
+            assert!(message.contains(&resource.described(&id)), "{message}");
+        }
+        assert_eq!(
+            ctx.client()
+                .list_versions("api")
+                .await
+                .expect("lists")
+                .len(),
+            versions,
+            "nothing was uploaded"
+        );
+    }
+}
