@@ -658,12 +658,11 @@ impl Client {
                         "Retrying Cloudflare API request."
                     );
                     tokio::time::sleep(delay).await;
-                    if verify_first {
-                        if let (Some(found), _) =
+                    if verify_first
+                        && let (Some(found), _) =
                             self.verify(request, &path, &verify, error).await?
-                        {
-                            return Ok(Outcome::Recovered(found));
-                        }
+                    {
+                        return Ok(Outcome::Recovered(found));
                     }
                     self.inner.metrics.retry();
                     attempt += 1;

@@ -142,12 +142,11 @@ pub fn decide(
         status: 429,
         retry_after: Some(retry_after),
     } = failure
+        && *retry_after > policy.max_retry_after
     {
-        if *retry_after > policy.max_retry_after {
-            return Decision::Stop(StopReason::RetryAfterTooLong {
-                retry_after: *retry_after,
-            });
-        }
+        return Decision::Stop(StopReason::RetryAfterTooLong {
+            retry_after: *retry_after,
+        });
     }
     if attempt >= policy.max_attempts {
         return Decision::Stop(StopReason::AttemptsExhausted);
