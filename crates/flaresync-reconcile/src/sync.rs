@@ -595,6 +595,40 @@ fn version_tags(versions: &[flaresync_cloudflare::VersionSummary]) -> Vec<Listed
         .collect()
 }
 
+/// Versions flaresync built (journal: successful uploads and deploys, with their commit) that
+/// Cloudflare no longer lists as deployable, as `(id, commit)`.
+///
+/// They can never be deployed again, but knowing them lets the planner tell a revert to old
+/// content (refused with FS001, or redeployed under `rollback_policy = "redeploy"`) from a new
+/// change; without them such a revert would silently become an upload. Only used to refuse or
+/// explain, never to deploy, so local state is enough here.
+fn beyond_window(
+    journal: &Journal,
+    worker: &str,
+    listed: &[flaresync_cloudflare::VersionSummary],
+) -> Result<Vec<ListedVersion>, Error> {
+    let listed: BTreeSet<&str> = listed.iter().map(|v| v.id.as_str()).collect();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for recorded in journal.history(worker)? {
+        let entry = recorded.entry;
+        // A rollback entry's commit is the head, not the commit the version was built from.
+        if entry.outcome != Outcome::Success
+            || !matches!(entry.action, JournalAction::Upload | JournalAction::Deploy)
+        {
+            continue;
+        }
+        let (Some(version), Some(commit)) = (entry.version_id, entry.commit) else {
+            continue;
+        };
+        if listed.contains(version.as_str()) || !seen.insert(version.clone()) {
+            continue;
+        }
+        out.push((version, Some(commit)));
+    }
+    Ok(out)
+}
+
 /// Reads one Worker's live state in full (deployments, deployable versions, secrets).
 struct FetchedLists {
     deployments: Vec<flaresync_cloudflare::Deployment>,
@@ -749,14 +783,13 @@ async fn refresh_live(
             }
         }
     }
-    let mapped = map_versions(
-        ctx.git.clone(),
-        lists
-            .iter()
-            .map(|(name, fetched)| (name.clone(), version_tags(&fetched.versions)))
-            .collect(),
-    )
-    .await?;
+    let mut requests = Vec::new();
+    for (name, fetched) in &lists {
+        let mut tags = version_tags(&fetched.versions);
+        tags.extend(beyond_window(&ctx.journal, name, &fetched.versions)?);
+        requests.push((name.clone(), tags));
+    }
+    let mapped = map_versions(ctx.git.clone(), requests).await?;
     for (name, fetched) in lists {
         let mapping = mapped.get(&name);
         let wanted_version_digest = desired

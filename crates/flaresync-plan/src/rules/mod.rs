@@ -349,7 +349,12 @@ fn check_window(ctx: &Context<'_>) -> Vec<Finding> {
     };
     let window = ctx.policy.version_window;
     let label = version_label(target.known, target.live);
+    let listed = ctx.live.map_or(0, |live| live.versions.len());
     let message = match target.position {
+        None if listed > 0 => format!(
+            "{label} is not among the {listed} newest versions of `{}` that Cloudflare still lists as deployable: it fell out of the rollback window (version_window {window}) and can no longer be deployed",
+            ctx.worker
+        ),
         None => format!(
             "{label} is not among the deployable versions of `{}` any more",
             ctx.worker

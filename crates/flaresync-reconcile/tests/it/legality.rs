@@ -6,7 +6,35 @@ use flaresync_reconcile::{
     Context, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, WorkerReport, sync_once,
 };
 
-use crate::support::{Repo, context, journal_path, requests_since, writes};
+use crate::support::{Repo, journal_path, options, requests_since, writes};
+
+/// [`crate::support::context`] with a request budget that never makes these many-pass
+/// scenarios wait (the default paces requests after a burst of 60).
+fn context(
+    repo: &Repo,
+    emulator: &TestEmulator,
+    journal: &std::path::Path,
+) -> std::sync::Arc<Context> {
+    let mut config = flaresync_cloudflare::ClientConfig::new(
+        emulator.base_url(),
+        emulator.account_id(),
+        flaresync_cloudflare::Secret::new(emulator.token()),
+    );
+    config.budget.limit = 100_000;
+    config.budget.burst = 10_000;
+    let client = flaresync_cloudflare::Client::new(config).expect("client config is valid");
+    let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
+    std::sync::Arc::new(
+        Context::with_options(
+            source,
+            client,
+            journal,
+            flaresync_config::RepoConfig::default(),
+            options(),
+        )
+        .expect("context"),
+    )
+}
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -378,4 +406,219 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
             "nothing was uploaded"
         );
     }
+}
+
+/// A and B both bind a D1 database; B is reverted.
+async fn d1_revert(
+    emulator: &TestEmulator,
+    repo: &mut Repo,
+    policy: Option<&str>,
+) -> (std::sync::Arc<Context>, tempfile::TempDir, String) {
+    let id = emulator.create_d1_database("main").expect("d1 created");
+    let binding = format!(
+        "\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"main\"\ndatabase_id = \"{id}\"\n"
+    );
+    repo.worker("api", "api-1");
+    repo.write("workers/api/wrangler.toml", &config_with("api", &binding));
+    if let Some(policy) = policy {
+        write_policy(repo, policy);
+    }
+    repo.commit("api with d1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(repo, emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    repo.revert_head();
+    (ctx, state, v1)
+}
+
+#[tokio::test]
+async fn a_d1_bound_rollback_is_blocked_by_default() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, _v1) = d1_revert(&emulator, &mut repo, None).await;
+    let live = active_version(&ctx, "api").await;
+    for pass in 0..2 {
+        let before = emulator.requests().len();
+        let report = sync(&ctx).await;
+        assert!(writes(&requests_since(&emulator, before)).is_empty());
+        let api = worker(&report, "api");
+        assert_eq!(
+            api.outcome,
+            WorkerOutcome::Blocked,
+            "pass {pass}: {report:#?}"
+        );
+        let message = error_message(api);
+        assert!(message.contains("FS005"), "{message}");
+        assert!(message.contains("binds D1 (DB)"), "{message}");
+        assert!(
+            message.contains("d1_blocks_rollback = false"),
+            "says how to allow it: {message}"
+        );
+    }
+    assert_eq!(active_version(&ctx, "api").await, live);
+}
+
+#[tokio::test]
+async fn a_d1_bound_rollback_runs_when_d1_does_not_block() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, v1) = d1_revert(
+        &emulator,
+        &mut repo,
+        Some("[workers.api]\nd1_blocks_rollback = false\n"),
+    )
+    .await;
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(api.action, "rollback");
+    assert_eq!(
+        writes(&requests_since(&emulator, before)),
+        vec![format!(
+            "POST /accounts/{}/workers/scripts/api/deployments",
+            emulator.account_id()
+        )]
+    );
+    let plan = plan_of(&report, "api");
+    assert!(
+        plan.findings
+            .iter()
+            .any(|f| f.rule == "FS005" && !f.is_blocking() && f.overridden),
+        "the D1 warning stays visible: {plan:#?}"
+    );
+    assert_eq!(active_version(&ctx, "api").await, v1);
+}
+
+/// An emulator whose deployable window is `window` versions.
+async fn emulator_with_window(window: usize) -> TestEmulator {
+    let mut config = flaresync_emulator::testing::test_config();
+    config.version_window = window;
+    TestEmulator::start_with(config)
+        .await
+        .expect("emulator starts")
+}
+
+/// Deploys `api-1` and then `count` more versions, and commits content equal to the first
+/// again (a manual revert). Returns the first version id and commit.
+async fn revert_past_the_window(
+    emulator: &TestEmulator,
+    repo: &mut Repo,
+    policy: Option<&str>,
+    count: usize,
+) -> (std::sync::Arc<Context>, tempfile::TempDir, String, String) {
+    repo.worker("api", "api-1");
+    if let Some(policy) = policy {
+        write_policy(repo, policy);
+    }
+    let first_commit = repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(repo, emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    for n in 2..=count + 1 {
+        repo.set_body("api", &format!("api-{n}"));
+        repo.commit(&format!("api v{n}"));
+        let report = sync(&ctx).await;
+        assert!(report.converged(), "{report:#?}");
+    }
+    repo.set_body("api", "api-1");
+    repo.commit("back to api v1");
+    (ctx, state, v1, first_commit)
+}
+
+#[tokio::test]
+async fn a_revert_to_a_version_outside_the_window_is_blocked_with_fs001() {
+    for policy in [None, Some("version_window = 10\n")] {
+        let emulator = emulator_with_window(10).await;
+        let mut repo = Repo::new();
+        let (ctx, _state, v1, first_commit) =
+            revert_past_the_window(&emulator, &mut repo, policy, 11).await;
+        let live = active_version(&ctx, "api").await;
+        let before = emulator.requests().len();
+        let report = sync(&ctx).await;
+        assert!(
+            writes(&requests_since(&emulator, before)).is_empty(),
+            "policy {policy:?}: no upload, no deployment"
+        );
+        let api = worker(&report, "api");
+        assert_eq!(
+            api.outcome,
+            WorkerOutcome::Blocked,
+            "policy {policy:?}: {report:#?}"
+        );
+        let message = error_message(api);
+        assert!(message.contains("FS001"), "{message}");
+        assert!(
+            message.contains(&first_commit[..8]),
+            "names the commit: {message}"
+        );
+        assert!(
+            message.contains("10 newest versions"),
+            "names the window: {message}"
+        );
+        assert!(
+            message.contains("rollback_policy = \"redeploy\""),
+            "says what to do: {message}"
+        );
+        match &plan_of(&report, "api").action {
+            flaresync_plan::Action::Blocked { target: Some(to) } => {
+                assert_eq!(to.version_id, v1);
+            }
+            other => panic!("blocked with the first version as target, got {other:?}"),
+        }
+        assert_eq!(active_version(&ctx, "api").await, live);
+    }
+}
+
+#[tokio::test]
+async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
+    let emulator = emulator_with_window(10).await;
+    let mut repo = Repo::new();
+    let (ctx, _state, v1, _) = revert_past_the_window(
+        &emulator,
+        &mut repo,
+        Some("rollback_policy = \"redeploy\"\n"),
+        11,
+    )
+    .await;
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(
+        writes(&requests_since(&emulator, before)),
+        vec![
+            format!(
+                "POST /accounts/{}/workers/scripts/api/versions",
+                emulator.account_id()
+            ),
+            format!(
+                "POST /accounts/{}/workers/scripts/api/deployments",
+                emulator.account_id()
+            ),
+        ],
+        "upload and deploy"
+    );
+    let plan = plan_of(&report, "api");
+    assert!(
+        plan.reason.contains("rollback_policy = \"redeploy\""),
+        "{}",
+        plan.reason
+    );
+    let live = active_version(&ctx, "api").await;
+    assert_ne!(live, v1, "a new version");
+    assert_eq!(api.live_version.as_deref(), Some(live.as_str()));
+    assert_eq!(api.live_commit.as_deref(), Some(report.commit.as_str()));
+    assert!(sync(&ctx).await.converged());
 }
