@@ -440,6 +440,16 @@ pub fn load_worker(
                 continue;
             }
             if let Some(kind) = classify(&rules, &rel) {
+                if rel.contains(char::REPLACEMENT_CHARACTER) {
+                    return Err(ConfigError::Bundle {
+                        dir,
+                        message: format!(
+                            "module file {rel:?} has a name that is not valid UTF-8 (shown with \
+                             U+FFFD); module names are UTF-8 and no import can name it: rename \
+                             the file or exclude it from the {kind:?} rule"
+                        ),
+                    });
+                }
                 let path = join_path(&module_root, &rel);
                 // `None`: a symlink to a directory (listed as a candidate), not a module.
                 if let Some(bytes) = reader.read("module", &path)? {

@@ -63,7 +63,51 @@ impl DirTree {
                 "path {path:?} is not a plain repository-relative path"
             )));
         }
-        Ok(self.root.join(relative))
+        let full = self.root.join(relative);
+        if path.contains(char::REPLACEMENT_CHARACTER) && std::fs::symlink_metadata(&full).is_err() {
+            return self.resolve_lossy(path, relative);
+        }
+        Ok(full)
+    }
+
+    /// Resolves a path whose components came from [`SourceTree::list`], where names that are
+    /// not valid UTF-8 are shown lossily (U+FFFD): each component matches the directory entry
+    /// whose name reads the same once decoded lossily. Two such entries are ambiguous.
+    fn resolve_lossy(&self, path: &str, relative: &Path) -> Result<PathBuf, TreeError> {
+        let mut current = self.root.clone();
+        for component in relative.components() {
+            let Component::Normal(wanted) = component else {
+                continue;
+            };
+            let exact = current.join(wanted);
+            if std::fs::symlink_metadata(&exact).is_ok() {
+                current = exact;
+                continue;
+            }
+            let Ok(read) = std::fs::read_dir(&current) else {
+                // Absent: the caller reports "not found" for the unresolved path.
+                return Ok(current.join(wanted));
+            };
+            let wanted = wanted.to_string_lossy();
+            let mut found: Option<PathBuf> = None;
+            for entry in read.flatten() {
+                if entry.file_name().to_string_lossy() != wanted {
+                    continue;
+                }
+                if found.is_some() {
+                    return Err(TreeError(format!(
+                        "path {path:?}: several entries have names that are not valid UTF-8 \
+                         and read the same; rename them"
+                    )));
+                }
+                found = Some(entry.path());
+            }
+            match found {
+                Some(next) => current = next,
+                None => return Ok(current.join(&*wanted)),
+            }
+        }
+        Ok(current)
     }
 }
 

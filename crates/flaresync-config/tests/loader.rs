@@ -556,3 +556,55 @@ fn module_root_behind_an_in_repo_symlink_is_listed() {
     );
     assert!(loaded.inputs.contains(&"w/dist".to_owned()));
 }
+
+/// File and directory names that are not valid UTF-8 (allowed by Linux and Git): a Worker in
+/// such a directory is found and loads; a module file with such a name is refused with a
+/// message naming it (no import could name it); elsewhere such names are ignored.
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = repo();
+    let raw = |bytes: &[u8]| dir.path().join(std::ffi::OsStr::from_bytes(bytes));
+    std::fs::create_dir_all(raw(b"w/\xffdir/dist")).expect("mkdir");
+    std::fs::write(
+        raw(b"w/\xffdir/wrangler.toml"),
+        "name = \"odd-dir\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-01-01\"\n",
+    )
+    .expect("write");
+    std::fs::write(raw(b"w/\xffdir/dist/index.js"), "export default {}").expect("write");
+    std::fs::create_dir_all(raw(b"docs")).expect("mkdir");
+    std::fs::write(raw(b"docs/\xfe\xff.md"), "notes").expect("write");
+    write(
+        dir.path(),
+        "w/mods/wrangler.toml",
+        "name = \"mods\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-01-01\"\nno_bundle = true\n",
+    );
+    write(dir.path(), "w/mods/dist/index.js", "export default {}");
+    std::fs::write(raw(b"w/mods/dist/\xe9t\xe9.txt"), "latin-1 name").expect("write");
+    // Bundled (no module collection): the odd file is not a module and does not matter.
+    write(
+        dir.path(),
+        "w/bundled/wrangler.toml",
+        "name = \"bundled\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-01-01\"\n",
+    );
+    write(dir.path(), "w/bundled/dist/index.js", "export default {}");
+    std::fs::write(raw(b"w/bundled/dist/\xe9.txt"), "ignored").expect("write");
+
+    let tree = DirTree::new(dir.path());
+    let load = load_all(&tree, &RepoConfig::default());
+    let keys: Vec<&str> = load.workers.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["w/bundled", "w/mods", "w/\u{fffd}dir"]);
+    let odd = load.workers["w/\u{fffd}dir"].as_ref().expect("loads");
+    assert_eq!(odd.spec.name, "odd-dir");
+    assert_eq!(odd.spec.modules.len(), 1);
+    let error = load.workers["w/mods"]
+        .as_ref()
+        .expect_err("a module name that is not UTF-8");
+    let text = error.to_string();
+    assert!(
+        text.contains("\u{fffd}t\u{fffd}.txt") && text.contains("not valid UTF-8"),
+        "{text}"
+    );
+    assert!(load.workers["w/bundled"].is_ok());
+}

@@ -65,7 +65,13 @@ impl<'repo> CommitTree<'repo> {
         let joined = components.join("/");
         let entry = match self.tree.get_path(std::path::Path::new(&joined)) {
             Ok(entry) => entry,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => {
+                return if joined.contains(char::REPLACEMENT_CHARACTER) {
+                    self.entry_by_lossy_names(path, &components)
+                } else {
+                    Ok(None)
+                };
+            }
             Err(e) => return Err(self.error(path, &e)),
         };
         Ok(
@@ -74,6 +80,54 @@ impl<'repo> CommitTree<'repo> {
                 kind,
             }),
         )
+    }
+
+    /// Resolves a path whose components came from [`SourceTree::list`], where names that are
+    /// not valid UTF-8 are shown lossily (U+FFFD): each component matches an entry whose name
+    /// reads the same once decoded lossily. Two such entries in one directory are ambiguous.
+    fn entry_by_lossy_names(
+        &self,
+        path: &str,
+        components: &[&str],
+    ) -> Result<Option<PathEntry>, TreeError> {
+        let mut current = PathEntry {
+            oid: self.tree.id(),
+            kind: EntryKind::Dir,
+        };
+        for component in components {
+            if current.kind != EntryKind::Dir {
+                return Ok(None);
+            }
+            let tree = self
+                .repo
+                .find_tree(current.oid)
+                .map_err(|e| self.error(path, &e))?;
+            let mut found = None;
+            for entry in tree.iter() {
+                if String::from_utf8_lossy(entry.name_bytes()) != *component {
+                    continue;
+                }
+                if found.is_some() {
+                    return Err(TreeError(format!(
+                        "path {path:?} in commit {}: several entries have names that are not \
+                         valid UTF-8 and read the same; rename them",
+                        self.commit
+                    )));
+                }
+                found = entry_kind(entry.filemode(), entry.kind()).map(|kind| PathEntry {
+                    oid: entry.id(),
+                    kind,
+                });
+                if found.is_none() {
+                    return Ok(None);
+                }
+            }
+            match found {
+                Some(entry) => current = entry,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(current))
     }
 
     fn error(&self, path: &str, error: &git2::Error) -> TreeError {
@@ -254,5 +308,68 @@ mod tests {
         );
         assert_eq!(tree.list("top.txt").expect("list"), None);
         assert!(tree.read("../x").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_resolve_through_their_listed_form() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = |bytes: &[u8]| std::ffi::OsStr::from_bytes(bytes).to_owned();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init(dir.path()).expect("init");
+        let config = repo.blob(b"name = \"x\"").expect("blob");
+        let other = repo.blob(b"other").expect("blob");
+        let mut sub = repo.treebuilder(None).expect("tb");
+        sub.insert("wrangler.toml", config, 0o100644)
+            .expect("insert");
+        sub.insert(name(b"\xe9t\xe9.txt"), other, 0o100644)
+            .expect("insert");
+        let sub_id = sub.write().expect("write");
+        let mut root = repo.treebuilder(None).expect("tb");
+        root.insert(name(b"\xffdir"), sub_id, 0o040000)
+            .expect("insert");
+        root.insert(name(b"a\xfe"), other, 0o100644)
+            .expect("insert");
+        root.insert(name(b"a\xfd"), other, 0o100644)
+            .expect("insert");
+        let root_id = root.write().expect("write");
+        drop((sub, root));
+        let tree = repo.find_tree(root_id).expect("tree");
+        let sig = git2::Signature::new("t", "t@example.com", &git2::Time::new(0, 0)).expect("sig");
+        let commit = repo
+            .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+            .expect("commit");
+        let tree = CommitTree::new(&repo, commit).expect("tree");
+
+        let listed: Vec<String> = tree
+            .list("")
+            .expect("list")
+            .expect("root")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        let dir_name = listed
+            .iter()
+            .find(|n| n.ends_with("dir"))
+            .expect("the directory is listed")
+            .clone();
+        assert_eq!(dir_name, "\u{fffd}dir");
+        assert_eq!(tree.kind(&dir_name).expect("kind"), Some(EntryKind::Dir));
+        assert_eq!(
+            tree.read(&format!("{dir_name}/wrangler.toml"))
+                .expect("read"),
+            Some(b"name = \"x\"".to_vec())
+        );
+        assert_eq!(
+            tree.read(&format!("{dir_name}/\u{fffd}t\u{fffd}.txt"))
+                .expect("read"),
+            Some(b"other".to_vec())
+        );
+        assert_eq!(
+            tree.read(&format!("{dir_name}/missing")).expect("read"),
+            None
+        );
+        // Two names that read the same are ambiguous, not silently one of them.
+        assert!(tree.read("a\u{fffd}").is_err());
     }
 }
