@@ -1749,6 +1749,12 @@ async fn apply(
     for (index, step) in plan.steps.iter().enumerate() {
         last_index.insert(step.worker(), index);
     }
+    let rolling_back: BTreeSet<&str> = plan
+        .workers
+        .iter()
+        .filter(|w| matches!(w.action, PlanAction::Rollback { .. }))
+        .map(|w| w.name.as_str())
+        .collect();
     let depends: BTreeMap<&str, &[String]> = plan
         .workers
         .iter()
@@ -1775,6 +1781,24 @@ async fn apply(
         let Some(report) = reports.get_mut(&worker) else {
             continue;
         };
+        // Rollbacks run entry points first: a dependency rolls back only once every Worker
+        // that uses it and rolls back in this plan has done so, or its older version would
+        // serve a caller still running the newer code.
+        if rolling_back.contains(worker.as_str())
+            && let Some(dependent) = plan.workers.iter().find(|w| {
+                rolling_back.contains(w.name.as_str())
+                    && w.depends_on.contains(&worker)
+                    && (failed.contains(&w.name) || hold.contains(&w.name))
+            })
+        {
+            report.outcome = WorkerOutcome::Skipped;
+            report.notes.push(format!(
+                "not rolled back: {} uses it and did not roll back in this pass, so it keeps its newer version until then",
+                dependent.name
+            ));
+            failed.insert(worker);
+            continue;
+        }
         if let Some(dependency) = depends
             .get(worker.as_str())
             .and_then(|deps| deps.iter().find(|d| failed.contains(*d)))

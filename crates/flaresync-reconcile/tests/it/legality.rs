@@ -622,3 +622,154 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
     assert_eq!(api.live_commit.as_deref(), Some(report.commit.as_str()));
     assert!(sync(&ctx).await.converged());
 }
+
+/// Positions of the first write matching each needle, in request-log order.
+fn write_position(sent: &[String], needle: &str) -> usize {
+    sent.iter()
+        .position(|w| w.contains(needle))
+        .unwrap_or_else(|| panic!("no write matching {needle}: {sent:#?}"))
+}
+
+#[tokio::test]
+async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_deploys_dependency_first()
+ {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    // web (the entry point) calls api through a service binding: api is web's dependency.
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let before = emulator.requests().len();
+    let first = sync(&ctx).await;
+    assert!(first.converged(), "{first:#?}");
+    let sent = writes(&requests_since(&emulator, before));
+    assert!(
+        write_position(&sent, "/scripts/api") < write_position(&sent, "/scripts/web"),
+        "first deploy: the dependency exists before the Worker binding it: {sent:#?}"
+    );
+    let api_v1 = active_version(&ctx, "api").await;
+    let web_v1 = active_version(&ctx, "web").await;
+    assert_eq!(first.plan.order.deploy, vec!["api", "web"]);
+    assert_eq!(first.plan.order.rollback, vec!["web", "api"]);
+
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    let before = emulator.requests().len();
+    let forward = sync(&ctx).await;
+    assert!(forward.converged(), "{forward:#?}");
+    let sent = writes(&requests_since(&emulator, before));
+    let account = emulator.account_id();
+    assert_eq!(
+        sent,
+        vec![
+            format!("POST /accounts/{account}/workers/scripts/api/versions"),
+            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
+            format!("POST /accounts/{account}/workers/scripts/web/versions"),
+            format!("POST /accounts/{account}/workers/scripts/web/deployments"),
+        ],
+        "forward: dependency first"
+    );
+
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let revert = sync(&ctx).await;
+    assert!(revert.converged(), "{revert:#?}");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(
+        sent,
+        vec![
+            format!("POST /accounts/{account}/workers/scripts/web/deployments"),
+            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
+        ],
+        "rollback: entry point first, no uploads"
+    );
+    assert_eq!(worker(&revert, "web").action, "rollback");
+    assert_eq!(worker(&revert, "api").action, "rollback");
+    assert_eq!(active_version(&ctx, "api").await, api_v1);
+    assert_eq!(active_version(&ctx, "web").await, web_v1);
+}
+
+#[tokio::test]
+async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_version() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let api_v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    let api_v2 = active_version(&ctx, "api").await;
+    let web_v2 = active_version(&ctx, "web").await;
+
+    // web's rollback is refused once: api must not roll back under a web that still calls
+    // api's newer interface.
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            method: Some("POST".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts/web/deployments$".into()),
+            kind: flaresync_emulator::FaultKind::Status,
+            count: Some(1),
+            probability: None,
+            status: Some(400),
+            retry_after: None,
+            latency_ms: None,
+            code: Some(10021),
+            message: Some("refused by the test".into()),
+        })
+        .expect("fault is valid");
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(
+        sent,
+        vec![format!(
+            "POST /accounts/{}/workers/scripts/web/deployments",
+            emulator.account_id()
+        )],
+        "only web's (failed) rollback was attempted"
+    );
+    assert_eq!(worker(&report, "web").outcome, WorkerOutcome::Failed);
+    let api = worker(&report, "api");
+    assert_eq!(api.outcome, WorkerOutcome::Skipped, "{report:#?}");
+    assert!(
+        api.notes.iter().any(|n| n.contains("web")),
+        "says why: {api:#?}"
+    );
+    assert_eq!(active_version(&ctx, "api").await, api_v2);
+    assert_eq!(active_version(&ctx, "web").await, web_v2);
+
+    // The next pass rolls both back, entry point first.
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[0].contains("/scripts/web/deployments"), "{sent:#?}");
+    assert!(sent[1].contains("/scripts/api/deployments"), "{sent:#?}");
+    assert_eq!(active_version(&ctx, "api").await, api_v1);
+}
