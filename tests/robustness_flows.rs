@@ -1,0 +1,162 @@
+//! Robustness end to end (binary + emulator process): bundles near Cloudflare's size limits, and
+//! file names that are not valid UTF-8 in the config repository.
+
+mod common;
+
+use common::*;
+
+/// Deterministic incompressible bytes (xorshift), so gzip cannot shrink them.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn data_worker(repo: &std::path::Path, dir: &str, name: &str, blob: &[u8]) {
+    write(
+        &repo.join(dir).join("wrangler.toml"),
+        &format!(
+            "name = \"{name}\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\nno_bundle = true\n"
+        ),
+    );
+    write(
+        &repo.join(dir).join("dist/index.js"),
+        "import blob from \"./blob.bin\";\nexport default { fetch() { return new Response(blob); } };\n",
+    );
+    std::fs::write(repo.join(dir).join("dist/blob.bin"), blob).expect("write blob");
+}
+
+#[test]
+fn bundles_near_the_size_limits() {
+    const MIB: usize = 1024 * 1024;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    let state = dir.path().join("state");
+
+    // 60 MiB of very compressible JavaScript: under 64 MiB uncompressed and far under 10 MiB
+    // gzip-compressed.
+    let big_js = format!(
+        "export default {{ fetch() {{ return new Response(\"big\"); }} }};\n/*{}*/\n",
+        "a".repeat(60 * MIB)
+    );
+    write(
+        &repo.join("workers/big/wrangler.toml"),
+        "name = \"big-js\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\n",
+    );
+    write(&repo.join("workers/big/dist/index.js"), &big_js);
+    // Incompressible data just under 10 MiB after gzip, and just over it.
+    data_worker(
+        &repo,
+        "workers/under",
+        "under-limit",
+        &noise(10 * MIB - 256 * 1024, 7),
+    );
+    data_worker(
+        &repo,
+        "workers/over",
+        "over-limit",
+        &noise(10 * MIB + 64 * 1024, 11),
+    );
+    let commit = commit_all(&repo, "big bundles");
+
+    let out = sync(&emulator, repo.to_str().expect("utf-8"), &state);
+    let text = out.all();
+    assert_eq!(
+        emulator.live_tag("big-js").as_deref(),
+        Some(commit.as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        emulator.live_tag("under-limit").as_deref(),
+        Some(commit.as_str()),
+        "{text}"
+    );
+    assert!(emulator.versions("over-limit").is_empty(), "{text}");
+    assert!(
+        text.contains("workers/over") && text.contains("gzip") && text.contains("10027"),
+        "the refused bundle is named with the limit:\n{text}"
+    );
+    let content = emulator.get_text(&format!(
+        "/accounts/{ACCOUNT}/workers/scripts/big-js/content/v2"
+    ));
+    assert!(
+        content.len() > 60 * 1024 * 1024,
+        "the whole bundle was stored"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    // core.precomposeunicode / quotepath do not matter: git stores the bytes.
+    let raw = |bytes: &[u8]| repo.join(std::ffi::OsStr::from_bytes(bytes));
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    let state = dir.path().join("state");
+
+    worker(&repo, "workers/plain", "plain-utf8", "plain");
+    std::fs::create_dir_all(raw(b"workers/\xffodd/dist")).expect("mkdir");
+    std::fs::write(
+        raw(b"workers/\xffodd/wrangler.toml"),
+        "name = \"odd-dir\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        raw(b"workers/\xffodd/dist/index.js"),
+        "export default { fetch() { return new Response(\"odd\"); } };\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(raw(b"docs")).expect("mkdir");
+    std::fs::write(raw(b"docs/\xfe\xff notes.md"), "notes").expect("write");
+    write(
+        &repo.join("workers/mods/wrangler.toml"),
+        "name = \"mods\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\nno_bundle = true\n",
+    );
+    write(
+        &repo.join("workers/mods/dist/index.js"),
+        "export default { fetch() { return new Response(\"mods\"); } };\n",
+    );
+    std::fs::write(raw(b"workers/mods/dist/\xe9t\xe9.txt"), "latin-1 name").expect("write");
+    let commit = commit_all(&repo, "odd names");
+
+    let out = sync(&emulator, repo.to_str().expect("utf-8"), &state);
+    let text = out.all();
+    assert_eq!(
+        emulator.live_tag("plain-utf8").as_deref(),
+        Some(commit.as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        emulator.live_tag("odd-dir").as_deref(),
+        Some(commit.as_str()),
+        "a Worker in a directory whose name is not UTF-8 deploys:\n{text}"
+    );
+    assert!(emulator.versions("mods").is_empty(), "{text}");
+    assert!(
+        text.contains("\u{fffd}t\u{fffd}.txt") && text.contains("not valid UTF-8"),
+        "the odd module file is named:\n{text}"
+    );
+
+    // Renaming the file fixes it.
+    std::fs::remove_file(raw(b"workers/mods/dist/\xe9t\xe9.txt")).expect("rm");
+    write(&repo.join("workers/mods/dist/ete.txt"), "utf-8 name");
+    let fixed = commit_all(&repo, "rename");
+    let out = sync(&emulator, repo.to_str().expect("utf-8"), &state);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(emulator.live_tag("mods").as_deref(), Some(fixed.as_str()));
+    let again = sync(&emulator, repo.to_str().expect("utf-8"), &state);
+    assert!(again.stdout.contains("no changes"), "{}", again.all());
+}
