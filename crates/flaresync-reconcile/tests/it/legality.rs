@@ -773,3 +773,143 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
     assert!(sent[1].contains("/scripts/api/deployments"), "{sent:#?}");
     assert_eq!(active_version(&ctx, "api").await, api_v1);
 }
+
+#[tokio::test]
+async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with_fs016() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    let v2 = active_version(&ctx, "api").await;
+
+    // `wrangler versions deploy v2@90% v1@10%` by hand.
+    ctx.client()
+        .create_deployment(
+            "api",
+            &flaresync_cloudflare::NewDeployment::split(
+                vec![
+                    flaresync_cloudflare::DeploymentVersion {
+                        version_id: v2.clone(),
+                        percentage: 90.0,
+                    },
+                    flaresync_cloudflare::DeploymentVersion {
+                        version_id: v1.clone(),
+                        percentage: 10.0,
+                    },
+                ],
+                Some("canary of the old version".into()),
+            ),
+            false,
+        )
+        .await
+        .expect("split deployment");
+
+    // Git did not change: the split is drift, reported and left alone.
+    let before = emulator.requests().len();
+    let idle = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "report policy: the hand-made split stays"
+    );
+    let api = worker(&idle, "api");
+    assert_eq!(api.outcome, WorkerOutcome::HeldForDrift, "{idle:#?}");
+    let drift = api.drift.as_ref().expect("drift is reported");
+    let mut actual = vec![v1.clone(), v2.clone()];
+    actual.sort();
+    assert_eq!(drift.actual_versions, actual);
+    assert_eq!(active_versions(&ctx, "api").await.len(), 2);
+
+    // A new commit is the user's new intent: it is deployed at 100%, and the plan says that
+    // this ends the gradual deployment.
+    repo.set_body("api", "api-3");
+    let third = repo.commit("api v3");
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let account = emulator.account_id();
+    assert_eq!(
+        writes(&requests_since(&emulator, before)),
+        vec![
+            format!("POST /accounts/{account}/workers/scripts/api/versions"),
+            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
+        ]
+    );
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    let fs016 = plan_of(&report, "api")
+        .findings
+        .iter()
+        .find(|f| f.rule == "FS016")
+        .unwrap_or_else(|| panic!("FS016 explains the split: {report:#?}"));
+    assert!(!fs016.is_blocking());
+    assert!(fs016.message.contains("90"), "{}", fs016.message);
+    assert!(fs016.message.contains("10"), "{}", fs016.message);
+    assert!(fs016.message.contains("ends it"), "{}", fs016.message);
+    let live = active_versions(&ctx, "api").await;
+    assert_eq!(live.len(), 1, "100%: {live:?}");
+    assert_eq!(api.live_commit.as_deref(), Some(third.as_str()));
+    assert!(sync(&ctx).await.converged());
+}
+
+#[tokio::test]
+async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    let second = repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    let v2 = active_version(&ctx, "api").await;
+    repo.revert_head();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    assert_eq!(active_version(&ctx, "api").await, v1);
+    let versions = ctx.client().list_versions("api").await.expect("lists").len();
+
+    // Revert the revert: v2 is deployed again, nothing is uploaded.
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    assert_eq!(
+        writes(&requests_since(&emulator, before)),
+        vec![format!(
+            "POST /accounts/{}/workers/scripts/api/deployments",
+            emulator.account_id()
+        )],
+        "a deployment of the existing version, no upload"
+    );
+    let api = worker(&report, "api");
+    match &plan_of(&report, "api").action {
+        flaresync_plan::Action::Rollback { to, force: false } => {
+            assert_eq!(to.version_id, v2);
+            assert_eq!(to.commit, second);
+        }
+        other => panic!("a deployment of the existing v2, got {other:?}"),
+    }
+    assert_eq!(api.live_version.as_deref(), Some(v2.as_str()));
+    assert_eq!(api.live_commit.as_deref(), Some(second.as_str()));
+    assert_eq!(active_version(&ctx, "api").await, v2);
+    assert_eq!(
+        ctx.client().list_versions("api").await.expect("lists").len(),
+        versions,
+        "no new version"
+    );
+    assert!(api.drift.is_none(), "{api:#?}");
+    let settle = sync(&ctx).await;
+    assert_eq!(worker(&settle, "api").outcome, WorkerOutcome::InSync);
+}
