@@ -601,10 +601,30 @@ fn check_secrets(ctx: &Context<'_>) -> Vec<Finding> {
         ),
         (Some(a), Some(b)) if a != b
     );
-    if changed.is_empty() && !fingerprint_changed {
+    // Values are never readable, but every secret change makes Cloudflare copy the latest
+    // version (`triggered_by: secret`): one numbered after the target, up to the active version,
+    // means the values in effect now may differ from the target's (Cloudflare compares values).
+    let active_number = ctx.active.and_then(|a| a.live).map(|v| v.number);
+    let secret_change_after = active_number
+        .filter(|_| target_live.number > 0)
+        .and_then(|active| {
+            live.versions.iter().find(|v| {
+                v.triggered_by.as_deref() == Some("secret")
+                    && v.number > target_live.number
+                    && v.number <= active
+            })
+        });
+    if changed.is_empty() && !fingerprint_changed && secret_change_after.is_none() {
         return Vec::new();
     }
-    let detail = if changed.is_empty() {
+    let detail = if let (true, false, Some(change)) =
+        (changed.is_empty(), fingerprint_changed, secret_change_after)
+    {
+        format!(
+            "a secret was set or changed after it was created (version {} was made by a secret change)",
+            change.number
+        )
+    } else if changed.is_empty() {
         "secret values changed since it was created".to_owned()
     } else {
         changed.sort();

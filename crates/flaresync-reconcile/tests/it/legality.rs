@@ -878,7 +878,12 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
     let report = sync(&ctx).await;
     assert!(report.converged(), "{report:#?}");
     assert_eq!(active_version(&ctx, "api").await, v1);
-    let versions = ctx.client().list_versions("api").await.expect("lists").len();
+    let versions = ctx
+        .client()
+        .list_versions("api")
+        .await
+        .expect("lists")
+        .len();
 
     // Revert the revert: v2 is deployed again, nothing is uploaded.
     repo.revert_head();
@@ -905,11 +910,59 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
     assert_eq!(api.live_commit.as_deref(), Some(second.as_str()));
     assert_eq!(active_version(&ctx, "api").await, v2);
     assert_eq!(
-        ctx.client().list_versions("api").await.expect("lists").len(),
+        ctx.client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len(),
         versions,
         "no new version"
     );
     assert!(api.drift.is_none(), "{api:#?}");
     let settle = sync(&ctx).await;
     assert_eq!(worker(&settle, "api").outcome, WorkerOutcome::InSync);
+}
+
+#[tokio::test]
+async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    put_secret(&emulator, "api", "API_KEY", "first-value").await;
+    assert_eq!(
+        worker(&sync(&ctx).await, "api").outcome,
+        WorkerOutcome::InSync
+    );
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    // Rotate the key: same name, new value.
+    put_secret(&emulator, "api", "API_KEY", "second-value").await;
+    assert_eq!(
+        worker(&sync(&ctx).await, "api").outcome,
+        WorkerOutcome::InSync
+    );
+    let live = active_version(&ctx, "api").await;
+
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "refused by the planner, not by Cloudflare's 10220"
+    );
+    let api = worker(&report, "api");
+    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
+    let message = error_message(api);
+    assert!(message.contains("FS006"), "{message}");
+    assert!(
+        message.contains("allow_secret_change_rollback = true"),
+        "{message}"
+    );
+    assert!(!message.contains("first-value") && !message.contains("second-value"));
+    assert_eq!(active_version(&ctx, "api").await, live);
 }
