@@ -167,10 +167,56 @@ pub fn plan(
         steps_by_worker.insert(name.to_owned(), (is_rollback, steps));
         plans.insert(name.to_owned(), worker_plan);
     }
-    let workers: Vec<WorkerPlan> = plans.into_values().collect();
-
     let deploy_order = ordering.deploy.clone();
     let rollback_order: Vec<String> = deploy_order.iter().rev().cloned().collect();
+
+    // Rollbacks go callers first, so that a caller never runs newer code against a callee that
+    // rolled back under it. A callee whose caller is blocked (and so keeps running what it runs
+    // now) is held back too; walking callers first carries that down a chain.
+    for name in &rollback_order {
+        let Some(worker_plan) = plans.get(name) else {
+            continue;
+        };
+        let Action::Rollback { to, .. } = &worker_plan.action else {
+            continue;
+        };
+        let blocked_callers: Vec<String> = plans
+            .values()
+            .filter(|caller| {
+                caller.depends_on.contains(name) && matches!(caller.action, Action::Blocked { .. })
+            })
+            .map(|caller| format!("`{}`", caller.name))
+            .collect();
+        if blocked_callers.is_empty() {
+            continue;
+        }
+        let to = to.clone();
+        let callers = blocked_callers.join(", ");
+        let finding = Finding::new(
+            "FS018",
+            Severity::Error,
+            format!(
+                "held back: {callers} uses it and is blocked, so it keeps running its current (newer) code; rolling `{name}` back to {} under it could break it",
+                describe_ref(&to)
+            ),
+        )
+        .with_hint(format!(
+            "unblock {callers} first (see its findings); Workers roll back after the Workers that use them"
+        ));
+        if let Some(worker_plan) = plans.get_mut(name) {
+            worker_plan.reason = format!(
+                "rollback to {} held back: {callers} is blocked (FS018)",
+                describe_ref(&to)
+            );
+            worker_plan.findings.push(finding);
+            worker_plan
+                .findings
+                .sort_by(|a, b| (&a.rule, &a.message).cmp(&(&b.rule, &b.message)));
+            worker_plan.action = Action::Blocked { target: Some(to) };
+        }
+        steps_by_worker.insert(name.clone(), (false, Vec::new()));
+    }
+    let workers: Vec<WorkerPlan> = plans.into_values().collect();
     let mut steps = Vec::new();
     for name in &rollback_order {
         if let Some((true, worker_steps)) = steps_by_worker.get(name) {
@@ -1139,6 +1185,68 @@ mod tests {
             }
             other => panic!("expected rollback, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_callee_does_not_roll_back_under_a_blocked_caller() {
+        // web depends on api; both revert. web's old version is gone (FS001), api's is live.
+        let live = LiveAccount {
+            workers: BTreeMap::from([
+                ("api".to_string(), live_worker("api", &["a2", "a1"])),
+                ("web".to_string(), live_worker("web", &["w2"])),
+            ]),
+            ..LiveAccount::default()
+        };
+        let mut hist = history("api", vec![known("a1", "api-1"), known("a2", "api-2")]);
+        hist.workers.insert(
+            "web".into(),
+            WorkerHistory {
+                versions: vec![known("w1", "web-1"), known("w2", "web-2")],
+                applied_digest: None,
+            },
+        );
+        let mut policies = Policies::default();
+        policies.workers.insert(
+            "web".into(),
+            Policy {
+                depends_on: vec!["api".into()],
+                ..Policy::default()
+            },
+        );
+        let head = desired(&[("api", "api-1"), ("web", "web-1")]);
+        let plan = plan(&head, None, &live, &hist, &policies);
+        let by_name = |name: &str| {
+            plan.workers
+                .iter()
+                .find(|w| w.name == name)
+                .expect("planned")
+        };
+        assert!(matches!(
+            by_name("web").action,
+            Action::Blocked { target: Some(_) }
+        ));
+        let api = by_name("api");
+        assert!(
+            matches!(&api.action, Action::Blocked { target: Some(to) } if to.version_id == "a1"),
+            "{api:?}"
+        );
+        assert!(api.reason.contains("held back"), "{}", api.reason);
+        assert!(
+            api.findings
+                .iter()
+                .any(|f| f.rule == "FS018" && f.is_blocking() && f.message.contains("`web`")),
+            "{:?}",
+            api.findings
+        );
+        assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+
+        // Without the dependency, api's rollback runs alone.
+        let plan = super::plan(&head, None, &live, &hist, &Policies::default());
+        assert!(
+            plan.workers
+                .iter()
+                .any(|w| w.name == "api" && matches!(w.action, Action::Rollback { .. }))
+        );
     }
 
     #[test]

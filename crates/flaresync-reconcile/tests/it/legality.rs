@@ -966,3 +966,50 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
     assert!(!message.contains("first-value") && !message.contains("second-value"));
     assert_eq!(active_version(&ctx, "api").await, live);
 }
+
+#[tokio::test]
+async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    // web gets a secret after v2: its rollback is refused (FS006).
+    put_secret(&emulator, "web", "SESSION_KEY", "k").await;
+    assert!(sync(&ctx).await.converged());
+    let api_v2 = active_version(&ctx, "api").await;
+    let web_live = active_version(&ctx, "web").await;
+
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "neither rolls back"
+    );
+    let web = worker(&report, "web");
+    assert_eq!(web.outcome, WorkerOutcome::Blocked, "{report:#?}");
+    assert!(error_message(web).contains("FS006"));
+    let api = worker(&report, "api");
+    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
+    let message = error_message(api);
+    assert!(message.contains("FS018"), "{message}");
+    assert!(message.contains("`web`"), "names the caller: {message}");
+    assert!(message.contains("unblock `web` first"), "{message}");
+    assert_eq!(active_version(&ctx, "api").await, api_v2);
+    assert_eq!(active_version(&ctx, "web").await, web_live);
+}
