@@ -66,6 +66,8 @@ fn stored(emulator: &Emulator, script: &str) -> Value {
 fn modules(emulator: &Emulator, script: &str) -> Vec<(String, String, String)> {
     let body = emulator.get_text(&format!("{}/content/v2", script_path(script)));
     let mut out = Vec::new();
+    // The body starts with the first boundary line, without a preceding CRLF.
+    let body = format!("\r\n{body}");
     for part in body.split("\r\n--").skip(1) {
         let Some((head, content)) = part.split_once("\r\n\r\n") else {
             continue;
@@ -235,6 +237,7 @@ fn staging_env_upload_is_stored_like_wrangler_deploy() {
     let modules = ours["modules"].to_string();
     assert!(
         modules.contains("[\"banner.txt\",\"text/plain\"")
+            && modules.contains("[\"index.js\",\"application/javascript+module\"")
             && modules.contains("[\"lib.js\",\"application/javascript+module\""),
         "{modules}"
     );
@@ -403,4 +406,63 @@ fn wrangler_versions_upload_and_rollback_are_outside_flaresync_and_reported_as_d
     assert_eq!(emulator.live_tag("human-api").as_deref(), Some(c2.as_str()));
     let again = sync(&emulator, &repo_arg, &state);
     assert!(again.stdout.contains("no changes"), "{}", again.all());
+}
+
+/// `env = "staging"` for a Worker whose config has no [env] tables at all: wrangler only warns
+/// and deploys the whole top level (bindings included) as `<name>-staging`; flaresync does the
+/// same, with a warning.
+#[test]
+fn env_for_a_config_without_env_tables_matches_wrangler() {
+    let Some(entry) = wrangler_entry() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    let config = |name: &str| {
+        format!(
+            "name = \"{name}\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\n\n[vars]\nMODE = \"top\"\n"
+        )
+    };
+    let body = "export default { fetch() { return new Response(\"plain\"); } };\n";
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo.join("flaresync.toml"), "env = \"staging\"\n");
+    write(&repo.join("workers/plain/wrangler.toml"), &config("plain"));
+    write(&repo.join("workers/plain/dist/index.js"), body);
+    commit_all(&repo, "plain");
+    let out = sync(
+        &emulator,
+        repo.to_str().expect("utf-8"),
+        &dir.path().join("state"),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+
+    let project = dir.path().join("wrangler-project");
+    write(&project.join("wrangler.toml"), &config("plainw"));
+    write(&project.join("dist/index.js"), body);
+    let deployed = wrangler(&entry, &emulator, &project, &["deploy", "--env", "staging"]);
+    assert!(
+        deployed.all().contains("No environment found"),
+        "wrangler warns:\n{}",
+        deployed.all()
+    );
+    // wrangler bundled the module (esbuild reformats it): compare names and types only.
+    let without_content = |mut value: Value| {
+        for module in value["modules"].as_array_mut().expect("modules") {
+            module.as_array_mut().expect("a tuple").truncate(2);
+        }
+        value
+    };
+    let ours = without_content(stored(&emulator, "plain-staging"));
+    assert_eq!(ours, without_content(stored(&emulator, "plainw-staging")));
+    assert_eq!(
+        ours["modules"],
+        json!([["index.js", "application/javascript+module"]])
+    );
+    assert!(
+        stored(&emulator, "plain-staging")
+            .to_string()
+            .contains("\"text\":\"top\"")
+    );
 }
