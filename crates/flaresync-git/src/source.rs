@@ -263,6 +263,48 @@ impl GitSource {
         })
     }
 
+    /// The branch the remote's `HEAD` points at (what `git clone` checks out), asked over the
+    /// network with the source's credentials. Only for remotes: a local source answers
+    /// [`SourceError::Git`]. Use it when no branch is configured.
+    pub fn remote_default_branch(&self) -> Result<String, SourceError> {
+        let Origin::Remote { url, credentials } = &self.origin else {
+            return Err(SourceError::Git {
+                doing: "asking for the remote's default branch".into(),
+                message: "the repository is local; read its HEAD instead".into(),
+            });
+        };
+        let fetch_error = |error: git2::Error| SourceError::Fetch {
+            url: redact_url(url),
+            branch: "HEAD".into(),
+            message: error.message().to_owned(),
+        };
+        let mut remote = self.repo.find_remote(REMOTE_NAME).map_err(fetch_error)?;
+        let mut proxy = git2::ProxyOptions::new();
+        proxy.auto();
+        let connection = remote
+            .connect_auth(
+                git2::Direction::Fetch,
+                Some(credentials.callbacks()),
+                Some(proxy),
+            )
+            .map_err(fetch_error)?;
+        let head = connection
+            .default_branch()
+            .map_err(|_| SourceError::Fetch {
+                url: redact_url(url),
+                branch: "HEAD".into(),
+                message: "the remote names no default branch (its HEAD points at no existing \
+                          branch); configure the branch to follow"
+                    .into(),
+            })?;
+        let head = head.as_str().map_err(|_| SourceError::Fetch {
+            url: redact_url(url),
+            branch: "HEAD".into(),
+            message: "the remote's HEAD names a branch that is not valid UTF-8".into(),
+        })?;
+        Ok(head.strip_prefix("refs/heads/").unwrap_or(head).to_owned())
+    }
+
     /// Sets the head flaresync last acted on (e.g. from the journal after a restart), so the
     /// next fetch classifies the move relative to it instead of reporting `Initial`. `None`
     /// forgets it: a remote then falls back to the head its clone cache held when opened.

@@ -186,3 +186,45 @@ fn fetch_errors_name_the_problem() {
     assert!(!error.to_string().contains("hunter2"), "{error}");
     assert!(!format!("{unreachable:?}").contains("hunter2"));
 }
+
+#[test]
+fn remote_default_branch_is_what_the_remote_head_names() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let source = GitSource::remote(
+        &url(&fixture),
+        fixture.path("cache"),
+        "ignored",
+        Credentials::none(),
+    )
+    .expect("remote");
+    assert_eq!(source.remote_default_branch().expect("head"), "main");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(fixture.path("remote.git"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["symbolic-ref", "HEAD", "refs/heads/nothing-yet"]);
+    let error = source.remote_default_branch().expect_err("unborn HEAD");
+    assert!(error.to_string().contains("no default branch"), "{error}");
+    git(&["branch", "trunk", "main"]);
+    git(&["symbolic-ref", "HEAD", "refs/heads/trunk"]);
+    assert_eq!(source.remote_default_branch().expect("head"), "trunk");
+    let local = GitSource::open_local(fixture.path("work"), "main").expect("local");
+    assert!(local.remote_default_branch().is_err());
+    let unreachable = GitSource::remote(
+        "https://user:hunter2@127.0.0.1:9/repo.git",
+        fixture.path("cache2"),
+        "main",
+        Credentials::none(),
+    )
+    .expect("remote");
+    let error = unreachable
+        .remote_default_branch()
+        .expect_err("nothing listens");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}
