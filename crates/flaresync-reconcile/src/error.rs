@@ -15,24 +15,23 @@ const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 pub enum Error {
     /// The repository could not be opened, fetched or read.
     #[error("failed to read the config repository: {0}")]
-    Git(#[from] flaresync_git::SourceError),
+    Git(flaresync_git::SourceError),
 
     /// The desired state at a commit could not be computed (invalid `flaresync.toml`,
     /// unreadable tree).
     #[error("failed to compute the desired state: {0}")]
-    Desired(#[from] flaresync_git::desired::DesiredError),
+    Desired(flaresync_git::desired::DesiredError),
 
     /// A Cloudflare API call failed.
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed: {error}")]
     Api {
         operation: String,
-        #[source]
-        source: flaresync_cloudflare::Error,
+        error: flaresync_cloudflare::Error,
     },
 
     /// The journal could not be opened, read or written.
     #[error("journal error: {0}")]
-    Journal(#[from] flaresync_journal::JournalError),
+    Journal(flaresync_journal::JournalError),
 
     /// The Worker's config at the head commit does not load; it needs a fixing commit.
     #[error("config of worker {worker} is invalid: {message}")]
@@ -82,11 +81,31 @@ pub enum Error {
     Internal(String),
 }
 
+// The wrapped errors are part of each message (reports and the journal keep only the text), so
+// they are not also exposed as `source()`: a chain printer (`{:#}`) would show them twice.
+impl From<flaresync_git::SourceError> for Error {
+    fn from(error: flaresync_git::SourceError) -> Self {
+        Error::Git(error)
+    }
+}
+
+impl From<flaresync_git::desired::DesiredError> for Error {
+    fn from(error: flaresync_git::desired::DesiredError) -> Self {
+        Error::Desired(error)
+    }
+}
+
+impl From<flaresync_journal::JournalError> for Error {
+    fn from(error: flaresync_journal::JournalError) -> Self {
+        Error::Journal(error)
+    }
+}
+
 impl Error {
     pub(crate) fn api(operation: impl Into<String>, source: flaresync_cloudflare::Error) -> Self {
         Error::Api {
             operation: operation.into(),
-            source,
+            error: source,
         }
     }
 
@@ -107,7 +126,7 @@ impl Error {
             Error::Desired(_) => Class::Transient {
                 reason: Reason::GitFetchFailed,
             },
-            Error::Api { source, .. } => classify_api(source),
+            Error::Api { error, .. } => classify_api(error),
             Error::Journal(_) => Class::Transient {
                 reason: Reason::JournalFailed,
             },
