@@ -24,6 +24,15 @@ pub enum JournalError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The directory of the database file cannot be created.
+    #[error(
+        "cannot create the journal directory {path}: {source}; check permissions or choose another state directory"
+    )]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The database was written by a newer flaresync.
     #[error(
         "the journal at {path} has schema version {found}, newer than this flaresync ({supported}); \
@@ -98,6 +107,15 @@ impl Journal {
             path: path.clone(),
             source,
         };
+        // A fresh state directory: create it (SQLite creates the file, not its directory).
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| JournalError::CreateDir {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
         let connection = Connection::open(&path).map_err(open_error)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(5))

@@ -400,3 +400,18 @@ fn script_upload_deploy_marks_its_version_as_flaresync_but_a_rollback_does_not()
         }
     );
 }
+
+#[test]
+fn opening_in_a_fresh_state_directory_creates_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state/nested/journal.sqlite3");
+    let journal = Journal::open(&path).expect("the directory is created");
+    assert!(journal.history("api").expect("history").is_empty());
+    assert!(path.exists());
+
+    // A file where the directory should be: an error naming it, not a panic.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "x").expect("write");
+    let error = Journal::open(blocker.join("sub/journal.sqlite3")).expect_err("not a directory");
+    assert!(error.to_string().contains("blocker"), "{error}");
+}
