@@ -729,15 +729,25 @@ fn plan_rollback<'a>(
     );
     if !findings.iter().any(Finding::is_blocking) {
         let force = findings.iter().any(|f| f.rule == "FS006" && f.overridden);
-        let reason = format!(
-            "desired content equals {}, still deployable: rollback without upload{}",
-            describe_ref(&to),
-            if force {
-                " (forced: secrets differ)"
-            } else {
-                ""
-            }
-        );
+        let finishing_split = current
+            .active
+            .is_some_and(|active| active.version_id == target.known.version_id);
+        let reason = if finishing_split {
+            format!(
+                "a gradual deployment is in progress and its larger share, {}, already runs this content: deploying it at 100% (no upload)",
+                describe_ref(&to)
+            )
+        } else {
+            format!(
+                "desired content equals {}, still deployable: rollback without upload{}",
+                describe_ref(&to),
+                if force {
+                    " (forced: secrets differ)"
+                } else {
+                    ""
+                }
+            )
+        };
         let mut steps = vec![Step::Deploy {
             worker: name.clone(),
             version: DeployTarget::Existing(to.clone()),

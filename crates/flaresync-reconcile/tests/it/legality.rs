@@ -155,7 +155,7 @@ async fn secret_set_between(
 async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
     let emulator = TestEmulator::start().await.expect("emulator starts");
     let mut repo = Repo::new();
-    let (ctx, _state, _v1) = secret_set_between(&emulator, &mut repo, None).await;
+    let (ctx, _state, v1) = secret_set_between(&emulator, &mut repo, None).await;
     let live_before = active_version(&ctx, "api").await;
 
     let before = emulator.requests().len();
@@ -191,6 +191,28 @@ async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
     let again = sync(&ctx).await;
     assert!(writes(&requests_since(&emulator, before)).is_empty());
     assert_eq!(worker(&again, "api").outcome, WorkerOutcome::Blocked);
+
+    // Following the hint: a commit that allows it makes the rollback go through, forced.
+    write_policy(
+        &repo,
+        "[workers.api]\nallow_secret_change_rollback = true\n",
+    );
+    repo.commit("allow api to roll back across secret changes");
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(api.action, "rollback (forced)");
+    let sent = emulator.requests().into_iter().skip(before);
+    assert!(
+        sent.filter(|r| r.method == "POST")
+            .all(|r| r.query.as_deref() == Some("force=true")),
+        "the deployment is forced"
+    );
+    assert_eq!(active_version(&ctx, "api").await, v1);
 }
 
 #[tokio::test]
@@ -824,6 +846,11 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     let mut actual = vec![v1.clone(), v2.clone()];
     actual.sort();
     assert_eq!(drift.actual_versions, actual);
+    let reason = &plan_of(&idle, "api").reason;
+    assert!(
+        reason.contains("gradual deployment") && reason.contains("100%"),
+        "{reason}"
+    );
     assert_eq!(active_versions(&ctx, "api").await.len(), 2);
 
     // A new commit is the user's new intent: it is deployed at 100%, and the plan says that
