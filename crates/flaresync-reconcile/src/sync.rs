@@ -554,7 +554,8 @@ pub fn known_versions(
     Ok(known)
 }
 
-/// `(id, commit tag)` of each listed version, in list order.
+/// `(id, commit tag)` of each listed version, in list order: the input of [`known_versions`].
+/// Use it rather than the raw `workers/tag` annotations (`plan --live` and the loop must agree).
 ///
 /// A secret change (`wrangler secret put`, the dashboard) makes Cloudflare copy the latest
 /// version, which must be fully deployed, with only the secret changed, and deploy the copy
@@ -562,7 +563,9 @@ pub fn known_versions(
 /// bindings as the version numbered just before it, so it carries that version's tag: flaresync
 /// sees the content Git deployed (in sync, a rollback candidate) rather than an unmanaged
 /// version to replace, which would silently drop the new secret.
-fn version_tags(versions: &[flaresync_cloudflare::VersionSummary]) -> Vec<ListedVersion> {
+pub fn version_tags(
+    versions: &[flaresync_cloudflare::VersionSummary],
+) -> Vec<(String, Option<String>)> {
     let mut by_number: Vec<(u64, &flaresync_cloudflare::VersionSummary)> = versions
         .iter()
         .filter_map(|v| v.number.map(|n| (n, v)))
