@@ -642,9 +642,10 @@ async fn a_429_holds_back_every_clone() {
     fault.retry_after = Some(1);
     emulator.add_fault(fault).expect("fault accepted");
     let first = tokio::spawn(async move { client.list_scripts().await });
-    // Wait until the 429 has been answered (and so has blocked the shared budget).
+    // Wait until the client has processed the 429 (and so has blocked the shared budget): the
+    // emulator's request log alone would race with the client reading the answer.
     let mut polls = 0;
-    while !emulator.requests().iter().any(|r| r.status == 429) {
+    while clone.metrics().rate_limited_total == 0 {
         polls += 1;
         assert!(polls < 1000, "the rate-limited request never arrived");
         tokio::time::sleep(Duration::from_millis(10)).await;
