@@ -531,15 +531,24 @@ fn check_resources(ctx: &Context<'_>) -> Vec<Finding> {
             _ => None,
         };
         if let Some(what) = missing {
-            let verb = match ctx.subject {
-                Subject::Rollback { .. } => "the rollback target binds",
-                _ => "the desired state binds",
+            let (verb, consequence) = match ctx.subject {
+                Subject::Rollback { .. } => (
+                    "the rollback target binds",
+                    "Cloudflare refuses to deploy a version bound to a deleted resource",
+                ),
+                _ => (
+                    "the desired state binds",
+                    "Cloudflare rejects an upload that binds it",
+                ),
             };
             findings.push(
                 Finding::new(
                     "FS004",
                     Severity::Error,
-                    format!("{verb} `{}` to {what}, which does not exist", binding.name),
+                    format!(
+                        "{verb} `{}` to {what}, which does not exist; {consequence}",
+                        binding.name
+                    ),
                 )
                 .with_hint("create the resource, or point the binding at an existing one in Git and deploy forward"),
             );

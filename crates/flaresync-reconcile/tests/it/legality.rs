@@ -416,6 +416,10 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
                 message.contains("redeploying it is not legal either"),
                 "{message}"
             );
+            assert!(
+                message.contains("Cloudflare rejects an upload that binds it"),
+                "{message}"
+            );
             assert!(message.contains(&resource.described(&id)), "{message}");
         }
         assert_eq!(
