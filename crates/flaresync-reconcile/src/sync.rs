@@ -813,7 +813,10 @@ async fn refresh_live(
             .unwrap_or_default();
         if let (Some(mapping), Some(wanted)) = (mapping, &wanted_version_digest) {
             for known in &mapping.known {
-                if &known.version_digest == wanted {
+                // Versions beyond the window (known from the journal) cannot be deployed:
+                // their details do not matter.
+                let listed = fetched.versions.iter().any(|v| v.id == known.version_id);
+                if &known.version_digest == wanted && listed {
                     detail_ids.insert(known.version_id.clone());
                 }
             }
