@@ -1044,3 +1044,41 @@ async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
     assert_eq!(active_version(&ctx, "api").await, api_v2);
     assert_eq!(active_version(&ctx, "web").await, web_live);
 }
+
+#[tokio::test]
+async fn a_revert_rolls_back_to_the_copy_that_already_has_the_current_secrets() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    // The secret is set while v1's content runs: Cloudflare copies v1 into a new version.
+    put_secret(&emulator, "api", "API_KEY", "unchanged").await;
+    let v1_with_secret = active_version(&ctx, "api").await;
+    assert_ne!(v1, v1_with_secret);
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+
+    // Reverting goes back to the copy with the same secret: legal without force.
+    repo.revert_head();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    match &plan_of(&report, "api").action {
+        flaresync_plan::Action::Rollback { to, force } => {
+            assert_eq!(to.version_id, v1_with_secret);
+            assert!(!force, "secrets are the same");
+        }
+        other => panic!("a rollback, got {other:?}"),
+    }
+    assert_eq!(active_version(&ctx, "api").await, v1_with_secret);
+    let secrets = ctx.client().list_secrets("api").await.expect("lists");
+    assert_eq!(
+        secrets.into_iter().map(|s| s.name).collect::<Vec<_>>(),
+        vec!["API_KEY"],
+        "the secret survives the revert"
+    );
+}
