@@ -75,6 +75,11 @@ pub struct PassOutcome {
     pub succeeded: Vec<String>,
     /// Workers whose reconcile failed, with the class that decides the requeue.
     pub failed: Vec<(String, Class)>,
+    /// `(worker, blocker)`: Workers not applied because another Worker held them back (a
+    /// dependency that did not deploy first, a caller that did not roll back first). The loop
+    /// runs them again as soon as a later pass reconciles the blocker, instead of waiting for
+    /// the next change.
+    pub deferred: Vec<(String, String)>,
 }
 
 /// The reconciler the loop drives. [`crate::Context`] is the real one; tests plug in fakes.
@@ -194,6 +199,7 @@ pub async fn run_with<R: Reconciler>(
 
     let mut scheduler: Scheduler<Target> = Scheduler::new(config.debounce);
     let mut failures: BTreeMap<Target, FailureState> = BTreeMap::new();
+    let mut deferred: BTreeMap<String, String> = BTreeMap::new();
     let mut sources: BTreeMap<Target, TriggerSource> = BTreeMap::new();
     let mut in_flight: Option<InFlight> = None;
     tokio::pin!(shutdown);
@@ -222,7 +228,7 @@ pub async fn run_with<R: Reconciler>(
                 }
             }, if in_flight.is_some() => {
                 if let Some(flight) = in_flight.take() {
-                    settle(&mut scheduler, &mut failures, &config.backoff, flight, result);
+                    settle(&mut scheduler, &mut failures, &mut deferred, &config.backoff, flight, result);
                 }
             }
             () = sleep_until_opt(wakeup), if wakeup.is_some() => {
@@ -288,6 +294,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 fn settle(
     scheduler: &mut Scheduler<Target>,
     failures: &mut BTreeMap<Target, FailureState>,
+    deferred: &mut BTreeMap<String, String>,
     backoff: &BackoffConfig,
     flight: InFlight,
     result: Result<Result<PassOutcome, Class>, tokio::task::JoinError>,
@@ -297,6 +304,7 @@ fn settle(
         scheduler.finish(key);
     }
     let elapsed = now.saturating_duration_since(flight.started);
+    let mut to_request: Vec<String> = Vec::new();
     let mut requeue = |key: Target,
                        class: &Class,
                        failures: &mut BTreeMap<Target, FailureState>| {
@@ -323,12 +331,27 @@ fn settle(
                 "Reconcile pass finished."
             );
             failures.remove(&Target::All);
+            // Workers held back by a Worker this pass reconciled run again now (those held
+            // back in this very pass wait for a later one).
+            let released: Vec<String> = deferred
+                .iter()
+                .filter(|(_, blocker)| {
+                    outcome.succeeded.contains(blocker)
+                        && !outcome.deferred.iter().any(|(held, _)| held == *blocker)
+                })
+                .map(|(worker, _)| worker.clone())
+                .collect();
+            for worker in &released {
+                deferred.remove(worker);
+            }
+            to_request = released;
             for worker in outcome.succeeded {
                 failures.remove(&Target::Worker(worker));
             }
             for (worker, class) in outcome.failed {
                 requeue(Target::Worker(worker), &class, failures);
             }
+            deferred.extend(outcome.deferred);
         }
         Ok(Err(class)) => {
             warn!(reason = %class.reason(), kind = class.kind_str(), "Reconcile pass failed.");
@@ -345,6 +368,10 @@ fn settle(
                 requeue(key, &class, failures);
             }
         }
+    }
+    for worker in to_request {
+        debug!(worker = %worker, "Running a held-back Worker again.");
+        scheduler.request(Target::Worker(worker), now);
     }
 }
 

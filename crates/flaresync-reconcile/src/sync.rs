@@ -349,6 +349,9 @@ pub struct WorkerReport {
     pub notes: Vec<String>,
     #[serde(skip)]
     class: Option<Class>,
+    /// The Worker that held this one back in this pass (see [`PassOutcome::deferred`]).
+    #[serde(skip)]
+    deferred_by: Option<String>,
 }
 
 impl WorkerReport {
@@ -366,6 +369,7 @@ impl WorkerReport {
             error: None,
             notes: Vec::new(),
             class: None,
+            deferred_by: None,
         }
     }
 
@@ -1802,6 +1806,7 @@ async fn apply(
                 "not rolled back: {} uses it and did not roll back in this pass, so it keeps its newer version until then",
                 dependent.name
             ));
+            report.deferred_by = Some(dependent.name.clone());
             failed.insert(worker);
             continue;
         }
@@ -1813,6 +1818,7 @@ async fn apply(
             report.notes.push(format!(
                 "not applied: dependency {dependency} failed in this pass"
             ));
+            report.deferred_by = Some(dependency.clone());
             failed.insert(worker);
             continue;
         }
@@ -2324,6 +2330,9 @@ impl Reconciler for Context {
                     if !scope.includes(&worker.worker) {
                         // Not reconciled in this pass: its backoff state stays as it is.
                         continue;
+                    }
+                    if let Some(blocker) = worker.deferred_by.clone() {
+                        outcome.deferred.push((worker.worker.clone(), blocker));
                     }
                     match worker.class {
                         Some(class) => outcome.failed.push((worker.worker, class)),

@@ -1082,3 +1082,106 @@ async fn a_revert_rolls_back_to_the_copy_that_already_has_the_current_secrets() 
         "the secret survives the revert"
     );
 }
+
+#[tokio::test]
+async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_through() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    // No client-side retries: the loop's requeue has to do it.
+    let mut config = flaresync_cloudflare::ClientConfig::new(
+        emulator.base_url(),
+        emulator.account_id(),
+        flaresync_cloudflare::Secret::new(emulator.token()),
+    );
+    config.retry.max_attempts = 1;
+    let ctx = std::sync::Arc::new(
+        Context::with_options(
+            flaresync_git::GitSource::open_local(repo.path(), "main").expect("opens"),
+            flaresync_cloudflare::Client::new(config).expect("client"),
+            journal_path(&state),
+            flaresync_config::RepoConfig::default(),
+            options(),
+        )
+        .expect("context"),
+    );
+    assert!(sync(&ctx).await.converged());
+    let api_v1 = active_version(&ctx, "api").await;
+    let web_v1 = active_version(&ctx, "web").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    repo.revert_head();
+    // web's rollback fails once with a 5xx (transient): web is retried alone by the loop, and
+    // api, held back behind it, must follow without waiting for another commit.
+    emulator.fault(
+        "POST",
+        "/workers/scripts/web/deployments$",
+        flaresync_emulator::FaultKind::Status,
+        1,
+    );
+    let run_config = flaresync_reconcile::RunConfig {
+        poll_interval: None,
+        debounce: std::time::Duration::from_millis(20),
+        reconcile_on_sighup: false,
+        backoff: flaresync_reconcile::BackoffConfig {
+            initial: std::time::Duration::from_millis(50),
+            ..flaresync_reconcile::BackoffConfig::default()
+        },
+        ..flaresync_reconcile::RunConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let loop_task = tokio::spawn(flaresync_reconcile::run(
+        ctx.clone(),
+        run_config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let web = active_version(&ctx, "web").await;
+        let api = active_version(&ctx, "api").await;
+        if web == web_v1 && api == api_v1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both roll back (web {web}, api {api})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(std::time::Duration::from_secs(15), loop_task)
+        .await
+        .expect("loop stops")
+        .expect("joins")
+        .expect("clean");
+    // Entry point first, even across the retry.
+    let deployments: Vec<String> = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/deployments") && r.status < 300)
+        .map(|r| r.path)
+        .collect();
+    let n = deployments.len();
+    assert!(
+        deployments[n - 2].contains("/scripts/web/"),
+        "{deployments:#?}"
+    );
+    assert!(
+        deployments[n - 1].contains("/scripts/api/"),
+        "{deployments:#?}"
+    );
+}

@@ -95,6 +95,7 @@ fn failed(worker: &str, class: Class) -> Result<PassOutcome, Class> {
     Ok(PassOutcome {
         succeeded: Vec::new(),
         failed: vec![(worker.to_owned(), class)],
+        ..PassOutcome::default()
     })
 }
 
