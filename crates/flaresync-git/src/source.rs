@@ -343,6 +343,9 @@ impl GitSource {
                 let mut options = FetchOptions::new();
                 options.remote_callbacks(credentials.callbacks());
                 options.download_tags(AutotagOption::None);
+                // A branch deleted on the remote must not leave a stale tracking ref behind to
+                // be deployed forever: prune it, so the branch reads as missing.
+                options.prune(git2::FetchPrune::On);
                 let mut proxy = git2::ProxyOptions::new();
                 proxy.auto();
                 options.proxy_options(proxy);

@@ -228,3 +228,42 @@ fn remote_default_branch_is_what_the_remote_head_names() {
         .expect_err("nothing listens");
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
+
+#[test]
+fn a_branch_deleted_on_the_remote_is_missing_not_stale() {
+    let fixture = Fixture::run("make_force_push.sh", &["setup"]);
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(fixture.path("remote.git"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["branch", "feature", "main"]);
+    let mut source = GitSource::remote(
+        &url(&fixture),
+        fixture.path("cache"),
+        "feature",
+        Credentials::none(),
+    )
+    .expect("remote");
+    source.fetch().expect("the branch exists");
+    git(&["branch", "-D", "feature"]);
+    let error = source.fetch().expect_err("the branch is gone");
+    assert!(
+        matches!(error, SourceError::BranchNotFound { .. }),
+        "{error}"
+    );
+    // Other tracking refs are left alone.
+    let mut main = GitSource::remote(
+        &url(&fixture),
+        fixture.path("cache"),
+        "main",
+        Credentials::none(),
+    )
+    .expect("remote");
+    main.fetch().expect("main still fetches");
+}
