@@ -595,7 +595,13 @@ fn check_secrets(ctx: &Context<'_>) -> Vec<Finding> {
     let target_names: BTreeSet<&str> = target_live
         .bindings
         .iter()
-        .filter(|b| b.kind == BindingKind::SecretText)
+        // `secret_key` (CryptoKey) secrets have no typed variant; the secrets listing names
+        // them alongside `secret_text`.
+        .filter(|b| match &b.kind {
+            BindingKind::SecretText => true,
+            BindingKind::Other(other) => other.kind == "secret_key",
+            _ => false,
+        })
         .map(|b| b.name.as_str())
         .collect();
     let live_names: BTreeSet<&str> = live.secrets.iter().map(String::as_str).collect();

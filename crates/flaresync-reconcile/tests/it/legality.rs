@@ -1185,3 +1185,52 @@ async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_thro
         "{deployments:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_secret_key_that_did_not_change_does_not_block_a_rollback() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    // A `secret_key` (a CryptoKey secret), set once, before both versions below.
+    let response = reqwest::Client::new()
+        .put(url(&emulator, "/workers/scripts/api/secrets"))
+        .bearer_auth(emulator.token())
+        .json(&serde_json::json!({
+            "name": "SIGNING_KEY",
+            "type": "secret_key",
+            "format": "raw",
+            "algorithm": {"name": "HMAC", "hash": "SHA-256"},
+            "usages": ["sign", "verify"],
+            "key_base64": "c2VjcmV0"
+        }))
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+    assert!(sync(&ctx).await.converged());
+    let with_key = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+
+    repo.revert_head();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    assert!(
+        !plan_of(&report, "api")
+            .findings
+            .iter()
+            .any(|f| f.rule == "FS006"),
+        "{:#?}",
+        report.plan
+    );
+    assert_eq!(active_version(&ctx, "api").await, with_key);
+}
