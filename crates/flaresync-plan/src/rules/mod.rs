@@ -910,7 +910,19 @@ fn check_split(ctx: &Context<'_>) -> Vec<Finding> {
         .map(|d| {
             d.versions
                 .iter()
-                .map(|v| format!("{} at {}%", short(&v.version_id), v.percentage))
+                .map(|v| match ctx.history.version(&v.version_id) {
+                    Some(known) => format!(
+                        "{} (commit {}) at {}%",
+                        short(&v.version_id),
+                        short(&known.commit),
+                        v.percentage
+                    ),
+                    None => format!(
+                        "{} (not from flaresync) at {}%",
+                        short(&v.version_id),
+                        v.percentage
+                    ),
+                })
                 .collect()
         })
         .unwrap_or_default();

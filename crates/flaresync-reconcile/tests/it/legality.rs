@@ -811,7 +811,7 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
-    repo.commit("api v2");
+    let second = repo.commit("api v2");
     assert!(sync(&ctx).await.converged());
     let v2 = active_version(&ctx, "api").await;
 
@@ -885,6 +885,13 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     assert!(fs016.message.contains("90"), "{}", fs016.message);
     assert!(fs016.message.contains("10"), "{}", fs016.message);
     assert!(fs016.message.contains("ends it"), "{}", fs016.message);
+    assert!(
+        fs016
+            .message
+            .contains(&format!("(commit {}) at 90%", &second[..8])),
+        "names the commits: {}",
+        fs016.message
+    );
     let live = active_versions(&ctx, "api").await;
     assert_eq!(live.len(), 1, "100%: {live:?}");
     assert_eq!(api.live_commit.as_deref(), Some(third.as_str()));
