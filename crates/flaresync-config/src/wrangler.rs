@@ -206,58 +206,37 @@ impl<'a> Layer<'a> {
 
 fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConfig, ConfigError> {
     let mut top = Tbl::new(cx, root, "")?;
-    // Like wrangler: `--env X` on a config with no `env` table at all is only a warning; the
-    // whole top level (bindings included) deploys under the legacy name `<name>-X`.
-    let mut env_without_table: Option<&str> = None;
-    let env_layer = 'env: {
-        match env {
-            None => {
-                // Parse nothing from envs, but accept the key.
-                if let Some(envs) = top.get("env")
-                    && !matches!(envs.value, Val::Table(_))
-                {
-                    return Err(cx.err(envs, "`env` must be a table of environments"));
-                }
-                None
+    let env_layer = match env {
+        None => {
+            // Parse nothing from envs, but accept the key.
+            if let Some(envs) = top.get("env")
+                && !matches!(envs.value, Val::Table(_))
+            {
+                return Err(cx.err(envs, "`env` must be a table of environments"));
             }
-            Some(name) => {
-                let envs = top.table(cx, "env")?;
-                let node = envs
-                    .as_ref()
-                    .and_then(|t| t.entries.iter().find(|e| e.key == name).map(|e| &e.node));
-                if envs.is_none() {
-                    cx.warn(
-                        0,
-                        format!(
-                            "environment {name:?} is not defined and the config has no [env] \
-                         tables; like `wrangler --env {name}`, the top level is deployed as \
-                         `<name>-{name}`; add [env.{name}] to the config, or set env = \"\" for \
-                         this Worker in flaresync.toml to deploy the top level under its own name"
-                        ),
-                    );
-                    env_without_table = Some(name);
-                }
-                let Some(node) = node.filter(|_| envs.is_some()) else {
-                    if env_without_table.is_some() {
-                        let layer = None;
-                        break 'env layer;
-                    }
-                    let available: Vec<String> = envs
-                        .map(|t| t.entries.iter().map(|e| e.key.clone()).collect())
-                        .unwrap_or_default();
-                    return Err(ConfigError::UnknownEnv {
-                        path: cx.src.path.clone(),
-                        env: name.to_owned(),
-                        available: if available.is_empty() {
-                            "none".into()
-                        } else {
-                            available.join(", ")
-                        },
-                    });
-                };
-                let table = Tbl::new(cx, node, &format!("env.{name}"))?;
-                Some((name.to_owned(), table))
-            }
+            None
+        }
+        Some(name) => {
+            let envs = top.table(cx, "env")?;
+            let node = envs
+                .as_ref()
+                .and_then(|t| t.entries.iter().find(|e| e.key == name).map(|e| &e.node));
+            let Some(node) = node else {
+                let available: Vec<String> = envs
+                    .map(|t| t.entries.iter().map(|e| e.key.clone()).collect())
+                    .unwrap_or_default();
+                return Err(ConfigError::UnknownEnv {
+                    path: cx.src.path.clone(),
+                    env: name.to_owned(),
+                    available: if available.is_empty() {
+                        "none".into()
+                    } else {
+                        available.join(", ")
+                    },
+                });
+            };
+            let table = Tbl::new(cx, node, &format!("env.{name}"))?;
+            Some((name.to_owned(), table))
         }
     };
     let mut layer = Layer {
@@ -285,10 +264,7 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
             Some(own) => Some(own),
             None => top_name.map(|n| format!("{n}-{env_name}")),
         },
-        None => match env_without_table {
-            Some(env_name) => top_name.map(|n| format!("{n}-{env_name}")),
-            None => top_name,
-        },
+        None => top_name,
     };
     if let Some(name) = &name {
         check_script_name(cx, &layer, name);
@@ -1642,31 +1618,6 @@ kv_namespaces = [{ binding = "CACHE", id = "kv-prod" }]
         assert_eq!(parsed.name.as_deref(), Some("api"));
         assert_eq!(parsed.spec.bindings.len(), 2);
         assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
-    }
-
-    #[test]
-    fn env_on_a_config_without_env_tables_deploys_the_top_level_like_wrangler() {
-        let text = "name = \"api\"\nmain = \"i.js\"\n[vars]\nMODE = \"prod\"\n";
-        let parsed = parse("w.toml", text, Some("staging")).expect("a warning, like wrangler");
-        assert_eq!(parsed.name.as_deref(), Some("api-staging"));
-        assert_eq!(parsed.env.as_deref(), Some("staging"));
-        assert_eq!(
-            wire(&parsed),
-            json!([{"name": "MODE", "type": "plain_text", "text": "prod"}])
-        );
-        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
-        assert!(parsed.warnings[0].message.contains("[env.staging]"));
-        // An `env` table without that environment stays an error (wrangler: error too).
-        let err = parse("w.toml", &format!("{text}[env.prod]\n"), Some("staging"))
-            .expect_err("no such env");
-        assert!(err.to_string().contains("available: prod"), "{err}");
-        let err = parse(
-            "w.json",
-            "{\"name\": \"api\", \"env\": {}}",
-            Some("staging"),
-        )
-        .expect_err("empty env table");
-        assert!(err.to_string().contains("available: none"), "{err}");
     }
 
     #[test]
