@@ -1241,3 +1241,79 @@ async fn a_secret_key_that_did_not_change_does_not_block_a_rollback() {
     );
     assert_eq!(active_version(&ctx, "api").await, with_key);
 }
+
+#[tokio::test]
+async fn redeploy_policy_uploads_instead_of_forcing_a_secret_changing_rollback() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, v1) = secret_set_between(
+        &emulator,
+        &mut repo,
+        Some("[workers.api]\nrollback_policy = \"redeploy\"\n"),
+    )
+    .await;
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    let account = emulator.account_id();
+    assert_eq!(
+        writes(&requests_since(&emulator, before)),
+        vec![
+            format!("POST /accounts/{account}/workers/scripts/api/versions"),
+            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
+        ]
+    );
+    let plan = plan_of(&report, "api");
+    assert!(
+        plan.findings
+            .iter()
+            .any(|f| f.rule == "FS006" && f.overridden && !f.is_blocking()),
+        "{plan:#?}"
+    );
+    let live = active_version(&ctx, "api").await;
+    assert_ne!(live, v1, "a new version of the old content");
+    // The new version keeps the live secret (keep_bindings): nothing is lost.
+    let version = ctx.client().get_version("api", &live).await.expect("reads");
+    assert!(
+        version.bindings().iter().any(|b| b.name == "API_KEY"),
+        "{version:#?}"
+    );
+    assert_eq!(
+        worker(&sync(&ctx).await, "api").outcome,
+        WorkerOutcome::InSync
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, _state, _v1) = d1_revert(
+        &emulator,
+        &mut repo,
+        Some("[workers.api]\nd1_blocks_rollback = false\n"),
+    )
+    .await;
+    let live = active_version(&ctx, "api").await;
+    let databases = ctx.client().list_d1_databases().await.expect("lists");
+    for database in databases {
+        emulator
+            .delete_d1_database(&database.uuid)
+            .expect("deleted");
+    }
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let api = worker(&report, "api");
+    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
+    let message = error_message(api);
+    assert!(
+        message.contains("FS004") && message.contains("D1 database"),
+        "{message}"
+    );
+    assert_eq!(active_version(&ctx, "api").await, live);
+}
