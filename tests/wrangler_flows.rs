@@ -408,11 +408,13 @@ fn wrangler_versions_upload_and_rollback_are_outside_flaresync_and_reported_as_d
     assert!(again.stdout.contains("no changes"), "{}", again.all());
 }
 
-/// `env = "staging"` for a Worker whose config has no [env] tables at all: wrangler only warns
-/// and deploys the whole top level (bindings included) as `<name>-staging`; flaresync does the
-/// same, with a warning.
+/// A plain config at the top level: what flaresync uploads from Git is stored like what
+/// `wrangler deploy` uploads after bundling the same source (handlers, bindings, runtime,
+/// module names and types; esbuild reformats the code itself). And a repository `env` that the
+/// config does not define is refused (flaresync is stricter than wrangler here, on purpose:
+/// wrangler would warn and create a new `<name>-<env>` script).
 #[test]
-fn env_for_a_config_without_env_tables_matches_wrangler() {
+fn plain_config_matches_wrangler_deploy_and_an_undefined_env_is_refused() {
     let Some(entry) = wrangler_entry() else {
         return;
     };
@@ -423,30 +425,22 @@ fn env_for_a_config_without_env_tables_matches_wrangler() {
             "name = \"{name}\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\n\n[vars]\nMODE = \"top\"\n"
         )
     };
-    let body = "export default { fetch() { return new Response(\"plain\"); } };\n";
+    let body = "export class Room {\n  async fetch() { return new Response(\"room\"); }\n}\n\
+                export default {\n  async fetch() { return new Response(\"plain\"); },\n  async scheduled() {},\n};\n";
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).expect("mkdir");
     git(&repo, &["init", "-q", "-b", "main"]);
-    write(&repo.join("flaresync.toml"), "env = \"staging\"\n");
     write(&repo.join("workers/plain/wrangler.toml"), &config("plain"));
     write(&repo.join("workers/plain/dist/index.js"), body);
     commit_all(&repo, "plain");
-    let out = sync(
-        &emulator,
-        repo.to_str().expect("utf-8"),
-        &dir.path().join("state"),
-    );
+    let state = dir.path().join("state");
+    let out = sync(&emulator, repo.to_str().expect("utf-8"), &state);
     assert_eq!(out.code, 0, "{}", out.all());
 
     let project = dir.path().join("wrangler-project");
     write(&project.join("wrangler.toml"), &config("plainw"));
     write(&project.join("dist/index.js"), body);
-    let deployed = wrangler(&entry, &emulator, &project, &["deploy", "--env", "staging"]);
-    assert!(
-        deployed.all().contains("No environment found"),
-        "wrangler warns:\n{}",
-        deployed.all()
-    );
+    wrangler(&entry, &emulator, &project, &["deploy"]);
     // wrangler bundled the module (esbuild reformats it): compare names and types only.
     let without_content = |mut value: Value| {
         for module in value["modules"].as_array_mut().expect("modules") {
@@ -454,15 +448,26 @@ fn env_for_a_config_without_env_tables_matches_wrangler() {
         }
         value
     };
-    let ours = without_content(stored(&emulator, "plain-staging"));
-    assert_eq!(ours, without_content(stored(&emulator, "plainw-staging")));
+    let ours = without_content(stored(&emulator, "plain"));
+    assert_eq!(ours, without_content(stored(&emulator, "plainw")));
     assert_eq!(
         ours["modules"],
         json!([["index.js", "application/javascript+module"]])
     );
-    assert!(
-        stored(&emulator, "plain-staging")
-            .to_string()
-            .contains("\"text\":\"top\"")
+    assert_eq!(ours["handlers"], json!(["fetch", "scheduled"]));
+    assert_eq!(
+        ours["named_handlers"],
+        json!([{"name": "Room", "handlers": ["fetch"]}])
     );
+
+    write(&repo.join("flaresync.toml"), "env = \"staging\"\n");
+    commit_all(&repo, "follow staging");
+    let out = sync(&emulator, repo.to_str().expect("utf-8"), &state);
+    assert!(
+        out.all().contains("environment \"staging\" is not defined"),
+        "{}",
+        out.all()
+    );
+    assert!(emulator.versions("plain-staging").is_empty());
+    assert_eq!(emulator.versions("plain").len(), 1);
 }
