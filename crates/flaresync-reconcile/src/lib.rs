@@ -70,6 +70,6 @@ pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
 pub use sync::{
     Context, ContextOptions, ReportedError, SyncOptions, SyncReport, WorkerOutcome, WorkerReport,
-    fetch_resources, known_versions, run, sync_once, sync_scoped, version_tags,
+    beyond_window, fetch_resources, known_versions, run, sync_once, sync_scoped, version_tags,
 };
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

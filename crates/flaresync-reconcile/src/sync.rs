@@ -609,11 +609,17 @@ pub fn version_tags(
 /// content (refused with FS001, or redeployed under `rollback_policy = "redeploy"`) from a new
 /// change; without them such a revert would silently become an upload. Only used to refuse or
 /// explain, never to deploy, so local state is enough here.
-fn beyond_window(
+///
+/// Append the result to [`version_tags`] before [`known_versions`] (as `plan --live` should).
+///
+/// # Errors
+///
+/// The journal could not be read.
+pub fn beyond_window(
     journal: &Journal,
     worker: &str,
     listed: &[flaresync_cloudflare::VersionSummary],
-) -> Result<Vec<ListedVersion>, Error> {
+) -> Result<Vec<(String, Option<String>)>, Error> {
     let listed: BTreeSet<&str> = listed.iter().map(|v| v.id.as_str()).collect();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
