@@ -620,8 +620,10 @@ fn check_secrets(ctx: &Context<'_>) -> Vec<Finding> {
     // version (`triggered_by: secret`): one numbered after the target, up to the active version,
     // means the values in effect now may differ from the target's (Cloudflare compares values).
     let active_number = ctx.active.and_then(|a| a.live).map(|v| v.number);
+    // Only a secret the target and the live script both have can differ in value.
+    let shared_secret = target_names.intersection(&live_names).next().is_some();
     let secret_change_after = active_number
-        .filter(|_| target_live.number > 0)
+        .filter(|_| target_live.number > 0 && shared_secret)
         .and_then(|active| {
             live.versions.iter().find(|v| {
                 v.triggered_by.as_deref() == Some("secret")

@@ -1317,3 +1317,37 @@ async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
     );
     assert_eq!(active_version(&ctx, "api").await, live);
 }
+
+#[tokio::test]
+async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("api v1");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    put_secret(&emulator, "api", "TEMP", "t").await;
+    let response = reqwest::Client::new()
+        .delete(url(&emulator, "/workers/scripts/api/secrets/TEMP"))
+        .bearer_auth(emulator.token())
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+    assert!(sync(&ctx).await.converged());
+
+    // Neither v1 nor the live script has a secret: nothing can differ.
+    repo.revert_head();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    assert_eq!(active_version(&ctx, "api").await, v1);
+}
