@@ -189,6 +189,57 @@ impl DesiredStateCache {
         self.stats
     }
 
+    /// For each Worker directory that fails to load at `commit`, the script name it had at the
+    /// nearest first-parent ancestor (at most `depth` commits back) where it loaded. A broken
+    /// config then keeps its Worker's identity (blocked, left untouched) instead of reading as
+    /// "Worker removed from Git" plus an unknown directory, even in a process that never saw
+    /// the good state. Ancestors whose state cannot be read are passed over.
+    pub fn last_good_names(
+        &mut self,
+        repo: &Repository,
+        commit: Oid,
+        depth: usize,
+    ) -> Result<BTreeMap<String, String>, DesiredError> {
+        let state = self.desired_state(repo, commit)?;
+        let mut missing: Vec<String> = state
+            .failing_dirs()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut names = BTreeMap::new();
+        let mut current = commit;
+        for _ in 0..depth {
+            if missing.is_empty() {
+                break;
+            }
+            let Some(parent) = repo
+                .find_commit(current)
+                .ok()
+                .and_then(|c| c.parent_id(0).ok())
+            else {
+                break;
+            };
+            current = parent;
+            let Ok(older) = self.desired_state(repo, parent) else {
+                continue;
+            };
+            missing.retain(|dir| {
+                match older
+                    .workers
+                    .get(dir)
+                    .and_then(|r| r.as_ref().as_ref().ok())
+                {
+                    Some(loaded) => {
+                        names.insert(dir.clone(), loaded.spec.name.clone());
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
+        Ok(names)
+    }
+
     /// The desired state of every Worker at `commit`.
     pub fn desired_state(
         &mut self,

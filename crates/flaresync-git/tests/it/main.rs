@@ -1,5 +1,6 @@
 //! Integration tests of flaresync-git against real repositories built by the fixture scripts.
 
+mod broken;
 mod fixture;
 mod merges;
 mod remote;
