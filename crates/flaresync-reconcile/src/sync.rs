@@ -1771,6 +1771,17 @@ async fn apply(
         .filter(|w| matches!(w.action, PlanAction::Rollback { .. }))
         .map(|w| w.name.as_str())
         .collect();
+    let changing: BTreeSet<&str> = plan
+        .workers
+        .iter()
+        .filter(|w| {
+            matches!(
+                w.action,
+                PlanAction::DeployForward { .. } | PlanAction::Rollback { .. }
+            )
+        })
+        .map(|w| w.name.as_str())
+        .collect();
     let depends: BTreeMap<&str, &[String]> = plan
         .workers
         .iter()
@@ -1816,13 +1827,16 @@ async fn apply(
             failed.insert(worker);
             continue;
         }
-        if let Some(dependency) = depends
-            .get(worker.as_str())
-            .and_then(|deps| deps.iter().find(|d| failed.contains(*d)))
-        {
+        // Dependencies deploy first: a dependency that failed, or whose change was held back
+        // (drift, scope, a health rejection), holds its dependents back too.
+        if let Some(dependency) = depends.get(worker.as_str()).and_then(|deps| {
+            deps.iter().find(|d| {
+                failed.contains(*d) || (hold.contains(*d) && changing.contains(d.as_str()))
+            })
+        }) {
             report.outcome = WorkerOutcome::Skipped;
             report.notes.push(format!(
-                "not applied: dependency {dependency} failed in this pass"
+                "not applied: dependency {dependency} did not deploy in this pass, and dependencies deploy first"
             ));
             report.deferred_by = Some(dependency.clone());
             failed.insert(worker);

@@ -1351,3 +1351,54 @@ async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
     assert!(report.converged(), "{report:#?}");
     assert_eq!(active_version(&ctx, "api").await, v1);
 }
+
+#[tokio::test]
+async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let api_v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    let web_v2 = active_version(&ctx, "web").await;
+    // Someone rolls api back by hand (drift; policy report keeps it).
+    ctx.client()
+        .create_deployment(
+            "api",
+            &flaresync_cloudflare::NewDeployment::single(&api_v1, Some("hotfix".into())),
+            false,
+        )
+        .await
+        .expect("manual rollback");
+    // A new web commit must not go out on top of an api that is not what Git says.
+    repo.set_body("web", "web-3");
+    repo.commit("web v3");
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "{report:#?}"
+    );
+    assert_eq!(worker(&report, "api").outcome, WorkerOutcome::HeldForDrift);
+    let web = worker(&report, "web");
+    assert_eq!(web.outcome, WorkerOutcome::Skipped, "{report:#?}");
+    assert!(
+        web.notes.iter().any(|n| n.contains("dependency api")),
+        "{web:#?}"
+    );
+    assert_eq!(active_version(&ctx, "web").await, web_v2);
+}
