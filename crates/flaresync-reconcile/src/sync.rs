@@ -1829,11 +1829,14 @@ async fn apply(
         }
         // Dependencies deploy first: a dependency that failed, or whose change was held back
         // (drift, scope, a health rejection), holds its dependents back too.
-        if let Some(dependency) = depends.get(worker.as_str()).and_then(|deps| {
-            deps.iter().find(|d| {
-                failed.contains(*d) || (hold.contains(*d) && changing.contains(d.as_str()))
+        // (A caller's rollback runs before its dependencies' on purpose: not held back here.)
+        if !rolling_back.contains(worker.as_str())
+            && let Some(dependency) = depends.get(worker.as_str()).and_then(|deps| {
+                deps.iter().find(|d| {
+                    failed.contains(*d) || (hold.contains(*d) && changing.contains(d.as_str()))
+                })
             })
-        }) {
+        {
             report.outcome = WorkerOutcome::Skipped;
             report.notes.push(format!(
                 "not applied: dependency {dependency} did not deploy in this pass, and dependencies deploy first"
