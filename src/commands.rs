@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use flaresync_cloudflare::{Client, ClientConfig, Secret};
-use flaresync_config::{DirTree, RepoConfig, SourceTree};
+use flaresync_config::{DirTree, RepoConfig};
 use flaresync_git::{Credentials, GitSource};
 use flaresync_journal::{DeploymentRecord, Journal, VersionRecord};
 use flaresync_reconcile::{
@@ -204,7 +204,6 @@ pub fn state_dir(repo: &RepoArgs) -> PathBuf {
 /// Opens the git source the arguments name (cloning a remote into the state directory).
 pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
     if is_remote(&repo.repo) {
-        let branch = repo.branch.clone().unwrap_or_else(|| "main".to_owned());
         let key = flaresync_git::source::redact_url(&repo.repo)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -212,14 +211,29 @@ pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
         let cache = state_dir(repo).join("clones").join(key);
         std::fs::create_dir_all(&cache)
             .with_context(|| format!("cannot create {}", cache.display()))?;
-        let credentials =
-            Credentials::from_env().context("invalid git credentials in the environment")?;
-        GitSource::remote(&repo.repo, &cache, &branch, credentials).with_context(|| {
-            format!(
-                "cannot use the remote repository {}",
-                flaresync_git::source::redact_url(&repo.repo)
-            )
-        })
+        let open = |branch: &str| -> anyhow::Result<GitSource> {
+            let credentials =
+                Credentials::from_env().context("invalid git credentials in the environment")?;
+            GitSource::remote(&repo.repo, &cache, branch, credentials).with_context(|| {
+                format!(
+                    "cannot use the remote repository {}",
+                    flaresync_git::source::redact_url(&repo.repo)
+                )
+            })
+        };
+        match &repo.branch {
+            Some(branch) => open(branch),
+            None => {
+                // The branch the remote's HEAD names; flaresync.toml `branch` at that head may
+                // still redirect (see `context`).
+                let probe = open("main")?;
+                let branch = probe.remote_default_branch().with_context(|| {
+                    "cannot ask the remote for its default branch; pass --branch".to_owned()
+                })?;
+                drop(probe);
+                open(&branch)
+            }
+        }
     } else {
         let branch = match &repo.branch {
             Some(branch) => branch.clone(),
@@ -272,25 +286,47 @@ pub fn client(api: &ApiArgs, repo_config: Option<&RepoConfig>) -> anyhow::Result
 }
 
 /// flaresync.toml at the branch head of `source`.
+/// flaresync.toml at the branch head of `source`. The fetch this needs is undone for the
+/// head classification (the previous head is restored), so the first pass still reports how
+/// the branch moved (fast-forward, rewritten) since flaresync last looked.
 pub fn head_repo_config(source: &mut GitSource) -> anyhow::Result<RepoConfig> {
+    let previous = source.last_head();
     let update = source.fetch().context("cannot read the branch head")?;
-    let config = {
-        let tree = source.commit_tree(update.new)?;
-        let (config, _) = flaresync_config::load_repo_config(&tree as &dyn SourceTree)
-            .context("invalid flaresync.toml at the branch head")?;
-        config
-    };
-    source.set_last_head(None);
+    let (config, _) = source
+        .repo_config_at(update.new)
+        .context("invalid flaresync.toml at the branch head")?;
+    source.set_last_head(previous.or(update.old));
     Ok(config)
 }
 
 pub fn context(repo: &RepoArgs, api: &ApiArgs) -> anyhow::Result<Context> {
     let mut source = open_source(repo)?;
-    let repo_config = head_repo_config(&mut source)?;
+    let mut repo_config = head_repo_config(&mut source)?;
+    // Without --branch, flaresync.toml's `branch` (read at the default branch's head) decides.
+    if repo.branch.is_none()
+        && let Some(branch) = repo_config.branch.clone()
+        && branch != source.branch()
+    {
+        let redirected = RepoArgs {
+            branch: Some(branch),
+            ..repo.clone()
+        };
+        source = open_source(&redirected)?;
+        repo_config = head_repo_config(&mut source)?;
+    }
     let client = client(api, Some(&repo_config))?;
     let dir = state_dir(repo);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let journal = dir.join("journal.sqlite3");
+    // The head flaresync last acted on, so a reset or force-push since is reported as a
+    // rewrite, also for local repositories and across restarts.
+    if source.last_head().is_none()
+        && let Ok(previous) = Journal::open(&journal)
+        && let Ok(Some(commit)) = previous.last_commit()
+        && let Ok(oid) = source.resolve_commit(&commit)
+    {
+        source.set_last_head(Some(oid));
+    }
     Context::new(source, client, &journal, repo_config)
         .with_context(|| format!("cannot open the journal {}", journal.display()))
 }

@@ -439,3 +439,63 @@ fn plan_live_finds_the_real_version_to_roll_back_to() {
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("FS003"), "{}", out.stdout);
 }
+
+#[test]
+fn a_remote_without_branch_follows_its_default_branch() {
+    let (dir, repo) = fixture_repo();
+    // A bare remote that only has `master` (no `main`), at c2 plus a flaresync.toml naming it.
+    let bare = dir.path().join("remote.git");
+    git(&repo, &["checkout", "-q", "-b", "master", "c2"]);
+    std::fs::write(repo.join("flaresync.toml"), "branch = \"master\"\n").expect("write");
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Dana",
+            "-c",
+            "user.email=dana@example.com",
+            "commit",
+            "-qam",
+            "follow master",
+        ],
+    );
+    git(
+        &repo,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "master",
+            bare.to_str().expect("utf8 path"),
+        ],
+    );
+    git(
+        &repo,
+        &["push", "-q", bare.to_str().expect("utf8 path"), "master"],
+    );
+    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+    let url = format!("file://{}", bare.display());
+    let out = run(flaresync()
+        .args(["sync", "--repo", &url, "--state-dir"])
+        .arg(dir.path().join("state"))
+        .env("CLOUDFLARE_API_BASE_URL", &emulator.base_url)
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let tag = versions(&emulator, "edge-api")[0]["annotations"]["workers/tag"]
+        .as_str()
+        .expect("tagged")
+        .to_owned();
+    let head = String::from_utf8(
+        Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["rev-parse", "master"])
+            .output()
+            .expect("git")
+            .stdout,
+    )
+    .expect("utf8");
+    assert_eq!(tag, head.trim(), "the version of master's head is live");
+}
