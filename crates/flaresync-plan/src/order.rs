@@ -76,6 +76,58 @@ pub fn referenced_scripts(spec: &WorkerSpec) -> BTreeSet<String> {
     names
 }
 
+/// Script names a list of bindings calls into (service bindings, Durable Objects and workflows
+/// with a `script_name`): the edges of a live version, which may differ from Git's.
+pub fn binding_targets(bindings: &[flaresync_config::Binding]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for binding in bindings {
+        match &binding.kind {
+            BindingKind::Service {
+                service,
+                environment,
+                ..
+            } => {
+                names.insert(service.clone());
+                if let Some(environment) = environment {
+                    names.insert(format!("{service}-{environment}"));
+                }
+            }
+            BindingKind::DurableObjectNamespace {
+                script_name: Some(script),
+                ..
+            }
+            | BindingKind::Workflow {
+                script_name: Some(script),
+                ..
+            } => {
+                names.insert(script.clone());
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+impl Graph {
+    /// This graph plus edges `name -> target` for the given extra targets (Workers outside the
+    /// graph and self-edges are ignored).
+    pub fn with_edges(&self, extra: &BTreeMap<String, BTreeSet<String>>) -> Graph {
+        let mut edges = self.edges.clone();
+        let known: BTreeSet<String> = edges.keys().cloned().collect();
+        for (name, targets) in extra {
+            if let Some(set) = edges.get_mut(name) {
+                set.extend(
+                    targets
+                        .iter()
+                        .filter(|t| *t != name && known.contains(*t))
+                        .cloned(),
+                );
+            }
+        }
+        Graph { edges }
+    }
+}
+
 /// Build the graph for the given Workers (name -> spec, `None` for Workers without a resolved
 /// spec, which still take part through explicit edges).
 pub fn build_graph(
@@ -228,6 +280,26 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn live_edges_extend_the_graph_for_known_workers_only() {
+        let bindings: Vec<flaresync_config::Binding> = serde_json::from_value(serde_json::json!([
+            {"name": "SVC", "type": "service", "service": "svc"},
+            {"name": "EXT", "type": "service", "service": "elsewhere"},
+            {"name": "KV", "type": "kv_namespace", "namespace_id": "abc"},
+        ]))
+        .expect("bindings deserialize");
+        let targets = binding_targets(&bindings);
+        assert_eq!(
+            targets.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["elsewhere", "svc"]
+        );
+        let g = graph(&[("app", &[]), ("svc", &[])]);
+        assert_eq!(g.order().deploy, ["app", "svc"]);
+        let with = g.with_edges(&BTreeMap::from([("app".to_string(), targets)]));
+        assert_eq!(with.order().deploy, ["svc", "app"]);
+        assert!(!with.edges["app"].contains("elsewhere"));
     }
 
     #[test]

@@ -168,7 +168,28 @@ pub fn plan(
         plans.insert(name.to_owned(), worker_plan);
     }
     let deploy_order = ordering.deploy.clone();
-    let rollback_order: Vec<String> = deploy_order.iter().rev().cloned().collect();
+    // Rollbacks go callers first, and who calls whom *now* is what the live versions bind: a
+    // revert of the commit that added a service binding has no edge in Git's (older) state, but
+    // the live caller still calls the callee. Live edges are added for the rollback order (a
+    // cycle falls back to the reversed deploy order).
+    let live_edges: BTreeMap<String, BTreeSet<String>> = if live.observed {
+        live.workers
+            .iter()
+            .filter_map(|(name, worker)| {
+                let (id, _) = worker.active_version_id()?;
+                let version = worker.version(id)?;
+                Some((name.clone(), order::binding_targets(&version.bindings)))
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let rollback_ordering = graph.with_edges(&live_edges).order();
+    let rollback_order: Vec<String> = if rollback_ordering.cycles.is_empty() {
+        rollback_ordering.deploy.into_iter().rev().collect()
+    } else {
+        deploy_order.iter().rev().cloned().collect()
+    };
 
     // Rollbacks go callers first, so that a caller never runs newer code against a callee that
     // rolled back under it. A callee whose caller is blocked (and so keeps running what it runs

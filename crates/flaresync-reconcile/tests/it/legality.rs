@@ -1402,3 +1402,47 @@ async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
     );
     assert_eq!(active_version(&ctx, "web").await, web_v2);
 }
+
+#[tokio::test]
+async fn reverting_the_commit_that_added_a_service_binding_still_rolls_back_the_caller_first() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    // Named so that name order would put the callee (`svc`) last to deploy, first to roll back.
+    repo.worker("app", "app-1");
+    repo.worker("svc", "svc-1");
+    repo.commit("app and svc, independent");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    // B: app starts calling svc's new API.
+    repo.write(
+        "workers/app/wrangler.toml",
+        &config_with(
+            "app",
+            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
+        ),
+    );
+    repo.set_body("app", "app-2");
+    repo.set_body("svc", "svc-2");
+    repo.commit("app calls svc v2");
+    let before = emulator.requests().len();
+    assert!(sync(&ctx).await.converged());
+    let sent = writes(&requests_since(&emulator, before));
+    assert!(
+        write_position(&sent, "/scripts/svc/") < write_position(&sent, "/scripts/app/"),
+        "forward: svc first: {sent:#?}"
+    );
+
+    // Reverting B: Git's (old) state has no binding, but the live app does call svc.
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(report.converged(), "{report:#?}");
+    let sent = writes(&requests_since(&emulator, before));
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(
+        sent[0].contains("/scripts/app/deployments")
+            && sent[1].contains("/scripts/svc/deployments"),
+        "the live caller rolls back before its callee: {sent:#?}"
+    );
+}
