@@ -19,8 +19,10 @@
 //!
 //! # Order
 //!
-//! Rollbacks run first, in reverse dependency order (entry points first), then forward deploys
-//! and settings updates, dependencies first. See [`crate::order`].
+//! Rollbacks run first, in reverse dependency order (entry points first; the dependencies of the
+//! live versions count too, since the revert may remove the binding), then forward deploys and
+//! settings updates, dependencies first. A rollback whose caller is blocked is held back (FS018).
+//! See [`crate::order`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
