@@ -557,10 +557,27 @@ fn check_resources(ctx: &Context<'_>) -> Vec<Finding> {
     findings
 }
 
+/// Whether the target is known to be newer than the active version (a roll forward to an
+/// existing version: a revert of a revert, healing a manual rollback). Cloudflare applies its
+/// rollback-only rules (10220) to older targets only, and neither old code nor old secrets come
+/// back. Unknown numbers count as a rollback.
+fn rolls_forward(ctx: &Context<'_>, target: &Target<'_>) -> bool {
+    match (
+        target.live.map(|v| v.number),
+        ctx.active.and_then(|a| a.live).map(|v| v.number),
+    ) {
+        (Some(target), Some(active)) => target > 0 && active > 0 && target > active,
+        _ => false,
+    }
+}
+
 fn check_d1(ctx: &Context<'_>) -> Vec<Finding> {
     let Subject::Rollback { spec, target } = ctx.subject else {
         return Vec::new();
     };
+    if rolls_forward(ctx, &target) {
+        return Vec::new();
+    }
     let bindings = target.live.map_or(&spec.bindings, |v| &v.bindings);
     let names: Vec<&str> = bindings
         .iter()
@@ -589,6 +606,9 @@ fn check_secrets(ctx: &Context<'_>) -> Vec<Finding> {
     let Subject::Rollback { target, .. } = ctx.subject else {
         return Vec::new();
     };
+    if rolls_forward(ctx, &target) {
+        return Vec::new();
+    }
     let (Some(live), Some(target_live)) = (ctx.live, target.live) else {
         return Vec::new();
     };

@@ -1446,3 +1446,56 @@ async fn reverting_the_commit_that_added_a_service_binding_still_rolls_back_the_
         "the live caller rolls back before its callee: {sent:#?}"
     );
 }
+
+#[tokio::test]
+async fn healing_a_manual_rollback_of_a_d1_worker_is_not_a_d1_rollback() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let id = emulator.create_d1_database("main").expect("d1 created");
+    repo.worker("api", "api-1");
+    repo.write(
+        "workers/api/wrangler.toml",
+        &config_with(
+            "api",
+            &format!(
+                "\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"main\"\ndatabase_id = \"{id}\"\n"
+            ),
+        ),
+    );
+    write_policy(&repo, "[workers.api]\ndrift_policy = \"heal\"\n");
+    repo.commit("api with d1, drift healed");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_version(&ctx, "api").await;
+    repo.set_body("api", "api-2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    let v2 = active_version(&ctx, "api").await;
+    // `wrangler rollback` by hand.
+    ctx.client()
+        .create_deployment(
+            "api",
+            &flaresync_cloudflare::NewDeployment::single(&v1, Some("manual".into())),
+            false,
+        )
+        .await
+        .expect("manual rollback");
+
+    // Healing deploys the newer v2 again: the schema already met v2, FS005 is not about this.
+    let report = sync(&ctx).await;
+    let api = worker(&report, "api");
+    assert!(
+        matches!(api.outcome, WorkerOutcome::Applied { .. }),
+        "{report:#?}"
+    );
+    assert!(
+        !plan_of(&report, "api")
+            .findings
+            .iter()
+            .any(|f| f.rule == "FS005"),
+        "{:#?}",
+        report.plan
+    );
+    assert_eq!(active_version(&ctx, "api").await, v2);
+}
