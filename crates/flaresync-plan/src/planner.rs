@@ -206,7 +206,11 @@ pub fn plan(
         let blocked_callers: Vec<String> = plans
             .values()
             .filter(|caller| {
-                caller.depends_on.contains(name) && matches!(caller.action, Action::Blocked { .. })
+                let calls = caller.depends_on.contains(name)
+                    || live_edges
+                        .get(&caller.name)
+                        .is_some_and(|targets| targets.contains(name));
+                calls && matches!(caller.action, Action::Blocked { .. })
             })
             .map(|caller| format!("`{}`", caller.name))
             .collect();

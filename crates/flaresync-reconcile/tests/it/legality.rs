@@ -1499,3 +1499,44 @@ async fn healing_a_manual_rollback_of_a_d1_worker_is_not_a_d1_rollback() {
     );
     assert_eq!(active_version(&ctx, "api").await, v2);
 }
+
+#[tokio::test]
+async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_the_binding() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("app", "app-1");
+    repo.worker("svc", "svc-1");
+    repo.commit("app and svc, independent");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    repo.write(
+        "workers/app/wrangler.toml",
+        &config_with(
+            "app",
+            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
+        ),
+    );
+    repo.set_body("app", "app-2");
+    repo.set_body("svc", "svc-2");
+    repo.commit("app calls svc v2");
+    assert!(sync(&ctx).await.converged());
+    put_secret(&emulator, "app", "TOKEN", "t").await;
+    assert!(sync(&ctx).await.converged());
+    let svc_v2 = active_version(&ctx, "svc").await;
+
+    repo.revert_head();
+    let before = emulator.requests().len();
+    let report = sync(&ctx).await;
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "{report:#?}"
+    );
+    assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Blocked);
+    let message = error_message(worker(&report, "svc")).to_owned();
+    assert!(
+        message.contains("FS018") && message.contains("`app`"),
+        "{message}"
+    );
+    assert_eq!(active_version(&ctx, "svc").await, svc_v2);
+}
