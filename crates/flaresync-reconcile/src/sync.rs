@@ -1771,6 +1771,19 @@ async fn apply(
         .filter(|w| matches!(w.action, PlanAction::Rollback { .. }))
         .map(|w| w.name.as_str())
         .collect();
+    // Who the live versions call (a revert may remove the binding from Git's state).
+    let live_calls: BTreeMap<String, BTreeSet<String>> = memory
+        .workers
+        .iter()
+        .filter_map(|(name, cached)| {
+            let (id, _) = cached.live.active_version_id()?;
+            let version = cached.live.version(id)?;
+            Some((
+                name.clone(),
+                flaresync_plan::order::binding_targets(&version.bindings),
+            ))
+        })
+        .collect();
     let changing: BTreeSet<&str> = plan
         .workers
         .iter()
@@ -1814,7 +1827,10 @@ async fn apply(
         if rolling_back.contains(worker.as_str())
             && let Some(dependent) = plan.workers.iter().find(|w| {
                 rolling_back.contains(w.name.as_str())
-                    && w.depends_on.contains(&worker)
+                    && (w.depends_on.contains(&worker)
+                        || live_calls
+                            .get(&w.name)
+                            .is_some_and(|targets| targets.contains(&worker)))
                     && (failed.contains(&w.name) || hold.contains(&w.name))
             })
         {

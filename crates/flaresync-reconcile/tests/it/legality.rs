@@ -1540,3 +1540,51 @@ async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_th
     );
     assert_eq!(active_version(&ctx, "svc").await, svc_v2);
 }
+
+#[tokio::test]
+async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_removes_the_binding() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("app", "app-1");
+    repo.worker("svc", "svc-1");
+    repo.commit("app and svc, independent");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    repo.write(
+        "workers/app/wrangler.toml",
+        &config_with(
+            "app",
+            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
+        ),
+    );
+    repo.set_body("app", "app-2");
+    repo.set_body("svc", "svc-2");
+    repo.commit("app calls svc v2");
+    assert!(sync(&ctx).await.converged());
+    let svc_v2 = active_version(&ctx, "svc").await;
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            method: Some("POST".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts/app/deployments$".into()),
+            kind: flaresync_emulator::FaultKind::Status,
+            count: Some(1),
+            probability: None,
+            status: Some(400),
+            retry_after: None,
+            latency_ms: None,
+            code: Some(10021),
+            message: Some("refused by the test".into()),
+        })
+        .expect("fault is valid");
+    repo.revert_head();
+    let report = sync(&ctx).await;
+    assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Failed);
+    assert_eq!(
+        worker(&report, "svc").outcome,
+        WorkerOutcome::Skipped,
+        "{report:#?}"
+    );
+    assert_eq!(active_version(&ctx, "svc").await, svc_v2);
+}
