@@ -52,12 +52,20 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
 
     let (live, history) = if args.live {
         let client = commands::client(&args.api, Some(&head_state.repo_config))?;
+        // The journal of a flaresync that deploys this repository from this machine, if any.
+        let journal_path = commands::state_dir(&args.repo).join("journal.sqlite3");
+        let journal = journal_path
+            .exists()
+            .then(|| flaresync_journal::Journal::open(&journal_path))
+            .transpose()
+            .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
         observe(
             &client,
             &source,
             &mut cache,
             &desired,
             base_desired.as_ref(),
+            journal.as_ref(),
         )
         .await?
     } else {
@@ -107,6 +115,7 @@ async fn observe(
     cache: &mut DesiredStateCache,
     desired: &Desired,
     base: Option<&Desired>,
+    journal: Option<&flaresync_journal::Journal>,
 ) -> anyhow::Result<(LiveAccount, History)> {
     let scripts = client
         .list_scripts()
@@ -140,10 +149,15 @@ async fn observe(
             .into_iter()
             .map(|s| s.name)
             .collect();
-        let tags: Vec<(String, Option<String>)> = summaries
-            .iter()
-            .map(|v| (v.id.clone(), v.annotations.tag.clone()))
-            .collect();
+        // Secret-change copies inherit their source's commit; versions flaresync built that fell
+        // out of Cloudflare's window come back from the journal (so a revert to them is FS001).
+        let mut tags = flaresync_reconcile::version_tags(&summaries);
+        if let Some(journal) = journal {
+            tags.extend(
+                flaresync_reconcile::beyond_window(journal, &name, &summaries)
+                    .with_context(|| format!("cannot read the journal for {name}"))?,
+            );
+        }
         let known = flaresync_reconcile::known_versions(source.repo(), cache, &name, &tags)
             .with_context(|| format!("cannot map the versions of {name} to commits"))?;
         let wanted = desired

@@ -312,6 +312,17 @@ fn broken_workers_next_to_healthy_ones() {
         emulator.live_tag("healthy").as_deref(),
         Some(broken.as_str())
     );
+    // A broken config keeps its Worker's identity (its last good script name), even in a fresh
+    // process: blocked, not "removed from Git", and the pass does not claim convergence.
+    assert_eq!(out.code, 2, "broken Workers make the pass fail:\n{text}");
+    assert!(!text.contains("removed from Git"), "{text}");
+    for name in ["broken-toml", "broken-bundle", "broken-link"] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(name) && line.contains("blocked")),
+            "{name} is reported blocked under its script name:\n{text}"
+        );
+    }
     assert!(
         text.contains("workers/toml/wrangler.toml:2:"),
         "bad TOML names file:line:col:\n{text}"

@@ -465,9 +465,15 @@ struct SourceRead {
     /// Full id of the head commit.
     head_commit: String,
     state: DesiredState,
+    /// Broken Worker directory -> the script name it had at the nearest ancestor where it
+    /// loaded (so a broken config keeps its Worker's identity in a fresh process too).
+    last_good_names: BTreeMap<String, String>,
     tag: String,
     message: String,
 }
+
+/// How far back a broken Worker's last good name is looked for.
+const LAST_GOOD_NAME_DEPTH: usize = 200;
 
 async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead, Error> {
     tokio::task::spawn_blocking(move || {
@@ -475,12 +481,20 @@ async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead, Error> {
         let GitState { source, cache } = &mut *guard;
         let update = source.fetch()?;
         let state = cache.desired_state(source.repo(), update.new)?;
+        let last_good_names = if state.errors().is_empty() {
+            BTreeMap::new()
+        } else {
+            cache
+                .last_good_names(source.repo(), update.new, LAST_GOOD_NAME_DEPTH)
+                .unwrap_or_default()
+        };
         let tag = source.version_tag(update.new, flaresync_git::stamp::TAG_LIMIT)?;
         let message = source.version_message(update.new, flaresync_git::stamp::MESSAGE_LIMIT)?;
         Ok(SourceRead {
             head: update.kind,
             head_commit: update.new.to_string(),
             state,
+            last_good_names,
             tag,
             message,
         })
@@ -1153,6 +1167,12 @@ async fn pass(
                 .dir_names
                 .insert(dir.clone(), loaded.spec.name.clone());
         }
+    }
+    for (dir, name) in &source.last_good_names {
+        memory
+            .dir_names
+            .entry(dir.clone())
+            .or_insert_with(|| name.clone());
     }
     let desired = convert::desired(&source.state, &memory.dir_names);
     let policies = convert::policies(&source.state);
