@@ -1,28 +1,16 @@
 //! End-to-end tests of the `flaresync` binary: real processes, real git repositories built by
 //! `tests/fixtures/make_config_repo.sh` (fixed authors and dates), the emulator over real HTTP.
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::{ACCOUNT, Emulator, TOKEN, flaresync, git, run};
 use serde_json::Value;
-
-const TOKEN: &str = "cli-test-token";
-const ACCOUNT: &str = "00000000000000000000000000c1c1c1";
-
-fn flaresync() -> Command {
-    let mut command = Command::cargo_bin("flaresync").expect("the flaresync binary is built");
-    command.env_remove("CLOUDFLARE_API_BASE_URL");
-    command.env_remove("CLOUDFLARE_API_TOKEN");
-    command.env_remove("CLOUDFLARE_ACCOUNT_ID");
-    command.env_remove("FLARESYNC_STATE_DIR");
-    command.env("FLARESYNC_LOG", "warn");
-    command
-}
 
 /// Builds the fixture repository (tags c1..c5) in a fresh temporary directory.
 fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
@@ -38,34 +26,7 @@ fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
     (dir, repo)
 }
 
-fn git(repo: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?} failed");
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(command: &mut Command) -> Output {
-    let output = command.output().expect("flaresync runs");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn plan(repo: &Path, base: &str, head: &str, format: &str) -> Output {
+fn plan(repo: &Path, base: &str, head: &str, format: &str) -> common::Output {
     run(flaresync()
         .args(["plan", "--repo"])
         .arg(repo)
@@ -179,98 +140,7 @@ fn missing_token_is_explained_and_never_printed() {
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
 }
 
-/// An emulator in its own process, so the test can kill flaresync without touching it.
-struct EmulatorProcess {
-    child: Child,
-    base_url: String,
-}
-
-impl EmulatorProcess {
-    fn start(state: &Path) -> Self {
-        let mut child = flaresync()
-            .args([
-                "emulator",
-                "--listen",
-                "127.0.0.1:0",
-                "--token",
-                TOKEN,
-                "--account-id",
-                ACCOUNT,
-                "--state",
-            ])
-            .arg(state)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let base_url = loop {
-            let line = lines
-                .next()
-                .expect("emulator prints its address")
-                .expect("readable stderr");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .expect("an address")
-                    .to_owned();
-            }
-        };
-        // Keep draining stderr so the emulator never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        EmulatorProcess { child, base_url }
-    }
-
-    fn root(&self) -> String {
-        self.base_url.trim_end_matches("/client/v4").to_owned()
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.base_url);
-        let body = ureq_get(&url);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
-    }
-
-    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> String {
-        curl(method, &format!("{}{path}", self.root()), body)
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A minimal HTTP client via curl, so the test needs no async runtime.
-fn curl(method: &str, url: &str, body: Option<Value>) -> String {
-    let mut command = Command::new("curl");
-    command
-        .args(["-sS", "-X", method, "-H"])
-        .arg(format!("Authorization: Bearer {TOKEN}"))
-        .arg(url);
-    if let Some(body) = body {
-        command
-            .args(["-H", "Content-Type: application/json", "--data"])
-            .arg(body.to_string());
-    }
-    let output = command.output().expect("curl runs");
-    assert!(
-        output.status.success(),
-        "curl {url}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ureq_get(url: &str) -> String {
-    curl("GET", url, None)
-}
-
-fn sync_command(repo: &Path, state: &Path, emulator: &EmulatorProcess) -> Command {
+fn sync_command(repo: &Path, state: &Path, emulator: &Emulator) -> Command {
     let mut command = flaresync();
     command
         .args(["sync", "--branch", "deploy", "--repo"])
@@ -283,7 +153,7 @@ fn sync_command(repo: &Path, state: &Path, emulator: &EmulatorProcess) -> Comman
     command
 }
 
-fn versions(emulator: &EmulatorProcess, script: &str) -> Vec<Value> {
+fn versions(emulator: &Emulator, script: &str) -> Vec<Value> {
     let body = emulator.get(&format!(
         "/accounts/{ACCOUNT}/workers/scripts/{script}/versions?per_page=100"
     ));
@@ -297,7 +167,7 @@ fn versions(emulator: &EmulatorProcess, script: &str) -> Vec<Value> {
 fn kill_9_mid_pass_then_restart_converges_without_duplicate_versions() {
     let (dir, repo) = fixture_repo();
     let state = dir.path().join("state");
-    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+    let emulator = Emulator::start(&dir.path().join("emulator"));
 
     // First deploy at c1.
     git(&repo, &["branch", "deploy", "c1"]);
@@ -401,7 +271,7 @@ fn kill_9_mid_pass_then_restart_converges_without_duplicate_versions() {
 fn plan_live_finds_the_real_version_to_roll_back_to() {
     let (dir, repo) = fixture_repo();
     let state = dir.path().join("state");
-    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+    let emulator = Emulator::start(&dir.path().join("emulator"));
     git(&repo, &["branch", "deploy", "c1"]);
     assert_eq!(run(&mut sync_command(&repo, &state, &emulator)).code, 0);
     git(&repo, &["branch", "-f", "deploy", "c2"]);
@@ -474,7 +344,7 @@ fn a_remote_without_branch_follows_its_default_branch() {
         &repo,
         &["push", "-q", bare.to_str().expect("utf8 path"), "master"],
     );
-    let emulator = EmulatorProcess::start(&dir.path().join("emulator"));
+    let emulator = Emulator::start(&dir.path().join("emulator"));
     let url = format!("file://{}", bare.display());
     let out = run(flaresync()
         .args(["sync", "--repo", &url, "--state-dir"])

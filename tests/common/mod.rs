@@ -234,6 +234,24 @@ impl Emulator {
             .map(str::to_owned)
     }
 
+    /// Calls the emulator's admin API (`/__emulator/...`, outside `/client/v4`); returns the body.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> String {
+        let root = self.base_url.trim_end_matches("/client/v4");
+        let mut command = Command::new("curl");
+        command
+            .args(["-sS", "-X", method, "-H"])
+            .arg(format!("Authorization: Bearer {TOKEN}"))
+            .arg(format!("{root}{path}"));
+        if let Some(body) = body {
+            command
+                .args(["-H", "Content-Type: application/json", "--data"])
+                .arg(body.to_string());
+        }
+        let output = command.output().expect("curl runs");
+        assert!(output.status.success(), "curl {method} {path}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     pub fn env(&self, command: &mut Command) {
         command
             .env("CLOUDFLARE_API_BASE_URL", &self.base_url)
