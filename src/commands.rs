@@ -31,10 +31,18 @@ pub fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
     let text = format!("{error:#}");
     if text.contains("CLOUDFLARE_API_TOKEN") {
         Some(
-            "export CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (as for wrangler), or run `flaresync demo` to try flaresync on the embedded emulator",
+            "export CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (as for wrangler); to try flaresync without an account run `flaresync demo`, or start `flaresync emulator` and export the CLOUDFLARE_API_BASE_URL, token and account it prints",
         )
     } else if text.contains("CLOUDFLARE_ACCOUNT_ID") {
         Some("export CLOUDFLARE_ACCOUNT_ID or set account_id in flaresync.toml")
+    } else if text.contains("another flaresync") {
+        Some("wait for it to finish, or give this one its own --state-dir")
+    } else if text.contains("unknown revision") {
+        Some(
+            "use a branch, tag or commit of the repository (`git branch -a` lists them); for a remote --repo, branches are origin/<name>",
+        )
+    } else if text.contains("cannot listen on") {
+        Some("pick another address with --status-listen (or --listen for the emulator)")
     } else {
         None
     }
@@ -44,13 +52,23 @@ pub fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
 
 pub async fn emulator(args: EmulatorArgs) -> anyhow::Result<u8> {
     let mut tokens = args.tokens.clone();
+    // Which token to name in the banner: only the built-in default is printed (a token from
+    // the command line or the environment may be a real one and is never echoed).
+    let mut shown_token = "<one of the --token values>";
     if tokens.is_empty() {
-        tokens.push(
-            std::env::var("CLOUDFLARE_API_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| DEFAULT_EMULATOR_TOKEN.to_owned()),
-        );
+        match std::env::var("CLOUDFLARE_API_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+        {
+            Some(token) => {
+                tokens.push(token);
+                shown_token = "<your CLOUDFLARE_API_TOKEN>";
+            }
+            None => {
+                tokens.push(DEFAULT_EMULATOR_TOKEN.to_owned());
+                shown_token = DEFAULT_EMULATOR_TOKEN;
+            }
+        }
     }
     let account_id = args
         .account_id
@@ -80,7 +98,7 @@ pub async fn emulator(args: EmulatorArgs) -> anyhow::Result<u8> {
     let addr = listener.local_addr()?;
     eprintln!("flaresync emulator listening on http://{addr}/client/v4 (account {account_id})");
     eprintln!(
-        "point wrangler or flaresync at it:\n  export CLOUDFLARE_API_BASE_URL=http://{addr}/client/v4 CLOUDFLARE_ACCOUNT_ID={account_id} CLOUDFLARE_API_TOKEN=<one of the --token values>"
+        "point wrangler or flaresync at it:\n  export CLOUDFLARE_API_BASE_URL=http://{addr}/client/v4 CLOUDFLARE_ACCOUNT_ID={account_id} CLOUDFLARE_API_TOKEN={shown_token}"
     );
     emulator
         .serve(listener, flaresync_reconcile::shutdown_signal())
@@ -235,13 +253,35 @@ pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
             }
         }
     } else {
+        let root = local_root(Path::new(&repo.repo))?;
         let branch = match &repo.branch {
             Some(branch) => branch.clone(),
-            None => local_branch(Path::new(&repo.repo))?,
+            None => local_branch(&root)?,
         };
-        GitSource::open_local(&repo.repo, &branch)
-            .with_context(|| format!("cannot open the git repository {}", repo.repo))
+        GitSource::open_local(&root, &branch)
+            .with_context(|| format!("cannot open the git repository {}", root.display()))
     }
+}
+
+/// The repository holding `path`, searched upward like git does (so `--repo workers/api` or
+/// running inside a worker directory works).
+pub fn local_root(path: &Path) -> anyhow::Result<PathBuf> {
+    if !path.exists() {
+        bail!(
+            "{} does not exist; pass --repo <path of the config repository>",
+            path.display()
+        );
+    }
+    let git = git2::Repository::discover(path).map_err(|_| {
+        anyhow!(
+            "{} is not inside a git repository; flaresync deploys what is committed: run `git init` and commit the config repository, or pass --repo <its path>",
+            path.display()
+        )
+    })?;
+    Ok(match git.workdir() {
+        Some(workdir) => workdir.to_path_buf(),
+        None => git.path().to_path_buf(),
+    })
 }
 
 /// The branch to follow in a local repository: flaresync.toml `branch`, else HEAD's branch.
@@ -277,6 +317,11 @@ pub fn client(api: &ApiArgs, repo_config: Option<&RepoConfig>) -> anyhow::Result
         .clone()
         .or_else(|| repo_config.and_then(|c| c.account_id.clone()))
         .ok_or_else(|| anyhow!("no account id: CLOUDFLARE_ACCOUNT_ID is not set and flaresync.toml has no account_id"))?;
+    if account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "account id {account_id:?} is not a Cloudflare account id (32 hex characters); copy it from the dashboard (Workers & Pages, right column) or `wrangler whoami`"
+        );
+    }
     let config = ClientConfig::new(
         api.api_base_url.clone(),
         account_id,
@@ -297,6 +342,33 @@ pub fn head_repo_config(source: &mut GitSource) -> anyhow::Result<RepoConfig> {
         .context("invalid flaresync.toml at the branch head")?;
     source.set_last_head(previous.or(update.old));
     Ok(config)
+}
+
+/// Held while a `sync` or `run` works on a state directory: two passes interleaving on one
+/// journal would each see the other's fresh versions as strangers.
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+pub fn lock_state(dir: &Path) -> anyhow::Result<StateLock> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("flaresync.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another flaresync (sync or run) is using the state directory {}",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 pub fn context(repo: &RepoArgs, api: &ApiArgs) -> anyhow::Result<Context> {
@@ -334,6 +406,7 @@ pub fn context(repo: &RepoArgs, api: &ApiArgs) -> anyhow::Result<Context> {
 // === sync / run ===
 
 pub async fn sync(args: SyncArgs) -> anyhow::Result<u8> {
+    let _lock = lock_state(&state_dir(&args.repo))?;
     let ctx = context(&args.repo, &args.api)?;
     let report = flaresync_reconcile::sync_once(
         &ctx,
@@ -381,7 +454,12 @@ pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
             None => "applied".to_owned(),
         },
         WorkerOutcome::Planned => "planned (dry run)".to_owned(),
-        WorkerOutcome::HeldForDrift => "held: drift (changed outside flaresync)".to_owned(),
+        WorkerOutcome::HeldForDrift => {
+            "held: its deployment was changed outside flaresync (drift); \
+             nothing was written. Set drift_policy = \"heal\" in flaresync.toml to restore Git's \
+             version, or commit what is live"
+                .to_owned()
+        }
         WorkerOutcome::Blocked => "blocked (see the findings above)".to_owned(),
         WorkerOutcome::Skipped => "skipped".to_owned(),
         WorkerOutcome::Failed => "failed".to_owned(),
@@ -404,6 +482,7 @@ fn short_id(id: &str) -> &str {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let _lock = lock_state(&state_dir(&args.repo))?;
     let ctx = Arc::new(context(&args.repo, &args.api)?);
     let listener = tokio::net::TcpListener::bind(args.status_listen)
         .await

@@ -301,8 +301,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     }
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    if args.dir.is_some() {
-        println!("The config repository is kept in {}.", repo_dir.display());
+    match &args.dir {
+        Some(_) => println!("The config repository is kept in {}.", repo_dir.display()),
+        None => println!(
+            "The config repository and the emulator were temporary: `flaresync demo --dir DIR` keeps the repository, `--keep-serving 127.0.0.1:8788` keeps the emulator running to explore with wrangler or `flaresync history`."
+        ),
     }
     Ok(0)
 }

@@ -62,7 +62,11 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_env("FLARESYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

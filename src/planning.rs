@@ -20,12 +20,21 @@ use crate::{cli::PlanArgs, commands};
 
 pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
     let mut source = commands::open_source(&args.repo)?;
-    if commands::is_remote(&args.repo.repo) {
-        source
-            .fetch()
-            .context("cannot fetch the remote repository")?;
-    }
-    let head = resolve(&source, &args.head)?;
+    let remote_head = if commands::is_remote(&args.repo.repo) {
+        Some(
+            source
+                .fetch()
+                .context("cannot fetch the remote repository")?
+                .new,
+        )
+    } else {
+        None
+    };
+    // In a remote's bare clone there is no HEAD of interest: the followed branch's head is.
+    let head = match remote_head {
+        Some(head) if args.head == "HEAD" => head,
+        _ => resolve(&source, &args.head)?,
+    };
     let base = match &args.base {
         Some(base) => Some(resolve(&source, base)?),
         None => first_parent(&source, head)?,
@@ -42,16 +51,28 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
         ),
         None => None,
     };
-    let names = BTreeMap::new();
-    let desired = convert::desired(&head_state, &names);
-    let base_desired = base_state
-        .as_ref()
-        .map(|state| convert::desired(state, &names));
+    // A broken config keeps the script name it had when it last loaded (blocked, not
+    // "removed" next to an unknown directory), as in `sync`.
+    let names = |commit: Oid, cache: &mut DesiredStateCache| {
+        cache
+            .last_good_names(source.repo(), commit, 200)
+            .unwrap_or_default()
+    };
+    let head_names = names(head, &mut cache);
+    let mut desired = convert::desired(&head_state, &head_names);
+    let base_desired = match (&base_state, base) {
+        (Some(state), Some(base)) => {
+            let base_names = names(base, &mut cache);
+            Some(convert::desired(state, &base_names))
+        }
+        _ => None,
+    };
     let policies = convert::policies(&head_state);
     let window = head_state.repo_config.version_window as usize;
 
     let (live, history) = if args.live {
         let client = commands::client(&args.api, Some(&head_state.repo_config))?;
+        convert::restrict_to_account(&mut desired, &head_state, client.account_id());
         // The journal of a flaresync that deploys this repository from this machine, if any.
         let journal_path = commands::state_dir(&args.repo).join("journal.sqlite3");
         let journal = journal_path
@@ -84,10 +105,12 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
 }
 
 fn resolve(source: &GitSource, revision: &str) -> anyhow::Result<Oid> {
+    // A remote is kept as a bare clone with its branches under origin/: accept `main` too.
     let object = source
         .repo()
         .revparse_single(revision)
-        .with_context(|| format!("unknown revision {revision:?}"))?;
+        .or_else(|_| source.repo().revparse_single(&format!("origin/{revision}")))
+        .map_err(|_| anyhow!("unknown revision {revision:?} in the config repository"))?;
     let commit = object
         .peel_to_commit()
         .with_context(|| format!("{revision:?} does not name a commit"))?;

@@ -369,3 +369,143 @@ fn a_remote_without_branch_follows_its_default_branch() {
     .expect("utf8");
     assert_eq!(tag, head.trim(), "the version of master's head is live");
 }
+
+#[test]
+fn plan_keeps_a_broken_workers_name_and_never_suggests_deleting_it() {
+    let (_dir, repo) = fixture_repo();
+    git(&repo, &["checkout", "-q", "-b", "typo", "c2"]);
+    let config = repo.join("workers/api/wrangler.toml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("compatibility_date", "compatability_date"),
+    )
+    .expect("write");
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Dana",
+            "-c",
+            "user.email=dana@example.com",
+            "commit",
+            "-qam",
+            "typo",
+        ],
+    );
+    let out = plan(&repo, "c2", "typo", "text");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("edge-api") && out.stdout.contains("FS011"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("removed"), "{}", out.stdout);
+    assert!(!out.stdout.contains("wrangler delete"), "{}", out.stdout);
+}
+
+#[test]
+fn sync_finds_the_repository_from_a_subdirectory_and_a_removed_worker_does_not_fail_it() {
+    let (dir, repo) = fixture_repo();
+    let state = dir.path().join("state");
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    git(&repo, &["branch", "deploy", "c1"]);
+    // --repo inside the repository, like running from a worker directory.
+    let mut command = flaresync();
+    command
+        .args(["sync", "--branch", "deploy", "--repo"])
+        .arg(repo.join("workers/api"))
+        .arg("--state-dir")
+        .arg(&state);
+    emulator.env(&mut command);
+    let out = run(&mut command);
+    assert_eq!(out.code, 0, "{}", out.all());
+
+    git(&repo, &["checkout", "-q", "deploy"]);
+    git(&repo, &["rm", "-rq", "workers/auth"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Dana",
+            "-c",
+            "user.email=dana@example.com",
+            "commit",
+            "-qm",
+            "drop auth",
+        ],
+    );
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(
+        out.code,
+        0,
+        "a removed Worker is reported, not a failure:\n{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("removed from Git (left in place)"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn a_second_sync_on_a_busy_state_dir_is_refused_and_so_is_a_foreign_account() {
+    let (dir, repo) = fixture_repo();
+    let state = dir.path().join("state");
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    git(&repo, &["branch", "deploy", "c1"]);
+    let lock = std::fs::File::create({
+        std::fs::create_dir_all(&state).expect("mkdir");
+        state.join("flaresync.lock")
+    })
+    .expect("lock file");
+    lock.lock()
+        .expect("held by the test, as a running flaresync would");
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("another flaresync"), "{}", out.all());
+    assert!(out.stderr.contains("hint:"), "{}", out.all());
+    drop(lock);
+
+    // A Worker whose config names another account is refused, the others deploy.
+    git(&repo, &["checkout", "-q", "deploy"]);
+    let config = repo.join("workers/auth/wrangler.json");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replacen(
+            '{',
+            "{\n  \"account_id\": \"ffffffffffffffffffffffffffffffff\",",
+            1,
+        ),
+    )
+    .expect("write");
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Dana",
+            "-c",
+            "user.email=dana@example.com",
+            "commit",
+            "-qam",
+            "auth elsewhere",
+        ],
+    );
+    let out = run(&mut sync_command(&repo, &state, &emulator));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("targets account ffffffffffffffffffffffffffffffff"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        versions(&emulator, "edge-auth").is_empty(),
+        "edge-auth is not deployed here"
+    );
+    // edge-api calls edge-auth through a service binding, so it waits for it (FS018).
+    assert!(versions(&emulator, "edge-api").is_empty());
+    assert!(out.stdout.contains("FS018"), "{}", out.all());
+}

@@ -424,7 +424,8 @@ pub fn load_worker(
                 dir,
                 message: format!(
                     "{main_origin}: bundle file {main_path:?} does not exist in the repository; \
-                     flaresync does not build: commit the built bundle or fix the path"
+                     flaresync does not build: commit the built bundle (check it is not \
+                     ignored by .gitignore) or fix the path"
                 ),
             });
         }

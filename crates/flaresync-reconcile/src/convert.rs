@@ -133,6 +133,36 @@ pub fn desired(state: &DesiredState, known_names: &BTreeMap<String, String>) -> 
     }
 }
 
+/// Marks every Worker whose config names another account (`account_id` in its wrangler config,
+/// or flaresync.toml's) as broken: one flaresync talks to one account, and deploying such a
+/// Worker to this account would put it in the wrong place without a word.
+pub fn restrict_to_account(desired: &mut Desired, state: &DesiredState, account: &str) {
+    for (dir, result) in &state.workers {
+        let Ok(loaded) = result.as_ref() else {
+            continue;
+        };
+        let Some(wanted) = loaded.account_id.as_deref() else {
+            continue;
+        };
+        if wanted.eq_ignore_ascii_case(account) {
+            continue;
+        }
+        desired.workers.insert(
+            loaded.spec.name.clone(),
+            DesiredEntry::Broken {
+                config_path: Some(dir.clone()),
+                error: format!(
+                    "worker {} ({}) targets account {wanted}, but flaresync runs against \
+                     account {account}; run a separate flaresync for that account \
+                     (CLOUDFLARE_ACCOUNT_ID) or remove account_id from its config",
+                    loaded.spec.name,
+                    if dir.is_empty() { "." } else { dir.as_str() }
+                ),
+            },
+        );
+    }
+}
+
 fn plan_policy(policy: &WorkerPolicy, version_window: u32) -> Policy {
     Policy {
         rollback_policy: match policy.rollback_policy {

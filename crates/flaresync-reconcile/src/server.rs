@@ -160,7 +160,11 @@ async fn webhook_handler(
     body: Bytes,
 ) -> Response {
     let Some(config) = state.webhook.as_ref() else {
-        return (StatusCode::NOT_FOUND, "webhook not configured\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "webhook not configured: start flaresync run with FLARESYNC_WEBHOOK_SECRET set\n",
+        )
+            .into_response();
     };
     let signature = headers
         .get("x-hub-signature-256")

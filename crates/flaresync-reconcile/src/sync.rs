@@ -280,11 +280,13 @@ pub struct SyncReport {
 
 impl SyncReport {
     /// True when every Worker is in sync or was applied without error.
+    /// A Worker removed from Git counts as converged: flaresync never deletes, the report
+    /// says so, and failing every pass until someone deletes it by hand would keep CI red.
     pub fn converged(&self) -> bool {
         self.workers.iter().all(|worker| {
             matches!(
                 worker.outcome,
-                WorkerOutcome::InSync | WorkerOutcome::Applied { .. }
+                WorkerOutcome::InSync | WorkerOutcome::Applied { .. } | WorkerOutcome::Removed
             )
         })
     }
@@ -1174,7 +1176,8 @@ async fn pass(
             .entry(dir.clone())
             .or_insert_with(|| name.clone());
     }
-    let desired = convert::desired(&source.state, &memory.dir_names);
+    let mut desired = convert::desired(&source.state, &memory.dir_names);
+    convert::restrict_to_account(&mut desired, &source.state, ctx.client.account_id());
     let policies = convert::policies(&source.state);
     debug!(commit = %short(&head), workers = desired.workers.len(), head = ?source.head, "Desired state read.");
 
