@@ -206,27 +206,58 @@ pub fn is_remote(repo: &str) -> bool {
     repo.contains("://") || (repo.contains('@') && repo.contains(':') && !Path::new(repo).exists())
 }
 
+/// The state directory (journal, lock, clone) of one config repository: `--state-dir`, else
+/// one directory per repository under `$XDG_STATE_HOME/flaresync` (or `~/.local/state`), so two
+/// repositories never share a journal.
 pub fn state_dir(repo: &RepoArgs) -> PathBuf {
     if let Some(dir) = &repo.state_dir {
         return dir.clone();
     }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("flaresync");
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        return PathBuf::from(home).join(".local/state/flaresync");
-    }
-    PathBuf::from(".flaresync")
+    let base = if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        PathBuf::from(dir).join("flaresync")
+    } else if let Some(home) = std::env::var_os("HOME") {
+        PathBuf::from(home).join(".local/state/flaresync")
+    } else {
+        PathBuf::from(".flaresync")
+    };
+    base.join(repo_key(&repo.repo))
+}
+
+/// A readable, filesystem-safe and stable name for a repository: its (credential-free) URL or
+/// its root path, plus a short hash so different repositories with similar names never collide.
+fn repo_key(repo: &str) -> String {
+    use sha2::Digest as _;
+    let identity = if is_remote(repo) {
+        flaresync_git::source::redact_url(repo)
+    } else {
+        local_root(Path::new(repo))
+            .ok()
+            .and_then(|root| root.canonicalize().ok())
+            .map(|root| root.display().to_string())
+            .unwrap_or_else(|| repo.to_owned())
+    };
+    let readable: String = identity
+        .rsplit(['/', '\\', ':'])
+        .find(|part| !part.is_empty())
+        .unwrap_or("repo")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = hex::encode(&sha2::Sha256::digest(identity.as_bytes())[..6]);
+    format!("{readable}-{hash}")
 }
 
 /// Opens the git source the arguments name (cloning a remote into the state directory).
 pub fn open_source(repo: &RepoArgs) -> anyhow::Result<GitSource> {
     if is_remote(&repo.repo) {
-        let key = flaresync_git::source::redact_url(&repo.repo)
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect::<String>();
-        let cache = state_dir(repo).join("clones").join(key);
+        let cache = state_dir(repo).join("clone");
         std::fs::create_dir_all(&cache)
             .with_context(|| format!("cannot create {}", cache.display()))?;
         let open = |branch: &str| -> anyhow::Result<GitSource> {
