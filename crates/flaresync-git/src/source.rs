@@ -183,6 +183,28 @@ pub fn redact_url(url: &str) -> String {
 
 const REMOTE_NAME: &str = "origin";
 
+/// Splits `scheme://user:password@host/...` into the URL without the user information and the
+/// credentials it carried (percent-decoding is left to the server's own rules: the values are
+/// passed as written). A URL without a password keeps its user name.
+fn split_url_credentials(url: &str) -> (String, Option<crate::credentials::HttpsCredentials>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..host_start].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let Some((user, password)) = rest[..at].split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    let stripped = format!("{scheme}://{}", &rest[at + 1..]);
+    let credentials = crate::credentials::HttpsCredentials {
+        username: user.to_owned(),
+        password: crate::credentials::Secret::new(password),
+    };
+    (stripped, Some(credentials))
+}
+
 impl GitSource {
     /// Opens an existing local repository (bare or with a working copy) and follows `branch`.
     /// [`fetch`](Self::fetch) then only re-reads the branch ref.
@@ -234,6 +256,18 @@ impl GitSource {
                 Repository::init_bare(cache_dir).map_err(|e| cache_error(e.message().into()))?
             }
         };
+        // Credentials written into the URL (`https://user:token@host/...`) never reach the
+        // clone's config on disk: the URL is stored and used without them, and they are handed
+        // to libgit2 through the credential callback instead (unless the environment set some).
+        let (url, from_url) = split_url_credentials(url);
+        let credentials = match (credentials.https.is_some(), from_url) {
+            (false, Some(https)) => Credentials {
+                https: Some(https),
+                ..credentials
+            },
+            _ => credentials,
+        };
+        let url = url.as_str();
         match repo.find_remote(REMOTE_NAME) {
             Ok(remote) if remote.url().ok() == Some(url) => {}
             Ok(_) => repo
@@ -572,6 +606,40 @@ mod tests {
         assert_eq!(
             redact_url("git@github.com:o/r.git"),
             "git@github.com:o/r.git"
+        );
+    }
+
+    #[test]
+    fn credentials_in_a_url_never_reach_the_clone_config_on_disk() {
+        let (url, credentials) =
+            split_url_credentials("https://bob:ghp_SECRET@example.invalid/acme/config.git");
+        assert_eq!(url, "https://example.invalid/acme/config.git");
+        let credentials = credentials.expect("user and password are taken from the URL");
+        assert_eq!(credentials.username, "bob");
+        assert_eq!(credentials.password.expose(), "ghp_SECRET");
+        assert_eq!(
+            split_url_credentials("https://example.invalid/r.git"),
+            ("https://example.invalid/r.git".to_owned(), None)
+        );
+        assert_eq!(
+            split_url_credentials("ssh://git@example.invalid/r.git").0,
+            "ssh://git@example.invalid/r.git"
+        );
+
+        let cache = tempfile::tempdir().expect("tempdir");
+        let source = GitSource::remote(
+            "https://bob:ghp_SECRET@example.invalid/acme/config.git",
+            cache.path(),
+            "main",
+            Credentials::none(),
+        )
+        .expect("the clone cache is created without any network access");
+        drop(source);
+        let config = std::fs::read_to_string(cache.path().join("config")).expect("git config");
+        assert!(!config.contains("ghp_SECRET"), "{config}");
+        assert!(
+            config.contains("https://example.invalid/acme/config.git"),
+            "{config}"
         );
     }
 }
