@@ -116,6 +116,9 @@ pub struct ValidateArgs {
     /// Repository working directory to validate.
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// Validate a commit (what `sync` and `plan` read) instead of the working tree, e.g. HEAD.
+    #[arg(long)]
+    pub rev: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -110,10 +110,44 @@ pub async fn emulator(args: EmulatorArgs) -> anyhow::Result<u8> {
 // === validate ===
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
-    let tree = DirTree::new(&args.repo);
-    let (repo_config, repo_warnings) = flaresync_config::load_repo_config(&tree)
+    match &args.rev {
+        None => {
+            if args.format != Format::Json {
+                println!(
+                    "validating the working tree of {} (uncommitted files included; sync and plan read commits: --rev HEAD checks what is committed)",
+                    args.repo.display()
+                );
+            }
+            validate_tree(&args, &DirTree::new(&args.repo))
+        }
+        Some(rev) => {
+            let root = local_root(&args.repo)?;
+            let git = git2::Repository::open(&root)
+                .with_context(|| format!("cannot open the git repository {}", root.display()))?;
+            let commit = git
+                .revparse_single(rev)
+                .and_then(|object| object.peel_to_commit())
+                .map_err(|_| anyhow!("unknown revision {rev:?} in the config repository"))?;
+            let tree = flaresync_git::CommitTree::new(&git, commit.id())
+                .with_context(|| format!("cannot read the tree of {rev}"))?;
+            if args.format != Format::Json {
+                println!(
+                    "validating commit {} ({rev})",
+                    &commit.id().to_string()[..12]
+                );
+            }
+            validate_tree(&args, &tree)
+        }
+    }
+}
+
+fn validate_tree(
+    args: &ValidateArgs,
+    tree: &dyn flaresync_config::SourceTree,
+) -> anyhow::Result<u8> {
+    let (repo_config, repo_warnings) = flaresync_config::load_repo_config(tree)
         .with_context(|| format!("invalid flaresync.toml in {}", args.repo.display()))?;
-    let load = flaresync_config::load_all(&tree, &repo_config);
+    let load = flaresync_config::load_all(tree, &repo_config);
     let mut failed = 0usize;
     let mut report = Vec::new();
     for (dir, result) in &load.workers {

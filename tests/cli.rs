@@ -113,6 +113,29 @@ fn validate_reports_a_broken_worker_without_blocking_the_others() {
     assert!(out.stdout.contains("ok    edge-api"), "{}", out.stdout);
     assert!(out.stdout.contains("error workers/auth"), "{}", out.stdout);
     assert!(out.stdout.contains("wrangler.json:1:"), "{}", out.stdout);
+    assert!(out.stdout.contains("working tree"), "{}", out.stdout);
+
+    // The breakage is not committed: what sync would read is fine.
+    let out = run(flaresync()
+        .args(["validate", "--rev", "HEAD", "--repo"])
+        .arg(&repo));
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("ok    edge-auth"), "{}", out.stdout);
+
+    // A misspelt required key is pointed at, with the key it was meant to be.
+    let config = repo.join("workers/api/wrangler.toml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("compatibility_date", "compatability_date"),
+    )
+    .expect("write");
+    let out = run(flaresync().args(["validate", "--repo"]).arg(&repo));
+    assert!(
+        out.stdout.contains("workers/api/wrangler.toml:3:1: no `compatibility_date`, but an unknown key `compatability_date`: did you mean `compatibility_date`?"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
