@@ -400,6 +400,20 @@ pub fn client(api: &ApiArgs, repo_config: Option<&RepoConfig>) -> anyhow::Result
 /// head classification (the previous head is restored), so the first pass still reports how
 /// the branch moved (fast-forward, rewritten) since flaresync last looked.
 pub fn head_repo_config(source: &mut GitSource) -> anyhow::Result<RepoConfig> {
+    // A local branch is read directly; only a remote (whose clone holds no local branches,
+    // only origin/* tracking refs) needs a fetch first.
+    let local_head = source
+        .repo()
+        .find_branch(source.branch(), git2::BranchType::Local)
+        .ok()
+        .and_then(|branch| branch.get().peel_to_commit().ok())
+        .map(|commit| commit.id());
+    if let Some(head) = local_head {
+        let (config, _) = source
+            .repo_config_at(head)
+            .context("invalid flaresync.toml at the branch head")?;
+        return Ok(config);
+    }
     let previous = source.last_head();
     let update = source.fetch().context("cannot read the branch head")?;
     let (config, _) = source
@@ -602,10 +616,30 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<u8> {
             .ok()
             .and_then(|mut source| head_repo_config(&mut source).ok());
         let client = client(&args.api, repo_config.as_ref())?;
-        let versions = client
-            .list_versions(&args.worker)
-            .await
-            .with_context(|| format!("cannot list the versions of {}", args.worker))?;
+        let versions = match client.list_versions(&args.worker).await {
+            Ok(versions) => versions,
+            Err(error) if error.is_not_found() => {
+                let known: Vec<String> = client
+                    .list_scripts()
+                    .await
+                    .map(|scripts| scripts.into_iter().map(|s| s.id).collect())
+                    .unwrap_or_default();
+                bail!(
+                    "there is no Worker named {:?} on account {}; Workers there: {}",
+                    args.worker,
+                    client.account_id(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error))
+                    .with_context(|| format!("cannot list the versions of {}", args.worker));
+            }
+        };
         let deployments = client
             .list_deployments(&args.worker)
             .await

@@ -284,6 +284,23 @@ fn kill_9_mid_pass_then_restart_converges_without_duplicate_versions() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(&c2.trim()[..7]), "{}", out.stdout);
 
+    // A misspelt Worker name lists the Workers that exist instead of a generic API error.
+    let mut command = flaresync();
+    command
+        .args(["history", "edge-apii", "--repo"])
+        .arg(&repo)
+        .arg("--state-dir")
+        .arg(&state);
+    emulator.env(&mut command);
+    let out = run(&mut command);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no Worker named \"edge-apii\"")
+            && out.stderr.contains("edge-api, edge-auth"),
+        "{}",
+        out.all()
+    );
+
     // A further pass is a no-op.
     let out = run(&mut sync_command(&repo, &state, &emulator));
     assert_eq!(out.code, 0);
