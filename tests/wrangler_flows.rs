@@ -243,12 +243,11 @@ fn staging_env_upload_is_stored_like_wrangler_deploy() {
     );
 }
 
-/// Bug repro (plan/reconcile): after a human runs `wrangler deploy` of the very config flaresync
-/// deployed, the live content equals Git, yet `flaresync sync` plans a rollback to its own
-/// version and, with a D1 binding, reports the Worker blocked (FS005, exit 2) instead of in
-/// sync or drift held.
+/// Regression (plan): after a human runs `wrangler deploy` of the very config flaresync
+/// deployed, the live content equals Git. flaresync used to plan a rollback to its own version
+/// (blocked by FS005 with a D1 binding, exit 2); it now recognises the same content (script
+/// etag, bindings, compatibility) and reports the Worker in sync.
 #[test]
-#[ignore = "known bug in plan/reconcile: an identical wrangler redeploy is planned as a blocked rollback"]
 fn identical_wrangler_redeploy_is_not_a_blocked_rollback() {
     let Some(entry) = wrangler_entry() else {
         return;

@@ -185,6 +185,12 @@ pub struct LiveVersion {
     /// [`crate::KnownVersion::exports`] instead.
     #[serde(default)]
     pub exports: Option<String>,
+    /// `resources.script.etag`: Cloudflare's hash of the script content. Two versions with the
+    /// same etag, bindings and compatibility settings run the same thing, which is how a
+    /// version uploaded outside flaresync with Git's exact content is recognised (a human's
+    /// `wrangler deploy` of the committed config). `None` when details were not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// One deployment (`GET …/deployments`).

@@ -309,7 +309,10 @@ impl<'a> WorkerInput<'a> {
                 w.active_version_id().map(|(id, _)| ActiveVersion {
                     version_id: id,
                     live: w.version(id),
-                    known: self.history.version(id),
+                    known: self
+                        .history
+                        .version(id)
+                        .or_else(|| equivalent_known(w, id, self.history)),
                 })
             });
             let applied_steps = match migration_tag {
@@ -416,6 +419,36 @@ fn plan_broken(input: &WorkerInput<'_>, error: &str) -> WorkerPlan {
         diff: WorkerDiff::empty(DiffBase::Nothing),
         depends_on: Vec::new(),
     }
+}
+
+/// A version flaresync knows whose content the active version `id` provably equals, when `id`
+/// itself is not one flaresync made: same script etag, bindings (as a set), compatibility date
+/// and flags, and migration tag, all as Cloudflare reports them. This is a human's `wrangler
+/// deploy` of the committed config: the content is Git's, so it is in sync, not drift to roll
+/// back. Without details for both versions (no etag), nothing is assumed.
+fn equivalent_known<'a>(
+    worker: &'a LiveWorker,
+    id: &str,
+    history: &'a WorkerHistory,
+) -> Option<&'a KnownVersion> {
+    let active = worker.version(id)?;
+    let etag = active.etag.as_deref()?;
+    let sorted = |bindings: &[flaresync_config::Binding]| {
+        let mut bindings = bindings.to_vec();
+        bindings.sort();
+        bindings
+    };
+    let active_bindings = sorted(&active.bindings);
+    history.versions.iter().find(|known| {
+        worker.version(&known.version_id).is_some_and(|other| {
+            other.id != active.id
+                && other.etag.as_deref() == Some(etag)
+                && sorted(&other.bindings) == active_bindings
+                && other.compatibility_date == active.compatibility_date
+                && other.compatibility_flags == active.compatibility_flags
+                && other.migration_tag == active.migration_tag
+        })
+    })
 }
 
 fn version_ref(known: &KnownVersion, live: Option<&LiveVersion>) -> VersionRef {
@@ -1190,6 +1223,49 @@ mod tests {
             "{}",
             worker.reason
         );
+    }
+
+    #[test]
+    fn an_outside_upload_of_the_same_content_is_in_sync_but_different_code_is_not() {
+        // "manual" was uploaded outside flaresync (e.g. `wrangler deploy` of the committed
+        // config) and is active; "v1" is flaresync's version of the desired content.
+        let mut worker = live_worker("api", &["manual", "v1"]);
+        for version in &mut worker.versions {
+            version.etag = Some("etag-same".into());
+            version.compatibility_date = Some("2025-01-01".into());
+        }
+        let live = |worker: &LiveWorker| LiveAccount {
+            workers: BTreeMap::from([("api".to_string(), worker.clone())]),
+            ..LiveAccount::default()
+        };
+        let hist = history("api", vec![known("v1", "d1")]);
+        let head = desired(&[("api", "d1")]);
+        let same = plan(&head, None, &live(&worker), &hist, &Policies::default());
+        assert_eq!(
+            same.workers[0].action,
+            Action::InSync,
+            "{:?}",
+            same.workers[0]
+        );
+
+        // Different code (etag) or settings: a rollback to flaresync's version, as before.
+        worker.versions[0].etag = Some("etag-other".into());
+        let other = plan(&head, None, &live(&worker), &hist, &Policies::default());
+        assert!(
+            matches!(other.workers[0].action, Action::Rollback { .. }),
+            "{:?}",
+            other.workers[0]
+        );
+        worker.versions[0].etag = Some("etag-same".into());
+        worker.versions[0].compatibility_date = Some("2026-01-01".into());
+        let other = plan(&head, None, &live(&worker), &hist, &Policies::default());
+        assert!(matches!(other.workers[0].action, Action::Rollback { .. }));
+
+        // Without details (no etag read) nothing is assumed.
+        worker.versions[0].compatibility_date = Some("2025-01-01".into());
+        worker.versions[0].etag = None;
+        let unknown = plan(&head, None, &live(&worker), &hist, &Policies::default());
+        assert!(matches!(unknown.workers[0].action, Action::Rollback { .. }));
     }
 
     #[test]

@@ -36,6 +36,7 @@ impl ScriptFingerprint {
 /// A full version (`GET …/versions/{id}`) as the planner sees it.
 pub fn live_version(version: &Version) -> LiveVersion {
     LiveVersion {
+        etag: version.resources.script.etag.clone(),
         id: version.id.clone(),
         number: version.number.unwrap_or_default(),
         created_on: version.metadata.created_on.clone().unwrap_or_default(),
