@@ -8,6 +8,8 @@
 //! exclude = ["examples", "legacy/**"]
 //! rollback_policy = "refuse"    # repo default, see WorkerPolicy
 //! drift_policy = "report"       # repo default
+//! allow_secret_change_rollback = false  # repo default
+//! d1_blocks_rollback = true     # repo default
 //!
 //! [workers.api]                 # key: worker directory or script name
 //! env = "staging"               # "" = top level even when a repo env is set
@@ -130,6 +132,10 @@ pub struct RepoConfig {
     pub exclude: Vec<String>,
     pub rollback_policy: RollbackPolicy,
     pub drift_policy: DriftPolicy,
+    /// Repository default for `allow_secret_change_rollback` (per-Worker keys win).
+    pub allow_secret_change_rollback: bool,
+    /// Repository default for `d1_blocks_rollback` (per-Worker keys win).
+    pub d1_blocks_rollback: bool,
     /// Keyed by worker directory or script name, as written.
     pub workers: BTreeMap<String, WorkerOverrides>,
 }
@@ -144,6 +150,8 @@ impl Default for RepoConfig {
             exclude: Vec::new(),
             rollback_policy: RollbackPolicy::Refuse,
             drift_policy: DriftPolicy::Report,
+            allow_secret_change_rollback: false,
+            d1_blocks_rollback: true,
             workers: BTreeMap::new(),
         }
     }
@@ -173,6 +181,8 @@ impl RepoConfig {
         let mut policy = WorkerPolicy {
             rollback_policy: self.rollback_policy,
             drift_policy: self.drift_policy,
+            allow_secret_change_rollback: self.allow_secret_change_rollback,
+            d1_blocks_rollback: self.d1_blocks_rollback,
             ..WorkerPolicy::default()
         };
         if let Some(o) = overrides {
@@ -180,8 +190,10 @@ impl RepoConfig {
             policy.depends_on = o.depends_on.clone();
             policy.rollback_policy = o.rollback_policy.unwrap_or(self.rollback_policy);
             policy.drift_policy = o.drift_policy.unwrap_or(self.drift_policy);
-            policy.allow_secret_change_rollback = o.allow_secret_change_rollback.unwrap_or(false);
-            policy.d1_blocks_rollback = o.d1_blocks_rollback.unwrap_or(true);
+            policy.allow_secret_change_rollback = o
+                .allow_secret_change_rollback
+                .unwrap_or(self.allow_secret_change_rollback);
+            policy.d1_blocks_rollback = o.d1_blocks_rollback.unwrap_or(self.d1_blocks_rollback);
             policy.health_check = o.health_check.clone();
             policy.skip = o.skip.unwrap_or(false);
         }
@@ -247,6 +259,10 @@ pub fn parse_repo_config(
     }
     config.rollback_policy = rollback_policy(&cx, &mut top, "rollback_policy")?.unwrap_or_default();
     config.drift_policy = drift_policy(&cx, &mut top, "drift_policy")?.unwrap_or_default();
+    config.allow_secret_change_rollback = top
+        .bool(&cx, "allow_secret_change_rollback")?
+        .unwrap_or(false);
+    config.d1_blocks_rollback = top.bool(&cx, "d1_blocks_rollback")?.unwrap_or(true);
     if let Some(mut workers) = top.table(&cx, "workers")? {
         let entries = workers.entries;
         for entry in entries {
@@ -410,6 +426,23 @@ skip = false
         let other = config.policy_for("web", &["web"]);
         assert_eq!(other.drift_policy, DriftPolicy::Heal);
         assert!(other.d1_blocks_rollback);
+    }
+
+    #[test]
+    fn repo_level_legality_defaults_apply_unless_a_worker_overrides_them() {
+        let text = "allow_secret_change_rollback = true\nd1_blocks_rollback = false\n\
+                    [workers.api]\nd1_blocks_rollback = true\n";
+        let (config, warnings) = parse_repo_config("flaresync.toml", text.as_bytes()).expect("ok");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let web = config.policy_for("web", &["web"]);
+        assert!(web.allow_secret_change_rollback);
+        assert!(!web.d1_blocks_rollback);
+        let api = config.policy_for("api", &[]);
+        assert!(
+            api.allow_secret_change_rollback,
+            "inherited from the repository"
+        );
+        assert!(api.d1_blocks_rollback, "the worker's own key wins");
     }
 
     #[test]
