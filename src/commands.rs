@@ -408,18 +408,21 @@ pub fn head_repo_config(source: &mut GitSource) -> anyhow::Result<RepoConfig> {
         .ok()
         .and_then(|branch| branch.get().peel_to_commit().ok())
         .map(|commit| commit.id());
-    if let Some(head) = local_head {
-        let (config, _) = source
-            .repo_config_at(head)
-            .context("invalid flaresync.toml at the branch head")?;
-        return Ok(config);
-    }
-    let previous = source.last_head();
-    let update = source.fetch().context("cannot read the branch head")?;
-    let (config, _) = source
-        .repo_config_at(update.new)
+    let head = match local_head {
+        Some(head) => head,
+        None => {
+            let previous = source.last_head();
+            let update = source.fetch().context("cannot read the branch head")?;
+            source.set_last_head(previous.or(update.old));
+            update.new
+        }
+    };
+    let (config, warnings) = source
+        .repo_config_at(head)
         .context("invalid flaresync.toml at the branch head")?;
-    source.set_last_head(previous.or(update.old));
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     Ok(config)
 }
 
