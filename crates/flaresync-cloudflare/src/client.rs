@@ -33,8 +33,8 @@ use crate::secret::Secret;
 use crate::types::{
     D1Database, Deployment, DeploymentList, KvNamespace, NewDeployment, NewSchedule, Queue,
     R2Bucket, R2BucketList, RawEnvelope, ResultInfo, Schedule, ScheduleList, Script,
-    ScriptSettings, ScriptSettingsPatch, ScriptUpload, SecretInfo, ServiceMetadata, Version,
-    VersionItems, VersionSummary,
+    ScriptSettings, ScriptSettingsPatch, ScriptUpload, SecretInfo, ServiceMetadata, Subdomain,
+    Version, VersionItems, VersionSummary,
 };
 
 /// Page size for page-style lists (the largest every list endpoint accepts).
@@ -499,6 +499,25 @@ impl Client {
             .idempotency(Idempotency::Idempotent);
         let envelope = self.fetch(&request).await?;
         decode_result::<ScheduleList>(&request, envelope).map(|list| list.schedules)
+    }
+
+    /// Whether the script's workers.dev route is on (`GET …/subdomain`).
+    pub async fn workers_dev(&self, script: &str) -> Result<Subdomain, Error> {
+        let request = Request::new(Method::GET, self.script(script, &["subdomain"]));
+        let envelope = self.fetch(&request).await?;
+        decode_result::<Subdomain>(&request, envelope)
+    }
+
+    /// Turns the `<script>.<subdomain>.workers.dev` route on or off (`POST …/subdomain`), as
+    /// wrangler does after a deploy (`workers_dev`, default on when the Worker has no routes).
+    /// Returns the state Cloudflare now holds. Setting it again is harmless: it is retried
+    /// like a read.
+    pub async fn set_workers_dev(&self, script: &str, enabled: bool) -> Result<Subdomain, Error> {
+        let request = Request::new(Method::POST, self.script(script, &["subdomain"]))
+            .body(Body::Json(serde_json::json!({ "enabled": enabled })))
+            .idempotency(Idempotency::Idempotent);
+        let envelope = self.fetch(&request).await?;
+        decode_result::<Subdomain>(&request, envelope)
     }
 
     /// Updates the non-versioned settings (`PATCH …/script-settings`); unset fields are left

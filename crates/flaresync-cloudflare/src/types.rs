@@ -562,6 +562,14 @@ pub struct SecretInfo {
     pub kind: String,
 }
 
+/// A script's workers.dev route (`…/scripts/{s}/subdomain`). Not versioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subdomain {
+    pub enabled: bool,
+    #[serde(default)]
+    pub previews_enabled: Option<bool>,
+}
+
 /// A Cron Trigger of a script (`…/scripts/{s}/schedules`). Not versioned: uploads, deployments
 /// and rollbacks leave it alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

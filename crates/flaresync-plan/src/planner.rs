@@ -548,6 +548,10 @@ fn settings_fields(
         if !spec.settings.tail_consumers.is_empty() {
             fields.insert("tail_consumers");
         }
+        // wrangler sets the workers.dev route whenever `workers_dev` is written.
+        if spec.workers_dev.is_some() {
+            fields.insert("workers_dev");
+        }
     }
     if fields.is_empty() && versions_equal && current.digest.is_some_and(|d| d != digest) {
         // Digests say something outside the version changed, but neither live values nor a base
@@ -620,6 +624,9 @@ fn plan_worker(input: &WorkerInput<'_>, worker: &DesiredWorker) -> (WorkerPlan, 
         if !spec.crons.is_empty() {
             fields.push("crons".to_owned());
         }
+        // As `wrangler deploy` does for a new Worker: its workers.dev route is set (on by
+        // default when the Worker has no routes, or as `workers_dev` says).
+        fields.push("workers_dev".to_owned());
         if !fields.is_empty() {
             steps.push(Step::SyncSettings {
                 worker: name.clone(),
@@ -1162,7 +1169,17 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(plan.steps.len(), 1);
+        assert!(
+            matches!(plan.steps[0], Step::ScriptUpload { .. }),
+            "{:?}",
+            plan.steps
+        );
+        assert!(
+            matches!(&plan.steps[1], Step::SyncSettings { fields, .. } if fields == &["workers_dev"]),
+            "{:?}",
+            plan.steps
+        );
+        assert_eq!(plan.steps.len(), 2);
     }
 
     #[test]

@@ -1603,7 +1603,8 @@ async fn apply_step(
                 .iter()
                 .map(String::as_str)
                 .filter(|field| {
-                    !PATCHED.contains(field) && !matches!(*field, "crons" | "script_settings")
+                    !PATCHED.contains(field)
+                        && !matches!(*field, "crons" | "workers_dev" | "script_settings")
                 })
                 .collect();
             if !unsupported.is_empty() {
@@ -1639,7 +1640,8 @@ async fn apply_step(
 
 /// Writes the non-versioned settings named in `fields`: cron triggers through
 /// `PUT …/schedules` (the whole set), logpush / observability / tail consumers through
-/// `PATCH …/script-settings`. Routes are zone-level and left to the caller's note.
+/// `PATCH …/script-settings`, the workers.dev route through `POST …/subdomain`. Routes are
+/// zone-level and left to the caller's note.
 /// `script_settings` is the planner's "something outside the version changed, field unknown":
 /// everything is written (each write replaces the whole value, so this is idempotent).
 async fn apply_settings(
@@ -1657,6 +1659,15 @@ async fn apply_settings(
             .await
             .map_err(|e| Error::api(format!("updating the cron triggers of {worker}"), e))?;
         info!(worker = %worker, crons = applied.len(), "Cron triggers updated.");
+    }
+    if wants("workers_dev") {
+        // wrangler's default: on unless the Worker is reached through routes.
+        let enabled = spec.workers_dev.unwrap_or(spec.routes.is_empty());
+        ctx.client
+            .set_workers_dev(worker, enabled)
+            .await
+            .map_err(|e| Error::api(format!("updating the workers.dev route of {worker}"), e))?;
+        info!(worker = %worker, enabled, "workers.dev route updated.");
     }
     if wants("logpush") || wants("observability") || wants("tail_consumers") {
         let patch = ScriptSettingsPatch {

@@ -510,3 +510,42 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
     );
     assert!(report.converged(), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_new_worker_gets_its_workers_dev_route_unless_the_config_turns_it_off() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("public", "public-1");
+    repo.worker("private", "private-1");
+    let config = "workers/private/wrangler.toml";
+    let base = std::fs::read_to_string(repo.path().join(config)).expect("read config");
+    repo.write(config, &format!("{base}workers_dev = false\n"));
+    repo.commit("two workers");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let report = sync_once(&ctx, apply()).await.expect("first pass");
+    assert!(report.converged(), "{report:?}");
+    let enabled = |name: &'static str| {
+        let ctx = ctx.clone();
+        async move { ctx.client().workers_dev(name).await.expect("reads").enabled }
+    };
+    assert!(
+        enabled("public").await,
+        "wrangler's default for a Worker without routes: {:?}",
+        report.plan.steps
+    );
+    assert!(!enabled("private").await, "workers_dev = false");
+
+    // Turning it on later is a settings change: no version, no deployment.
+    repo.write(config, &format!("{base}workers_dev = true\n"));
+    repo.commit("private on workers.dev");
+    let before = emulator.requests().len();
+    sync_once(&ctx, apply()).await.expect("pass");
+    let sent = writes(&requests_since(&emulator, before));
+    assert!(
+        sent.iter()
+            .all(|write| !write.contains("/versions") && !write.contains("/deployments")),
+        "{sent:?}"
+    );
+    assert!(enabled("private").await);
+}
