@@ -123,10 +123,12 @@ pub enum Error {
     Api(#[from] ApiError),
 
     /// No usable HTTP answer (connect error, timeout, dropped connection).
-    #[error("cloudflare api {method} {path}: {} ({source}); check connectivity to the api base url", describe_transport(*kind))]
+    #[error("cloudflare api {method} {path}: {} ({source}); check connectivity to {base_url} (CLOUDFLARE_API_BASE_URL)", describe_transport(*kind))]
     Transport {
         method: String,
         path: String,
+        /// The API base the request went to (without any user information).
+        base_url: String,
         kind: TransportFailure,
         #[source]
         source: reqwest::Error,
