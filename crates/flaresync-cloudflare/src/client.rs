@@ -979,6 +979,20 @@ fn build_form(metadata: &serde_json::Value, modules: &[Module]) -> Result<Form, 
     Ok(form)
 }
 
+/// The base URL for messages: any `user:password@` part is dropped.
+fn redacted_base(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1091,19 +1105,5 @@ mod tests {
         assert_send(client.upload_version("s", &metadata, &[]));
         assert_send(client.create_deployment("s", &NewDeployment::single("v", None), false));
         assert_send(client.list_r2_buckets(Some("eu")));
-    }
-}
-
-/// The base URL for messages: any `user:password@` part is dropped.
-fn redacted_base(base: &str) -> String {
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..host_end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => base.to_owned(),
-            }
-        }
-        None => base.to_owned(),
     }
 }
