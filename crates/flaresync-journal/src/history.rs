@@ -327,13 +327,12 @@ fn short_commit(commit: &str) -> &str {
 
 fn event_line(recorded: &Recorded) -> String {
     let entry = &recorded.entry;
-    let mut line = format!(
-        "{}  {} {} by {}",
-        time(Some(entry.at)),
-        entry.action.as_str(),
-        entry.outcome.as_str(),
-        entry.trigger
-    );
+    // "blocked skipped" reads oddly: a block is recorded with outcome `skipped`.
+    let what = match (&entry.action, &entry.outcome) {
+        (Action::Blocked, Outcome::Skipped) => "blocked (nothing applied)".to_owned(),
+        (action, outcome) => format!("{} {}", action.as_str(), outcome.as_str()),
+    };
+    let mut line = format!("{}  {what} by {}", time(Some(entry.at)), entry.trigger);
     if let Some(commit) = &entry.commit {
         line.push_str(&format!(" at {}", short_commit(commit)));
     }

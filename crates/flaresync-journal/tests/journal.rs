@@ -306,7 +306,7 @@ history of api: 5 version(s), 2 uploaded outside flaresync
       deployed  2026-11-20 10:01  100% in deployment dep-0000 (deployment)
 
 other events
-      2026-11-20 10:30  blocked skipped by webhook (alice) at 2222222: rollback would cross a durable object migration
+      2026-11-20 10:30  blocked (nothing applied) by webhook (alice) at 2222222: rollback would cross a durable object migration
 ";
     assert_eq!(text, expected, "\n{text}");
 }
