@@ -1,6 +1,6 @@
 //! Command-line definitions (clap). Parsing only: no I/O happens here.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -50,7 +50,7 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
     /// Also keep the emulator serving on this address after the demo (Ctrl-C to stop).
     #[arg(long)]
-    pub keep_serving: Option<SocketAddr>,
+    pub keep_serving: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -61,7 +61,7 @@ pub struct EmulatorArgs {
         default_value = "127.0.0.1:8788",
         env = "FLARESYNC_EMULATOR_LISTEN"
     )]
-    pub listen: SocketAddr,
+    pub listen: String,
     /// Directory for the emulator's SQLite state (in memory when omitted).
     #[arg(long)]
     pub state: Option<PathBuf>,
@@ -177,7 +177,7 @@ pub struct RunArgs {
         default_value = "127.0.0.1:9090",
         env = "FLARESYNC_STATUS_LISTEN"
     )]
-    pub status_listen: SocketAddr,
+    pub status_listen: String,
     /// Poll interval for remote repositories, in seconds.
     #[arg(long, default_value_t = 60)]
     pub poll_interval_secs: u64,

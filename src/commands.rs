@@ -92,7 +92,7 @@ pub async fn emulator(args: EmulatorArgs) -> anyhow::Result<u8> {
     }
     let emulator =
         flaresync_emulator::Emulator::open(config).context("cannot open the emulator")?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -566,9 +566,10 @@ fn short_id(id: &str) -> &str {
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _lock = lock_state(&state_dir(&args.repo))?;
     let ctx = Arc::new(context(&args.repo, &args.api)?);
-    let listener = tokio::net::TcpListener::bind(args.status_listen)
+    let listener = tokio::net::TcpListener::bind(args.status_listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {}", args.status_listen))?;
+    let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
         .ok()
         .filter(|s| !s.is_empty())
@@ -596,7 +597,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         "flaresync: following {} branch {}; status on http://{}/status",
         flaresync_git::source::redact_url(&args.repo.repo),
         ctx.branch(),
-        args.status_listen
+        listener_addr
     );
     flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
         .await

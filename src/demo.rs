@@ -93,8 +93,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     // 1. The emulator.
     let listen = args
         .keep_serving
-        .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
-    let listener = tokio::net::TcpListener::bind(listen)
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let listener = tokio::net::TcpListener::bind(listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
@@ -293,7 +294,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     println!(
         "Done: a revert became a rollback, and a revert across a Durable Object migration was refused with its reason."
     );
-    if let Some(addr) = args.keep_serving {
+    if args.keep_serving.is_some() {
         println!(
             "The emulator keeps serving on http://{addr}/client/v4 (token {DEFAULT_EMULATOR_TOKEN}, account {DEFAULT_EMULATOR_ACCOUNT}); Ctrl-C to stop."
         );
