@@ -188,44 +188,25 @@ async fn observe(
             .get(&name)
             .and_then(|e| e.worker())
             .map(|w| w.version_digest.clone());
-        // Full details (bindings, migration tag) for the active versions and for any version
-        // that holds the desired content (a rollback target).
-        let mut detail_ids: BTreeSet<String> = deployments
-            .first()
-            .map(|d| d.versions.iter().map(|v| v.version_id.clone()).collect())
-            .unwrap_or_default();
-        for version in &known {
-            if wanted.as_deref() == Some(version.version_digest.as_str()) {
-                detail_ids.insert(version.version_id.clone());
-            }
+        let detail_ids = convert::detail_ids(&deployments, &summaries, &known, wanted.as_deref());
+        let mut details = BTreeMap::new();
+        for summary in summaries.iter().filter(|v| detail_ids.contains(&v.id)) {
+            let full = client
+                .get_version(&name, &summary.id)
+                .await
+                .with_context(|| format!("cannot read version {} of {name}", summary.id))?;
+            details.insert(summary.id.clone(), full);
         }
-        let mut versions = Vec::new();
-        for summary in &summaries {
-            if detail_ids.contains(&summary.id) {
-                let full = client
-                    .get_version(&name, &summary.id)
-                    .await
-                    .with_context(|| format!("cannot read version {} of {name}", summary.id))?;
-                versions.push(convert::live_version(&full));
-            } else {
-                versions.push(convert::live_version_summary(summary));
-            }
-        }
-        let deployments: Vec<LiveDeployment> =
-            deployments.iter().map(convert::live_deployment).collect();
         live.workers.insert(
             name.clone(),
-            LiveWorker {
-                name: name.clone(),
-                exists: true,
-                migration_tag: script.migration_tag.clone(),
-                active: deployments.first().cloned(),
-                deployments,
-                versions,
+            convert::live_worker(
+                &name,
+                script.migration_tag.clone(),
+                &deployments,
+                &summaries,
+                &details,
                 secrets,
-                routes: None,
-                crons: None,
-            },
+            ),
         );
         history.workers.insert(
             name,

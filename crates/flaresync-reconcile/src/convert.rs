@@ -2,14 +2,14 @@
 //! planner's live types, the git layer's desired state -> the planner's desired state and
 //! policies. No I/O here, so every mapping is unit-tested.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flaresync_cloudflare::{Deployment, Script, Version, VersionSummary};
 use flaresync_config::{RollbackPolicy as ConfigRollbackPolicy, WorkerPolicy};
 use flaresync_git::DesiredState;
 use flaresync_plan::{
-    DeploymentVersion, Desired, DesiredEntry, DesiredWorker, LiveDeployment, LiveVersion, Policies,
-    Policy, RollbackPolicy,
+    DeploymentVersion, Desired, DesiredEntry, DesiredWorker, KnownVersion, LiveDeployment,
+    LiveVersion, LiveWorker, Policies, Policy, RollbackPolicy,
 };
 
 use crate::drift::DriftPolicy;
@@ -87,6 +87,68 @@ pub fn live_deployment(deployment: &Deployment) -> LiveDeployment {
                 percentage: entry.percentage,
             })
             .collect(),
+    }
+}
+
+/// Versions whose full details (bindings, migration tag, etag) the planner needs: those of
+/// the active deployment, and every still-listed version holding the desired content
+/// (`wanted` = its `version_digest`), i.e. a rollback target. Versions beyond the window
+/// (known from the journal only) cannot be deployed, so their details do not matter.
+pub fn detail_ids(
+    deployments: &[Deployment],
+    listed: &[VersionSummary],
+    known: &[KnownVersion],
+    wanted: Option<&str>,
+) -> BTreeSet<String> {
+    let mut ids: BTreeSet<String> = deployments
+        .first()
+        .map(|active| {
+            active
+                .versions
+                .iter()
+                .map(|v| v.version_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(wanted) = wanted {
+        for version in known {
+            let is_listed = listed.iter().any(|v| v.id == version.version_id);
+            if version.version_digest == wanted && is_listed {
+                ids.insert(version.version_id.clone());
+            }
+        }
+    }
+    ids
+}
+
+/// The planner's view of an existing Worker from its listings and the full versions read
+/// (`details`, by id; listed versions without details keep only their summary).
+pub fn live_worker(
+    name: &str,
+    migration_tag: Option<String>,
+    deployments: &[Deployment],
+    listed: &[VersionSummary],
+    details: &BTreeMap<String, Version>,
+    secrets: Vec<String>,
+) -> LiveWorker {
+    let deployments: Vec<LiveDeployment> = deployments.iter().map(live_deployment).collect();
+    let versions = listed
+        .iter()
+        .map(|summary| match details.get(&summary.id) {
+            Some(version) => live_version(version),
+            None => live_version_summary(summary),
+        })
+        .collect();
+    LiveWorker {
+        name: name.to_owned(),
+        exists: true,
+        migration_tag,
+        active: deployments.first().cloned(),
+        deployments,
+        versions,
+        secrets,
+        routes: None,
+        crons: None,
     }
 }
 
@@ -223,6 +285,54 @@ pub fn health_check(policy: &WorkerPolicy) -> Option<crate::health::HealthCheck>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn details_are_read_for_the_active_versions_and_listed_rollback_targets() {
+        let deployments: Vec<Deployment> = serde_json::from_value(serde_json::json!([
+            {"id": "d-2", "versions": [{"version_id": "active", "percentage": 100}]}
+        ]))
+        .expect("deployments");
+        let listed: Vec<VersionSummary> = serde_json::from_value(serde_json::json!([
+            {"id": "active"}, {"id": "same-content"}, {"id": "other"}
+        ]))
+        .expect("versions");
+        let known = |id: &str, digest: &str| KnownVersion {
+            version_id: id.into(),
+            commit: "c".into(),
+            digest: digest.into(),
+            version_digest: digest.into(),
+            migrations: Vec::new(),
+            exports: None,
+            secrets_fingerprint: None,
+        };
+        let history = [
+            known("same-content", "wanted"),
+            known("other", "older"),
+            known("past-the-window", "wanted"),
+        ];
+        let ids = detail_ids(&deployments, &listed, &history, Some("wanted"));
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            vec!["active".to_owned(), "same-content".to_owned()]
+        );
+        let ids = detail_ids(&deployments, &listed, &history, None);
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            vec!["active".to_owned()]
+        );
+
+        let worker = live_worker(
+            "api",
+            Some("v1".into()),
+            &deployments,
+            &listed,
+            &BTreeMap::new(),
+            vec![],
+        );
+        assert!(worker.exists);
+        assert_eq!(worker.versions.len(), 3);
+        assert_eq!(worker.active_version_id(), Some(("active", 100.0)));
+    }
 
     #[test]
     fn versions_and_deployments_map_to_planner_types() {

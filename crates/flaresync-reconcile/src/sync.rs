@@ -820,33 +820,17 @@ async fn refresh_live(
     }
     let mapped = map_versions(ctx.git.clone(), requests).await?;
     for (name, fetched) in lists {
-        let mapping = mapped.get(&name);
         let wanted_version_digest = desired
             .workers
             .get(&name)
             .and_then(|entry| entry.worker())
             .map(|worker| worker.version_digest.clone());
-        let mut detail_ids: BTreeSet<String> = fetched
-            .deployments
-            .first()
-            .map(|active| {
-                active
-                    .versions
-                    .iter()
-                    .map(|v| v.version_id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let (Some(mapping), Some(wanted)) = (mapping, &wanted_version_digest) {
-            for known in &mapping.known {
-                // Versions beyond the window (known from the journal) cannot be deployed:
-                // their details do not matter.
-                let listed = fetched.versions.iter().any(|v| v.id == known.version_id);
-                if &known.version_digest == wanted && listed {
-                    detail_ids.insert(known.version_id.clone());
-                }
-            }
-        }
+        let detail_ids = convert::detail_ids(
+            &fetched.deployments,
+            &fetched.versions,
+            mapped.get(&name).map_or(&[][..], |m| &m.known),
+            wanted_version_digest.as_deref(),
+        );
         let mut details: BTreeMap<String, Version> = BTreeMap::new();
         let mut failed = None;
         for id in detail_ids {
@@ -867,30 +851,14 @@ async fn refresh_live(
             refresh_errors.insert(name.clone(), error);
             continue;
         }
-        let deployments: Vec<_> = fetched
-            .deployments
-            .iter()
-            .map(convert::live_deployment)
-            .collect();
-        let versions = fetched
-            .versions
-            .iter()
-            .map(|summary| match details.get(&summary.id) {
-                Some(version) => convert::live_version(version),
-                None => convert::live_version_summary(summary),
-            })
-            .collect();
-        let live = LiveWorker {
-            name: name.clone(),
-            exists: true,
-            migration_tag: scripts.get(&name).and_then(|s| s.migration_tag.clone()),
-            active: deployments.first().cloned(),
-            deployments,
-            versions,
-            secrets: fetched.secrets,
-            routes: None,
-            crons: None,
-        };
+        let live = convert::live_worker(
+            &name,
+            scripts.get(&name).and_then(|s| s.migration_tag.clone()),
+            &fetched.deployments,
+            &fetched.versions,
+            &details,
+            fetched.secrets,
+        );
         let (known, commits) = match mapped.get(&name) {
             Some(mapping) => (mapping.known.clone(), mapping.commits.clone()),
             None => (Vec::new(), BTreeMap::new()),
