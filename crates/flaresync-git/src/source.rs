@@ -169,14 +169,19 @@ impl std::fmt::Debug for GitSource {
     }
 }
 
+/// Splits `scheme://userinfo@host/...` into `(scheme, userinfo, host/...)`; `None` when the
+/// URL has no user information (or is not `scheme://` shaped, like scp-style ssh).
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..host_start].rfind('@')?;
+    Some((scheme, &rest[..at], &rest[at + 1..]))
+}
+
 /// `url` without any `user:password@` part, for messages.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let host_start = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_start].rfind('@') {
-        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+    match split_userinfo(url) {
+        Some((scheme, _, host)) => format!("{scheme}://[redacted]@{host}"),
         None => url.to_owned(),
     }
 }
@@ -187,22 +192,17 @@ const REMOTE_NAME: &str = "origin";
 /// credentials it carried (percent-decoding is left to the server's own rules: the values are
 /// passed as written). A URL without a password keeps its user name.
 fn split_url_credentials(url: &str) -> (String, Option<crate::credentials::HttpsCredentials>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, userinfo, host)) = split_userinfo(url) else {
         return (url.to_owned(), None);
     };
-    let host_start = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..host_start].rfind('@') else {
+    let Some((user, password)) = userinfo.split_once(':') else {
         return (url.to_owned(), None);
     };
-    let Some((user, password)) = rest[..at].split_once(':') else {
-        return (url.to_owned(), None);
-    };
-    let stripped = format!("{scheme}://{}", &rest[at + 1..]);
     let credentials = crate::credentials::HttpsCredentials {
         username: user.to_owned(),
         password: crate::credentials::Secret::new(password),
     };
-    (stripped, Some(credentials))
+    (format!("{scheme}://{host}"), Some(credentials))
 }
 
 impl GitSource {
