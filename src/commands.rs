@@ -257,6 +257,11 @@ pub fn state_dir(repo: &RepoArgs) -> PathBuf {
     base.join(repo_key(&repo.repo))
 }
 
+/// The journal of a repository's state directory.
+pub fn journal_path(repo: &RepoArgs) -> PathBuf {
+    state_dir(repo).join("journal.sqlite3")
+}
+
 /// A readable, filesystem-safe and stable name for a repository: its (credential-free) URL or
 /// its root path, plus a short hash so different repositories with similar names never collide.
 fn repo_key(repo: &str) -> String {
@@ -471,7 +476,7 @@ pub fn context(repo: &RepoArgs, api: &ApiArgs) -> anyhow::Result<Context> {
     let client = client(api, Some(&repo_config))?;
     let dir = state_dir(repo);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let journal = dir.join("journal.sqlite3");
+    let journal = journal_path(repo);
     // The head flaresync last acted on, so a reset or force-push since is reported as a
     // rewrite, also for local repositories and across restarts.
     if source.last_head().is_none()
@@ -608,8 +613,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
 // === history ===
 
 pub async fn history(args: HistoryArgs) -> anyhow::Result<u8> {
-    let dir = state_dir(&args.repo);
-    let journal_path = dir.join("journal.sqlite3");
+    let journal_path = journal_path(&args.repo);
     let journal = Journal::open(&journal_path)
         .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
     let entries = journal.history(&args.worker)?;

@@ -74,7 +74,7 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
         let client = commands::client(&args.api, Some(&head_state.repo_config))?;
         convert::restrict_to_account(&mut desired, &head_state, client.account_id());
         // The journal of a flaresync that deploys this repository from this machine, if any.
-        let journal_path = commands::state_dir(&args.repo).join("journal.sqlite3");
+        let journal_path = commands::journal_path(&args.repo);
         let journal = journal_path
             .exists()
             .then(|| flaresync_journal::Journal::open(&journal_path))
