@@ -55,7 +55,11 @@ pub async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
     // "removed" next to an unknown directory), as in `sync`.
     let names = |commit: Oid, cache: &mut DesiredStateCache| {
         cache
-            .last_good_names(source.repo(), commit, 200)
+            .last_good_names(
+                source.repo(),
+                commit,
+                flaresync_reconcile::LAST_GOOD_NAME_DEPTH,
+            )
             .unwrap_or_default()
     };
     let head_names = names(head, &mut cache);

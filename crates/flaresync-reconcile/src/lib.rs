@@ -69,7 +69,8 @@ pub use error::Error;
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
 pub use sync::{
-    Context, ContextOptions, ReportedError, SyncOptions, SyncReport, WorkerOutcome, WorkerReport,
-    beyond_window, fetch_resources, known_versions, run, sync_once, sync_scoped, version_tags,
+    Context, ContextOptions, LAST_GOOD_NAME_DEPTH, ReportedError, SyncOptions, SyncReport,
+    WorkerOutcome, WorkerReport, beyond_window, fetch_resources, known_versions, run, sync_once,
+    sync_scoped, version_tags,
 };
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

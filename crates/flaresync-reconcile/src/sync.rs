@@ -475,7 +475,7 @@ struct SourceRead {
 }
 
 /// How far back a broken Worker's last good name is looked for.
-const LAST_GOOD_NAME_DEPTH: usize = 200;
+pub const LAST_GOOD_NAME_DEPTH: usize = 200;
 
 async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead, Error> {
     tokio::task::spawn_blocking(move || {
