@@ -103,7 +103,7 @@ pub struct ApiArgs {
     #[arg(
         long,
         env = "CLOUDFLARE_API_BASE_URL",
-        default_value = "https://api.cloudflare.com/client/v4"
+        default_value = flaresync_cloudflare::config::DEFAULT_BASE_URL
     )]
     pub api_base_url: String,
     /// Account id (32 hex). Falls back to flaresync.toml `account_id`.

@@ -5,8 +5,9 @@
 
 mod cli;
 mod commands;
-mod demo;
-mod planning;
+mod lock;
+mod settings;
+mod source;
 
 use std::process::ExitCode;
 
@@ -35,18 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Demo(args) => demo::run(args).await,
-            Command::Emulator(args) => commands::emulator(args).await,
-            Command::Validate(args) => commands::validate(args),
-            Command::Plan(args) => commands::plan(args).await,
-            Command::Sync(args) => commands::sync(args).await,
-            Command::Run(args) => commands::run(args).await,
-            Command::History(args) => commands::history(args).await,
-            Command::Explain(args) => commands::explain(args),
-        }
-    });
+    let result = runtime.block_on(commands::dispatch(cli.command));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

@@ -12,7 +12,10 @@
 //!   `/reconcile`).
 //! - [`runner`]: the loop: triggers, scheduler, passes, requeues, graceful shutdown.
 //! - [`metrics`], [`status`]: what the server publishes.
-//! - [`sync`]: [`Context`], [`sync_once`] (one pass) and [`run`] (the loop over it).
+//! - [`pass`]: [`Context`], [`sync_once`] (one pass, a folder of stages) and [`run`] (the loop
+//!   over it).
+//! - [`observe`]: the one observation of live state (`sync`, `run` and `plan --live`).
+//! - [`conditions`]: Flux-style conditions of a Worker from its pass report (pure).
 //! - [`convert`]: pure mapping of client/git answers to the planner's types.
 //! - [`error`]: the crate [`Error`] and its classification.
 //! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
@@ -50,27 +53,29 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod conditions;
 pub mod convert;
 pub mod drift;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod observe;
+pub mod pass;
 pub mod policy;
 pub mod runner;
 pub mod scheduler;
 pub mod server;
 pub mod status;
-pub mod sync;
 pub mod trigger;
 pub mod watcher;
 pub mod webhook;
 
 pub use error::Error;
+pub use observe::{beyond_window, fetch_resources, known_versions, observe_workers, version_tags};
+pub use pass::{
+    Context, ContextOptions, LAST_GOOD_NAME_DEPTH, ReportedError, SyncOptions, SyncReport,
+    WorkerOutcome, WorkerReport, run, sync_once, sync_scoped,
+};
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
-pub use sync::{
-    Context, ContextOptions, LAST_GOOD_NAME_DEPTH, ReportedError, SyncOptions, SyncReport,
-    WorkerOutcome, WorkerReport, beyond_window, fetch_resources, known_versions, run, sync_once,
-    sync_scoped, version_tags,
-};
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

@@ -158,125 +158,141 @@ impl Metrics {
     pub fn render(&self, api: &ApiSnapshot) -> String {
         let inner = self.lock();
         let mut out = String::new();
-
-        header(
-            &mut out,
-            "flaresync_reconcile_total",
-            "counter",
-            "Worker reconciles by result.",
-        );
-        for ((worker, result), count) in &inner.reconcile_total {
-            sample(
-                &mut out,
-                "flaresync_reconcile_total",
-                &[("worker", worker), ("result", result.as_str())],
-                *count as f64,
-            );
-        }
-
-        header(
-            &mut out,
-            "flaresync_reconcile_duration_seconds",
-            "histogram",
-            "Duration of reconcile passes.",
-        );
-        for (bound, count) in DURATION_BUCKETS.iter().zip(inner.duration.buckets) {
-            sample(
-                &mut out,
-                "flaresync_reconcile_duration_seconds_bucket",
-                &[("le", &format_float(*bound))],
-                count as f64,
-            );
-        }
-        sample(
-            &mut out,
-            "flaresync_reconcile_duration_seconds_bucket",
-            &[("le", "+Inf")],
-            inner.duration.count as f64,
-        );
-        sample(
-            &mut out,
-            "flaresync_reconcile_duration_seconds_sum",
-            &[],
-            inner.duration.sum,
-        );
-        sample(
-            &mut out,
-            "flaresync_reconcile_duration_seconds_count",
-            &[],
-            inner.duration.count as f64,
-        );
-
-        header(
-            &mut out,
-            "flaresync_reconcile_errors_total",
-            "counter",
-            "Reconcile errors by reason code.",
-        );
-        for (reason, count) in &inner.errors_total {
-            sample(
-                &mut out,
-                "flaresync_reconcile_errors_total",
-                &[("reason", reason.as_str())],
-                *count as f64,
-            );
-        }
-
-        header(
-            &mut out,
-            "flaresync_api_requests_total",
-            "counter",
-            "Cloudflare API requests by method and HTTP status.",
-        );
-        for ((method, status), count) in &api.requests {
-            sample(
-                &mut out,
-                "flaresync_api_requests_total",
-                &[("method", method), ("status", status)],
-                *count as f64,
-            );
-        }
-
-        if let Some(budget) = api.budget_available {
-            header(
-                &mut out,
-                "flaresync_api_budget_available",
-                "gauge",
-                "Requests left in the Cloudflare API rate-limit budget.",
-            );
-            sample(&mut out, "flaresync_api_budget_available", &[], budget);
-        }
-
-        header(
-            &mut out,
-            "flaresync_drift",
-            "gauge",
-            "1 when the Worker's active deployment was changed outside flaresync.",
-        );
-        for (worker, drifted) in &inner.drift {
-            sample(
-                &mut out,
-                "flaresync_drift",
-                &[("worker", worker)],
-                if *drifted { 1.0 } else { 0.0 },
-            );
-        }
-
-        header(
-            &mut out,
-            "flaresync_worker_info",
-            "gauge",
-            "The Git commit and Cloudflare version live for each Worker.",
-        );
-        for (worker, (commit, version)) in &inner.worker_info {
-            sample(
-                &mut out,
-                "flaresync_worker_info",
-                &[("worker", worker), ("commit", commit), ("version", version)],
-                1.0,
-            );
-        }
+        render_reconciles(&mut out, &inner);
+        render_duration(&mut out, &inner);
+        render_api(&mut out, api);
+        render_workers(&mut out, &inner);
         out
+    }
+}
+
+/// Reconciles by result.
+fn render_reconciles(out: &mut String, inner: &Inner) {
+    header(
+        out,
+        "flaresync_reconcile_total",
+        "counter",
+        "Worker reconciles by result.",
+    );
+    for ((worker, result), count) in &inner.reconcile_total {
+        sample(
+            out,
+            "flaresync_reconcile_total",
+            &[("worker", worker), ("result", result.as_str())],
+            *count as f64,
+        );
+    }
+}
+
+/// Pass durations (histogram) and errors by reason.
+fn render_duration(out: &mut String, inner: &Inner) {
+    header(
+        out,
+        "flaresync_reconcile_duration_seconds",
+        "histogram",
+        "Duration of reconcile passes.",
+    );
+    for (bound, count) in DURATION_BUCKETS.iter().zip(inner.duration.buckets) {
+        sample(
+            out,
+            "flaresync_reconcile_duration_seconds_bucket",
+            &[("le", &format_float(*bound))],
+            count as f64,
+        );
+    }
+    sample(
+        out,
+        "flaresync_reconcile_duration_seconds_bucket",
+        &[("le", "+Inf")],
+        inner.duration.count as f64,
+    );
+    sample(
+        out,
+        "flaresync_reconcile_duration_seconds_sum",
+        &[],
+        inner.duration.sum,
+    );
+    sample(
+        out,
+        "flaresync_reconcile_duration_seconds_count",
+        &[],
+        inner.duration.count as f64,
+    );
+
+    header(
+        out,
+        "flaresync_reconcile_errors_total",
+        "counter",
+        "Reconcile errors by reason code.",
+    );
+    for (reason, count) in &inner.errors_total {
+        sample(
+            out,
+            "flaresync_reconcile_errors_total",
+            &[("reason", reason.as_str())],
+            *count as f64,
+        );
+    }
+}
+
+/// Cloudflare API requests and the budget left.
+fn render_api(out: &mut String, api: &ApiSnapshot) {
+    header(
+        out,
+        "flaresync_api_requests_total",
+        "counter",
+        "Cloudflare API requests by method and HTTP status.",
+    );
+    for ((method, status), count) in &api.requests {
+        sample(
+            out,
+            "flaresync_api_requests_total",
+            &[("method", method), ("status", status)],
+            *count as f64,
+        );
+    }
+
+    if let Some(budget) = api.budget_available {
+        header(
+            out,
+            "flaresync_api_budget_available",
+            "gauge",
+            "Requests left in the Cloudflare API rate-limit budget.",
+        );
+        sample(out, "flaresync_api_budget_available", &[], budget);
+    }
+}
+
+/// Per Worker: drift and what is live.
+fn render_workers(out: &mut String, inner: &Inner) {
+    header(
+        out,
+        "flaresync_drift",
+        "gauge",
+        "1 when the Worker's active deployment was changed outside flaresync.",
+    );
+    for (worker, drifted) in &inner.drift {
+        sample(
+            out,
+            "flaresync_drift",
+            &[("worker", worker)],
+            if *drifted { 1.0 } else { 0.0 },
+        );
+    }
+
+    header(
+        out,
+        "flaresync_worker_info",
+        "gauge",
+        "The Git commit and Cloudflare version live for each Worker.",
+    );
+    for (worker, (commit, version)) in &inner.worker_info {
+        sample(
+            out,
+            "flaresync_worker_info",
+            &[("worker", worker), ("commit", commit), ("version", version)],
+            1.0,
+        );
     }
 }
 

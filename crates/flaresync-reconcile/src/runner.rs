@@ -167,32 +167,10 @@ pub async fn run_with<R: Reconciler>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let (sender, mut requests) = channel;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut background: Vec<JoinHandle<()>> = Vec::new();
-
-    let watcher = match config.watch.clone() {
-        Some(watch) => Some(RepoWatcher::spawn(watch, sender.clone())?),
-        None => None,
-    };
-    if config.reconcile_on_sighup {
-        background.push(spawn_sighup(sender.clone(), stop_rx.clone())?);
-    }
-    if let Some(interval) = config.poll_interval {
-        background.push(spawn_poller(interval, sender.clone(), stop_rx.clone()));
-    }
-    let server = config.status_listener.map(|listener| {
-        let state = ServerState {
-            status: reconciler.status(),
-            metrics: reconciler.metrics(),
-            api_snapshot: reconciler.api_snapshot(),
-            triggers: sender.clone(),
-            webhook: config.webhook.clone(),
-        };
-        let mut stop = stop_rx.clone();
-        tokio::spawn(server::serve(listener, state, async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        }))
-    });
+    let mut config = config;
+    let listener = config.status_listener.take();
+    let background = Background::start(&reconciler, &config, listener, &sender)?;
+    let grace = config.shutdown_grace;
 
     // The first pass runs at once.
     let _ = sender.send(ReconcileRequest::all(TriggerSource::Startup));
@@ -250,37 +228,93 @@ pub async fn run_with<R: Reconciler>(
     }
 
     info!("Shutting down: no new reconciles are started.");
-    let _ = stop_tx.send(true);
     scheduler.clear_pending();
-    if let Some(mut flight) = in_flight.take() {
-        match tokio::time::timeout(config.shutdown_grace, &mut flight.handle).await {
-            Ok(_) => info!("In-flight reconcile finished before shutdown."),
-            Err(_) => {
-                flight.handle.abort();
-                warn!(
-                    grace_seconds = config.shutdown_grace.as_secs(),
-                    "Abandoned the in-flight reconcile after the grace period; the journal lets the next start resume it."
-                );
+    background.stop(grace, in_flight).await;
+    info!("Shut down.");
+    Ok(())
+}
+
+/// What runs beside the loop: the file-system watcher, the SIGHUP handler, the poller and the
+/// status server, all stopped by one signal.
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    watcher: Option<RepoWatcher>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Background {
+    fn start<R: Reconciler>(
+        reconciler: &Arc<R>,
+        config: &RunConfig,
+        listener: Option<tokio::net::TcpListener>,
+        sender: &TriggerSender,
+    ) -> Result<Self, RunError> {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        let watcher = match config.watch.clone() {
+            Some(watch) => Some(RepoWatcher::spawn(watch, sender.clone())?),
+            None => None,
+        };
+        if config.reconcile_on_sighup {
+            tasks.push(spawn_sighup(sender.clone(), stop_rx.clone())?);
+        }
+        if let Some(interval) = config.poll_interval {
+            tasks.push(spawn_poller(interval, sender.clone(), stop_rx.clone()));
+        }
+        let server = listener.map(|listener| {
+            let state = ServerState {
+                status: reconciler.status(),
+                metrics: reconciler.metrics(),
+                api_snapshot: reconciler.api_snapshot(),
+                triggers: sender.clone(),
+                webhook: config.webhook.clone(),
+            };
+            let mut stop = stop_rx.clone();
+            tokio::spawn(server::serve(listener, state, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }))
+        });
+        Ok(Background {
+            stop,
+            tasks,
+            watcher,
+            server,
+        })
+    }
+
+    /// Stops everything: waits up to `grace` for the pass in flight (then abandons it: the
+    /// journal lets the next start resume it) and for the status server.
+    async fn stop(self, grace: Duration, in_flight: Option<InFlight>) {
+        let _ = self.stop.send(true);
+        if let Some(mut flight) = in_flight {
+            match tokio::time::timeout(grace, &mut flight.handle).await {
+                Ok(_) => info!("In-flight reconcile finished before shutdown."),
+                Err(_) => {
+                    flight.handle.abort();
+                    warn!(
+                        grace_seconds = grace.as_secs(),
+                        "Abandoned the in-flight reconcile after the grace period; the journal lets the next start resume it."
+                    );
+                }
+            }
+        }
+        for task in self.tasks {
+            task.abort();
+        }
+        if let Some(watcher) = self.watcher {
+            // Joining the watcher thread blocks briefly; keep it off the async workers.
+            let _ = tokio::task::spawn_blocking(move || watcher.stop()).await;
+        }
+        if let Some(server) = self.server {
+            match tokio::time::timeout(grace, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => warn!(error = %error, "Status server stopped with an error."),
+                Ok(Err(error)) => warn!(error = %error, "Status server task failed."),
+                Err(_) => warn!("Status server did not stop within the grace period."),
             }
         }
     }
-    for task in background {
-        task.abort();
-    }
-    if let Some(watcher) = watcher {
-        // Joining the watcher thread blocks briefly; keep it off the async workers.
-        let _ = tokio::task::spawn_blocking(move || watcher.stop()).await;
-    }
-    if let Some(server) = server {
-        match tokio::time::timeout(config.shutdown_grace, server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => warn!(error = %error, "Status server stopped with an error."),
-            Ok(Err(error)) => warn!(error = %error, "Status server task failed."),
-            Err(_) => warn!("Status server did not stop within the grace period."),
-        }
-    }
-    info!("Shut down.");
-    Ok(())
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -23,38 +23,38 @@ use git2::{Repository, Signature, Time};
 
 use crate::{
     cli::DemoArgs,
-    commands::{DEFAULT_EMULATOR_ACCOUNT, DEFAULT_EMULATOR_TOKEN},
+    settings::{DEFAULT_EMULATOR_ACCOUNT, DEFAULT_EMULATOR_TOKEN},
 };
 
 /// The example repository, embedded so `flaresync demo` works from any directory.
 const FILES: &[(&str, &str)] = &[
     (
         "flaresync.toml",
-        include_str!("../examples/demo-repo/flaresync.toml"),
+        include_str!("../../examples/demo-repo/flaresync.toml"),
     ),
     (
         "workers/api/wrangler.toml",
-        include_str!("../examples/demo-repo/workers/api/wrangler.toml"),
+        include_str!("../../examples/demo-repo/workers/api/wrangler.toml"),
     ),
     (
         "workers/api/dist/index.js",
-        include_str!("../examples/demo-repo/workers/api/dist/index.js"),
+        include_str!("../../examples/demo-repo/workers/api/dist/index.js"),
     ),
     (
         "workers/auth/wrangler.jsonc",
-        include_str!("../examples/demo-repo/workers/auth/wrangler.jsonc"),
+        include_str!("../../examples/demo-repo/workers/auth/wrangler.jsonc"),
     ),
     (
         "workers/auth/dist/index.js",
-        include_str!("../examples/demo-repo/workers/auth/dist/index.js"),
+        include_str!("../../examples/demo-repo/workers/auth/dist/index.js"),
     ),
     (
         "workers/jobs/wrangler.toml",
-        include_str!("../examples/demo-repo/workers/jobs/wrangler.toml"),
+        include_str!("../../examples/demo-repo/workers/jobs/wrangler.toml"),
     ),
     (
         "workers/jobs/dist/index.js",
-        include_str!("../examples/demo-repo/workers/jobs/dist/index.js"),
+        include_str!("../../examples/demo-repo/workers/jobs/dist/index.js"),
     ),
 ];
 
@@ -281,11 +281,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         &entries,
         &versions
             .iter()
-            .map(crate::commands::version_record)
+            .map(super::history::version_record)
             .collect::<Vec<_>>(),
         &deployments
             .iter()
-            .map(crate::commands::deployment_record)
+            .map(super::history::deployment_record)
             .collect::<Vec<_>>(),
     );
     print!("{}", flaresync_journal::render_history(&view));
@@ -332,7 +332,7 @@ async fn sync(ctx: &Context) -> anyhow::Result<SyncReport> {
     print!("{}", flaresync_plan::render_text(&report.plan));
     println!("result:");
     for worker in &report.workers {
-        println!("  {}", crate::commands::worker_line(worker));
+        println!("  {}", super::sync::worker_line(worker));
     }
     Ok(report)
 }

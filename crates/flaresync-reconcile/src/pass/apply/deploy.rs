@@ -1,0 +1,123 @@
+//! A deployment of one version at 100%, journaled, and verified by re-reading the active
+//! deployment.
+
+use std::time::Duration;
+
+use flaresync_cloudflare::NewDeployment;
+use flaresync_journal::{Action as JournalAction, Entry, Outcome};
+use tracing::info;
+
+use super::step::WorkerWrites;
+use crate::{error::Error, pass::Context};
+
+/// What to deploy, and how the journal names it.
+pub(super) struct DeployRequest<'a> {
+    pub worker: &'a str,
+    pub version_id: &'a str,
+    /// Deploy even when Cloudflare's secret-change guard refuses (`?force=true`).
+    pub force: bool,
+    pub action: JournalAction,
+    pub description: &'a str,
+}
+
+/// Creates a deployment of the requested version at 100%, journaled (entries made by
+/// `record`) and verified.
+pub(super) async fn deploy(
+    ctx: &Context,
+    request: &DeployRequest<'_>,
+    record: &(dyn Fn(JournalAction, Outcome) -> Entry + Sync),
+    writes: &mut WorkerWrites,
+) -> Result<(), Error> {
+    let DeployRequest {
+        worker,
+        version_id,
+        force,
+        description,
+        ..
+    } = *request;
+    let action = request.action.clone();
+    ctx.journal.record(
+        &record(action.clone(), Outcome::Started)
+            .version(version_id)
+            .message(description.to_owned()),
+    )?;
+    let request = NewDeployment::single(version_id, Some(format!("flaresync: {description}")));
+    let created = match ctx.client.create_deployment(worker, &request, force).await {
+        Ok(created) => created,
+        Err(source_error) => {
+            let error = Error::api(format!("deploying {worker}"), source_error);
+            ctx.journal.record(
+                &record(action, Outcome::Failure)
+                    .version(version_id)
+                    .message(error.to_string()),
+            )?;
+            return Err(error);
+        }
+    };
+    match verify(ctx, worker, &request).await {
+        Ok(deployment_id) => {
+            ctx.journal.record(
+                &record(action.clone(), Outcome::Success)
+                    .version(version_id)
+                    .deployment(&deployment_id)
+                    .message(description.to_owned()),
+            )?;
+            info!(worker = %worker, version = %version_id, deployment = %created.id, action = action.as_str(), "Deployed.");
+            writes.deployed = Some((version_id.to_owned(), deployment_id));
+            writes.traffic_changed = true;
+            Ok(())
+        }
+        Err(error) => {
+            ctx.journal.record(
+                &record(action, Outcome::Failure)
+                    .version(version_id)
+                    .deployment(&created.id)
+                    .message(error.to_string()),
+            )?;
+            Err(error)
+        }
+    }
+}
+
+/// Re-reads the deployments until the active one serves `expected` (a few tries, for
+/// eventually consistent reads). Returns the active deployment's id.
+pub(super) async fn verify(
+    ctx: &Context,
+    worker: &str,
+    expected: &NewDeployment,
+) -> Result<String, Error> {
+    const ATTEMPTS: u32 = 3;
+    let mut actual = String::from("no deployment");
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let active = ctx
+            .client
+            .active_deployment(worker)
+            .await
+            .map_err(|e| Error::api(format!("verifying the deployment of {worker}"), e))?;
+        match active {
+            Some(active) if expected.is_served_by(&active) => return Ok(active.id),
+            Some(active) => {
+                actual = active
+                    .versions
+                    .iter()
+                    .map(|v| format!("{}@{}%", v.version_id, v.percentage))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            }
+            None => actual = "no deployment".into(),
+        }
+    }
+    Err(Error::VerifyFailed {
+        worker: worker.to_owned(),
+        expected: expected
+            .versions
+            .iter()
+            .map(|v| format!("{}@{}%", v.version_id, v.percentage))
+            .collect::<Vec<_>>()
+            .join(", "),
+        actual,
+    })
+}

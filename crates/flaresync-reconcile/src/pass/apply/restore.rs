@@ -1,0 +1,128 @@
+//! After a failed health check: the previous version serves traffic again, and the commit is
+//! recorded as rejected (in Git terms) until Git changes.
+
+use flaresync_journal::{Action as JournalAction, Entry, Outcome};
+use tracing::warn;
+
+use super::{
+    deploy::{DeployRequest, deploy},
+    step::WorkerWrites,
+};
+use crate::{
+    error::Error,
+    health::HealthOutcome,
+    pass::{
+        PassInput,
+        memory::{HEALTH_REJECTED, Memory},
+        report::WorkerReport,
+        short,
+    },
+};
+
+/// A Worker whose health check failed after this pass deployed it.
+pub(super) struct HealthFailure<'a> {
+    pub worker: &'a str,
+    /// The desired digest that failed.
+    pub digest: &'a str,
+    /// What this pass wrote for the Worker.
+    pub done: &'a WorkerWrites,
+    /// The version active before the pass.
+    pub previous: Option<String>,
+    pub outcome: &'a HealthOutcome,
+}
+
+/// Deploys the previous version again and records the rejection.
+///
+/// # Errors
+///
+/// Only journal failures; a failed restore is a note in the report.
+pub(super) async fn restore_after_health_failure(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    failure: &HealthFailure<'_>,
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
+    let (worker, head) = (failure.worker, input.head());
+    let failed_version = failure.done.deployed.as_ref().map(|(v, _)| v.clone());
+    let message = failure.outcome.message();
+    warn!(worker = %worker, commit = %short(head), error = %message, "Health check failed.");
+    let restored = match &failure.previous {
+        Some(previous) if Some(previous) != failed_version.as_ref() => {
+            restore(input, worker, previous, &message, report).await?
+        }
+        _ => {
+            report
+                .notes
+                .push("no earlier version to roll back to after the failed health check".into());
+            None
+        }
+    };
+    let mut entry = Entry::new(
+        worker,
+        JournalAction::Other(HEALTH_REJECTED.into()),
+        Outcome::Failure,
+        input.trigger.clone(),
+    )
+    .commit(head)
+    .digest(failure.digest)
+    .message(match &restored {
+        Some(version) => format!(
+            "commit {} failed its health check ({message}); version {version} serves traffic again",
+            short(head)
+        ),
+        None => format!("commit {} failed its health check ({message})", short(head)),
+    });
+    if let Some(version) = &failed_version {
+        entry = entry.version(version);
+    }
+    input.ctx.journal.record(&entry)?;
+    let applied = memory.applied.entry(worker.to_owned()).or_default();
+    applied.rejected = Some((failure.digest.to_owned(), head.to_owned()));
+    if let Some(version) = restored.as_ref().or(failed_version.as_ref()) {
+        applied.version = Some(version.clone());
+    }
+    report.live_version = restored.or(failed_version);
+    report.live_commit = None;
+    report.fail(&Error::HealthCheckFailed {
+        worker: worker.to_owned(),
+        commit: head.to_owned(),
+        message,
+    });
+    Ok(())
+}
+
+/// Deploys `previous` again. Returns it when it serves traffic; a failure other than the
+/// journal's is a note in the report.
+async fn restore(
+    input: &PassInput<'_>,
+    worker: &str,
+    previous: &str,
+    message: &str,
+    report: &mut WorkerReport,
+) -> Result<Option<String>, Error> {
+    let description = format!(
+        "health check failed for commit {}: {message}; restoring version {previous}",
+        short(input.head())
+    );
+    let request = DeployRequest {
+        worker,
+        version_id: previous,
+        force: false,
+        action: JournalAction::Rollback,
+        description: &description,
+    };
+    let record = |action: JournalAction, outcome: Outcome| {
+        Entry::new(worker, action, outcome, input.trigger.clone())
+    };
+    let mut restore_writes = WorkerWrites::default();
+    match deploy(input.ctx, &request, &record, &mut restore_writes).await {
+        Ok(()) => Ok(Some(previous.to_owned())),
+        Err(Error::Journal(error)) => Err(Error::Journal(error)),
+        Err(error) => {
+            report
+                .notes
+                .push(format!("automatic rollback failed: {error}"));
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! One planner step: upload a version, deploy a version, upload a script (creates and deploys,
+//! with migrations), or write non-versioned settings. Each is journaled before and after.
+
+use flaresync_cloudflare::NewDeployment;
+use flaresync_config::{MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
+use flaresync_journal::{Action as JournalAction, Entry, Outcome};
+use flaresync_plan::{DeployTarget, Desired, MigrationsPayload, Step};
+use tracing::info;
+
+use super::{
+    deploy::{DeployRequest, deploy, verify},
+    settings::apply_settings,
+};
+use crate::{
+    error::Error,
+    pass::{PassInput, report::WorkerReport, short},
+};
+
+/// The desired spec of a Worker and its digest (must be resolved for a write step).
+pub(super) fn spec_of<'a>(
+    desired: &'a Desired,
+    worker: &str,
+) -> Result<(&'a WorkerSpec, &'a str), Error> {
+    desired
+        .workers
+        .get(worker)
+        .and_then(|entry| entry.worker())
+        .map(|resolved| (&resolved.spec, resolved.digest.as_str()))
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "the plan has a write step for {worker} but its desired state is not resolved"
+            ))
+        })
+}
+
+/// What the steps of one Worker did so far in this pass.
+#[derive(Debug, Default, Clone)]
+pub(super) struct WorkerWrites {
+    pub uploaded: Option<String>,
+    pub deployed: Option<(String, String)>,
+    /// The commit the deployed version was built from.
+    pub deployed_commit: Option<String>,
+    pub traffic_changed: bool,
+}
+
+/// One Worker's step: what every kind of step needs.
+struct StepFrame<'a> {
+    input: &'a PassInput<'a>,
+    worker: &'a str,
+    spec: &'a WorkerSpec,
+    digest: &'a str,
+}
+
+impl StepFrame<'_> {
+    fn head(&self) -> &str {
+        self.input.head()
+    }
+
+    /// A journal entry of this step, stamped with the head commit and the desired digest.
+    fn record(&self, action: JournalAction, outcome: Outcome) -> Entry {
+        Entry::new(self.worker, action, outcome, self.input.trigger.clone())
+            .commit(self.head())
+            .digest(self.digest)
+    }
+
+    fn journal(&self, entry: &Entry) -> Result<(), Error> {
+        self.input.ctx.journal.record(entry)?;
+        Ok(())
+    }
+
+    /// Journals a failure of `action` and hands the error back.
+    fn failed(&self, action: JournalAction, error: Error) -> Result<(), Error> {
+        self.journal(
+            &self
+                .record(action, Outcome::Failure)
+                .message(error.to_string()),
+        )?;
+        Err(error)
+    }
+
+    fn upload_options(
+        &self,
+        kind: UploadKind,
+        migrations: Option<MigrationsUpload>,
+    ) -> UploadOptions {
+        UploadOptions {
+            kind,
+            tag: Some(self.input.source.tag.clone()),
+            message: Some(self.input.source.message.clone()),
+            migrations,
+        }
+    }
+}
+
+/// Runs one step. Journal failures abort the pass (no write without its intent on disk).
+pub(super) async fn apply_step(
+    input: &PassInput<'_>,
+    step: &Step,
+    writes: &mut WorkerWrites,
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
+    let worker = step.worker();
+    let (spec, digest) = spec_of(input.desired, worker)?;
+    let frame = StepFrame {
+        input,
+        worker,
+        spec,
+        digest,
+    };
+    match step {
+        Step::UploadVersion { .. } => upload_version(&frame, writes).await,
+        Step::Deploy { version, force, .. } => {
+            deploy_version(&frame, version, *force, writes).await
+        }
+        Step::ScriptUpload { migrations, .. } => {
+            upload_script(&frame, migrations.as_ref(), writes).await
+        }
+        Step::SyncSettings { fields, .. } => sync_settings(&frame, fields, report).await,
+    }
+}
+
+async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Result<(), Error> {
+    let (worker, head) = (frame.worker, frame.head());
+    frame.journal(
+        &frame
+            .record(JournalAction::Upload, Outcome::Started)
+            .message(format!("uploading a version of commit {}", short(head))),
+    )?;
+    let metadata = frame
+        .spec
+        .upload_metadata(&frame.upload_options(UploadKind::Version, None));
+    let client = &frame.input.ctx.client;
+    match client
+        .upload_version(worker, &metadata, &frame.spec.modules)
+        .await
+    {
+        Ok(version) => {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Upload, Outcome::Success)
+                    .version(&version.id)
+                    .message(format!(
+                        "uploaded version {} of commit {}",
+                        version.id,
+                        short(head)
+                    )),
+            )?;
+            info!(worker = %worker, commit = %short(head), version = %version.id, "Uploaded version.");
+            writes.uploaded = Some(version.id);
+            Ok(())
+        }
+        Err(source_error) => frame.failed(
+            JournalAction::Upload,
+            Error::api(format!("uploading a version of {worker}"), source_error),
+        ),
+    }
+}
+
+async fn deploy_version(
+    frame: &StepFrame<'_>,
+    version: &DeployTarget,
+    force: bool,
+    writes: &mut WorkerWrites,
+) -> Result<(), Error> {
+    let head = frame.head();
+    writes.deployed_commit = Some(match version {
+        DeployTarget::Existing(target) => target.commit.clone(),
+        DeployTarget::Uploaded => head.to_owned(),
+    });
+    let (version_id, action, description) = match version {
+        DeployTarget::Uploaded => {
+            let id = writes.uploaded.clone().ok_or_else(|| {
+                Error::Internal(format!(
+                    "deploy step for {} without a preceding upload",
+                    frame.worker
+                ))
+            })?;
+            (
+                id,
+                JournalAction::Deploy,
+                format!("deploy commit {}", short(head)),
+            )
+        }
+        DeployTarget::Existing(target) if target.commit == head => (
+            target.version_id.clone(),
+            JournalAction::Deploy,
+            format!("deploy existing version of commit {}", short(head)),
+        ),
+        DeployTarget::Existing(target) => (
+            target.version_id.clone(),
+            JournalAction::Rollback,
+            format!(
+                "rollback to the version of commit {} (head {})",
+                short(&target.commit),
+                short(head)
+            ),
+        ),
+    };
+    let request = DeployRequest {
+        worker: frame.worker,
+        version_id: &version_id,
+        force,
+        action,
+        description: &description,
+    };
+    deploy(
+        frame.input.ctx,
+        &request,
+        &|a, o| frame.record(a, o),
+        writes,
+    )
+    .await
+}
+
+async fn upload_script(
+    frame: &StepFrame<'_>,
+    migrations: Option<&MigrationsPayload>,
+    writes: &mut WorkerWrites,
+) -> Result<(), Error> {
+    let (worker, head) = (frame.worker, frame.head());
+    frame.journal(
+        &frame
+            .record(JournalAction::Deploy, Outcome::Started)
+            .message(format!(
+                "script upload of commit {} (creates and deploys)",
+                short(head)
+            )),
+    )?;
+    let migrations = migrations.map(|payload| MigrationsUpload {
+        old_tag: payload.old_tag.clone(),
+        new_tag: payload.new_tag.clone(),
+        steps: payload.steps.clone(),
+    });
+    let metadata = frame
+        .spec
+        .upload_metadata(&frame.upload_options(UploadKind::Script, migrations));
+    let ctx = frame.input.ctx;
+    let uploaded = match ctx
+        .client
+        .upload_script(worker, &metadata, &frame.spec.modules)
+        .await
+    {
+        Ok(uploaded) => uploaded,
+        Err(source_error) => {
+            let error = Error::api(format!("uploading script {worker}"), source_error);
+            return frame.failed(JournalAction::Deploy, error);
+        }
+    };
+    let Some(version_id) = uploaded.version_id() else {
+        let error = Error::Internal(format!(
+            "script upload of {worker} answered without a version id"
+        ));
+        return frame.failed(JournalAction::Deploy, error);
+    };
+    let expected = NewDeployment::single(&version_id, None);
+    match verify(ctx, worker, &expected).await {
+        Ok(deployment_id) => {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Deploy, Outcome::Success)
+                    .version(&version_id)
+                    .deployment(&deployment_id)
+                    .message(format!(
+                        "script upload deployed version {version_id} of commit {}",
+                        short(head)
+                    )),
+            )?;
+            info!(worker = %worker, commit = %short(head), version = %version_id, "Script uploaded and deployed.");
+            writes.uploaded = Some(version_id.clone());
+            writes.deployed = Some((version_id, deployment_id));
+            writes.deployed_commit = Some(head.to_owned());
+            writes.traffic_changed = true;
+            Ok(())
+        }
+        Err(error) => {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Deploy, Outcome::Failure)
+                    .version(&version_id)
+                    .message(error.to_string()),
+            )?;
+            Err(error)
+        }
+    }
+}
+
+async fn sync_settings(
+    frame: &StepFrame<'_>,
+    fields: &[String],
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
+    const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
+    let unsupported: Vec<&str> = fields
+        .iter()
+        .map(String::as_str)
+        .filter(|field| {
+            !PATCHED.contains(field)
+                && !matches!(*field, "crons" | "workers_dev" | "script_settings")
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        report.notes.push(format!(
+            "not applied by the reconcile loop: {}",
+            unsupported.join(", ")
+        ));
+    }
+    frame.journal(
+        &frame
+            .record(JournalAction::Settings, Outcome::Started)
+            .message(format!("updating settings: {}", fields.join(", "))),
+    )?;
+    match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
+        Ok(()) => frame.journal(
+            &frame
+                .record(JournalAction::Settings, Outcome::Success)
+                .message(format!("updated settings: {}", fields.join(", "))),
+        ),
+        Err(error) => frame.failed(JournalAction::Settings, error),
+    }
+}

@@ -1,0 +1,169 @@
+//! [`Context`]: everything a pass needs, created once and shared by the loop and the CLI.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use flaresync_cloudflare::Client;
+use flaresync_config::RepoConfig;
+use flaresync_git::{DesiredStateCache, GitSource};
+use flaresync_journal::Journal;
+
+use super::memory::Memory;
+use crate::{
+    error::Error,
+    metrics::{ApiSnapshot, Metrics},
+    status::StatusBoard,
+};
+
+/// Tunables of a [`Context`].
+#[derive(Debug, Clone)]
+pub struct ContextOptions {
+    /// Refresh every Worker's live state at least this often, even when the scripts listing
+    /// shows no change (insurance against changes the listing does not reflect). `None`: never.
+    pub full_refresh_every: Option<Duration>,
+    /// HTTP client for health checks.
+    pub health_http: reqwest::Client,
+    /// Attempts and pause of each health check.
+    pub health_attempts: u32,
+    pub health_interval: Duration,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        ContextOptions {
+            full_refresh_every: Some(Duration::from_secs(600)),
+            health_http: reqwest::Client::new(),
+            health_attempts: 3,
+            health_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The git side, used only inside blocking tasks.
+pub(super) struct GitState {
+    pub source: GitSource,
+    pub cache: DesiredStateCache,
+}
+
+/// Everything a pass needs. Create it once; share it (`Arc`) between the loop and the CLI.
+pub struct Context {
+    pub(super) git: Arc<Mutex<GitState>>,
+    pub(super) branch: String,
+    pub(super) client: Client,
+    pub(super) journal: Arc<Journal>,
+    pub(super) repo_config: RwLock<Arc<RepoConfig>>,
+    pub(super) status: Arc<StatusBoard>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) options: ContextOptions,
+    /// Held for the whole pass: at most one pass at a time per context.
+    pub(super) memory: tokio::sync::Mutex<Memory>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("branch", &self.branch)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over `source` (already opened; it is fetched at every pass), talking to
+    /// Cloudflare through `client`, journaling to the SQLite file at `journal_path` (created if
+    /// missing).
+    ///
+    /// `repo_config` is the `flaresync.toml` the caller validated; each pass re-reads it at the
+    /// head commit (policies are versioned with the code), and [`Context::repo_config`] returns
+    /// the one in effect.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the journal cannot be opened.
+    pub fn new(
+        source: GitSource,
+        client: Client,
+        journal_path: impl AsRef<std::path::Path>,
+        repo_config: RepoConfig,
+    ) -> Result<Self, Error> {
+        Self::with_options(
+            source,
+            client,
+            journal_path,
+            repo_config,
+            ContextOptions::default(),
+        )
+    }
+
+    /// [`Context::new`] with explicit [`ContextOptions`].
+    pub fn with_options(
+        source: GitSource,
+        client: Client,
+        journal_path: impl AsRef<std::path::Path>,
+        repo_config: RepoConfig,
+        options: ContextOptions,
+    ) -> Result<Self, Error> {
+        let journal = Journal::open(journal_path)?;
+        let branch = source.branch().to_owned();
+        Ok(Context {
+            git: Arc::new(Mutex::new(GitState {
+                source,
+                cache: DesiredStateCache::new(),
+            })),
+            branch,
+            client,
+            journal: Arc::new(journal),
+            repo_config: RwLock::new(Arc::new(repo_config)),
+            status: Arc::new(StatusBoard::new()),
+            metrics: Arc::new(Metrics::new()),
+            options,
+            memory: tokio::sync::Mutex::new(Memory::default()),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn status_board(&self) -> Arc<StatusBoard> {
+        self.status.clone()
+    }
+
+    pub fn metrics_registry(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The `flaresync.toml` in effect (from the last head read).
+    pub fn repo_config(&self) -> Arc<RepoConfig> {
+        self.repo_config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// API figures for `/metrics`.
+    pub fn api_snapshot(&self) -> ApiSnapshot {
+        api_snapshot(&self.client)
+    }
+}
+
+/// The client's request counters and budget, as `/metrics` publishes them.
+pub(super) fn api_snapshot(client: &Client) -> ApiSnapshot {
+    let metrics = client.metrics();
+    ApiSnapshot {
+        requests: metrics
+            .requests_total
+            .iter()
+            .map(|((method, class), count)| ((method.clone(), (*class).to_owned()), *count))
+            .collect(),
+        budget_available: Some(f64::from(metrics.budget_available)),
+    }
+}

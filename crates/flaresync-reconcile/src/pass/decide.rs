@@ -1,0 +1,313 @@
+//! Per-Worker decisions between planning and applying: scope, drift and its policy, health
+//! rejections, blocked findings, Workers whose live state could not be read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flaresync_journal::{Action as JournalAction, Entry, Outcome};
+use flaresync_plan::{Action as PlanAction, Plan, WorkerPlan};
+use tracing::{debug, error, warn};
+
+use super::{
+    PassInput, digest_of,
+    memory::{Applied, CachedWorker, Memory},
+    report::{WorkerOutcome, WorkerReport},
+    short,
+};
+use crate::{
+    convert,
+    drift::{self, DriftPolicy},
+    error::Error,
+    status::DriftStatus,
+};
+
+/// Returns the reports and the Workers whose steps must not run.
+///
+/// # Errors
+///
+/// Only journal failures.
+pub(super) fn decide(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    plan: &Plan,
+    mut refresh_errors: BTreeMap<String, Error>,
+    mut recovered_notes: BTreeMap<String, Vec<String>>,
+) -> Result<(BTreeMap<String, WorkerReport>, BTreeSet<String>), Error> {
+    let head = input.head();
+    let mut reports: BTreeMap<String, WorkerReport> = BTreeMap::new();
+    let mut hold: BTreeSet<String> = BTreeSet::new();
+    for worker_plan in &plan.workers {
+        let name = &worker_plan.name;
+        let mut report = initial_report(worker_plan, head, memory.workers.get(name));
+        if let Some(notes) = recovered_notes.remove(name) {
+            report.notes.extend(notes);
+        }
+        if !input.scope.includes(name) {
+            report.outcome = WorkerOutcome::Skipped;
+            hold.insert(name.clone());
+            reports.insert(name.clone(), report);
+            continue;
+        }
+        let applied = memory.applied.get(name).cloned().unwrap_or_default();
+        if check_drift(input, memory, worker_plan, &applied, &mut report)? {
+            hold.insert(name.clone());
+        }
+        if rejected_by_health(input, worker_plan, &applied, &mut report) {
+            hold.insert(name.clone());
+        }
+        if let Some(error) = refresh_errors.remove(name) {
+            report.fail(&error);
+            hold.insert(name.clone());
+        }
+        match &worker_plan.action {
+            PlanAction::Blocked { .. } => record_blocked(input, memory, worker_plan, &mut report)?,
+            PlanAction::Removed => report.outcome = WorkerOutcome::Removed,
+            action if action.mutates() && report.outcome == WorkerOutcome::InSync => {
+                report.outcome = if input.opts.dry_run {
+                    WorkerOutcome::Planned
+                } else {
+                    // Set when the steps succeed.
+                    WorkerOutcome::Skipped
+                };
+            }
+            _ => {}
+        }
+        reports.insert(name.clone(), report);
+    }
+    // Workers that failed to refresh have no plan entry.
+    for (name, error) in refresh_errors {
+        let mut report = WorkerReport::new(&name, "unknown");
+        report.desired_commit = Some(head.to_owned());
+        report.fail(&error);
+        hold.insert(name.clone());
+        reports.insert(name, report);
+    }
+    Ok((reports, hold))
+}
+
+/// A Worker's report before anything is decided: what is live and which commit it holds.
+fn initial_report(
+    worker_plan: &WorkerPlan,
+    head: &str,
+    cached: Option<&CachedWorker>,
+) -> WorkerReport {
+    let mut report = WorkerReport::new(&worker_plan.name, worker_plan.action.label());
+    report.desired_commit = Some(head.to_owned());
+    report.live_version = active_ids(cached).first().cloned();
+    report.live_commit = report
+        .live_version
+        .as_ref()
+        .and_then(|id| cached.and_then(|c| c.commits.get(id).cloned()));
+    report
+}
+
+fn active_ids(cached: Option<&CachedWorker>) -> Vec<String> {
+    cached
+        .and_then(|c| c.live.active.as_ref())
+        .map(convert::deployment_version_ids)
+        .unwrap_or_default()
+}
+
+/// Drift: the active deployment is not what flaresync last applied. Records it in the report
+/// (and once in the journal); returns whether the Worker is held (policy `report`).
+fn check_drift(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    worker_plan: &WorkerPlan,
+    applied: &Applied,
+    report: &mut WorkerReport,
+) -> Result<bool, Error> {
+    let name = &worker_plan.name;
+    let cached = memory.workers.get(name);
+    // Live differs from Git only when the plan wants to change traffic; a manual change that
+    // already matches Git (say, a hand rollback later committed as a revert) is not drift.
+    let changes_traffic = matches!(
+        worker_plan.action,
+        PlanAction::DeployForward { .. } | PlanAction::Rollback { .. }
+    );
+    let commits = |ids: &[String]| -> Option<BTreeSet<String>> {
+        ids.iter()
+            .map(|id| cached.and_then(|c| c.commits.get(id).cloned()))
+            .collect()
+    };
+    let detected = changes_traffic
+        .then(|| {
+            drift::detect(
+                applied.version.as_ref().map(std::slice::from_ref),
+                &active_ids(cached),
+            )
+        })
+        .flatten()
+        // A version of the same commit (a secret change copies the active version) serves
+        // what flaresync applied: not drift.
+        .filter(|found| {
+            commits(&found.expected).is_none() || commits(&found.expected) != commits(&found.actual)
+        });
+    let Some(found) = detected else {
+        memory.drift_recorded.remove(name);
+        return Ok(false);
+    };
+    let drift_policy = input
+        .policy(name)
+        .map(convert::drift_policy)
+        .unwrap_or_default();
+    let desired_changed = applied.digest.as_deref() != digest_of(input.desired, name).as_deref();
+    let held = drift_policy == DriftPolicy::Report && !desired_changed;
+    report.drift = Some(DriftStatus {
+        expected_versions: found.expected.clone(),
+        actual_versions: found.actual.clone(),
+        actual_commits: found
+            .actual
+            .iter()
+            .map(|id| cached.and_then(|c| c.commits.get(id).cloned()))
+            .collect(),
+        policy: drift_policy.as_str().to_owned(),
+        healed: false,
+    });
+    let new_drift = memory.drift_recorded.get(name) != Some(&found.actual);
+    if new_drift {
+        warn!(
+            worker = %name,
+            expected = ?found.expected,
+            actual = ?found.actual,
+            policy = drift_policy.as_str(),
+            "Drift: the active deployment was changed outside flaresync."
+        );
+    } else {
+        debug!(worker = %name, actual = ?found.actual, "Drift persists.");
+    }
+    if !input.opts.dry_run && new_drift {
+        let entry = Entry::new(
+            name,
+            JournalAction::Drift,
+            Outcome::Skipped,
+            input.trigger.clone(),
+        )
+        .commit(input.head())
+        .message(format!(
+            "active deployment serves {} but flaresync last applied {}; policy {}",
+            describe_versions(&found.actual, cached),
+            describe_versions(&found.expected, cached),
+            drift_policy.as_str()
+        ));
+        input.ctx.journal.record(&entry)?;
+        memory.drift_recorded.insert(name.clone(), found.actual);
+    }
+    if held && worker_plan.action.mutates() {
+        report.outcome = WorkerOutcome::HeldForDrift;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// `v1 (commit abc1234), v2 (commit unknown)`: versions in Git terms.
+fn describe_versions(versions: &[String], cached: Option<&CachedWorker>) -> String {
+    versions
+        .iter()
+        .map(|id| match cached.and_then(|c| c.commits.get(id)) {
+            Some(commit) => format!("{id} (commit {})", short(commit)),
+            None => format!("{id} (commit unknown)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A commit whose content failed its health check stays rejected until Git changes. Returns
+/// whether the Worker is held for that reason.
+fn rejected_by_health(
+    input: &PassInput<'_>,
+    worker_plan: &WorkerPlan,
+    applied: &Applied,
+    report: &mut WorkerReport,
+) -> bool {
+    let name = &worker_plan.name;
+    let (Some((digest, commit)), Some(current)) =
+        (&applied.rejected, digest_of(input.desired, name))
+    else {
+        return false;
+    };
+    if *digest != current || !worker_plan.action.mutates() {
+        return false;
+    }
+    let error = Error::HealthCheckFailed {
+        worker: name.clone(),
+        commit: commit.clone(),
+        message: "this content failed its health check before; push a new commit".into(),
+    };
+    report.fail(&error);
+    report.outcome = WorkerOutcome::Blocked;
+    true
+}
+
+/// A blocked Worker: the reason and the fix in its report, and once per commit in the journal.
+fn record_blocked(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    worker_plan: &WorkerPlan,
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
+    let name = &worker_plan.name;
+    let head = input.head();
+    let error = blocked_error(input, worker_plan);
+    report.fail(&error);
+    report.outcome = WorkerOutcome::Blocked;
+    if input.opts.dry_run || memory.blocked_recorded.get(name).map(String::as_str) == Some(head) {
+        return Ok(());
+    }
+    error!(
+        worker = %name,
+        commit = %short(head),
+        reason = %error.reason(),
+        error = %error,
+        "Blocked; a commit is needed."
+    );
+    let entry = Entry::new(
+        name,
+        JournalAction::Blocked,
+        Outcome::Skipped,
+        input.trigger.clone(),
+    )
+    .commit(head)
+    .message(error.to_string());
+    input.ctx.journal.record(&entry)?;
+    memory
+        .blocked_recorded
+        .insert(name.clone(), head.to_owned());
+    Ok(())
+}
+
+/// The error of a blocked Worker: the plan's reason says what was attempted (rollback,
+/// redeploy, deploy); the findings say why each is refused and how to fix it.
+fn blocked_error(input: &PassInput<'_>, worker_plan: &WorkerPlan) -> Error {
+    let name = &worker_plan.name;
+    let findings = worker_plan
+        .findings
+        .iter()
+        .filter(|f| f.is_blocking())
+        .map(|f| match &f.hint {
+            // The fix belongs with the reason: a blocked Worker needs a human.
+            Some(hint) => format!("{}: {} (to fix: {hint})", f.rule, f.message),
+            None => format!("{}: {}", f.rule, f.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let findings = if findings.is_empty() {
+        worker_plan.reason.clone()
+    } else {
+        format!("{}: {findings}", worker_plan.reason)
+    };
+    let broken = matches!(
+        input.desired.workers.get(name),
+        Some(flaresync_plan::DesiredEntry::Broken { .. })
+    );
+    if broken {
+        Error::ConfigInvalid {
+            worker: name.clone(),
+            message: findings,
+        }
+    } else {
+        Error::Blocked {
+            worker: name.clone(),
+            findings,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The Git side of a pass: the branch head, its desired state, and the commit stamp of new
+//! versions; and the mapping of listed versions to commits. Blocking work, off the async threads.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use flaresync_git::{DesiredState, HeadUpdateKind};
+use flaresync_plan::KnownVersion;
+
+use super::context::GitState;
+use crate::{
+    error::Error,
+    observe::{MappingRequest, known_versions},
+};
+
+/// Output of the git phase.
+pub(crate) struct SourceRead {
+    pub head: HeadUpdateKind,
+    /// Full id of the head commit.
+    pub head_commit: String,
+    pub state: DesiredState,
+    /// Broken Worker directory -> the script name it had at the nearest ancestor where it
+    /// loaded (so a broken config keeps its Worker's identity in a fresh process too).
+    pub last_good_names: BTreeMap<String, String>,
+    pub tag: String,
+    pub message: String,
+}
+
+/// How far back a broken Worker's last good name is looked for.
+pub const LAST_GOOD_NAME_DEPTH: usize = 200;
+
+pub(super) async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead, Error> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let GitState { source, cache } = &mut *guard;
+        let update = source.fetch()?;
+        let state = cache.desired_state(source.repo(), update.new)?;
+        let last_good_names = if state.errors().is_empty() {
+            BTreeMap::new()
+        } else {
+            cache
+                .last_good_names(source.repo(), update.new, LAST_GOOD_NAME_DEPTH)
+                .unwrap_or_default()
+        };
+        let tag = source.version_tag(update.new, flaresync_git::stamp::TAG_LIMIT)?;
+        let message = source.version_message(update.new, flaresync_git::stamp::MESSAGE_LIMIT)?;
+        Ok(SourceRead {
+            head: update.kind,
+            head_commit: update.new.to_string(),
+            state,
+            last_good_names,
+            tag,
+            message,
+        })
+    })
+    .await
+    .map_err(|error| Error::Task(error.to_string()))?
+}
+
+/// Maps listed versions to commits through Git, off the async threads.
+pub(super) async fn map_versions(
+    git: Arc<Mutex<GitState>>,
+    requests: MappingRequest,
+) -> Result<BTreeMap<String, Vec<KnownVersion>>, Error> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let GitState { source, cache } = &mut *guard;
+        let mut out = BTreeMap::new();
+        for (worker, versions) in requests {
+            let known = known_versions(source.repo(), cache, &worker, &versions)?;
+            out.insert(worker, known);
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|error| Error::Task(error.to_string()))?
+}

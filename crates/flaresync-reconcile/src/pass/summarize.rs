@@ -1,0 +1,98 @@
+//! A Worker's status and metrics after a pass, whatever happened.
+
+use super::{
+    Context,
+    report::{WorkerOutcome, WorkerReport},
+    short,
+};
+use crate::{
+    conditions::{ConditionUpdate, conditions},
+    metrics::ResultLabel,
+    status::{HealthStatus, HistoryEntry, LastResult},
+};
+
+pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run: bool) {
+    let label = match (&report.outcome, &report.error) {
+        (_, Some(_)) => ResultLabel::Error,
+        (WorkerOutcome::InSync, _) => ResultLabel::InSync,
+        (WorkerOutcome::Applied { .. }, _) => ResultLabel::Applied,
+        (WorkerOutcome::Planned | WorkerOutcome::HeldForDrift, _) => ResultLabel::Planned,
+        _ => ResultLabel::Skipped,
+    };
+    if report.outcome == WorkerOutcome::Skipped && report.error.is_none() && !dry_run {
+        // Out of scope this pass: leave its status alone.
+        if report.notes.is_empty() {
+            return;
+        }
+    }
+    ctx.metrics.record_reconcile(&report.worker, label);
+    if let Some(class) = report.class {
+        ctx.metrics.record_error(class.reason());
+    }
+    ctx.metrics
+        .set_drift(&report.worker, report.drift.is_some());
+    ctx.metrics.set_worker_info(
+        &report.worker,
+        report
+            .live_commit
+            .as_deref()
+            .map(short)
+            .unwrap_or("unknown"),
+        report.live_version.as_deref().unwrap_or("none"),
+    );
+    ctx.status.update(&report.worker, |status| {
+        status.desired_commit = report.desired_commit.clone();
+        status.live_version = report.live_version.clone();
+        status.live_commit = report.live_commit.clone();
+        status.drift = report.drift.clone();
+        let mutating = !matches!(
+            report.outcome,
+            WorkerOutcome::InSync | WorkerOutcome::Removed
+        );
+        if mutating && !dry_run {
+            status.last_attempted_commit = report.desired_commit.clone();
+        }
+        if let WorkerOutcome::Applied { version_id, .. } = &report.outcome {
+            status.last_applied_commit = report.desired_commit.clone();
+            status.push_history(HistoryEntry {
+                commit: report.desired_commit.clone(),
+                version: version_id.clone(),
+                action: report.action.clone(),
+                result: label.as_str().to_owned(),
+                at: at.to_owned(),
+            });
+        }
+        if let Some(health) = &report.health {
+            status.health = Some(HealthStatus {
+                url: report.health_url.clone().unwrap_or_default(),
+                passed: health.passed(),
+                message: health.message(),
+                rejected_commit: (!health.passed())
+                    .then(|| report.desired_commit.clone())
+                    .flatten(),
+                checked_at: at.to_owned(),
+            });
+        }
+        status.last_result = Some(LastResult {
+            result: label.as_str().to_owned(),
+            reason: report.error.as_ref().map(|e| e.reason.clone()),
+            message: report
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| report.action.clone()),
+            at: at.to_owned(),
+        });
+        for update in conditions(report) {
+            match update {
+                ConditionUpdate::Set {
+                    kind,
+                    status: value,
+                    reason,
+                    message,
+                } => status.set_condition(kind, value, reason, &message, at),
+                ConditionUpdate::Clear(kind) => status.clear_condition(kind),
+            }
+        }
+    });
+}

@@ -1,0 +1,140 @@
+//! `flaresync plan`: desired state at two commits (and optionally the live account) -> a plan.
+//!
+//! Without `--live` nothing is asked of Cloudflare. The base commit is taken as deployed, and
+//! every distinct state along the base branch's first-parent history (up to the version window)
+//! as an uploaded version: that is what flaresync itself would have produced following the
+//! branch. Such versions get ids ending in `-offline` so nobody mistakes them for real ids.
+
+mod live;
+mod offline;
+
+use anyhow::{Context as _, anyhow};
+use flaresync_git::{DesiredStateCache, GitSource, Oid};
+use flaresync_plan::Plan;
+use flaresync_reconcile::convert;
+
+use crate::{
+    cli::{Format, PlanArgs},
+    settings::{ApiSettings, RepoSettings},
+    source::open_source,
+};
+
+pub async fn run(args: PlanArgs) -> anyhow::Result<u8> {
+    let output = plan_refs(&args).await?;
+    let rendered = match args.format {
+        Format::Markdown => flaresync_plan::render_markdown(&output),
+        Format::Json => flaresync_plan::render_json(&output),
+        Format::Text => flaresync_plan::render_text(&output),
+    };
+    println!("{}", rendered.trim_end());
+    Ok(u8::try_from(flaresync_plan::exit_code(&output)).unwrap_or(2))
+}
+
+async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
+    let repo = RepoSettings::resolve(&args.repo);
+    let mut source = open_source(&repo)?;
+    let remote_head = if repo.remote {
+        Some(
+            source
+                .fetch()
+                .context("cannot fetch the remote repository")?
+                .new,
+        )
+    } else {
+        None
+    };
+    // In a remote's bare clone there is no HEAD of interest: the followed branch's head is.
+    let head = match remote_head {
+        Some(head) if args.head == "HEAD" => head,
+        _ => resolve(&source, &args.head)?,
+    };
+    let base = match &args.base {
+        Some(base) => Some(resolve(&source, base)?),
+        None => first_parent(&source, head)?,
+    };
+    let mut cache = DesiredStateCache::new();
+    let head_state = cache
+        .desired_state(source.repo(), head)
+        .with_context(|| format!("cannot read the desired state at {}", args.head))?;
+    let base_state = match base {
+        Some(base) => Some(
+            cache
+                .desired_state(source.repo(), base)
+                .context("cannot read the desired state at the base revision")?,
+        ),
+        None => None,
+    };
+    // A broken config keeps the script name it had when it last loaded (blocked, not
+    // "removed" next to an unknown directory), as in `sync`.
+    let names = |commit: Oid, cache: &mut DesiredStateCache| {
+        cache
+            .last_good_names(
+                source.repo(),
+                commit,
+                flaresync_reconcile::LAST_GOOD_NAME_DEPTH,
+            )
+            .unwrap_or_default()
+    };
+    let head_names = names(head, &mut cache);
+    let mut desired = convert::desired(&head_state, &head_names);
+    let base_desired = match (&base_state, base) {
+        (Some(state), Some(base)) => {
+            let base_names = names(base, &mut cache);
+            Some(convert::desired(state, &base_names))
+        }
+        _ => None,
+    };
+    let policies = convert::policies(&head_state);
+    let window = head_state.repo_config.version_window as usize;
+
+    let (live, history) = if args.live {
+        let client = ApiSettings::resolve(&args.api).client(Some(&head_state.repo_config))?;
+        convert::restrict_to_account(&mut desired, &head_state, client.account_id());
+        // The journal of a flaresync that deploys this repository from this machine, if any.
+        let journal_path = repo.journal_path();
+        let journal = journal_path
+            .exists()
+            .then(|| flaresync_journal::Journal::open(&journal_path))
+            .transpose()
+            .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
+        live::observe(
+            &client,
+            &source,
+            &mut cache,
+            &desired,
+            base_desired.as_ref(),
+            journal.as_ref(),
+        )
+        .await?
+    } else {
+        offline::offline(&source, &mut cache, base_state.as_ref(), base, window)?
+    };
+    let mut plan =
+        flaresync_plan::plan(&desired, base_desired.as_ref(), &live, &history, &policies);
+    if !args.live {
+        plan.live_note = Some(
+            "assumed: the base branch deployed commit by commit (version ids ending in -offline); \
+             use --live to compare with Cloudflare"
+                .to_owned(),
+        );
+    }
+    Ok(plan)
+}
+
+fn resolve(source: &GitSource, revision: &str) -> anyhow::Result<Oid> {
+    // A remote is kept as a bare clone with its branches under origin/: accept `main` too.
+    let object = source
+        .repo()
+        .revparse_single(revision)
+        .or_else(|_| source.repo().revparse_single(&format!("origin/{revision}")))
+        .map_err(|_| anyhow!("unknown revision {revision:?} in the config repository"))?;
+    let commit = object
+        .peel_to_commit()
+        .with_context(|| format!("{revision:?} does not name a commit"))?;
+    Ok(commit.id())
+}
+
+fn first_parent(source: &GitSource, commit: Oid) -> anyhow::Result<Option<Oid>> {
+    let commit = source.repo().find_commit(commit)?;
+    Ok(commit.parent_id(0).ok())
+}

@@ -1,0 +1,57 @@
+//! `flaresync run`: the reconcile loop, with the status server.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use flaresync_reconcile::{server::WebhookConfig, watcher::WatchConfig, webhook::WebhookSecret};
+
+use crate::{
+    cli::RunArgs,
+    lock::lock_state,
+    settings::{ApiSettings, RepoSettings},
+    source::Opened,
+};
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let repo = RepoSettings::resolve(&args.repo);
+    let api = ApiSettings::resolve(&args.api);
+    let _lock = lock_state(&repo.state_dir)?;
+    let ctx = Arc::new(Opened::open(&repo)?.context(&api)?);
+    let listener = tokio::net::TcpListener::bind(args.status_listen.as_str())
+        .await
+        .with_context(|| format!("cannot listen on {}", args.status_listen))?;
+    let listener_addr = listener.local_addr()?;
+    let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|secret| WebhookConfig {
+            secret: WebhookSecret::new(secret.into_bytes()),
+            branch: ctx.branch().to_owned(),
+        });
+    let watch = (!repo.remote).then(|| WatchConfig {
+        root: std::path::PathBuf::from(&repo.location),
+        debounce: Duration::from_millis(500),
+        ignore: vec![repo.state_dir.clone()],
+    });
+    let config = flaresync_reconcile::RunConfig {
+        poll_interval: Some(Duration::from_secs(if repo.remote {
+            args.poll_interval_secs
+        } else {
+            args.resync_interval_secs
+        })),
+        watch,
+        status_listener: Some(listener),
+        webhook,
+        ..Default::default()
+    };
+    eprintln!(
+        "flaresync: following {} branch {}; status on http://{}/status",
+        repo.display(),
+        ctx.branch(),
+        listener_addr
+    );
+    flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
+        .await
+        .context("the reconcile loop stopped")?;
+    Ok(0)
+}

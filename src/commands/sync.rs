@@ -1,0 +1,89 @@
+//! `flaresync sync`: one reconcile pass, and the report it prints.
+
+use anyhow::Context as _;
+use flaresync_reconcile::{SyncOptions, TriggerSource};
+
+use crate::{
+    cli::{Format, SyncArgs},
+    lock::lock_state,
+    settings::{ApiSettings, RepoSettings},
+    source::Opened,
+};
+
+pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
+    let repo = RepoSettings::resolve(&args.repo);
+    let api = ApiSettings::resolve(&args.api);
+    let _lock = lock_state(&repo.state_dir)?;
+    let ctx = Opened::open(&repo)?.context(&api)?;
+    let report = flaresync_reconcile::sync_once(
+        &ctx,
+        SyncOptions {
+            dry_run: args.dry_run,
+            trigger: TriggerSource::Cli,
+        },
+    )
+    .await
+    .context("reconcile pass failed")?;
+    print_report(&report, args.format)?;
+    Ok(if args.dry_run {
+        u8::try_from(flaresync_plan::exit_code(&report.plan)).unwrap_or(2)
+    } else if report.converged() {
+        0
+    } else {
+        2
+    })
+}
+
+pub fn print_report(
+    report: &flaresync_reconcile::SyncReport,
+    format: Format,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Format::Markdown => println!("{}", flaresync_plan::render_markdown(&report.plan)),
+        Format::Text => {
+            print!("{}", flaresync_plan::render_text(&report.plan));
+            println!();
+            for worker in &report.workers {
+                println!("{}", worker_line(worker));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
+    use flaresync_reconcile::WorkerOutcome;
+    let outcome = match &worker.outcome {
+        WorkerOutcome::InSync => "in sync".to_owned(),
+        WorkerOutcome::Applied { version_id, .. } => match version_id {
+            Some(version) => format!("applied, version {} live", short_id(version)),
+            None => "applied".to_owned(),
+        },
+        WorkerOutcome::Planned => "planned (dry run)".to_owned(),
+        WorkerOutcome::HeldForDrift => {
+            "held: its deployment was changed outside flaresync (drift); \
+             nothing was written. Set drift_policy = \"heal\" in flaresync.toml to restore Git's \
+             version, or commit what is live"
+                .to_owned()
+        }
+        WorkerOutcome::Blocked => "blocked (see the findings above)".to_owned(),
+        WorkerOutcome::Skipped => "skipped".to_owned(),
+        WorkerOutcome::Failed => "failed".to_owned(),
+        WorkerOutcome::Removed => "removed from Git (left in place)".to_owned(),
+    };
+    let mut line = format!("{:<16} {outcome}", worker.worker);
+    if let Some(error) = &worker.error
+        && worker.outcome != WorkerOutcome::Blocked
+    {
+        line.push_str(&format!(": {} [{}]", error.message, error.reason));
+    }
+    for note in &worker.notes {
+        line.push_str(&format!("\n{:<16} note: {note}", ""));
+    }
+    line
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

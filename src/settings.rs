@@ -1,0 +1,171 @@
+//! Settings, resolved once from flags, the environment and `flaresync.toml` before a command
+//! runs (ripgrep's low-level args -> `HiArgs`). Every fact lives here once: where the token
+//! comes from, the account-id rule, the API base URL, the state directory and journal path.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow};
+use flaresync_cloudflare::{Client, ClientConfig, Secret};
+use flaresync_config::RepoConfig;
+
+use crate::cli::{ApiArgs, RepoArgs};
+
+/// Where the API token comes from (as for wrangler).
+pub const TOKEN_VAR: &str = flaresync_cloudflare::config::ENV_API_TOKEN;
+/// Account id the emulator serves when none is given (32 hex, obviously fake).
+pub const DEFAULT_EMULATOR_ACCOUNT: &str = "f1a2e5ec0000000000000000000000de";
+/// Token the emulator accepts when none is given.
+pub const DEFAULT_EMULATOR_TOKEN: &str = "emulator-token";
+
+/// The API token from the environment, if set and not blank. The one place it is read.
+pub fn env_token() -> Option<String> {
+    std::env::var(TOKEN_VAR)
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
+/// The config repository a command works on, and where flaresync keeps its state for it.
+#[derive(Debug, Clone)]
+pub struct RepoSettings {
+    /// Local path or remote URL, as given (may hold credentials: never print it raw).
+    pub location: String,
+    /// Whether `location` names a remote.
+    pub remote: bool,
+    /// `--branch`; `None`: flaresync.toml `branch`, else the remote/local HEAD branch.
+    pub branch: Option<String>,
+    /// Journal, lock and remote clone.
+    pub state_dir: PathBuf,
+}
+
+impl RepoSettings {
+    pub fn resolve(args: &RepoArgs) -> Self {
+        let remote = is_remote(&args.repo);
+        let state_dir = match &args.state_dir {
+            Some(dir) => dir.clone(),
+            None => default_state_root().join(repo_key(&args.repo, remote)),
+        };
+        RepoSettings {
+            location: args.repo.clone(),
+            remote,
+            branch: args.branch.clone(),
+            state_dir,
+        }
+    }
+
+    /// The journal of this repository's state directory.
+    pub fn journal_path(&self) -> PathBuf {
+        self.state_dir.join("journal.sqlite3")
+    }
+
+    /// Where a remote repository is cloned.
+    pub fn clone_dir(&self) -> PathBuf {
+        self.state_dir.join("clone")
+    }
+
+    /// The location with any credentials removed, for messages.
+    pub fn display(&self) -> String {
+        flaresync_git::source::redact_url(&self.location)
+    }
+
+    /// The same repository following `branch`.
+    pub fn with_branch(&self, branch: String) -> Self {
+        RepoSettings {
+            branch: Some(branch),
+            ..self.clone()
+        }
+    }
+}
+
+/// How to reach Cloudflare (or the emulator).
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub base_url: String,
+    /// `--account-id` / `CLOUDFLARE_ACCOUNT_ID`; flaresync.toml `account_id` otherwise.
+    account_id: Option<String>,
+    token: Option<Secret>,
+}
+
+impl ApiSettings {
+    pub fn resolve(args: &ApiArgs) -> Self {
+        ApiSettings {
+            base_url: args.api_base_url.clone(),
+            account_id: args.account_id.clone().filter(|id| !id.trim().is_empty()),
+            token: env_token().map(Secret::new),
+        }
+    }
+
+    /// The API client, with the account from the flags or environment, else `repo_config`.
+    pub fn client(&self, repo_config: Option<&RepoConfig>) -> anyhow::Result<Client> {
+        let token = self
+            .token
+            .clone()
+            .ok_or_else(|| anyhow!("{TOKEN_VAR} is not set"))?;
+        let account_id = self
+            .account_id
+            .clone()
+            .or_else(|| repo_config.and_then(|c| c.account_id.clone()))
+            .ok_or_else(|| anyhow!("no account id: CLOUDFLARE_ACCOUNT_ID is not set and flaresync.toml has no account_id"))?;
+        check_account_id(&account_id)?;
+        let config = ClientConfig::new(self.base_url.clone(), account_id, token);
+        Client::new(config).context("invalid Cloudflare API settings")
+    }
+}
+
+/// The account-id rule: 32 hex characters, as Cloudflare issues them.
+pub fn check_account_id(account_id: &str) -> anyhow::Result<()> {
+    if account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!(
+            "account id {account_id:?} is not a Cloudflare account id (32 hex characters); copy it from the dashboard (Workers & Pages, right column) or `wrangler whoami`"
+        );
+    }
+    Ok(())
+}
+
+/// Whether `repo` names a remote (URL or scp-like `user@host:path`) rather than a local path.
+pub fn is_remote(repo: &str) -> bool {
+    repo.contains("://") || (repo.contains('@') && repo.contains(':') && !Path::new(repo).exists())
+}
+
+/// `$XDG_STATE_HOME/flaresync`, else `~/.local/state/flaresync`: one directory per repository
+/// below it, so two repositories never share a journal.
+fn default_state_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        PathBuf::from(dir).join("flaresync")
+    } else if let Some(home) = std::env::var_os("HOME") {
+        PathBuf::from(home).join(".local/state/flaresync")
+    } else {
+        PathBuf::from(".flaresync")
+    }
+}
+
+/// A readable, filesystem-safe and stable name for a repository: its (credential-free) URL or
+/// its root path, plus a short hash so different repositories with similar names never collide.
+fn repo_key(repo: &str, remote: bool) -> String {
+    use sha2::Digest as _;
+    let identity = if remote {
+        flaresync_git::source::redact_url(repo)
+    } else {
+        crate::source::local_root(Path::new(repo))
+            .ok()
+            .and_then(|root| root.canonicalize().ok())
+            .map(|root| root.display().to_string())
+            .unwrap_or_else(|| repo.to_owned())
+    };
+    let readable: String = identity
+        .rsplit(['/', '\\', ':'])
+        .find(|part| !part.is_empty())
+        .unwrap_or("repo")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = hex::encode(&sha2::Sha256::digest(identity.as_bytes())[..6]);
+    format!("{readable}-{hash}")
+}
