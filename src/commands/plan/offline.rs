@@ -29,32 +29,7 @@ pub(super) fn offline(
     let (Some(base_state), Some(base)) = (base_state, base) else {
         return Ok((live, history));
     };
-    // Walk the base's first-parent history, newest first, collecting one version per
-    // distinct version digest per Worker.
-    let mut per_worker: BTreeMap<String, Vec<(Oid, WorkerSpec)>> = BTreeMap::new();
-    let mut commit = Some(base);
-    let mut steps = 0usize;
-    while let Some(id) = commit {
-        if steps >= window.max(1) * 4 {
-            break;
-        }
-        steps += 1;
-        let state = cache
-            .desired_state(source.repo(), id)
-            .map_err(|e| anyhow!("cannot read the desired state at {id}: {e}"))?;
-        for loaded in state.by_script().values() {
-            let entry = per_worker.entry(loaded.spec.name.clone()).or_default();
-            let digest = loaded.spec.version_digest();
-            if entry.len() < window
-                && !entry
-                    .iter()
-                    .any(|(_, spec)| spec.version_digest() == digest)
-            {
-                entry.push((id, loaded.spec.clone()));
-            }
-        }
-        commit = source.repo().find_commit(id)?.parent_id(0).ok();
-    }
+    let mut per_worker = distinct_versions(source, cache, base, window)?;
     for loaded in base_state.by_script().values() {
         let name = loaded.spec.name.clone();
         let specs = per_worker.remove(&name).unwrap_or_default();
@@ -115,4 +90,39 @@ pub(super) fn offline(
         );
     }
     Ok((live, history))
+}
+
+/// The base's first-parent history, newest first: one version per distinct version digest per
+/// Worker, at most `window` per Worker.
+fn distinct_versions(
+    source: &GitSource,
+    cache: &mut DesiredStateCache,
+    base: Oid,
+    window: usize,
+) -> anyhow::Result<BTreeMap<String, Vec<(Oid, WorkerSpec)>>> {
+    let mut per_worker: BTreeMap<String, Vec<(Oid, WorkerSpec)>> = BTreeMap::new();
+    let mut commit = Some(base);
+    let mut steps = 0usize;
+    while let Some(id) = commit {
+        if steps >= window.max(1) * 4 {
+            break;
+        }
+        steps += 1;
+        let state = cache
+            .desired_state(source.repo(), id)
+            .map_err(|e| anyhow!("cannot read the desired state at {id}: {e}"))?;
+        for loaded in state.by_script().values() {
+            let entry = per_worker.entry(loaded.spec.name.clone()).or_default();
+            let digest = loaded.spec.version_digest();
+            if entry.len() < window
+                && !entry
+                    .iter()
+                    .any(|(_, spec)| spec.version_digest() == digest)
+            {
+                entry.push((id, loaded.spec.clone()));
+            }
+        }
+        commit = source.repo().find_commit(id)?.parent_id(0).ok();
+    }
+    Ok(per_worker)
 }

@@ -1,0 +1,104 @@
+//! The demo's local Cloudflare: the emulator on loopback, and the resources the example Workers
+//! bind (created through the API, as a user would).
+
+use std::path::Path;
+
+use anyhow::{Context as _, anyhow};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+use crate::settings::{DEFAULT_EMULATOR_ACCOUNT, DEFAULT_EMULATOR_TOKEN};
+
+/// The running emulator.
+pub struct LocalCloudflare {
+    pub addr: std::net::SocketAddr,
+    pub base_url: String,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<Result<(), flaresync_emulator::EmulatorError>>,
+}
+
+/// The resources created for the example Workers.
+pub struct Resources {
+    pub kv_cache: String,
+    pub kv_sessions: String,
+}
+
+impl LocalCloudflare {
+    /// Starts the emulator on `listen`, keeping its state under `state_dir`.
+    pub async fn start(listen: &str, state_dir: &Path) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let mut config = flaresync_emulator::EmulatorConfig::new(
+            DEFAULT_EMULATOR_ACCOUNT,
+            vec![DEFAULT_EMULATOR_TOKEN.to_owned()],
+        );
+        config.state_dir = Some(state_dir.to_owned());
+        std::fs::create_dir_all(state_dir)?;
+        let emulator =
+            flaresync_emulator::Emulator::open(config).context("cannot start the emulator")?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(emulator.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Ok(LocalCloudflare {
+            addr,
+            base_url: format!("http://{addr}/client/v4"),
+            stop,
+            server,
+        })
+    }
+
+    /// Creates the KV namespaces, R2 bucket and queue the example Workers bind.
+    pub async fn create_resources(&self) -> anyhow::Result<Resources> {
+        let http = reqwest::Client::new();
+        let account = format!("{}/accounts/{DEFAULT_EMULATOR_ACCOUNT}", self.base_url);
+        let kv = format!("{account}/storage/kv/namespaces");
+        let kv_cache = create(&http, &kv, serde_json::json!({"title": "demo-CACHE"}), "id").await?;
+        let kv_sessions = create(
+            &http,
+            &kv,
+            serde_json::json!({"title": "demo-SESSIONS"}),
+            "id",
+        )
+        .await?;
+        let bucket = serde_json::json!({"name": "demo-uploads"});
+        create(&http, &format!("{account}/r2/buckets"), bucket, "name").await?;
+        let queue = serde_json::json!({"queue_name": "demo-jobs"});
+        create(&http, &format!("{account}/queues"), queue, "queue_name").await?;
+        Ok(Resources {
+            kv_cache,
+            kv_sessions,
+        })
+    }
+
+    /// Stops the emulator (waits up to 5 s for it).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
+    }
+}
+
+async fn create(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+    field: &str,
+) -> anyhow::Result<String> {
+    let response = http
+        .post(url)
+        .bearer_auth(DEFAULT_EMULATOR_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    let value: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("POST {url}: not JSON"))?;
+    value["result"][field]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("POST {url} answered {status}: {value}"))
+}
