@@ -94,11 +94,14 @@ async fn resolve(ctx: &Context, entry: &Entry) -> Result<Resolution, Error> {
                 Some(version) => Some(version.clone()),
                 None => version_by_tag(ctx, entry).await?,
             };
-            let active = ctx
-                .client
-                .active_deployment(worker)
-                .await
-                .map_err(|e| Error::api(format!("reading deployments of {worker}"), e))?;
+            let active = match ctx.client.active_deployment(worker).await {
+                Ok(active) => active,
+                // The script was never created (a first upload interrupted): nothing deployed.
+                Err(error) if error.is_not_found() => None,
+                Err(error) => {
+                    return Err(Error::api(format!("reading deployments of {worker}"), error));
+                }
+            };
             Ok(match (version, active) {
                 (Some(version), Some(active))
                     if NewDeployment::single(&version, None).is_served_by(&active) =>
@@ -133,9 +136,10 @@ async fn version_by_tag(ctx: &Context, entry: &Entry) -> Result<Option<String>, 
     }) else {
         return Ok(None);
     };
-    ctx.client
-        .find_version_by_tag(worker, &tag)
-        .await
-        .map(|found| found.map(|v| v.id))
-        .map_err(|e| Error::api(format!("looking up versions of {worker}"), e))
+    match ctx.client.find_version_by_tag(worker, &tag).await {
+        Ok(found) => Ok(found.map(|v| v.id)),
+        // No such script (a first upload interrupted before Cloudflare created it): no version.
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(Error::api(format!("looking up versions of {worker}"), error)),
+    }
 }

@@ -150,3 +150,95 @@ async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions
     assert_eq!(last_deploy.entry.outcome, Outcome::Success);
     assert_eq!(last_deploy.entry.commit.as_deref(), Some(commit.as_str()));
 }
+
+/// A `kill -9` during a new Worker's first script upload leaves a `deploy started` intent for
+/// a script Cloudflare never created. The restart must read that 404 as "not created", record
+/// the intent as failed and deploy, not fail every pass until the journal is deleted.
+#[tokio::test]
+async fn an_abort_during_a_new_workers_first_upload_does_not_wedge_the_state_directory() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("auth", "auth-1");
+    let commit = repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let journal = journal_path(&state);
+    // The first script upload of `api` hangs: the abort lands while it is in flight.
+    emulator
+        .add_fault(FaultSpec {
+            method: Some("PUT".into()),
+            path_prefix: None,
+            path_regex: Some("/workers/scripts/api$".into()),
+            kind: FaultKind::Latency,
+            count: Some(1),
+            probability: None,
+            status: None,
+            retry_after: None,
+            latency_ms: Some(60_000),
+            code: None,
+            message: None,
+        })
+        .expect("fault is valid");
+    let ctx = context(&repo, &emulator, &journal);
+    let task = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { sync_once(&ctx, apply()).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !ctx
+        .journal()
+        .in_flight()
+        .expect("journal reads")
+        .iter()
+        .any(|r| r.entry.worker == "api" && r.entry.action == Action::Deploy)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    task.abort();
+    assert!(task.await.is_err_and(|e| e.is_cancelled()));
+    drop(ctx);
+    emulator.clear_faults();
+
+    let restarted = context(&repo, &emulator, &journal);
+    let report = sync_once(&restarted, apply())
+        .await
+        .expect("the pass after the crash works");
+    for worker in &report.workers {
+        assert!(
+            matches!(
+                worker.outcome,
+                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+            ),
+            "{worker:?}"
+        );
+    }
+    let settled = sync_once(&restarted, apply()).await.expect("settled");
+    for worker in &settled.workers {
+        assert_eq!(worker.outcome, WorkerOutcome::InSync, "{worker:?}");
+        assert_eq!(worker.live_commit.as_deref(), Some(commit.as_str()));
+    }
+    let journal = restarted.journal();
+    assert!(journal.in_flight().expect("reads").is_empty());
+    let recovered: Vec<_> = journal
+        .history("api")
+        .expect("reads")
+        .into_iter()
+        .filter(|r| r.entry.action == Action::Deploy)
+        .map(|r| r.entry.outcome)
+        .collect();
+    assert_eq!(
+        recovered,
+        vec![
+            Outcome::Started,
+            Outcome::Failure,
+            Outcome::Started,
+            Outcome::Success
+        ],
+        "the interrupted upload is recorded as failed, then deployed"
+    );
+}
