@@ -389,6 +389,13 @@ fn settle(
         }
         Ok(Err(class)) => {
             warn!(reason = %class.reason(), kind = class.kind_str(), "Reconcile pass failed.");
+            // A whole pass that needs a human (unreadable state, a refused credential) is still
+            // retried, on the backoff: what it waits for may change outside Git, and a loop that
+            // waits forever looks healthy while it deploys nothing.
+            let class = match class {
+                Class::Stalled { reason } => Class::Transient { reason },
+                other => other,
+            };
             for key in flight.keys {
                 requeue(key, &class, failures);
             }

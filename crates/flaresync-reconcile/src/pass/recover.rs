@@ -99,7 +99,10 @@ async fn resolve(ctx: &Context, entry: &Entry) -> Result<Resolution, Error> {
                 // The script was never created (a first upload interrupted): nothing deployed.
                 Err(error) if error.is_not_found() => None,
                 Err(error) => {
-                    return Err(Error::api(format!("reading deployments of {worker}"), error));
+                    return Err(Error::api(
+                        format!("reading deployments of {worker}"),
+                        error,
+                    ));
                 }
             };
             Ok(match (version, active) {
@@ -140,6 +143,9 @@ async fn version_by_tag(ctx: &Context, entry: &Entry) -> Result<Option<String>, 
         Ok(found) => Ok(found.map(|v| v.id)),
         // No such script (a first upload interrupted before Cloudflare created it): no version.
         Err(error) if error.is_not_found() => Ok(None),
-        Err(error) => Err(Error::api(format!("looking up versions of {worker}"), error)),
+        Err(error) => Err(Error::api(
+            format!("looking up versions of {worker}"),
+            error,
+        )),
     }
 }

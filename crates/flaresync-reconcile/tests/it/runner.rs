@@ -212,6 +212,23 @@ async fn stalled_workers_wait_for_a_new_trigger() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stalled_pass_is_retried_on_the_backoff_not_left_waiting() {
+    let stalled = || {
+        Err(Class::Stalled {
+            reason: Reason::ApiUnauthorized,
+        })
+    };
+    let fake = Fake::new(Duration::ZERO, vec![stalled(), stalled(), stalled()]);
+    drive(fake.clone(), config(), Vec::new(), Duration::from_secs(60)).await;
+    let calls = fake.calls();
+    assert!(calls.len() >= 4, "retried until it passed: {calls:?}");
+    assert!(calls.iter().all(|(_, scope)| *scope == Scope::All));
+    let first_gap = calls[1].0 - calls[0].0;
+    let second_gap = calls[2].0 - calls[1].0;
+    assert!(second_gap > first_gap, "backs off: {calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_pass_waits_for_the_server_delay() {
     let fake = Fake::new(
         Duration::ZERO,
