@@ -139,14 +139,26 @@ fn local_branch(path: &Path) -> anyhow::Result<String> {
     if let Some(branch) = configured {
         return Ok(branch);
     }
+    ensure_has_commits(&git, path)?;
     let head = git
         .head()
-        .context("the repository has no HEAD commit yet")?;
+        .map_err(|_| anyhow!("cannot read HEAD of {}; pass --branch", path.display()))?;
     head.shorthand()
         .ok()
         .filter(|name| *name != "HEAD")
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("HEAD is detached; pass --branch"))
+}
+
+/// Refuses a repository without a commit, in flaresync's words (not libgit2's).
+pub fn ensure_has_commits(git: &git2::Repository, path: &Path) -> anyhow::Result<()> {
+    if git.is_empty().unwrap_or(false) {
+        anyhow::bail!(
+            "the repository {} has no commits yet; flaresync reads what is committed: commit the Worker configs first",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// flaresync.toml at the branch head of `source`. The fetch this needs is undone for the

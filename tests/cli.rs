@@ -139,6 +139,46 @@ fn validate_reports_a_broken_worker_without_blocking_the_others() {
 }
 
 #[test]
+fn validate_fails_a_gate_that_would_check_nothing() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let missing = scratch.path().join("missing");
+    let out = run(flaresync().args(["validate", "--repo"]).arg(&missing));
+    assert_eq!(out.code, 2, "missing path: {}", out.stdout);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+
+    let plain = scratch.path().join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    let out = run(flaresync().args(["validate", "--repo"]).arg(&plain));
+    assert_eq!(out.code, 2, "not a repository: {}", out.stdout);
+    assert!(
+        out.stderr.contains("not inside a git repository"),
+        "{}",
+        out.stderr
+    );
+
+    let empty = scratch.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    git(&empty, &["init", "-q"]);
+    for args in [
+        &["validate", "--rev", "HEAD", "--repo"][..],
+        &["plan", "--repo"][..],
+    ] {
+        let out = run(flaresync().args(args).arg(&empty));
+        assert_eq!(out.code, 2, "{args:?}");
+        assert!(
+            out.stderr.contains("has no commits yet"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("UnbornBranch"),
+            "libgit2's text: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn explain_prints_a_rule_doc() {
     let out = run(flaresync().args(["explain", "FS002"]));
     assert_eq!(out.code, 0);

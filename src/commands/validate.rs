@@ -5,12 +5,15 @@ use flaresync_config::DirTree;
 
 use crate::{
     cli::{Format, ValidateArgs},
-    source::local_root,
+    source::{ensure_has_commits, local_root},
 };
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
     match &args.rev {
         None => {
+            // A missing path or a directory outside any repository would validate nothing and
+            // pass a CI gate: refuse it.
+            local_root(&args.repo)?;
             if args.format != Format::Json {
                 println!(
                     "validating the working tree of {} (uncommitted files included; sync and plan read commits: --rev HEAD checks what is committed)",
@@ -23,6 +26,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
             let root = local_root(&args.repo)?;
             let git = git2::Repository::open(&root)
                 .with_context(|| format!("cannot open the git repository {}", root.display()))?;
+            ensure_has_commits(&git, &root)?;
             let commit = git
                 .revparse_single(rev)
                 .and_then(|object| object.peel_to_commit())
