@@ -227,7 +227,7 @@ pub fn history_view(
             .find_map(|r| r.entry.digest.clone());
         let tag = tags.get(row.version_id.as_str()).copied().flatten();
         let tagged_commit = tag
-            .and_then(flaresync_git::parse_version_tag)
+            .and_then(flaresync_config::stamp::parse_version_tag)
             .map(|c| c.to_string());
         // flaresync created the version: a successful upload, or a successful deploy of that
         // very commit (a script upload creates and deploys in one call). A rollback deploys an
