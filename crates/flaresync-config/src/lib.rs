@@ -6,7 +6,8 @@
 //! - [`discover_workers`], [`load_worker`], [`load_all`]: repository -> [`LoadedWorker`]s;
 //! - [`parse_config`]: one wrangler config file, no bundle;
 //! - [`WorkerSpec::upload_metadata`], [`migrations_to_upload`], [`WorkerSpec::digest`],
-//!   [`WorkerSpec::version_digest`]: what goes to Cloudflare.
+//!   [`WorkerSpec::version_digest`]: what goes to Cloudflare;
+//! - [`stamp`]: the commit id / message flaresync writes into a version's annotations.
 //!
 //! # Where flaresync is stricter than wrangler (on purpose)
 //!
@@ -38,6 +39,7 @@ pub mod loader;
 pub mod model;
 pub mod modules;
 pub mod repo;
+pub mod stamp;
 pub mod tree;
 pub mod upload;
 pub mod wrangler;
@@ -57,6 +59,7 @@ pub use repo::{
     WorkerPolicy, load_repo_config, parse_repo_config,
 };
 pub use source::{ConfigFormat, strip_jsonc};
+pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::{DirTree, EntryKind, SourceTree, TreeEntry, TreeError};
 pub use upload::{
     KEEP_BINDINGS, MigrationsUpload, UploadKind, UploadOptions, migrations_to_upload,

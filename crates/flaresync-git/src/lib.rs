@@ -4,7 +4,8 @@
 //! - [`source`]: open/clone/fetch the repository, follow one branch, detect rewritten history.
 //! - [`tree`]: [`CommitTree`], a [`flaresync_config::SourceTree`] over one commit.
 //! - [`desired`]: every Worker's desired state at a commit, re-reading only what changed.
-//! - [`stamp`]: what goes into a version's `workers/tag` / `workers/message` (pure).
+//! - [`stamp`]: what goes into a version's `workers/tag` / `workers/message` (pure; re-exported
+//!   from [`flaresync_config::stamp`]).
 //! - [`mapping`]: rebuild version ↔ commit ↔ digest from the version list and Git alone.
 //! - [`revert`], [`revert_message`]: rollback candidates (reverts, manual reverts, resets).
 

@@ -1,0 +1,121 @@
+//! Sending one attempt of a request: build the URL and body, send, read the rate-limit headers,
+//! count it in the metrics, and hand the answer to [`interpret`].
+
+use std::time::SystemTime;
+
+use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use tracing::debug;
+
+use super::Client;
+use super::form::build_form;
+use super::interpret::{AttemptError, interpret};
+use super::request::{Body, Request};
+use crate::budget::parse_ratelimit_header;
+use crate::error::Error;
+use crate::metrics::StatusClass;
+use crate::retry::{Failure, TransportFailure};
+use crate::types::RawEnvelope;
+
+impl Client {
+    /// Sends `request` once and classifies the answer.
+    pub(super) async fn attempt(
+        &self,
+        request: &Request<'_>,
+        path: &str,
+    ) -> Result<RawEnvelope, AttemptError> {
+        let method = request.method.as_str();
+        let invalid = |detail: String| {
+            AttemptError::Final(Error::InvalidRequest {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                detail,
+            })
+        };
+        let mut url = self.inner.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| invalid("the api base url cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(&request.segments);
+        let mut builder = self
+            .inner
+            .http
+            .request(request.method.clone(), url)
+            .header(AUTHORIZATION, self.inner.authorization.clone());
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        builder = match &request.body {
+            Body::Empty => builder,
+            Body::Json(value) => builder.json(value),
+            Body::Multipart { metadata, modules } => {
+                builder.multipart(build_form(metadata, modules).map_err(invalid)?)
+            }
+        };
+        debug!(method, path = %path, "Sending Cloudflare API request.");
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(source) => return Err(self.transport_failure(method, path, source)),
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+        if let Some(quota) = response
+            .headers()
+            .get("ratelimit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_ratelimit_header)
+        {
+            self.inner.budget.observe_quota(quota);
+        }
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => return Err(self.transport_failure(method, path, source)),
+        };
+        self.inner
+            .metrics
+            .request(method, StatusClass::of(status.as_u16()));
+        debug!(method, path = %path, status = status.as_u16(), "Cloudflare API answered.");
+        interpret(method, path, status, retry_after, &body)
+    }
+
+    fn transport_failure(&self, method: &str, path: &str, source: reqwest::Error) -> AttemptError {
+        self.inner.metrics.request(method, StatusClass::Transport);
+        let kind = if source.is_connect() {
+            TransportFailure::Connect
+        } else if source.is_timeout() {
+            TransportFailure::Timeout
+        } else {
+            TransportFailure::Dropped
+        };
+        AttemptError::Failed {
+            failure: Failure::Transport(kind),
+            error: Error::Transport {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                base_url: redacted_base(self.inner.base.as_str()),
+                kind,
+                source: source.without_url(),
+            },
+        }
+    }
+}
+
+/// The base URL for messages: any `user:password@` part is dropped.
+fn redacted_base(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    }
+}
