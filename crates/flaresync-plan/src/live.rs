@@ -207,6 +207,9 @@ pub struct LiveDeployment {
     /// `annotations["workers/message"]`.
     #[serde(default)]
     pub message: Option<String>,
+    /// `annotations["workers/triggered_by"]` (`upload`, `rollback`, `secret`, `deployment`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
     /// One or two versions with their traffic share.
     #[serde(default)]
     pub versions: Vec<DeploymentVersion>,

@@ -79,6 +79,7 @@ pub fn live_deployment(deployment: &Deployment) -> LiveDeployment {
         source: deployment.source.clone(),
         author: deployment.author_email.clone(),
         message: deployment.annotations.message.clone(),
+        triggered_by: deployment.annotations.triggered_by.clone(),
         versions: deployment
             .versions
             .iter()

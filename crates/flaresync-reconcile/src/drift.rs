@@ -1,10 +1,40 @@
 //! Drift: the active deployment differs from what flaresync last applied.
 //!
-//! Pure. The journal says which versions flaresync last deployed for a Worker; the live
-//! deployment says which versions serve traffic. If they differ, someone deployed outside
-//! flaresync (`wrangler rollback`, the dashboard). Whether to undo that is the Worker's policy.
+//! Pure. Cloudflare's own deployment record says which deployments flaresync made (their
+//! message, or a script upload of a version stamped with a commit); the newest of them is what
+//! flaresync last applied, whatever this state directory remembers (the journal is the
+//! fallback when the record no longer lists one). If the active deployment serves other
+//! versions, someone deployed outside flaresync (`wrangler rollback`, `wrangler versions
+//! deploy`, the dashboard). Whether to undo that is the Worker's policy.
 
+use flaresync_plan::LiveDeployment;
 use serde::Serialize;
+
+/// How every deployment flaresync creates begins its `workers/message`.
+pub const MESSAGE_PREFIX: &str = "flaresync: ";
+
+/// Whether `deployment` was made by flaresync: its message says so, or it is the deployment a
+/// script upload created (`triggered_by = upload`) of versions stamped with a commit of the
+/// repository (`stamped`), which only flaresync's uploads carry.
+pub fn made_by_flaresync(deployment: &LiveDeployment, stamped: impl Fn(&str) -> bool) -> bool {
+    let message = deployment.message.as_deref().unwrap_or_default();
+    if message.starts_with(MESSAGE_PREFIX) {
+        return true;
+    }
+    deployment.triggered_by.as_deref() == Some("upload")
+        && !deployment.versions.is_empty()
+        && deployment.versions.iter().all(|v| stamped(&v.version_id))
+}
+
+/// The newest deployment flaresync made, from a Worker's deployments (newest first).
+pub fn last_applied(
+    deployments: &[LiveDeployment],
+    stamped: impl Fn(&str) -> bool,
+) -> Option<&LiveDeployment> {
+    deployments
+        .iter()
+        .find(|deployment| made_by_flaresync(deployment, &stamped))
+}
 
 /// Per-Worker drift policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -55,6 +85,43 @@ mod tests {
 
     fn ids(values: &[&str]) -> Vec<String> {
         values.iter().map(|v| v.to_string()).collect()
+    }
+
+    fn deployment(message: Option<&str>, triggered_by: &str, versions: &[&str]) -> LiveDeployment {
+        LiveDeployment {
+            message: message.map(str::to_owned),
+            triggered_by: Some(triggered_by.to_owned()),
+            versions: versions
+                .iter()
+                .map(|id| flaresync_plan::DeploymentVersion {
+                    version_id: (*id).to_owned(),
+                    percentage: 100.0 / versions.len() as f64,
+                })
+                .collect(),
+            ..LiveDeployment::default()
+        }
+    }
+
+    #[test]
+    fn flaresyncs_deployments_are_told_from_hand_made_ones_by_cloudflares_record() {
+        let stamped = |id: &str| id.starts_with("tagged");
+        let ours = deployment(
+            Some("flaresync: deploy commit abc1234"),
+            "deployment",
+            &["x"],
+        );
+        let our_upload = deployment(None, "upload", &["tagged-1"]);
+        let rollback = deployment(Some("incident 42"), "rollback", &["tagged-1"]);
+        let hand_upload = deployment(None, "upload", &["untagged"]);
+        let hand_split = deployment(None, "deployment", &["tagged-1", "tagged-2"]);
+        assert!(made_by_flaresync(&ours, stamped));
+        assert!(made_by_flaresync(&our_upload, stamped));
+        assert!(!made_by_flaresync(&rollback, stamped));
+        assert!(!made_by_flaresync(&hand_upload, stamped));
+        assert!(!made_by_flaresync(&hand_split, stamped));
+        let list = [hand_split, rollback, our_upload.clone(), ours];
+        assert_eq!(last_applied(&list, stamped), Some(&our_upload));
+        assert_eq!(last_applied(&list[..2], stamped), None);
     }
 
     #[test]

@@ -129,13 +129,9 @@ fn check_drift(
             .map(|id| cached.and_then(|c| c.commits.get(id).cloned()))
             .collect()
     };
+    let last = LastApplied::of(cached, applied);
     let detected = changes_traffic
-        .then(|| {
-            drift::detect(
-                applied.version.as_ref().map(std::slice::from_ref),
-                &active_ids(cached),
-            )
-        })
+        .then(|| drift::detect(last.versions.as_deref(), &active_ids(cached)))
         .flatten()
         // A version of the same commit (a secret change copies the active version) serves
         // what flaresync applied: not drift.
@@ -150,7 +146,7 @@ fn check_drift(
         .policy(name)
         .map(convert::drift_policy)
         .unwrap_or_default();
-    let desired_changed = applied.digest.as_deref() != digest_of(input.desired, name).as_deref();
+    let desired_changed = last.digest.as_deref() != digest_of(input.desired, name).as_deref();
     let held = drift_policy == DriftPolicy::Report && !desired_changed;
     report.drift = Some(DriftStatus {
         expected_versions: found.expected.clone(),
@@ -197,6 +193,49 @@ fn check_drift(
         return Ok(true);
     }
     Ok(false)
+}
+
+/// What flaresync last applied to a Worker: from Cloudflare's own deployment record (the newest
+/// deployment flaresync made), else from this state directory's journal.
+struct LastApplied {
+    versions: Option<Vec<String>>,
+    /// The desired digest those versions were built from.
+    digest: Option<String>,
+}
+
+impl LastApplied {
+    fn of(cached: Option<&CachedWorker>, journal: &Applied) -> Self {
+        let own = cached.and_then(|c| {
+            drift::last_applied(&c.live.deployments, |id| c.commits.contains_key(id))
+        });
+        let (Some(deployment), Some(cached)) = (own, cached) else {
+            return LastApplied {
+                versions: journal.version.clone().map(|version| vec![version]),
+                digest: journal.digest.clone(),
+            };
+        };
+        let main = deployment
+            .versions
+            .iter()
+            .max_by(|a, b| a.percentage.total_cmp(&b.percentage));
+        let digest = main.and_then(|main| {
+            cached
+                .known
+                .iter()
+                .find(|known| known.version_id == main.version_id)
+                .map(|known| known.digest.clone())
+        });
+        LastApplied {
+            versions: Some(
+                deployment
+                    .versions
+                    .iter()
+                    .map(|v| v.version_id.clone())
+                    .collect(),
+            ),
+            digest: digest.or_else(|| journal.digest.clone()),
+        }
+    }
 }
 
 /// `v1 (commit abc1234), v2 (commit unknown)`: versions in Git terms.

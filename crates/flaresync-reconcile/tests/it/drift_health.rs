@@ -232,3 +232,83 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
     assert_eq!(api.live_commit.as_deref(), Some(fixed_commit.as_str()));
     assert_ne!(good_commit, fixed_commit);
 }
+
+/// Drift is read from Cloudflare's own record: a fresh state directory (a new CI runner, a
+/// restarted daemon, a new replica) must not silently undo an on-call engineer's hand rollback
+/// or end their hand 90/10 split under `drift_policy = "report"`.
+#[tokio::test]
+async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_record() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("auth", "auth-1");
+    repo.commit("initial");
+    let first = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&first));
+    sync_once(&ctx, apply()).await.expect("first pass");
+    let api_v1 = active_version(&ctx, "api").await;
+    let auth_v1 = active_version(&ctx, "auth").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("auth", "auth-2");
+    repo.commit("v2 of both");
+    sync_once(&ctx, apply()).await.expect("second pass");
+    let api_v2 = active_version(&ctx, "api").await;
+    let auth_v2 = active_version(&ctx, "auth").await;
+
+    // On call: `wrangler rollback` of api, and a hand 90/10 split of auth.
+    ctx.client()
+        .create_deployment(
+            "api",
+            &NewDeployment::single(&api_v1, Some("incident 42".into())),
+            false,
+        )
+        .await
+        .expect("manual rollback");
+    let split = NewDeployment {
+        versions: vec![
+            flaresync_cloudflare::DeploymentVersion {
+                version_id: auth_v2.clone(),
+                percentage: 90.0,
+            },
+            flaresync_cloudflare::DeploymentVersion {
+                version_id: auth_v1.clone(),
+                percentage: 10.0,
+            },
+        ],
+        ..NewDeployment::single(&auth_v2, Some("canary by hand".into()))
+    };
+    ctx.client()
+        .create_deployment("auth", &split, false)
+        .await
+        .expect("manual split");
+
+    // A fresh state directory: its journal knows nothing.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let restarted = context(&repo, &emulator, &journal_path(&fresh));
+    let before = emulator.requests().len();
+    let report = sync_once(&restarted, apply()).await.expect("pass");
+    assert!(
+        writes(&requests_since(&emulator, before)).is_empty(),
+        "report policy never writes: {:?}",
+        report.workers
+    );
+    for worker in &report.workers {
+        assert_eq!(worker.outcome, WorkerOutcome::HeldForDrift, "{worker:?}");
+    }
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    let drift = api.drift.as_ref().expect("drift reported");
+    assert_eq!(drift.expected_versions, vec![api_v2.clone()]);
+    assert_eq!(drift.actual_versions, vec![api_v1.clone()]);
+    assert_eq!(active_version(&restarted, "api").await, api_v1);
+    let auth = restarted
+        .client()
+        .active_deployment("auth")
+        .await
+        .expect("reads")
+        .expect("active");
+    assert_eq!(auth.versions.len(), 2, "the hand split stays");
+}

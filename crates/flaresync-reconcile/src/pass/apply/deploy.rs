@@ -41,7 +41,10 @@ pub(super) async fn deploy(
             .version(version_id)
             .message(description.to_owned()),
     )?;
-    let request = NewDeployment::single(version_id, Some(format!("flaresync: {description}")));
+    let request = NewDeployment::single(
+        version_id,
+        Some(format!("{}{description}", crate::drift::MESSAGE_PREFIX)),
+    );
     let created = match ctx.client.create_deployment(worker, &request, force).await {
         Ok(created) => created,
         Err(source_error) => {
