@@ -77,3 +77,23 @@ pub(super) async fn map_versions(
     .await
     .map_err(|error| Error::Task(error.to_string()))?
 }
+
+/// The desired spec of `worker` at `commit` (e.g. to put back the settings of a version
+/// restored after a failed health check). `None` when the commit or the Worker is unknown.
+pub(super) async fn spec_at(
+    git: Arc<Mutex<GitState>>,
+    commit: String,
+    worker: String,
+) -> Result<Option<flaresync_config::WorkerSpec>, Error> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let GitState { source, cache } = &mut *guard;
+        let Ok(oid) = source.resolve_commit(&commit) else {
+            return Ok(None);
+        };
+        let state = cache.desired_state(source.repo(), oid)?;
+        Ok(state.worker(&worker).map(|loaded| loaded.spec.clone()))
+    })
+    .await
+    .map_err(|error| Error::Task(error.to_string()))?
+}

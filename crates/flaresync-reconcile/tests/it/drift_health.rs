@@ -312,3 +312,57 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
         .expect("active");
     assert_eq!(auth.versions.len(), 2, "the hand split stays");
 }
+
+/// The restore after a failed health check also puts back the non-versioned settings (cron
+/// triggers) that the failing commit changed: otherwise the old code runs on the new schedule.
+#[tokio::test]
+async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let health = Arc::new(AtomicU16::new(200));
+    let url = health_server(health.clone()).await;
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
+    );
+    repo.write(
+        "flaresync.toml",
+        &format!(
+            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
+        ),
+    );
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+    let crons = |ctx: std::sync::Arc<flaresync_reconcile::Context>| async move {
+        ctx.client()
+            .list_schedules("api")
+            .await
+            .expect("reads schedules")
+            .into_iter()
+            .map(|schedule| schedule.cron)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(crons(ctx.clone()).await, vec!["*/5 * * * *".to_owned()]);
+
+    health.store(500, Ordering::SeqCst);
+    repo.set_body("api", "api-broken");
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"0 * * * *\"]\n"),
+    );
+    repo.commit("break api, hourly");
+    let report = sync_once(&ctx, apply()).await.expect("bad pass");
+    assert_eq!(
+        report.workers[0].error.as_ref().map(|e| e.reason.as_str()),
+        Some(Reason::HealthCheckFailed.as_str())
+    );
+    assert_eq!(
+        crons(ctx.clone()).await,
+        vec!["*/5 * * * *".to_owned()],
+        "the crons of the restored version are back"
+    );
+}

@@ -70,12 +70,20 @@ pub(super) async fn apply(
         }
         // Every step of this Worker succeeded.
         let done = writes.get(&worker).cloned().unwrap_or_default();
-        let previous = order.previous_active.get(&worker).cloned().flatten();
+        let previous = order.previous_active.get(&worker).cloned();
         if !worker_done(input, memory, &worker, &done, previous, report).await? {
             failed.insert(worker);
         }
     }
     Ok(())
+}
+
+/// A Worker's active version before the pass.
+#[derive(Debug, Clone)]
+pub(super) struct Previous {
+    pub version: String,
+    /// The commit it was built from, when known.
+    pub commit: Option<String>,
 }
 
 /// What the order of a plan's steps depends on, computed once per pass.
@@ -88,8 +96,9 @@ struct Ordering<'p> {
     depends: BTreeMap<&'p str, &'p [String]>,
     /// Who the live versions call (a revert may remove the binding from Git's state).
     live_calls: BTreeMap<String, BTreeSet<String>>,
-    /// Worker -> its active version before the pass (what a failed health check restores).
-    previous_active: BTreeMap<String, Option<String>>,
+    /// Worker -> its active version before the pass and the commit it was built from (what a
+    /// failed health check restores).
+    previous_active: BTreeMap<String, Previous>,
 }
 
 impl<'p> Ordering<'p> {
@@ -120,9 +129,13 @@ impl<'p> Ordering<'p> {
         let previous_active = memory
             .workers
             .iter()
-            .map(|(name, cached)| {
-                let active = cached.live.active_version_id().map(|(id, _)| id.to_owned());
-                (name.clone(), active)
+            .filter_map(|(name, cached)| {
+                let (id, _) = cached.live.active_version_id()?;
+                let previous = Previous {
+                    version: id.to_owned(),
+                    commit: cached.commits.get(id).cloned(),
+                };
+                Some((name.clone(), previous))
             })
             .collect();
         Ordering {
@@ -198,7 +211,7 @@ async fn worker_done(
     memory: &mut Memory,
     worker: &str,
     done: &WorkerWrites,
-    previous: Option<String>,
+    previous: Option<Previous>,
     report: &mut WorkerReport,
 ) -> Result<bool, Error> {
     let ctx = input.ctx;

@@ -27,7 +27,7 @@ pub(super) struct HealthFailure<'a> {
     /// What this pass wrote for the Worker.
     pub done: &'a WorkerWrites,
     /// The version active before the pass.
-    pub previous: Option<String>,
+    pub previous: Option<super::Previous>,
     pub outcome: &'a HealthOutcome,
 }
 
@@ -47,8 +47,12 @@ pub(super) async fn restore_after_health_failure(
     let message = failure.outcome.message();
     warn!(worker = %worker, commit = %short(head), error = %message, "Health check failed.");
     let restored = match &failure.previous {
-        Some(previous) if Some(previous) != failed_version.as_ref() => {
-            restore(input, worker, previous, &message, report).await?
+        Some(previous) if Some(&previous.version) != failed_version.as_ref() => {
+            let restored = restore(input, worker, &previous.version, &message, report).await?;
+            if restored.is_some() && !failure.done.settings.is_empty() {
+                restore_settings(input, worker, previous, &failure.done.settings, report).await?;
+            }
+            restored
         }
         _ => {
             report
@@ -123,6 +127,63 @@ async fn restore(
                 .notes
                 .push(format!("automatic rollback failed: {error}"));
             Ok(None)
+        }
+    }
+}
+
+/// Puts back the non-versioned settings (`fields`) that this pass wrote, as they were at the
+/// restored version's commit. A failure other than the journal's is a note in the report.
+async fn restore_settings(
+    input: &PassInput<'_>,
+    worker: &str,
+    previous: &super::Previous,
+    fields: &[String],
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
+    let ctx = input.ctx;
+    let spec = match &previous.commit {
+        Some(commit) => {
+            crate::pass::source::spec_at(ctx.git.clone(), commit.clone(), worker.to_owned()).await?
+        }
+        None => None,
+    };
+    let (Some(spec), Some(commit)) = (spec, &previous.commit) else {
+        report.notes.push(format!(
+            "settings {} were not restored: the restored version {} was not built by flaresync from a known commit",
+            fields.join(", "),
+            previous.version
+        ));
+        return Ok(());
+    };
+    let entry = |outcome: Outcome| {
+        Entry::new(
+            worker,
+            JournalAction::Settings,
+            outcome,
+            input.trigger.clone(),
+        )
+        .commit(commit)
+        .digest(&spec.digest())
+    };
+    let what = format!(
+        "restoring settings {} of commit {} after a failed health check",
+        fields.join(", "),
+        short(commit)
+    );
+    ctx.journal
+        .record(&entry(Outcome::Started).message(what.clone()))?;
+    match super::settings::apply_settings(ctx, worker, &spec, fields).await {
+        Ok(()) => {
+            ctx.journal.record(&entry(Outcome::Success).message(what))?;
+            Ok(())
+        }
+        Err(error) => {
+            ctx.journal
+                .record(&entry(Outcome::Failure).message(error.to_string()))?;
+            report
+                .notes
+                .push(format!("restoring settings failed: {error}"));
+            Ok(())
         }
     }
 }

@@ -41,6 +41,8 @@ pub(super) struct WorkerWrites {
     /// The commit the deployed version was built from.
     pub deployed_commit: Option<String>,
     pub traffic_changed: bool,
+    /// Non-versioned settings written (the fields of a settings step).
+    pub settings: Vec<String>,
 }
 
 /// One Worker's step: what every kind of step needs.
@@ -115,7 +117,11 @@ pub(super) async fn apply_step(
         Step::ScriptUpload { migrations, .. } => {
             upload_script(&frame, migrations.as_ref(), writes).await
         }
-        Step::SyncSettings { fields, .. } => sync_settings(&frame, fields, report).await,
+        Step::SyncSettings { fields, .. } => {
+            sync_settings(&frame, fields, report).await?;
+            writes.settings.extend(fields.iter().cloned());
+            Ok(())
+        }
     }
 }
 
