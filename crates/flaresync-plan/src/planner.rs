@@ -1047,37 +1047,9 @@ fn worker_plan(
 mod tests {
     use std::collections::BTreeMap;
 
-    use flaresync_config::WorkerSpec;
-
     use super::*;
-    use crate::live::{DeploymentVersion, LiveDeployment};
     use crate::model::exit_code;
-
-    /// Built through serde so fields added to the model with defaults do not break the test.
-    fn spec(name: &str) -> WorkerSpec {
-        serde_json::from_value(serde_json::json!({
-            "name": name,
-            "dir": name,
-            "config_path": format!("{name}/wrangler.toml"),
-            "main_module": "index.js",
-            "modules": [],
-            "compatibility_date": "2026-01-01",
-            "compatibility_flags": [],
-            "bindings": [],
-            "migrations": [],
-            "exports": null,
-            "usage_model": null,
-            "limits": null,
-            "placement": null,
-            "routes": [],
-            "crons": [],
-            "workers_dev": null,
-            "queue_consumers": [],
-            "settings": {},
-            "secrets_required": []
-        }))
-        .expect("minimal spec deserializes")
-    }
+    use crate::test_support::{known, live_worker, spec};
 
     fn desired(workers: &[(&str, &str)]) -> Desired {
         Desired {
@@ -1096,45 +1068,6 @@ mod tests {
                     )
                 })
                 .collect(),
-        }
-    }
-
-    fn known(id: &str, digest: &str) -> KnownVersion {
-        KnownVersion {
-            version_id: id.into(),
-            commit: format!("commit-{id}"),
-            digest: digest.into(),
-            version_digest: digest.into(),
-            migrations: Vec::new(),
-            exports: None,
-            secrets_fingerprint: None,
-        }
-    }
-
-    fn live_worker(name: &str, ids: &[&str]) -> LiveWorker {
-        let versions: Vec<LiveVersion> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| LiveVersion {
-                id: id.to_string(),
-                number: (ids.len() - i) as u64,
-                ..LiveVersion::default()
-            })
-            .collect();
-        let active = ids.first().map(|id| LiveDeployment {
-            id: "dep".into(),
-            versions: vec![DeploymentVersion {
-                version_id: id.to_string(),
-                percentage: 100.0,
-            }],
-            ..LiveDeployment::default()
-        });
-        LiveWorker {
-            name: name.into(),
-            exists: true,
-            active,
-            versions,
-            ..LiveWorker::default()
         }
     }
 
