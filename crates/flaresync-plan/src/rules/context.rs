@@ -79,6 +79,22 @@ impl<'a> Subject<'a> {
         }
     }
 
+    /// The spec a forward deploy uploads.
+    pub(super) fn forward_spec(&self) -> Option<&'a WorkerSpec> {
+        match self {
+            Subject::Forward { spec } => Some(spec),
+            _ => None,
+        }
+    }
+
+    /// The target of a rollback.
+    pub(super) fn rollback_target(&self) -> Option<Target<'a>> {
+        match self {
+            Subject::Rollback { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+
     /// The bindings that would run afterwards: the desired ones for a forward deploy, the
     /// target version's own (as Cloudflare lists them, else the desired ones) for a rollback.
     pub(super) fn running_bindings(&self) -> Option<&'a [Binding]> {
@@ -100,10 +116,9 @@ impl<'a> Context<'a> {
     /// Cloudflare applies its rollback-only rules (10220) to older targets only, and neither old
     /// code nor old secrets come back. Unknown numbers count as a rollback.
     pub(super) fn rollback_to_older(&self) -> Option<Target<'a>> {
-        match self.subject {
-            Subject::Rollback { target, .. } if !self.rolls_forward(&target) => Some(target),
-            _ => None,
-        }
+        self.subject
+            .rollback_target()
+            .filter(|target| !self.rolls_forward(target))
     }
 
     /// Whether the target is known to be newer than the active version.

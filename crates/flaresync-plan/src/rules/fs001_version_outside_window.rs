@@ -2,20 +2,15 @@
 
 use crate::model::{Finding, Severity};
 
-use super::{Context, Subject, version_label};
+use super::{Context, version_label};
 
-rule!(
-    VersionOutsideWindow,
-    "FS001",
-    "version-outside-window",
-    "rollback target is no longer a deployable version",
-    check
-);
+rule! {
+    /// rollback target is no longer a deployable version
+    VersionOutsideWindow, "FS001", "version-outside-window"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Subject::Rollback { target, .. } = ctx.subject else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let target = ctx.subject.rollback_target()?;
     let window = ctx.policy.version_window;
     let label = version_label(target.known, target.live);
     let listed = ctx.live.map_or(0, |live| live.versions.len());
@@ -32,11 +27,11 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             "{label} is number {} in the deployable list (newest first); only the newest {window} may be deployed (version_window)",
             position + 1
         ),
-        Some(_) => return Vec::new(),
+        Some(_) => return None,
     };
-    vec![Finding::new(ID, Severity::Error, message).with_hint(
+    Some(Finding::new(ID, Severity::Error, message).with_hint(
         "set rollback_policy = \"redeploy\" to upload the reverted content as a new version",
-    )]
+    ))
 }
 
 #[cfg(test)]
@@ -44,6 +39,7 @@ mod tests {
     use super::*;
     use crate::rules::Target;
     use crate::rules::test_context::context;
+    use crate::rules::{Rule, Subject};
     use crate::test_support::{known, live_worker, spec};
 
     #[test]
@@ -58,7 +54,7 @@ mod tests {
                 position,
             },
         };
-        let aged_out = check(&Context {
+        let aged_out = VersionOutsideWindow.check(&Context {
             live: Some(&live),
             ..context(at(None))
         });
@@ -68,8 +64,12 @@ mod tests {
                 .message
                 .contains("fell out of the rollback window")
         );
-        let too_old = check(&context(at(Some(100))));
+        let too_old = VersionOutsideWindow.check(&context(at(Some(100))));
         assert!(too_old[0].message.contains("number 101"), "{too_old:?}");
-        assert!(check(&context(at(Some(99)))).is_empty());
+        assert!(
+            VersionOutsideWindow
+                .check(&context(at(Some(99))))
+                .is_empty()
+        );
     }
 }

@@ -2,22 +2,17 @@
 
 use crate::model::{Finding, Severity};
 
-use super::{Context, Subject, version_label};
+use super::{Context, version_label};
 
-rule!(
-    MigrationBetweenVersions,
-    "FS002",
-    "migration-between-versions",
-    "a Durable Object migration lies between the active version and the rollback target",
-    check
-);
+rule! {
+    /// a Durable Object migration lies between the active version and the rollback target
+    MigrationBetweenVersions, "FS002", "migration-between-versions"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Subject::Rollback { target, .. } = ctx.subject else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let target = ctx.subject.rollback_target()?;
     if !ctx.live_observed {
-        return Vec::new();
+        return None;
     }
     let target_tag = match target.live {
         Some(live) => live.migration_tag.as_deref(),
@@ -25,7 +20,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         None => target.known.migrations.last().map(|s| s.tag.as_str()),
     };
     if target_tag == ctx.migration_tag {
-        return Vec::new();
+        return None;
     }
     let label = version_label(target.known, target.live);
     let message = format!(
@@ -33,9 +28,9 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         tag_text(target_tag),
         tag_text(ctx.migration_tag)
     );
-    vec![Finding::new(ID, Severity::Error, message).with_hint(
+    Some(Finding::new(ID, Severity::Error, message).with_hint(
         "roll forward instead: keep the applied [[migrations]] steps and commit the code change you want",
-    )]
+    ))
 }
 
 fn tag_text(tag: Option<&str>) -> String {
@@ -49,6 +44,7 @@ fn tag_text(tag: Option<&str>) -> String {
 mod tests {
     use super::*;
     use crate::live::LiveVersion;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, rollback};
     use crate::test_support::{known, spec};
 
@@ -62,7 +58,7 @@ mod tests {
             ..LiveVersion::default()
         };
         let ctx = context(rollback(&spec, &known, Some(&target)));
-        let across = check(&Context {
+        let across = MigrationBetweenVersions.check(&Context {
             migration_tag: Some("m2"),
             ..ctx.clone()
         });
@@ -76,6 +72,6 @@ mod tests {
             migration_tag: Some("m1"),
             ..ctx
         };
-        assert!(check(&same).is_empty());
+        assert!(MigrationBetweenVersions.check(&same).is_empty());
     }
 }

@@ -9,22 +9,17 @@ use crate::model::{Finding, Severity};
 
 use super::Context;
 
-rule!(
-    AppliedMigrationDropped,
-    "FS003",
-    "applied-migration-dropped",
-    "the desired migration list drops a step that is already applied",
-    check
-);
+rule! {
+    /// the desired migration list drops a step that is already applied
+    AppliedMigrationDropped, "FS003", "applied-migration-dropped"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Some(spec) = ctx.subject.changing_spec() else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let spec = ctx.subject.changing_spec()?;
     let PendingMigrations::LiveTagMissing { live_tag } =
         migrations::pending(&spec.migrations, ctx.migration_tag)
     else {
-        return Vec::new();
+        return None;
     };
     let desired_tags: Vec<&str> = spec.migrations.iter().map(|s| s.tag.as_str()).collect();
     let message = format!(
@@ -35,10 +30,10 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             format!("now {}", desired_tags.join(", "))
         }
     );
-    vec![
+    Some(
         Finding::new(ID, Severity::Error, message)
             .with_hint(suggest_forward_fix(ctx, spec, &live_tag)),
-    ]
+    )
 }
 
 /// Say exactly what to write instead of dropping applied steps.
@@ -102,6 +97,7 @@ fn next_tag(tag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::Subject;
     use crate::rules::test_context::{context, step};
     use crate::test_support::spec;
@@ -114,10 +110,10 @@ mod tests {
             migration_tag: Some("v1"),
             ..context(Subject::Forward { spec: &spec })
         };
-        let unknown_steps = check(&ctx);
+        let unknown_steps = AppliedMigrationDropped.check(&ctx);
         assert!(unknown_steps[0].is_blocking(), "{unknown_steps:?}");
         assert!(unknown_steps[0].message.contains("`v1` is missing"));
-        let known_steps = check(&Context {
+        let known_steps = AppliedMigrationDropped.check(&Context {
             applied_steps: Some(&applied),
             ..ctx
         });
@@ -126,7 +122,11 @@ mod tests {
             hint.contains(r#"tag = "v2", deleted_classes = ["Counter"]"#),
             "{hint}"
         );
-        assert!(check(&context(Subject::Forward { spec: &spec })).is_empty());
+        assert!(
+            AppliedMigrationDropped
+                .check(&context(Subject::Forward { spec: &spec }))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -7,13 +7,10 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    BoundResourceMissing,
-    "FS004",
-    "bound-resource-missing",
-    "the target binds a KV namespace, R2 bucket, D1 database or queue that no longer exists",
-    check
-);
+rule! {
+    /// the target binds a KV namespace, R2 bucket, D1 database or queue that no longer exists
+    BoundResourceMissing, "FS004", "bound-resource-missing"
+}
 
 fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(bindings) = ctx.subject.running_bindings() else {
@@ -87,6 +84,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::live::LiveResources;
+    use crate::rules::Rule;
     use crate::rules::test_context::{binding, context};
     use crate::test_support::spec;
 
@@ -98,12 +96,15 @@ mod tests {
         };
         spec.bindings.push(binding("CACHE", kv));
         let ctx = context(Subject::Forward { spec: &spec });
-        assert!(check(&ctx).is_empty(), "resources unknown");
+        assert!(
+            BoundResourceMissing.check(&ctx).is_empty(),
+            "resources unknown"
+        );
         let listed = LiveResources {
             kv: Some(Default::default()),
             ..LiveResources::default()
         };
-        let findings = check(&Context {
+        let findings = BoundResourceMissing.check(&Context {
             resources: &listed,
             ..ctx
         });

@@ -6,18 +6,13 @@ use crate::model::{Finding, Severity};
 
 use super::Context;
 
-rule!(
-    D1Rollback,
-    "FS005",
-    "d1-rollback",
-    "rollback target binds a D1 database",
-    check
-);
+rule! {
+    /// rollback target binds a D1 database
+    D1Rollback, "FS005", "d1-rollback"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    if ctx.rollback_to_older().is_none() {
-        return Vec::new();
-    }
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    ctx.rollback_to_older()?;
     let names: Vec<&str> = ctx
         .subject
         .running_bindings()
@@ -27,20 +22,20 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .map(|b| b.name.as_str())
         .collect();
     if names.is_empty() {
-        return Vec::new();
+        return None;
     }
     let message = format!(
         "the rollback target binds D1 ({}); a rollback does not roll back the database schema or data",
         names.join(", ")
     );
     if ctx.policy.d1_blocks_rollback {
-        vec![Finding::new(ID, Severity::Error, message).with_hint(
+        Some(Finding::new(ID, Severity::Error, message).with_hint(
             "set d1_blocks_rollback = false for this Worker in flaresync.toml if the schema is compatible",
-        )]
+        ))
     } else {
         let mut finding = Finding::new(ID, Severity::Warning, message);
         finding.overridden = true;
-        vec![finding]
+        Some(finding)
     }
 }
 
@@ -49,6 +44,7 @@ mod tests {
     use super::*;
     use crate::input::Policy;
     use crate::live::LiveVersion;
+    use crate::rules::Rule;
     use crate::rules::test_context::{binding, context, rollback};
     use crate::test_support::{known, spec};
 
@@ -61,14 +57,14 @@ mod tests {
             ..LiveVersion::default()
         };
         let ctx = context(rollback(&spec, &known, Some(&target)));
-        let refused = check(&ctx);
+        let refused = D1Rollback.check(&ctx);
         assert!(refused[0].is_blocking(), "{refused:?}");
         assert!(refused[0].message.contains("binds D1 (DB)"));
         let lenient = Policy {
             d1_blocks_rollback: false,
             ..Policy::default()
         };
-        let allowed = check(&Context {
+        let allowed = D1Rollback.check(&Context {
             policy: &lenient,
             ..ctx
         });
@@ -76,6 +72,10 @@ mod tests {
             allowed[0].overridden && !allowed[0].is_blocking(),
             "{allowed:?}"
         );
-        assert!(check(&context(rollback(&spec, &known, None))).is_empty());
+        assert!(
+            D1Rollback
+                .check(&context(rollback(&spec, &known, None)))
+                .is_empty()
+        );
     }
 }

@@ -8,20 +8,15 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, version_label};
 
-rule!(
-    SecretsChanged,
-    "FS006",
-    "secrets-changed",
-    "rollback target's secrets differ from the live secrets",
-    check
-);
+rule! {
+    /// rollback target's secrets differ from the live secrets
+    SecretsChanged, "FS006", "secrets-changed"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Some(target) = ctx.rollback_to_older() else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let target = ctx.rollback_to_older()?;
     let (Some(live), Some(target_live)) = (ctx.live, target.live) else {
-        return Vec::new();
+        return None;
     };
     let target_names: BTreeSet<&str> = target_live
         .bindings
@@ -63,7 +58,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             })
         });
     if changed.is_empty() && !fingerprint_changed && secret_change_after.is_none() {
-        return Vec::new();
+        return None;
     }
     let detail = if let (true, false, Some(change)) =
         (changed.is_empty(), fingerprint_changed, secret_change_after)
@@ -86,11 +81,11 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let mut finding = Finding::new(ID, Severity::Warning, message)
             .with_hint("allow_secret_change_rollback = true: deploying with ?force=true; the target's own secret values go live");
         finding.overridden = true;
-        vec![finding]
+        Some(finding)
     } else {
-        vec![Finding::new(ID, Severity::Error, message).with_hint(
+        Some(Finding::new(ID, Severity::Error, message).with_hint(
             "set allow_secret_change_rollback = true for this Worker in flaresync.toml to deploy with ?force=true",
-        )]
+        ))
     }
 }
 
@@ -99,6 +94,7 @@ mod tests {
     use super::*;
     use crate::input::Policy;
     use crate::rules::ActiveVersion;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, rollback};
     use crate::test_support::{known, live_worker, spec};
 
@@ -112,7 +108,7 @@ mod tests {
             live: Some(&live),
             ..context(rollback(&spec, &known, Some(&target)))
         };
-        let refused = check(&ctx);
+        let refused = SecretsChanged.check(&ctx);
         assert!(refused[0].is_blocking(), "{refused:?}");
         assert!(
             refused[0]
@@ -123,7 +119,7 @@ mod tests {
             allow_secret_change_rollback: true,
             ..Policy::default()
         };
-        let forced = check(&Context {
+        let forced = SecretsChanged.check(&Context {
             policy: &forcing,
             ..ctx.clone()
         });
@@ -149,6 +145,6 @@ mod tests {
             }),
             ..context(rollback(&spec, &known, live.version("v3")))
         };
-        assert!(check(&ctx).is_empty());
+        assert!(SecretsChanged.check(&ctx).is_empty());
     }
 }

@@ -6,17 +6,14 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    UnversionedTriggers,
-    "FS007",
-    "unversioned-triggers",
-    "routes, custom domains and crons are not rolled back with a version",
-    check
-);
+rule! {
+    /// routes, custom domains and crons are not rolled back with a version
+    UnversionedTriggers, "FS007", "unversioned-triggers"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
+fn check(ctx: &Context<'_>) -> Option<Finding> {
     let Subject::Rollback { spec, .. } = ctx.subject else {
-        return Vec::new();
+        return None;
     };
     let live_routes = ctx.live.and_then(|l| l.routes.as_ref());
     let live_crons = ctx.live.and_then(|l| l.crons.as_ref());
@@ -32,7 +29,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
     });
     let has_triggers = !spec.routes.is_empty() || !spec.crons.is_empty();
     if !has_triggers && !routes_differ && !crons_differ {
-        return Vec::new();
+        return None;
     }
     let mut what = Vec::new();
     if !spec.routes.is_empty() || routes_differ {
@@ -48,13 +45,14 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
     if routes_differ || crons_differ {
         message.push_str("; they differ from Git and are applied by a separate settings step");
     }
-    vec![Finding::new(ID, Severity::Warning, message)]
+    Some(Finding::new(ID, Severity::Warning, message))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::live::LiveVersion;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, rollback};
     use crate::test_support::{known, spec};
 
@@ -62,9 +60,13 @@ mod tests {
     fn a_rollback_warns_that_triggers_stay() {
         let (mut spec, known) = (spec("api"), known("v1", "d1"));
         let target = LiveVersion::default();
-        assert!(check(&context(rollback(&spec, &known, Some(&target)))).is_empty());
+        assert!(
+            UnversionedTriggers
+                .check(&context(rollback(&spec, &known, Some(&target))))
+                .is_empty()
+        );
         spec.crons.push("0 * * * *".into());
-        let findings = check(&context(rollback(&spec, &known, Some(&target))));
+        let findings = UnversionedTriggers.check(&context(rollback(&spec, &known, Some(&target))));
         assert_eq!(findings[0].severity, Severity::Warning);
         assert!(
             findings[0]

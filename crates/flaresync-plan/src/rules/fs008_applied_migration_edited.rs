@@ -5,13 +5,10 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    AppliedMigrationEdited,
-    "FS008",
-    "applied-migration-edited",
-    "an applied migration step was edited in place",
-    check
-);
+rule! {
+    /// an applied migration step was edited in place
+    AppliedMigrationEdited, "FS008", "applied-migration-edited"
+}
 
 fn check(ctx: &Context<'_>) -> Vec<Finding> {
     // Also for unchanged code: an in-place edit alone never reaches Cloudflare.
@@ -46,6 +43,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, step};
     use crate::test_support::spec;
 
@@ -54,13 +52,13 @@ mod tests {
         let mut spec = spec("api");
         spec.migrations = vec![step("v1", &["Renamed"], &[])];
         let applied = [step("v1", &["Counter"], &[])];
-        let findings = check(&Context {
+        let findings = AppliedMigrationEdited.check(&Context {
             applied_steps: Some(&applied),
             ..context(Subject::Unchanged { spec: &spec })
         });
         assert_eq!(findings[0].severity, Severity::Warning, "{findings:?}");
         assert!(findings[0].message.contains("`v1` was edited in place"));
         let unknown = context(Subject::Unchanged { spec: &spec });
-        assert!(check(&unknown).is_empty());
+        assert!(AppliedMigrationEdited.check(&unknown).is_empty());
     }
 }

@@ -4,22 +4,17 @@ use crate::model::{Finding, Severity};
 
 use super::Context;
 
-rule!(
-    ExportsWithMigrations,
-    "FS009",
-    "exports-with-migrations",
-    "`exports` and `migrations` are both set",
-    check
-);
+rule! {
+    /// `exports` and `migrations` are both set
+    ExportsWithMigrations, "FS009", "exports-with-migrations"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Some(spec) = ctx.subject.changing_spec() else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let spec = ctx.subject.changing_spec()?;
     if spec.exports.is_none() || spec.migrations.is_empty() {
-        return Vec::new();
+        return None;
     }
-    vec![
+    Some(
         Finding::new(
             ID,
             Severity::Error,
@@ -29,12 +24,13 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             ),
         )
         .with_hint("keep either the [[migrations]] list or the exports map"),
-    ]
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::Subject;
     use crate::rules::test_context::{context, step};
     use crate::test_support::spec;
@@ -43,9 +39,13 @@ mod tests {
     fn exports_and_migrations_together_are_refused() {
         let mut spec = spec("api");
         spec.exports = Some("{}".into());
-        assert!(check(&context(Subject::Forward { spec: &spec })).is_empty());
+        assert!(
+            ExportsWithMigrations
+                .check(&context(Subject::Forward { spec: &spec }))
+                .is_empty()
+        );
         spec.migrations = vec![step("v1", &["Counter"], &[])];
-        let findings = check(&context(Subject::Forward { spec: &spec }));
+        let findings = ExportsWithMigrations.check(&context(Subject::Forward { spec: &spec }));
         assert!(findings[0].is_blocking(), "{findings:?}");
     }
 }

@@ -5,13 +5,10 @@ use crate::model::{Finding, Severity};
 
 use super::Context;
 
-rule!(
-    InvalidMigrationList,
-    "FS010",
-    "invalid-migration-list",
-    "migration list has untagged, duplicate or empty steps",
-    check
-);
+rule! {
+    /// migration list has untagged, duplicate or empty steps
+    InvalidMigrationList, "FS010", "invalid-migration-list"
+}
 
 fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(spec) = ctx.subject.changing_spec() else {
@@ -33,6 +30,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::Subject;
     use crate::rules::test_context::{context, step};
     use crate::test_support::spec;
@@ -41,7 +39,7 @@ mod tests {
     fn duplicate_and_empty_steps_are_refused() {
         let mut spec = spec("api");
         spec.migrations = vec![step("v1", &["A"], &[]), step("v1", &[], &[])];
-        let findings = check(&context(Subject::Forward { spec: &spec }));
+        let findings = InvalidMigrationList.check(&context(Subject::Forward { spec: &spec }));
         let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             messages,

@@ -5,13 +5,10 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    DeletedClassRecreated,
-    "FS012",
-    "deleted-class-recreated",
-    "a pending migration re-creates a deleted Durable Object class (empty storage)",
-    check
-);
+rule! {
+    /// a pending migration re-creates a deleted Durable Object class (empty storage)
+    DeletedClassRecreated, "FS012", "deleted-class-recreated"
+}
 
 fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let Subject::Forward { spec } = ctx.subject else {
@@ -39,6 +36,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, step};
     use crate::test_support::spec;
 
@@ -54,7 +52,7 @@ mod tests {
             migration_tag: Some("v1"),
             ..context(Subject::Forward { spec: &spec })
         };
-        let findings = check(&ctx);
+        let findings = DeletedClassRecreated.check(&ctx);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert!(
             findings[0]
@@ -65,6 +63,6 @@ mod tests {
             migration_tag: Some("v3"),
             ..ctx
         };
-        assert!(check(&applied).is_empty());
+        assert!(DeletedClassRecreated.check(&applied).is_empty());
     }
 }

@@ -2,22 +2,17 @@
 
 use crate::model::{Finding, Severity};
 
-use super::{Context, Subject};
+use super::Context;
 
-rule!(
-    RequiredSecretMissing,
-    "FS013",
-    "required-secret-missing",
-    "a secret listed in `secrets.required` is not set on the live script",
-    check
-);
+rule! {
+    /// a secret listed in `secrets.required` is not set on the live script
+    RequiredSecretMissing, "FS013", "required-secret-missing"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    let Subject::Forward { spec } = ctx.subject else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    let spec = ctx.subject.forward_spec()?;
     if !ctx.live_observed {
-        return Vec::new();
+        return None;
     }
     // A Worker missing from the live map does not exist and has no secrets.
     let (exists, secrets) = match ctx.live {
@@ -31,14 +26,14 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .map(String::as_str)
         .collect();
     if missing.is_empty() {
-        return Vec::new();
+        return None;
     }
     let severity = if exists {
         Severity::Error
     } else {
         Severity::Warning
     };
-    vec![
+    Some(
         Finding::new(
             ID,
             severity,
@@ -51,13 +46,14 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             "set them first, e.g. `wrangler secret put {} --name {}`",
             missing[0], ctx.worker
         )),
-    ]
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::test_context::context;
+    use crate::rules::{Rule, Subject};
     use crate::test_support::{live_worker, spec};
 
     #[test]
@@ -66,9 +62,9 @@ mod tests {
         spec.secrets_required = vec!["TOKEN".into()];
         let live = live_worker("api", &["v1"]);
         let ctx = context(Subject::Forward { spec: &spec });
-        let new_worker = check(&ctx);
+        let new_worker = RequiredSecretMissing.check(&ctx);
         assert_eq!(new_worker[0].severity, Severity::Warning, "{new_worker:?}");
-        let existing = check(&Context {
+        let existing = RequiredSecretMissing.check(&Context {
             live: Some(&live),
             ..ctx.clone()
         });
@@ -78,6 +74,6 @@ mod tests {
             live_observed: false,
             ..ctx
         };
-        assert!(check(&unobserved).is_empty());
+        assert!(RequiredSecretMissing.check(&unobserved).is_empty());
     }
 }

@@ -4,17 +4,14 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    WorkerRemoved,
-    "FS014",
-    "worker-removed",
-    "the Worker is gone from Git; flaresync never deletes it",
-    check
-);
+rule! {
+    /// the Worker is gone from Git; flaresync never deletes it
+    WorkerRemoved, "FS014", "worker-removed"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
+fn check(ctx: &Context<'_>) -> Option<Finding> {
     let Subject::Removed = ctx.subject else {
-        return Vec::new();
+        return None;
     };
     let still_live = ctx.live.is_some_and(|l| l.exists);
     let message = if still_live {
@@ -28,25 +25,26 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
             ctx.worker
         )
     };
-    vec![Finding::new(ID, Severity::Note, message).with_hint(format!(
+    Some(Finding::new(ID, Severity::Note, message).with_hint(format!(
         "delete it by hand if intended: `wrangler delete --name {}`",
         ctx.worker
-    ))]
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::test_context::context;
     use crate::test_support::live_worker;
 
     #[test]
     fn a_removed_worker_is_a_note_never_a_delete() {
-        let gone = check(&context(Subject::Removed));
+        let gone = WorkerRemoved.check(&context(Subject::Removed));
         assert_eq!(gone[0].severity, Severity::Note);
         assert!(!gone[0].message.contains("keeps running"), "{gone:?}");
         let live = live_worker("api", &["v1"]);
-        let running = check(&Context {
+        let running = WorkerRemoved.check(&Context {
             live: Some(&live),
             ..context(Subject::Removed)
         });

@@ -4,21 +4,16 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, short};
 
-rule!(
-    UnmanagedActiveVersion,
-    "FS015",
-    "unmanaged-active-version",
-    "the active version was not created by flaresync",
-    check
-);
+rule! {
+    /// the active version was not created by flaresync
+    UnmanagedActiveVersion, "FS015", "unmanaged-active-version"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
+fn check(ctx: &Context<'_>) -> Option<Finding> {
     if ctx.subject.changing_spec().is_none() || !ctx.live_observed {
-        return Vec::new();
+        return None;
     }
-    let Some(active) = ctx.active.filter(|a| a.known.is_none()) else {
-        return Vec::new();
-    };
+    let active = ctx.active.filter(|a| a.known.is_none())?;
     let source = active
         .live
         .and_then(|v| v.source.as_deref())
@@ -29,7 +24,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .filter(|v| v.number > 0)
         .map(|v| format!("version {} ", v.number))
         .unwrap_or_default();
-    vec![
+    Some(
         Finding::new(
             ID,
             Severity::Warning,
@@ -38,8 +33,8 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 short(active.version_id)
             ),
         )
-        .with_hint("commit the change to Git if it should stay"),
-    ]
+        .with_hint("commit the change to Git if it should stay")
+    )
 }
 
 #[cfg(test)]
@@ -47,6 +42,7 @@ mod tests {
     use super::*;
     use crate::live::LiveVersion;
     use crate::rules::ActiveVersion;
+    use crate::rules::Rule;
     use crate::rules::Subject;
     use crate::rules::test_context::context;
     use crate::test_support::{known, spec};
@@ -65,7 +61,7 @@ mod tests {
             live: Some(&live),
             known,
         };
-        let outside = check(&Context {
+        let outside = UnmanagedActiveVersion.check(&Context {
             active: Some(active(None)),
             ..context(Subject::Forward { spec: &spec })
         });
@@ -77,6 +73,6 @@ mod tests {
             active: Some(active(Some(&known))),
             ..context(Subject::Forward { spec: &spec })
         };
-        assert!(check(&ours).is_empty());
+        assert!(UnmanagedActiveVersion.check(&ours).is_empty());
     }
 }

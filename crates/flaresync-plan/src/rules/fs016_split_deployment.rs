@@ -4,21 +4,14 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, short};
 
-rule!(
-    SplitDeployment,
-    "FS016",
-    "split-deployment",
-    "a gradual (split) deployment is in progress",
-    check
-);
+rule! {
+    /// a gradual (split) deployment is in progress
+    SplitDeployment, "FS016", "split-deployment"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
-    if ctx.subject.changing_spec().is_none() {
-        return Vec::new();
-    }
-    let Some(live) = ctx.live.filter(|l| l.is_split()) else {
-        return Vec::new();
-    };
+fn check(ctx: &Context<'_>) -> Option<Finding> {
+    ctx.subject.changing_spec()?;
+    let live = ctx.live.filter(|l| l.is_split())?;
     let deployment = live.active.as_ref().or(live.deployments.first());
     let shares: Vec<String> = deployment
         .map(|d| {
@@ -40,20 +33,21 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 .collect()
         })
         .unwrap_or_default();
-    vec![Finding::new(
+    Some(Finding::new(
         ID,
         Severity::Warning,
         format!(
             "a gradual deployment is in progress ({}); this plan deploys at 100% and ends it",
             shares.join(", ")
         ),
-    )]
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::live::DeploymentVersion;
+    use crate::rules::Rule;
     use crate::rules::Subject;
     use crate::rules::test_context::context;
     use crate::test_support::{live_worker, spec};
@@ -66,7 +60,7 @@ mod tests {
             live: Some(&live),
             ..context(Subject::Forward { spec: &spec })
         };
-        assert!(check(&whole).is_empty());
+        assert!(SplitDeployment.check(&whole).is_empty());
         if let Some(active) = &mut live.active {
             active.versions = ["v2", "v1"]
                 .map(|id| DeploymentVersion {
@@ -75,7 +69,7 @@ mod tests {
                 })
                 .to_vec();
         }
-        let split = check(&Context {
+        let split = SplitDeployment.check(&Context {
             live: Some(&live),
             ..context(Subject::Forward { spec: &spec })
         });

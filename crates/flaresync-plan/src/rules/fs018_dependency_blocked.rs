@@ -4,17 +4,14 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    DependencyBlocked,
-    "FS018",
-    "dependency-blocked",
-    "a Worker this one depends on is blocked",
-    check
-);
+rule! {
+    /// a Worker this one depends on is blocked
+    DependencyBlocked, "FS018", "dependency-blocked"
+}
 
-fn check(ctx: &Context<'_>) -> Vec<Finding> {
+fn check(ctx: &Context<'_>) -> Option<Finding> {
     if ctx.blocked_dependencies.is_empty() {
-        return Vec::new();
+        return None;
     }
     let names = ctx
         .blocked_dependencies
@@ -23,28 +20,29 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .collect::<Vec<_>>()
         .join(", ");
     match ctx.subject {
-        Subject::Forward { .. } => vec![
+        Subject::Forward { .. } => Some(
             Finding::new(
                 ID,
                 Severity::Error,
                 format!("held back: it depends on {names}, which is blocked"),
             )
-            .with_hint("fix the blocked dependency first; dependencies are always deployed before the Workers that use them"),
-        ],
-        Subject::Rollback { .. } => vec![Finding::new(
+            .with_hint("fix the blocked dependency first; dependencies are always deployed before the Workers that use them")
+        ),
+        Subject::Rollback { .. } => Some(Finding::new(
             ID,
             Severity::Warning,
             format!(
                 "it depends on {names}, which is blocked and keeps its newer version; this rollback still runs"
             ),
-        )],
-        _ => Vec::new(),
+        )),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::test_context::{context, rollback};
     use crate::test_support::{known, spec};
 
@@ -56,11 +54,15 @@ mod tests {
             blocked_dependencies: &blocked,
             ..context(subject)
         };
-        let forward = check(&with_blocked(Subject::Forward { spec: &spec }));
+        let forward = DependencyBlocked.check(&with_blocked(Subject::Forward { spec: &spec }));
         assert!(forward[0].is_blocking(), "{forward:?}");
         assert!(forward[0].message.contains("depends on `db`"));
-        let back = check(&with_blocked(rollback(&spec, &known, None)));
+        let back = DependencyBlocked.check(&with_blocked(rollback(&spec, &known, None)));
         assert_eq!(back[0].severity, Severity::Warning, "{back:?}");
-        assert!(check(&with_blocked(Subject::Removed)).is_empty());
+        assert!(
+            DependencyBlocked
+                .check(&with_blocked(Subject::Removed))
+                .is_empty()
+        );
     }
 }

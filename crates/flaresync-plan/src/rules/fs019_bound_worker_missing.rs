@@ -8,13 +8,10 @@ use crate::model::{Finding, Severity};
 
 use super::{Context, Subject};
 
-rule!(
-    BoundWorkerMissing,
-    "FS019",
-    "bound-worker-missing",
-    "the target binds a Worker (service, Durable Object, workflow, tail consumer) that does not exist",
-    check
-);
+rule! {
+    /// the target binds a Worker (service, Durable Object, workflow, tail consumer) that does not exist
+    BoundWorkerMissing, "FS019", "bound-worker-missing"
+}
 
 fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(known) = ctx.known_scripts else {
@@ -94,6 +91,7 @@ fn check(ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rule;
     use crate::rules::test_context::{binding, context};
     use crate::test_support::spec;
 
@@ -107,9 +105,12 @@ mod tests {
         };
         spec.bindings.push(binding("AUTH", service));
         let ctx = context(Subject::Forward { spec: &spec });
-        assert!(check(&ctx).is_empty(), "script list unknown");
+        assert!(
+            BoundWorkerMissing.check(&ctx).is_empty(),
+            "script list unknown"
+        );
         let mut known = BTreeSet::new();
-        let missing = check(&Context {
+        let missing = BoundWorkerMissing.check(&Context {
             known_scripts: Some(&known),
             ..ctx.clone()
         });
@@ -122,6 +123,6 @@ mod tests {
             known_scripts: Some(&known),
             ..ctx
         };
-        assert!(check(&present).is_empty());
+        assert!(BoundWorkerMissing.check(&present).is_empty());
     }
 }

@@ -33,11 +33,21 @@ pub trait Rule: Sync {
     fn check(&self, ctx: &Context<'_>) -> Vec<Finding>;
 }
 
-/// Declares a rule's unit struct and its [`Rule`] impl: `rule!(Type, "FS001", "name",
-/// "summary", check)`, in the rule's own file next to `docs/FS001.md`.
+/// Declares a rule's unit struct and its [`Rule`] impl, in the rule's own file next to
+/// `docs/FS001.md` and the rule's `check` function:
+///
+/// ```text
+/// rule! {
+///     /// rollback target is no longer a deployable version
+///     VersionOutsideWindow, "FS001", "version-outside-window"
+/// }
+/// ```
+///
+/// The doc comment is the rule's one-line summary. `check` returns the findings as any
+/// `IntoIterator` (an `Option` for rules that report at most one).
 macro_rules! rule {
-    ($ty:ident, $id:literal, $name:literal, $summary:literal, $check:path) => {
-        #[doc = concat!("`", $id, "` ", $name, ": ", $summary, "\n\n")]
+    (#[doc = $summary:literal] $ty:ident, $id:literal, $name:literal) => {
+        #[doc = concat!("`", $id, "` ", $name, ":", $summary, "\n\n")]
         #[doc = include_str!(concat!("docs/", $id, ".md"))]
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $ty;
@@ -53,13 +63,14 @@ macro_rules! rule {
                 $name
             }
             fn summary(&self) -> &'static str {
-                $summary
+                // A doc comment's text starts after `///` and one space.
+                $summary.trim_start()
             }
             fn doc(&self) -> &'static str {
                 include_str!(concat!("docs/", $id, ".md"))
             }
             fn check(&self, ctx: &$crate::rules::Context<'_>) -> Vec<$crate::model::Finding> {
-                $check(ctx)
+                check(ctx).into_iter().collect()
             }
         }
     };
