@@ -1,6 +1,6 @@
 //! Human-oriented differences between what runs (or ran at the base commit) and what Git wants.
 //!
-//! Inputs are already canonical ([`WorkerSpec`] sorts bindings, canonicalizes JSON), so reordered
+//! Inputs are already canonical ([`WorkerSpec`](flaresync_config::WorkerSpec) sorts bindings, canonicalizes JSON), so reordered
 //! keys or comments in a wrangler file never produce a diff here. Secret values are never part of
 //! any input; `secret_text` bindings appear by name only.
 //!

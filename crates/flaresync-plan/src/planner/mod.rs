@@ -17,6 +17,13 @@
 //! 6. Otherwise: [`Action::DeployForward`] (version upload, or script upload when a migration or
 //!    an `exports` change is pending), unless a rule blocks it.
 //!
+//! [`Action::Removed`]: crate::model::Action::Removed
+//! [`Action::Blocked`]: crate::model::Action::Blocked
+//! [`Action::DeployForward`]: crate::model::Action::DeployForward
+//! [`Action::InSync`]: crate::model::Action::InSync
+//! [`Action::UpdateSettings`]: crate::model::Action::UpdateSettings
+//! [`Action::Rollback`]: crate::model::Action::Rollback
+//!
 //! # Order
 //!
 //! Rollbacks run first, in reverse dependency order (entry points first; the dependencies of the
