@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use flaresync_emulator::{FaultKind, FaultSpec, testing::TestEmulator};
+use flaresync_emulator::testing::TestEmulator;
 use flaresync_journal::{Action, Outcome};
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
-use crate::support::{Repo, context, journal_path};
+use crate::support::{Repo, context, journal_path, latency};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -32,19 +32,12 @@ async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions
     let commit = repo.commit("api v2");
     // Slow deployment creation, so the abort lands while it is in flight: after the upload.
     emulator
-        .add_fault(FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api/deployments$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(3_000),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency(
+            "POST",
+            "/workers/scripts/api/deployments$",
+            1,
+            3_000,
+        ))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
     let task = tokio::spawn({
@@ -165,19 +158,7 @@ async fn an_abort_during_a_new_workers_first_upload_does_not_wedge_the_state_dir
     let journal = journal_path(&state);
     // The first script upload of `api` hangs: the abort lands while it is in flight.
     emulator
-        .add_fault(FaultSpec {
-            method: Some("PUT".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(60_000),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency("PUT", "/workers/scripts/api$", 1, 60_000))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
     let task = tokio::spawn({
@@ -264,19 +245,7 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
     repo.set_body("api", "api-2");
     let commit = repo.commit("api v2");
     emulator
-        .add_fault(FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api/versions$".into()),
-            kind: FaultKind::Latency,
-            count: Some(2),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(1_000),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency("POST", "/workers/scripts/api/versions$", 2, 1_000))
         .expect("fault is valid");
     let a = context(&repo, &emulator, &journal_path(&first));
     let b = context(&repo, &emulator, &journal_path(&second));
@@ -316,19 +285,12 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
     repo.set_body("api", "api-3");
     let third = repo.commit("api v3");
     emulator
-        .add_fault(FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api/deployments$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(1_500),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency(
+            "POST",
+            "/workers/scripts/api/deployments$",
+            1,
+            1_500,
+        ))
         .expect("fault is valid");
     let a = context(&repo, &emulator, &journal_path(&first));
     let b = context(&repo, &emulator, &journal_path(&second));
