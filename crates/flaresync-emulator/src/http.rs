@@ -1061,9 +1061,9 @@ fn jurisdiction_header(headers: &HeaderMap) -> Option<String> {
 
 async fn kv_list(State(app): State<AppState>, Query(q): Params, headers: HeaderMap) -> Response {
     read(&app, &headers, move |tx, _| {
-        resources::kv_list(
+        resources::kv::list(
             tx,
-            &resources::KvListQuery {
+            &resources::kv::ListQuery {
                 page: param(&q, "page"),
                 per_page: param(&q, "per_page"),
                 order: param(&q, "order"),
@@ -1081,7 +1081,7 @@ async fn kv_create(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let title = body_str(&body, "title").unwrap_or_default();
     write(&app, &headers, move |tx, ctx| {
-        resources::kv_create(tx, ctx, &title)
+        resources::kv::create(tx, ctx, &title)
     })
     .await
 }
@@ -1091,7 +1091,7 @@ async fn kv_get(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    read(&app, &headers, move |tx, _| resources::kv_get(tx, &id)).await
+    read(&app, &headers, move |tx, _| resources::kv::get(tx, &id)).await
 }
 
 async fn kv_delete(
@@ -1099,15 +1099,15 @@ async fn kv_delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    write(&app, &headers, move |tx, _| resources::kv_delete(tx, &id)).await
+    write(&app, &headers, move |tx, _| resources::kv::delete(tx, &id)).await
 }
 
 async fn r2_list(State(app): State<AppState>, Query(q): Params, headers: HeaderMap) -> Response {
     let j = jurisdiction_header(&headers);
     read(&app, &headers, move |tx, _| {
-        resources::r2_list(
+        resources::r2::list(
             tx,
-            &resources::R2ListQuery {
+            &resources::r2::ListQuery {
                 jurisdiction: j.as_deref(),
                 name_contains: param(&q, "name_contains"),
                 start_after: param(&q, "start_after"),
@@ -1127,7 +1127,7 @@ async fn r2_create(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let j = jurisdiction_header(&headers);
     write(&app, &headers, move |tx, ctx| {
-        resources::r2_create(
+        resources::r2::create(
             tx,
             ctx,
             &body_str(&body, "name").unwrap_or_default(),
@@ -1146,7 +1146,7 @@ async fn r2_get(
 ) -> Response {
     let j = jurisdiction_header(&headers);
     read(&app, &headers, move |tx, _| {
-        resources::r2_get(tx, &name, j.as_deref())
+        resources::r2::get(tx, &name, j.as_deref())
     })
     .await
 }
@@ -1158,14 +1158,14 @@ async fn r2_delete(
 ) -> Response {
     let j = jurisdiction_header(&headers);
     write(&app, &headers, move |tx, _| {
-        resources::r2_delete(tx, &name, j.as_deref())
+        resources::r2::delete(tx, &name, j.as_deref())
     })
     .await
 }
 
 async fn d1_list(State(app): State<AppState>, Query(q): Params, headers: HeaderMap) -> Response {
     read(&app, &headers, move |tx, _| {
-        resources::d1_list(
+        resources::d1::list(
             tx,
             param(&q, "name"),
             param(&q, "page"),
@@ -1181,7 +1181,7 @@ async fn d1_create(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(e) => return error_response(&e),
     };
     write(&app, &headers, move |tx, ctx| {
-        resources::d1_create(
+        resources::d1::create(
             tx,
             ctx,
             &body_str(&body, "name").unwrap_or_default(),
@@ -1196,7 +1196,7 @@ async fn d1_get(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    read(&app, &headers, move |tx, _| resources::d1_get(tx, &id)).await
+    read(&app, &headers, move |tx, _| resources::d1::get(tx, &id)).await
 }
 
 async fn d1_delete(
@@ -1204,7 +1204,7 @@ async fn d1_delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    write(&app, &headers, move |tx, _| resources::d1_delete(tx, &id)).await
+    write(&app, &headers, move |tx, _| resources::d1::delete(tx, &id)).await
 }
 
 async fn queues_list(
@@ -1218,7 +1218,7 @@ async fn queues_list(
             .filter(|(k, _)| k == "name")
             .map(|(_, v)| v.as_str())
             .collect();
-        resources::queues_list(tx, &names, param(&q, "page"), param(&q, "per_page"))
+        resources::queues::list(tx, &names, param(&q, "page"), param(&q, "per_page"))
     })
     .await
 }
@@ -1230,7 +1230,7 @@ async fn queue_create(State(app): State<AppState>, headers: HeaderMap, body: Byt
     };
     let name = body_str(&body, "queue_name").unwrap_or_default();
     write(&app, &headers, move |tx, ctx| {
-        resources::queue_create(tx, ctx, &name)
+        resources::queues::create(tx, ctx, &name)
     })
     .await
 }
@@ -1240,7 +1240,7 @@ async fn queue_get(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    read(&app, &headers, move |tx, _| resources::queue_get(tx, &id)).await
+    read(&app, &headers, move |tx, _| resources::queues::get(tx, &id)).await
 }
 
 async fn queue_delete(
@@ -1249,7 +1249,7 @@ async fn queue_delete(
     headers: HeaderMap,
 ) -> Response {
     write(&app, &headers, move |tx, _| {
-        resources::queue_delete(tx, &id)
+        resources::queues::delete(tx, &id)
     })
     .await
 }

@@ -147,7 +147,7 @@ pub fn validate(
             }
             "kv_namespace" => {
                 let id = required("namespace_id", "a `namespace_id`")?;
-                if !resources::kv_exists(tx, &id)? {
+                if !resources::kv::exists(tx, &id)? {
                     return Err(ApiError::new(
                         400,
                         10042,
@@ -160,8 +160,8 @@ pub fn validate(
             }
             "r2_bucket" => {
                 let bucket = required("bucket_name", "a `bucket_name`")?;
-                let jurisdiction = resources::r2_jurisdiction(str_field(binding, "jurisdiction"))?;
-                if !resources::r2_exists(tx, &bucket, &jurisdiction)? {
+                let jurisdiction = resources::r2::jurisdiction(str_field(binding, "jurisdiction"))?;
+                if !resources::r2::exists(tx, &bucket, &jurisdiction)? {
                     return Err(ApiError::new(
                         400,
                         10085,
@@ -181,7 +181,7 @@ pub fn validate(
                             "binding {name} of type d1 must have a valid `id` specified"
                         ))
                     })?;
-                if !resources::d1_exists(tx, &id)? {
+                if !resources::d1::exists(tx, &id)? {
                     return Err(ApiError::new(
                         400,
                         10181,
@@ -196,7 +196,7 @@ pub fn validate(
             }
             "queue" => {
                 let queue = required("queue_name", "a queue")?;
-                if !resources::queue_exists(tx, &queue)? {
+                if !resources::queues::exists(tx, &queue)? {
                     return Err(ApiError::new(
                         400,
                         10104,
