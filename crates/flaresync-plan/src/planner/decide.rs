@@ -42,7 +42,10 @@ pub(super) fn all(request: &Request<'_>, scope: &Scope<'_>) -> Decisions {
         if matches!(worker_plan.action, Action::Blocked { .. }) {
             blocked.insert(name);
         }
-        let is_rollback = matches!(worker_plan.action, Action::Rollback { .. });
+        // A move to a newer existing version runs in forward order, dependencies first.
+        let is_rollback = worker_plan
+            .action
+            .rolls_back(request.live.workers.get(name));
         decisions
             .steps
             .insert(name.to_owned(), (is_rollback, steps));

@@ -4,17 +4,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::live::LiveAccount;
 use crate::model::{Action, Finding, Severity, VersionRef, WorkerPlan};
 use crate::rules::{DependencyBlocked, Rule};
 
 use super::decide::Decisions;
 use super::reasons::describe_ref;
 
-/// Turn every rollback with a blocked caller into a blocked action without steps.
+/// Turn every rollback with a blocked caller into a blocked action without steps. A move to a
+/// newer existing version goes forward (dependencies first) and is not held here.
 pub(super) fn under_blocked_callers(
     decisions: &mut Decisions,
     rollback_order: &[String],
     live_edges: &BTreeMap<String, BTreeSet<String>>,
+    live: &LiveAccount,
 ) {
     for name in rollback_order {
         let Some(worker_plan) = decisions.plans.get(name) else {
@@ -23,6 +26,9 @@ pub(super) fn under_blocked_callers(
         let Action::Rollback { to, .. } = &worker_plan.action else {
             continue;
         };
+        if !worker_plan.action.rolls_back(live.workers.get(name)) {
+            continue;
+        }
         let to = to.clone();
         let callers = blocked_callers(&decisions.plans, name, live_edges);
         if callers.is_empty() {

@@ -105,7 +105,7 @@ pub fn plan(
     let mut decisions = decide::all(&request, &scope);
     let live_edges = rollback_order::live_edges(live);
     let rollback = rollback_order::order(&scope, &live_edges);
-    hold_back::under_blocked_callers(&mut decisions, &rollback, &live_edges);
+    hold_back::under_blocked_callers(&mut decisions, &rollback, &live_edges, live);
     let deploy = scope.ordering.deploy.clone();
     let steps = decisions.steps(&rollback, &deploy);
     Plan {

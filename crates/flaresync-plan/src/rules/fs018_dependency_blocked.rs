@@ -19,8 +19,15 @@ fn check(ctx: &Context<'_>) -> Option<Finding> {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    // A move to a newer existing version (a revert of a revert) goes forward: like a deploy,
+    // it waits for its dependencies.
+    let forward = match ctx.subject {
+        Subject::Forward { .. } => true,
+        Subject::Rollback { .. } => ctx.rollback_to_older().is_none(),
+        _ => false,
+    };
     match ctx.subject {
-        Subject::Forward { .. } => Some(
+        _ if forward => Some(
             Finding::new(
                 ID,
                 Severity::Error,

@@ -1588,3 +1588,57 @@ async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_rem
     );
     assert_eq!(active_version(&ctx, "svc").await, svc_v2);
 }
+
+/// On call rolled both Workers back by hand. web (the caller) is on `drift_policy = "report"`,
+/// api (its dependency) on `heal`: healing api is a move to its newer version, so it goes
+/// dependency-first and is not held behind the report-held web, in this pass and every next.
+#[tokio::test]
+async fn healing_a_dependency_is_not_held_behind_a_report_held_caller() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.write("flaresync.toml", "[workers.api]\ndrift_policy = \"heal\"\n");
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let api_v1 = active_version(&ctx, "api").await;
+    let web_v1 = active_version(&ctx, "web").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    let api_v2 = active_version(&ctx, "api").await;
+    for (script, version) in [("web", &web_v1), ("api", &api_v1)] {
+        ctx.client()
+            .create_deployment(
+                script,
+                &flaresync_cloudflare::NewDeployment::single(version, Some("incident".into())),
+                false,
+            )
+            .await
+            .expect("manual rollback");
+    }
+    for _ in 0..2 {
+        let report = sync(&ctx).await;
+        assert_eq!(worker(&report, "web").outcome, WorkerOutcome::HeldForDrift);
+        let api = worker(&report, "api");
+        assert!(
+            matches!(
+                api.outcome,
+                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+            ),
+            "{report:#?}"
+        );
+        assert_eq!(active_version(&ctx, "api").await, api_v2);
+        assert_eq!(active_version(&ctx, "web").await, web_v1);
+    }
+}
