@@ -300,8 +300,8 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
     });
     // Wait until a's upload is done (its deployment is slowed down).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !a
-        .client()
+    let probe = crate::support::client(&emulator);
+    while !probe
         .list_versions("api")
         .await
         .expect("lists")

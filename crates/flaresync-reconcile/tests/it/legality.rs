@@ -1156,10 +1156,23 @@ async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_thro
             let _ = stopped.await;
         },
     ));
+    // Watch through a client of its own: polling must not drain the loop's request budget.
+    let probe = crate::support::client(&emulator);
+    let active = |name: &'static str| {
+        let probe = probe.clone();
+        async move {
+            probe
+                .active_deployment(name)
+                .await
+                .expect("reads deployments")
+                .map(|d| d.versions[0].version_id.clone())
+                .unwrap_or_default()
+        }
+    };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let web = active_version(&ctx, "web").await;
-        let api = active_version(&ctx, "api").await;
+        let web = active("web").await;
+        let api = active("api").await;
         if web == web_v1 && api == api_v1 {
             break;
         }
