@@ -98,7 +98,7 @@ pub fn find_revert_candidates(
             .map(|w| w.spec.version_digest());
         let kind = if target.commit == head_commit {
             CandidateKind::SameCommit
-        } else if parent_digest.as_deref() == Some(version_digest.as_str()) {
+        } else if parent_digest.as_ref() == Some(&version_digest) {
             CandidateKind::Unchanged
         } else if let Some(reverted) = parse_revert(&head_info.message) {
             CandidateKind::GitRevert { reverted }

@@ -104,7 +104,7 @@ pub struct HistoryRow {
     /// Subject of the source commit, when filled in by [`HistoryView::with_commit_subjects`].
     pub commit_subject: Option<String>,
     /// Digest recorded with the upload in the journal.
-    pub digest: Option<String>,
+    pub digest: Option<flaresync_config::Digest>,
     /// Deployments including this version, newest first.
     pub deployments: Vec<DeploymentRef>,
     /// Share of traffic in the newest deployment, if any.

@@ -354,15 +354,6 @@ pub(crate) fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
 
-/// The desired `digest` of a Worker, if its config resolved.
-fn digest_of(desired: &Desired, name: &str) -> Option<String> {
-    desired
-        .workers
-        .get(name)
-        .and_then(|entry| entry.worker())
-        .map(|worker| worker.digest.clone())
-}
-
 fn policy_of<'a>(state: &'a DesiredState, worker: &str) -> Option<&'a WorkerPolicy> {
     state.worker(worker).map(|loaded| &loaded.policy)
 }

@@ -23,7 +23,7 @@ use crate::{
 pub(super) struct HealthFailure<'a> {
     pub worker: &'a str,
     /// The desired digest that failed.
-    pub digest: &'a str,
+    pub digest: &'a flaresync_config::Digest,
     /// What this pass wrote for the Worker.
     pub done: &'a WorkerWrites,
     /// The version active before the pass.
@@ -81,7 +81,7 @@ pub(super) async fn restore_after_health_failure(
     }
     input.ctx.journal.record(&entry)?;
     let applied = memory.applied.entry(worker.to_owned()).or_default();
-    applied.rejected = Some((failure.digest.to_owned(), head.to_owned()));
+    applied.rejected = Some((failure.digest.clone(), head.to_owned()));
     if let Some(version) = restored.as_ref().or(failed_version.as_ref()) {
         applied.version = Some(version.clone());
     }

@@ -2,7 +2,7 @@
 //! with migrations), or write non-versioned settings. Each is journaled before and after.
 
 use flaresync_cloudflare::NewDeployment;
-use flaresync_config::{MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
+use flaresync_config::{Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use flaresync_plan::{DeployTarget, Desired, MigrationsPayload, Step};
 use tracing::info;
@@ -20,12 +20,10 @@ use crate::{
 pub(super) fn spec_of<'a>(
     desired: &'a Desired,
     worker: &str,
-) -> Result<(&'a WorkerSpec, &'a str), Error> {
+) -> Result<(&'a WorkerSpec, &'a Digest), Error> {
     desired
-        .workers
-        .get(worker)
-        .and_then(|entry| entry.worker())
-        .map(|resolved| (&resolved.spec, resolved.digest.as_str()))
+        .worker(worker)
+        .map(|resolved| (&resolved.spec, &resolved.digest))
         .ok_or_else(|| {
             Error::Internal(format!(
                 "the plan has a write step for {worker} but its desired state is not resolved"
@@ -50,7 +48,7 @@ struct StepFrame<'a> {
     input: &'a PassInput<'a>,
     worker: &'a str,
     spec: &'a WorkerSpec,
-    digest: &'a str,
+    digest: &'a Digest,
 }
 
 impl StepFrame<'_> {
