@@ -47,6 +47,15 @@ pub(super) async fn restore_after_health_failure(
     let message = failure.outcome.message();
     warn!(worker = %worker, commit = %short(head), error = %message, "Health check failed.");
     let restored = match &failure.previous {
+        // Cloudflare refuses a rollback across the migration this deploy applied (FS002): the
+        // plan announced it; say so instead of failing with an HTTP 400.
+        Some(_) if failure.done.migrated_to.is_some() => {
+            report.notes.push(format!(
+                "not rolled back automatically: this deploy applied Durable Object migration `{}` and Cloudflare refuses a rollback across it (FS002); roll forward with a fix",
+                failure.done.migrated_to.as_deref().unwrap_or_default()
+            ));
+            None
+        }
         Some(previous) if Some(&previous.version) != failed_version.as_ref() => {
             let restored = restore(input, worker, &previous.version, &message, report).await?;
             if restored.is_some() && !failure.done.settings.is_empty() {

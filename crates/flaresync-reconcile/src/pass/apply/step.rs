@@ -41,6 +41,8 @@ pub(super) struct WorkerWrites {
     pub traffic_changed: bool,
     /// Non-versioned settings written (the fields of a settings step).
     pub settings: Vec<String>,
+    /// The Durable Object migration tag a script upload applied.
+    pub migrated_to: Option<String>,
 }
 
 /// One Worker's step: what every kind of step needs.
@@ -278,6 +280,7 @@ async fn upload_script(
                 short(head)
             )),
     )?;
+    let migrations_tag = migrations.map(|payload| payload.new_tag.clone());
     let migrations = migrations.map(|payload| MigrationsUpload {
         old_tag: payload.old_tag.clone(),
         new_tag: payload.new_tag.clone(),
@@ -322,6 +325,7 @@ async fn upload_script(
             writes.deployed = Some((version_id, deployment_id));
             writes.deployed_commit = Some(head.to_owned());
             writes.traffic_changed = true;
+            writes.migrated_to = migrations_tag;
             Ok(())
         }
         Err(error) => {
