@@ -231,6 +231,7 @@ mod tests {
             author_name: "a".into(),
             author_email: "a@x".into(),
             author_time: 0,
+            committer: "a <a@x>".into(),
             parents: vec![],
         };
         let head = info(0xab, "Revert \"bump\"");

@@ -89,6 +89,12 @@ pub struct DeploymentRef {
     pub percentage: f64,
     pub triggered_by: Option<String>,
     pub source: Option<String>,
+    /// Who created the deployment (`author_email`), flaresync's or a hand-made one.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Its `workers/message`.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// One version with its commit, deployments and journal entries.

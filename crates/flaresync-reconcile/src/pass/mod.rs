@@ -204,7 +204,10 @@ async fn pass(
         ctx,
         source: &source,
         desired: &desired,
-        trigger: Trigger::new(opts.trigger.journal_kind(), None),
+        trigger: Trigger::new(
+            opts.trigger.journal_kind(),
+            Some(&actor(&source.actor, opts.trigger)),
+        ),
         opts,
         scope,
     };
@@ -346,6 +349,34 @@ fn plan_needs_resources(plan: &Plan) -> bool {
                 | PlanAction::Rollback { .. }
                 | PlanAction::Blocked { .. }
         )
+    })
+}
+
+/// Who the journal names for a pass's actions: the head commit's author (and committer), and
+/// for a CLI run also the local user who ran it.
+fn actor(commit_actor: &str, trigger: TriggerSource) -> String {
+    match trigger {
+        TriggerSource::Cli | TriggerSource::Manual => match local_user() {
+            Some(user) => format!("{commit_actor}; run by {user}"),
+            None => commit_actor.to_owned(),
+        },
+        _ => commit_actor.to_owned(),
+    }
+}
+
+/// `user@host` of the process, from the environment and the kernel's host name.
+fn local_user() -> Option<String> {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    Some(match host {
+        Some(host) => format!("{user}@{host}"),
+        None => user,
     })
 }
 
