@@ -9,7 +9,7 @@
 //!
 //! This module reads the config file only. Bundles and module files are read by the loader.
 //!
-//! Layout: [`env`] picks the tables a key is read from (inheritance), `resolve` reads the keys
+//! Layout: `env` picks the tables a key is read from (inheritance), `resolve` reads the keys
 //! in order, one file per group of keys (`identity`, `settings`, `module_settings`,
 //! `triggers`, `migrations`, `bindings/`), `durable_object_classes` cross-checks Durable
 //! Object classes and `unknown_keys` reports what was not read.

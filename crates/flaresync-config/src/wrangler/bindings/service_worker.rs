@@ -13,8 +13,8 @@ impl BindingReader<'_, '_, '_> {
                     node,
                     format!(
                         "`{key}` only works with service-worker syntax, which flaresync does not \
-                     upload; import the file from an ES module and add a module `rules` entry \
-                     instead"
+                         upload; import the file from an ES module and add a module `rules` \
+                         entry instead"
                     ),
                 ));
             }
