@@ -599,3 +599,62 @@ async fn every_journal_entry_names_the_commit_author_committer_and_the_cli_user(
         }
     }
 }
+
+/// A state directory that did not deploy the head itself (a fresh CI runner) writes nothing
+/// when Cloudflare already matches Git: no spurious settings PATCH/PUT/POST per Worker, also
+/// after a settings-only commit another flaresync applied.
+#[tokio::test]
+async fn a_fresh_state_directory_writes_nothing_when_cloudflare_already_matches() {
+    use crate::support::{Repo, context, journal_path, requests_since, writes};
+    let emulator = flaresync_emulator::testing::TestEmulator::start()
+        .await
+        .expect("emulator starts");
+    let mut repo = Repo::new();
+    let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
+    repo.worker("api", "api-1");
+    repo.worker("auth", "auth-1");
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
+    );
+    repo.commit("initial");
+    let options = flaresync_reconcile::SyncOptions {
+        dry_run: false,
+        trigger: flaresync_reconcile::TriggerSource::Poll,
+    };
+    let first = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&first));
+    flaresync_reconcile::sync_once(&ctx, options)
+        .await
+        .expect("deploy");
+    // A settings-only change, applied by the same (first) state directory.
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"0 * * * *\"]\n"),
+    );
+    repo.commit("api: hourly");
+    flaresync_reconcile::sync_once(&ctx, options)
+        .await
+        .expect("settings");
+
+    for _ in 0..2 {
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let other = context(&repo, &emulator, &journal_path(&fresh));
+        let before = emulator.requests().len();
+        let report = flaresync_reconcile::sync_once(&other, options)
+            .await
+            .expect("pass");
+        assert!(
+            writes(&requests_since(&emulator, before)).is_empty(),
+            "{:#?}",
+            report.workers
+        );
+        for worker in &report.workers {
+            assert_eq!(
+                worker.outcome,
+                flaresync_reconcile::WorkerOutcome::InSync,
+                "{worker:?}"
+            );
+        }
+    }
+}

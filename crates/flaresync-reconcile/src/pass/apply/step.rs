@@ -10,6 +10,7 @@ use tracing::info;
 use super::{
     deploy::{DeployRequest, deploy, verify},
     settings::apply_settings,
+    settings_check::differing,
 };
 use crate::{
     error::Error,
@@ -118,8 +119,8 @@ pub(super) async fn apply_step(
             upload_script(&frame, migrations.as_ref(), writes).await
         }
         Step::SyncSettings { fields, .. } => {
-            sync_settings(&frame, fields, report).await?;
-            writes.settings.extend(fields.iter().cloned());
+            let written = sync_settings(&frame, fields, report).await?;
+            writes.settings.extend(written);
             Ok(())
         }
     }
@@ -340,11 +341,12 @@ async fn upload_script(
     }
 }
 
+/// Writes the settings that differ; returns the fields written.
 async fn sync_settings(
     frame: &StepFrame<'_>,
     fields: &[String],
     report: &mut WorkerReport,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
     let unsupported: Vec<&str> = fields
         .iter()
@@ -360,17 +362,39 @@ async fn sync_settings(
             unsupported.join(", ")
         ));
     }
+    // Only a digest says something outside the version changed: read what Cloudflare holds
+    // and write only what differs (another flaresync may have applied it already).
+    let checked;
+    let fields = if fields.iter().any(|field| field == "script_settings") {
+        checked = differing(frame.input.ctx, frame.worker, frame.spec, fields).await?;
+        if checked.is_empty() {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Settings, Outcome::Success)
+                    .message("settings already match Git on Cloudflare; nothing written"),
+            )?;
+            return Ok(Vec::new());
+        }
+        checked.as_slice()
+    } else {
+        fields
+    };
     frame.journal(
         &frame
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
     match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
-        Ok(()) => frame.journal(
-            &frame
-                .record(JournalAction::Settings, Outcome::Success)
-                .message(format!("updated settings: {}", fields.join(", "))),
-        ),
-        Err(error) => frame.failed(JournalAction::Settings, error),
+        Ok(()) => {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Settings, Outcome::Success)
+                    .message(format!("updated settings: {}", fields.join(", "))),
+            )?;
+            Ok(fields.to_vec())
+        }
+        Err(error) => frame
+            .failed(JournalAction::Settings, error)
+            .map(|()| Vec::new()),
     }
 }
