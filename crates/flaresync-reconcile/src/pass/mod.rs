@@ -117,11 +117,22 @@ pub async fn sync_scoped(
     opts: SyncOptions,
     scope: &Scope,
 ) -> Result<SyncReport, Error> {
+    sync_scoped_by(ctx, opts, scope, None).await
+}
+
+/// [`sync_scoped`] naming who asked (a webhook's pusher), for the journal.
+pub async fn sync_scoped_by(
+    ctx: &Context,
+    opts: SyncOptions,
+    scope: &Scope,
+    asked_by: Option<&str>,
+) -> Result<SyncReport, Error> {
     let mut memory = ctx.memory.lock().await;
     let started = Instant::now();
     let requests_before = ctx.client.metrics().requests_sum();
     let span = tracing::info_span!("reconcile", trigger = %opts.trigger, dry_run = opts.dry_run);
-    let result = tracing::Instrument::instrument(pass(ctx, &mut memory, opts, scope), span).await;
+    let result =
+        tracing::Instrument::instrument(pass(ctx, &mut memory, opts, scope, asked_by), span).await;
     ctx.metrics.observe_duration(started.elapsed());
     match result {
         Ok(mut report) => {
@@ -171,6 +182,7 @@ async fn pass(
     memory: &mut Memory,
     opts: SyncOptions,
     scope: &Scope,
+    asked_by: Option<&str>,
 ) -> Result<SyncReport, Error> {
     // 1. Source.
     let source = source::read_source(ctx.git.clone()).await?;
@@ -206,7 +218,7 @@ async fn pass(
         desired: &desired,
         trigger: Trigger::new(
             opts.trigger.journal_kind(),
-            Some(&actor(&source.actor, opts.trigger)),
+            Some(&actor(&source.actor, opts.trigger, asked_by)),
         ),
         opts,
         scope,
@@ -354,14 +366,18 @@ fn plan_needs_resources(plan: &Plan) -> bool {
 
 /// Who the journal names for a pass's actions: the head commit's author (and committer), and
 /// for a CLI run also the local user who ran it.
-fn actor(commit_actor: &str, trigger: TriggerSource) -> String {
-    match trigger {
-        TriggerSource::Cli | TriggerSource::Manual => match local_user() {
-            Some(user) => format!("{commit_actor}; run by {user}"),
-            None => commit_actor.to_owned(),
-        },
-        _ => commit_actor.to_owned(),
+/// The trigger's own word on who asked (a webhook's pusher) comes last.
+fn actor(commit_actor: &str, trigger: TriggerSource, asked_by: Option<&str>) -> String {
+    let mut actor = commit_actor.to_owned();
+    if matches!(trigger, TriggerSource::Cli)
+        && let Some(user) = local_user()
+    {
+        actor.push_str(&format!("; run by {user}"));
     }
+    if let Some(asked_by) = asked_by {
+        actor.push_str(&format!("; {asked_by}"));
+    }
+    actor
 }
 
 /// `user@host` of the process, from the environment and the kernel's host name.
@@ -395,11 +411,20 @@ impl Reconciler for Context {
         scope: Scope,
         source: TriggerSource,
     ) -> Result<PassOutcome, Class> {
+        self.reconcile_by(scope, source, None).await
+    }
+
+    async fn reconcile_by(
+        self: Arc<Self>,
+        scope: Scope,
+        source: TriggerSource,
+        actor: Option<String>,
+    ) -> Result<PassOutcome, Class> {
         let options = SyncOptions {
             dry_run: false,
             trigger: source,
         };
-        match sync_scoped(&self, options, &scope).await {
+        match sync_scoped_by(&self, options, &scope, actor.as_deref()).await {
             Ok(report) => {
                 let mut outcome = PassOutcome::default();
                 for worker in report.workers {
@@ -453,4 +478,21 @@ pub async fn run(
     crate::runner::run_with(ctx, config, crate::trigger::channel(), shutdown)
         .await
         .map_err(Error::Run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_actor_names_the_commit_and_whoever_asked() {
+        let commit = "Alice <a@x>, committed by Carl <c@x>";
+        assert_eq!(actor(commit, TriggerSource::Poll, None), commit);
+        assert_eq!(
+            actor(commit, TriggerSource::Webhook, Some("pushed by octocat")),
+            format!("{commit}; pushed by octocat")
+        );
+        let cli = actor(commit, TriggerSource::Cli, None);
+        assert!(cli.starts_with(commit), "{cli}");
+    }
 }
