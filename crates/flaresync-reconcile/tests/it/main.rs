@@ -6,6 +6,7 @@ mod legality;
 mod run;
 mod runner;
 mod server;
+mod storm;
 mod support;
 mod sync;
 mod watcher;
