@@ -86,7 +86,13 @@ pub struct EmulatorArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RepoArgs {
     /// Local path or remote URL (https:// or ssh) of the config repository.
-    #[arg(long, default_value = ".", env = "FLARESYNC_REPO")]
+    /// (`--help` does not echo the variable's value: a URL may carry a password.)
+    #[arg(
+        long,
+        default_value = ".",
+        env = "FLARESYNC_REPO",
+        hide_env_values = true
+    )]
     pub repo: String,
     /// Branch to follow (default: flaresync.toml `branch`, else the remote/local HEAD branch).
     #[arg(long, env = "FLARESYNC_BRANCH")]
@@ -103,6 +109,7 @@ pub struct ApiArgs {
     #[arg(
         long,
         env = "CLOUDFLARE_API_BASE_URL",
+        hide_env_values = true,
         default_value = flaresync_cloudflare::config::DEFAULT_BASE_URL
     )]
     pub api_base_url: String,

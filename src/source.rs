@@ -112,19 +112,24 @@ pub fn local_root(path: &Path) -> anyhow::Result<PathBuf> {
     if !path.exists() {
         anyhow::bail!(
             "{} does not exist; pass --repo <path of the config repository>",
-            path.display()
+            display_path(path)
         );
     }
     let git = git2::Repository::discover(path).map_err(|_| {
         anyhow!(
             "{} is not inside a git repository; flaresync deploys what is committed: run `git init` and commit the config repository, or pass --repo <its path>",
-            path.display()
+            display_path(path)
         )
     })?;
     Ok(match git.workdir() {
         Some(workdir) => workdir.to_path_buf(),
         None => git.path().to_path_buf(),
     })
+}
+
+/// A `--repo` path for messages: a URL given where a path was expected keeps no credentials.
+pub fn display_path(path: &Path) -> String {
+    flaresync_config::url::redact_url(&path.to_string_lossy())
 }
 
 /// The branch to follow in a local repository: flaresync.toml `branch`, else HEAD's branch.

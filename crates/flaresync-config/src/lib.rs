@@ -7,7 +7,8 @@
 //! - [`parse_config`]: one wrangler config file, no bundle;
 //! - [`WorkerSpec::upload_metadata`], [`migrations_to_upload`], [`WorkerSpec::digest`],
 //!   [`WorkerSpec::version_digest`]: what goes to Cloudflare;
-//! - [`stamp`]: the commit id / message flaresync writes into a version's annotations.
+//! - [`stamp`]: the commit id / message flaresync writes into a version's annotations;
+//! - [`url`]: URLs without their credentials (the one redaction helper of the workspace).
 //!
 //! # Where flaresync is stricter than wrangler (on purpose)
 //!
@@ -42,6 +43,7 @@ pub mod repo;
 pub mod stamp;
 pub mod tree;
 pub mod upload;
+pub mod url;
 pub mod wrangler;
 
 mod reader;
