@@ -1,9 +1,10 @@
 //! End-to-end checks of issue 11's security items against the `flaresync` binary: credentials
-//! in a repository URL never appear in output, `--help` or the clone's config on disk.
+//! in a repository URL never appear in output, `--help` or the clone's config on disk; the
+//! state directory is private to its owner whatever the umask.
 
 mod common;
 
-use common::{flaresync, run};
+use common::{Emulator, Remote, commit_all, flaresync, run, worker};
 
 const PASSWORD: &str = "s3cr/et@pa:ss%word";
 
@@ -67,4 +68,54 @@ fn a_password_with_a_slash_never_reaches_the_clone_config_or_the_output() {
         config.contains("https://127.0.0.1:1/acme/config.git"),
         "{config}"
     );
+}
+
+/// Runs `command` with a umask of 000, as a careless service manager would start it.
+#[cfg(unix)]
+fn with_umask_000(command: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: umask is async-signal-safe and touches only the child's own process state.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_state_directory_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let remote = Remote::new();
+    let emulator = Emulator::start(&remote.state.with_file_name("emulator"));
+    worker(&remote.work, "workers/api", "private-api", "v1");
+    commit_all(&remote.work, "initial");
+    remote.push(false);
+    let state = remote.state.join("nested/state");
+    let mut command = flaresync();
+    command
+        .args(["sync", "--repo", &remote.url(), "--state-dir"])
+        .arg(&state);
+    emulator.env(&mut command);
+    let out = run(with_umask_000(&mut command));
+    assert_eq!(out.code, 0, "{}", out.all());
+
+    for dir in [
+        remote.state.join("nested"),
+        state.clone(),
+        state.join("clone"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in ["journal.sqlite3", "flaresync.lock"] {
+        assert_eq!(mode(&state.join(file)), 0o600, "{file}");
+    }
 }
