@@ -470,7 +470,6 @@ fn resolve(cx: &mut Cx<'_>, root: &Node, env: Option<&str>) -> Result<ParsedConf
     if let Some((_, env_table)) = &layer.env {
         env_table.finish(cx, SILENT);
     }
-    // Last, so a template's placeholder name does not hide the file's other errors.
     if let Some(name) = &name {
         check_script_name(cx, &layer, name)?;
     }
@@ -635,6 +634,7 @@ fn warn_suspicious_top_level(cx: &mut Cx<'_>, top: &mut Tbl<'_>) {
 }
 
 /// A script name Cloudflare would reject ([`crate::script_name`]) is refused at its `name` key.
+/// Checked last, so a template's placeholder name does not hide the file's other errors.
 fn check_script_name(cx: &Cx<'_>, layer: &Layer<'_>, name: &str) -> Result<(), ConfigError> {
     let Err(reason) = crate::script_name::check_script_name(name) else {
         return Ok(());
