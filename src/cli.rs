@@ -178,13 +178,18 @@ pub struct RunArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile).
+    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile). POST
+    /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).
     #[arg(
         long,
         default_value = "127.0.0.1:9090",
         env = "FLARESYNC_STATUS_LISTEN"
     )]
     pub status_listen: String,
+    /// Also serve POST /webhook, and nothing else, on this address: expose it to GitHub
+    /// without exposing the status server. Needs FLARESYNC_WEBHOOK_SECRET.
+    #[arg(long, env = "FLARESYNC_WEBHOOK_LISTEN")]
+    pub webhook_listen: Option<String>,
     /// Poll interval for remote repositories, in seconds.
     #[arg(long, default_value_t = 60)]
     pub poll_interval_secs: u64,

@@ -119,3 +119,108 @@ fn the_state_directory_is_private_whatever_the_umask() {
         assert_eq!(mode(&state.join(file)), 0o600, "{file}");
     }
 }
+
+/// `flaresync run` as started in production: the admin token guards `POST /reconcile`, and
+/// `--webhook-listen` serves the webhook alone.
+#[test]
+fn run_guards_reconcile_with_the_admin_token_and_serves_the_webhook_alone() {
+    use std::io::BufRead as _;
+
+    let remote = Remote::new();
+    let emulator = Emulator::start(&remote.state.with_file_name("emulator"));
+    worker(&remote.work, "workers/api", "guarded-api", "v1");
+    commit_all(&remote.work, "initial");
+    let mut without_secret = flaresync();
+    without_secret
+        .args(["run", "--webhook-listen", "127.0.0.1:0", "--repo"])
+        .arg(&remote.work)
+        .arg("--state-dir")
+        .arg(&remote.state)
+        .env_remove("FLARESYNC_WEBHOOK_SECRET");
+    emulator.env(&mut without_secret);
+    let refused = run(&mut without_secret);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(
+        refused
+            .stderr
+            .contains("--webhook-listen needs FLARESYNC_WEBHOOK_SECRET"),
+        "{}",
+        refused.all()
+    );
+
+    let mut command = flaresync();
+    command
+        .args(["run", "--status-listen", "127.0.0.1:0", "--webhook-listen"])
+        .args(["127.0.0.1:0", "--repo"])
+        .arg(&remote.work)
+        .arg("--state-dir")
+        .arg(&remote.state)
+        .env("FLARESYNC_WEBHOOK_SECRET", "hook-s3cret")
+        .env("FLARESYNC_ADMIN_TOKEN", "admin-s3cret")
+        .stderr(std::process::Stdio::piped());
+    emulator.env(&mut command);
+    let mut child = Kill(command.spawn().expect("flaresync run starts"));
+    let stderr = child.0.stderr.take().expect("piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut address = |marker: &str| loop {
+        let line = lines
+            .next()
+            .expect("run prints its addresses")
+            .expect("utf-8");
+        if let Some(rest) = line.split(marker).nth(1) {
+            break rest.split('/').next().expect("host:port").to_owned();
+        }
+    };
+    let status = address("status on http://");
+    let hook = address("webhook on http://");
+
+    let curl = |args: &[&str]| {
+        let output = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let reconcile = format!("http://{status}/reconcile");
+    assert_eq!(curl(&["-X", "POST", &reconcile]), "401");
+    let bearer = "Authorization: Bearer admin-s3cret";
+    assert_eq!(curl(&["-X", "POST", "-H", bearer, &reconcile]), "202");
+    assert_eq!(curl(&[&format!("http://{hook}/status")]), "404");
+    assert_eq!(
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            bearer,
+            &format!("http://{hook}/reconcile")
+        ]),
+        "404"
+    );
+    let body = r#"{"ref":"refs/heads/main","after":"0123abcd"}"#;
+    let signature = flaresync_reconcile::webhook::sign(
+        &flaresync_reconcile::webhook::WebhookSecret::new("hook-s3cret"),
+        body.as_bytes(),
+    );
+    let webhook = [
+        "-X",
+        "POST",
+        "-H",
+        "x-github-event: push",
+        "-H",
+        &format!("x-hub-signature-256: {signature}"),
+        "--data",
+        body,
+    ];
+    let url = format!("http://{hook}/webhook");
+    assert_eq!(curl(&[&webhook[..], &[url.as_str()]].concat()), "202");
+}
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -127,6 +127,15 @@ pub fn webhook_router(state: ServerState) -> Router {
         .with_state(app)
 }
 
+/// Which endpoints a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// Every endpoint: the status server ([`router`]).
+    All,
+    /// `POST /webhook` alone: the webhook listener ([`webhook_router`]).
+    WebhookOnly,
+}
+
 /// Serves the status server until `shutdown` completes, then finishes in-flight requests.
 ///
 /// # Errors
@@ -137,42 +146,26 @@ pub async fn serve(
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(
-        listener,
-        router(state),
-        shutdown,
-        "Status server listening.",
-    )
-    .await
+    serve_endpoints(Endpoints::All, listener, state, shutdown).await
 }
 
-/// Serves the webhook listener ([`webhook_router`]) until `shutdown` completes.
+/// Serves `endpoints` until `shutdown` completes, then finishes in-flight requests.
 ///
 /// # Errors
 ///
 /// Returns the I/O error that stopped the accept loop.
-pub async fn serve_webhook(
+pub async fn serve_endpoints(
+    endpoints: Endpoints,
     listener: tokio::net::TcpListener,
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(
-        listener,
-        webhook_router(state),
-        shutdown,
-        "Webhook listener listening.",
-    )
-    .await
-}
-
-async fn serve_router(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    message: &'static str,
-) -> std::io::Result<()> {
+    let (router, what) = match endpoints {
+        Endpoints::All => (router(state), "Status server"),
+        Endpoints::WebhookOnly => (webhook_router(state), "Webhook listener"),
+    };
     if let Ok(address) = listener.local_addr() {
-        info!(address = %address, "{message}");
+        info!(address = %address, "{what} listening.");
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

@@ -6,6 +6,7 @@ mod legality;
 mod run;
 mod runner;
 mod server;
+mod server_guards;
 mod storm;
 mod support;
 mod sync;
