@@ -7,7 +7,7 @@
 //!
 //! Guards, one concern per file: [`admin`] (the bearer token of mutating endpoints: without a
 //! token configured they are refused with 403), [`throttle`] (a rate limit per listener, bounded
-//! bodies, log lines about refusals at most once a minute) and [`webhook_route`] (deliveries up
+//! bodies, log lines about refusals at most once a minute) and `webhook_route` (deliveries up
 //! to GitHub's 25 MB, unsigned ones refused before their body is read).
 
 pub mod admin;
