@@ -86,7 +86,13 @@ pub struct EmulatorArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RepoArgs {
     /// Local path or remote URL (https:// or ssh) of the config repository.
-    #[arg(long, default_value = ".", env = "FLARESYNC_REPO")]
+    /// (`--help` does not echo the variable's value: a URL may carry a password.)
+    #[arg(
+        long,
+        default_value = ".",
+        env = "FLARESYNC_REPO",
+        hide_env_values = true
+    )]
     pub repo: String,
     /// Branch to follow (default: flaresync.toml `branch`, else the remote/local HEAD branch).
     #[arg(long, env = "FLARESYNC_BRANCH")]
@@ -103,6 +109,7 @@ pub struct ApiArgs {
     #[arg(
         long,
         env = "CLOUDFLARE_API_BASE_URL",
+        hide_env_values = true,
         default_value = flaresync_cloudflare::config::DEFAULT_BASE_URL
     )]
     pub api_base_url: String,
@@ -171,13 +178,18 @@ pub struct RunArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile).
+    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile). POST
+    /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).
     #[arg(
         long,
         default_value = "127.0.0.1:9090",
         env = "FLARESYNC_STATUS_LISTEN"
     )]
     pub status_listen: String,
+    /// Also serve POST /webhook, and nothing else, on this address: expose it to GitHub
+    /// without exposing the status server. Needs FLARESYNC_WEBHOOK_SECRET.
+    #[arg(long, env = "FLARESYNC_WEBHOOK_LISTEN")]
+    pub webhook_listen: Option<String>,
     /// Poll interval for remote repositories, in seconds.
     #[arg(long, default_value_t = 60)]
     pub poll_interval_secs: u64,

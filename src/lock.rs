@@ -10,15 +10,12 @@ pub struct StateLock {
     _file: std::fs::File,
 }
 
-/// Takes the lock of `dir` (created if missing), or says who holds it.
+/// Takes the lock of `dir` (created if missing; owner-only, like the lock file), or says who
+/// holds it.
 pub fn lock_state(dir: &Path) -> anyhow::Result<StateLock> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    private_state_dir(dir)?;
     let path = dir.join("flaresync.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = flaresync_journal::private::open_private_file(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(StateLock { _file: file }),
@@ -30,4 +27,11 @@ pub fn lock_state(dir: &Path) -> anyhow::Result<StateLock> {
             Err(error).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+}
+
+/// Creates a state directory (or the clone inside it) readable by its owner only (0700),
+/// whatever the umask; an existing one is tightened.
+pub fn private_state_dir(dir: &Path) -> anyhow::Result<()> {
+    flaresync_journal::private::create_private_dir(dir)
+        .with_context(|| format!("cannot create {} (owner-only, 0700)", dir.display()))
 }

@@ -65,7 +65,7 @@ impl RepoSettings {
 
     /// The location with any credentials removed, for messages.
     pub fn display(&self) -> String {
-        flaresync_git::source::redact_url(&self.location)
+        flaresync_config::url::redact_url(&self.location)
     }
 
     /// The same repository following `branch`.
@@ -134,7 +134,7 @@ fn default_state_root() -> PathBuf {
 fn repo_key(repo: &str, remote: bool) -> String {
     use sha2::Digest as _;
     let identity = if remote {
-        flaresync_git::source::redact_url(repo)
+        flaresync_config::url::redact_url(repo)
     } else {
         crate::source::local_root(Path::new(repo))
             .ok()

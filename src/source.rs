@@ -9,6 +9,7 @@ use flaresync_git::{Credentials, GitSource};
 use flaresync_journal::Journal;
 use flaresync_reconcile::Context;
 
+use crate::lock::private_state_dir;
 use crate::settings::{ApiSettings, RepoSettings};
 
 /// The repository opened at its followed branch, with the `flaresync.toml` of the branch head.
@@ -54,8 +55,7 @@ impl Opened {
             repo,
         } = self;
         let client = api.client(Some(&repo_config))?;
-        std::fs::create_dir_all(&repo.state_dir)
-            .with_context(|| format!("cannot create {}", repo.state_dir.display()))?;
+        private_state_dir(&repo.state_dir)?;
         let journal = repo.journal_path();
         // The head flaresync last acted on, so a reset or force-push since is reported as a
         // rewrite, also for local repositories and across restarts.
@@ -83,8 +83,8 @@ pub fn open_source(repo: &RepoSettings) -> anyhow::Result<GitSource> {
             .with_context(|| format!("cannot open the git repository {}", root.display()));
     }
     let cache = repo.clone_dir();
-    std::fs::create_dir_all(&cache)
-        .with_context(|| format!("cannot create {}", cache.display()))?;
+    private_state_dir(&repo.state_dir)?;
+    private_state_dir(&cache)?;
     let open = |branch: &str| -> anyhow::Result<GitSource> {
         let credentials =
             Credentials::from_env().context("invalid git credentials in the environment")?;
@@ -112,19 +112,24 @@ pub fn local_root(path: &Path) -> anyhow::Result<PathBuf> {
     if !path.exists() {
         anyhow::bail!(
             "{} does not exist; pass --repo <path of the config repository>",
-            path.display()
+            display_path(path)
         );
     }
     let git = git2::Repository::discover(path).map_err(|_| {
         anyhow!(
             "{} is not inside a git repository; flaresync deploys what is committed: run `git init` and commit the config repository, or pass --repo <its path>",
-            path.display()
+            display_path(path)
         )
     })?;
     Ok(match git.workdir() {
         Some(workdir) => workdir.to_path_buf(),
         None => git.path().to_path_buf(),
     })
+}
+
+/// A `--repo` path for messages: a URL given where a path was expected keeps no credentials.
+pub fn display_path(path: &Path) -> String {
+    flaresync_config::url::redact_url(&path.to_string_lossy())
 }
 
 /// The branch to follow in a local repository: flaresync.toml `branch`, else HEAD's branch.

@@ -1,9 +1,13 @@
-//! `flaresync run`: the reconcile loop, with the status server.
+//! `flaresync run`: the reconcile loop, with the status server (and the webhook listener).
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use flaresync_reconcile::{server::WebhookConfig, watcher::WatchConfig, webhook::WebhookSecret};
+use flaresync_reconcile::{
+    server::{ADMIN_TOKEN_VAR, AdminToken, WebhookConfig},
+    watcher::WatchConfig,
+    webhook::WebhookSecret,
+};
 
 use crate::{
     cli::RunArgs,
@@ -17,9 +21,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let api = ApiSettings::resolve(&args.api);
     let _lock = lock_state(&repo.state_dir)?;
     let ctx = Arc::new(Opened::open(&repo)?.context(&api)?);
-    let listener = tokio::net::TcpListener::bind(args.status_listen.as_str())
-        .await
-        .with_context(|| format!("cannot listen on {}", args.status_listen))?;
+    let listener = bind(&args.status_listen).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
         .ok()
@@ -28,11 +30,38 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             secret: WebhookSecret::new(secret.into_bytes()),
             branch: ctx.branch().to_owned(),
         });
+    let webhook_listener = match &args.webhook_listen {
+        Some(_) if webhook.is_none() => anyhow::bail!(
+            "--webhook-listen needs FLARESYNC_WEBHOOK_SECRET (the secret GitHub signs deliveries with)"
+        ),
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    let admin_token = std::env::var(ADMIN_TOKEN_VAR)
+        .ok()
+        .and_then(AdminToken::new);
     let watch = (!repo.remote).then(|| WatchConfig {
         root: std::path::PathBuf::from(&repo.location),
         debounce: Duration::from_millis(500),
         ignore: vec![repo.state_dir.clone()],
     });
+    eprintln!(
+        "flaresync: following {} branch {}; status on http://{}/status; POST /reconcile {}",
+        repo.display(),
+        ctx.branch(),
+        listener_addr,
+        if admin_token.is_some() {
+            format!("needs the bearer token in {ADMIN_TOKEN_VAR}")
+        } else {
+            format!("disabled (set {ADMIN_TOKEN_VAR} to enable it)")
+        }
+    );
+    if let Some(webhook_listener) = &webhook_listener {
+        eprintln!(
+            "flaresync: webhook on http://{}/webhook",
+            webhook_listener.local_addr()?
+        );
+    }
     let config = flaresync_reconcile::RunConfig {
         poll_interval: Some(Duration::from_secs(if repo.remote {
             args.poll_interval_secs
@@ -42,16 +71,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         watch,
         status_listener: Some(listener),
         webhook,
+        webhook_listener,
+        admin_token,
         ..Default::default()
     };
-    eprintln!(
-        "flaresync: following {} branch {}; status on http://{}/status",
-        repo.display(),
-        ctx.branch(),
-        listener_addr
-    );
     flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
         .await
         .context("the reconcile loop stopped")?;
     Ok(0)
+}
+
+async fn bind(address: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }

@@ -5,10 +5,16 @@ use flaresync_config::DirTree;
 
 use crate::{
     cli::{Format, ValidateArgs},
-    source::{ensure_has_commits, local_root},
+    source::{display_path, ensure_has_commits, local_root},
 };
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
+    if crate::settings::is_remote(&args.repo.to_string_lossy()) {
+        anyhow::bail!(
+            "validate reads a local repository; {} is a URL: clone it and pass the clone's path (plan and sync accept URLs)",
+            display_path(&args.repo)
+        );
+    }
     match &args.rev {
         None => {
             // A missing path or a directory outside any repository would validate nothing and
@@ -17,7 +23,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
             if args.format != Format::Json {
                 println!(
                     "validating the working tree of {} (uncommitted files included; sync and plan read commits: --rev HEAD checks what is committed)",
-                    args.repo.display()
+                    display_path(&args.repo)
                 );
             }
             validate_tree(&args, &DirTree::new(&args.repo))
@@ -49,7 +55,7 @@ fn validate_tree(
     tree: &dyn flaresync_config::SourceTree,
 ) -> anyhow::Result<u8> {
     let (repo_config, repo_warnings) = flaresync_config::load_repo_config(tree)
-        .with_context(|| format!("invalid flaresync.toml in {}", args.repo.display()))?;
+        .with_context(|| format!("invalid flaresync.toml in {}", display_path(&args.repo)))?;
     let load = flaresync_config::load_all(tree, &repo_config);
     let mut failed = 0usize;
     let mut report = Vec::new();
@@ -105,7 +111,7 @@ fn validate_tree(
             if load.workers.is_empty() {
                 println!(
                     "no workers found under {} (a worker is a directory with wrangler.toml, wrangler.json or wrangler.jsonc)",
-                    args.repo.display()
+                    display_path(&args.repo)
                 );
             }
         }

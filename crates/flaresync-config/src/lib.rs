@@ -7,10 +7,14 @@
 //! - [`parse_config`]: one wrangler config file, no bundle;
 //! - [`WorkerSpec::upload_metadata`], [`migrations_to_upload`], [`WorkerSpec::digest`],
 //!   [`WorkerSpec::version_digest`]: what goes to Cloudflare;
-//! - [`stamp`]: the commit id / message flaresync writes into a version's annotations.
+//! - [`stamp`]: the commit id / message flaresync writes into a version's annotations;
+//! - [`url`]: URLs without their credentials (the one redaction helper of the workspace).
 //!
 //! # Where flaresync is stricter than wrangler (on purpose)
 //!
+//! - A script name Cloudflare would reject ([`script_name`]: empty, leading `-`, characters
+//!   other than lowercase letters, digits, `-` and `_`, longer than 63) is an error at its
+//!   `name` key (wrangler leaves it to the API's 400).
 //! - An `env` the config does not define is an error (wrangler warns and deploys a new
 //!   `<name>-<env>` script from the top level).
 //! - Resource ids are required (`kv_namespaces[].id`, `d1_databases[].database_id`,
@@ -40,9 +44,11 @@ pub mod loader;
 pub mod model;
 pub mod modules;
 pub mod repo;
+pub mod script_name;
 pub mod stamp;
 pub mod tree;
 pub mod upload;
+pub mod url;
 pub mod wrangler;
 
 mod reader;
@@ -60,6 +66,7 @@ pub use repo::{
     DriftPolicy, HealthCheck, REPO_CONFIG_FILE, RepoConfig, RollbackPolicy, WorkerOverrides,
     WorkerPolicy, load_repo_config, parse_repo_config,
 };
+pub use script_name::{MAX_SCRIPT_NAME_LEN, SCRIPT_NAME_RULE, ScriptNameError, check_script_name};
 pub use source::{ConfigFormat, strip_jsonc};
 pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::{DirTree, EntryKind, SourceTree, TreeEntry, TreeError};

@@ -182,40 +182,21 @@ impl std::fmt::Debug for GitSource {
     }
 }
 
-/// Splits `scheme://userinfo@host/...` into `(scheme, userinfo, host/...)`; `None` when the
-/// URL has no user information (or is not `scheme://` shaped, like scp-style ssh).
-fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host_start = rest.find('/').unwrap_or(rest.len());
-    let at = rest[..host_start].rfind('@')?;
-    Some((scheme, &rest[..at], &rest[at + 1..]))
-}
-
-/// `url` without any `user:password@` part, for messages.
-pub fn redact_url(url: &str) -> String {
-    match split_userinfo(url) {
-        Some((scheme, _, host)) => format!("{scheme}://[redacted]@{host}"),
-        None => url.to_owned(),
-    }
-}
+/// `url` without any `user:password@` part, for messages (the workspace's one helper).
+pub use flaresync_config::url::redact_url;
 
 const REMOTE_NAME: &str = "origin";
 
 /// Splits `scheme://user:password@host/...` into the URL without the user information and the
-/// credentials it carried (percent-decoding is left to the server's own rules: the values are
-/// passed as written). A URL without a password keeps its user name.
+/// credentials it carried (see [`flaresync_config::url::split_credentials`]). A URL without a
+/// password keeps its user name.
 fn split_url_credentials(url: &str) -> (String, Option<crate::credentials::HttpsCredentials>) {
-    let Some((scheme, userinfo, host)) = split_userinfo(url) else {
-        return (url.to_owned(), None);
-    };
-    let Some((user, password)) = userinfo.split_once(':') else {
-        return (url.to_owned(), None);
-    };
-    let credentials = crate::credentials::HttpsCredentials {
-        username: user.to_owned(),
-        password: crate::credentials::Secret::new(password),
-    };
-    (format!("{scheme}://{host}"), Some(credentials))
+    let (url, credentials) = flaresync_config::url::split_credentials(url);
+    let credentials = credentials.map(|c| crate::credentials::HttpsCredentials {
+        username: c.username,
+        password: crate::credentials::Secret::new(c.password),
+    });
+    (url, credentials)
 }
 
 impl GitSource {
@@ -662,5 +643,25 @@ mod tests {
             config.contains("https://example.invalid/acme/config.git"),
             "{config}"
         );
+    }
+
+    /// A password with an unencoded `/` (or `@`, `:`, `%`) used to escape the split and be
+    /// written, whole, into `<state>/clone/config`.
+    #[test]
+    fn a_password_with_a_slash_never_reaches_the_clone_config() {
+        for password in ["gh/p_SECRET", "gh@p:SE%CRET/x"] {
+            let url = format!("https://bob:{password}@example.invalid/acme/config.git");
+            let (bare, credentials) = split_url_credentials(&url);
+            assert_eq!(bare, "https://example.invalid/acme/config.git");
+            let credentials = credentials.expect("user and password are taken from the URL");
+            assert_eq!(credentials.password.expose(), password);
+            let cache = tempfile::tempdir().expect("tempdir");
+            let source = GitSource::remote(&url, cache.path(), "main", Credentials::none())
+                .expect("the clone cache is created without any network access");
+            assert!(!format!("{source:?}").contains("SECRET"));
+            drop(source);
+            let config = std::fs::read_to_string(cache.path().join("config")).expect("config");
+            assert!(!config.contains("SECRET"), "{config}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::entry::{Action, Entry, Outcome, Recorded, Trigger, TriggerKind};
+use crate::private;
 
 /// Errors of the journal.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,13 @@ pub enum JournalError {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    /// The database file (or its WAL companions) cannot be made private to its owner.
+    #[error("cannot make the journal file {path} private to its owner (mode 0600): {source}")]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     /// The directory of the database file cannot be created.
     #[error(
@@ -95,6 +103,25 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// Creates the database file owner-only (SQLite gives its `-wal` and `-shm` files the same
+/// mode), and tightens a journal (and companions) an older flaresync left readable to others.
+fn make_private(path: &Path) -> Result<(), JournalError> {
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| JournalError::Permissions { path, source }
+    };
+    private::open_private_file(path).map_err(failed(path))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if companion.exists() {
+            private::restrict(&companion, private::FILE_MODE).map_err(failed(&companion))?;
+        }
+    }
+    Ok(())
+}
+
 fn query_error(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> JournalError {
     move |source| JournalError::Query { operation, source }
 }
@@ -111,11 +138,12 @@ impl Journal {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
         {
-            std::fs::create_dir_all(parent).map_err(|source| JournalError::CreateDir {
+            private::create_private_dir(parent).map_err(|source| JournalError::CreateDir {
                 path: parent.to_owned(),
                 source,
             })?;
         }
+        make_private(&path)?;
         let connection = Connection::open(&path).map_err(open_error)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(5))

@@ -5,6 +5,7 @@
 pub mod entry;
 pub mod history;
 pub mod journal;
+pub mod private;
 
 pub use entry::{Action, Entry, Outcome, Recorded, Trigger, TriggerKind};
 pub use history::{

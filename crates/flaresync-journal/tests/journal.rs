@@ -415,3 +415,38 @@ fn opening_in_a_fresh_state_directory_creates_it() {
     let error = Journal::open(blocker.join("sub/journal.sqlite3")).expect_err("not a directory");
     assert!(error.to_string().contains("blocker"), "{error}");
 }
+
+/// The journal (and SQLite's `-wal` / `-shm` beside it) is readable by its owner only, and a
+/// directory the journal creates is 0700; an older journal left at 0644 is tightened.
+#[cfg(unix)]
+#[test]
+fn the_journal_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state/journal.sqlite3");
+    let journal = Journal::open(&path).expect("open");
+    journal
+        .record(&Entry::new("api", Action::Upload, Outcome::Success, webhook()).at(at(0)))
+        .expect("record");
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    for file in [
+        "journal.sqlite3",
+        "journal.sqlite3-wal",
+        "journal.sqlite3-shm",
+    ] {
+        assert_eq!(mode(&dir.path().join("state").join(file)), 0o600, "{file}");
+    }
+    drop(journal);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let reopened = Journal::open(&path).expect("reopen");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(reopened.history("api").expect("reads").len(), 1);
+}

@@ -67,18 +67,7 @@ pub fn evaluate(attempt: Result<u16, String>, expected_status: u16) -> HealthOut
 }
 
 /// `url` without credentials or query (which may carry tokens), for logs and status.
-pub fn display_url(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    match without_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(host_end);
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => without_query.to_owned(),
-    }
-}
+pub use flaresync_config::url::display_url;
 
 /// Runs the check, retrying up to `attempts` times; returns the last verdict.
 pub async fn run_check(http: &reqwest::Client, check: &HealthCheck) -> HealthOutcome {
@@ -124,18 +113,5 @@ mod tests {
             HealthOutcome::Passed { status: 204 }
         );
         assert!(!evaluate(Err("connection refused".into()), 200).passed());
-    }
-
-    #[test]
-    fn display_url_drops_credentials_and_query() {
-        assert_eq!(
-            display_url("https://user:pw@api.example.com/health?token=s3cret#x"),
-            "https://api.example.com/health"
-        );
-        assert_eq!(
-            display_url("http://127.0.0.1:8080"),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(display_url("not a url?x"), "not a url");
     }
 }

@@ -9,7 +9,8 @@
 //! - [`webhook`]: GitHub push webhook verification (HMAC-SHA256, constant time) and filtering.
 //! - [`watcher`]: notify-based file-system trigger for a local repository.
 //! - [`server`]: the status server (`/healthz`, `/status`, `/metrics`, `/webhook`,
-//!   `/reconcile`).
+//!   `/reconcile`) and the webhook listener; its guards (admin token, rate limit, body bounds)
+//!   in [`server::admin`] and [`server::throttle`].
 //! - [`runner`]: the loop: triggers, scheduler, passes, requeues, graceful shutdown.
 //! - [`metrics`], [`status`]: what the server publishes.
 //! - [`pass`]: [`Context`], [`sync_once`] (one pass, a folder of stages) and [`run`] (the loop

@@ -30,7 +30,7 @@ use crate::{
     metrics::Metrics,
     policy::{BackoffConfig, Class, FailureState, error_policy},
     scheduler::Scheduler,
-    server::{self, ApiSnapshotFn, ServerState, WebhookConfig},
+    server::{self, AdminToken, ApiSnapshotFn, Endpoints, ServerState, WebhookConfig},
     status::StatusBoard,
     trigger::{self, ReconcileRequest, Target, TriggerSender, TriggerSource},
     watcher::{self, RepoWatcher, WatchConfig},
@@ -123,6 +123,10 @@ pub struct RunConfig {
     pub status_listener: Option<tokio::net::TcpListener>,
     /// Enables `POST /webhook`.
     pub webhook: Option<WebhookConfig>,
+    /// A listener of its own serving `POST /webhook` only (the status server serves it too).
+    pub webhook_listener: Option<tokio::net::TcpListener>,
+    /// Enables the mutating endpoints (`POST /reconcile`) for this bearer token.
+    pub admin_token: Option<AdminToken>,
     /// How long shutdown waits for an in-flight pass before abandoning it.
     pub shutdown_grace: Duration,
     pub backoff: BackoffConfig,
@@ -138,6 +142,8 @@ impl Default for RunConfig {
             watch: None,
             status_listener: None,
             webhook: None,
+            webhook_listener: None,
+            admin_token: None,
             shutdown_grace: Duration::from_secs(30),
             backoff: BackoffConfig::default(),
             reconcile_on_sighup: true,
@@ -179,8 +185,11 @@ pub async fn run_with<R: Reconciler>(
 ) -> Result<(), RunError> {
     let (sender, mut requests) = channel;
     let mut config = config;
-    let listener = config.status_listener.take();
-    let background = Background::start(&reconciler, &config, listener, &sender)?;
+    let listeners = Listeners {
+        status: config.status_listener.take(),
+        webhook: config.webhook_listener.take(),
+    };
+    let background = Background::start(&reconciler, &config, listeners, &sender)?;
     let grace = config.shutdown_grace;
 
     // The first pass runs at once.
@@ -247,20 +256,28 @@ pub async fn run_with<R: Reconciler>(
     Ok(())
 }
 
-/// What runs beside the loop: the file-system watcher, the SIGHUP handler, the poller and the
-/// status server, all stopped by one signal.
+/// The listeners taken out of [`RunConfig`].
+struct Listeners {
+    status: Option<tokio::net::TcpListener>,
+    webhook: Option<tokio::net::TcpListener>,
+}
+
+type ServerHandle = JoinHandle<std::io::Result<()>>;
+
+/// What runs beside the loop: the file-system watcher, the SIGHUP handler, the poller, the
+/// status server and the webhook listener, all stopped by one signal.
 struct Background {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     watcher: Option<RepoWatcher>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    servers: Vec<ServerHandle>,
 }
 
 impl Background {
     fn start<R: Reconciler>(
         reconciler: &Arc<R>,
         config: &RunConfig,
-        listener: Option<tokio::net::TcpListener>,
+        listeners: Listeners,
         sender: &TriggerSender,
     ) -> Result<Self, RunError> {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -275,24 +292,36 @@ impl Background {
         if let Some(interval) = config.poll_interval {
             tasks.push(spawn_poller(interval, sender.clone(), stop_rx.clone()));
         }
-        let server = listener.map(|listener| {
-            let state = ServerState {
-                status: reconciler.status(),
-                metrics: reconciler.metrics(),
-                api_snapshot: reconciler.api_snapshot(),
-                triggers: sender.clone(),
-                webhook: config.webhook.clone(),
-            };
+        let state = ServerState {
+            status: reconciler.status(),
+            metrics: reconciler.metrics(),
+            api_snapshot: reconciler.api_snapshot(),
+            triggers: sender.clone(),
+            webhook: config.webhook.clone(),
+            admin_token: config.admin_token.clone(),
+        };
+        let stopped = || {
             let mut stop = stop_rx.clone();
-            tokio::spawn(server::serve(listener, state, async move {
+            async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
-            }))
-        });
+            }
+        };
+        let mut servers = Vec::new();
+        let endpoints = [
+            (Endpoints::All, listeners.status),
+            (Endpoints::WebhookOnly, listeners.webhook),
+        ];
+        for (endpoints, listener) in endpoints {
+            if let Some(listener) = listener {
+                let serve = server::serve_endpoints(endpoints, listener, state.clone(), stopped());
+                servers.push(tokio::spawn(serve));
+            }
+        }
         Ok(Background {
             stop,
             tasks,
             watcher,
-            server,
+            servers,
         })
     }
 
@@ -319,7 +348,7 @@ impl Background {
             // Joining the watcher thread blocks briefly; keep it off the async workers.
             let _ = tokio::task::spawn_blocking(move || watcher.stop()).await;
         }
-        if let Some(server) = self.server {
+        for server in self.servers {
             match tokio::time::timeout(grace, server).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(error))) => warn!(error = %error, "Status server stopped with an error."),

@@ -98,24 +98,10 @@ impl Client {
             error: Error::Transport {
                 method: method.to_owned(),
                 path: path.to_owned(),
-                base_url: redacted_base(self.inner.base.as_str()),
+                base_url: flaresync_config::url::redact_url(self.inner.base.as_str()),
                 kind,
                 source: source.without_url(),
             },
         }
-    }
-}
-
-/// The base URL for messages: any `user:password@` part is dropped.
-fn redacted_base(base: &str) -> String {
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..host_end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => base.to_owned(),
-            }
-        }
-        None => base.to_owned(),
     }
 }

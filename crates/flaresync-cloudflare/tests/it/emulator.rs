@@ -13,12 +13,12 @@ use flaresync_emulator::testing::{TestEmulator, test_config};
 use flaresync_emulator::{FaultKind, FaultSpec, RateLimit};
 use serde_json::json;
 
-const WORKER: &str = "flaresync-demo";
-const COMMIT_1: &str = "3f2c1a9e5b7d0c4f6a8e2b1d9c3f5a7e0b2d4c6f";
+pub(crate) const WORKER: &str = "flaresync-demo";
+pub(crate) const COMMIT_1: &str = "3f2c1a9e5b7d0c4f6a8e2b1d9c3f5a7e0b2d4c6f";
 const COMMIT_2: &str = "9b1e4c2d7a3f6e8b0c5d1a2f4e6b8c0d2a4f6e8b";
 const COMMIT_3: &str = "0c5d1a2f4e6b8c0d2a4f6e8b9b1e4c2d7a3f6e8b";
 
-async fn emulator() -> TestEmulator {
+pub(crate) async fn emulator() -> TestEmulator {
     TestEmulator::start().await.expect("emulator starts")
 }
 
@@ -42,11 +42,11 @@ fn config(emulator: &TestEmulator) -> ClientConfig {
     config
 }
 
-fn client(emulator: &TestEmulator) -> Client {
+pub(crate) fn client(emulator: &TestEmulator) -> Client {
     Client::new(config(emulator)).expect("valid config")
 }
 
-fn modules(greeting: &str) -> Vec<Module> {
+pub(crate) fn modules(greeting: &str) -> Vec<Module> {
     let code = format!("export default {{ fetch() {{ return new Response('{greeting}') }} }}");
     vec![Module {
         name: "index.js".into(),
@@ -57,7 +57,7 @@ fn modules(greeting: &str) -> Vec<Module> {
     }]
 }
 
-fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
+pub(crate) fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
     let mut bindings = vec![json!({"type": "plain_text", "name": "APP_ENV", "text": "production"})];
     if let Some(kv_id) = kv_id {
         bindings.push(json!({"type": "kv_namespace", "name": "CACHE", "namespace_id": kv_id}));
@@ -87,7 +87,7 @@ fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpe
     }
 }
 
-fn count(emulator: &TestEmulator, method: &str, path_suffix: &str) -> usize {
+pub(crate) fn count(emulator: &TestEmulator, method: &str, path_suffix: &str) -> usize {
     emulator
         .requests()
         .iter()

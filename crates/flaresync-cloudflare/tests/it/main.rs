@@ -3,6 +3,7 @@
 //! (`resilience`).
 
 mod emulator;
+mod first_upload;
 #[expect(
     dead_code,
     reason = "the mock also serves tests/token_hygiene.rs, which uses other parts"

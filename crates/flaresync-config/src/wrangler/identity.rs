@@ -21,9 +21,6 @@ pub(super) fn read_identity(
         },
         None => top_name,
     };
-    if let Some(name) = &name {
-        check_script_name(cx, layer, name);
-    }
     parsed.name = name;
     parsed.account_id = layer.inh("account_id").str(cx, "account_id")?;
     let main_table = layer.inh("main");
@@ -32,26 +29,29 @@ pub(super) fn read_identity(
     Ok(())
 }
 
-/// Cloudflare script names: lowercase letters, digits, `-` and `_`, at most 63 characters.
-fn check_script_name(cx: &mut Cx<'_>, layer: &Layer<'_>, name: &str) {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !valid {
-        let offset = layer
-            .env
-            .as_ref()
-            .and_then(|(_, env)| env.key_offset("name"))
-            .or_else(|| layer.top.key_offset("name"))
-            .unwrap_or(0);
-        cx.warn(
-            offset,
-            format!(
-                "script name {name:?} is not a valid Cloudflare Worker name (lowercase letters, \
-                 digits, '-' and '_', at most 63 characters); Cloudflare will reject it"
-            ),
-        );
-    }
+/// A script name Cloudflare would reject ([`crate::script_name`]) is refused at its `name` key.
+/// Checked last (see `resolve`), so a template's placeholder name does not hide the file's other
+/// errors.
+pub(super) fn check_script_name(
+    cx: &Cx<'_>,
+    layer: &Layer<'_>,
+    name: &str,
+) -> Result<(), ConfigError> {
+    let Err(reason) = crate::script_name::check_script_name(name) else {
+        return Ok(());
+    };
+    let offset = layer
+        .env
+        .as_ref()
+        .and_then(|(_, env)| env.key_offset("name"))
+        .or_else(|| layer.top.key_offset("name"))
+        .unwrap_or(0);
+    Err(ConfigError::invalid(
+        cx.loc(offset),
+        format!(
+            "script name {name:?} {reason}: Cloudflare rejects it (Worker names are {}); \
+             change `name`",
+            crate::script_name::SCRIPT_NAME_RULE
+        ),
+    ))
 }

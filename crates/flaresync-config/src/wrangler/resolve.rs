@@ -6,7 +6,7 @@ use super::ParsedConfig;
 use super::bindings::{read_declared, unique_bindings};
 use super::durable_object_classes::{check_durable_object_classes, refuse_exports_with_migrations};
 use super::env::Layer;
-use super::identity::read_identity;
+use super::identity::{check_script_name, read_identity};
 use super::migrations::read_migrations;
 use super::module_settings::read_module_settings;
 use super::settings::{json_table, read_compatibility, read_runtime, read_script_settings};
@@ -40,6 +40,9 @@ pub(super) fn resolve(
     // `keep_vars` is a top-level-only key in wrangler.
     spec.keep_vars = layer.top.bool(cx, "keep_vars")?.unwrap_or(false);
     report_unread_keys(cx, &mut layer);
+    if let Some(name) = &parsed.name {
+        check_script_name(cx, &layer, name)?;
+    }
     Ok(parsed)
 }
 

@@ -6,6 +6,8 @@ mod legality;
 mod run;
 mod runner;
 mod server;
+mod server_guards;
+mod storm;
 mod support;
 mod sync;
 mod watcher;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{
     RunConfig, run,
-    server::WebhookConfig,
+    server::{AdminToken, WebhookConfig},
     watcher::WatchConfig,
     webhook::{WebhookSecret, sign},
 };
@@ -85,6 +85,7 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
             secret: secret.clone(),
             branch: "main".into(),
         }),
+        admin_token: AdminToken::new("run-admin"),
         shutdown_grace: Duration::from_secs(5),
         reconcile_on_sighup: false,
         ..RunConfig::default()
@@ -135,6 +136,7 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
     assert_eq!(signed.status(), 202);
     let manual = http
         .post(format!("{base}/reconcile?worker=web"))
+        .bearer_auth("run-admin")
         .send()
         .await
         .expect("answers");

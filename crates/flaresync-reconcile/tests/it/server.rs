@@ -3,21 +3,32 @@ use std::sync::Arc;
 use flaresync_reconcile::{
     Reason, ReconcileRequest, Target, TriggerSource,
     metrics::{ApiSnapshot, Metrics, ResultLabel},
-    server::{self, ServerState, WebhookConfig},
+    server::{self, AdminToken, Endpoints, ServerState, WebhookConfig},
     status::StatusBoard,
     trigger,
     webhook::{WebhookSecret, sign},
 };
 
-struct Harness {
-    base: String,
-    triggers: trigger::TriggerReceiver,
+pub struct Harness {
+    pub base: String,
+    pub triggers: trigger::TriggerReceiver,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
 }
 
+/// The admin token of [`start`]'s server.
+pub const ADMIN: &str = "admin-t0ken";
+
 async fn start(webhook: Option<WebhookConfig>) -> Harness {
+    start_with(webhook, AdminToken::new(ADMIN), Endpoints::All).await
+}
+
+pub async fn start_with(
+    webhook: Option<WebhookConfig>,
+    admin_token: Option<AdminToken>,
+    endpoints: Endpoints,
+) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds port 0");
@@ -39,11 +50,13 @@ async fn start(webhook: Option<WebhookConfig>) -> Harness {
         }),
         triggers: sender,
         webhook,
+        admin_token,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, state, async move {
+    let stopped = async move {
         let _ = stopped.await;
-    }));
+    };
+    let task = tokio::spawn(server::serve_endpoints(endpoints, listener, state, stopped));
     Harness {
         base,
         triggers,
@@ -54,7 +67,7 @@ async fn start(webhook: Option<WebhookConfig>) -> Harness {
 }
 
 impl Harness {
-    async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -65,7 +78,7 @@ impl Harness {
     }
 }
 
-fn webhook_config() -> WebhookConfig {
+pub fn webhook_config() -> WebhookConfig {
     WebhookConfig {
         secret: WebhookSecret::new("s3cret"),
         branch: "main".into(),
@@ -122,6 +135,7 @@ async fn manual_reconcile_sends_a_request() {
     let all = harness
         .http
         .post(format!("{}/reconcile", harness.base))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .expect("reconcile answers");
@@ -133,6 +147,7 @@ async fn manual_reconcile_sends_a_request() {
     let one = harness
         .http
         .post(format!("{}/reconcile?worker=api", harness.base))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .expect("reconcile answers");

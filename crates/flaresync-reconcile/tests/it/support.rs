@@ -121,11 +121,16 @@ pub fn options() -> ContextOptions {
 }
 
 pub fn context(repo: &Repo, emulator: &TestEmulator, journal: &Path) -> Arc<Context> {
+    context_with_client(repo, client(emulator), journal)
+}
+
+/// A context like [`context`]'s, talking through `client`.
+pub fn context_with_client(repo: &Repo, client: Client, journal: &Path) -> Arc<Context> {
     let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
     Arc::new(
         Context::with_options(
             source,
-            client(emulator),
+            client,
             journal,
             flaresync_config::RepoConfig::default(),
             options(),
