@@ -4,7 +4,8 @@
 #
 # Cache dir: $FLARESYNC_CACHE/wrangler when FLARESYNC_CACHE is set, else
 # <repo root>/.cache/wrangler. Idempotent: does nothing when the pinned version is installed.
-# Prints the path of the wrangler entry point (bin/wrangler.js) on success.
+# Prints the path of the wrangler entry point (bin/wrangler.js) on success. Also runs
+# install-workerd.sh (the runtime of the emulator's data plane, at the version wrangler pins).
 set -euo pipefail
 
 WRANGLER_VERSION="4.86.0"
@@ -29,6 +30,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 if [[ "$(installed_version 2>/dev/null || true)" == "$WRANGLER_VERSION" && -f "$entry" ]]; then
+  "$script_dir/install-workerd.sh" >&2
   echo "$entry"
   exit 0
 fi
@@ -45,4 +47,5 @@ if [[ "$(installed_version)" != "$WRANGLER_VERSION" || ! -f "$entry" ]]; then
   echo "install-wrangler.sh: wrangler@$WRANGLER_VERSION did not install into $cache_dir" >&2
   exit 1
 fi
+"$script_dir/install-workerd.sh" >&2
 echo "$entry"
