@@ -17,6 +17,7 @@
 //! `/__emulator` admin API (faults, request log, reset) and the rate-limit behaviour.
 
 pub mod config;
+pub mod dataplane;
 pub mod error;
 pub mod faults;
 pub mod http;
