@@ -63,6 +63,8 @@ pub struct Shared {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) user_id: String,
+    /// Requests the data plane served (GraphQL analytics).
+    pub(crate) invocations: crate::dataplane::InvocationLog,
 }
 
 pub type AppState = Arc<Shared>;
@@ -81,6 +83,7 @@ impl Shared {
             faults: Mutex::new(FaultTable::default()),
             log: Mutex::new(RequestLog::default()),
             user_id,
+            invocations: crate::dataplane::InvocationLog::default(),
         }
     }
 
@@ -116,6 +119,7 @@ impl Shared {
         self.clear_faults();
         *lock(&self.log) = RequestLog::default();
         lock(&self.limiter).reset();
+        self.invocations.clear();
         self.db.wipe()
     }
 

@@ -106,10 +106,11 @@ pub fn load(tx: &Transaction<'_>) -> Result<Desired, ApiError> {
         };
         for deployment in &deployments {
             for split in &deployment.versions {
-                if !desired.versions.contains_key(&split.version_id) {
-                    if let Some(bundle) = bundle(tx, &script.name, &split.version_id)? {
-                        desired.versions.insert(split.version_id.clone(), bundle);
-                    }
+                if desired.versions.contains_key(&split.version_id) {
+                    continue;
+                }
+                if let Some(bundle) = bundle(tx, &script.name, &split.version_id)? {
+                    desired.versions.insert(split.version_id.clone(), bundle);
                 }
             }
         }
