@@ -72,7 +72,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub account_id: Option<String>,
     /// How many of the newest versions a deployment may reference (Cloudflare: 100; older docs: 10).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = flaresync_emulator::DEFAULT_VERSION_WINDOW)]
     pub version_window: usize,
     /// Requests per rate-limit window per token (Cloudflare: 1200 per 300 s).
     #[arg(long, default_value_t = 1200)]

@@ -106,20 +106,10 @@ impl ApiSettings {
             .clone()
             .or_else(|| repo_config.and_then(|c| c.account_id.clone()))
             .ok_or_else(|| anyhow!("no account id: CLOUDFLARE_ACCOUNT_ID is not set and flaresync.toml has no account_id"))?;
-        check_account_id(&account_id)?;
+        flaresync_cloudflare::config::validate_account_id(&account_id)?;
         let config = ClientConfig::new(self.base_url.clone(), account_id, token);
         Client::new(config).context("invalid Cloudflare API settings")
     }
-}
-
-/// The account-id rule: 32 hex characters, as Cloudflare issues them.
-pub fn check_account_id(account_id: &str) -> anyhow::Result<()> {
-    if account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        anyhow::bail!(
-            "account id {account_id:?} is not a Cloudflare account id (32 hex characters); copy it from the dashboard (Workers & Pages, right column) or `wrangler whoami`"
-        );
-    }
-    Ok(())
 }
 
 /// Whether `repo` names a remote (URL or scp-like `user@host:path`) rather than a local path.

@@ -19,6 +19,18 @@ pub const ENV_ACCOUNT_ID: &str = "CLOUDFLARE_ACCOUNT_ID";
 /// Variable overriding the API base (how the emulator is reached).
 pub const ENV_API_BASE_URL: &str = "CLOUDFLARE_API_BASE_URL";
 
+/// The account-id rule, the one place it is written: 32 hex characters, as Cloudflare issues
+/// them (which also keeps an id from reaching into another path of a URL).
+pub fn validate_account_id(account_id: &str) -> Result<(), ConfigError> {
+    if account_id.len() == 32 && account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidAccountId {
+            account_id: account_id.to_owned(),
+        })
+    }
+}
+
 /// Connect and per-request timeouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
@@ -58,7 +70,7 @@ pub enum ConfigError {
     #[error("api base url {url:?} is invalid: {detail}; use e.g. {DEFAULT_BASE_URL}")]
     InvalidBaseUrl { url: String, detail: String },
     #[error(
-        "account id {account_id:?} is invalid: only letters, digits, '-' and '_' are allowed (cloudflare account ids are 32 hex characters)"
+        "account id {account_id:?} is not a Cloudflare account id (32 hex characters); copy it from the dashboard (Workers & Pages, right column) or `wrangler whoami`"
     )]
     InvalidAccountId { account_id: String },
     #[error("api token is invalid: {reason}; copy the token again from the cloudflare dashboard")]
@@ -110,16 +122,7 @@ impl ClientConfig {
     /// Checks every field; [`crate::Client::new`] calls it too.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.parsed_base_url()?;
-        if self.account_id.is_empty()
-            || !self
-                .account_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(ConfigError::InvalidAccountId {
-                account_id: self.account_id.clone(),
-            });
-        }
+        validate_account_id(&self.account_id)?;
         validate_token(&self.token)?;
         self.budget.validate()?;
         if self.retry.max_attempts == 0 {
@@ -205,7 +208,7 @@ mod tests {
     fn base_url_override_is_honoured() {
         let config = ClientConfig::from_lookup(lookup(&[
             (ENV_API_TOKEN, "tok"),
-            (ENV_ACCOUNT_ID, "acc"),
+            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
             (ENV_API_BASE_URL, "http://127.0.0.1:8787/client/v4/"),
         ]))
         .expect("valid");
@@ -217,8 +220,11 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values_are_reported_without_the_token() {
-        let missing = ClientConfig::from_lookup(lookup(&[(ENV_ACCOUNT_ID, "acc")]))
-            .expect_err("token missing");
+        let missing = ClientConfig::from_lookup(lookup(&[(
+            ENV_ACCOUNT_ID,
+            "0123456789abcdef0123456789abcdef",
+        )]))
+        .expect_err("token missing");
         assert!(matches!(missing, ConfigError::MissingEnv { var } if var == ENV_API_TOKEN));
         let blank =
             ClientConfig::from_lookup(lookup(&[(ENV_API_TOKEN, "  "), (ENV_ACCOUNT_ID, "a")]))
@@ -227,7 +233,7 @@ mod tests {
 
         let bad_token = ClientConfig::from_lookup(lookup(&[
             (ENV_API_TOKEN, "sekrit\u{e9}value"),
-            (ENV_ACCOUNT_ID, "acc"),
+            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
         ]))
         .expect_err("non-ascii token");
         let text = format!("{bad_token} {bad_token:?}");
@@ -235,7 +241,7 @@ mod tests {
 
         let with_credentials = ClientConfig::from_lookup(lookup(&[
             (ENV_API_TOKEN, "tok"),
-            (ENV_ACCOUNT_ID, "acc"),
+            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
             (ENV_API_BASE_URL, "http://user:pa55word@host/v4"),
         ]))
         .expect_err("credentials in url");
@@ -249,7 +255,7 @@ mod tests {
         ] {
             let error = ClientConfig::from_lookup(lookup(&[
                 (ENV_API_TOKEN, "tok"),
-                (ENV_ACCOUNT_ID, "acc"),
+                (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
                 (ENV_API_BASE_URL, base),
             ]))
             .expect_err(base);
@@ -268,7 +274,11 @@ mod tests {
 
     #[test]
     fn debug_of_config_redacts_the_token() {
-        let config = ClientConfig::new("http://x", "acc", Secret::new("tok-do-not-print"));
+        let config = ClientConfig::new(
+            "http://x",
+            "0123456789abcdef0123456789abcdef",
+            Secret::new("tok-do-not-print"),
+        );
         let text = format!("{config:?}");
         assert!(!text.contains("tok-do-not-print"), "{text}");
         assert!(text.contains("[REDACTED]"));

@@ -49,6 +49,9 @@ pub struct EmulatorConfig {
     pub max_body_bytes: usize,
 }
 
+/// How many of the newest versions a deployment may reference (Cloudflare: 100; older docs: 10).
+pub const DEFAULT_VERSION_WINDOW: usize = 100;
+
 impl EmulatorConfig {
     /// A config with the given account and tokens and Cloudflare's defaults for the rest.
     pub fn new(account_id: impl Into<String>, tokens: Vec<String>) -> Self {
@@ -59,7 +62,7 @@ impl EmulatorConfig {
             account_id: account_id.into(),
             account_name: "Flaresync Emulated Account".into(),
             user_email: "dev@flaresync.test".into(),
-            version_window: 100,
+            version_window: DEFAULT_VERSION_WINDOW,
             rate_limit: RateLimit::default(),
             subdomain: "flaresync-emulator".into(),
             // Cloudflare's limit is 10 MB after gzip on the paid plan; the emulator does not

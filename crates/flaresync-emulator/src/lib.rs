@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use config::{EmulatorConfig, RateLimit};
+pub use config::{DEFAULT_VERSION_WINDOW, EmulatorConfig, RateLimit};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultKind, FaultSpec};
 pub use http::LoggedRequest;

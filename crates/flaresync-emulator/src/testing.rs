@@ -144,26 +144,26 @@ impl TestEmulator {
     pub fn create_kv_namespace(&self, title: &str) -> Result<String, ApiError> {
         let reply = self
             .emulator
-            .with_state(|tx, ctx| resources::kv_create(tx, ctx, title))?;
+            .with_state(|tx, ctx| resources::kv::create(tx, ctx, title))?;
         result_field(reply, "id")
     }
 
     pub fn delete_kv_namespace(&self, id: &str) -> Result<(), ApiError> {
         self.emulator
-            .with_state(|tx, _| resources::kv_delete(tx, id))
+            .with_state(|tx, _| resources::kv::delete(tx, id))
             .map(|_| ())
     }
 
     /// Creates an R2 bucket (`jurisdiction` None = default).
     pub fn create_r2_bucket(&self, name: &str, jurisdiction: Option<&str>) -> Result<(), ApiError> {
         self.emulator
-            .with_state(|tx, ctx| resources::r2_create(tx, ctx, name, jurisdiction, None, None))
+            .with_state(|tx, ctx| resources::r2::create(tx, ctx, name, jurisdiction, None, None))
             .map(|_| ())
     }
 
     pub fn delete_r2_bucket(&self, name: &str, jurisdiction: Option<&str>) -> Result<(), ApiError> {
         self.emulator
-            .with_state(|tx, _| resources::r2_delete(tx, name, jurisdiction))
+            .with_state(|tx, _| resources::r2::delete(tx, name, jurisdiction))
             .map(|_| ())
     }
 
@@ -171,13 +171,13 @@ impl TestEmulator {
     pub fn create_d1_database(&self, name: &str) -> Result<String, ApiError> {
         let reply = self
             .emulator
-            .with_state(|tx, ctx| resources::d1_create(tx, ctx, name, None))?;
+            .with_state(|tx, ctx| resources::d1::create(tx, ctx, name, None))?;
         result_field(reply, "uuid")
     }
 
     pub fn delete_d1_database(&self, id: &str) -> Result<(), ApiError> {
         self.emulator
-            .with_state(|tx, _| resources::d1_delete(tx, id))
+            .with_state(|tx, _| resources::d1::delete(tx, id))
             .map(|_| ())
     }
 
@@ -185,13 +185,13 @@ impl TestEmulator {
     pub fn create_queue(&self, name: &str) -> Result<String, ApiError> {
         let reply = self
             .emulator
-            .with_state(|tx, ctx| resources::queue_create(tx, ctx, name))?;
+            .with_state(|tx, ctx| resources::queues::create(tx, ctx, name))?;
         result_field(reply, "queue_id")
     }
 
     pub fn delete_queue(&self, id: &str) -> Result<(), ApiError> {
         self.emulator
-            .with_state(|tx, _| resources::queue_delete(tx, id))
+            .with_state(|tx, _| resources::queues::delete(tx, id))
             .map(|_| ())
     }
 

@@ -22,6 +22,7 @@
 
 use std::collections::BTreeMap;
 
+use flaresync_config::repo::DEFAULT_VERSION_WINDOW;
 use flaresync_config::{MigrationStep, WorkerSpec};
 use serde::{Deserialize, Serialize};
 
@@ -160,7 +161,8 @@ pub struct Policy {
     pub allow_secret_change_rollback: bool,
     /// Block rollbacks to versions that bind a D1 database (the 2023 docs forbid it).
     pub d1_blocks_rollback: bool,
-    /// How many of the newest deployable versions may be rolled back to (Cloudflare: 100).
+    /// How many of the newest deployable versions may be rolled back to (default
+    /// [`DEFAULT_VERSION_WINDOW`]: Cloudflare keeps 100).
     pub version_window: usize,
     /// Script names this Worker is deployed after.
     pub depends_on: Vec<String>,
@@ -175,7 +177,8 @@ impl Default for Policy {
             rollback_policy: RollbackPolicy::Refuse,
             allow_secret_change_rollback: false,
             d1_blocks_rollback: true,
-            version_window: 100,
+            // Lossless: usize is at least 32 bits on every target flaresync builds for.
+            version_window: DEFAULT_VERSION_WINDOW as usize,
             depends_on: Vec::new(),
             order: 0,
         }

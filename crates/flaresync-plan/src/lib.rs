@@ -40,6 +40,8 @@ pub mod order;
 pub mod planner;
 pub mod render;
 pub mod rules;
+#[cfg(test)]
+mod test_support;
 
 pub use input::{
     Desired, DesiredEntry, DesiredWorker, History, KnownVersion, Policies, Policy, RollbackPolicy,

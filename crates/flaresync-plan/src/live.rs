@@ -146,6 +146,16 @@ impl LiveWorker {
     pub fn version(&self, version_id: &str) -> Option<&LiveVersion> {
         self.versions.iter().find(|v| v.id == version_id)
     }
+
+    /// Whether version number `target` is known to be newer than the active version: moving
+    /// there (a revert of a revert, healing a hand rollback) goes forward, not back.
+    pub fn is_newer_than_active(&self, target: Option<u64>) -> bool {
+        let active = self
+            .active_version_id()
+            .and_then(|(id, _)| self.version(id))
+            .map(|version| version.number);
+        matches!((target, active), (Some(target), Some(active)) if target > 0 && active > 0 && target > active)
+    }
 }
 
 /// One Worker version (`GET …/versions/{id}`).

@@ -116,6 +116,18 @@ impl Action {
         }
     }
 
+    /// Whether this action moves traffic back to an older version: a rollback whose target is
+    /// not known to be newer than what is active. Deploying an existing *newer* version (a
+    /// revert of a revert, healing a hand rollback) is a forward move: dependencies first.
+    pub fn rolls_back(&self, live: Option<&crate::live::LiveWorker>) -> bool {
+        match self {
+            Action::Rollback { to, .. } => {
+                !live.is_some_and(|worker| worker.is_newer_than_active(to.number))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this action changes anything on Cloudflare.
     pub fn mutates(&self) -> bool {
         matches!(

@@ -40,32 +40,7 @@ pub struct Ordering {
 
 /// Script names a spec refers to through bindings and settings (not filtered to the plan).
 pub fn referenced_scripts(spec: &WorkerSpec) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for binding in &spec.bindings {
-        match &binding.kind {
-            BindingKind::Service {
-                service,
-                environment,
-                ..
-            } => {
-                names.insert(service.clone());
-                if let Some(environment) = environment {
-                    names.insert(format!("{service}-{environment}"));
-                }
-            }
-            BindingKind::DurableObjectNamespace {
-                script_name: Some(script),
-                ..
-            }
-            | BindingKind::Workflow {
-                script_name: Some(script),
-                ..
-            } => {
-                names.insert(script.clone());
-            }
-            _ => {}
-        }
-    }
+    let mut names = binding_targets(&spec.bindings);
     for tail in &spec.settings.tail_consumers {
         names.insert(tail.service.clone());
         if let Some(environment) = &tail.environment {

@@ -153,7 +153,7 @@ mod tests {
     fn debug_of_client_redacts_the_token() {
         let client = Client::new(ClientConfig::new(
             "http://127.0.0.1:9/client/v4",
-            "acc",
+            "0123456789abcdef0123456789abcdef",
             Secret::new("tok-never-print-me"),
         ))
         .expect("valid config");
@@ -167,7 +167,7 @@ mod tests {
         fn assert_send<T: Send>(_: T) {}
         let client = Client::new(ClientConfig::new(
             "http://127.0.0.1:9/client/v4",
-            "acc",
+            "0123456789abcdef0123456789abcdef",
             Secret::new("tok"),
         ))
         .expect("valid config");

@@ -127,122 +127,161 @@ pub fn validate(
                 "binding {name} must have a type"
             )));
         };
-        let required = |field: &str, what: &str| -> Result<String, ApiError> {
-            str_field(binding, field).map(str::to_owned).ok_or_else(|| {
-                ApiError::validation(format!(
-                    "binding {name} of type {kind} must have {what} specified"
-                ))
-            })
+        let check = Check {
+            tx,
+            script,
+            do_classes,
+            name: &name,
+            kind: &kind,
         };
-        match kind.as_str() {
-            "plain_text" | "secret_text" if !binding.get("text").is_some_and(Value::is_string) => {
-                return Err(ApiError::validation(format!(
-                    "binding {name} of type {kind} must have a `text` string specified"
-                )));
-            }
-            "json" if binding.get("json").is_none() => {
-                return Err(ApiError::validation(format!(
-                    "binding {name} of type json must have a `json` value specified"
-                )));
-            }
-            "kv_namespace" => {
-                let id = required("namespace_id", "a `namespace_id`")?;
-                if !resources::kv_exists(tx, &id)? {
-                    return Err(ApiError::new(
-                        400,
-                        10042,
-                        format!(
-                            "KV namespace '{id}' is not valid. (binding '{name}': no KV namespace \
-                             with this id exists in the account; create it first) (rule: binding-resource-exists)"
-                        ),
-                    ));
-                }
-            }
-            "r2_bucket" => {
-                let bucket = required("bucket_name", "a `bucket_name`")?;
-                let jurisdiction = resources::r2_jurisdiction(str_field(binding, "jurisdiction"))?;
-                if !resources::r2_exists(tx, &bucket, &jurisdiction)? {
-                    return Err(ApiError::new(
-                        400,
-                        10085,
-                        format!(
-                            "R2 bucket '{bucket}' cannot be found (binding '{name}', jurisdiction \
-                             {jurisdiction}); create the bucket first (rule: binding-resource-exists)"
-                        ),
-                    ));
-                }
-            }
-            "d1" => {
-                let id = str_field(binding, "id")
-                    .or_else(|| str_field(binding, "database_id"))
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        ApiError::validation(format!(
-                            "binding {name} of type d1 must have a valid `id` specified"
-                        ))
-                    })?;
-                if !resources::d1_exists(tx, &id)? {
-                    return Err(ApiError::new(
-                        400,
-                        10181,
-                        format!(
-                            "D1 binding '{name}' references database '{id}' which was not found. \
-                             Check that the database exists in this account. (rule: binding-resource-exists)"
-                        ),
-                    ));
-                }
-                binding["id"] = Value::String(id.clone());
-                binding["database_id"] = Value::String(id);
-            }
-            "queue" => {
-                let queue = required("queue_name", "a queue")?;
-                if !resources::queue_exists(tx, &queue)? {
-                    return Err(ApiError::new(
-                        400,
-                        10104,
-                        format!(
-                            "Queue '{queue}' does not exist (binding '{name}'); create the queue \
-                             first (rule: binding-resource-exists)"
-                        ),
-                    ));
-                }
-            }
-            "durable_object_namespace" => {
-                let class = required("class_name", "a `class_name`")?;
-                let other = str_field(binding, "script_name").filter(|s| *s != script);
-                let namespace_id = match other {
-                    None => match do_classes.get(&class) {
-                        Some(id) => Some(id.clone()),
-                        None => {
-                            return Err(ApiError::new(
-                                400,
-                                10061,
-                                format!(
-                                    "Cannot create binding for class '{class}' (binding \
-                                     '{name}') because it is not currently configured to \
-                                     implement Durable Objects. Did you mean to create a \
-                                     migration? (rule: do-class-has-migration)"
-                                ),
-                            ));
-                        }
-                    },
-                    Some(other) => store::get_script(tx, other)?
-                        .and_then(|s| s.do_classes.get(&class).cloned()),
-                };
-                if let Some(id) = namespace_id {
-                    binding["namespace_id"] = Value::String(id);
-                }
-            }
-            "service" => {
-                required("service", "a `service`")?;
-            }
-            "inherit" => {
-                // Resolved before validation; an inherit still here was dropped (non-strict).
-            }
-            _ => {}
-        }
+        check.binding(binding)?;
     }
     Ok(())
+}
+
+/// The validation of one binding: where it is checked (the transaction, this Worker and its
+/// Durable Object classes) and what it is (its unique name and its type).
+struct Check<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    script: &'a str,
+    do_classes: &'a BTreeMap<String, String>,
+    name: &'a str,
+    kind: &'a str,
+}
+
+impl Check<'_, '_> {
+    fn binding(&self, binding: &mut Value) -> Result<(), ApiError> {
+        let (name, kind) = (self.name, self.kind);
+        match kind {
+            "plain_text" | "secret_text" if !binding.get("text").is_some_and(Value::is_string) => {
+                Err(ApiError::validation(format!(
+                    "binding {name} of type {kind} must have a `text` string specified"
+                )))
+            }
+            "json" if binding.get("json").is_none() => Err(ApiError::validation(format!(
+                "binding {name} of type json must have a `json` value specified"
+            ))),
+            "kv_namespace" => self.kv_namespace(binding),
+            "r2_bucket" => self.r2_bucket(binding),
+            "d1" => self.d1(binding),
+            "queue" => self.queue(binding),
+            "durable_object_namespace" => self.durable_object(binding),
+            "service" => self.required(binding, "service", "a `service`").map(drop),
+            // An `inherit` still here was dropped (non-strict); other types need no check.
+            _ => Ok(()),
+        }
+    }
+
+    /// The non-empty string field `field`, or the error naming `what` is missing.
+    fn required(&self, binding: &Value, field: &str, what: &str) -> Result<String, ApiError> {
+        str_field(binding, field).map(str::to_owned).ok_or_else(|| {
+            ApiError::validation(format!(
+                "binding {} of type {} must have {what} specified",
+                self.name, self.kind
+            ))
+        })
+    }
+
+    fn kv_namespace(&self, binding: &Value) -> Result<(), ApiError> {
+        let name = self.name;
+        let id = self.required(binding, "namespace_id", "a `namespace_id`")?;
+        must_exist(resources::kv::exists(self.tx, &id)?, 10042, || {
+            format!(
+                "KV namespace '{id}' is not valid. (binding '{name}': no KV namespace \
+                 with this id exists in the account; create it first) (rule: binding-resource-exists)"
+            )
+        })
+    }
+
+    fn r2_bucket(&self, binding: &Value) -> Result<(), ApiError> {
+        let name = self.name;
+        let bucket = self.required(binding, "bucket_name", "a `bucket_name`")?;
+        let jurisdiction = resources::r2::jurisdiction(str_field(binding, "jurisdiction"))?;
+        must_exist(
+            resources::r2::exists(self.tx, &bucket, &jurisdiction)?,
+            10085,
+            || {
+                format!(
+                    "R2 bucket '{bucket}' cannot be found (binding '{name}', jurisdiction \
+                 {jurisdiction}); create the bucket first (rule: binding-resource-exists)"
+                )
+            },
+        )
+    }
+
+    /// Takes the database from `id` or `database_id` and fills in both.
+    fn d1(&self, binding: &mut Value) -> Result<(), ApiError> {
+        let name = self.name;
+        let id = str_field(binding, "id")
+            .or_else(|| str_field(binding, "database_id"))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "binding {name} of type d1 must have a valid `id` specified"
+                ))
+            })?;
+        must_exist(resources::d1::exists(self.tx, &id)?, 10181, || {
+            format!(
+                "D1 binding '{name}' references database '{id}' which was not found. \
+                 Check that the database exists in this account. (rule: binding-resource-exists)"
+            )
+        })?;
+        binding["id"] = Value::String(id.clone());
+        binding["database_id"] = Value::String(id);
+        Ok(())
+    }
+
+    fn queue(&self, binding: &Value) -> Result<(), ApiError> {
+        let name = self.name;
+        let queue = self.required(binding, "queue_name", "a queue")?;
+        must_exist(resources::queues::exists(self.tx, &queue)?, 10104, || {
+            format!(
+                "Queue '{queue}' does not exist (binding '{name}'); create the queue \
+                 first (rule: binding-resource-exists)"
+            )
+        })
+    }
+
+    /// Fills `namespace_id`: from this upload's classes, or another Worker's (when it has one).
+    fn durable_object(&self, binding: &mut Value) -> Result<(), ApiError> {
+        let name = self.name;
+        let class = self.required(binding, "class_name", "a `class_name`")?;
+        let other = str_field(binding, "script_name").filter(|s| *s != self.script);
+        let namespace_id = match other {
+            None => match self.do_classes.get(&class) {
+                Some(id) => Some(id.clone()),
+                None => {
+                    return Err(ApiError::new(
+                        400,
+                        10061,
+                        format!(
+                            "Cannot create binding for class '{class}' (binding \
+                             '{name}') because it is not currently configured to \
+                             implement Durable Objects. Did you mean to create a \
+                             migration? (rule: do-class-has-migration)"
+                        ),
+                    ));
+                }
+            },
+            Some(other) => {
+                store::get_script(self.tx, other)?.and_then(|s| s.do_classes.get(&class).cloned())
+            }
+        };
+        if let Some(id) = namespace_id {
+            binding["namespace_id"] = Value::String(id);
+        }
+        Ok(())
+    }
+}
+
+/// `Ok` when the resource a binding references exists, else a 400 with `code` (rule
+/// binding-resource-exists).
+fn must_exist(exists: bool, code: u32, message: impl FnOnce() -> String) -> Result<(), ApiError> {
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::new(400, code, message()))
+    }
 }
 
 /// A binding as responses show it: secret material removed.

@@ -141,15 +141,7 @@ fn missing_resources(
     let mut missing = BTreeSet::new();
     for version in targets.iter().flatten() {
         for resource in rules::referenced_resources(&version.bindings) {
-            let exists = match &resource {
-                ResourceRef::Kv(id) => resources::kv_exists(tx, id)?,
-                ResourceRef::R2 { name, jurisdiction } => {
-                    resources::r2_exists(tx, name, jurisdiction)?
-                }
-                ResourceRef::Queue(name) => resources::queue_exists(tx, name)?,
-                ResourceRef::D1(id) => resources::d1_exists(tx, id)?,
-            };
-            if !exists {
+            if !resources::exists(tx, &resource)? {
                 missing.insert(resource);
             }
         }

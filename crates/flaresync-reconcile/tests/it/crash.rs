@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use flaresync_emulator::{FaultKind, FaultSpec, testing::TestEmulator};
+use flaresync_emulator::testing::TestEmulator;
 use flaresync_journal::{Action, Outcome};
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
-use crate::support::{Repo, context, journal_path};
+use crate::support::{Repo, context, journal_path, latency};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -32,19 +32,12 @@ async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions
     let commit = repo.commit("api v2");
     // Slow deployment creation, so the abort lands while it is in flight: after the upload.
     emulator
-        .add_fault(FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api/deployments$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(3_000),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency(
+            "POST",
+            "/workers/scripts/api/deployments$",
+            1,
+            3_000,
+        ))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
     let task = tokio::spawn({
@@ -165,19 +158,7 @@ async fn an_abort_during_a_new_workers_first_upload_does_not_wedge_the_state_dir
     let journal = journal_path(&state);
     // The first script upload of `api` hangs: the abort lands while it is in flight.
     emulator
-        .add_fault(FaultSpec {
-            method: Some("PUT".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/api$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: Some(60_000),
-            code: None,
-            message: None,
-        })
+        .add_fault(latency("PUT", "/workers/scripts/api$", 1, 60_000))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
     let task = tokio::spawn({
@@ -241,4 +222,111 @@ async fn an_abort_during_a_new_workers_first_upload_does_not_wedge_the_state_dir
         ],
         "the interrupted upload is recorded as failed, then deployed"
     );
+}
+
+/// Two `sync` runs with different state directories (two CI jobs on fresh runners) on one
+/// account. When both upload the same commit at the same moment, both must settle on one
+/// version (the oldest with the commit's tag) and neither fails verification; when one starts
+/// after the other uploaded, it uploads nothing.
+#[tokio::test]
+async fn two_syncs_with_different_state_directories_settle_on_one_version() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("initial");
+    let (first, second) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let a = context(&repo, &emulator, &journal_path(&first));
+    sync_once(&a, apply()).await.expect("first deploy");
+
+    // Both uploads in flight together: both pass the check before uploading.
+    repo.set_body("api", "api-2");
+    let commit = repo.commit("api v2");
+    emulator
+        .add_fault(latency("POST", "/workers/scripts/api/versions$", 2, 1_000))
+        .expect("fault is valid");
+    let a = context(&repo, &emulator, &journal_path(&first));
+    let b = context(&repo, &emulator, &journal_path(&second));
+    let (ra, rb) = tokio::join!(sync_once(&a, apply()), sync_once(&b, apply()));
+    for report in [ra.expect("a"), rb.expect("b")] {
+        let api = &report.workers[0];
+        assert!(
+            matches!(
+                api.outcome,
+                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+            ),
+            "{api:?}"
+        );
+    }
+    let versions = a.client().list_versions("api").await.expect("lists");
+    let tagged: Vec<_> = versions
+        .iter()
+        .filter(|v| v.tag() == Some(commit.as_str()))
+        .collect();
+    let oldest = tagged
+        .iter()
+        .min_by_key(|v| v.number)
+        .expect("a version of the commit");
+    let active = a
+        .client()
+        .active_deployment("api")
+        .await
+        .expect("reads")
+        .expect("active");
+    assert_eq!(active.versions[0].version_id, oldest.id, "{versions:?}");
+    for ctx in [&a, &b] {
+        let settled = sync_once(ctx, apply()).await.expect("settled");
+        assert_eq!(settled.workers[0].outcome, WorkerOutcome::InSync);
+    }
+
+    // One after the other: the second finds the first's upload and uploads nothing.
+    repo.set_body("api", "api-3");
+    let third = repo.commit("api v3");
+    emulator
+        .add_fault(latency(
+            "POST",
+            "/workers/scripts/api/deployments$",
+            1,
+            1_500,
+        ))
+        .expect("fault is valid");
+    let a = context(&repo, &emulator, &journal_path(&first));
+    let b = context(&repo, &emulator, &journal_path(&second));
+    let first_run = tokio::spawn({
+        let a = a.clone();
+        async move { sync_once(&a, apply()).await }
+    });
+    // Wait until a's upload is done (its deployment is slowed down).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let probe = crate::support::client(&emulator);
+    while !probe
+        .list_versions("api")
+        .await
+        .expect("lists")
+        .iter()
+        .any(|v| v.tag() == Some(third.as_str()))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "a never uploaded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rb = sync_once(&b, apply()).await.expect("b");
+    let ra = first_run.await.expect("joins").expect("a");
+    for report in [ra, rb] {
+        let api = &report.workers[0];
+        assert!(
+            matches!(
+                api.outcome,
+                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+            ),
+            "{api:?}"
+        );
+    }
+    let versions = a.client().list_versions("api").await.expect("lists");
+    let tagged = versions
+        .iter()
+        .filter(|v| v.tag() == Some(third.as_str()))
+        .count();
+    assert_eq!(tagged, 1, "one version of the commit: {versions:?}");
 }

@@ -1156,10 +1156,23 @@ async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_thro
             let _ = stopped.await;
         },
     ));
+    // Watch through a client of its own: polling must not drain the loop's request budget.
+    let probe = crate::support::client(&emulator);
+    let active = |name: &'static str| {
+        let probe = probe.clone();
+        async move {
+            probe
+                .active_deployment(name)
+                .await
+                .expect("reads deployments")
+                .map(|d| d.versions[0].version_id.clone())
+                .unwrap_or_default()
+        }
+    };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let web = active_version(&ctx, "web").await;
-        let api = active_version(&ctx, "api").await;
+        let web = active("web").await;
+        let api = active("api").await;
         if web == web_v1 && api == api_v1 {
             break;
         }
@@ -1587,4 +1600,58 @@ async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_rem
         "{report:#?}"
     );
     assert_eq!(active_version(&ctx, "svc").await, svc_v2);
+}
+
+/// On call rolled both Workers back by hand. web (the caller) is on `drift_policy = "report"`,
+/// api (its dependency) on `heal`: healing api is a move to its newer version, so it goes
+/// dependency-first and is not held behind the report-held web, in this pass and every next.
+#[tokio::test]
+async fn healing_a_dependency_is_not_held_behind_a_report_held_caller() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.worker("web", "web-1");
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo.write("flaresync.toml", "[workers.api]\ndrift_policy = \"heal\"\n");
+    repo.commit("web and api");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    assert!(sync(&ctx).await.converged());
+    let api_v1 = active_version(&ctx, "api").await;
+    let web_v1 = active_version(&ctx, "web").await;
+    repo.set_body("api", "api-2");
+    repo.set_body("web", "web-2");
+    repo.commit("api and web v2");
+    assert!(sync(&ctx).await.converged());
+    let api_v2 = active_version(&ctx, "api").await;
+    for (script, version) in [("web", &web_v1), ("api", &api_v1)] {
+        ctx.client()
+            .create_deployment(
+                script,
+                &flaresync_cloudflare::NewDeployment::single(version, Some("incident".into())),
+                false,
+            )
+            .await
+            .expect("manual rollback");
+    }
+    for _ in 0..2 {
+        let report = sync(&ctx).await;
+        assert_eq!(worker(&report, "web").outcome, WorkerOutcome::HeldForDrift);
+        let api = worker(&report, "api");
+        assert!(
+            matches!(
+                api.outcome,
+                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+            ),
+            "{report:#?}"
+        );
+        assert_eq!(active_version(&ctx, "api").await, api_v2);
+        assert_eq!(active_version(&ctx, "web").await, web_v1);
+    }
 }

@@ -162,3 +162,25 @@ pub fn writes(requests: &[String]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+/// A fault that delays `count` matching requests by `latency_ms`.
+pub fn latency(
+    method: &str,
+    path_regex: &str,
+    count: u32,
+    latency_ms: u64,
+) -> flaresync_emulator::FaultSpec {
+    flaresync_emulator::FaultSpec {
+        method: Some(method.into()),
+        path_prefix: None,
+        path_regex: Some(path_regex.into()),
+        kind: flaresync_emulator::FaultKind::Latency,
+        count: Some(count),
+        probability: None,
+        status: None,
+        retry_after: None,
+        latency_ms: Some(latency_ms),
+        code: None,
+        message: None,
+    }
+}

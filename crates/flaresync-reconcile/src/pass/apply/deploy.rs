@@ -102,6 +102,9 @@ pub(super) async fn verify(
             .map_err(|e| Error::api(format!("verifying the deployment of {worker}"), e))?;
         match active {
             Some(active) if expected.is_served_by(&active) => return Ok(active.id),
+            Some(active) if same_commits(ctx, worker, expected, &active).await => {
+                return Ok(active.id);
+            }
             Some(active) => {
                 actual = active
                     .versions
@@ -123,4 +126,45 @@ pub(super) async fn verify(
             .join(", "),
         actual,
     })
+}
+
+/// Whether `active` serves the same commits as `expected` at the same shares: a concurrent
+/// flaresync (another state directory) deployed its copy of the same commit, which holds the
+/// same content. Reads the version list once; any failure answers no.
+async fn same_commits(
+    ctx: &Context,
+    worker: &str,
+    expected: &NewDeployment,
+    active: &flaresync_cloudflare::Deployment,
+) -> bool {
+    let Ok(versions) = ctx.client.list_versions(worker).await else {
+        return false;
+    };
+    let tag_of = |id: &str| {
+        versions
+            .iter()
+            .find(|v| v.id == id)
+            .and_then(|v| v.tag())
+            .map(str::to_owned)
+    };
+    let shares = |entries: &mut dyn Iterator<Item = (&str, f64)>| -> Option<Vec<(String, i64)>> {
+        let mut out: Vec<(String, i64)> = entries
+            .map(|(id, percentage)| Some((tag_of(id)?, (percentage * 1000.0).round() as i64)))
+            .collect::<Option<_>>()?;
+        out.sort();
+        Some(out)
+    };
+    let want = shares(
+        &mut expected
+            .versions
+            .iter()
+            .map(|v| (v.version_id.as_str(), v.percentage)),
+    );
+    let have = shares(
+        &mut active
+            .versions
+            .iter()
+            .map(|v| (v.version_id.as_str(), v.percentage)),
+    );
+    want.is_some() && want == have
 }

@@ -34,7 +34,7 @@ pub(super) async fn apply(
     hold: &BTreeSet<String>,
     reports: &mut BTreeMap<String, WorkerReport>,
 ) -> Result<(), Error> {
-    let order = Ordering::new(plan, memory);
+    let order = Ordering::new(plan, memory, reports);
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut writes: BTreeMap<String, WorkerWrites> = BTreeMap::new();
 
@@ -96,13 +96,16 @@ struct Ordering<'p> {
     depends: BTreeMap<&'p str, &'p [String]>,
     /// Who the live versions call (a revert may remove the binding from Git's state).
     live_calls: BTreeMap<String, BTreeSet<String>>,
+    /// Workers held for drift under `drift_policy = "report"`: a human's call with no end, so
+    /// their dependencies do not wait for them.
+    drift_held: BTreeSet<String>,
     /// Worker -> its active version before the pass and the commit it was built from (what a
     /// failed health check restores).
     previous_active: BTreeMap<String, Previous>,
 }
 
 impl<'p> Ordering<'p> {
-    fn new(plan: &'p Plan, memory: &Memory) -> Self {
+    fn new(plan: &'p Plan, memory: &Memory, reports: &BTreeMap<String, WorkerReport>) -> Self {
         let mut last_index = BTreeMap::new();
         for (index, step) in plan.steps.iter().enumerate() {
             last_index.insert(step.worker(), index);
@@ -138,9 +141,20 @@ impl<'p> Ordering<'p> {
                 Some((name.clone(), previous))
             })
             .collect();
+        // Only moves back to older versions run callers first; a move to a newer existing
+        // version (a revert of a revert, a heal) runs dependencies first like a deploy.
+        let rolling_back = plan
+            .workers
+            .iter()
+            .filter(|w| {
+                let live = memory.workers.get(&w.name).map(|cached| &cached.live);
+                w.action.rolls_back(live)
+            })
+            .map(|w| w.name.as_str())
+            .collect();
         Ordering {
             last_index,
-            rolling_back: with_action(|a| matches!(a, PlanAction::Rollback { .. })),
+            rolling_back,
             changing: with_action(|a| {
                 matches!(
                     a,
@@ -153,6 +167,11 @@ impl<'p> Ordering<'p> {
                 .map(|w| (w.name.as_str(), w.depends_on.as_slice()))
                 .collect(),
             live_calls,
+            drift_held: reports
+                .values()
+                .filter(|report| report.outcome == WorkerOutcome::HeldForDrift)
+                .map(|report| report.worker.clone())
+                .collect(),
             previous_active,
         }
     }
@@ -177,7 +196,8 @@ impl<'p> Ordering<'p> {
                             .live_calls
                             .get(&w.name)
                             .is_some_and(|targets| targets.contains(worker)))
-                    && (failed.contains(&w.name) || hold.contains(&w.name))
+                    && (failed.contains(&w.name)
+                        || (hold.contains(&w.name) && !self.drift_held.contains(w.name.as_str())))
             })?;
             return Some((
                 dependent.name.clone(),

@@ -132,6 +132,16 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
             .record(JournalAction::Upload, Outcome::Started)
             .message(format!("uploading a version of commit {}", short(head))),
     )?;
+    // Another flaresync (another state directory: a second CI job) may have uploaded this
+    // commit already: deploy its version rather than a second copy.
+    if let Some(existing) = oldest_with_tag(frame).await? {
+        return adopt(
+            frame,
+            writes,
+            existing,
+            "found, uploaded by another flaresync",
+        );
+    }
     let metadata = frame
         .spec
         .upload_metadata(&frame.upload_options(UploadKind::Version, None));
@@ -141,25 +151,63 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
         .await
     {
         Ok(version) => {
-            frame.journal(
-                &frame
-                    .record(JournalAction::Upload, Outcome::Success)
-                    .version(&version.id)
-                    .message(format!(
-                        "uploaded version {} of commit {}",
-                        version.id,
-                        short(head)
-                    )),
-            )?;
-            info!(worker = %worker, commit = %short(head), version = %version.id, "Uploaded version.");
-            writes.uploaded = Some(version.id);
-            Ok(())
+            // Both uploads may have passed the check at once: every flaresync then deploys the
+            // oldest version of the commit, so they settle on one (see the README).
+            if let Some(oldest) = oldest_with_tag(frame).await?
+                && oldest != version.id
+            {
+                return adopt(frame, writes, oldest, "older copy of this commit, kept");
+            }
+            adopt(frame, writes, version.id, "uploaded")
         }
         Err(source_error) => frame.failed(
             JournalAction::Upload,
             Error::api(format!("uploading a version of {worker}"), source_error),
         ),
     }
+}
+
+/// The oldest version of `worker` carrying the head commit's tag, if any.
+async fn oldest_with_tag(frame: &StepFrame<'_>) -> Result<Option<String>, Error> {
+    let worker = frame.worker;
+    let tag = frame.input.source.tag.as_str();
+    let versions = match frame.input.ctx.client.list_versions(worker).await {
+        Ok(versions) => versions,
+        Err(error) if error.is_not_found() => return Ok(None),
+        Err(error) => {
+            return Err(Error::api(
+                format!("looking up versions of {worker}"),
+                error,
+            ));
+        }
+    };
+    Ok(versions
+        .into_iter()
+        .filter(|v| v.tag() == Some(tag))
+        .min_by_key(|v| v.number.unwrap_or(u64::MAX))
+        .map(|v| v.id))
+}
+
+/// Records `version` as this pass's upload of the head commit.
+fn adopt(
+    frame: &StepFrame<'_>,
+    writes: &mut WorkerWrites,
+    version: String,
+    how: &str,
+) -> Result<(), Error> {
+    let (worker, head) = (frame.worker, frame.head());
+    frame.journal(
+        &frame
+            .record(JournalAction::Upload, Outcome::Success)
+            .version(&version)
+            .message(format!(
+                "version {version} of commit {}: {how}",
+                short(head)
+            )),
+    )?;
+    info!(worker = %worker, commit = %short(head), version = %version, how, "Version of the commit ready.");
+    writes.uploaded = Some(version);
+    Ok(())
 }
 
 async fn deploy_version(

@@ -1,0 +1,121 @@
+//! Which non-versioned settings (routes, crons, logpush, observability, tail and queue
+//! consumers, `workers_dev`) a decision applies: those that differ, or that must be applied
+//! because their live value is unknown.
+
+use std::collections::BTreeSet;
+
+use flaresync_config::{Route, WorkerSpec};
+
+use super::case::Case;
+
+/// The routes and crons Cloudflare reported, when they were fetched.
+#[derive(Clone, Copy)]
+struct LiveTriggers<'a> {
+    routes: Option<&'a [Route]>,
+    crons: Option<&'a [String]>,
+}
+
+/// Non-versioned settings that differ (or must be applied because their live value is unknown).
+/// `versions_equal`: what runs already has the desired versioned content.
+pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
+    let spec = case.spec();
+    let live_worker = case.current.live_worker;
+    let live = LiveTriggers {
+        routes: live_worker.and_then(|w| w.routes.as_deref()),
+        crons: live_worker.and_then(|w| w.crons.as_deref()),
+    };
+    let mut fields = differing_from_live(live, spec);
+    match case.input.base.map(|(_, w)| &w.spec) {
+        Some(base) => fields.extend(differing_from_base(live, base, spec)),
+        // A new version is going live and nothing says what the non-versioned settings are:
+        // apply the ones Git declares (idempotent), as wrangler does after `versions deploy`.
+        None if !versions_equal => fields.extend(declared(live, spec)),
+        None => {}
+    }
+    if fields.is_empty()
+        && versions_equal
+        && case.current.digest.is_some_and(|d| d != case.worker.digest)
+    {
+        // Digests say something outside the version changed, but neither live values nor a base
+        // commit tell which field: apply all non-versioned settings.
+        fields.insert("script_settings");
+    }
+    fields.into_iter().map(str::to_owned).collect()
+}
+
+fn same_set<T: Ord>(a: &[T], b: &[T]) -> bool {
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+/// Routes and crons whose fetched live values differ from Git's.
+fn differing_from_live(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'static str> {
+    let mut fields = BTreeSet::new();
+    if live
+        .routes
+        .is_some_and(|routes| !same_set(routes, &spec.routes))
+    {
+        fields.insert("routes");
+    }
+    if live
+        .crons
+        .is_some_and(|crons| !same_set(crons, &spec.crons))
+    {
+        fields.insert("crons");
+    }
+    fields
+}
+
+/// Settings changed since the base commit (routes and crons only where live values are unknown).
+fn differing_from_base(
+    live: LiveTriggers<'_>,
+    base: &WorkerSpec,
+    spec: &WorkerSpec,
+) -> BTreeSet<&'static str> {
+    let changed = [
+        (
+            "routes",
+            live.routes.is_none() && base.routes != spec.routes,
+        ),
+        (
+            "crons",
+            live.crons.is_none() && !same_set(&base.crons, &spec.crons),
+        ),
+        ("logpush", base.settings.logpush != spec.settings.logpush),
+        (
+            "observability",
+            base.settings.observability != spec.settings.observability,
+        ),
+        (
+            "tail_consumers",
+            base.settings.tail_consumers != spec.settings.tail_consumers,
+        ),
+        (
+            "queue_consumers",
+            base.queue_consumers != spec.queue_consumers,
+        ),
+        ("workers_dev", base.workers_dev != spec.workers_dev),
+    ];
+    selected(changed)
+}
+
+/// Settings Git declares (routes and crons only where live values are unknown).
+fn declared(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'static str> {
+    let declared = [
+        ("routes", live.routes.is_none() && !spec.routes.is_empty()),
+        ("crons", live.crons.is_none() && !spec.crons.is_empty()),
+        ("logpush", spec.settings.logpush.is_some()),
+        ("observability", spec.settings.observability.is_some()),
+        ("tail_consumers", !spec.settings.tail_consumers.is_empty()),
+        // wrangler sets the workers.dev route whenever `workers_dev` is written.
+        ("workers_dev", spec.workers_dev.is_some()),
+    ];
+    selected(declared)
+}
+
+fn selected<const N: usize>(table: [(&'static str, bool); N]) -> BTreeSet<&'static str> {
+    table
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(field, _)| field)
+        .collect()
+}
