@@ -17,6 +17,7 @@ pub mod controller;
 pub mod desired;
 pub mod entry;
 pub mod error;
+pub mod graphql;
 pub mod listener;
 pub mod locate;
 pub mod overrides;
