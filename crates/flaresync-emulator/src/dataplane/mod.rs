@@ -10,7 +10,9 @@
 //! is the generated entry module, [`capnp`] the literals). I/O: [`desired`] reads the control
 //! plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them in step with
 //! deployments, [`listener`] forwards requests through the [`table`], [`request_log`] keeps the
-//! invocations for GraphQL analytics. [`locate`] finds the workerd binary.
+//! invocations for GraphQL analytics, [`graphql`] answers the analytics API from them,
+//! [`upload_check`] refuses at upload time a bundle workerd cannot load. [`locate`] finds the
+//! workerd binary.
 
 pub mod capnp;
 pub mod controller;
@@ -26,6 +28,7 @@ pub mod routing;
 pub mod runtime_bindings;
 pub mod supervisor;
 pub mod table;
+pub mod upload_check;
 pub mod workerd_config;
 
 use std::future::Future;
@@ -68,18 +71,24 @@ impl crate::Emulator {
             })?;
         let runtime_dir = work_dir.join("runtime");
         let storage_dir = work_dir.join("durable-objects");
-        for dir in [&runtime_dir, &storage_dir] {
+        let check_dir = work_dir.join("upload-check");
+        for dir in [&runtime_dir, &storage_dir, &check_dir] {
             std::fs::create_dir_all(dir).map_err(|source| DataPlaneError::Files {
                 dir: dir.clone(),
                 source,
             })?;
         }
         let table = SharedTable::default();
+        let runtime = Runtime {
+            binary: options.workerd,
+            work_dir: runtime_dir,
+        };
+        let _ = self.shared.upload_check.set(upload_check::UploadCheck {
+            runtime: runtime.clone(),
+            storage_dir: check_dir.to_string_lossy().into_owned(),
+        });
         let controller = Controller::new(
-            Runtime {
-                binary: options.workerd,
-                work_dir: runtime_dir,
-            },
+            runtime,
             self.shared.clone(),
             table.clone(),
             address.to_string(),

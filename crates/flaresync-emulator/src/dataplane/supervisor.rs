@@ -127,6 +127,10 @@ fn rejection_message(stderr: &str) -> String {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.contains("No tests found") && !l.contains("Tests failed"))
+        .map(|l| match l.split_once(": ") {
+            Some((service, rest)) if service.starts_with("service ") => rest,
+            _ => l,
+        })
         .take(6)
         .collect();
     if lines.is_empty() {

@@ -46,6 +46,8 @@ pub struct Shared {
     pub(crate) user_id: String,
     /// Requests the data plane served (GraphQL analytics).
     pub(crate) invocations: crate::dataplane::InvocationLog,
+    /// Set when the data plane runs: uploads are checked with workerd.
+    pub(crate) upload_check: std::sync::OnceLock<crate::dataplane::upload_check::UploadCheck>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -66,6 +68,7 @@ impl Shared {
             log: Mutex::new(RequestLog::default()),
             user_id,
             invocations: crate::dataplane::InvocationLog::default(),
+            upload_check: std::sync::OnceLock::new(),
         }
     }
 

@@ -34,20 +34,41 @@ pub fn workerd() -> Option<PathBuf> {
 }
 
 impl Plane {
+    /// The emulator with its data plane serving.
     pub async fn start(workerd: PathBuf) -> Self {
+        let mut plane = Self::control_plane_only().await;
+        plane.start_data_plane(workerd);
+        plane
+    }
+
+    /// The emulator alone (uploads are not checked by workerd until the data plane starts).
+    pub async fn control_plane_only() -> Self {
         let emu = TestEmulator::start().await.expect("emulator starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind data plane");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind data plane");
         let data = listener.local_addr().expect("addr");
+        drop(listener);
+        Self {
+            emu,
+            http: reqwest::Client::new(),
+            data,
+            _dir: tempfile::tempdir().expect("tempdir"),
+            stop: None,
+        }
+    }
+
+    /// Starts the data plane on the address reserved for it.
+    pub fn start_data_plane(&mut self, workerd: PathBuf) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let emulator = emu.emulator().clone();
+        let emulator = self.emu.emulator().clone();
         let options = DataPlaneOptions {
             workerd,
-            work_dir: dir.path().to_path_buf(),
+            work_dir: self._dir.path().to_path_buf(),
         };
+        let address = self.data;
         tokio::spawn(async move {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .expect("bind data plane");
             let shutdown = async move {
                 let _ = stopped.await;
             };
@@ -56,13 +77,7 @@ impl Plane {
                 .await
                 .expect("data plane serves");
         });
-        Self {
-            emu,
-            http: reqwest::Client::new(),
-            data,
-            _dir: dir,
-            stop: Some(stop),
-        }
+        self.stop = Some(stop);
     }
 
     fn url(&self, path: &str) -> String {

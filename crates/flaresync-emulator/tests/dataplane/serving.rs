@@ -139,14 +139,31 @@ async fn splits_keys_overrides_and_durable_objects_across_versions() {
 }
 
 #[tokio::test]
-async fn a_broken_bundle_does_not_stop_the_other_workers() {
+async fn an_upload_workerd_rejects_fails_with_cloudflares_error() {
     let Some(workerd) = workerd() else { return };
     let plane = Plane::start(workerd).await;
+    let put = plane
+        .put_script("bad", "export default { fetch( {", metadata(json!([])))
+        .await;
+    assert_eq!(put["success"], json!(false), "{put}");
+    assert_eq!(put["errors"][0]["code"], json!(10021));
+    let message = put["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Uncaught SyntaxError"), "{message}");
+    let put = plane.put_script("good", AUTH, metadata(json!([]))).await;
+    assert_eq!(put["success"], json!(true), "{put}");
+}
+
+#[tokio::test]
+async fn a_broken_stored_bundle_does_not_stop_the_other_workers() {
+    let Some(workerd) = workerd() else { return };
+    // Uploaded before the data plane (and its upload check) started.
+    let mut plane = Plane::control_plane_only().await;
     plane.put_script("good", AUTH, metadata(json!([]))).await;
     let put = plane
         .put_script("bad", "export default { fetch( {", metadata(json!([])))
         .await;
     assert_eq!(put["success"], json!(true), "{put}");
+    plane.start_data_plane(workerd);
     let (status, body, _) = plane.until("good", "/", |s, _| s == 200).await;
     assert_eq!((status, body.as_str()), (200, "auth says hi"));
     let (status, body, _) = plane.until("bad", "/", |s, _| s != 0 && s != 404).await;
