@@ -24,10 +24,12 @@ use super::request_log::{Invocation, InvocationLog, Outcome};
 use super::routing::{self, KEY_HEADER, OVERRIDES_HEADER, RequestHints};
 use super::supervisor::Generation;
 use super::table::{SharedTable, Table};
-use super::workerd_config::SCRIPT_HEADER;
+use super::workerd_config::{KV_HEADER, SCRIPT_HEADER};
+use crate::http::AppState;
 
 /// What the listener needs.
 pub struct Listener {
+    pub app: AppState,
     pub table: SharedTable,
     pub log: InvocationLog,
     /// `.<account subdomain>.workers.dev`, lowercase.
@@ -36,10 +38,11 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(table: SharedTable, log: InvocationLog, subdomain: &str) -> Self {
+    pub fn new(app: AppState, table: SharedTable, log: InvocationLog, subdomain: &str) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Self {
+            app,
             table,
             log,
             host_suffix: format!(".{}.workers.dev", subdomain.to_ascii_lowercase()),
@@ -83,6 +86,10 @@ impl Listener {
     /// Routes and forwards one request.
     pub async fn handle(&self, mut req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
+        if let Some(namespace) = req.headers_mut().remove(KV_HEADER) {
+            let namespace = namespace.to_str().unwrap_or_default().to_owned();
+            return super::kv_binding::serve(self.app.clone(), namespace, req).await;
+        }
         let Some(script) = self.script_of(&mut req) else {
             return plain(StatusCode::NOT_FOUND, "There is nothing here yet.\n");
         };

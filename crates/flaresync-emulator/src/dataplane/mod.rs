@@ -10,7 +10,8 @@
 //! is the generated entry module, [`capnp`] the literals). I/O: [`desired`] reads the control
 //! plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them in step with
 //! deployments, [`listener`] forwards requests through the [`table`], [`request_log`] keeps the
-//! invocations for GraphQL analytics, [`graphql`] answers the analytics API from them,
+//! invocations for GraphQL analytics, [`kv_binding`] serves KV bindings from the emulator's
+//! store, [`graphql`] answers the analytics API from them,
 //! [`upload_check`] refuses at upload time a bundle workerd cannot load. [`locate`] finds the
 //! workerd binary.
 
@@ -20,6 +21,7 @@ pub mod desired;
 pub mod entry;
 pub mod error;
 pub mod graphql;
+pub mod kv_binding;
 pub mod listener;
 pub mod locate;
 pub mod overrides;
@@ -96,6 +98,7 @@ impl crate::Emulator {
         );
         let control = tokio::spawn(controller.run());
         let listener_service = Arc::new(Listener::new(
+            self.shared.clone(),
             table.clone(),
             self.shared.invocations.clone(),
             &self.shared.config.subdomain,

@@ -4,7 +4,8 @@
 //! Kinds that run: `plain_text`, `secret_text`, `json`, `version_metadata` (JSON `{id, tag,
 //! timestamp}`), `service` (through the data-plane listener, so the target's current deployment
 //! and its split apply), `durable_object_namespace` for a class of the same Worker (storage on
-//! disk, shared by every version). Any other kind is listed in [`Translated::unsupported`]; the
+//! disk, shared by every version), `kv_namespace` (the emulator's KV store, through the
+//! listener). Any other kind is listed in [`Translated::unsupported`]; the
 //! entry module turns an access to it into an error naming the kind, at request time.
 
 use serde_json::{Value, json};
@@ -18,6 +19,11 @@ pub fn service_binding_target(script: &str) -> String {
     format!("to-script-{script}")
 }
 
+/// Name of the workerd external service that serves KV namespace `id` through the listener.
+pub fn kv_binding_target(id: &str) -> String {
+    format!("kv-{id}")
+}
+
 /// A version's bindings in workerd terms.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Translated {
@@ -27,6 +33,8 @@ pub struct Translated {
     pub durable_object_classes: Vec<String>,
     /// Workers this version has service bindings to.
     pub services: Vec<String>,
+    /// KV namespaces this version binds.
+    pub kv_namespaces: Vec<String>,
     /// Binding name -> Cloudflare kind, for kinds the data plane does not run.
     pub unsupported: Vec<(String, String)>,
 }
@@ -54,6 +62,11 @@ pub fn translate(version: &VersionBundle, do_owner: Option<&str>) -> Translated 
                 let target = text("service");
                 out.push(name, "service", &quote(&service_binding_target(&target)));
                 out.services.push(target);
+            }
+            "kv_namespace" => {
+                let id = text("namespace_id");
+                out.push(name, "kvNamespace", &quote(&kv_binding_target(&id)));
+                out.kv_namespaces.push(id);
             }
             "durable_object_namespace" if is_own_class(binding, &version.script) => {
                 let class = text("class_name");
@@ -121,6 +134,7 @@ mod tests {
             {"type": "durable_object_namespace", "name": "D", "class_name": "Counter"},
             {"type": "durable_object_namespace", "name": "E", "class_name": "X", "script_name": "other"},
             {"type": "r2_bucket", "name": "R", "bucket_name": "b"},
+            {"type": "kv_namespace", "name": "K", "namespace_id": "ns1"},
             ])),
             None,
         );
@@ -133,10 +147,12 @@ mod tests {
                 r#"(name = "M", json = "{\"id\":\"v-1\",\"tag\":\"t1\",\"timestamp\":\"2026-01-01T00:00:00.000000Z\"}")"#,
                 r#"(name = "B", service = "to-script-auth")"#,
                 r#"(name = "D", durableObjectNamespace = (className = "Counter"))"#,
+                r#"(name = "K", kvNamespace = "kv-ns1")"#,
             ]
         );
         assert_eq!(t.durable_object_classes, vec!["Counter"]);
         assert_eq!(t.services, vec!["auth"]);
+        assert_eq!(t.kv_namespaces, vec!["ns1"]);
         assert_eq!(
             t.unsupported,
             vec![

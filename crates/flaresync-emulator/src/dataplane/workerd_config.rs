@@ -12,10 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::capnp::quote;
 use super::desired::{Module, VersionBundle};
 use super::entry::{ENTRY_MODULE, entry_module};
-use super::runtime_bindings::{service_binding_target, translate};
+use super::runtime_bindings::{kv_binding_target, service_binding_target, translate};
 
 /// Header the listener reads to route a service-binding call to a Worker.
 pub const SCRIPT_HEADER: &str = "x-flaresync-script";
+/// Header the listener reads to serve a KV binding's request from namespace `<value>`.
+pub const KV_HEADER: &str = "x-flaresync-kv";
 const STORAGE_SERVICE: &str = "do-storage";
 
 /// Where things are, for one rendering.
@@ -52,6 +54,7 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut targets = BTreeSet::new();
+    let mut namespaces = BTreeSet::new();
     for version in versions {
         let Some(port) = layout.ports.get(&version.id) else {
             skipped.push((version.id.clone(), "no port assigned".to_owned()));
@@ -62,6 +65,7 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
                 services.push(service.text);
                 files.extend(service.files);
                 targets.extend(service.targets);
+                namespaces.extend(service.kv_namespaces);
                 sockets.push(format!(
                     "(name = {}, address = {}, http = (), service = {})",
                     quote(&format!("s-{}", version.id)),
@@ -73,7 +77,20 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
         }
     }
     for target in targets {
-        services.push(external(&target, &layout.listener));
+        services.push(external(
+            &service_binding_target(&target),
+            &layout.listener,
+            SCRIPT_HEADER,
+            &target,
+        ));
+    }
+    for id in namespaces {
+        services.push(external(
+            &kv_binding_target(&id),
+            &layout.listener,
+            KV_HEADER,
+            &id,
+        ));
     }
     services.push(format!(
         "(name = {}, disk = (path = {}, writable = true))",
@@ -97,6 +114,7 @@ struct Service {
     text: String,
     files: Vec<(String, Vec<u8>)>,
     targets: Vec<String>,
+    kv_namespaces: Vec<String>,
 }
 
 fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
@@ -155,6 +173,7 @@ fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
         ),
         files,
         targets: translated.services,
+        kv_namespaces: translated.kv_namespaces,
     })
 }
 
@@ -211,13 +230,14 @@ fn service_worker(
     code.ok_or_else(|| format!("the body part {body:?} is missing"))
 }
 
-fn external(target: &str, listener: &str) -> String {
+/// An external service reaching the listener with `header: value` added to every request.
+fn external(name: &str, listener: &str, header: &str, value: &str) -> String {
     format!(
         "(name = {}, external = (address = {}, http = (injectRequestHeaders = [(name = {}, value = {})])))",
-        quote(&service_binding_target(target)),
+        quote(name),
         quote(listener),
-        quote(SCRIPT_HEADER),
-        quote(target)
+        quote(header),
+        quote(value)
     )
 }
 

@@ -9,7 +9,7 @@
 //! runs core functions and makes the handlers that only call one. The endpoint families have a
 //! file each: `identity.rs`, `scripts.rs`, `settings.rs` (settings, subdomain, schedules),
 //! `versions.rs`, `deployments.rs`, `secrets.rs`, `resources.rs` with `resource_kinds.rs` (KV,
-//! R2, D1, Queues), `graphql.rs` (analytics over the data plane) and `admin.rs`.
+//! R2, D1, Queues), `kv_values.rs` (KV pairs), `graphql.rs` (analytics over the data plane) and `admin.rs`.
 
 mod admin;
 mod app;
@@ -21,6 +21,7 @@ mod gate;
 mod graphql;
 mod identity;
 mod input;
+mod kv_values;
 mod resource_kinds;
 mod resources;
 mod scripts;
@@ -55,6 +56,7 @@ pub fn router(app: AppState) -> Router {
         .merge(secrets::routes())
         .merge(resources::routes())
         .merge(graphql::routes())
+        .merge(kv_values::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate::gate));

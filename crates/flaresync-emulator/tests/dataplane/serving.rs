@@ -170,3 +170,57 @@ async fn a_broken_stored_bundle_does_not_stop_the_other_workers() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("SyntaxError"), "{body}");
 }
+
+const KV_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/write") {
+      await env.CACHE.put("from/worker", "written by the worker", { metadata: { by: "worker" } });
+      return new Response("ok");
+    }
+    const seen = await env.CACHE.get("from/api");
+    const listed = await env.CACHE.list({ prefix: "from/" });
+    return Response.json({ seen, names: listed.keys.map((k) => k.name) });
+  },
+};
+"#;
+
+#[tokio::test]
+async fn kv_bindings_share_the_emulators_kv_store() {
+    let Some(workerd) = workerd() else { return };
+    let plane = Plane::start(workerd).await;
+    let ns = plane.emu.create_kv_namespace("cache").expect("namespace");
+    let values = format!(
+        "{}/accounts/{}/storage/kv/namespaces/{ns}/values",
+        plane.emu.base_url(),
+        plane.emu.account_id()
+    );
+    let put = plane
+        .http
+        .put(format!("{values}/from%2Fapi"))
+        .bearer_auth(plane.emu.token())
+        .body("written by the api")
+        .send()
+        .await
+        .expect("kv put");
+    assert!(put.status().is_success());
+    let bindings = json!([{"type": "kv_namespace", "name": "CACHE", "namespace_id": ns}]);
+    plane.put_script("kv", KV_WORKER, metadata(bindings)).await;
+    let (status, _, _) = plane.until("kv", "/write", |s, _| s == 200).await;
+    assert_eq!(status, 200);
+    let (_, body) = plane.get("kv", "/", &[]).await;
+    let seen: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        seen,
+        json!({"seen": "written by the api", "names": ["from/api", "from/worker"]})
+    );
+    let written = plane
+        .http
+        .get(format!("{values}/from%2Fworker"))
+        .bearer_auth(plane.emu.token())
+        .send()
+        .await
+        .expect("kv get");
+    assert_eq!(written.text().await.expect("text"), "written by the worker");
+}
