@@ -11,38 +11,27 @@ set -euo pipefail
 # The version wrangler 4.86.0 pins in its package.json ("workerd": "1.20260426.1").
 WORKERD_VERSION="1.20260426.1"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/../../.." && pwd)"
-if [[ -n "${FLARESYNC_CACHE:-}" ]]; then
-  cache_dir="$FLARESYNC_CACHE/wrangler"
-else
-  cache_dir="$repo_root/.cache/wrangler"
-fi
+# shellcheck source=cache-dir.sh
+source "$script_dir/cache-dir.sh"
 binary="$cache_dir/node_modules/workerd/bin/workerd"
 pkg="$cache_dir/node_modules/workerd/package.json"
 
 installed_version() {
-  [[ -f "$pkg" ]] || return 1
-  node -e 'process.stdout.write(require(process.argv[1]).version)' "$pkg"
+  package_version "$pkg"
 }
 
 runs() {
   [[ -x "$binary" ]] && "$binary" --version >/dev/null 2>&1
 }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "install-workerd.sh: node and npm are required (Node >= 20)" >&2
-  exit 1
-fi
+require_node "install-workerd.sh"
 
 if [[ "$(installed_version 2>/dev/null || true)" == "$WORKERD_VERSION" ]] && runs; then
   echo "$binary"
   exit 0
 fi
 
-mkdir -p "$cache_dir"
-if [[ ! -f "$cache_dir/package.json" ]]; then
-  printf '{\n  "name": "flaresync-wrangler-cache",\n  "private": true\n}\n' >"$cache_dir/package.json"
-fi
+ensure_cache_dir
 echo "install-workerd.sh: installing workerd@$WORKERD_VERSION into $cache_dir" >&2
 npm install --prefix "$cache_dir" --no-audit --no-fund --no-save --loglevel=error \
   "workerd@$WORKERD_VERSION" >&2

@@ -62,15 +62,7 @@ impl Runtime {
     pub async fn check(&self, name: &str, rendered: &Rendered) -> Result<(), DataPlaneError> {
         let dir = self.work_dir.join(format!("check-{name}"));
         write_files(&dir, rendered)?;
-        let run = Command::new(&self.binary)
-            .arg("test")
-            .arg("--experimental")
-            .arg(dir.join("config.capnp"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output();
+        let run = self.command("test", &dir).output();
         let out = tokio::time::timeout(CHECK_TIMEOUT, run).await;
         let _ = std::fs::remove_dir_all(&dir);
         let out = out
@@ -86,6 +78,20 @@ impl Runtime {
         Err(DataPlaneError::Rejected(rejection_message(&stderr)))
     }
 
+    /// `workerd <verb> --experimental <dir>/config.capnp`, output piped, killed when dropped.
+    fn command(&self, verb: &str, dir: &Path) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg(verb)
+            .arg("--experimental")
+            .arg(dir.join("config.capnp"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
     /// Starts a process for `rendered` (its sockets on `ports`) and waits until it listens.
     pub async fn start(
         &self,
@@ -95,19 +101,13 @@ impl Runtime {
     ) -> Result<Generation, DataPlaneError> {
         let dir = self.work_dir.join(format!("gen-{number}"));
         write_files(&dir, rendered)?;
-        let mut child = Command::new(&self.binary)
-            .arg("serve")
-            .arg("--experimental")
-            .arg(dir.join("config.capnp"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| DataPlaneError::Spawn {
-                binary: self.binary.clone(),
-                source,
-            })?;
+        let mut child =
+            self.command("serve", &dir)
+                .spawn()
+                .map_err(|source| DataPlaneError::Spawn {
+                    binary: self.binary.clone(),
+                    source,
+                })?;
         forward_output(&mut child, number);
         let mut generation = Generation {
             number,
