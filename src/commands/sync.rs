@@ -67,7 +67,9 @@ pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
              version, or commit what is live"
                 .to_owned()
         }
-        WorkerOutcome::Blocked => "blocked (see the findings above)".to_owned(),
+        // The plan's findings (printed above) explain a blocked rollback or a broken config; a
+        // block for another cause (a commit that failed its health check) is explained here.
+        WorkerOutcome::Blocked => blocked_text(worker.error.as_ref()),
         WorkerOutcome::Skipped => "skipped".to_owned(),
         WorkerOutcome::Failed => "failed".to_owned(),
         WorkerOutcome::Removed => "removed from Git (left in place)".to_owned(),
@@ -84,6 +86,53 @@ pub fn worker_line(worker: &flaresync_reconcile::WorkerReport) -> String {
     line
 }
 
+/// Why a Worker is blocked, for the text report.
+fn blocked_text(error: Option<&flaresync_reconcile::ReportedError>) -> String {
+    match error {
+        Some(error) if !plan_explains(&error.reason) => {
+            format!("blocked: {} [{}]", error.message, error.reason)
+        }
+        _ => "blocked (see the findings above)".to_owned(),
+    }
+}
+
+/// Whether a block for `reason` is one the plan's findings explain.
+fn plan_explains(reason: &str) -> bool {
+    use flaresync_reconcile::Reason;
+    [Reason::RollbackBlocked, Reason::ConfigInvalid]
+        .iter()
+        .any(|known| known.as_str() == reason)
+}
+
 fn short_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(reason: &str, message: &str) -> flaresync_reconcile::ReportedError {
+        flaresync_reconcile::ReportedError {
+            kind: "Stalled".into(),
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_block_the_plan_does_not_explain_says_why() {
+        let health = error(
+            "HealthCheckFailed",
+            "commit abc1234 failed its health check before; push a new commit",
+        );
+        let text = blocked_text(Some(&health));
+        assert!(text.contains("failed its health check"), "{text}");
+        assert!(text.contains("[HealthCheckFailed]"), "{text}");
+        let rule = error("RollbackBlocked", "FS002: ...");
+        assert_eq!(
+            blocked_text(Some(&rule)),
+            "blocked (see the findings above)"
+        );
+    }
 }

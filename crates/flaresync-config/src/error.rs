@@ -125,6 +125,13 @@ impl ConfigError {
         }
     }
 
+    pub(crate) fn bundle(dir: &str, message: impl Into<String>) -> Self {
+        ConfigError::Bundle {
+            dir: dir.to_owned(),
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn tree(path: &str, source: crate::tree::TreeError) -> Self {
         ConfigError::Tree {
             path: path.to_owned(),

@@ -34,6 +34,7 @@
 //! compression needed) or above [`MAX_BUNDLE_GZIP_BYTES`] (10 MiB after gzip, Cloudflare's Paid
 //! plan limit, SPEC §6.3). The gzip size is only computed when the raw size could exceed it.
 
+pub mod digest;
 pub mod error;
 pub mod loader;
 pub mod model;
@@ -47,6 +48,7 @@ pub mod wrangler;
 mod reader;
 mod source;
 
+pub use digest::Digest;
 pub use error::{ConfigError, Location, MigrationPlanError, Warning};
 pub use loader::{
     CONFIG_FILE_NAMES, LoadedWorker, MAX_BUNDLE_GZIP_BYTES, MAX_BUNDLE_UNCOMPRESSED_BYTES,

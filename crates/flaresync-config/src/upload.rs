@@ -298,14 +298,20 @@ impl WorkerSpec {
 
     /// sha256 hex over everything that affects a deployment (see [`Self::version_digest`] for
     /// the version-only subset). Independent of key order, comments, whitespace and format.
-    pub fn digest(&self) -> String {
-        sha256_hex("flaresync/worker-spec/v1", &self.deployment_value())
+    pub fn digest(&self) -> crate::Digest {
+        crate::Digest::new(sha256_hex(
+            "flaresync/worker-spec/v1",
+            &self.deployment_value(),
+        ))
     }
 
     /// sha256 hex over the content of a Cloudflare version only: equal digests mean a live
     /// version can be reused (rolled back to) instead of uploading.
-    pub fn version_digest(&self) -> String {
-        sha256_hex("flaresync/worker-version/v1", &self.version_value())
+    pub fn version_digest(&self) -> crate::Digest {
+        crate::Digest::new(sha256_hex(
+            "flaresync/worker-version/v1",
+            &self.version_value(),
+        ))
     }
 }
 

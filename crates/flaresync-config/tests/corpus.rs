@@ -62,7 +62,7 @@ fn describe(path: &str, bytes: &[u8], env: Option<&str>) -> String {
             let tags: Vec<&str> = spec.migrations.iter().map(|m| m.tag.as_str()).collect();
             let mut line = format!(
                 "ok digest={} name={} main={} bindings=[{}] migrations=[{}] routes={} crons={} consumers={} warnings={}",
-                &spec.digest()[..12],
+                spec.digest().short(),
                 parsed.name.as_deref().unwrap_or("-"),
                 parsed.main.as_deref().unwrap_or("-"),
                 kinds.join(","),

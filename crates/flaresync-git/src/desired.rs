@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flaresync_config::{
-    ConfigError, LoadedWorker, REPO_CONFIG_FILE, RepoConfig, TreeError, Warning, discover_workers,
-    load_repo_config, load_worker,
+    ConfigError, Digest, LoadedWorker, REPO_CONFIG_FILE, RepoConfig, TreeError, Warning,
+    discover_workers, load_repo_config, load_worker,
 };
 use git2::{Oid, Repository};
 
@@ -98,7 +98,7 @@ impl DesiredState {
     /// Script names whose desired state differs from `older` (added, removed, changed digest
     /// or started/stopped failing to load), sorted. A commit touching no Worker gives `[]`.
     pub fn changed_since(&self, older: &DesiredState) -> Vec<String> {
-        let digests = |state: &DesiredState| -> BTreeMap<String, String> {
+        let digests = |state: &DesiredState| -> BTreeMap<String, Digest> {
             state
                 .by_script()
                 .into_iter()
@@ -123,7 +123,7 @@ impl DesiredState {
     }
 
     /// `(digest, version_digest)` of the Worker named `script`.
-    pub fn digests(&self, script: &str) -> Option<(String, String)> {
+    pub fn digests(&self, script: &str) -> Option<(Digest, Digest)> {
         self.worker(script)
             .map(|worker| (worker.spec.digest(), worker.spec.version_digest()))
     }

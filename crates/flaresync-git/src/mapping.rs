@@ -16,9 +16,9 @@ pub struct KnownVersion {
     pub version_id: String,
     pub commit: Oid,
     /// Digest of the Worker's whole desired state at `commit`.
-    pub digest: String,
+    pub digest: flaresync_config::Digest,
     /// Digest of the versioned part only (what a rollback restores).
-    pub version_digest: String,
+    pub version_digest: flaresync_config::Digest,
 }
 
 /// Why a version could not be mapped to a commit.

@@ -98,7 +98,7 @@ pub fn find_revert_candidates(
             .map(|w| w.spec.version_digest());
         let kind = if target.commit == head_commit {
             CandidateKind::SameCommit
-        } else if parent_digest.as_deref() == Some(version_digest.as_str()) {
+        } else if parent_digest.as_ref() == Some(&version_digest) {
             CandidateKind::Unchanged
         } else if let Some(reverted) = parse_revert(&head_info.message) {
             CandidateKind::GitRevert { reverted }
@@ -231,6 +231,7 @@ mod tests {
             author_name: "a".into(),
             author_email: "a@x".into(),
             author_time: 0,
+            committer: "a <a@x>".into(),
             parents: vec![],
         };
         let head = info(0xab, "Revert \"bump\"");

@@ -110,6 +110,9 @@ pub struct CommitInfo {
     pub author_email: String,
     /// Author time, seconds since the epoch.
     pub author_time: i64,
+    /// Who committed it (`name <email>`): differs from the author after a rebase, a merge by a
+    /// bot, a cherry-pick.
+    pub committer: String,
     pub parents: Vec<Oid>,
 }
 
@@ -122,6 +125,16 @@ impl CommitInfo {
     /// `"Name <email>"`.
     pub fn author(&self) -> String {
         format!("{} <{}>", self.author_name, self.author_email)
+    }
+
+    /// Who is behind the commit, for the journal: the author, and the committer when another.
+    pub fn actor(&self) -> String {
+        let author = self.author();
+        if self.committer == author {
+            author
+        } else {
+            format!("{author}, committed by {}", self.committer)
+        }
     }
 }
 
@@ -550,6 +563,14 @@ pub fn commit_info(repo: &Repository, commit: Oid) -> Result<CommitInfo, SourceE
         author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
         author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
         author_time: author.when().seconds(),
+        committer: {
+            let committer = found.committer();
+            format!(
+                "{} <{}>",
+                String::from_utf8_lossy(committer.name_bytes()),
+                String::from_utf8_lossy(committer.email_bytes())
+            )
+        },
         parents: found.parent_ids().collect(),
     })
 }

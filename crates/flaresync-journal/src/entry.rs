@@ -1,6 +1,7 @@
 //! The values the journal stores: who/what triggered an action, what was done, how it ended.
 
 use chrono::{DateTime, Utc};
+use flaresync_config::Digest;
 use serde::{Deserialize, Serialize};
 
 /// What started an action.
@@ -144,7 +145,7 @@ pub struct Entry {
     /// Full commit id the action was about.
     pub commit: Option<String>,
     /// Digest of the worker's desired state at `commit`.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     pub version_id: Option<String>,
     pub deployment_id: Option<String>,
     pub trigger: Trigger,
@@ -181,8 +182,8 @@ impl Entry {
         self
     }
 
-    pub fn digest(mut self, digest: &str) -> Self {
-        self.digest = Some(digest.to_owned());
+    pub fn digest(mut self, digest: &Digest) -> Self {
+        self.digest = Some(digest.clone());
         self
     }
 

@@ -172,7 +172,7 @@ impl Journal {
                     format_time(entry.at),
                     entry.worker,
                     entry.commit,
-                    entry.digest,
+                    entry.digest.as_deref(),
                     entry.version_id,
                     entry.deployment_id,
                     entry.trigger.kind.as_str(),
@@ -334,7 +334,7 @@ fn decode(raw: RawRow) -> Result<Recorded, JournalError> {
             at,
             worker: raw.worker,
             commit: raw.commit,
-            digest: raw.digest,
+            digest: raw.digest.map(flaresync_config::Digest::new),
             version_id: raw.version_id,
             deployment_id: raw.deployment_id,
             trigger: Trigger {

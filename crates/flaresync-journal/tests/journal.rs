@@ -23,7 +23,7 @@ fn records_survive_reopen_and_queries_filter_by_worker() {
         let upload = Entry::new("api", Action::Upload, Outcome::Success, webhook())
             .at(at(0))
             .commit(C1)
-            .digest("d1")
+            .digest(&"d1".into())
             .version("v1");
         assert_eq!(journal.record(&upload).expect("record"), 1);
         journal
@@ -206,7 +206,7 @@ fn history_view_joins_commits_versions_and_deployments() {
             entry: Entry::new("api", Action::Upload, Outcome::Success, webhook())
                 .at(at(10))
                 .commit(C1)
-                .digest("digest-1")
+                .digest(&"digest-1".into())
                 .version("ver-aaaa-1"),
         },
         Recorded {

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use flaresync_config::repo::DEFAULT_VERSION_WINDOW;
-use flaresync_config::{MigrationStep, WorkerSpec};
+use flaresync_config::{Digest, MigrationStep, WorkerSpec};
 use serde::{Deserialize, Serialize};
 
 /// The desired state of every Worker in the repository at one commit.
@@ -52,6 +52,18 @@ pub enum DesiredEntry {
     },
 }
 
+impl Desired {
+    /// The resolved Worker named `name`, if its config loaded.
+    pub fn worker(&self, name: &str) -> Option<&DesiredWorker> {
+        self.workers.get(name).and_then(DesiredEntry::worker)
+    }
+
+    /// The desired `digest` of the Worker named `name`, if its config loaded.
+    pub fn digest_of(&self, name: &str) -> Option<&Digest> {
+        self.worker(name).map(|worker| &worker.digest)
+    }
+}
+
 impl DesiredEntry {
     /// The resolved worker, if the config loaded.
     pub fn worker(&self) -> Option<&DesiredWorker> {
@@ -67,9 +79,9 @@ impl DesiredEntry {
 pub struct DesiredWorker {
     pub spec: WorkerSpec,
     /// Digest of the whole spec (see the module docs).
-    pub digest: String,
+    pub digest: Digest,
     /// Digest of the versioned part of the spec (see the module docs).
-    pub version_digest: String,
+    pub version_digest: Digest,
     /// Extra ordering edges: script names this Worker must be deployed after. The planner also
     /// derives edges from bindings itself (see [`crate::order`]); list here only what it cannot
     /// see. Unknown names are ignored.
@@ -105,7 +117,7 @@ pub struct WorkerHistory {
     /// non-versioned parts). Lets the planner see a change of routes/crons/settings when the
     /// live values of those were not fetched.
     #[serde(default)]
-    pub applied_digest: Option<String>,
+    pub applied_digest: Option<Digest>,
 }
 
 impl WorkerHistory {
@@ -122,9 +134,9 @@ pub struct KnownVersion {
     /// Commit the version was built from.
     pub commit: String,
     /// `digest` of the desired state at that commit.
-    pub digest: String,
+    pub digest: Digest,
     /// `version_digest` of the desired state at that commit.
-    pub version_digest: String,
+    pub version_digest: Digest,
     /// The effective `[[migrations]]` list at that commit, with full step contents. Used to
     /// notice applied steps edited in place later (DO-MIGRATIONS.md pattern 4).
     #[serde(default)]

@@ -99,7 +99,7 @@ pub fn detail_ids(
     deployments: &[Deployment],
     listed: &[VersionSummary],
     known: &[KnownVersion],
-    wanted: Option<&str>,
+    wanted: Option<&flaresync_config::Digest>,
 ) -> BTreeSet<String> {
     let mut ids: BTreeSet<String> = deployments
         .first()
@@ -114,7 +114,7 @@ pub fn detail_ids(
     if let Some(wanted) = wanted {
         for version in known {
             let is_listed = listed.iter().any(|v| v.id == version.version_id);
-            if version.version_digest == wanted && is_listed {
+            if &version.version_digest == wanted && is_listed {
                 ids.insert(version.version_id.clone());
             }
         }
@@ -311,7 +311,7 @@ mod tests {
             known("other", "older"),
             known("past-the-window", "wanted"),
         ];
-        let ids = detail_ids(&deployments, &listed, &history, Some("wanted"));
+        let ids = detail_ids(&deployments, &listed, &history, Some(&"wanted".into()));
         assert_eq!(
             ids.into_iter().collect::<Vec<_>>(),
             vec!["active".to_owned(), "same-content".to_owned()]

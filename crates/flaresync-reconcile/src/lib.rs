@@ -74,7 +74,7 @@ pub use error::Error;
 pub use observe::{beyond_window, fetch_resources, known_versions, observe_workers, version_tags};
 pub use pass::{
     Context, ContextOptions, LAST_GOOD_NAME_DEPTH, ReportedError, SyncOptions, SyncReport,
-    WorkerOutcome, WorkerReport, run, sync_once, sync_scoped,
+    WorkerOutcome, WorkerReport, run, sync_once, sync_scoped, sync_scoped_by,
 };
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};

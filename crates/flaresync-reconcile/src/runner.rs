@@ -92,6 +92,17 @@ pub trait Reconciler: Send + Sync + 'static {
         source: TriggerSource,
     ) -> impl Future<Output = Result<PassOutcome, Class>> + Send + 'static;
 
+    /// [`Reconciler::reconcile`], naming who asked (a webhook's pusher) when the trigger knows.
+    fn reconcile_by(
+        self: Arc<Self>,
+        scope: Scope,
+        source: TriggerSource,
+        actor: Option<String>,
+    ) -> impl Future<Output = Result<PassOutcome, Class>> + Send + 'static {
+        let _ = actor;
+        self.reconcile(scope, source)
+    }
+
     /// Shared state the status server publishes.
     fn status(&self) -> Arc<StatusBoard>;
     fn metrics(&self) -> Arc<Metrics>;
@@ -178,7 +189,7 @@ pub async fn run_with<R: Reconciler>(
     let mut scheduler: Scheduler<Target> = Scheduler::new(config.debounce);
     let mut failures: BTreeMap<Target, FailureState> = BTreeMap::new();
     let mut deferred: BTreeMap<String, String> = BTreeMap::new();
-    let mut sources: BTreeMap<Target, TriggerSource> = BTreeMap::new();
+    let mut sources: BTreeMap<Target, (TriggerSource, Option<String>)> = BTreeMap::new();
     let mut in_flight: Option<InFlight> = None;
     tokio::pin!(shutdown);
 
@@ -195,7 +206,9 @@ pub async fn run_with<R: Reconciler>(
                 // `sender` lives in this function, so the channel never closes here.
                 if let Some(request) = request {
                     debug!(target_workers = ?request.target, source = %request.source, "Reconcile requested.");
-                    sources.entry(request.target.clone()).or_insert(request.source);
+                    sources
+                        .entry(request.target.clone())
+                        .or_insert((request.source, request.actor));
                     scheduler.request(request.target, Instant::now());
                 }
             }
@@ -215,13 +228,13 @@ pub async fn run_with<R: Reconciler>(
                     continue;
                 }
                 let scope = Scope::from_targets(&keys);
-                let source = keys
+                let (source, actor) = keys
                     .iter()
                     .filter_map(|key| sources.remove(key))
                     .next()
-                    .unwrap_or(TriggerSource::Requeue);
+                    .unwrap_or((TriggerSource::Requeue, None));
                 debug!(scope = ?scope, source = %source, "Starting reconcile pass.");
-                let handle = tokio::spawn(reconciler.clone().reconcile(scope, source));
+                let handle = tokio::spawn(reconciler.clone().reconcile_by(scope, source, actor));
                 in_flight = Some(InFlight { handle, keys, started: Instant::now() });
             }
         }

@@ -177,12 +177,14 @@ async fn webhook_handler(
         .get("x-github-event")
         .and_then(|value| value.to_str().ok());
     match webhook::decide(event, &body, &config.branch) {
-        Ok(Decision::Reconcile { commit }) => {
+        Ok(Decision::Reconcile { commit, pusher }) => {
             info!(
                 commit = commit.as_deref().unwrap_or("-"),
                 "Push webhook received."
             );
-            send(&state, ReconcileRequest::all(TriggerSource::Webhook))
+            let request = ReconcileRequest::all(TriggerSource::Webhook)
+                .by(pusher.map(|p| format!("pushed by {p}")));
+            send(&state, request)
         }
         Ok(Decision::Ignore { why }) => {
             debug!(why = %why, "Ignored webhook delivery.");

@@ -67,6 +67,8 @@ impl std::fmt::Display for TriggerSource {
 pub struct ReconcileRequest {
     pub target: Target,
     pub source: TriggerSource,
+    /// Who asked, when the trigger knows (a webhook's pusher), for the journal.
+    pub actor: Option<String>,
 }
 
 impl ReconcileRequest {
@@ -74,6 +76,7 @@ impl ReconcileRequest {
         ReconcileRequest {
             target: Target::All,
             source,
+            actor: None,
         }
     }
 
@@ -81,7 +84,14 @@ impl ReconcileRequest {
         ReconcileRequest {
             target: Target::Worker(name.into()),
             source,
+            actor: None,
         }
+    }
+
+    /// The same request, naming who asked.
+    pub fn by(mut self, actor: Option<String>) -> Self {
+        self.actor = actor;
+        self
     }
 }
 

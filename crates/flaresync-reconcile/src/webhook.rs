@@ -84,6 +84,17 @@ struct PushPayload {
     after: Option<String>,
     #[serde(default)]
     deleted: bool,
+    /// Who pushed (`pusher.name`, GitHub's push payload).
+    #[serde(default)]
+    pusher: Option<Pusher>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pusher {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 /// What to do with a verified delivery.
@@ -91,7 +102,11 @@ struct PushPayload {
 pub enum Decision {
     /// A push to the configured branch: reconcile (the commit is informational; the loop always
     /// reads the branch head itself).
-    Reconcile { commit: Option<String> },
+    Reconcile {
+        commit: Option<String>,
+        /// Who pushed, `name <email>`, for the journal.
+        pusher: Option<String>,
+    },
     /// Verified but not for us (other branch, tag, ping, other event). Answered with 202/200.
     Ignore { why: String },
 }
@@ -125,14 +140,36 @@ pub fn decide(event: Option<&str>, body: &[u8], branch: &str) -> Result<Decision
             why: format!("{wanted} was deleted"),
         });
     }
+    let pusher = payload.pusher.and_then(|p| match (p.name, p.email) {
+        (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+        (name, email) => name.or(email),
+    });
     Ok(Decision::Reconcile {
         commit: payload.after,
+        pusher,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_names_its_pusher_for_the_journal() {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "ref": "refs/heads/main",
+            "after": "abc123",
+            "pusher": {"name": "octocat", "email": "octo@example.com"}
+        }))
+        .expect("serializes");
+        assert_eq!(
+            decide(Some("push"), &body, "main"),
+            Ok(Decision::Reconcile {
+                commit: Some("abc123".into()),
+                pusher: Some("octocat <octo@example.com>".into()),
+            })
+        );
+    }
 
     fn secret() -> WebhookSecret {
         WebhookSecret::new("It's a Secret to Everybody")
@@ -184,7 +221,8 @@ mod tests {
         assert_eq!(
             decide(Some("push"), &push("refs/heads/main"), "main"),
             Ok(Decision::Reconcile {
-                commit: Some("abc123".into())
+                commit: Some("abc123".into()),
+                pusher: None,
             })
         );
         assert!(matches!(

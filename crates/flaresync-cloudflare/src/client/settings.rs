@@ -60,6 +60,14 @@ impl Client {
         decode_result::<Subdomain>(&request, envelope)
     }
 
+    /// The non-versioned settings of `script` (`GET …/script-settings`): logpush,
+    /// observability, tail consumers.
+    pub async fn script_settings(&self, script: &str) -> Result<ScriptSettings, Error> {
+        let request = Request::new(Method::GET, self.script(script, &["script-settings"]));
+        let envelope = self.fetch(&request).await?;
+        decode_result(&request, envelope)
+    }
+
     /// Updates the non-versioned settings (`PATCH …/script-settings`); unset fields are left
     /// as they are.
     pub async fn patch_script_settings(

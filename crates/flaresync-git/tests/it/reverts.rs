@@ -10,7 +10,7 @@ fn open(fixture: &Fixture) -> GitSource {
     source
 }
 
-fn version_digest(source: &mut GitSource, commit: Oid, worker: &str) -> String {
+fn version_digest(source: &mut GitSource, commit: Oid, worker: &str) -> flaresync_config::Digest {
     source
         .desired_state(commit)
         .expect("state")
@@ -24,10 +24,10 @@ fn digests_follow_reverts_and_ignore_unrelated_commits() {
     let fixture = Fixture::run("make_revert.sh", &[]);
     let mut source = open(&fixture);
     let c = |n: u32| fixture.rev("repo", &format!("c{n}"));
-    let api: Vec<String> = (1..=9)
+    let api: Vec<flaresync_config::Digest> = (1..=9)
         .map(|n| version_digest(&mut source, c(n), "api"))
         .collect();
-    let web: Vec<String> = (1..=9)
+    let web: Vec<flaresync_config::Digest> = (1..=9)
         .map(|n| version_digest(&mut source, c(n), "web"))
         .collect();
     // api: v1 v2 v2 v2 v1(revert) v2(reapply) v3 v2(revert) v1(by hand)
@@ -174,7 +174,12 @@ fn mapping_is_rebuilt_from_tags_and_git_alone() {
         ),
     ];
     let mapping = source.rebuild_mapping("api", &versions).expect("mapping");
-    let expected: Vec<(String, Oid, String, String)> = [("ver-2", c2), ("ver-1", c1)]
+    let expected: Vec<(
+        String,
+        Oid,
+        flaresync_config::Digest,
+        flaresync_config::Digest,
+    )> = [("ver-2", c2), ("ver-1", c1)]
         .iter()
         .map(|(id, commit)| {
             let state = source.desired_state(*commit).expect("state");
@@ -182,7 +187,12 @@ fn mapping_is_rebuilt_from_tags_and_git_alone() {
             (id.to_string(), *commit, digest, version_digest)
         })
         .collect();
-    let got: Vec<(String, Oid, String, String)> = mapping
+    let got: Vec<(
+        String,
+        Oid,
+        flaresync_config::Digest,
+        flaresync_config::Digest,
+    )> = mapping
         .known
         .iter()
         .map(|k| {

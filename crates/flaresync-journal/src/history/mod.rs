@@ -89,6 +89,12 @@ pub struct DeploymentRef {
     pub percentage: f64,
     pub triggered_by: Option<String>,
     pub source: Option<String>,
+    /// Who created the deployment (`author_email`), flaresync's or a hand-made one.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Its `workers/message`.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// One version with its commit, deployments and journal entries.
@@ -104,7 +110,7 @@ pub struct HistoryRow {
     /// Subject of the source commit, when filled in by [`HistoryView::with_commit_subjects`].
     pub commit_subject: Option<String>,
     /// Digest recorded with the upload in the journal.
-    pub digest: Option<String>,
+    pub digest: Option<flaresync_config::Digest>,
     /// Deployments including this version, newest first.
     pub deployments: Vec<DeploymentRef>,
     /// Share of traffic in the newest deployment, if any.

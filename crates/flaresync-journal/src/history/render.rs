@@ -116,8 +116,19 @@ pub fn render_history(view: &HistoryView) -> String {
                 .as_deref()
                 .map(|t| format!(" ({t})"))
                 .unwrap_or_default();
+            let author = deployment
+                .author
+                .as_deref()
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default();
+            let message = deployment
+                .message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "      deployed  {}  {} in deployment {}{by}\n",
+                "      deployed  {}  {} in deployment {}{by}{author}{message}\n",
                 time(deployment.created_on),
                 percentage(deployment.percentage),
                 short(&deployment.id),

@@ -145,6 +145,8 @@ fn attach_deployments(
                 percentage: *percentage,
                 triggered_by: deployment.triggered_by.clone(),
                 source: deployment.source.clone(),
+                author: deployment.author_email.clone(),
+                message: deployment.message.clone(),
             });
             if newest_deployment.as_deref() == Some(deployment.id.as_str()) {
                 rows[i].active_percentage = Some(*percentage);

@@ -52,6 +52,10 @@ pub(super) fn decide(case: &Case<'_>, why: Forward) -> Outcome {
         PendingMigrations::Pending(payload) => Some(payload.clone()),
         _ => None,
     };
+    let mut findings = findings;
+    if let (Some(payload), Some(_)) = (&payload, case.current.active) {
+        findings.push(not_reversible(payload));
+    }
     let mode = upload_mode(payload.is_some(), case.exports_changed);
     let opening = match &redeploy_of {
         Some(to) => format!(
@@ -85,6 +89,21 @@ fn merge(mut findings: Vec<Finding>, earlier: Vec<Finding>) -> Vec<Finding> {
     }
     findings.sort_by(|a, b| (&a.rule, &a.message).cmp(&(&b.rule, &b.message)));
     findings
+}
+
+/// Announced before a deploy that applies a Durable Object migration to a live Worker: once
+/// applied, Cloudflare refuses every rollback across it (FS002), so nothing (a failed health
+/// check, a revert) can put the previous version back automatically.
+fn not_reversible(payload: &MigrationsPayload) -> Finding {
+    Finding::new(
+        "FS002",
+        crate::model::Severity::Warning,
+        format!(
+            "not automatically reversible: this deploy applies Durable Object migration `{}`; Cloudflare refuses any rollback across it, so a failed health check cannot restore the previous version",
+            payload.new_tag
+        ),
+    )
+    .with_hint("check the change before it merges; to undo it later, roll forward with a fix (a revert will be blocked)")
 }
 
 fn upload_mode(migration_pending: bool, exports_changed: bool) -> UploadMode {

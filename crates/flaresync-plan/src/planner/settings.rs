@@ -34,7 +34,10 @@ pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
     }
     if fields.is_empty()
         && versions_equal
-        && case.current.digest.is_some_and(|d| d != case.worker.digest)
+        && case
+            .current
+            .digest
+            .is_some_and(|d| d != case.worker.digest.as_str())
     {
         // Digests say something outside the version changed, but neither live values nor a base
         // commit tell which field: apply all non-versioned settings.

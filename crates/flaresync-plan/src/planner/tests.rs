@@ -20,8 +20,8 @@ fn desired(workers: &[(&str, &str)]) -> Desired {
                     name.to_string(),
                     DesiredEntry::Ok(Box::new(DesiredWorker {
                         spec: spec(name),
-                        digest: digest.to_string(),
-                        version_digest: digest.to_string(),
+                        digest: (*digest).into(),
+                        version_digest: (*digest).into(),
                         dependencies: Vec::new(),
                     })),
                 )

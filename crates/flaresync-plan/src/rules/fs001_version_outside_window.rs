@@ -16,8 +16,9 @@ fn check(ctx: &Context<'_>) -> Option<Finding> {
     let listed = ctx.live.map_or(0, |live| live.versions.len());
     let message = match target.position {
         None if listed > 0 => format!(
-            "{label} is not among the {listed} newest versions of `{}` that Cloudflare still lists as deployable: it fell out of the rollback window (version_window {window}) and can no longer be deployed",
-            ctx.worker
+            "{label} is not among the {listed} newest versions of `{}` that Cloudflare still lists as deployable: it fell out of the rollback window ({}) and can no longer be deployed",
+            ctx.worker,
+            applied_window(listed, window)
         ),
         None => format!(
             "{label} is not among the deployable versions of `{}` any more",
@@ -32,6 +33,16 @@ fn check(ctx: &Context<'_>) -> Option<Finding> {
     Some(Finding::new(ID, Severity::Error, message).with_hint(
         "set rollback_policy = \"redeploy\" to upload the reverted content as a new version",
     ))
+}
+
+/// The window that applied: Cloudflare's own, when it lists fewer versions than
+/// `version_window` allows, else `version_window`.
+fn applied_window(listed: usize, window: usize) -> String {
+    if listed < window {
+        format!("Cloudflare's window: it keeps {listed} deployable versions")
+    } else {
+        format!("version_window {window}")
+    }
 }
 
 #[cfg(test)]
@@ -58,6 +69,13 @@ mod tests {
             live: Some(&live),
             ..context(at(None))
         });
+        assert!(
+            aged_out[0]
+                .message
+                .contains("Cloudflare's window: it keeps 2"),
+            "the window that applied is named: {}",
+            aged_out[0].message
+        );
         assert!(aged_out[0].is_blocking(), "{aged_out:?}");
         assert!(
             aged_out[0]

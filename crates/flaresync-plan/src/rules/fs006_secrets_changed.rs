@@ -84,7 +84,7 @@ fn check(ctx: &Context<'_>) -> Option<Finding> {
         Some(finding)
     } else {
         Some(Finding::new(ID, Severity::Error, message).with_hint(
-            "set allow_secret_change_rollback = true for this Worker in flaresync.toml to deploy with ?force=true",
+            "either set rollback_policy = \"redeploy\" for this Worker in flaresync.toml (uploads the reverted code as a new version and keeps the current secret values), or allow_secret_change_rollback = true to deploy the old version with ?force=true (its own, older secret values go live)",
         ))
     }
 }

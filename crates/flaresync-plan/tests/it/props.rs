@@ -177,8 +177,8 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
             } else {
                 DesiredEntry::Ok(Box::new(DesiredWorker {
                     spec: worker_spec,
-                    digest: format!("d{}", seed.desired_digest),
-                    version_digest: format!("vd{}", seed.desired_digest),
+                    digest: format!("d{}", seed.desired_digest).into(),
+                    version_digest: format!("vd{}", seed.desired_digest).into(),
                     dependencies: Vec::new(),
                 }))
             };
@@ -230,8 +230,8 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
                 known.push(KnownVersion {
                     version_id: id,
                     commit: format!("commit-{name}-{position}"),
-                    digest: format!("d{}", version.digest),
-                    version_digest: format!("vd{}", version.digest),
+                    digest: format!("d{}", version.digest).into(),
+                    version_digest: format!("vd{}", version.digest).into(),
                     migrations: migrations(version.migration),
                     exports: None,
                     secrets_fingerprint: None,
@@ -557,8 +557,8 @@ fn base_from(seeds: &[WorkerSeed]) -> Desired {
             name.to_string(),
             DesiredEntry::Ok(Box::new(DesiredWorker {
                 spec: worker_spec,
-                digest: format!("d{}", first.digest),
-                version_digest: format!("vd{}", first.digest),
+                digest: format!("d{}", first.digest).into(),
+                version_digest: format!("vd{}", first.digest).into(),
                 dependencies: Vec::new(),
             })),
         );

@@ -113,8 +113,8 @@ pub fn desired(value: &Value) -> Desired {
                     .get("digest")
                     .and_then(Value::as_str)
                     .unwrap_or(version_digest)
-                    .to_owned(),
-                version_digest: version_digest.to_owned(),
+                    .into(),
+                version_digest: version_digest.into(),
                 dependencies: entry
                     .get("dependencies")
                     .map(|d| serde_json::from_value(d.clone()).expect("dependencies"))

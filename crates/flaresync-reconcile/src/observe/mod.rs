@@ -167,12 +167,8 @@ impl Lists {
         known: Vec<KnownVersion>,
         desired: &Desired,
     ) -> Result<ObservedWorker, Error> {
-        let wanted = desired
-            .workers
-            .get(name)
-            .and_then(|entry| entry.worker())
-            .map(|worker| worker.version_digest.clone());
-        let ids = convert::detail_ids(&self.deployments, &self.versions, &known, wanted.as_deref());
+        let wanted = desired.worker(name).map(|worker| &worker.version_digest);
+        let ids = convert::detail_ids(&self.deployments, &self.versions, &known, wanted);
         let mut details: BTreeMap<String, Version> = BTreeMap::new();
         for id in ids {
             match client.get_version(name, &id).await {

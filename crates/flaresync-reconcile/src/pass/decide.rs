@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use flaresync_config::Digest;
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use flaresync_plan::{Action as PlanAction, Plan, WorkerPlan};
 use tracing::{debug, error, warn};
 
 use super::{
-    PassInput, digest_of,
+    PassInput,
     memory::{Applied, CachedWorker, Memory},
     report::{WorkerOutcome, WorkerReport},
     short,
@@ -146,7 +147,7 @@ fn check_drift(
         .policy(name)
         .map(convert::drift_policy)
         .unwrap_or_default();
-    let desired_changed = last.digest.as_deref() != digest_of(input.desired, name).as_deref();
+    let desired_changed = last.digest.as_ref() != input.desired.digest_of(name);
     let held = drift_policy == DriftPolicy::Report && !desired_changed;
     report.drift = Some(DriftStatus {
         expected_versions: found.expected.clone(),
@@ -200,7 +201,7 @@ fn check_drift(
 struct LastApplied {
     versions: Option<Vec<String>>,
     /// The desired digest those versions were built from.
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl LastApplied {
@@ -260,11 +261,11 @@ fn rejected_by_health(
 ) -> bool {
     let name = &worker_plan.name;
     let (Some((digest, commit)), Some(current)) =
-        (&applied.rejected, digest_of(input.desired, name))
+        (&applied.rejected, input.desired.digest_of(name))
     else {
         return false;
     };
-    if *digest != current || !worker_plan.action.mutates() {
+    if digest != current || !worker_plan.action.mutates() {
         return false;
     }
     let error = Error::HealthCheckFailed {

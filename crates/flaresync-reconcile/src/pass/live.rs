@@ -9,7 +9,7 @@ use flaresync_plan::Desired;
 use tokio::time::Instant;
 
 use super::{
-    Context, digest_of,
+    Context,
     memory::{CachedWorker, Memory},
     source,
 };
@@ -43,7 +43,7 @@ pub(super) async fn refresh(
             full_refresh
                 || !memory.workers.get(*name).is_some_and(|cached| {
                     cached.fingerprint == scripts.get(*name).map(ScriptFingerprint::of)
-                        && cached.desired_digest == digest_of(desired, name)
+                        && cached.desired_digest.as_ref() == desired.digest_of(name)
                 })
         })
         .collect();
@@ -61,7 +61,7 @@ pub(super) async fn refresh(
     for (name, observed) in observation.workers {
         let cached = CachedWorker::new(
             scripts.get(&name).map(ScriptFingerprint::of),
-            digest_of(desired, &name),
+            desired.digest_of(&name).cloned(),
             observed,
         );
         memory.workers.insert(name, cached);

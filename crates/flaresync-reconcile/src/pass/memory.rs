@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use flaresync_config::Digest;
 use flaresync_journal::{Action as JournalAction, Journal, Outcome};
 use flaresync_plan::{KnownVersion, LiveWorker};
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ pub(super) const HEALTH_REJECTED: &str = "health_check_failed";
 #[derive(Debug, Clone)]
 pub(super) struct CachedWorker {
     pub fingerprint: Option<ScriptFingerprint>,
-    pub desired_digest: Option<String>,
+    pub desired_digest: Option<Digest>,
     pub live: LiveWorker,
     pub known: Vec<KnownVersion>,
     /// version id -> commit, for every mapped version.
@@ -27,11 +28,11 @@ pub(super) struct CachedWorker {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Applied {
     /// `digest` of the last successful deploy / rollback / settings update.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// Version of the last successful deploy / rollback.
     pub version: Option<String>,
     /// Digest rejected by a failed health check, while no later apply succeeded.
-    pub rejected: Option<(String, String)>,
+    pub rejected: Option<(Digest, String)>,
 }
 
 #[derive(Default)]
@@ -51,7 +52,7 @@ pub(super) struct Memory {
 impl CachedWorker {
     pub fn new(
         fingerprint: Option<ScriptFingerprint>,
-        desired_digest: Option<String>,
+        desired_digest: Option<Digest>,
         observed: ObservedWorker,
     ) -> Self {
         CachedWorker {

@@ -117,11 +117,22 @@ pub async fn sync_scoped(
     opts: SyncOptions,
     scope: &Scope,
 ) -> Result<SyncReport, Error> {
+    sync_scoped_by(ctx, opts, scope, None).await
+}
+
+/// [`sync_scoped`] naming who asked (a webhook's pusher), for the journal.
+pub async fn sync_scoped_by(
+    ctx: &Context,
+    opts: SyncOptions,
+    scope: &Scope,
+    asked_by: Option<&str>,
+) -> Result<SyncReport, Error> {
     let mut memory = ctx.memory.lock().await;
     let started = Instant::now();
     let requests_before = ctx.client.metrics().requests_sum();
     let span = tracing::info_span!("reconcile", trigger = %opts.trigger, dry_run = opts.dry_run);
-    let result = tracing::Instrument::instrument(pass(ctx, &mut memory, opts, scope), span).await;
+    let result =
+        tracing::Instrument::instrument(pass(ctx, &mut memory, opts, scope, asked_by), span).await;
     ctx.metrics.observe_duration(started.elapsed());
     match result {
         Ok(mut report) => {
@@ -171,6 +182,7 @@ async fn pass(
     memory: &mut Memory,
     opts: SyncOptions,
     scope: &Scope,
+    asked_by: Option<&str>,
 ) -> Result<SyncReport, Error> {
     // 1. Source.
     let source = source::read_source(ctx.git.clone()).await?;
@@ -204,7 +216,10 @@ async fn pass(
         ctx,
         source: &source,
         desired: &desired,
-        trigger: Trigger::new(opts.trigger.journal_kind(), None),
+        trigger: Trigger::new(
+            opts.trigger.journal_kind(),
+            Some(&actor(&source.actor, opts.trigger, asked_by)),
+        ),
         opts,
         scope,
     };
@@ -349,18 +364,41 @@ fn plan_needs_resources(plan: &Plan) -> bool {
     })
 }
 
+/// Who the journal names for a pass's actions: the head commit's author (and committer), and
+/// for a CLI run also the local user who ran it.
+/// The trigger's own word on who asked (a webhook's pusher) comes last.
+fn actor(commit_actor: &str, trigger: TriggerSource, asked_by: Option<&str>) -> String {
+    let mut actor = commit_actor.to_owned();
+    if matches!(trigger, TriggerSource::Cli)
+        && let Some(user) = local_user()
+    {
+        actor.push_str(&format!("; run by {user}"));
+    }
+    if let Some(asked_by) = asked_by {
+        actor.push_str(&format!("; {asked_by}"));
+    }
+    actor
+}
+
+/// `user@host` of the process, from the environment and the kernel's host name.
+fn local_user() -> Option<String> {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    Some(match host {
+        Some(host) => format!("{user}@{host}"),
+        None => user,
+    })
+}
+
 /// The short form of a commit id, as logs and messages show it.
 pub(crate) fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
-}
-
-/// The desired `digest` of a Worker, if its config resolved.
-fn digest_of(desired: &Desired, name: &str) -> Option<String> {
-    desired
-        .workers
-        .get(name)
-        .and_then(|entry| entry.worker())
-        .map(|worker| worker.digest.clone())
 }
 
 fn policy_of<'a>(state: &'a DesiredState, worker: &str) -> Option<&'a WorkerPolicy> {
@@ -373,11 +411,20 @@ impl Reconciler for Context {
         scope: Scope,
         source: TriggerSource,
     ) -> Result<PassOutcome, Class> {
+        self.reconcile_by(scope, source, None).await
+    }
+
+    async fn reconcile_by(
+        self: Arc<Self>,
+        scope: Scope,
+        source: TriggerSource,
+        actor: Option<String>,
+    ) -> Result<PassOutcome, Class> {
         let options = SyncOptions {
             dry_run: false,
             trigger: source,
         };
-        match sync_scoped(&self, options, &scope).await {
+        match sync_scoped_by(&self, options, &scope, actor.as_deref()).await {
             Ok(report) => {
                 let mut outcome = PassOutcome::default();
                 for worker in report.workers {
@@ -431,4 +478,21 @@ pub async fn run(
     crate::runner::run_with(ctx, config, crate::trigger::channel(), shutdown)
         .await
         .map_err(Error::Run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_actor_names_the_commit_and_whoever_asked() {
+        let commit = "Alice <a@x>, committed by Carl <c@x>";
+        assert_eq!(actor(commit, TriggerSource::Poll, None), commit);
+        assert_eq!(
+            actor(commit, TriggerSource::Webhook, Some("pushed by octocat")),
+            format!("{commit}; pushed by octocat")
+        );
+        let cli = actor(commit, TriggerSource::Cli, None);
+        assert!(cli.starts_with(commit), "{cli}");
+    }
 }

@@ -26,6 +26,8 @@ pub(crate) struct SourceRead {
     pub last_good_names: BTreeMap<String, String>,
     pub tag: String,
     pub message: String,
+    /// Who is behind the head commit (author, and committer when another).
+    pub actor: String,
 }
 
 /// How far back a broken Worker's last good name is looked for.
@@ -46,6 +48,7 @@ pub(super) async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead,
         };
         let tag = source.version_tag(update.new, flaresync_git::stamp::TAG_LIMIT)?;
         let message = source.version_message(update.new, flaresync_git::stamp::MESSAGE_LIMIT)?;
+        let actor = source.commit_info(update.new)?.actor();
         Ok(SourceRead {
             head: update.kind,
             head_commit: update.new.to_string(),
@@ -53,6 +56,7 @@ pub(super) async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead,
             last_good_names,
             tag,
             message,
+            actor,
         })
     })
     .await

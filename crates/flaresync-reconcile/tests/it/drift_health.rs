@@ -366,3 +366,62 @@ async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
         "the crons of the restored version are back"
     );
 }
+
+/// A commit that adds a Durable Object migration cannot be rolled back once applied. The plan
+/// says so before deploying (FS002 warning), and when its health check fails the pass reports
+/// it plainly instead of failing on Cloudflare's HTTP 400.
+#[tokio::test]
+async fn a_migration_that_fails_its_health_check_is_announced_not_restored_into_a_400() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let health = Arc::new(AtomicU16::new(200));
+    let url = health_server(health.clone()).await;
+    let mut repo = Repo::new();
+    repo.worker("api", "api-1");
+    repo.write(
+        "flaresync.toml",
+        &format!(
+            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
+        ),
+    );
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&state));
+    sync_once(&ctx, apply()).await.expect("first pass");
+
+    health.store(500, Ordering::SeqCst);
+    repo.write(
+        "workers/api/wrangler.toml",
+        "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n\
+         [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n\
+         [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Counter\"]\n",
+    );
+    repo.write(
+        "workers/api/index.js",
+        "export class Counter { async fetch() { return new Response(\"1\"); } }\n\
+         export default { fetch() { return new Response(\"api-2\"); } };\n",
+    );
+    repo.commit("add a Counter Durable Object");
+    let report = sync_once(&ctx, apply()).await.expect("pass");
+    let announced = report.plan.workers[0]
+        .findings
+        .iter()
+        .any(|f| f.rule == "FS002" && f.message.contains("not automatically reversible"));
+    assert!(announced, "{:#?}", report.plan.workers[0].findings);
+    let api = &report.workers[0];
+    assert_eq!(
+        api.error.as_ref().map(|e| e.reason.as_str()),
+        Some(Reason::HealthCheckFailed.as_str())
+    );
+    assert!(
+        api.notes
+            .iter()
+            .any(|n| n.contains("not rolled back automatically")),
+        "{api:#?}"
+    );
+    assert!(
+        !api.notes
+            .iter()
+            .any(|n| n.contains("automatic rollback failed")),
+        "no doomed restore attempt: {api:#?}"
+    );
+}

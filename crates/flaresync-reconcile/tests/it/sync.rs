@@ -549,3 +549,112 @@ async fn a_new_worker_gets_its_workers_dev_route_unless_the_config_turns_it_off(
     );
     assert!(enabled("private").await);
 }
+
+/// Audit: every journal entry names who is behind it: the commit's author and committer for a
+/// Git-driven change, and the local user for a CLI run.
+#[tokio::test]
+async fn every_journal_entry_names_the_commit_author_committer_and_the_cli_user() {
+    let emulator = flaresync_emulator::testing::TestEmulator::start()
+        .await
+        .expect("emulator starts");
+    let mut repo = crate::support::Repo::new();
+    repo.worker("api", "api-1");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = crate::support::context(&repo, &emulator, &crate::support::journal_path(&state));
+    for trigger in [
+        flaresync_reconcile::TriggerSource::Poll,
+        flaresync_reconcile::TriggerSource::Cli,
+    ] {
+        repo.set_body("api", &format!("api-{trigger:?}"));
+        repo.commit("change");
+        flaresync_reconcile::sync_once(
+            &ctx,
+            flaresync_reconcile::SyncOptions {
+                dry_run: false,
+                trigger,
+            },
+        )
+        .await
+        .expect("pass");
+    }
+    let history = ctx.journal().history("api").expect("journal");
+    assert!(!history.is_empty());
+    for recorded in &history {
+        let actor = recorded.entry.trigger.actor.as_deref().unwrap_or_default();
+        assert!(
+            actor.contains("Alice Author <alice@example.com>")
+                && actor.contains("committed by Carl Committer <carl@example.com>"),
+            "{:?}",
+            recorded.entry
+        );
+    }
+    let cli_runs = history
+        .iter()
+        .filter(|r| r.entry.trigger.kind == flaresync_journal::TriggerKind::Cli);
+    for recorded in cli_runs {
+        let actor = recorded.entry.trigger.actor.as_deref().unwrap_or_default();
+        if std::env::var("USER").is_ok_and(|u| !u.is_empty()) {
+            assert!(actor.contains("run by"), "{actor}");
+        }
+    }
+}
+
+/// A state directory that did not deploy the head itself (a fresh CI runner) writes nothing
+/// when Cloudflare already matches Git: no spurious settings PATCH/PUT/POST per Worker, also
+/// after a settings-only commit another flaresync applied.
+#[tokio::test]
+async fn a_fresh_state_directory_writes_nothing_when_cloudflare_already_matches() {
+    use crate::support::{Repo, context, journal_path, requests_since, writes};
+    let emulator = flaresync_emulator::testing::TestEmulator::start()
+        .await
+        .expect("emulator starts");
+    let mut repo = Repo::new();
+    let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
+    repo.worker("api", "api-1");
+    repo.worker("auth", "auth-1");
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
+    );
+    repo.commit("initial");
+    let options = flaresync_reconcile::SyncOptions {
+        dry_run: false,
+        trigger: flaresync_reconcile::TriggerSource::Poll,
+    };
+    let first = tempfile::tempdir().expect("tempdir");
+    let ctx = context(&repo, &emulator, &journal_path(&first));
+    flaresync_reconcile::sync_once(&ctx, options)
+        .await
+        .expect("deploy");
+    // A settings-only change, applied by the same (first) state directory.
+    repo.write(
+        "workers/api/wrangler.toml",
+        &format!("{config}[triggers]\ncrons = [\"0 * * * *\"]\n"),
+    );
+    repo.commit("api: hourly");
+    flaresync_reconcile::sync_once(&ctx, options)
+        .await
+        .expect("settings");
+
+    for _ in 0..2 {
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let other = context(&repo, &emulator, &journal_path(&fresh));
+        let before = emulator.requests().len();
+        let report = flaresync_reconcile::sync_once(&other, options)
+            .await
+            .expect("pass");
+        assert!(
+            writes(&requests_since(&emulator, before)).is_empty(),
+            "{:#?}",
+            report.workers
+        );
+        for worker in &report.workers {
+            assert_eq!(
+                worker.outcome,
+                flaresync_reconcile::WorkerOutcome::InSync,
+                "{worker:?}"
+            );
+        }
+    }
+}

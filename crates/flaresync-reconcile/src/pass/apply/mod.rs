@@ -7,6 +7,7 @@
 mod deploy;
 mod restore;
 mod settings;
+mod settings_check;
 mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -268,9 +269,15 @@ async fn worker_done(
     if let Some((version, _)) = &done.deployed {
         applied.version = Some(version.clone());
     }
-    report.outcome = WorkerOutcome::Applied {
-        version_id: done.deployed.as_ref().map(|(v, _)| v.clone()),
-        deployment_id: done.deployed.as_ref().map(|(_, d)| d.clone()),
+    let wrote = done.uploaded.is_some() || done.deployed.is_some() || !done.settings.is_empty();
+    report.outcome = if wrote {
+        WorkerOutcome::Applied {
+            version_id: done.deployed.as_ref().map(|(v, _)| v.clone()),
+            deployment_id: done.deployed.as_ref().map(|(_, d)| d.clone()),
+        }
+    } else {
+        // Cloudflare already matched (settings another flaresync applied).
+        WorkerOutcome::InSync
     };
     if let Some((version, _)) = &done.deployed {
         report.live_version = Some(version.clone());

@@ -23,7 +23,7 @@ use crate::{
 pub(super) struct HealthFailure<'a> {
     pub worker: &'a str,
     /// The desired digest that failed.
-    pub digest: &'a str,
+    pub digest: &'a flaresync_config::Digest,
     /// What this pass wrote for the Worker.
     pub done: &'a WorkerWrites,
     /// The version active before the pass.
@@ -47,6 +47,15 @@ pub(super) async fn restore_after_health_failure(
     let message = failure.outcome.message();
     warn!(worker = %worker, commit = %short(head), error = %message, "Health check failed.");
     let restored = match &failure.previous {
+        // Cloudflare refuses a rollback across the migration this deploy applied (FS002): the
+        // plan announced it; say so instead of failing with an HTTP 400.
+        Some(_) if failure.done.migrated_to.is_some() => {
+            report.notes.push(format!(
+                "not rolled back automatically: this deploy applied Durable Object migration `{}` and Cloudflare refuses a rollback across it (FS002); roll forward with a fix",
+                failure.done.migrated_to.as_deref().unwrap_or_default()
+            ));
+            None
+        }
         Some(previous) if Some(&previous.version) != failed_version.as_ref() => {
             let restored = restore(input, worker, &previous.version, &message, report).await?;
             if restored.is_some() && !failure.done.settings.is_empty() {
@@ -81,7 +90,7 @@ pub(super) async fn restore_after_health_failure(
     }
     input.ctx.journal.record(&entry)?;
     let applied = memory.applied.entry(worker.to_owned()).or_default();
-    applied.rejected = Some((failure.digest.to_owned(), head.to_owned()));
+    applied.rejected = Some((failure.digest.clone(), head.to_owned()));
     if let Some(version) = restored.as_ref().or(failed_version.as_ref()) {
         applied.version = Some(version.clone());
     }

@@ -2,7 +2,7 @@
 //! with migrations), or write non-versioned settings. Each is journaled before and after.
 
 use flaresync_cloudflare::NewDeployment;
-use flaresync_config::{MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
+use flaresync_config::{Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use flaresync_plan::{DeployTarget, Desired, MigrationsPayload, Step};
 use tracing::info;
@@ -10,6 +10,7 @@ use tracing::info;
 use super::{
     deploy::{DeployRequest, deploy, verify},
     settings::apply_settings,
+    settings_check::differing,
 };
 use crate::{
     error::Error,
@@ -20,12 +21,10 @@ use crate::{
 pub(super) fn spec_of<'a>(
     desired: &'a Desired,
     worker: &str,
-) -> Result<(&'a WorkerSpec, &'a str), Error> {
+) -> Result<(&'a WorkerSpec, &'a Digest), Error> {
     desired
-        .workers
-        .get(worker)
-        .and_then(|entry| entry.worker())
-        .map(|resolved| (&resolved.spec, resolved.digest.as_str()))
+        .worker(worker)
+        .map(|resolved| (&resolved.spec, &resolved.digest))
         .ok_or_else(|| {
             Error::Internal(format!(
                 "the plan has a write step for {worker} but its desired state is not resolved"
@@ -43,6 +42,8 @@ pub(super) struct WorkerWrites {
     pub traffic_changed: bool,
     /// Non-versioned settings written (the fields of a settings step).
     pub settings: Vec<String>,
+    /// The Durable Object migration tag a script upload applied.
+    pub migrated_to: Option<String>,
 }
 
 /// One Worker's step: what every kind of step needs.
@@ -50,7 +51,7 @@ struct StepFrame<'a> {
     input: &'a PassInput<'a>,
     worker: &'a str,
     spec: &'a WorkerSpec,
-    digest: &'a str,
+    digest: &'a Digest,
 }
 
 impl StepFrame<'_> {
@@ -118,8 +119,8 @@ pub(super) async fn apply_step(
             upload_script(&frame, migrations.as_ref(), writes).await
         }
         Step::SyncSettings { fields, .. } => {
-            sync_settings(&frame, fields, report).await?;
-            writes.settings.extend(fields.iter().cloned());
+            let written = sync_settings(&frame, fields, report).await?;
+            writes.settings.extend(written);
             Ok(())
         }
     }
@@ -280,6 +281,7 @@ async fn upload_script(
                 short(head)
             )),
     )?;
+    let migrations_tag = migrations.map(|payload| payload.new_tag.clone());
     let migrations = migrations.map(|payload| MigrationsUpload {
         old_tag: payload.old_tag.clone(),
         new_tag: payload.new_tag.clone(),
@@ -324,6 +326,7 @@ async fn upload_script(
             writes.deployed = Some((version_id, deployment_id));
             writes.deployed_commit = Some(head.to_owned());
             writes.traffic_changed = true;
+            writes.migrated_to = migrations_tag;
             Ok(())
         }
         Err(error) => {
@@ -338,11 +341,12 @@ async fn upload_script(
     }
 }
 
+/// Writes the settings that differ; returns the fields written.
 async fn sync_settings(
     frame: &StepFrame<'_>,
     fields: &[String],
     report: &mut WorkerReport,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
     let unsupported: Vec<&str> = fields
         .iter()
@@ -358,17 +362,39 @@ async fn sync_settings(
             unsupported.join(", ")
         ));
     }
+    // Only a digest says something outside the version changed: read what Cloudflare holds
+    // and write only what differs (another flaresync may have applied it already).
+    let checked;
+    let fields = if fields.iter().any(|field| field == "script_settings") {
+        checked = differing(frame.input.ctx, frame.worker, frame.spec, fields).await?;
+        if checked.is_empty() {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Settings, Outcome::Success)
+                    .message("settings already match Git on Cloudflare; nothing written"),
+            )?;
+            return Ok(Vec::new());
+        }
+        checked.as_slice()
+    } else {
+        fields
+    };
     frame.journal(
         &frame
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
     match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
-        Ok(()) => frame.journal(
-            &frame
-                .record(JournalAction::Settings, Outcome::Success)
-                .message(format!("updated settings: {}", fields.join(", "))),
-        ),
-        Err(error) => frame.failed(JournalAction::Settings, error),
+        Ok(()) => {
+            frame.journal(
+                &frame
+                    .record(JournalAction::Settings, Outcome::Success)
+                    .message(format!("updated settings: {}", fields.join(", "))),
+            )?;
+            Ok(fields.to_vec())
+        }
+        Err(error) => frame
+            .failed(JournalAction::Settings, error)
+            .map(|()| Vec::new()),
     }
 }
