@@ -62,6 +62,10 @@ pub struct EmulatorArgs {
         env = "FLARESYNC_EMULATOR_LISTEN"
     )]
     pub listen: String,
+    /// Also serve the deployed Workers (the data plane, on workerd) on this address, by
+    /// `Host: <script>.<account subdomain>.workers.dev`.
+    #[arg(long, env = "FLARESYNC_EMULATOR_DATA_LISTEN")]
+    pub data_listen: Option<String>,
     /// Directory for the emulator's SQLite state (in memory when omitted).
     #[arg(long)]
     pub state: Option<PathBuf>,

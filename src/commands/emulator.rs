@@ -56,9 +56,61 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<u8> {
     eprintln!(
         "point wrangler or flaresync at it:\n  export CLOUDFLARE_API_BASE_URL=http://{addr}/client/v4 CLOUDFLARE_ACCOUNT_ID={account_id} CLOUDFLARE_API_TOKEN={shown_token}"
     );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        flaresync_reconcile::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let data_plane = match &args.data_listen {
+        Some(address) => {
+            start_data_plane(&emulator, address, args.state.as_deref(), &stopped).await?
+        }
+        None => None,
+    };
     emulator
-        .serve(listener, flaresync_reconcile::shutdown_signal())
+        .serve(listener, until_stopped(stopped))
         .await
         .context("emulator stopped with an error")?;
+    if let Some(task) = data_plane {
+        let _ = task.await;
+    }
     Ok(0)
+}
+
+/// Resolves once the shutdown signal was seen.
+async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Starts the data plane on `address` when workerd is installed; otherwise says once that it
+/// is off and how to turn it on, and the control plane runs alone.
+async fn start_data_plane(
+    emulator: &flaresync_emulator::Emulator,
+    address: &str,
+    state: Option<&std::path::Path>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    use flaresync_emulator::dataplane::{DataPlaneOptions, locate};
+    let Some(workerd) = locate::workerd_binary(Some(std::path::Path::new(".cache"))) else {
+        eprintln!("{}", locate::data_plane_off_message());
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} for the data plane"))?;
+    let addr = listener.local_addr()?;
+    let work_dir = match state {
+        Some(dir) => dir.join("dataplane"),
+        None => std::env::temp_dir().join(format!("flaresync-dataplane-{}", std::process::id())),
+    };
+    let subdomain = &emulator.config().subdomain;
+    eprintln!("data plane (workerd) on http://{addr}: send Host: <script>.{subdomain}.workers.dev");
+    let options = DataPlaneOptions { workerd, work_dir };
+    let emulator = emulator.clone();
+    let stopped = until_stopped(stopped.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(error) = emulator.serve_data_plane(listener, options, stopped).await {
+            eprintln!("flaresync emulator: the data plane stopped: {error}");
+        }
+    })))
 }

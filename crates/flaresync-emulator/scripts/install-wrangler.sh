@@ -4,39 +4,30 @@
 #
 # Cache dir: $FLARESYNC_CACHE/wrangler when FLARESYNC_CACHE is set, else
 # <repo root>/.cache/wrangler. Idempotent: does nothing when the pinned version is installed.
-# Prints the path of the wrangler entry point (bin/wrangler.js) on success.
+# Prints the path of the wrangler entry point (bin/wrangler.js) on success. Also runs
+# install-workerd.sh (the runtime of the emulator's data plane, at the version wrangler pins).
 set -euo pipefail
 
 WRANGLER_VERSION="4.86.0"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/../../.." && pwd)"
-if [[ -n "${FLARESYNC_CACHE:-}" ]]; then
-  cache_dir="$FLARESYNC_CACHE/wrangler"
-else
-  cache_dir="$repo_root/.cache/wrangler"
-fi
+# shellcheck source=cache-dir.sh
+source "$script_dir/cache-dir.sh"
 entry="$cache_dir/node_modules/wrangler/bin/wrangler.js"
 pkg="$cache_dir/node_modules/wrangler/package.json"
 
 installed_version() {
-  [[ -f "$pkg" ]] || return 1
-  node -e 'process.stdout.write(require(process.argv[1]).version)' "$pkg"
+  package_version "$pkg"
 }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "install-wrangler.sh: node and npm are required (Node >= 20)" >&2
-  exit 1
-fi
+require_node "install-wrangler.sh"
 
 if [[ "$(installed_version 2>/dev/null || true)" == "$WRANGLER_VERSION" && -f "$entry" ]]; then
+  "$script_dir/install-workerd.sh" >&2
   echo "$entry"
   exit 0
 fi
 
-mkdir -p "$cache_dir"
-if [[ ! -f "$cache_dir/package.json" ]]; then
-  printf '{\n  "name": "flaresync-wrangler-cache",\n  "private": true\n}\n' >"$cache_dir/package.json"
-fi
+ensure_cache_dir
 echo "install-wrangler.sh: installing wrangler@$WRANGLER_VERSION into $cache_dir" >&2
 npm install --prefix "$cache_dir" --no-audit --no-fund --no-save --loglevel=error \
   "wrangler@$WRANGLER_VERSION" >&2
@@ -45,4 +36,5 @@ if [[ "$(installed_version)" != "$WRANGLER_VERSION" || ! -f "$entry" ]]; then
   echo "install-wrangler.sh: wrangler@$WRANGLER_VERSION did not install into $cache_dir" >&2
   exit 1
 fi
+"$script_dir/install-workerd.sh" >&2
 echo "$entry"

@@ -8,15 +8,17 @@
 //!
 //! Layout: [`state`] is the pure core (functions over one SQLite transaction); [`http`] is the
 //! thin axum shell; [`serve`] runs it on a listener; [`testing::TestEmulator`] starts one
-//! in-process for tests of any crate.
+//! in-process for tests of any crate. [`dataplane`] runs the deployed Workers on workerd
+//! (`Emulator::serve_data_plane`) and feeds the GraphQL analytics endpoint.
 //!
-//! What it deliberately does not do: run Worker code, routes/custom domains/cron triggers,
-//! assets, Workers for Platforms, the legacy `rollback_to` deployments API.
+//! What it deliberately does not do: routes/custom domains/cron triggers, static assets,
+//! Workers for Platforms, the legacy `rollback_to` deployments API.
 //!
 //! The crate's `README.md` lists the endpoints, the deployment rules with their codes, the
 //! `/__emulator` admin API (faults, request log, reset) and the rate-limit behaviour.
 
 pub mod config;
+pub mod dataplane;
 pub mod error;
 pub mod faults;
 pub mod http;

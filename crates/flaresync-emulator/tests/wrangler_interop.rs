@@ -7,117 +7,14 @@
 //! `$FLARESYNC_CACHE/wrangler` or `<repo>/.cache/wrangler`). Without it the test fails, unless
 //! `FLARESYNC_SKIP_WRANGLER=1` is set, in which case it prints a skip note and passes.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+#[path = "support/wrangler.rs"]
+mod wrangler_cli;
 
 use flaresync_emulator::testing::TestEmulator;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use wrangler_cli::{Wrangler, wrangler_entry};
 
 const WORKER: &str = "flaresync-demo";
-
-fn wrangler_entry() -> PathBuf {
-    let cache = match std::env::var_os("FLARESYNC_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache"),
-    };
-    cache.join("wrangler/node_modules/wrangler/bin/wrangler.js")
-}
-
-struct Wrangler {
-    entry: PathBuf,
-    project: PathBuf,
-    home: PathBuf,
-    output_file: PathBuf,
-    base_url: String,
-    token: String,
-    account: String,
-}
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Wrangler {
-    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = tokio::process::Command::new("node");
-        cmd.arg(&self.entry)
-            .args(args)
-            .current_dir(&self.project)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("CLOUDFLARE_API_BASE_URL", &self.base_url)
-            .env("CLOUDFLARE_API_TOKEN", &self.token)
-            .env("CLOUDFLARE_ACCOUNT_ID", &self.account)
-            .env("CI", "true")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
-            .env("WRANGLER_HIDE_BANNER", "true")
-            .env("npm_registry", "http://127.0.0.1:9/")
-            .env("WRANGLER_OUTPUT_FILE_PATH", &self.output_file)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("node starts (is Node.js installed?)");
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).await.expect("write stdin");
-            drop(pipe);
-        }
-        let out = tokio::time::timeout(
-            std::time::Duration::from_secs(120),
-            child.wait_with_output(),
-        )
-        .await
-        .expect("wrangler finished within 120 s")
-        .expect("wrangler output");
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn ok(&self, args: &[&str]) -> Run {
-        self.ok_with_stdin(args, None).await
-    }
-
-    async fn ok_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let run = self.run_with_stdin(args, stdin).await;
-        assert_eq!(
-            run.status, 0,
-            "wrangler {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
-            run.stdout, run.stderr
-        );
-        run
-    }
-
-    /// Parses the JSON that `--json` commands print (the whole stdout).
-    async fn json(&self, args: &[&str]) -> Value {
-        let run = self.ok(args).await;
-        let start = run.stdout.find(['{', '[']).unwrap_or(0);
-        serde_json::from_str(run.stdout[start..].trim())
-            .unwrap_or_else(|e| panic!("wrangler {args:?} printed no JSON ({e}):\n{}", run.stdout))
-    }
-
-    /// Output-file records of `kind` so far.
-    fn records(&self, kind: &str) -> Vec<Value> {
-        std::fs::read_to_string(&self.output_file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|r| r["type"] == json!(kind))
-            .collect()
-    }
-}
 
 fn worker_source(greeting: &str) -> String {
     format!(

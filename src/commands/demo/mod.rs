@@ -6,12 +6,14 @@
 //!    directory and commits it with git;
 //! 4. reconciles: three Workers deployed (demo-api by script upload, it carries a DO migration);
 //! 5. commits a change and reconciles: a new version, deployed;
-//! 6. `git revert`s it and reconciles: a rollback to the existing version, no upload;
+//! 6. `git revert`s it and reconciles: a rollback to the existing version, no upload (with
+//!    workerd installed, demo-api's HTTP answers show each step: hello, howdy, hello again);
 //! 7. commits a new Durable Object migration, then reverts it: the rollback is blocked, and
 //!    flaresync explains why and what to write instead.
 
 mod emulator;
 mod repo;
+mod traffic;
 
 use std::path::PathBuf;
 
@@ -24,6 +26,7 @@ use git2::Repository;
 use self::{
     emulator::LocalCloudflare,
     repo::{Author, FILES, commit_all, revert_head, write},
+    traffic::Web,
 };
 use crate::{
     cli::DemoArgs,
@@ -55,8 +58,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     section("3. flaresync sync: first deploy (demo-auth before demo-api: service binding)");
     let report = sync(&demo.ctx).await?;
     expect_applied(&report, &["demo-api", "demo-auth", "demo-jobs"])?;
+    let web = Web::new(cloudflare.data, &cloudflare.subdomain);
+    web.show("demo-api", "hello").await;
 
     let mut demo = demo;
+    demo.web = web;
     demo.forward_then_revert().await?;
     demo.migration_then_blocked_revert().await?;
     demo.history().await?;
@@ -108,6 +114,8 @@ struct Demo {
     client: Client,
     ctx: Context,
     first: git2::Oid,
+    /// The deployed Workers' HTTP answers (data plane).
+    web: Web,
 }
 
 impl Demo {
@@ -159,6 +167,7 @@ impl Demo {
             client,
             ctx,
             first,
+            web: Web::new(None, ""),
         })
     }
 
@@ -179,6 +188,7 @@ impl Demo {
         ));
         let report = sync(&self.ctx).await?;
         expect_applied(&report, &["demo-api"])?;
+        self.web.show("demo-api", "howdy").await;
         let versions_before = self.client.list_versions("demo-api").await?.len();
 
         let revert = revert_head(&self.repo, &mut self.author)?;
@@ -191,6 +201,7 @@ impl Demo {
         let report = sync(&self.ctx).await?;
         expect_applied(&report, &["demo-api"])?;
         let versions_after = self.client.list_versions("demo-api").await?.len();
+        self.web.show("demo-api", "hello").await;
         println!(
             "demo-api versions on Cloudflare: {versions_before} before the revert, {versions_after} after (nothing uploaded)"
         );

@@ -44,6 +44,10 @@ pub struct Shared {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) user_id: String,
+    /// Requests the data plane served (GraphQL analytics).
+    pub(crate) invocations: crate::dataplane::InvocationLog,
+    /// Set when the data plane runs: uploads are checked with workerd.
+    pub(crate) upload_check: std::sync::OnceLock<crate::dataplane::upload_check::UploadCheck>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -63,6 +67,8 @@ impl Shared {
             faults: Mutex::new(FaultTable::default()),
             log: Mutex::new(RequestLog::default()),
             user_id,
+            invocations: crate::dataplane::InvocationLog::default(),
+            upload_check: std::sync::OnceLock::new(),
         }
     }
 
@@ -98,6 +104,7 @@ impl Shared {
         self.clear_faults();
         *lock(&self.log) = RequestLog::default();
         lock(&self.limiter).reset();
+        self.invocations.clear();
         self.db.wipe()
     }
 

@@ -148,6 +148,11 @@ where
     if let Some(e) = refused {
         return error_response(&e);
     }
+    if let Some(check) = app.upload_check.get()
+        && let Err(e) = check.check(&upload).await
+    {
+        return error_response(&e);
+    }
     run(app, &headers, Access::Write, move |tx, ctx| {
         f(tx, ctx, &upload)
     })

@@ -9,7 +9,7 @@
 //! runs core functions and makes the handlers that only call one. The endpoint families have a
 //! file each: `identity.rs`, `scripts.rs`, `settings.rs` (settings, subdomain, schedules),
 //! `versions.rs`, `deployments.rs`, `secrets.rs`, `resources.rs` with `resource_kinds.rs` (KV,
-//! R2, D1, Queues) and `admin.rs`.
+//! R2, D1, Queues), `kv_values.rs` (KV pairs), `graphql.rs` (analytics over the data plane) and `admin.rs`.
 
 mod admin;
 mod app;
@@ -18,8 +18,10 @@ mod deployments;
 mod endpoint;
 mod envelope;
 mod gate;
+mod graphql;
 mod identity;
 mod input;
+mod kv_values;
 mod resource_kinds;
 mod resources;
 mod scripts;
@@ -53,6 +55,8 @@ pub fn router(app: AppState) -> Router {
         .merge(deployments::routes())
         .merge(secrets::routes())
         .merge(resources::routes())
+        .merge(graphql::routes())
+        .merge(kv_values::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate::gate));

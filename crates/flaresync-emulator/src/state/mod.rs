@@ -129,6 +129,7 @@ const TABLES: &[&str] = &[
     "d1_databases",
     "queues",
     "schedules",
+    "kv_values",
 ];
 
 impl Db {
@@ -158,6 +159,8 @@ impl Db {
 
     fn init(conn: Connection) -> Result<Self, EmulatorError> {
         conn.execute_batch(SCHEMA).map_err(EmulatorError::Schema)?;
+        conn.execute_batch(resources::kv_values::SCHEMA)
+            .map_err(EmulatorError::Schema)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

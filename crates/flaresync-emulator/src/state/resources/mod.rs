@@ -5,6 +5,7 @@
 
 pub mod d1;
 pub mod kv;
+pub mod kv_values;
 pub mod queues;
 pub mod r2;
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Make sure the `workerd` runtime (npm package `workerd`) is present in the cache directory, at the
+# exact version the pinned wrangler (4.86.0) depends on. The emulator's data plane runs deployed
+# Workers on it (src/dataplane); without it the emulator serves its control plane only.
+#
+# Cache dir: $FLARESYNC_CACHE/wrangler when FLARESYNC_CACHE is set, else <repo root>/.cache/wrangler
+# (the same tree install-wrangler.sh fills: wrangler already pulls workerd in as a dependency, so
+# this usually only checks). Idempotent. Prints the path of the workerd binary on success.
+set -euo pipefail
+
+# The version wrangler 4.86.0 pins in its package.json ("workerd": "1.20260426.1").
+WORKERD_VERSION="1.20260426.1"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=cache-dir.sh
+source "$script_dir/cache-dir.sh"
+binary="$cache_dir/node_modules/workerd/bin/workerd"
+pkg="$cache_dir/node_modules/workerd/package.json"
+
+installed_version() {
+  package_version "$pkg"
+}
+
+runs() {
+  [[ -x "$binary" ]] && "$binary" --version >/dev/null 2>&1
+}
+
+require_node "install-workerd.sh"
+
+if [[ "$(installed_version 2>/dev/null || true)" == "$WORKERD_VERSION" ]] && runs; then
+  echo "$binary"
+  exit 0
+fi
+
+ensure_cache_dir
+echo "install-workerd.sh: installing workerd@$WORKERD_VERSION into $cache_dir" >&2
+npm install --prefix "$cache_dir" --no-audit --no-fund --no-save --loglevel=error \
+  "workerd@$WORKERD_VERSION" >&2
+
+if [[ "$(installed_version)" != "$WORKERD_VERSION" ]] || ! runs; then
+  echo "install-workerd.sh: workerd@$WORKERD_VERSION did not install into $cache_dir" >&2
+  echo "install-workerd.sh: (its platform package @cloudflare/workerd-<os>-<arch> may be missing)" >&2
+  exit 1
+fi
+echo "$binary"

@@ -1,0 +1,226 @@
+//! Keeps workerd in step with the control plane: polls the state's fingerprint, and on a change
+//! checks new versions' bundles, renders the config, reuses the running process when the config
+//! is unchanged (a rollback or a new split of warm versions only swaps the table) or starts a
+//! new one on fresh ports, then swaps the routing table. The old process serves its in-flight
+//! requests and stops when the last one is done.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::desired::{self, Desired, VersionBundle};
+use super::error::DataPlaneError;
+use super::supervisor::{Generation, Runtime, free_ports};
+use super::table::{Route, SharedTable, Table};
+use super::workerd_config::{Layout, render};
+use crate::http::AppState;
+
+/// How often the control plane's state is polled (a new deployment is live within this plus
+/// the workerd start time when new code is involved).
+const POLL: Duration = Duration::from_millis(100);
+/// Pause after a failed reconcile before trying again.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub struct Controller {
+    pub runtime: Runtime,
+    pub app: AppState,
+    pub table: SharedTable,
+    /// `host:port` of the listener (service bindings call back into it).
+    pub listener: String,
+    pub storage_dir: String,
+    checked: HashMap<String, Result<(), String>>,
+    generations: u64,
+    seen: Option<String>,
+}
+
+impl Controller {
+    pub fn new(
+        runtime: Runtime,
+        app: AppState,
+        table: SharedTable,
+        listener: String,
+        storage_dir: String,
+    ) -> Self {
+        Self {
+            runtime,
+            app,
+            table,
+            listener,
+            storage_dir,
+            checked: HashMap::new(),
+            generations: 0,
+            seen: None,
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(mut self) {
+        loop {
+            match self.tick().await {
+                Ok(()) => tokio::time::sleep(POLL).await,
+                Err(error) => {
+                    tracing::warn!(error = %error, "The data plane could not apply a change.");
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// One poll: applies the state when it changed.
+    pub async fn tick(&mut self) -> Result<(), DataPlaneError> {
+        let fingerprint = self.read(desired::fingerprint).await?;
+        if self.seen.as_ref() == Some(&fingerprint) {
+            return Ok(());
+        }
+        let wanted = self.read(desired::load).await?;
+        self.apply(&wanted).await?;
+        self.seen = Some(fingerprint);
+        Ok(())
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: fn(&rusqlite::Transaction<'_>) -> Result<T, crate::ApiError>,
+    ) -> Result<T, DataPlaneError> {
+        let app = self.app.clone();
+        tokio::task::spawn_blocking(move || app.db.read(f))
+            .await
+            .map_err(|e| DataPlaneError::State(e.to_string()))?
+            .map_err(|e| DataPlaneError::State(e.message))
+    }
+
+    async fn apply(&mut self, wanted: &Desired) -> Result<(), DataPlaneError> {
+        for version in wanted.versions.values() {
+            if !self.checked.contains_key(&version.id) {
+                let verdict = self.check(version).await;
+                self.checked.insert(version.id.clone(), verdict);
+            }
+        }
+        let runnable: Vec<&VersionBundle> = wanted
+            .versions
+            .values()
+            .filter(|v| matches!(self.checked.get(&v.id), Some(Ok(()))))
+            .collect();
+        let owners = owners(wanted, &runnable);
+        let current = self.table.current().generation.clone();
+        let generation = match current.filter(|g| self.reusable(g, &runnable, &owners)) {
+            Some(same) => Some(same),
+            None if runnable.is_empty() => None,
+            None => Some(Arc::new(self.start(&runnable, owners).await?)),
+        };
+        let routes = routes(wanted, &self.checked, generation.as_deref());
+        self.table.replace(Table { routes, generation });
+        Ok(())
+    }
+
+    /// Checks one version alone in workerd.
+    pub async fn check(&self, version: &VersionBundle) -> Result<(), String> {
+        let layout = self.layout(
+            BTreeMap::from([(version.script.clone(), version.id.clone())]),
+            BTreeMap::from([(version.id.clone(), 1)]),
+        );
+        let rendered = render(&[version], &layout);
+        if let Some((_, reason)) = rendered.skipped.first() {
+            return Err(reason.clone());
+        }
+        self.runtime
+            .check(&version.id, &rendered)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn layout(&self, owners: BTreeMap<String, String>, ports: BTreeMap<String, u16>) -> Layout {
+        Layout {
+            listener: self.listener.clone(),
+            storage_dir: self.storage_dir.clone(),
+            owners,
+            ports,
+        }
+    }
+
+    fn reusable(
+        &self,
+        generation: &Generation,
+        runnable: &[&VersionBundle],
+        owners: &BTreeMap<String, String>,
+    ) -> bool {
+        let same_set = runnable.len() == generation.ports.len()
+            && runnable
+                .iter()
+                .all(|v| generation.ports.contains_key(&v.id));
+        same_set
+            && render(
+                runnable,
+                &self.layout(owners.clone(), generation.ports.clone()),
+            )
+            .config
+                == generation.config
+    }
+
+    async fn start(
+        &mut self,
+        runnable: &[&VersionBundle],
+        owners: BTreeMap<String, String>,
+    ) -> Result<Generation, DataPlaneError> {
+        let ports: BTreeMap<String, u16> = runnable
+            .iter()
+            .map(|v| v.id.clone())
+            .zip(free_ports(runnable.len())?)
+            .collect();
+        let rendered = render(runnable, &self.layout(owners, ports.clone()));
+        self.generations += 1;
+        self.runtime.start(self.generations, &rendered, ports).await
+    }
+}
+
+/// Per Worker, the version implementing its Durable Object classes: the runnable version with
+/// the largest share of the current deployment, else any runnable version of that Worker.
+fn owners(wanted: &Desired, runnable: &[&VersionBundle]) -> BTreeMap<String, String> {
+    let runs = |id: &str| runnable.iter().any(|v| v.id == id);
+    let mut owners = BTreeMap::new();
+    for script in &wanted.scripts {
+        let best = script
+            .shares
+            .iter()
+            .filter(|s| runs(&s.version_id))
+            .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
+            .map(|s| s.version_id.clone())
+            .or_else(|| {
+                runnable
+                    .iter()
+                    .find(|v| v.script == script.name)
+                    .map(|v| v.id.clone())
+            });
+        if let Some(best) = best {
+            owners.insert(script.name.clone(), best);
+        }
+    }
+    owners
+}
+
+fn routes(
+    wanted: &Desired,
+    checked: &HashMap<String, Result<(), String>>,
+    generation: Option<&Generation>,
+) -> HashMap<String, Route> {
+    let port = |id: &str| -> Result<u16, String> {
+        match checked.get(id) {
+            Some(Err(reason)) => Err(reason.clone()),
+            _ => generation
+                .and_then(|g| g.ports.get(id).copied())
+                .ok_or_else(|| format!("version {id} is not running")),
+        }
+    };
+    wanted
+        .scripts
+        .iter()
+        .map(|script| {
+            let route = Route {
+                workers_dev: script.workers_dev,
+                shares: script.shares.clone(),
+                ports: script.shares.iter().map(|s| port(&s.version_id)).collect(),
+            };
+            (script.name.clone(), route)
+        })
+        .collect()
+}

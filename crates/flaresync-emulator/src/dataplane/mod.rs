@@ -1,0 +1,116 @@
+//! The local data plane: deployed Workers serve real HTTP on workerd, Cloudflare's runtime.
+//!
+//! `flaresync emulator --data-listen 127.0.0.1:8787` serves every Worker with workers.dev
+//! enabled on `Host: <script>.<account subdomain>.workers.dev`, on a version of its current
+//! deployment chosen like Cloudflare does (percentages, `Cloudflare-Workers-Version-Key`,
+//! `Cloudflare-Workers-Version-Overrides`).
+//!
+//! Layout — pure decisions: [`routing`] (which version; [`overrides`] parses the header),
+//! [`workerd_config`] (the runtime config; [`runtime_bindings`] translates bindings, [`entry`]
+//! is the generated entry module, [`capnp`] the literals). I/O: [`desired`] reads the control
+//! plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them in step with
+//! deployments, [`listener`] forwards requests through the [`table`], [`request_log`] keeps the
+//! invocations for GraphQL analytics, [`kv_binding`] serves KV bindings from the emulator's
+//! store, [`graphql`] answers the analytics API from them,
+//! [`upload_check`] refuses at upload time a bundle workerd cannot load. [`locate`] finds the
+//! workerd binary.
+
+pub mod capnp;
+pub mod controller;
+pub mod desired;
+pub mod entry;
+pub mod error;
+pub mod graphql;
+pub mod kv_binding;
+pub mod listener;
+pub mod locate;
+pub mod overrides;
+pub mod request_log;
+pub mod routing;
+pub mod runtime_bindings;
+pub mod supervisor;
+pub mod table;
+pub mod upload_check;
+pub mod workerd_config;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use error::DataPlaneError;
+pub use request_log::{Invocation, InvocationLog, Outcome};
+
+use controller::Controller;
+use listener::Listener;
+use supervisor::Runtime;
+use table::{SharedTable, Table};
+
+/// Where the data plane keeps its files.
+#[derive(Debug, Clone)]
+pub struct DataPlaneOptions {
+    /// The workerd binary (see [`locate::workerd_binary`]).
+    pub workerd: PathBuf,
+    /// Generated configs (rewritten on start) and Durable Object storage (kept).
+    pub work_dir: PathBuf,
+}
+
+impl crate::Emulator {
+    /// Serves the data plane on `listener` until `shutdown` completes, following the control
+    /// plane's deployments. The workerd processes stop with it.
+    pub async fn serve_data_plane(
+        &self,
+        listener: TcpListener,
+        options: DataPlaneOptions,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DataPlaneError> {
+        let address = listener.local_addr().map_err(DataPlaneError::Listen)?;
+        let work_dir =
+            std::path::absolute(&options.work_dir).map_err(|source| DataPlaneError::Files {
+                dir: options.work_dir.clone(),
+                source,
+            })?;
+        let runtime_dir = work_dir.join("runtime");
+        let storage_dir = work_dir.join("durable-objects");
+        let check_dir = work_dir.join("upload-check");
+        for dir in [&runtime_dir, &storage_dir, &check_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| DataPlaneError::Files {
+                dir: dir.clone(),
+                source,
+            })?;
+        }
+        let table = SharedTable::default();
+        let runtime = Runtime {
+            binary: options.workerd,
+            work_dir: runtime_dir,
+        };
+        let _ = self.shared.upload_check.set(upload_check::UploadCheck {
+            runtime: runtime.clone(),
+            storage_dir: check_dir.to_string_lossy().into_owned(),
+        });
+        let controller = Controller::new(
+            runtime,
+            self.shared.clone(),
+            table.clone(),
+            address.to_string(),
+            storage_dir.to_string_lossy().into_owned(),
+        );
+        let control = tokio::spawn(controller.run());
+        let listener_service = Arc::new(Listener::new(
+            self.shared.clone(),
+            table.clone(),
+            self.shared.invocations.clone(),
+            &self.shared.config.subdomain,
+        ));
+        listener_service.serve(listener, shutdown).await;
+        control.abort();
+        table.replace(Table::default());
+        Ok(())
+    }
+
+    /// The data plane's invocation log (what GraphQL analytics reads).
+    pub fn invocations(&self) -> InvocationLog {
+        self.shared.invocations.clone()
+    }
+}

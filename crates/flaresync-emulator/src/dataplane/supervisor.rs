@@ -1,0 +1,202 @@
+//! workerd processes: checking a version's bundle (`workerd test`), starting a generation (one
+//! process serving a set of versions on fresh ports) and stopping it when the last request
+//! that uses it is done (the process is killed when its [`Generation`] is dropped).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::error::DataPlaneError;
+use super::workerd_config::Rendered;
+
+/// How long a new process may take to listen on all its sockets.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a bundle check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The workerd binary and a directory for generated configs.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub binary: PathBuf,
+    pub work_dir: PathBuf,
+}
+
+/// One running workerd process and the ports of the versions it serves.
+#[derive(Debug)]
+pub struct Generation {
+    pub number: u64,
+    pub ports: BTreeMap<String, u16>,
+    pub config: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        // kill_on_drop is set too; this makes the intent explicit and frees the files.
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `count` free loopback ports (bound, read, released).
+pub fn free_ports(count: usize) -> Result<Vec<u16>, DataPlaneError> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DataPlaneError::Ports)?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DataPlaneError::Ports)
+}
+
+impl Runtime {
+    /// Checks that workerd loads a config holding one version: `Ok` or workerd's own message
+    /// (for instance `Uncaught SyntaxError: Unexpected end of input at index.js:2`).
+    pub async fn check(&self, name: &str, rendered: &Rendered) -> Result<(), DataPlaneError> {
+        let dir = self.work_dir.join(format!("check-{name}"));
+        write_files(&dir, rendered)?;
+        let run = self.command("test", &dir).output();
+        let out = tokio::time::timeout(CHECK_TIMEOUT, run).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = out
+            .map_err(|_| DataPlaneError::Rejected("workerd did not finish checking".into()))?
+            .map_err(|source| DataPlaneError::Spawn {
+                binary: self.binary.clone(),
+                source,
+            })?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("No tests found") && !stderr.contains("Uncaught") {
+            return Ok(());
+        }
+        Err(DataPlaneError::Rejected(rejection_message(&stderr)))
+    }
+
+    /// `workerd <verb> --experimental <dir>/config.capnp`, output piped, killed when dropped.
+    fn command(&self, verb: &str, dir: &Path) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg(verb)
+            .arg("--experimental")
+            .arg(dir.join("config.capnp"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Starts a process for `rendered` (its sockets on `ports`) and waits until it listens.
+    pub async fn start(
+        &self,
+        number: u64,
+        rendered: &Rendered,
+        ports: BTreeMap<String, u16>,
+    ) -> Result<Generation, DataPlaneError> {
+        let dir = self.work_dir.join(format!("gen-{number}"));
+        write_files(&dir, rendered)?;
+        let mut child =
+            self.command("serve", &dir)
+                .spawn()
+                .map_err(|source| DataPlaneError::Spawn {
+                    binary: self.binary.clone(),
+                    source,
+                })?;
+        forward_output(&mut child, number);
+        let mut generation = Generation {
+            number,
+            ports,
+            config: rendered.config.clone(),
+            dir,
+            child,
+        };
+        wait_listening(&mut generation).await?;
+        Ok(generation)
+    }
+}
+
+/// The useful lines of workerd's complaint (without its source-location noise).
+fn rejection_message(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("No tests found") && !l.contains("Tests failed"))
+        .map(|l| match l.split_once(": ") {
+            Some((service, rest)) if service.starts_with("service ") => rest,
+            _ => l,
+        })
+        .take(6)
+        .collect();
+    if lines.is_empty() {
+        "workerd refused the Worker".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+fn write_files(dir: &Path, rendered: &Rendered) -> Result<(), DataPlaneError> {
+    let io = |source| DataPlaneError::Files {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    for (relative, content) in &rendered.files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, content).map_err(io)?;
+    }
+    std::fs::write(dir.join("config.capnp"), &rendered.config).map_err(io)
+}
+
+/// Sends the process's stdout/stderr (Workers' `console.log`) to the emulator's log.
+fn forward_output(child: &mut Child, number: u64) {
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::info!(generation = number, "workerd: {line}");
+            }
+        });
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::warn!(generation = number, "workerd: {line}");
+            }
+        });
+    }
+}
+
+async fn wait_listening(generation: &mut Generation) -> Result<(), DataPlaneError> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    for port in generation.ports.values().copied().collect::<Vec<_>>() {
+        loop {
+            if let Ok(Some(status)) = generation.child.try_wait() {
+                return Err(DataPlaneError::Exited(status.to_string()));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(DataPlaneError::Exited(format!(
+                    "not listening on port {port} after {} s",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Refusing, at upload time, a bundle workerd cannot load (a syntax error, a failing top-level
+//! statement), as Cloudflare refuses a script that does not start: HTTP 400 with code 10021 and
+//! the runtime's message. Installed by the data plane; without workerd uploads are not checked.
+
+use serde_json::Value;
+
+use super::desired::{Module, VersionBundle};
+use super::supervisor::Runtime;
+use super::workerd_config::{Layout, render};
+use crate::error::ApiError;
+use crate::state::upload::{ModulePart, Upload};
+
+/// Cloudflare's code for a validation or startup failure of an upload.
+pub const STARTUP_FAILED: u32 = 10021;
+
+/// Checks uploads with workerd.
+#[derive(Debug, Clone)]
+pub struct UploadCheck {
+    pub runtime: Runtime,
+    pub storage_dir: String,
+}
+
+impl UploadCheck {
+    /// `Ok` when workerd loads the upload's code (or it carries no code), else 10021.
+    pub async fn check(&self, upload: &Upload) -> Result<(), ApiError> {
+        let Some(bundle) = bundle(upload) else {
+            return Ok(());
+        };
+        let layout = Layout {
+            listener: "127.0.0.1:9".into(),
+            storage_dir: self.storage_dir.clone(),
+            owners: [(bundle.script.clone(), bundle.id.clone())].into(),
+            ports: [(bundle.id.clone(), 9)].into(),
+        };
+        let rendered = render(&[&bundle], &layout);
+        if let Some((_, reason)) = rendered.skipped.first() {
+            return Err(ApiError::new(400, STARTUP_FAILED, reason.clone()));
+        }
+        let name = format!("upload-{}", uuid::Uuid::new_v4().simple());
+        match self.runtime.check(&name, &rendered).await {
+            Ok(()) => Ok(()),
+            Err(super::DataPlaneError::Rejected(message)) => {
+                Err(ApiError::new(400, STARTUP_FAILED, message))
+            }
+            Err(other) => {
+                // The checker itself failed (workerd missing, disk full): do not block uploads.
+                tracing::warn!(error = %other, "Could not check an upload with workerd.");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The upload as a version bundle; `None` when it carries no code to check.
+fn bundle(upload: &Upload) -> Option<VersionBundle> {
+    let meta = &upload.metadata;
+    let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (main_module, body_part) = (text("main_module"), text("body_part"));
+    if upload.modules.is_empty() || (main_module.is_none() && body_part.is_none()) {
+        return None;
+    }
+    let module_syntax = main_module.is_some();
+    Some(VersionBundle {
+        id: "upload".into(),
+        script: "upload".into(),
+        tag: String::new(),
+        created_on: String::new(),
+        main_module,
+        body_part,
+        modules: upload
+            .modules
+            .iter()
+            .map(|part| module(part, module_syntax))
+            .collect(),
+        bindings: meta
+            .get("bindings")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        compatibility_date: text("compatibility_date").unwrap_or_else(|| "2021-01-01".into()),
+        compatibility_flags: meta
+            .get("compatibility_flags")
+            .and_then(Value::as_array)
+            .map(|flags| {
+                flags
+                    .iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+fn module(part: &ModulePart, module_syntax: bool) -> Module {
+    let name = part.name.clone();
+    let content_type = part.content_type.clone().unwrap_or_else(|| {
+        let js = name.ends_with(".js") || name.ends_with(".mjs");
+        match (js, module_syntax) {
+            (true, true) => "application/javascript+module",
+            (true, false) => "application/javascript",
+            _ => "application/octet-stream",
+        }
+        .to_owned()
+    });
+    Module {
+        name,
+        content_type,
+        content: part.bytes.clone(),
+    }
+}

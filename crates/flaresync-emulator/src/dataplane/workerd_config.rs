@@ -1,0 +1,365 @@
+//! Renders the workerd config for a set of versions: one service and one socket per version,
+//! one external service per service-binding target (back through the data-plane listener), and
+//! the Durable Object storage directory. Pure: files to write out, nothing written here.
+//!
+//! Durable Objects: each Worker's classes are implemented by exactly one of its versions, the
+//! *owner* (the current deployment's largest share); the other versions bind to the owner's
+//! namespaces. Storage is on disk under a key that does not depend on the version, so objects
+//! keep their data across version switches and runtime restarts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::capnp::quote;
+use super::desired::{Module, VersionBundle};
+use super::entry::{ENTRY_MODULE, entry_module};
+use super::runtime_bindings::{kv_binding_target, service_binding_target, translate};
+
+/// Header the listener reads to route a service-binding call to a Worker.
+pub const SCRIPT_HEADER: &str = "x-flaresync-script";
+/// Header the listener reads to serve a KV binding's request from namespace `<value>`.
+pub const KV_HEADER: &str = "x-flaresync-kv";
+const STORAGE_SERVICE: &str = "do-storage";
+
+/// Where things are, for one rendering.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `host:port` of the data-plane listener (service bindings go through it).
+    pub listener: String,
+    /// Directory of Durable Object storage (absolute).
+    pub storage_dir: String,
+    /// Worker -> the version that implements its Durable Object classes.
+    pub owners: BTreeMap<String, String>,
+    /// Version id -> port of its socket.
+    pub ports: BTreeMap<String, u16>,
+}
+
+/// A rendered config: `config.capnp` plus the module files it embeds (paths relative to it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub config: String,
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Versions left out, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The service name of a version.
+pub fn service_name(version_id: &str) -> String {
+    format!("v-{version_id}")
+}
+
+/// Renders the config for `versions` (each must have a port in `layout.ports`).
+pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
+    let mut services = Vec::new();
+    let mut sockets = Vec::new();
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let mut targets = BTreeSet::new();
+    let mut namespaces = BTreeSet::new();
+    for version in versions {
+        let Some(port) = layout.ports.get(&version.id) else {
+            skipped.push((version.id.clone(), "no port assigned".to_owned()));
+            continue;
+        };
+        match worker(version, layout) {
+            Ok(service) => {
+                services.push(service.text);
+                files.extend(service.files);
+                targets.extend(service.targets);
+                namespaces.extend(service.kv_namespaces);
+                sockets.push(format!(
+                    "(name = {}, address = {}, http = (), service = {})",
+                    quote(&format!("s-{}", version.id)),
+                    quote(&format!("127.0.0.1:{port}")),
+                    quote(&service_name(&version.id)),
+                ));
+            }
+            Err(reason) => skipped.push((version.id.clone(), reason)),
+        }
+    }
+    for target in targets {
+        services.push(external(
+            &service_binding_target(&target),
+            &layout.listener,
+            SCRIPT_HEADER,
+            &target,
+        ));
+    }
+    for id in namespaces {
+        services.push(external(
+            &kv_binding_target(&id),
+            &layout.listener,
+            KV_HEADER,
+            &id,
+        ));
+    }
+    services.push(format!(
+        "(name = {}, disk = (path = {}, writable = true))",
+        quote(STORAGE_SERVICE),
+        quote(&layout.storage_dir)
+    ));
+    let config = format!(
+        "using Workerd = import \"/workerd/workerd.capnp\";\n\
+         const config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  sockets = [\n    {}\n  ],\n);\n",
+        services.join(",\n    "),
+        sockets.join(",\n    ")
+    );
+    Rendered {
+        config,
+        files,
+        skipped,
+    }
+}
+
+struct Service {
+    text: String,
+    files: Vec<(String, Vec<u8>)>,
+    targets: Vec<String>,
+    kv_namespaces: Vec<String>,
+}
+
+fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
+    let dir = service_name(&version.id);
+    let do_owner = layout
+        .owners
+        .get(&version.script)
+        .filter(|owner| **owner != version.id)
+        .map(|owner| service_name(owner));
+    let translated = translate(version, do_owner.as_deref());
+    let mut bindings = translated.bindings.clone();
+    let mut files = Vec::new();
+    let mut modules = Vec::new();
+    let code = match (&version.main_module, &version.body_part) {
+        (Some(main), _) => {
+            let entry = entry_module(main, &translated.unsupported);
+            modules.push(module_line(ENTRY_MODULE, "esModule", &dir));
+            files.push((format!("{dir}/{ENTRY_MODULE}"), entry.into_bytes()));
+            for module in &version.modules {
+                if let Some(kind) = module_kind(&module.content_type) {
+                    let path = module_path(&dir, module)?;
+                    modules.push(module_line(&module.name, kind, &dir));
+                    files.push((path, module.content.clone()));
+                }
+            }
+            format!("modules = [ {} ]", modules.join(", "))
+        }
+        (None, Some(body)) => service_worker(version, body, &dir, &mut bindings, &mut files)?,
+        (None, None) => return Err("the version has no code (assets-only)".to_owned()),
+    };
+    let mut fields = vec![
+        code,
+        format!("compatibilityDate = {}", quote(&version.compatibility_date)),
+        format!(
+            "compatibilityFlags = [{}]",
+            version
+                .compatibility_flags
+                .iter()
+                .map(|f| quote(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ];
+    if do_owner.is_none() {
+        fields.extend(durable_object_fields(
+            version,
+            &translated.durable_object_classes,
+        ));
+    }
+    fields.push(format!("bindings = [ {} ]", bindings.join(", ")));
+    Ok(Service {
+        text: format!(
+            "(name = {}, worker = (\n      {}\n    ))",
+            quote(&dir),
+            fields.join(",\n      ")
+        ),
+        files,
+        targets: translated.services,
+        kv_namespaces: translated.kv_namespaces,
+    })
+}
+
+/// The namespaces of the Worker's Durable Object classes, declared by their owner only.
+fn durable_object_fields(version: &VersionBundle, classes: &[String]) -> Vec<String> {
+    if classes.is_empty() {
+        return Vec::new();
+    }
+    let namespaces: Vec<String> = classes
+        .iter()
+        .map(|class| {
+            format!(
+                "(className = {}, uniqueKey = {}, enableSql = true)",
+                quote(class),
+                quote(&format!("{}-{class}", version.script))
+            )
+        })
+        .collect();
+    vec![
+        format!("durableObjectNamespaces = [ {} ]", namespaces.join(", ")),
+        format!(
+            "durableObjectStorage = (localDisk = {})",
+            quote(STORAGE_SERVICE)
+        ),
+    ]
+}
+
+fn service_worker(
+    version: &VersionBundle,
+    body: &str,
+    dir: &str,
+    bindings: &mut Vec<String>,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> Result<String, String> {
+    let mut code = None;
+    for module in &version.modules {
+        let path = module_path(dir, module)?;
+        let embed = format!("embed {}", quote(&path));
+        if module.name == body {
+            code = Some(format!("serviceWorkerScript = {embed}"));
+        } else {
+            let field = match module.content_type.as_str() {
+                "application/wasm" => "wasmModule",
+                "text/plain" => "text",
+                _ => "data",
+            };
+            bindings.push(format!(
+                "(name = {}, {field} = {embed})",
+                quote(&module.name)
+            ));
+        }
+        files.push((path, module.content.clone()));
+    }
+    code.ok_or_else(|| format!("the body part {body:?} is missing"))
+}
+
+/// An external service reaching the listener with `header: value` added to every request.
+fn external(name: &str, listener: &str, header: &str, value: &str) -> String {
+    format!(
+        "(name = {}, external = (address = {}, http = (injectRequestHeaders = [(name = {}, value = {})])))",
+        quote(name),
+        quote(listener),
+        quote(header),
+        quote(value)
+    )
+}
+
+fn module_line(name: &str, kind: &str, dir: &str) -> String {
+    format!(
+        "(name = {}, {kind} = embed {})",
+        quote(name),
+        quote(&format!("{dir}/{name}"))
+    )
+}
+
+/// The workerd module kind for a part's content type; `None` for parts workerd does not load
+/// (source maps).
+fn module_kind(content_type: &str) -> Option<&'static str> {
+    let base = content_type.split(';').next().unwrap_or_default().trim();
+    match base {
+        "application/javascript+module" | "text/javascript+module" => Some("esModule"),
+        "application/javascript" | "text/javascript" => Some("commonJsModule"),
+        "text/plain" => Some("text"),
+        "application/wasm" => Some("wasm"),
+        "application/json" => Some("json"),
+        "application/octet-stream" => Some("data"),
+        _ => None,
+    }
+}
+
+/// The file a module is written to; refuses names that would leave the version's directory.
+fn module_path(dir: &str, module: &Module) -> Result<String, String> {
+    let bad = module.name.is_empty()
+        || module.name.starts_with('/')
+        || module.name.contains('\\')
+        || module
+            .name
+            .split('/')
+            .any(|part| part == ".." || part.is_empty())
+        || module.name == ENTRY_MODULE;
+    if bad {
+        return Err(format!(
+            "module name {:?} is not a relative path",
+            module.name
+        ));
+    }
+    Ok(format!("{dir}/{}", module.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn version(id: &str, bindings: serde_json::Value) -> VersionBundle {
+        VersionBundle {
+            id: id.into(),
+            script: "api".into(),
+            tag: String::new(),
+            created_on: "2026-01-01T00:00:00.000000Z".into(),
+            main_module: Some("index.js".into()),
+            body_part: None,
+            modules: vec![Module {
+                name: "index.js".into(),
+                content_type: "application/javascript+module".into(),
+                content: b"export default {}".to_vec(),
+            }],
+            bindings: serde_json::from_value(bindings).unwrap_or_default(),
+            compatibility_date: "2025-01-01".into(),
+            compatibility_flags: vec!["nodejs_compat".into()],
+        }
+    }
+
+    fn layout() -> Layout {
+        Layout {
+            listener: "127.0.0.1:8787".into(),
+            storage_dir: "/tmp/do".into(),
+            owners: BTreeMap::from([("api".to_owned(), "a".to_owned())]),
+            ports: BTreeMap::from([("a".to_owned(), 9001), ("b".to_owned(), 9002)]),
+        }
+    }
+
+    #[test]
+    fn one_service_and_socket_per_version_and_one_owner_of_durable_objects() {
+        let bindings = json!([
+            {"type": "durable_object_namespace", "name": "D", "class_name": "C"},
+            {"type": "service", "name": "AUTH", "service": "auth"},
+        ]);
+        let (a, b) = (version("a", bindings.clone()), version("b", bindings));
+        let out = render(&[&a, &b], &layout());
+        assert!(out.skipped.is_empty());
+        let c = &out.config;
+        assert!(
+            c.contains(r#"(name = "s-a", address = "127.0.0.1:9001", http = (), service = "v-a")"#)
+        );
+        assert!(
+            c.contains(r#"(name = "s-b", address = "127.0.0.1:9002", http = (), service = "v-b")"#)
+        );
+        assert_eq!(c.matches("durableObjectNamespaces").count(), 1);
+        assert!(c.contains(r#"(className = "C", uniqueKey = "api-C", enableSql = true)"#));
+        assert!(c.contains(r#"(className = "C", serviceName = "v-a")"#));
+        assert_eq!(
+            c.matches(r#"(name = "to-script-auth", external"#).count(),
+            1
+        );
+        assert!(c.contains(r#"compatibilityFlags = ["nodejs_compat"]"#));
+        let paths: Vec<&str> = out.files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "v-a/__flaresync_entry.mjs",
+                "v-a/index.js",
+                "v-b/__flaresync_entry.mjs",
+                "v-b/index.js"
+            ]
+        );
+    }
+
+    #[test]
+    fn versions_without_a_port_or_with_escaping_module_names_are_skipped() {
+        let mut evil = version("b", json!([]));
+        evil.modules[0].name = "../x.js".into();
+        let stray = version("c", json!([]));
+        let out = render(&[&evil, &stray], &layout());
+        let ids: Vec<&str> = out.skipped.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, vec!["b", "c"]);
+        assert!(out.files.is_empty());
+    }
+}
