@@ -110,12 +110,27 @@ async fn start_data_plane(
     state_dir: &Path,
 ) -> anyhow::Result<(Option<oneshot::Sender<()>>, Option<std::net::SocketAddr>)> {
     use flaresync_emulator::dataplane::{DataPlaneOptions, locate};
-    let Some(workerd) = locate::workerd_binary(Some(Path::new(".cache"))) else {
-        println!(
-            "(skipping the Workers' HTTP answers: workerd is not installed; run \
-             crates/flaresync-emulator/scripts/install-workerd.sh with Node.js/npm to see them)"
-        );
-        return Ok((None, None));
+    let cache = Path::new(".cache");
+    let found = match locate::workerd_binary(Some(cache)) {
+        Some(workerd) => Ok(workerd),
+        None => {
+            println!(
+                "(installing workerd@{} with npm into {}, once, so the Workers answer HTTP)",
+                locate::WORKERD_VERSION,
+                locate::cache_dir(cache).display()
+            );
+            locate::install_with_npm(cache)
+        }
+    };
+    let workerd = match found {
+        Ok(workerd) => workerd,
+        Err(why) => {
+            println!(
+                "(skipping the Workers' HTTP answers: workerd is not installed and {why}; run \
+                 crates/flaresync-emulator/scripts/install-workerd.sh with Node.js/npm to see them)"
+            );
+            return Ok((None, None));
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
