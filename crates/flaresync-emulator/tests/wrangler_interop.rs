@@ -1,7 +1,8 @@
 //! Runs the real wrangler CLI (4.86.0) against an in-process emulator: first deploy with DO
 //! migrations (PUT), second deploy (versions API), versions upload/view/list/deploy (100% and a
 //! 90/10 split), deployments list/status, rollback with and without an id, the changed-secrets
-//! rollback (10220 then `?force=true`), and whoami.
+//! rollback (10220 then `?force=true`), and whoami; and that a secret set by `wrangler secret put`
+//! outlives later `wrangler deploy`s (versions API and `PUT`).
 //!
 //! Needs wrangler installed by `crates/flaresync-emulator/scripts/install-wrangler.sh` (into
 //! `$FLARESYNC_CACHE/wrangler` or `<repo>/.cache/wrangler`). Without it the test fails, unless
@@ -146,47 +147,67 @@ fn count_calls(emu: &TestEmulator, method: &str, suffix: &str) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_wrangler_runs_the_scenario() {
+/// Where wrangler is installed, or `None` (with a printed note) when it is missing and
+/// `FLARESYNC_SKIP_WRANGLER=1` allows skipping; panics when it is missing otherwise.
+fn installed_wrangler() -> Option<PathBuf> {
     let entry = wrangler_entry();
-    if !entry.exists() {
-        if std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1") {
-            eprintln!(
-                "\n======== SKIPPED: wrangler interop test ========\n\
-                 wrangler is not installed at {} and FLARESYNC_SKIP_WRANGLER=1 is set.\n\
-                 Run crates/flaresync-emulator/scripts/install-wrangler.sh to enable it.\n\
-                 ================================================\n",
-                entry.display()
-            );
-            return;
-        }
-        panic!(
-            "wrangler is not installed at {}: run crates/flaresync-emulator/scripts/install-wrangler.sh \
-             first (or set FLARESYNC_SKIP_WRANGLER=1 to skip this test)",
+    if entry.exists() {
+        return Some(entry);
+    }
+    if std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1") {
+        eprintln!(
+            "\n======== SKIPPED: wrangler interop test ========\n\
+             wrangler is not installed at {} and FLARESYNC_SKIP_WRANGLER=1 is set.\n\
+             Run crates/flaresync-emulator/scripts/install-wrangler.sh to enable it.\n\
+             ================================================\n",
             entry.display()
         );
+        return None;
     }
+    panic!(
+        "wrangler is not installed at {}: run crates/flaresync-emulator/scripts/install-wrangler.sh \
+         first (or set FLARESYNC_SKIP_WRANGLER=1 to skip this test)",
+        entry.display()
+    );
+}
 
+/// A running emulator and a wrangler project talking to it (`wrangler.toml` with the Worker's KV
+/// namespace, `index.js` at "v1") in a temporary directory; `None` when wrangler is skipped.
+async fn start() -> Option<(TestEmulator, tempfile::TempDir, Wrangler)> {
+    let entry = installed_wrangler()?;
     let emu = TestEmulator::start().await.expect("emulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = project(&emu, entry, dir.path());
+    Some((emu, dir, w))
+}
+
+fn project(emu: &TestEmulator, entry: PathBuf, dir: &Path) -> Wrangler {
     let kv = emu
         .create_kv_namespace("flaresync-demo-CACHE")
         .expect("kv namespace");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let project = dir.path().join("project");
-    let home = dir.path().join("home");
+    let project = dir.join("project");
+    let home = dir.join("home");
     std::fs::create_dir_all(&project).expect("project dir");
     std::fs::create_dir_all(&home).expect("home dir");
     std::fs::write(project.join("wrangler.toml"), wrangler_toml(&kv)).expect("toml");
     std::fs::write(project.join("index.js"), worker_source("v1")).expect("source");
-    let w = Wrangler {
+    Wrangler {
         entry,
-        project: project.clone(),
+        project,
         home,
-        output_file: dir.path().join("wrangler-output.ndjson"),
+        output_file: dir.join("wrangler-output.ndjson"),
         base_url: emu.base_url(),
         token: emu.token().to_owned(),
         account: emu.account_id().to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_wrangler_runs_the_scenario() {
+    let Some((emu, _dir, w)) = start().await else {
+        return;
     };
+    let project = w.project.clone();
 
     // 1. First deploy: a new Worker with DO migrations goes through PUT.
     w.ok(&["deploy"]).await;
@@ -421,4 +442,73 @@ async fn real_wrangler_runs_the_scenario() {
     // The secret value never shows up in what wrangler printed or in API answers.
     assert!(!who.stdout.contains("s3cret-value"));
     assert!(!who.stdout.contains("other-value"));
+}
+
+/// The value of secret `name` in the version deployed at 100% (`None` when it has no such secret).
+fn deployed_secret(emu: &TestEmulator, name: &str) -> Option<String> {
+    use flaresync_emulator::state::store;
+    emu.emulator()
+        .with_state(|tx, _| {
+            let Some(active) = store::latest_deployment(tx, WORKER)? else {
+                return Ok(None);
+            };
+            let Some(version) = store::get_version(tx, WORKER, &active.versions[0].version_id)?
+            else {
+                return Ok(None);
+            };
+            Ok(version
+                .bindings
+                .iter()
+                .find(|b| b["name"] == json!(name) && b["type"] == json!("secret_text"))
+                .and_then(|b| b["text"].as_str().map(str::to_owned)))
+        })
+        .expect("state readable")
+}
+
+/// Issue 11 item 15: a secret set with `wrangler secret put` outlives later `wrangler deploy`s,
+/// which name no secret and send no `keep_bindings`, both through the versions API and through
+/// `PUT …/scripts/{name}` (a pending DO migration), as Cloudflare keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_wrangler_deploy_keeps_secrets() {
+    let Some((emu, _dir, w)) = start().await else {
+        return;
+    };
+    w.ok(&["deploy"]).await;
+    w.ok_with_stdin(&["secret", "put", "API_TOKEN"], Some("s3cret-value\n"))
+        .await;
+    assert_eq!(
+        deployed_secret(&emu, "API_TOKEN").as_deref(),
+        Some("s3cret-value")
+    );
+
+    // A deploy with no pending migration: `POST …/versions` + `POST …/deployments`.
+    std::fs::write(w.project.join("index.js"), worker_source("v2")).expect("source");
+    w.ok(&["deploy"]).await;
+    assert_eq!(count_calls(&emu, "POST", "/versions"), 1);
+    assert_eq!(
+        deployed_secret(&emu, "API_TOKEN").as_deref(),
+        Some("s3cret-value"),
+        "a versions-API deploy keeps the secret"
+    );
+
+    // A deploy with a pending migration: `PUT …/scripts/{name}`.
+    let toml = std::fs::read_to_string(w.project.join("wrangler.toml")).expect("toml");
+    let toml = format!("{toml}\n[[migrations]]\ntag = \"v2\"\nnew_classes = [\"Other\"]\n");
+    std::fs::write(w.project.join("wrangler.toml"), toml).expect("toml");
+    let source = format!("{}\nexport class Other {{}}\n", worker_source("v3"));
+    std::fs::write(w.project.join("index.js"), source).expect("source");
+    w.ok(&["deploy"]).await;
+    assert_eq!(
+        count_calls(&emu, "PUT", &format!("/workers/scripts/{WORKER}")),
+        2,
+        "the migration went through PUT"
+    );
+    assert_eq!(
+        deployed_secret(&emu, "API_TOKEN").as_deref(),
+        Some("s3cret-value"),
+        "a PUT deploy keeps the secret"
+    );
+    let listed = w.ok(&["secret", "list"]).await;
+    assert!(listed.stdout.contains("API_TOKEN"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains("s3cret-value"), "{}", listed.stdout);
 }

@@ -190,6 +190,12 @@ fn load_worker(
     Ok((existing, latest))
 }
 
+/// Binding types an uploaded version keeps from the latest one even without `keep_bindings`:
+/// Cloudflare keeps a Worker's secrets across `wrangler deploy`, which names none of them
+/// (SPEC.md §2.3; wrangler sends `keep_bindings` for secrets only with `--keep-vars` or
+/// `--secrets-file`). Versions copied by a secret or settings change list their own.
+const IMPLICITLY_KEPT: [&str; 2] = ["secret_text", "secret_key"];
+
 /// The version's bindings: the uploaded ones with `inherit` and `keep_bindings` resolved, then
 /// validated against the account.
 fn resolve_bindings(
@@ -203,7 +209,10 @@ fn resolve_bindings(
         Some(Value::Array(items)) => items.clone(),
         Some(_) => return Err(ApiError::validation("`bindings` must be a list")),
     };
-    let keep = runtime::string_list(new.metadata, "keep_bindings")?;
+    let mut keep = runtime::string_list(new.metadata, "keep_bindings")?;
+    if matches!(new.modules, Modules::Uploaded(_)) {
+        keep.extend(IMPLICITLY_KEPT.iter().map(|t| (*t).to_owned()));
+    }
     let mut resolved = bindings::resolve(tx, new.script, &uploaded, &keep, latest, new.strict)?;
     bindings::validate(tx, new.script, &mut resolved, do_classes)?;
     Ok(resolved)
