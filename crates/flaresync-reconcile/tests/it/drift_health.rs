@@ -12,7 +12,7 @@ use flaresync_reconcile::{
     Reason, SyncOptions, TriggerSource, WorkerOutcome, status::ConditionType, sync_once,
 };
 
-use crate::support::{Repo, context, journal_path, requests_since, writes};
+use crate::support::{Repo, context, journal_path, requests_since, start, writes};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -34,12 +34,8 @@ async fn active_version(ctx: &flaresync_reconcile::Context, worker: &str) -> Str
 
 #[tokio::test]
 async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_says_so() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    let first_commit = repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
+    let first_commit = repo.head();
     sync_once(&ctx, apply()).await.expect("first pass");
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -238,13 +234,8 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
 /// or end their hand 90/10 split under `drift_policy = "report"`.
 #[tokio::test]
 async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_record() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("auth", "auth-1");
-    repo.commit("initial");
-    let first = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&first));
+    let (emulator, mut repo, _first, ctx) =
+        start(&[("api", "api-1"), ("auth", "auth-1")], "initial").await;
     sync_once(&ctx, apply()).await.expect("first pass");
     let api_v1 = active_version(&ctx, "api").await;
     let auth_v1 = active_version(&ctx, "auth").await;

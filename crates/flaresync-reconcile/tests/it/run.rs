@@ -10,7 +10,7 @@ use flaresync_reconcile::{
     webhook::{WebhookSecret, sign},
 };
 
-use crate::support::{Repo, context, journal_path};
+use crate::support::{Repo, journal_path, start};
 
 /// Polls `/status` until `done` holds for the JSON (or fails after 20 s).
 async fn wait_for_status(
@@ -59,13 +59,9 @@ fn ready(status: &serde_json::Value, worker: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_down() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    let first = repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (_emulator, mut repo, _state, ctx) =
+        start(&[("api", "api-1"), ("web", "web-1")], "initial").await;
+    let first = repo.head();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
