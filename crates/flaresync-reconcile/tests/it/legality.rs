@@ -8,7 +8,7 @@ use flaresync_reconcile::{
 
 use crate::support::{
     Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, requests_since, worker, writes,
+    open_with, post, requests_since, sent_by, upload_and_deploy, worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -187,9 +187,8 @@ async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
     assert_eq!(active_version(&ctx, "api").await, live_before);
 
     // Blocked stays blocked (and quiet) on the next pass: no write, same verdict.
-    let before = emulator.requests().len();
-    let again = sync(&ctx).await;
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (again, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty());
     assert_eq!(worker(&again, "api").outcome, WorkerOutcome::Blocked);
 
     // Following the hint: a commit that allows it makes the rollback go through, forced.
@@ -348,10 +347,9 @@ async fn a_deleted_kv_r2_or_queue_blocks_the_rollback_with_fs004_on_every_pass()
         let (ctx, _state, id) = resource_deleted_after(&emulator, &mut repo, &resource, None).await;
         let live = active_version(&ctx, "api").await;
         for pass in 0..3 {
-            let before = emulator.requests().len();
-            let report = sync(&ctx).await;
+            let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
             assert!(
-                writes(&requests_since(&emulator, before)).is_empty(),
+                sent.is_empty(),
                 "pass {pass}: a blocked rollback writes nothing"
             );
             let api = worker(&report, "api");
@@ -389,10 +387,9 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
             .expect("lists")
             .len();
         for pass in 0..3 {
-            let before = emulator.requests().len();
-            let report = sync(&ctx).await;
+            let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
             assert!(
-                writes(&requests_since(&emulator, before)).is_empty(),
+                sent.is_empty(),
                 "pass {pass}: no upload of content that cannot validate"
             );
             let api = worker(&report, "api");
@@ -465,9 +462,8 @@ async fn a_d1_bound_rollback_is_blocked_by_default() {
     let (ctx, _state, _v1) = d1_revert(&emulator, &mut repo, None).await;
     let live = active_version(&ctx, "api").await;
     for pass in 0..2 {
-        let before = emulator.requests().len();
-        let report = sync(&ctx).await;
-        assert!(writes(&requests_since(&emulator, before)).is_empty());
+        let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+        assert!(sent.is_empty());
         let api = worker(&report, "api");
         assert_eq!(
             api.outcome,
@@ -495,18 +491,14 @@ async fn a_d1_bound_rollback_runs_when_d1_does_not_block() {
         Some("[workers.api]\nd1_blocks_rollback = false\n"),
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
     assert_eq!(api.action, "rollback");
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![post(&emulator, "api", "deployments")]
-    );
+    assert_eq!(sent, vec![post(&emulator, "api", "deployments")]);
     let plan = plan_of(&report, "api");
     assert!(
         plan.findings
@@ -562,10 +554,9 @@ async fn a_revert_to_a_version_outside_the_window_is_blocked_with_fs001() {
         let (ctx, _state, v1, first_commit) =
             revert_past_the_window(&emulator, &mut repo, policy, 11).await;
         let live = active_version(&ctx, "api").await;
-        let before = emulator.requests().len();
-        let report = sync(&ctx).await;
+        let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
         assert!(
-            writes(&requests_since(&emulator, before)).is_empty(),
+            sent.is_empty(),
             "policy {policy:?}: no upload, no deployment"
         );
         let api = worker(&report, "api");
@@ -609,19 +600,15 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
         11,
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
     assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            post(&emulator, "api", "versions"),
-            post(&emulator, "api", "deployments"),
-        ],
+        sent,
+        upload_and_deploy(&emulator, "api"),
         "upload and deploy"
     );
     let plan = plan_of(&report, "api");
@@ -635,6 +622,20 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
     assert_eq!(api.live_version.as_deref(), Some(live.as_str()));
     assert_eq!(api.live_commit.as_deref(), Some(report.commit.as_str()));
     assert!(sync(&ctx).await.converged());
+}
+
+/// Cloudflare refuses the script's next deployment with a 400 (code 10021).
+fn refuse_next_deployment(emulator: &TestEmulator, script: &str) {
+    let path = format!("/workers/scripts/{script}/deployments$");
+    let kind = flaresync_emulator::FaultKind::Status;
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            status: Some(400),
+            code: Some(10021),
+            message: Some("refused by the test".into()),
+            ..flaresync_emulator::FaultSpec::matching("POST", &path, kind, 1)
+        })
+        .expect("fault is valid");
 }
 
 /// Positions of the first write matching each needle, in request-log order.
@@ -666,10 +667,8 @@ async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_depl
     repo.set_body("api", "api-2");
     repo.set_body("web", "web-2");
     repo.commit("api and web v2");
-    let before = emulator.requests().len();
-    let forward = sync(&ctx).await;
+    let (forward, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(forward.converged(), "{forward:#?}");
-    let sent = writes(&requests_since(&emulator, before));
     assert_eq!(
         sent,
         vec![
@@ -682,10 +681,8 @@ async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_depl
     );
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let revert = sync(&ctx).await;
+    let (revert, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(revert.converged(), "{revert:#?}");
-    let sent = writes(&requests_since(&emulator, before));
     assert_eq!(
         sent,
         vec![
@@ -715,25 +712,9 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
 
     // web's rollback is refused once: api must not roll back under a web that still calls
     // api's newer interface.
-    emulator
-        .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/web/deployments$".into()),
-            kind: flaresync_emulator::FaultKind::Status,
-            count: Some(1),
-            probability: None,
-            status: Some(400),
-            retry_after: None,
-            latency_ms: None,
-            code: Some(10021),
-            message: Some("refused by the test".into()),
-        })
-        .expect("fault is valid");
+    refuse_next_deployment(&emulator, "web");
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert_eq!(
         sent,
         vec![post(&emulator, "web", "deployments")],
@@ -750,10 +731,8 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
     assert_eq!(active_version(&ctx, "web").await, web_v2);
 
     // The next pass rolls both back, entry point first.
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(report.converged(), "{report:#?}");
-    let sent = writes(&requests_since(&emulator, before));
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert!(sent[0].contains("/scripts/web/deployments"), "{sent:#?}");
     assert!(sent[1].contains("/scripts/api/deployments"), "{sent:#?}");
@@ -793,12 +772,8 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
         .expect("split deployment");
 
     // Git did not change: the split is drift, reported and left alone.
-    let before = emulator.requests().len();
-    let idle = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "report policy: the hand-made split stays"
-    );
+    let (idle, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "report policy: the hand-made split stays");
     let api = worker(&idle, "api");
     assert_eq!(api.outcome, WorkerOutcome::HeldForDrift, "{idle:#?}");
     let drift = api.drift.as_ref().expect("drift is reported");
@@ -816,15 +791,8 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     // this ends the gradual deployment.
     repo.set_body("api", "api-3");
     let third = repo.commit("api v3");
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            post(&emulator, "api", "versions"),
-            post(&emulator, "api", "deployments"),
-        ]
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert_eq!(sent, upload_and_deploy(&emulator, "api"));
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
@@ -874,11 +842,10 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
 
     // Revert the revert: v2 is deployed again, nothing is uploaded.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(report.converged(), "{report:#?}");
     assert_eq!(
-        writes(&requests_since(&emulator, before)),
+        sent,
         vec![post(&emulator, "api", "deployments")],
         "a deployment of the existing version, no upload"
     );
@@ -928,10 +895,9 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
     let live = active_version(&ctx, "api").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
+        sent.is_empty(),
         "refused by the planner, not by Cloudflare's 10220"
     );
     let api = worker(&report, "api");
@@ -962,12 +928,8 @@ async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
     let web_live = active_version(&ctx, "web").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "neither rolls back"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "neither rolls back");
     let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::Blocked, "{report:#?}");
     assert!(error_message(web).contains("FS006"));
@@ -1161,20 +1123,13 @@ async fn redeploy_policy_uploads_instead_of_forcing_a_secret_changing_rollback()
         Some("[workers.api]\nrollback_policy = \"redeploy\"\n"),
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            post(&emulator, "api", "versions"),
-            post(&emulator, "api", "deployments"),
-        ]
-    );
+    assert_eq!(sent, upload_and_deploy(&emulator, "api"));
     let plan = plan_of(&report, "api");
     assert!(
         plan.findings
@@ -1213,9 +1168,8 @@ async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
             .delete_d1_database(&database.uuid)
             .expect("deleted");
     }
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty());
     let api = worker(&report, "api");
     assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
     let message = error_message(api);
@@ -1278,12 +1232,8 @@ async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
     // A new web commit must not go out on top of an api that is not what Git says.
     repo.set_body("web", "web-3");
     repo.commit("web v3");
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "{report:#?}"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "{report:#?}");
     assert_eq!(worker(&report, "api").outcome, WorkerOutcome::HeldForDrift);
     let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::Skipped, "{report:#?}");
@@ -1413,12 +1363,8 @@ async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_th
     let svc_v2 = active_version(&ctx, "svc").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "{report:#?}"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "{report:#?}");
     assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Blocked);
     let message = error_message(worker(&report, "svc")).to_owned();
     assert!(
@@ -1448,21 +1394,7 @@ async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_rem
     repo.commit("app calls svc v2");
     assert!(sync(&ctx).await.converged());
     let svc_v2 = active_version(&ctx, "svc").await;
-    emulator
-        .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/app/deployments$".into()),
-            kind: flaresync_emulator::FaultKind::Status,
-            count: Some(1),
-            probability: None,
-            status: Some(400),
-            retry_after: None,
-            latency_ms: None,
-            code: Some(10021),
-            message: Some("refused by the test".into()),
-        })
-        .expect("fault is valid");
+    refuse_next_deployment(&emulator, "app");
     repo.revert_head();
     let report = sync(&ctx).await;
     assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Failed);

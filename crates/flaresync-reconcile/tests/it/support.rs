@@ -231,6 +231,14 @@ pub fn post(emulator: &TestEmulator, script: &str, what: &str) -> String {
     )
 }
 
+/// The writes of an upload and its deployment: `POST …/versions`, then `POST …/deployments`.
+pub fn upload_and_deploy(emulator: &TestEmulator, script: &str) -> Vec<String> {
+    vec![
+        post(emulator, script, "versions"),
+        post(emulator, script, "deployments"),
+    ]
+}
+
 /// The script's active deployment, which it must have.
 pub async fn active_deployment(ctx: &Context, script: &str) -> flaresync_cloudflare::Deployment {
     ctx.client()
@@ -252,6 +260,16 @@ pub fn worker<'a>(
         .unwrap_or_else(|| panic!("{name} is reported: {report:#?}"))
 }
 
+/// Awaits `pass` and returns its output with the writes the emulator received meanwhile.
+pub async fn sent_by<T>(
+    emulator: &TestEmulator,
+    pass: impl std::future::Future<Output = T>,
+) -> (T, Vec<String>) {
+    let before = emulator.requests().len();
+    let output = pass.await;
+    (output, writes(&requests_since(emulator, before)))
+}
+
 pub fn writes(requests: &[String]) -> Vec<String> {
     requests
         .iter()
@@ -267,17 +285,9 @@ pub fn latency(
     count: u32,
     latency_ms: u64,
 ) -> flaresync_emulator::FaultSpec {
+    let kind = flaresync_emulator::FaultKind::Latency;
     flaresync_emulator::FaultSpec {
-        method: Some(method.into()),
-        path_prefix: None,
-        path_regex: Some(path_regex.into()),
-        kind: flaresync_emulator::FaultKind::Latency,
-        count: Some(count),
-        probability: None,
-        status: None,
-        retry_after: None,
         latency_ms: Some(latency_ms),
-        code: None,
-        message: None,
+        ..flaresync_emulator::FaultSpec::matching(method, path_regex, kind, count)
     }
 }

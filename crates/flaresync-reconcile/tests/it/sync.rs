@@ -3,8 +3,8 @@
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
 use crate::support::{
-    Repo, active_deployment, context, emulator, journal_path, open, post, requests_since, start,
-    worker, writes,
+    Repo, active_deployment, context, emulator, journal_path, open, post, requests_since, sent_by,
+    start, upload_and_deploy, worker, writes,
 };
 
 fn apply() -> SyncOptions {
@@ -80,15 +80,11 @@ async fn a_commit_writes_only_the_changed_worker_and_a_revert_is_a_rollback() {
 
     repo.set_body("api", "api-2");
     let second_commit = repo.commit("api v2");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
     assert_eq!(
         sent,
-        vec![
-            post(&emulator, "api", "versions"),
-            post(&emulator, "api", "deployments"),
-        ],
+        upload_and_deploy(&emulator, "api"),
         "only api is written"
     );
     let api = worker(&report, "api");
@@ -99,9 +95,8 @@ async fn a_commit_writes_only_the_changed_worker_and_a_revert_is_a_rollback() {
 
     // git revert: the first version is deployed again, nothing is uploaded.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("revert pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("revert pass");
     assert_eq!(
         sent,
         vec![post(&emulator, "api", "deployments")],
@@ -216,9 +211,8 @@ async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocke
         "export class Counter {}\nexport class Audit {}\nexport default { fetch() { return new Response(\"c2\"); } };\n",
     );
     repo.commit("add the audit durable object");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("migration pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("migration pass");
     assert_eq!(
         sent,
         vec![format!(
@@ -238,9 +232,9 @@ async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocke
 
     // Reverting across the migration cannot be a rollback: blocked, nothing written.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("revert pass");
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("revert pass");
+    assert!(sent.is_empty());
     let counter = &report.workers[0];
     assert_eq!(counter.outcome, WorkerOutcome::Blocked);
     let error = counter.error.as_ref().expect("blocked is an error");
@@ -287,17 +281,13 @@ async fn a_long_rate_limit_fails_the_pass_as_waiting_and_shows_in_status() {
     let (emulator, _repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
     emulator
         .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("GET".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts$".into()),
-            kind: flaresync_emulator::FaultKind::RateLimit,
-            count: Some(1),
-            probability: None,
-            status: None,
             retry_after: Some(900),
-            latency_ms: None,
-            code: None,
-            message: None,
+            ..flaresync_emulator::FaultSpec::matching(
+                "GET",
+                "/workers/scripts$",
+                flaresync_emulator::FaultKind::RateLimit,
+                1,
+            )
         })
         .expect("fault is valid");
     let error = sync_once(&ctx, apply()).await.expect_err("rate limited");
@@ -328,9 +318,9 @@ async fn a_worker_removed_from_git_is_reported_and_never_deleted() {
 
     repo.git(&["rm", "-r", "-q", "workers/old"]);
     repo.commit("retire old");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
+    assert!(sent.is_empty());
     let old = report
         .workers
         .iter()
@@ -415,9 +405,8 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
         &format!("{base}\n[triggers]\ncrons = [\"0 3 * * *\", \"30 12 * * MON\"]\n"),
     );
     repo.commit("jobs: nightly and monday crons");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
     assert!(
         sent.contains(&format!(
             "PUT /accounts/{}/workers/scripts/jobs/schedules",
