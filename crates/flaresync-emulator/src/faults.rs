@@ -54,6 +54,35 @@ pub struct FaultSpec {
     pub message: Option<String>,
 }
 
+impl FaultSpec {
+    /// A fault of `kind` on every request, with every other field at its default.
+    pub fn new(kind: FaultKind) -> FaultSpec {
+        FaultSpec {
+            method: None,
+            path_prefix: None,
+            path_regex: None,
+            kind,
+            count: None,
+            probability: None,
+            status: None,
+            retry_after: None,
+            latency_ms: None,
+            code: None,
+            message: None,
+        }
+    }
+
+    /// A fault of `kind` on the next `count` `method` requests whose path matches `path_regex`.
+    pub fn matching(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
+        FaultSpec {
+            method: Some(method.to_owned()),
+            path_regex: Some(path_regex.to_owned()),
+            count: Some(count),
+            ..FaultSpec::new(kind)
+        }
+    }
+}
+
 /// Why a fault spec was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FaultError {
@@ -171,19 +200,7 @@ mod tests {
     use super::*;
 
     fn spec(kind: FaultKind) -> FaultSpec {
-        FaultSpec {
-            method: None,
-            path_prefix: None,
-            path_regex: None,
-            kind,
-            count: None,
-            probability: None,
-            status: None,
-            retry_after: None,
-            latency_ms: None,
-            code: None,
-            message: None,
-        }
+        FaultSpec::new(kind)
     }
 
     #[test]

@@ -112,19 +112,7 @@ impl TestEmulator {
     /// Shorthand: the next `count` requests matching `method` and a path regex get `kind`.
     pub fn fault(&self, method: &str, path_regex: &str, kind: FaultKind, count: u32) -> u64 {
         self.emulator
-            .add_fault(FaultSpec {
-                method: Some(method.to_owned()),
-                path_prefix: None,
-                path_regex: Some(path_regex.to_owned()),
-                kind,
-                count: Some(count),
-                probability: None,
-                status: None,
-                retry_after: None,
-                latency_ms: None,
-                code: None,
-                message: None,
-            })
+            .add_fault(FaultSpec::matching(method, path_regex, kind, count))
             .unwrap_or_else(|e| panic!("test fault path_regex {path_regex:?} is invalid: {e}"))
     }
 

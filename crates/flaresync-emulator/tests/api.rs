@@ -838,17 +838,8 @@ async fn latency_fault_delays_and_admin_token_guards_admin_api() {
     let api = Api::with(config).await;
     api.emu
         .add_fault(FaultSpec {
-            method: Some("GET".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts$".into()),
-            kind: FaultKind::Latency,
-            count: Some(1),
-            probability: None,
-            status: None,
-            retry_after: None,
             latency_ms: Some(150),
-            code: None,
-            message: None,
+            ..FaultSpec::matching("GET", "/workers/scripts$", FaultKind::Latency, 1)
         })
         .expect("valid fault");
     let started = std::time::Instant::now();

@@ -72,19 +72,7 @@ pub(crate) fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
 }
 
 fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
-    FaultSpec {
-        method: Some(method.to_owned()),
-        path_prefix: None,
-        path_regex: Some(path_regex.to_owned()),
-        kind,
-        count: Some(count),
-        probability: None,
-        status: None,
-        retry_after: None,
-        latency_ms: None,
-        code: None,
-        message: None,
-    }
+    FaultSpec::matching(method, path_regex, kind, count)
 }
 
 pub(crate) fn count(emulator: &TestEmulator, method: &str, path_suffix: &str) -> usize {

@@ -6,7 +6,7 @@ use flaresync_emulator::testing::TestEmulator;
 use flaresync_journal::{Action, Outcome};
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
-use crate::support::{Repo, context, journal_path, latency};
+use crate::support::{Repo, active_deployment, context, journal_path, latency};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -269,12 +269,7 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
         .iter()
         .min_by_key(|v| v.number)
         .expect("a version of the commit");
-    let active = a
-        .client()
-        .active_deployment("api")
-        .await
-        .expect("reads")
-        .expect("active");
+    let active = active_deployment(&a, "api").await;
     assert_eq!(active.versions[0].version_id, oldest.id, "{versions:?}");
     for ctx in [&a, &b] {
         let settled = sync_once(ctx, apply()).await.expect("settled");

@@ -12,7 +12,9 @@ use flaresync_reconcile::{
     Reason, SyncOptions, TriggerSource, WorkerOutcome, status::ConditionType, sync_once,
 };
 
-use crate::support::{Repo, context, journal_path, requests_since, writes};
+use crate::support::{
+    Repo, active_deployment, context, journal_path, requests_since, sent_by, start, writes,
+};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -34,12 +36,8 @@ async fn active_version(ctx: &flaresync_reconcile::Context, worker: &str) -> Str
 
 #[tokio::test]
 async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_says_so() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    let first_commit = repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
+    let first_commit = repo.head();
     sync_once(&ctx, apply()).await.expect("first pass");
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -58,12 +56,9 @@ async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_say
         .await
         .expect("manual rollback");
 
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("drift pass");
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "report policy never writes"
-    );
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("drift pass");
+    assert!(sent.is_empty(), "report policy never writes");
     let api = &report.workers[0];
     assert_eq!(api.outcome, WorkerOutcome::HeldForDrift);
     let drift = api.drift.as_ref().expect("drift reported");
@@ -205,9 +200,9 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
     }));
 
     // The rejected commit is not deployed again on the next passes.
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("next pass");
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("next pass");
+    assert!(sent.is_empty());
     assert_eq!(report.workers[0].outcome, WorkerOutcome::Blocked);
 
     // Even after a restart (a new context reading the same journal).
@@ -238,13 +233,8 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
 /// or end their hand 90/10 split under `drift_policy = "report"`.
 #[tokio::test]
 async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_record() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("auth", "auth-1");
-    repo.commit("initial");
-    let first = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&first));
+    let (emulator, mut repo, _first, ctx) =
+        start(&[("api", "api-1"), ("auth", "auth-1")], "initial").await;
     sync_once(&ctx, apply()).await.expect("first pass");
     let api_v1 = active_version(&ctx, "api").await;
     let auth_v1 = active_version(&ctx, "auth").await;
@@ -285,10 +275,10 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
     // A fresh state directory: its journal knows nothing.
     let fresh = tempfile::tempdir().expect("tempdir");
     let restarted = context(&repo, &emulator, &journal_path(&fresh));
-    let before = emulator.requests().len();
-    let report = sync_once(&restarted, apply()).await.expect("pass");
+    let (report, sent) = sent_by(&emulator, sync_once(&restarted, apply())).await;
+    let report = report.expect("pass");
     assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
+        sent.is_empty(),
         "report policy never writes: {:?}",
         report.workers
     );
@@ -304,12 +294,7 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
     assert_eq!(drift.expected_versions, vec![api_v2.clone()]);
     assert_eq!(drift.actual_versions, vec![api_v1.clone()]);
     assert_eq!(active_version(&restarted, "api").await, api_v1);
-    let auth = restarted
-        .client()
-        .active_deployment("auth")
-        .await
-        .expect("reads")
-        .expect("active");
+    let auth = active_deployment(&restarted, "auth").await;
     assert_eq!(auth.versions.len(), 2, "the hand split stays");
 }
 

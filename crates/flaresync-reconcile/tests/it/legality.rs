@@ -6,7 +6,10 @@ use flaresync_reconcile::{
     Context, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, WorkerReport, sync_once,
 };
 
-use crate::support::{Repo, journal_path, options, requests_since, writes};
+use crate::support::{
+    Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
+    open_with, post, requests_since, sent_by, upload_and_deploy, worker, writes,
+};
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
 /// scenarios wait (the default paces requests after a burst of 60).
@@ -15,25 +18,33 @@ fn context(
     emulator: &TestEmulator,
     journal: &std::path::Path,
 ) -> std::sync::Arc<Context> {
-    let mut config = flaresync_cloudflare::ClientConfig::new(
-        emulator.base_url(),
-        emulator.account_id(),
-        flaresync_cloudflare::Secret::new(emulator.token()),
-    );
-    config.budget.limit = 100_000;
-    config.budget.burst = 10_000;
-    let client = flaresync_cloudflare::Client::new(config).expect("client config is valid");
-    let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
-    std::sync::Arc::new(
-        Context::with_options(
-            source,
-            client,
-            journal,
-            flaresync_config::RepoConfig::default(),
-            options(),
-        )
-        .expect("context"),
+    context_with(repo, emulator, journal, |config| {
+        config.budget.limit = 100_000;
+        config.budget.burst = 10_000;
+    })
+}
+
+/// [`crate::support::start`] with this file's [`context`].
+async fn start(workers: &[(&str, &str)], message: &str) -> Setup {
+    open_with(
+        emulator().await,
+        Repo::with_workers(workers),
+        message,
+        context,
     )
+}
+
+/// `web` (the entry point) calls `api` through a service binding: api is web's dependency.
+fn web_calling_api() -> Repo {
+    let repo = Repo::with_workers(&[("api", "api-1"), ("web", "web-1")]);
+    repo.write(
+        "workers/web/wrangler.toml",
+        &config_with(
+            "web",
+            "services = [{ binding = \"API\", service = \"api\" }]\n",
+        ),
+    );
+    repo
 }
 
 fn apply() -> SyncOptions {
@@ -45,14 +56,6 @@ fn apply() -> SyncOptions {
 
 async fn sync(ctx: &Context) -> SyncReport {
     sync_once(ctx, apply()).await.expect("the pass runs")
-}
-
-fn worker<'a>(report: &'a SyncReport, name: &str) -> &'a WorkerReport {
-    report
-        .workers
-        .iter()
-        .find(|w| w.worker == name)
-        .unwrap_or_else(|| panic!("{name} is reported: {report:#?}"))
 }
 
 fn plan_of<'a>(report: &'a SyncReport, name: &str) -> &'a flaresync_plan::WorkerPlan {
@@ -73,11 +76,8 @@ fn error_message(report: &WorkerReport) -> &str {
 }
 
 async fn active_versions(ctx: &Context, name: &str) -> Vec<(String, f64)> {
-    ctx.client()
-        .active_deployment(name)
+    active_deployment(ctx, name)
         .await
-        .expect("reads deployments")
-        .expect("has a deployment")
         .versions
         .into_iter()
         .map(|v| (v.version_id, v.percentage))
@@ -187,9 +187,8 @@ async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
     assert_eq!(active_version(&ctx, "api").await, live_before);
 
     // Blocked stays blocked (and quiet) on the next pass: no write, same verdict.
-    let before = emulator.requests().len();
-    let again = sync(&ctx).await;
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (again, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty());
     assert_eq!(worker(&again, "api").outcome, WorkerOutcome::Blocked);
 
     // Following the hint: a commit that allows it makes the rollback go through, forced.
@@ -245,10 +244,7 @@ async fn allow_secret_change_rollback_deploys_with_force() {
     );
     assert_eq!(
         writes(&sent),
-        vec![format!(
-            "POST /accounts/{}/workers/scripts/api/deployments",
-            emulator.account_id()
-        )],
+        vec![post(&emulator, "api", "deployments")],
         "a rollback, no upload"
     );
     let forced = emulator
@@ -351,10 +347,9 @@ async fn a_deleted_kv_r2_or_queue_blocks_the_rollback_with_fs004_on_every_pass()
         let (ctx, _state, id) = resource_deleted_after(&emulator, &mut repo, &resource, None).await;
         let live = active_version(&ctx, "api").await;
         for pass in 0..3 {
-            let before = emulator.requests().len();
-            let report = sync(&ctx).await;
+            let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
             assert!(
-                writes(&requests_since(&emulator, before)).is_empty(),
+                sent.is_empty(),
                 "pass {pass}: a blocked rollback writes nothing"
             );
             let api = worker(&report, "api");
@@ -392,10 +387,9 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
             .expect("lists")
             .len();
         for pass in 0..3 {
-            let before = emulator.requests().len();
-            let report = sync(&ctx).await;
+            let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
             assert!(
-                writes(&requests_since(&emulator, before)).is_empty(),
+                sent.is_empty(),
                 "pass {pass}: no upload of content that cannot validate"
             );
             let api = worker(&report, "api");
@@ -468,9 +462,8 @@ async fn a_d1_bound_rollback_is_blocked_by_default() {
     let (ctx, _state, _v1) = d1_revert(&emulator, &mut repo, None).await;
     let live = active_version(&ctx, "api").await;
     for pass in 0..2 {
-        let before = emulator.requests().len();
-        let report = sync(&ctx).await;
-        assert!(writes(&requests_since(&emulator, before)).is_empty());
+        let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+        assert!(sent.is_empty());
         let api = worker(&report, "api");
         assert_eq!(
             api.outcome,
@@ -498,21 +491,14 @@ async fn a_d1_bound_rollback_runs_when_d1_does_not_block() {
         Some("[workers.api]\nd1_blocks_rollback = false\n"),
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
     assert_eq!(api.action, "rollback");
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![format!(
-            "POST /accounts/{}/workers/scripts/api/deployments",
-            emulator.account_id()
-        )]
-    );
+    assert_eq!(sent, vec![post(&emulator, "api", "deployments")]);
     let plan = plan_of(&report, "api");
     assert!(
         plan.findings
@@ -568,10 +554,9 @@ async fn a_revert_to_a_version_outside_the_window_is_blocked_with_fs001() {
         let (ctx, _state, v1, first_commit) =
             revert_past_the_window(&emulator, &mut repo, policy, 11).await;
         let live = active_version(&ctx, "api").await;
-        let before = emulator.requests().len();
-        let report = sync(&ctx).await;
+        let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
         assert!(
-            writes(&requests_since(&emulator, before)).is_empty(),
+            sent.is_empty(),
             "policy {policy:?}: no upload, no deployment"
         );
         let api = worker(&report, "api");
@@ -615,25 +600,15 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
         11,
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
     assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            format!(
-                "POST /accounts/{}/workers/scripts/api/versions",
-                emulator.account_id()
-            ),
-            format!(
-                "POST /accounts/{}/workers/scripts/api/deployments",
-                emulator.account_id()
-            ),
-        ],
+        sent,
+        upload_and_deploy(&emulator, "api"),
         "upload and deploy"
     );
     let plan = plan_of(&report, "api");
@@ -649,6 +624,20 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
     assert!(sync(&ctx).await.converged());
 }
 
+/// Cloudflare refuses the script's next deployment with a 400 (code 10021).
+fn refuse_next_deployment(emulator: &TestEmulator, script: &str) {
+    let path = format!("/workers/scripts/{script}/deployments$");
+    let kind = flaresync_emulator::FaultKind::Status;
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            status: Some(400),
+            code: Some(10021),
+            message: Some("refused by the test".into()),
+            ..flaresync_emulator::FaultSpec::matching("POST", &path, kind, 1)
+        })
+        .expect("fault is valid");
+}
+
 /// Positions of the first write matching each needle, in request-log order.
 fn write_position(sent: &[String], needle: &str) -> usize {
     sent.iter()
@@ -659,21 +648,9 @@ fn write_position(sent: &[String], needle: &str) -> usize {
 #[tokio::test]
 async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_deploys_dependency_first()
  {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
     // web (the entry point) calls api through a service binding: api is web's dependency.
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        open_with(emulator().await, web_calling_api(), "web and api", context);
     let before = emulator.requests().len();
     let first = sync(&ctx).await;
     assert!(first.converged(), "{first:#?}");
@@ -690,32 +667,27 @@ async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_depl
     repo.set_body("api", "api-2");
     repo.set_body("web", "web-2");
     repo.commit("api and web v2");
-    let before = emulator.requests().len();
-    let forward = sync(&ctx).await;
+    let (forward, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(forward.converged(), "{forward:#?}");
-    let sent = writes(&requests_since(&emulator, before));
-    let account = emulator.account_id();
     assert_eq!(
         sent,
         vec![
-            format!("POST /accounts/{account}/workers/scripts/api/versions"),
-            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
-            format!("POST /accounts/{account}/workers/scripts/web/versions"),
-            format!("POST /accounts/{account}/workers/scripts/web/deployments"),
+            post(&emulator, "api", "versions"),
+            post(&emulator, "api", "deployments"),
+            post(&emulator, "web", "versions"),
+            post(&emulator, "web", "deployments"),
         ],
         "forward: dependency first"
     );
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let revert = sync(&ctx).await;
+    let (revert, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(revert.converged(), "{revert:#?}");
-    let sent = writes(&requests_since(&emulator, before));
     assert_eq!(
         sent,
         vec![
-            format!("POST /accounts/{account}/workers/scripts/web/deployments"),
-            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
+            post(&emulator, "web", "deployments"),
+            post(&emulator, "api", "deployments"),
         ],
         "rollback: entry point first, no uploads"
     );
@@ -727,20 +699,8 @@ async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_depl
 
 #[tokio::test]
 async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_version() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        open_with(emulator().await, web_calling_api(), "web and api", context);
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -752,31 +712,12 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
 
     // web's rollback is refused once: api must not roll back under a web that still calls
     // api's newer interface.
-    emulator
-        .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/web/deployments$".into()),
-            kind: flaresync_emulator::FaultKind::Status,
-            count: Some(1),
-            probability: None,
-            status: Some(400),
-            retry_after: None,
-            latency_ms: None,
-            code: Some(10021),
-            message: Some("refused by the test".into()),
-        })
-        .expect("fault is valid");
+    refuse_next_deployment(&emulator, "web");
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert_eq!(
         sent,
-        vec![format!(
-            "POST /accounts/{}/workers/scripts/web/deployments",
-            emulator.account_id()
-        )],
+        vec![post(&emulator, "web", "deployments")],
         "only web's (failed) rollback was attempted"
     );
     assert_eq!(worker(&report, "web").outcome, WorkerOutcome::Failed);
@@ -790,10 +731,8 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
     assert_eq!(active_version(&ctx, "web").await, web_v2);
 
     // The next pass rolls both back, entry point first.
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(report.converged(), "{report:#?}");
-    let sent = writes(&requests_since(&emulator, before));
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert!(sent[0].contains("/scripts/web/deployments"), "{sent:#?}");
     assert!(sent[1].contains("/scripts/api/deployments"), "{sent:#?}");
@@ -802,12 +741,7 @@ async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_vers
 
 #[tokio::test]
 async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with_fs016() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -838,12 +772,8 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
         .expect("split deployment");
 
     // Git did not change: the split is drift, reported and left alone.
-    let before = emulator.requests().len();
-    let idle = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "report policy: the hand-made split stays"
-    );
+    let (idle, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "report policy: the hand-made split stays");
     let api = worker(&idle, "api");
     assert_eq!(api.outcome, WorkerOutcome::HeldForDrift, "{idle:#?}");
     let drift = api.drift.as_ref().expect("drift is reported");
@@ -861,16 +791,8 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     // this ends the gradual deployment.
     repo.set_body("api", "api-3");
     let third = repo.commit("api v3");
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    let account = emulator.account_id();
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            format!("POST /accounts/{account}/workers/scripts/api/versions"),
-            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
-        ]
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert_eq!(sent, upload_and_deploy(&emulator, "api"));
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
@@ -900,12 +822,7 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
 
 #[tokio::test]
 async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -925,15 +842,11 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
 
     // Revert the revert: v2 is deployed again, nothing is uploaded.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(report.converged(), "{report:#?}");
     assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![format!(
-            "POST /accounts/{}/workers/scripts/api/deployments",
-            emulator.account_id()
-        )],
+        sent,
+        vec![post(&emulator, "api", "deployments")],
         "a deployment of the existing version, no upload"
     );
     let api = worker(&report, "api");
@@ -963,12 +876,7 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
 
 #[tokio::test]
 async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     put_secret(&emulator, "api", "API_KEY", "first-value").await;
     assert_eq!(
@@ -987,10 +895,9 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
     let live = active_version(&ctx, "api").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
+        sent.is_empty(),
         "refused by the planner, not by Cloudflare's 10220"
     );
     let api = worker(&report, "api");
@@ -1007,20 +914,8 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
 
 #[tokio::test]
 async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        open_with(emulator().await, web_calling_api(), "web and api", context);
     assert!(sync(&ctx).await.converged());
     repo.set_body("api", "api-2");
     repo.set_body("web", "web-2");
@@ -1033,12 +928,8 @@ async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
     let web_live = active_version(&ctx, "web").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "neither rolls back"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "neither rolls back");
     let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::Blocked, "{report:#?}");
     assert!(error_message(web).contains("FS006"));
@@ -1054,12 +945,7 @@ async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
 
 #[tokio::test]
 async fn a_revert_rolls_back_to_the_copy_that_already_has_the_current_secrets() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
     // The secret is set while v1's content runs: Cloudflare copies v1 into a new version.
@@ -1092,35 +978,12 @@ async fn a_revert_rolls_back_to_the_copy_that_already_has_the_current_secrets() 
 
 #[tokio::test]
 async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_through() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
     // No client-side retries: the loop's requeue has to do it.
-    let mut config = flaresync_cloudflare::ClientConfig::new(
-        emulator.base_url(),
-        emulator.account_id(),
-        flaresync_cloudflare::Secret::new(emulator.token()),
-    );
-    config.retry.max_attempts = 1;
-    let ctx = std::sync::Arc::new(
-        Context::with_options(
-            flaresync_git::GitSource::open_local(repo.path(), "main").expect("opens"),
-            flaresync_cloudflare::Client::new(config).expect("client"),
-            journal_path(&state),
-            flaresync_config::RepoConfig::default(),
-            options(),
-        )
-        .expect("context"),
+    let (emulator, mut repo, _state, ctx) = open_with(
+        emulator().await,
+        web_calling_api(),
+        "web and api",
+        context_without_retries,
     );
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
@@ -1208,12 +1071,7 @@ async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_thro
 
 #[tokio::test]
 async fn a_secret_key_that_did_not_change_does_not_block_a_rollback() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     // A `secret_key` (a CryptoKey secret), set once, before both versions below.
     let response = reqwest::Client::new()
@@ -1265,21 +1123,13 @@ async fn redeploy_policy_uploads_instead_of_forcing_a_secret_changing_rollback()
         Some("[workers.api]\nrollback_policy = \"redeploy\"\n"),
     )
     .await;
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{report:#?}"
     );
-    let account = emulator.account_id();
-    assert_eq!(
-        writes(&requests_since(&emulator, before)),
-        vec![
-            format!("POST /accounts/{account}/workers/scripts/api/versions"),
-            format!("POST /accounts/{account}/workers/scripts/api/deployments"),
-        ]
-    );
+    assert_eq!(sent, upload_and_deploy(&emulator, "api"));
     let plan = plan_of(&report, "api");
     assert!(
         plan.findings
@@ -1318,9 +1168,8 @@ async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
             .delete_d1_database(&database.uuid)
             .expect("deleted");
     }
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty());
     let api = worker(&report, "api");
     assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
     let message = error_message(api);
@@ -1333,12 +1182,7 @@ async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
 
 #[tokio::test]
 async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -1367,20 +1211,8 @@ async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
 
 #[tokio::test]
 async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        open_with(emulator().await, web_calling_api(), "web and api", context);
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
     repo.set_body("api", "api-2");
@@ -1400,12 +1232,8 @@ async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
     // A new web commit must not go out on top of an api that is not what Git says.
     repo.set_body("web", "web-3");
     repo.commit("web v3");
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "{report:#?}"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "{report:#?}");
     assert_eq!(worker(&report, "api").outcome, WorkerOutcome::HeldForDrift);
     let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::Skipped, "{report:#?}");
@@ -1418,14 +1246,12 @@ async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
 
 #[tokio::test]
 async fn reverting_the_commit_that_added_a_service_binding_still_rolls_back_the_caller_first() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
     // Named so that name order would put the callee (`svc`) last to deploy, first to roll back.
-    repo.worker("app", "app-1");
-    repo.worker("svc", "svc-1");
-    repo.commit("app and svc, independent");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(
+        &[("app", "app-1"), ("svc", "svc-1")],
+        "app and svc, independent",
+    )
+    .await;
     assert!(sync(&ctx).await.converged());
     // B: app starts calling svc's new API.
     repo.write(
@@ -1515,13 +1341,11 @@ async fn healing_a_manual_rollback_of_a_d1_worker_is_not_a_d1_rollback() {
 
 #[tokio::test]
 async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_the_binding() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("app", "app-1");
-    repo.worker("svc", "svc-1");
-    repo.commit("app and svc, independent");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(
+        &[("app", "app-1"), ("svc", "svc-1")],
+        "app and svc, independent",
+    )
+    .await;
     assert!(sync(&ctx).await.converged());
     repo.write(
         "workers/app/wrangler.toml",
@@ -1539,12 +1363,8 @@ async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_th
     let svc_v2 = active_version(&ctx, "svc").await;
 
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync(&ctx).await;
-    assert!(
-        writes(&requests_since(&emulator, before)).is_empty(),
-        "{report:#?}"
-    );
+    let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
+    assert!(sent.is_empty(), "{report:#?}");
     assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Blocked);
     let message = error_message(worker(&report, "svc")).to_owned();
     assert!(
@@ -1556,13 +1376,11 @@ async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_th
 
 #[tokio::test]
 async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_removes_the_binding() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("app", "app-1");
-    repo.worker("svc", "svc-1");
-    repo.commit("app and svc, independent");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = start(
+        &[("app", "app-1"), ("svc", "svc-1")],
+        "app and svc, independent",
+    )
+    .await;
     assert!(sync(&ctx).await.converged());
     repo.write(
         "workers/app/wrangler.toml",
@@ -1576,21 +1394,7 @@ async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_rem
     repo.commit("app calls svc v2");
     assert!(sync(&ctx).await.converged());
     let svc_v2 = active_version(&ctx, "svc").await;
-    emulator
-        .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("POST".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts/app/deployments$".into()),
-            kind: flaresync_emulator::FaultKind::Status,
-            count: Some(1),
-            probability: None,
-            status: Some(400),
-            retry_after: None,
-            latency_ms: None,
-            code: Some(10021),
-            message: Some("refused by the test".into()),
-        })
-        .expect("fault is valid");
+    refuse_next_deployment(&emulator, "app");
     repo.revert_head();
     let report = sync(&ctx).await;
     assert_eq!(worker(&report, "app").outcome, WorkerOutcome::Failed);
@@ -1607,21 +1411,10 @@ async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_rem
 /// dependency-first and is not held behind the report-held web, in this pass and every next.
 #[tokio::test]
 async fn healing_a_dependency_is_not_held_behind_a_report_held_caller() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.write(
-        "workers/web/wrangler.toml",
-        &config_with(
-            "web",
-            "services = [{ binding = \"API\", service = \"api\" }]\n",
-        ),
-    );
+    let repo = web_calling_api();
     repo.write("flaresync.toml", "[workers.api]\ndrift_policy = \"heal\"\n");
-    repo.commit("web and api");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (_emulator, mut repo, _state, ctx) =
+        open_with(emulator().await, repo, "web and api", context);
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
     let web_v1 = active_version(&ctx, "web").await;

@@ -10,7 +10,7 @@ use flaresync_reconcile::{
     webhook::{WebhookSecret, sign},
 };
 
-use crate::support::{Repo, context, journal_path};
+use crate::support::{Repo, journal_path, start};
 
 /// Polls `/status` until `done` holds for the JSON (or fails after 20 s).
 async fn wait_for_status(
@@ -59,13 +59,9 @@ fn ready(status: &serde_json::Value, worker: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_down() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    let first = repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (_emulator, mut repo, _state, ctx) =
+        start(&[("api", "api-1"), ("web", "web-1")], "initial").await;
+    let first = repo.head();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -117,23 +113,15 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
     // A signed push webhook triggers too; an unsigned one is refused.
     let body = serde_json::to_vec(&serde_json::json!({"ref": "refs/heads/main", "after": second}))
         .expect("serializes");
-    let unsigned = http
+    let push = http
         .post(format!("{base}/webhook"))
-        .header("x-github-event", "push")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("answers");
+        .header("x-github-event", "push");
+    let unsigned = push.try_clone().expect("a clonable request");
+    let unsigned = unsigned.body(body.clone()).send().await.expect("answers");
     assert_eq!(unsigned.status(), 401);
-    let signed = http
-        .post(format!("{base}/webhook"))
-        .header("x-github-event", "push")
-        .header("x-hub-signature-256", sign(&secret, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(signed.status(), 202);
+    let signature = sign(&secret, &body);
+    let signed = push.header("x-hub-signature-256", signature).body(body);
+    assert_eq!(signed.send().await.expect("answers").status(), 202);
     let manual = http
         .post(format!("{base}/reconcile?worker=web"))
         .bearer_auth("run-admin")

@@ -27,6 +27,15 @@ impl Repo {
         repo
     }
 
+    /// A repository holding a Worker per `(name, body)`, not yet committed.
+    pub fn with_workers(workers: &[(&str, &str)]) -> Repo {
+        let repo = Repo::new();
+        for (name, body) in workers {
+            repo.worker(name, body);
+        }
+        repo
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -104,12 +113,18 @@ impl Repo {
 }
 
 pub fn client(emulator: &TestEmulator) -> Client {
-    Client::new(ClientConfig::new(
+    client_with(emulator, |_| {})
+}
+
+/// A client of the emulator whose configuration `configure` adjusts first.
+pub fn client_with(emulator: &TestEmulator, configure: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut config = ClientConfig::new(
         emulator.base_url(),
         emulator.account_id(),
         Secret::new(emulator.token()),
-    ))
-    .expect("client config is valid")
+    );
+    configure(&mut config);
+    Client::new(config).expect("client config is valid")
 }
 
 pub fn options() -> ContextOptions {
@@ -121,7 +136,17 @@ pub fn options() -> ContextOptions {
 }
 
 pub fn context(repo: &Repo, emulator: &TestEmulator, journal: &Path) -> Arc<Context> {
-    context_with_client(repo, client(emulator), journal)
+    context_with(repo, emulator, journal, |_| {})
+}
+
+/// [`context`] over a client whose configuration `configure` adjusts first.
+pub fn context_with(
+    repo: &Repo,
+    emulator: &TestEmulator,
+    journal: &Path,
+    configure: impl FnOnce(&mut ClientConfig),
+) -> Arc<Context> {
+    context_with_client(repo, client_with(emulator, configure), journal)
 }
 
 /// A context like [`context`]'s, talking through `client`.
@@ -137,6 +162,49 @@ pub fn context_with_client(repo: &Repo, client: Client, journal: &Path) -> Arc<C
         )
         .expect("context"),
     )
+}
+
+/// [`context`] over a client that does not retry: a scenario's own requeue has to.
+pub fn context_without_retries(
+    repo: &Repo,
+    emulator: &TestEmulator,
+    journal: &Path,
+) -> Arc<Context> {
+    context_with(repo, emulator, journal, |config| {
+        config.retry.max_attempts = 1
+    })
+}
+
+/// What most scenarios start from: the emulator, the repository, the state directory (removed
+/// when dropped) and a context over it.
+pub type Setup = (TestEmulator, Repo, tempfile::TempDir, Arc<Context>);
+
+/// A fresh emulator and a first commit holding a Worker per `(name, body)`, opened with
+/// [`context`].
+pub async fn start(workers: &[(&str, &str)], message: &str) -> Setup {
+    open(emulator().await, Repo::with_workers(workers), message)
+}
+
+/// Commits what `repo` holds and opens a context with [`context`] over a fresh state directory.
+pub fn open(emulator: TestEmulator, repo: Repo, message: &str) -> Setup {
+    open_with(emulator, repo, message, context)
+}
+
+/// [`open`] with the context opened by `open_context`.
+pub fn open_with(
+    emulator: TestEmulator,
+    mut repo: Repo,
+    message: &str,
+    open_context: impl FnOnce(&Repo, &TestEmulator, &Path) -> Arc<Context>,
+) -> Setup {
+    repo.commit(message);
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = open_context(&repo, &emulator, &journal_path(&state));
+    (emulator, repo, state, ctx)
+}
+
+pub async fn emulator() -> TestEmulator {
+    TestEmulator::start().await.expect("emulator starts")
 }
 
 pub fn journal_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -160,6 +228,53 @@ pub fn requests_since(emulator: &TestEmulator, from: usize) -> Vec<String> {
         .collect()
 }
 
+/// A write as [`requests_since`] shows it: `POST …/workers/scripts/{script}/{what}`.
+pub fn post(emulator: &TestEmulator, script: &str, what: &str) -> String {
+    format!(
+        "POST /accounts/{}/workers/scripts/{script}/{what}",
+        emulator.account_id()
+    )
+}
+
+/// The writes of an upload and its deployment: `POST …/versions`, then `POST …/deployments`.
+pub fn upload_and_deploy(emulator: &TestEmulator, script: &str) -> Vec<String> {
+    vec![
+        post(emulator, script, "versions"),
+        post(emulator, script, "deployments"),
+    ]
+}
+
+/// The script's active deployment, which it must have.
+pub async fn active_deployment(ctx: &Context, script: &str) -> flaresync_cloudflare::Deployment {
+    ctx.client()
+        .active_deployment(script)
+        .await
+        .expect("reads deployments")
+        .expect("has a deployment")
+}
+
+/// The report of Worker `name`, which the pass must have.
+pub fn worker<'a>(
+    report: &'a flaresync_reconcile::SyncReport,
+    name: &str,
+) -> &'a flaresync_reconcile::WorkerReport {
+    report
+        .workers
+        .iter()
+        .find(|w| w.worker == name)
+        .unwrap_or_else(|| panic!("{name} is reported: {report:#?}"))
+}
+
+/// Awaits `pass` and returns its output with the writes the emulator received meanwhile.
+pub async fn sent_by<T>(
+    emulator: &TestEmulator,
+    pass: impl std::future::Future<Output = T>,
+) -> (T, Vec<String>) {
+    let before = emulator.requests().len();
+    let output = pass.await;
+    (output, writes(&requests_since(emulator, before)))
+}
+
 pub fn writes(requests: &[String]) -> Vec<String> {
     requests
         .iter()
@@ -175,17 +290,9 @@ pub fn latency(
     count: u32,
     latency_ms: u64,
 ) -> flaresync_emulator::FaultSpec {
+    let kind = flaresync_emulator::FaultKind::Latency;
     flaresync_emulator::FaultSpec {
-        method: Some(method.into()),
-        path_prefix: None,
-        path_regex: Some(path_regex.into()),
-        kind: flaresync_emulator::FaultKind::Latency,
-        count: Some(count),
-        probability: None,
-        status: None,
-        retry_after: None,
         latency_ms: Some(latency_ms),
-        code: None,
-        message: None,
+        ..flaresync_emulator::FaultSpec::matching(method, path_regex, kind, count)
     }
 }

@@ -1,9 +1,11 @@
 //! `sync_once` against the emulator.
 
-use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
-use crate::support::{Repo, context, journal_path, requests_since, writes};
+use crate::support::{
+    Repo, active_deployment, context, emulator, journal_path, open, post, requests_since, sent_by,
+    start, upload_and_deploy, worker, writes,
+};
 
 fn apply() -> SyncOptions {
     SyncOptions {
@@ -22,14 +24,12 @@ fn outcomes(report: &flaresync_reconcile::SyncReport) -> Vec<(String, WorkerOutc
 
 #[tokio::test]
 async fn steady_state_costs_one_api_call_per_pass_for_five_workers() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
+    let repo = Repo::new();
     for index in 1..=5 {
         repo.worker(&format!("w{index}"), &format!("v1-{index}"));
     }
-    let commit = repo.commit("five workers");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, repo, _state, ctx) = open(emulator().await, repo, "five workers");
+    let commit = repo.head();
 
     let first = sync_once(&ctx, apply()).await.expect("first pass");
     assert_eq!(first.commit, commit);
@@ -69,88 +69,47 @@ async fn steady_state_costs_one_api_call_per_pass_for_five_workers() {
 
 #[tokio::test]
 async fn a_commit_writes_only_the_changed_worker_and_a_revert_is_a_rollback() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    let first_commit = repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        start(&[("api", "api-1"), ("web", "web-1")], "initial").await;
+    let first_commit = repo.head();
     sync_once(&ctx, apply()).await.expect("first pass");
     sync_once(&ctx, apply()).await.expect("settle");
-    let first_api_version = ctx
-        .client()
-        .active_deployment("api")
-        .await
-        .expect("reads")
-        .expect("deployed")
-        .versions[0]
+    let first_api_version = active_deployment(&ctx, "api").await.versions[0]
         .version_id
         .clone();
 
     repo.set_body("api", "api-2");
     let second_commit = repo.commit("api v2");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
     assert_eq!(
         sent,
-        vec![
-            format!(
-                "POST /accounts/{}/workers/scripts/api/versions",
-                emulator.account_id()
-            ),
-            format!(
-                "POST /accounts/{}/workers/scripts/api/deployments",
-                emulator.account_id()
-            ),
-        ],
+        upload_and_deploy(&emulator, "api"),
         "only api is written"
     );
-    let api = report
-        .workers
-        .iter()
-        .find(|w| w.worker == "api")
-        .expect("api");
+    let api = worker(&report, "api");
     assert!(matches!(api.outcome, WorkerOutcome::Applied { .. }));
     assert_eq!(api.live_commit.as_deref(), Some(second_commit.as_str()));
-    let web = report
-        .workers
-        .iter()
-        .find(|w| w.worker == "web")
-        .expect("web");
+    let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::InSync);
 
     // git revert: the first version is deployed again, nothing is uploaded.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("revert pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("revert pass");
     assert_eq!(
         sent,
-        vec![format!(
-            "POST /accounts/{}/workers/scripts/api/deployments",
-            emulator.account_id()
-        )],
+        vec![post(&emulator, "api", "deployments")],
         "a revert is a rollback: no upload"
     );
-    let api = report
-        .workers
-        .iter()
-        .find(|w| w.worker == "api")
-        .expect("api");
+    let api = worker(&report, "api");
     assert_eq!(api.action, "rollback");
     assert_eq!(
         api.live_version.as_deref(),
         Some(first_api_version.as_str())
     );
     assert_eq!(api.live_commit.as_deref(), Some(first_commit.as_str()));
-    let active = ctx
-        .client()
-        .active_deployment("api")
-        .await
-        .expect("reads")
-        .expect("deployed");
+    let active = active_deployment(&ctx, "api").await;
     assert_eq!(active.versions[0].version_id, first_api_version);
     let rollbacks: Vec<_> = ctx
         .journal()
@@ -168,12 +127,7 @@ async fn a_commit_writes_only_the_changed_worker_and_a_revert_is_a_rollback() {
 
 #[tokio::test]
 async fn dry_run_plans_without_writing_anything() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, _repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
     let before = emulator.requests().len();
     let report = sync_once(
         &ctx,
@@ -226,16 +180,14 @@ new_sqlite_classes = ["Audit"]
 
 #[tokio::test]
 async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocked() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
+    let repo = Repo::new();
     repo.write("workers/counter/wrangler.toml", COUNTER_V1);
     repo.write(
         "workers/counter/index.js",
         "export class Counter {}\nexport default { fetch() { return new Response(\"c1\"); } };\n",
     );
-    repo.commit("counter with a durable object");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        open(emulator().await, repo, "counter with a durable object");
     let report = sync_once(&ctx, apply()).await.expect("first pass");
     assert!(
         matches!(report.workers[0].outcome, WorkerOutcome::Applied { .. }),
@@ -259,9 +211,8 @@ async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocke
         "export class Counter {}\nexport class Audit {}\nexport default { fetch() { return new Response(\"c2\"); } };\n",
     );
     repo.commit("add the audit durable object");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("migration pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("migration pass");
     assert_eq!(
         sent,
         vec![format!(
@@ -281,9 +232,9 @@ async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocke
 
     // Reverting across the migration cannot be a rollback: blocked, nothing written.
     repo.revert_head();
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("revert pass");
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("revert pass");
+    assert!(sent.is_empty());
     let counter = &report.workers[0];
     assert_eq!(counter.outcome, WorkerOutcome::Blocked);
     let error = counter.error.as_ref().expect("blocked is an error");
@@ -299,22 +250,14 @@ async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocke
 
 #[tokio::test]
 async fn a_broken_config_stalls_only_its_worker() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
+    let repo = Repo::with_workers(&[("api", "api-1")]);
     repo.write(
         "workers/bad/wrangler.toml",
         "name = \"bad\"\nmain = \"missing.js\"\n",
     );
-    repo.commit("one good, one broken");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (_emulator, _repo, _state, ctx) = open(emulator().await, repo, "one good, one broken");
     let report = sync_once(&ctx, apply()).await.expect("pass");
-    let api = report
-        .workers
-        .iter()
-        .find(|w| w.worker == "api")
-        .expect("api");
+    let api = worker(&report, "api");
     assert!(
         matches!(api.outcome, WorkerOutcome::Applied { .. }),
         "{api:?}"
@@ -335,25 +278,16 @@ async fn a_broken_config_stalls_only_its_worker() {
 
 #[tokio::test]
 async fn a_long_rate_limit_fails_the_pass_as_waiting_and_shows_in_status() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, _repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
     emulator
         .add_fault(flaresync_emulator::FaultSpec {
-            method: Some("GET".into()),
-            path_prefix: None,
-            path_regex: Some("/workers/scripts$".into()),
-            kind: flaresync_emulator::FaultKind::RateLimit,
-            count: Some(1),
-            probability: None,
-            status: None,
             retry_after: Some(900),
-            latency_ms: None,
-            code: None,
-            message: None,
+            ..flaresync_emulator::FaultSpec::matching(
+                "GET",
+                "/workers/scripts$",
+                flaresync_emulator::FaultKind::RateLimit,
+                1,
+            )
         })
         .expect("fault is valid");
     let error = sync_once(&ctx, apply()).await.expect_err("rate limited");
@@ -378,20 +312,15 @@ async fn a_long_rate_limit_fails_the_pass_as_waiting_and_shows_in_status() {
 
 #[tokio::test]
 async fn a_worker_removed_from_git_is_reported_and_never_deleted() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("old", "old-1");
-    repo.commit("two workers");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) =
+        start(&[("api", "api-1"), ("old", "old-1")], "two workers").await;
     sync_once(&ctx, apply()).await.expect("first pass");
 
     repo.git(&["rm", "-r", "-q", "workers/old"]);
     repo.commit("retire old");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    assert!(writes(&requests_since(&emulator, before)).is_empty());
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
+    assert!(sent.is_empty());
     let old = report
         .workers
         .iter()
@@ -411,9 +340,8 @@ async fn a_worker_removed_from_git_is_reported_and_never_deleted() {
 
 #[tokio::test]
 async fn a_remote_repository_is_fetched_at_every_pass() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut origin = Repo::new();
-    origin.worker("api", "api-1");
+    let emulator = emulator().await;
+    let mut origin = Repo::with_workers(&[("api", "api-1")]);
     origin.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", origin.path().display());
@@ -448,18 +376,14 @@ async fn a_remote_repository_is_fetched_at_every_pass() {
 
 #[tokio::test]
 async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("jobs", "jobs-1");
+    let repo = Repo::with_workers(&[("jobs", "jobs-1")]);
     let config = "workers/jobs/wrangler.toml";
     let base = std::fs::read_to_string(repo.path().join(config)).expect("read config");
     repo.write(
         config,
         &format!("{base}\n[triggers]\ncrons = [\"*/15 * * * *\"]\n"),
     );
-    repo.commit("jobs with a cron");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = open(emulator().await, repo, "jobs with a cron");
     sync_once(&ctx, apply()).await.expect("first pass");
     let crons = |schedules: Vec<flaresync_cloudflare::Schedule>| {
         schedules.into_iter().map(|s| s.cron).collect::<Vec<_>>()
@@ -481,9 +405,8 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
         &format!("{base}\n[triggers]\ncrons = [\"0 3 * * *\", \"30 12 * * MON\"]\n"),
     );
     repo.commit("jobs: nightly and monday crons");
-    let before = emulator.requests().len();
-    let report = sync_once(&ctx, apply()).await.expect("pass");
-    let sent = writes(&requests_since(&emulator, before));
+    let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
+    let report = report.expect("pass");
     assert!(
         sent.contains(&format!(
             "PUT /accounts/{}/workers/scripts/jobs/schedules",
@@ -513,16 +436,11 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
 
 #[tokio::test]
 async fn a_new_worker_gets_its_workers_dev_route_unless_the_config_turns_it_off() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("public", "public-1");
-    repo.worker("private", "private-1");
+    let repo = Repo::with_workers(&[("public", "public-1"), ("private", "private-1")]);
     let config = "workers/private/wrangler.toml";
     let base = std::fs::read_to_string(repo.path().join(config)).expect("read config");
     repo.write(config, &format!("{base}workers_dev = false\n"));
-    repo.commit("two workers");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = context(&repo, &emulator, &journal_path(&state));
+    let (emulator, mut repo, _state, ctx) = open(emulator().await, repo, "two workers");
     let report = sync_once(&ctx, apply()).await.expect("first pass");
     assert!(report.converged(), "{report:?}");
     let enabled = |name: &'static str| {
@@ -554,14 +472,7 @@ async fn a_new_worker_gets_its_workers_dev_route_unless_the_config_turns_it_off(
 /// Git-driven change, and the local user for a CLI run.
 #[tokio::test]
 async fn every_journal_entry_names_the_commit_author_committer_and_the_cli_user() {
-    let emulator = flaresync_emulator::testing::TestEmulator::start()
-        .await
-        .expect("emulator starts");
-    let mut repo = crate::support::Repo::new();
-    repo.worker("api", "api-1");
-    repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = crate::support::context(&repo, &emulator, &crate::support::journal_path(&state));
+    let (_emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "initial").await;
     for trigger in [
         flaresync_reconcile::TriggerSource::Poll,
         flaresync_reconcile::TriggerSource::Cli,
@@ -605,14 +516,9 @@ async fn every_journal_entry_names_the_commit_author_committer_and_the_cli_user(
 /// after a settings-only commit another flaresync applied.
 #[tokio::test]
 async fn a_fresh_state_directory_writes_nothing_when_cloudflare_already_matches() {
-    use crate::support::{Repo, context, journal_path, requests_since, writes};
-    let emulator = flaresync_emulator::testing::TestEmulator::start()
-        .await
-        .expect("emulator starts");
-    let mut repo = Repo::new();
+    let emulator = emulator().await;
+    let mut repo = Repo::with_workers(&[("api", "api-1"), ("auth", "auth-1")]);
     let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
-    repo.worker("api", "api-1");
-    repo.worker("auth", "auth-1");
     repo.write(
         "workers/api/wrangler.toml",
         &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
