@@ -42,7 +42,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         .and_then(AdminToken::new);
     let watch = (!repo.remote).then(|| WatchConfig {
         root: std::path::PathBuf::from(&repo.location),
-        debounce: Duration::from_millis(500),
+        // Short and adaptive: 50 ms of quiet ends a burst, capped at 500 ms (and the scheduler's
+        // own 50 ms debounce, RunConfig's default): commit -> first write stays well under 250 ms.
+        debounce: Duration::from_millis(50),
         ignore: vec![repo.state_dir.clone()],
     });
     eprintln!(

@@ -264,7 +264,7 @@ impl DesiredStateCache {
         Ok(state)
     }
 
-    fn oid_at(tree: &CommitTree<'_>, path: &str) -> Option<Oid> {
+    pub(crate) fn oid_at(tree: &CommitTree<'_>, path: &str) -> Option<Oid> {
         // An unreadable path counts as absent; the loader will report the real error.
         tree.entry(path).ok().flatten().map(|entry| entry.oid)
     }
@@ -347,7 +347,16 @@ impl DesiredStateCache {
         })
     }
 
-    fn worker(
+    /// The `flaresync.toml` already parsed for `config_oid`, if it loaded.
+    pub(crate) fn repo_config(&self, config_oid: Option<Oid>) -> Option<Arc<RepoConfig>> {
+        match self.repo_configs.get(&config_oid)?.as_ref() {
+            Ok((config, _)) => Some(config.clone()),
+            Err(_) => None,
+        }
+    }
+
+    /// The Worker in `dir`, from the cache when none of its inputs changed.
+    pub(crate) fn worker(
         &mut self,
         tree: &CommitTree<'_>,
         dir: &str,
@@ -412,7 +421,7 @@ const MAX_SYMLINK_HOPS: usize = 16;
 /// The key part for inputs outside `dir`: each such input with its object id, plus every
 /// symlink met while resolving any input (an intermediate link outside the directory can
 /// redirect a path without changing the final file the loader names).
-fn outside_inputs(
+pub(crate) fn outside_inputs(
     tree: &CommitTree<'_>,
     dir: &str,
     inputs: &[String],

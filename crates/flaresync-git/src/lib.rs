@@ -4,6 +4,7 @@
 //! - [`source`]: open/clone/fetch the repository, follow one branch, detect rewritten history.
 //! - [`tree`]: [`CommitTree`], a [`flaresync_config::SourceTree`] over one commit.
 //! - [`desired`]: every Worker's desired state at a commit, re-reading only what changed.
+//! - [`versions`]: the distinct versions some Workers had along history, walking only them.
 //! - [`stamp`]: what goes into a version's `workers/tag` / `workers/message` (pure; re-exported
 //!   from [`flaresync_config::stamp`]).
 //! - [`mapping`]: rebuild version ↔ commit ↔ digest from the version list and Git alone.
@@ -18,6 +19,7 @@ pub mod revert_message;
 pub mod source;
 pub mod stamp;
 pub mod tree;
+pub mod versions;
 
 pub use credentials::{Credentials, CredentialsError, HttpsCredentials, Secret, SshKey};
 pub use desired::{CacheStats, DesiredError, DesiredState, DesiredStateCache, WorkerResult};
@@ -30,3 +32,4 @@ pub use source::{
 };
 pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::CommitTree;
+pub use versions::{VersionsByWorker, distinct_versions};

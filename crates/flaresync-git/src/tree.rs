@@ -6,6 +6,10 @@
 //! and are reported as absent.
 
 use flaresync_config::{EntryKind, SourceTree, TreeEntry, TreeError};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use git2::{ObjectType, Oid, Repository, Tree};
 
 /// Git file mode of a symbolic link entry.
@@ -14,10 +18,15 @@ const MODE_SYMLINK: i32 = 0o120000;
 const MODE_GITLINK: i32 = 0o160000;
 
 /// The tree of one commit, readable through [`SourceTree`].
+///
+/// Every tree object met while resolving paths is parsed once and kept: libgit2 does not cache
+/// large trees, and without this a 1,000-entry directory would be re-read for every lookup
+/// below it (cost quadratic in the number of Workers).
 pub struct CommitTree<'repo> {
     repo: &'repo Repository,
     commit: Oid,
     tree: Tree<'repo>,
+    subtrees: RefCell<HashMap<Oid, Rc<Tree<'repo>>>>,
 }
 
 impl std::fmt::Debug for CommitTree<'_> {
@@ -40,7 +49,13 @@ impl<'repo> CommitTree<'repo> {
     /// The tree of `commit`.
     pub fn new(repo: &'repo Repository, commit: Oid) -> Result<Self, git2::Error> {
         let tree = repo.find_commit(commit)?.tree()?;
-        Ok(CommitTree { repo, commit, tree })
+        let subtrees = RefCell::new(HashMap::from([(tree.id(), Rc::new(tree.clone()))]));
+        Ok(CommitTree {
+            repo,
+            commit,
+            tree,
+            subtrees,
+        })
     }
 
     /// Id of the commit this tree belongs to.
@@ -53,33 +68,46 @@ impl<'repo> CommitTree<'repo> {
         self.tree.id()
     }
 
+    /// The tree object `oid`, parsed once per [`CommitTree`].
+    fn subtree(&self, path: &str, oid: Oid) -> Result<Rc<Tree<'repo>>, TreeError> {
+        if let Some(tree) = self.subtrees.borrow().get(&oid) {
+            return Ok(tree.clone());
+        }
+        let tree = Rc::new(self.repo.find_tree(oid).map_err(|e| self.error(path, &e))?);
+        self.subtrees.borrow_mut().insert(oid, tree.clone());
+        Ok(tree)
+    }
+
     /// Object id and kind of the entry at `path` ("" is the root tree), `None` if absent.
     pub fn entry(&self, path: &str) -> Result<Option<PathEntry>, TreeError> {
         let components = split_path(path)?;
-        if components.is_empty() {
-            return Ok(Some(PathEntry {
-                oid: self.tree.id(),
-                kind: EntryKind::Dir,
-            }));
-        }
-        let joined = components.join("/");
-        let entry = match self.tree.get_path(std::path::Path::new(&joined)) {
-            Ok(entry) => entry,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => {
-                return if joined.contains(char::REPLACEMENT_CHARACTER) {
+        let mut current = PathEntry {
+            oid: self.tree.id(),
+            kind: EntryKind::Dir,
+        };
+        for component in &components {
+            if current.kind != EntryKind::Dir {
+                return Ok(None);
+            }
+            let tree = self.subtree(path, current.oid)?;
+            let Some(entry) = tree.get_name(component) else {
+                return if path.contains(char::REPLACEMENT_CHARACTER) {
                     self.entry_by_lossy_names(path, &components)
                 } else {
                     Ok(None)
                 };
+            };
+            match entry_kind(entry.filemode(), entry.kind()) {
+                Some(kind) => {
+                    current = PathEntry {
+                        oid: entry.id(),
+                        kind,
+                    }
+                }
+                None => return Ok(None),
             }
-            Err(e) => return Err(self.error(path, &e)),
-        };
-        Ok(
-            entry_kind(entry.filemode(), entry.kind()).map(|kind| PathEntry {
-                oid: entry.id(),
-                kind,
-            }),
-        )
+        }
+        Ok(Some(current))
     }
 
     /// Resolves a path whose components came from [`SourceTree::list`], where names that are
@@ -98,10 +126,7 @@ impl<'repo> CommitTree<'repo> {
             if current.kind != EntryKind::Dir {
                 return Ok(None);
             }
-            let tree = self
-                .repo
-                .find_tree(current.oid)
-                .map_err(|e| self.error(path, &e))?;
+            let tree = self.subtree(path, current.oid)?;
             let mut found = None;
             for entry in tree.iter() {
                 if String::from_utf8_lossy(entry.name_bytes()) != *component {
@@ -198,7 +223,7 @@ impl SourceTree for CommitTree<'_> {
             }) => oid,
             _ => return Ok(None),
         };
-        let tree = self.repo.find_tree(oid).map_err(|e| self.error(dir, &e))?;
+        let tree = self.subtree(dir, oid)?;
         let mut entries = Vec::with_capacity(tree.len());
         for entry in tree.iter() {
             let Some(kind) = entry_kind(entry.filemode(), entry.kind()) else {

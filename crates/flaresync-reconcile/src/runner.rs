@@ -115,7 +115,8 @@ pub struct RunConfig {
     /// Fetch/resync interval: each tick requests a pass over every Worker (a remote is fetched,
     /// a local repository re-read). `None`: no periodic pass (rely on watch/webhook/manual).
     pub poll_interval: Option<Duration>,
-    /// Debounce window of the scheduler.
+    /// Debounce window of the scheduler (quiet period; a burst is capped at
+    /// [`BURST_CAP_FACTOR`](crate::scheduler::BURST_CAP_FACTOR) windows).
     pub debounce: Duration,
     /// Watch a local repository for changes.
     pub watch: Option<WatchConfig>,
@@ -138,7 +139,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             poll_interval: Some(Duration::from_secs(60)),
-            debounce: Duration::from_millis(500),
+            debounce: Duration::from_millis(50),
             watch: None,
             status_listener: None,
             webhook: None,

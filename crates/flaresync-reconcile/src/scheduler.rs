@@ -7,7 +7,8 @@
 //!   **earlier** run time wins (a backoff requeue at +30 s is pulled forward by a commit now).
 //! - With a debounce window, each new request for a pending key that would run no later than it
 //!   pushes the run time to `request + debounce`, so a burst of requests yields one run after
-//!   the burst ends.
+//!   the burst ends, but never later than [`BURST_CAP_FACTOR`] debounce windows after the
+//!   first request of the burst: a steady stream of requests cannot postpone a run forever.
 //! - A key handed out by [`Scheduler::pop_ready`] is *running* until [`Scheduler::finish`]; a
 //!   request that arrives meanwhile is kept and runs after `finish`, never concurrently.
 //!
@@ -17,11 +18,17 @@ use std::{collections::HashMap, collections::HashSet, hash::Hash, time::Duration
 
 use tokio::time::Instant;
 
+/// A burst pushes a pending run back by at most this many debounce windows in total (a 50 ms
+/// quiet period is capped at 500 ms).
+pub const BURST_CAP_FACTOR: u32 = 10;
+
 #[derive(Debug)]
 pub struct Scheduler<K> {
     debounce: Duration,
     /// Key -> time at which it becomes ready.
     scheduled: HashMap<K, Instant>,
+    /// Key -> latest time a burst may push its pending run to.
+    deadlines: HashMap<K, Instant>,
     running: HashSet<K>,
 }
 
@@ -30,6 +37,7 @@ impl<K: Hash + Eq + Clone> Scheduler<K> {
         Scheduler {
             debounce,
             scheduled: HashMap::new(),
+            deadlines: HashMap::new(),
             running: HashSet::new(),
         }
     }
@@ -37,12 +45,23 @@ impl<K: Hash + Eq + Clone> Scheduler<K> {
     /// Requests a run of `key` at `run_at` (plus the debounce window).
     pub fn request(&mut self, key: K, run_at: Instant) {
         let next = run_at.checked_add(self.debounce).unwrap_or(run_at);
+        let cap = self
+            .debounce
+            .checked_mul(BURST_CAP_FACTOR)
+            .and_then(|window| run_at.checked_add(window))
+            .unwrap_or(next);
         match self.scheduled.get_mut(&key) {
-            // The pending run would happen at or after this request: replace it (debounce).
-            Some(existing) if *existing >= run_at => *existing = next,
+            // The pending run would happen at or after this request: replace it (debounce),
+            // no later than the burst's cap.
+            Some(existing) if *existing >= run_at => {
+                let deadline = self.deadlines.entry(key).or_insert(cap);
+                *deadline = (*deadline).min(cap);
+                *existing = next.min(*deadline);
+            }
             // The pending run happens before this request would: it covers it.
             Some(_) => {}
             None => {
+                self.deadlines.insert(key.clone(), cap);
                 self.scheduled.insert(key, next);
             }
         }
@@ -60,6 +79,7 @@ impl<K: Hash + Eq + Clone> Scheduler<K> {
         ready.sort_by_key(|(at, _)| *at);
         for (_, key) in &ready {
             self.scheduled.remove(key);
+            self.deadlines.remove(key);
             self.running.insert(key.clone());
         }
         ready.into_iter().map(|(_, key)| key).collect()
@@ -90,6 +110,7 @@ impl<K: Hash + Eq + Clone> Scheduler<K> {
     /// Drops every pending (not running) request; used on shutdown.
     pub fn clear_pending(&mut self) {
         self.scheduled.clear();
+        self.deadlines.clear();
     }
 
     pub fn pending_len(&self) -> usize {
@@ -139,6 +160,27 @@ mod tests {
         scheduler.request("a", t0);
         scheduler.request("a", t0 + secs(10));
         assert_eq!(scheduler.next_wakeup(), Some(t0 + secs(1)));
+    }
+
+    #[test]
+    fn scheduler_debounce_is_capped_under_a_steady_burst() {
+        let t0 = Instant::now();
+        let millis = Duration::from_millis;
+        let mut scheduler = Scheduler::new(millis(50));
+        // A request every 40 ms for 2 s: never 50 ms quiet, yet one run 500 ms after the first.
+        for step in 0..50 {
+            scheduler.request("a", t0 + millis(40 * step));
+            if t0 + millis(40 * step) < t0 + millis(500) {
+                assert!(scheduler.pop_ready(t0 + millis(40 * step)).is_empty());
+            }
+            if step == 12 {
+                assert_eq!(scheduler.next_wakeup(), Some(t0 + millis(500)));
+                assert_eq!(scheduler.pop_ready(t0 + millis(500)), vec!["a"]);
+                scheduler.finish(&"a");
+            }
+        }
+        // The rest of the burst is a new one, capped from its own first request (520 ms).
+        assert_eq!(scheduler.next_wakeup(), Some(t0 + millis(1020)));
     }
 
     #[test]

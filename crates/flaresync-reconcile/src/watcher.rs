@@ -5,7 +5,7 @@
 //!
 //! 1. wait for a relevant event;
 //! 2. keep collecting until the tree has been quiet for the debounce window (one request per
-//!    burst, e.g. a `git commit` touching objects, index and refs);
+//!    burst, e.g. a `git commit` touching objects, index and refs), at most ten windows;
 //! 3. send one request, then re-add the watch, because ref updates are atomic renames and the
 //!    watched inodes may have changed;
 //! 4. if notify reports an error or its channel breaks, rebuild the watcher and assume a change
@@ -29,6 +29,7 @@ use std::{
 use notify::{RecursiveMode, Watcher as _};
 use tracing::{debug, info, warn};
 
+use crate::scheduler::BURST_CAP_FACTOR;
 use crate::trigger::{ReconcileRequest, TriggerSender, TriggerSource};
 
 /// How often the watcher thread checks the stop flag while idle.
@@ -53,7 +54,8 @@ pub enum Error {
 pub struct WatchConfig {
     /// The repository working directory (or the git dir of a bare repository).
     pub root: PathBuf,
-    /// Quiet period that ends a burst.
+    /// Quiet period that ends a burst (a burst is capped at
+    /// [`BURST_CAP_FACTOR`] quiet periods).
     pub debounce: Duration,
     /// Extra path prefixes to ignore (absolute or relative to `root`), e.g. the journal file.
     pub ignore: Vec<PathBuf>,
@@ -253,9 +255,15 @@ fn watch_loop(
             }
         }
         if !broken && changed {
-            // Collect the rest of the burst until it has been quiet for `debounce`.
+            // Collect the rest of the burst until it has been quiet for `debounce`, for at most
+            // `BURST_CAP_FACTOR` windows (a steady stream of writes still triggers a pass).
+            let burst_end = std::time::Instant::now() + debounce.saturating_mul(BURST_CAP_FACTOR);
             loop {
-                match events.recv_timeout(debounce) {
+                let left = burst_end.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match events.recv_timeout(debounce.min(left)) {
                     Ok(Ok(_)) => {}
                     Ok(Err(error)) => {
                         warn!(error = %error, "File watcher reported an error; rebuilding it.");

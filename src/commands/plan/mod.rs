@@ -107,7 +107,14 @@ async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
         )
         .await?
     } else {
-        offline::offline(&source, &mut cache, base_state.as_ref(), base, window)?
+        offline::offline(
+            &source,
+            &mut cache,
+            &head_state,
+            base_state.as_ref(),
+            base,
+            window,
+        )?
     };
     let mut plan =
         flaresync_plan::plan(&desired, base_desired.as_ref(), &live, &history, &policies);

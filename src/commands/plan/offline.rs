@@ -1,10 +1,9 @@
 //! `plan` without `--live`: the live state flaresync would have produced by following the base
 //! branch commit by commit (version ids ending in `-offline`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
-use flaresync_config::WorkerSpec;
 use flaresync_git::{DesiredState, DesiredStateCache, GitSource, Oid};
 use flaresync_plan::{
     DeploymentVersion, History, KnownVersion, LiveAccount, LiveDeployment, LiveResources,
@@ -15,6 +14,7 @@ use flaresync_plan::{
 pub(super) fn offline(
     source: &GitSource,
     cache: &mut DesiredStateCache,
+    head_state: &DesiredState,
     base_state: Option<&DesiredState>,
     base: Option<Oid>,
     window: usize,
@@ -29,10 +29,25 @@ pub(super) fn offline(
     let (Some(base_state), Some(base)) = (base_state, base) else {
         return Ok((live, history));
     };
-    let mut per_worker = distinct_versions(source, cache, base, window)?;
+    // Only the Workers the change touches need their history (which version a revert returns
+    // to); the others are the base version, as deployed.
+    let changed: BTreeSet<String> = head_state.changed_since(base_state).into_iter().collect();
+    let mut per_worker = flaresync_git::distinct_versions(
+        cache,
+        source.repo(),
+        base_state,
+        &changed,
+        window,
+        window.max(1) * 4,
+    )
+    .map_err(|e| anyhow!("cannot read the history of the base revision: {e}"))?;
     for loaded in base_state.by_script().values() {
         let name = loaded.spec.name.clone();
-        let specs = per_worker.remove(&name).unwrap_or_default();
+        let specs = per_worker.remove(&name).unwrap_or_else(|| {
+            std::iter::once((base, loaded.spec.clone()))
+                .take(window)
+                .collect()
+        });
         let mut versions = Vec::new();
         let mut known = Vec::new();
         let count = specs.len() as u64;
@@ -90,39 +105,4 @@ pub(super) fn offline(
         );
     }
     Ok((live, history))
-}
-
-/// The base's first-parent history, newest first: one version per distinct version digest per
-/// Worker, at most `window` per Worker.
-fn distinct_versions(
-    source: &GitSource,
-    cache: &mut DesiredStateCache,
-    base: Oid,
-    window: usize,
-) -> anyhow::Result<BTreeMap<String, Vec<(Oid, WorkerSpec)>>> {
-    let mut per_worker: BTreeMap<String, Vec<(Oid, WorkerSpec)>> = BTreeMap::new();
-    let mut commit = Some(base);
-    let mut steps = 0usize;
-    while let Some(id) = commit {
-        if steps >= window.max(1) * 4 {
-            break;
-        }
-        steps += 1;
-        let state = cache
-            .desired_state(source.repo(), id)
-            .map_err(|e| anyhow!("cannot read the desired state at {id}: {e}"))?;
-        for loaded in state.by_script().values() {
-            let entry = per_worker.entry(loaded.spec.name.clone()).or_default();
-            let digest = loaded.spec.version_digest();
-            if entry.len() < window
-                && !entry
-                    .iter()
-                    .any(|(_, spec)| spec.version_digest() == digest)
-            {
-                entry.push((id, loaded.spec.clone()));
-            }
-        }
-        commit = source.repo().find_commit(id)?.parent_id(0).ok();
-    }
-    Ok(per_worker)
 }
