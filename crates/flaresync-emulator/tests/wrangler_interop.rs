@@ -11,6 +11,8 @@
 #[path = "support/wrangler.rs"]
 mod wrangler_cli;
 
+use std::path::{Path, PathBuf};
+
 use flaresync_emulator::testing::TestEmulator;
 use serde_json::{Value, json};
 use wrangler_cli::{Wrangler, wrangler_entry};
