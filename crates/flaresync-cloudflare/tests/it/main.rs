@@ -9,3 +9,4 @@ mod emulator;
 )]
 mod mock;
 mod resilience;
+mod setup;
