@@ -177,9 +177,7 @@ fn run_loop_polls_a_remote_and_follows_a_force_push() {
 #[test]
 fn merges_squashes_empty_and_unrelated_commits_upload_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     let emulator = Emulator::start(&dir.path().join("emulator"));
     let state = dir.path().join("state");
     let repo_arg = repo.to_str().expect("utf-8").to_owned();
@@ -264,9 +262,7 @@ fn merges_squashes_empty_and_unrelated_commits_upload_nothing() {
 #[test]
 fn broken_workers_next_to_healthy_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     let emulator = Emulator::start(&dir.path().join("emulator"));
     let state = dir.path().join("state");
     let repo_arg = repo.to_str().expect("utf-8").to_owned();
