@@ -36,9 +36,7 @@ fn data_worker(repo: &std::path::Path, dir: &str, name: &str, blob: &[u8]) {
 fn bundles_near_the_size_limits() {
     const MIB: usize = 1024 * 1024;
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = init_repo(dir.path());
-    let emulator = Emulator::start(&dir.path().join("emulator"));
-    let state = dir.path().join("state");
+    let (repo, emulator, state) = repo_emulator_state(dir.path());
 
     // 60 MiB of very compressible JavaScript: under 64 MiB uncompressed and far under 10 MiB
     // gzip-compressed.

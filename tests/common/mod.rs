@@ -63,6 +63,14 @@ pub fn init_repo(dir: &Path) -> PathBuf {
     repo
 }
 
+/// What most flows start from, all below `dir`: a new repository ([`init_repo`]), a running
+/// emulator and the path of a state directory.
+pub fn repo_emulator_state(dir: &Path) -> (PathBuf, Emulator, PathBuf) {
+    let repo = init_repo(dir);
+    let emulator = Emulator::start(&dir.join("emulator"));
+    (repo, emulator, dir.join("state"))
+}
+
 pub fn write(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
     std::fs::write(path, content).expect("write");
