@@ -56,14 +56,7 @@ fn remote_file_url_push_force_push_and_cache_reuse() {
     git(&remote.work, &["reset", "-q", "--hard", &c1]);
     set_body(&remote.work, "workers/api", "v3-rewritten");
     let rewritten = commit_all(&remote.work, "api v3, rewritten");
-    remote.push(true);
-    let out = sync(&emulator, &remote.url(), &remote.state);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stderr.contains("history was rewritten"),
-        "a force-push must be reported:\n{}",
-        out.all()
-    );
+    force_push_and_sync(&emulator, &remote);
     assert_eq!(
         emulator.live_tag("flow-api").as_deref(),
         Some(rewritten.as_str())
@@ -74,14 +67,7 @@ fn remote_file_url_push_force_push_and_cache_reuse() {
     // Force-push back to c1 (already uploaded): a rollback, nothing uploaded.
     let before = emulator.versions("flow-api");
     git(&remote.work, &["reset", "-q", "--hard", &c1]);
-    remote.push(true);
-    let out = sync(&emulator, &remote.url(), &remote.state);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stderr.contains("history was rewritten"),
-        "{}",
-        out.all()
-    );
+    let out = force_push_and_sync(&emulator, &remote);
     assert_eq!(emulator.versions("flow-api"), before, "{}", out.all());
     assert_eq!(emulator.live_tag("flow-api").as_deref(), Some(c1.as_str()));
     tags_are_unique(&before);
@@ -174,14 +160,23 @@ fn run_loop_polls_a_remote_and_follows_a_force_push() {
     tags_are_unique(&tags);
 }
 
+/// Force-pushes and syncs: the pass succeeds and reports that the history was rewritten.
+fn force_push_and_sync(emulator: &Emulator, remote: &Remote) -> Output {
+    remote.push(true);
+    let out = sync(emulator, &remote.url(), &remote.state);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("history was rewritten"),
+        "a force-push must be reported:\n{}",
+        out.all()
+    );
+    out
+}
+
 #[test]
 fn merges_squashes_empty_and_unrelated_commits_upload_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    let emulator = Emulator::start(&dir.path().join("emulator"));
-    let state = dir.path().join("state");
+    let (repo, emulator, state) = repo_emulator_state(dir.path());
     let repo_arg = repo.to_str().expect("utf-8").to_owned();
     worker(&repo, "workers/a", "merge-a", "a1");
     worker(&repo, "workers/b", "merge-b", "b1");
@@ -264,11 +259,7 @@ fn merges_squashes_empty_and_unrelated_commits_upload_nothing() {
 #[test]
 fn broken_workers_next_to_healthy_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    let emulator = Emulator::start(&dir.path().join("emulator"));
-    let state = dir.path().join("state");
+    let (repo, emulator, state) = repo_emulator_state(dir.path());
     let repo_arg = repo.to_str().expect("utf-8").to_owned();
     worker(&repo, "workers/toml", "broken-toml", "t1");
     worker(&repo, "workers/bundle", "broken-bundle", "b1");

@@ -36,11 +36,7 @@ fn data_worker(repo: &std::path::Path, dir: &str, name: &str, blob: &[u8]) {
 fn bundles_near_the_size_limits() {
     const MIB: usize = 1024 * 1024;
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    let emulator = Emulator::start(&dir.path().join("emulator"));
-    let state = dir.path().join("state");
+    let (repo, emulator, state) = repo_emulator_state(dir.path());
 
     // 60 MiB of very compressible JavaScript: under 64 MiB uncompressed and far under 10 MiB
     // gzip-compressed.
@@ -99,9 +95,7 @@ fn bundles_near_the_size_limits() {
 fn file_names_that_are_not_utf8() {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     // core.precomposeunicode / quotepath do not matter: git stores the bytes.
     let raw = |bytes: &[u8]| repo.join(std::ffi::OsStr::from_bytes(bytes));
     let emulator = Emulator::start(&dir.path().join("emulator"));
@@ -125,10 +119,7 @@ fn file_names_that_are_not_utf8() {
         &repo.join("workers/mods/wrangler.toml"),
         "name = \"mods\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-06-01\"\nno_bundle = true\n",
     );
-    write(
-        &repo.join("workers/mods/dist/index.js"),
-        "export default { fetch() { return new Response(\"mods\"); } };\n",
-    );
+    set_body(&repo, "workers/mods", "mods");
     std::fs::write(raw(b"workers/mods/dist/\xe9t\xe9.txt"), "latin-1 name").expect("write");
     let commit = commit_all(&repo, "odd names");
 

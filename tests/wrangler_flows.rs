@@ -94,58 +94,7 @@ fn modules(emulator: &Emulator, script: &str) -> Vec<(String, String, String)> {
     out
 }
 
-const SHOP_TOML: &str = r#"name = "shop"
-main = "dist/index.js"
-compatibility_date = "2025-06-01"
-compatibility_flags = ["nodejs_compat"]
-no_bundle = true
-workers_dev = true
-
-[[rules]]
-type = "ESModule"
-globs = ["**/*.js"]
-
-[[rules]]
-type = "Text"
-globs = ["**/*.txt"]
-
-[vars]
-MODE = "production"
-TOP_ONLY = "only at the top level"
-
-[[kv_namespaces]]
-binding = "CACHE"
-id = "0123456789abcdef0123456789abcdef"
-
-[durable_objects]
-bindings = [{ name = "CART", class_name = "Cart" }]
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Cart"]
-
-[env.staging]
-compatibility_date = "2025-07-01"
-
-[env.staging.vars]
-MODE = "staging"
-
-[[env.staging.kv_namespaces]]
-binding = "CACHE"
-id = "STAGING_KV"
-
-[env.staging.durable_objects]
-bindings = [{ name = "CART", class_name = "Cart" }]
-
-[[env.staging.services]]
-binding = "AUTH"
-service = "edge-auth"
-
-[[env.staging.d1_databases]]
-binding = "DB"
-database_name = "shop-staging"
-database_id = "STAGING_D1"
-"#;
+const SHOP_TOML: &str = include_str!("fixtures/shop_wrangler.toml");
 
 fn shop(dir: &Path, name: &str, kv: &str, d1: &str) {
     write(
@@ -191,9 +140,7 @@ fn staging_env_upload_is_stored_like_wrangler_deploy() {
         .to_owned();
 
     // flaresync: the repository follows env "staging".
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     write(&repo.join("flaresync.toml"), "env = \"staging\"\n");
     shop(&repo.join("workers/shop"), "shop", &kv, &d1);
     commit_all(&repo, "shop");
@@ -268,9 +215,7 @@ fn identical_wrangler_redeploy_is_not_a_blocked_rollback() {
         .as_str()
         .expect("d1 uuid")
         .to_owned();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     write(&repo.join("flaresync.toml"), "env = \"staging\"\n");
     shop(&repo.join("workers/shop"), "shop", &kv, &d1);
     commit_all(&repo, "shop");
@@ -304,9 +249,7 @@ fn wrangler_versions_upload_and_rollback_are_outside_flaresync_and_reported_as_d
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = Emulator::start(&dir.path().join("emulator"));
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     worker(&repo, "workers/api", "human-api", "from git");
     write(
         &repo.join("workers/api/wrangler.toml"),
@@ -426,9 +369,7 @@ fn plain_config_matches_wrangler_deploy_and_an_undefined_env_is_refused() {
     };
     let body = "export class Room {\n  async fetch() { return new Response(\"room\"); }\n}\n\
                 export default {\n  async fetch() { return new Response(\"plain\"); },\n  async scheduled() {},\n};\n";
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = init_repo(dir.path());
     write(&repo.join("workers/plain/wrangler.toml"), &config("plain"));
     write(&repo.join("workers/plain/dist/index.js"), body);
     commit_all(&repo, "plain");

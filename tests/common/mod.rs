@@ -55,6 +55,22 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// A new Git repository at `<dir>/repo` on branch `main`; its path.
+pub fn init_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    repo
+}
+
+/// What most flows start from, all below `dir`: a new repository ([`init_repo`]), a running
+/// emulator and the path of a state directory.
+pub fn repo_emulator_state(dir: &Path) -> (PathBuf, Emulator, PathBuf) {
+    let repo = init_repo(dir);
+    let emulator = Emulator::start(&dir.join("emulator"));
+    (repo, emulator, dir.join("state"))
+}
+
 pub fn write(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
     std::fs::write(path, content).expect("write");
@@ -189,14 +205,7 @@ impl Emulator {
     }
 
     pub fn get(&self, path: &str) -> Value {
-        let output = Command::new("curl")
-            .args(["-sS", "-H"])
-            .arg(format!("Authorization: Bearer {TOKEN}"))
-            .arg(format!("{}{path}", self.base_url))
-            .output()
-            .expect("curl runs");
-        assert!(output.status.success(), "curl {path}");
-        serde_json::from_slice(&output.stdout).expect("JSON")
+        serde_json::from_str(&self.get_text(path)).expect("JSON")
     }
 
     /// `(workers/tag, number)` of every version of `script`, newest first.

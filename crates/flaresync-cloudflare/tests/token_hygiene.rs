@@ -9,31 +9,22 @@
     reason = "the mock serves the `it` binary too; this one uses a part of it"
 )]
 mod mock;
+#[path = "it/setup.rs"]
+mod setup;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::Method;
-use flaresync_cloudflare::{Client, ClientConfig, Error, RetryPolicy, Secret, Timeouts};
+use flaresync_cloudflare::{Client, ClientConfig, Error};
 use flaresync_config::Module;
 use serde_json::json;
 
 use mock::{ACCOUNT, FaultKind, MockServer, TOKEN};
 
 fn config(server: &MockServer) -> ClientConfig {
-    let mut config = ClientConfig::new(server.base_url.clone(), ACCOUNT, Secret::new(TOKEN));
-    config.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
-        rate_limit_floor: Duration::from_millis(10),
-    };
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(2),
-        request: Duration::from_secs(2),
-    };
-    config
+    let request_timeout = Duration::from_secs(2);
+    setup::fast_config(server.base_url.clone(), ACCOUNT, TOKEN, 3, request_timeout)
 }
 
 fn client(server: &MockServer) -> Client {
@@ -42,13 +33,11 @@ fn client(server: &MockServer) -> Client {
 
 fn modules() -> Vec<Module> {
     let code = "export default { fetch() { return new Response('hi') } }";
-    vec![Module {
-        name: "index.js".into(),
-        content_type: "application/javascript+module".into(),
-        sha256: String::new(),
-        size: code.len() as u64,
-        content: Arc::from(code.as_bytes()),
-    }]
+    vec![setup::module(
+        "index.js",
+        "application/javascript+module",
+        code,
+    )]
 }
 
 fn metadata() -> serde_json::Value {

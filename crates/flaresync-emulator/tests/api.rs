@@ -1,5 +1,7 @@
 //! End-to-end tests of the emulator over HTTP with reqwest.
 
+mod common;
+
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_emulator::{EmulatorConfig, FaultKind, FaultSpec};
 use reqwest::multipart::{Form, Part};
@@ -100,15 +102,7 @@ impl Api {
     }
 
     fn form(metadata: &Value) -> Form {
-        Form::new()
-            .part("metadata", Part::text(metadata.to_string()))
-            .part(
-                "index.js",
-                Part::bytes(MAIN.as_bytes().to_vec())
-                    .file_name("index.js")
-                    .mime_str("application/javascript+module")
-                    .expect("mime"),
-            )
+        common::module_form(metadata, MAIN)
     }
 
     async fn put_script(&self, name: &str, metadata: Value) -> Answer {
@@ -623,16 +617,11 @@ async fn faults_status_drop_and_fail_after_commit() {
     let r = api.get("/workers/scripts").await;
     assert_eq!((r.status, r.code()), (429, 971));
     assert_eq!(r.headers["retry-after"], "7");
-    let log: Value = api
-        .http
-        .get(format!("{}/__emulator/requests", api.emu.root_url()))
-        .bearer_auth(api.emu.token())
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let log = common::get_json(
+        format!("{}/__emulator/requests", api.emu.root_url()),
+        api.emu.token(),
+    )
+    .await;
     let faults: Vec<&Value> = log["result"]
         .as_array()
         .expect("log")

@@ -8,6 +8,8 @@
 //! those instance paths are tolerated, any other error fails the test, and an exception that no
 //! longer matches any error also fails (so the list stays true).
 
+mod common;
+
 use flaresync_emulator::testing::TestEmulator;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Map, Value, json};
@@ -166,15 +168,7 @@ async fn call(
 }
 
 fn form(metadata: Value) -> Form {
-    Form::new()
-        .part("metadata", Part::text(metadata.to_string()))
-        .part(
-            "index.js",
-            Part::bytes(MAIN.as_bytes().to_vec())
-                .file_name("index.js")
-                .mime_str("application/javascript+module")
-                .expect("mime"),
-        )
+    common::module_form(&metadata, MAIN)
 }
 
 #[tokio::test]

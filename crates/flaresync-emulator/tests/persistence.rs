@@ -1,7 +1,9 @@
 //! State survives a restart on the same `state_dir`, and concurrent writes are serialised.
 
+mod common;
+
 use flaresync_emulator::testing::{TestEmulator, test_config};
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use serde_json::{Value, json};
 
 fn form(text: &str) -> Form {
@@ -11,18 +13,8 @@ fn form(text: &str) -> Form {
         "bindings": [{"name": "S", "type": "secret_text", "text": "persisted-secret"}],
         "keep_bindings": ["secret_text"],
     });
-    Form::new()
-        .part("metadata", Part::text(metadata.to_string()))
-        .part(
-            "index.js",
-            Part::bytes(
-                format!("export default {{ async fetch() {{ return new Response({text:?}); }} }};")
-                    .into_bytes(),
-            )
-            .file_name("index.js")
-            .mime_str("application/javascript+module")
-            .expect("mime"),
-        )
+    let main = format!("export default {{ async fetch() {{ return new Response({text:?}); }} }};");
+    common::module_form(&metadata, main)
 }
 
 async fn send(emu: &TestEmulator, req: reqwest::RequestBuilder) -> Value {
@@ -181,15 +173,11 @@ async fn serve_runs_until_shutdown_and_rejects_bad_config() {
             let _ = stopped.await;
         },
     ));
-    let body: Value = reqwest::Client::new()
-        .get(format!("http://{addr}/client/v4/user/tokens/verify"))
-        .bearer_auth(flaresync_emulator::testing::TEST_TOKEN)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let body = common::get_json(
+        format!("http://{addr}/client/v4/user/tokens/verify"),
+        flaresync_emulator::testing::TEST_TOKEN,
+    )
+    .await;
     assert_eq!(body["result"]["status"], json!("active"));
     stop.send(()).expect("server still running");
     server.await.expect("joined").expect("clean shutdown");

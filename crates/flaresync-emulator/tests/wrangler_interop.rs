@@ -8,6 +8,7 @@
 //! `$FLARESYNC_CACHE/wrangler` or `<repo>/.cache/wrangler`). Without it the test fails, unless
 //! `FLARESYNC_SKIP_WRANGLER=1` is set, in which case it prints a skip note and passes.
 
+mod common;
 #[path = "support/wrangler.rs"]
 mod wrangler_cli;
 
@@ -93,15 +94,7 @@ async fn deployments(emu: &TestEmulator) -> Vec<Value> {
         emu.base_url(),
         emu.account_id()
     );
-    let body: Value = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(emu.token())
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let body = common::get_json(url, emu.token()).await;
     body["result"]["deployments"]
         .as_array()
         .cloned()
@@ -130,15 +123,7 @@ async fn view_etag(emu: &TestEmulator, version: &str) -> Value {
         emu.base_url(),
         emu.account_id()
     );
-    let body: Value = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(emu.token())
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let body = common::get_json(url, emu.token()).await;
     body["result"]["resources"]["script"]["etag"].clone()
 }
 

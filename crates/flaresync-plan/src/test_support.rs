@@ -8,28 +8,19 @@ use crate::live::{DeploymentVersion, LiveDeployment, LiveVersion, LiveWorker};
 
 /// Built through serde so fields added to the model with defaults do not break the tests.
 pub(crate) fn spec(name: &str) -> WorkerSpec {
-    serde_json::from_value(serde_json::json!({
-        "name": name,
-        "dir": name,
-        "config_path": format!("{name}/wrangler.toml"),
-        "main_module": "index.js",
-        "modules": [],
-        "compatibility_date": "2026-01-01",
-        "compatibility_flags": [],
-        "bindings": [],
-        "migrations": [],
-        "exports": null,
-        "usage_model": null,
-        "limits": null,
-        "placement": null,
-        "routes": [],
-        "crons": [],
-        "workers_dev": null,
-        "queue_consumers": [],
-        "settings": {},
-        "secrets_required": []
-    }))
-    .expect("minimal spec deserializes")
+    serde_json::from_value(minimal_spec(name)).expect("minimal spec deserializes")
+}
+
+/// The JSON of a minimal Worker `name` (`tests/fixtures/minimal_spec.json`, which the
+/// integration tests read too).
+pub(crate) fn minimal_spec(name: &str) -> serde_json::Value {
+    let mut value: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/minimal_spec.json"))
+            .expect("the fixture is JSON");
+    value["name"] = name.into();
+    value["dir"] = name.into();
+    value["config_path"] = format!("{name}/wrangler.toml").into();
+    value
 }
 
 /// A version flaresync built from `commit-<id>`, with `digest` as both digests.

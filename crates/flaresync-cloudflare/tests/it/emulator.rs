@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flaresync_cloudflare::{
-    BudgetConfig, Client, ClientConfig, DeploymentVersion, Error, NewDeployment, RetryPolicy,
-    ScriptSettingsPatch, Secret, Timeouts,
+    BudgetConfig, Client, ClientConfig, DeploymentVersion, Error, NewDeployment,
+    ScriptSettingsPatch,
 };
 use flaresync_config::{BindingKind, Module};
 use flaresync_emulator::testing::{TestEmulator, test_config};
@@ -23,23 +23,8 @@ pub(crate) async fn emulator() -> TestEmulator {
 }
 
 fn config(emulator: &TestEmulator) -> ClientConfig {
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        emulator.account_id(),
-        Secret::new(emulator.token()),
-    );
-    config.retry = RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
-        rate_limit_floor: Duration::from_millis(10),
-    };
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(2),
-        request: Duration::from_secs(5),
-    };
-    config
+    let (url, account, token) = (emulator.base_url(), emulator.account_id(), emulator.token());
+    crate::setup::fast_config(url, account, token, 4, Duration::from_secs(5))
 }
 
 pub(crate) fn client(emulator: &TestEmulator) -> Client {
@@ -48,13 +33,11 @@ pub(crate) fn client(emulator: &TestEmulator) -> Client {
 
 pub(crate) fn modules(greeting: &str) -> Vec<Module> {
     let code = format!("export default {{ fetch() {{ return new Response('{greeting}') }} }}");
-    vec![Module {
-        name: "index.js".into(),
-        content_type: "application/javascript+module".into(),
-        sha256: String::new(),
-        size: code.len() as u64,
-        content: Arc::from(code.into_bytes()),
-    }]
+    vec![crate::setup::module(
+        "index.js",
+        "application/javascript+module",
+        code,
+    )]
 }
 
 pub(crate) fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {

@@ -10,3 +10,4 @@ mod first_upload;
 )]
 mod mock;
 mod resilience;
+mod setup;

@@ -3,11 +3,10 @@
 //! committed, cursor paging with a server-side page cap. (Token hygiene in captured logs is in
 //! `tests/token_hygiene.rs`, a binary of its own.)
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use flaresync_cloudflare::{Client, ClientConfig, RetryPolicy, Secret, Timeouts};
+use flaresync_cloudflare::{Client, ClientConfig};
 use flaresync_config::Module;
 use serde_json::json;
 
@@ -15,24 +14,9 @@ use crate::mock::{ACCOUNT, FaultKind, MockServer, TOKEN};
 
 const TAG: &str = "9b1e4c2d7a3f6e8b0c5d1a2f4e6b8c0d2a4f6e8b";
 
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
-        rate_limit_floor: Duration::from_millis(10),
-    }
-}
-
 fn config(server: &MockServer) -> ClientConfig {
-    let mut config = ClientConfig::new(server.base_url.clone(), ACCOUNT, Secret::new(TOKEN));
-    config.retry = fast_retry();
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(2),
-        request: Duration::from_secs(2),
-    };
-    config
+    let request_timeout = Duration::from_secs(2);
+    crate::setup::fast_config(server.base_url.clone(), ACCOUNT, TOKEN, 4, request_timeout)
 }
 
 fn client(server: &MockServer) -> Client {
@@ -40,13 +24,7 @@ fn client(server: &MockServer) -> Client {
 }
 
 fn module(name: &str, content_type: &str, content: &str) -> Module {
-    Module {
-        name: name.into(),
-        content_type: content_type.into(),
-        sha256: String::new(),
-        size: content.len() as u64,
-        content: Arc::from(content.as_bytes()),
-    }
+    crate::setup::module(name, content_type, content)
 }
 
 fn modules() -> Vec<Module> {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use flaresync_config::{Module, WorkerSpec};
 use flaresync_plan::{Desired, DesiredEntry, DesiredWorker, History, LiveAccount, Policies};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub struct Case {
@@ -139,27 +139,11 @@ fn content_type(name: &str) -> &'static str {
 }
 
 pub fn spec(name: &str, partial: &Value) -> WorkerSpec {
-    let mut value = json!({
-        "name": name,
-        "dir": name,
-        "config_path": format!("{name}/wrangler.toml"),
-        "main_module": "index.js",
-        "modules": [],
-        "compatibility_date": "2026-01-01",
-        "compatibility_flags": [],
-        "bindings": [],
-        "migrations": [],
-        "exports": null,
-        "usage_model": null,
-        "limits": null,
-        "placement": null,
-        "routes": [],
-        "crons": [],
-        "workers_dev": null,
-        "queue_consumers": [],
-        "settings": {},
-        "secrets_required": []
-    });
+    let mut value: Value = serde_json::from_str(include_str!("../fixtures/minimal_spec.json"))
+        .expect("the fixture is JSON");
+    value["name"] = name.into();
+    value["dir"] = name.into();
+    value["config_path"] = format!("{name}/wrangler.toml").into();
     let mut modules = BTreeMap::new();
     if let Some(partial) = partial.as_object() {
         for (key, field) in partial {

@@ -8,7 +8,7 @@ use flaresync_reconcile::{
 
 use crate::support::{
     Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, requests_since, sent_by, upload_and_deploy, worker, writes,
+    open_with, post, requests_since, sent_by, upload_and_deploy, version_count, worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -380,12 +380,7 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
             Some("rollback_policy = \"redeploy\"\n"),
         )
         .await;
-        let versions = ctx
-            .client()
-            .list_versions("api")
-            .await
-            .expect("lists")
-            .len();
+        let versions = version_count(&ctx, "api").await;
         for pass in 0..3 {
             let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
             assert!(
@@ -417,11 +412,7 @@ async fn redeploy_policy_cannot_redeploy_a_deleted_resource_either_and_says_so()
             assert!(message.contains(&resource.described(&id)), "{message}");
         }
         assert_eq!(
-            ctx.client()
-                .list_versions("api")
-                .await
-                .expect("lists")
-                .len(),
+            version_count(&ctx, "api").await,
             versions,
             "nothing was uploaded"
         );
@@ -833,12 +824,7 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
     let report = sync(&ctx).await;
     assert!(report.converged(), "{report:#?}");
     assert_eq!(active_version(&ctx, "api").await, v1);
-    let versions = ctx
-        .client()
-        .list_versions("api")
-        .await
-        .expect("lists")
-        .len();
+    let versions = version_count(&ctx, "api").await;
 
     // Revert the revert: v2 is deployed again, nothing is uploaded.
     repo.revert_head();
@@ -860,15 +846,7 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
     assert_eq!(api.live_version.as_deref(), Some(v2.as_str()));
     assert_eq!(api.live_commit.as_deref(), Some(second.as_str()));
     assert_eq!(active_version(&ctx, "api").await, v2);
-    assert_eq!(
-        ctx.client()
-            .list_versions("api")
-            .await
-            .expect("lists")
-            .len(),
-        versions,
-        "no new version"
-    );
+    assert_eq!(version_count(&ctx, "api").await, versions, "no new version");
     assert!(api.drift.is_none(), "{api:#?}");
     let settle = sync(&ctx).await;
     assert_eq!(worker(&settle, "api").outcome, WorkerOutcome::InSync);

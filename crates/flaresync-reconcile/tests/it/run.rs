@@ -1,16 +1,54 @@
 //! The whole loop with a real context: file-system trigger, webhook, status server, shutdown.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{
-    RunConfig, run,
+    Context, RunConfig, run,
     server::{AdminToken, WebhookConfig},
     watcher::WatchConfig,
     webhook::{WebhookSecret, sign},
 };
 
-use crate::support::{Repo, journal_path, start};
+use crate::support::{Repo, context_without_retries, emulator, open_with, start};
+
+type LoopTask = tokio::task::JoinHandle<Result<(), flaresync_reconcile::Error>>;
+
+/// A listener for the status server on a free port, and the server's base URL.
+async fn status_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    (listener, base)
+}
+
+/// Runs the loop in the background until the returned sender fires.
+fn spawn_loop(
+    ctx: &Arc<Context>,
+    config: RunConfig,
+) -> (tokio::sync::oneshot::Sender<()>, LoopTask) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(ctx.clone(), config, async move {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
+
+/// Stops the loop, which must end cleanly within 15 s.
+async fn stop_loop(stop: tokio::sync::oneshot::Sender<()>, task: LoopTask) {
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .expect("loop stops within the grace period")
+        .expect("loop task joins")
+        .expect("loop ends cleanly");
+}
+
+/// The body of `GET url`.
+async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    let answer = http.get(url).send().await.expect("answers");
+    answer.text().await.expect("body")
+}
 
 /// Polls `/status` until `done` holds for the JSON (or fails after 20 s).
 async fn wait_for_status(
@@ -63,10 +101,7 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
         start(&[("api", "api-1"), ("web", "web-1")], "initial").await;
     let first = repo.head();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (listener, base) = status_listener().await;
     let secret = WebhookSecret::new("hook-secret");
     let config = RunConfig {
         poll_interval: None,
@@ -86,10 +121,7 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
         reconcile_on_sighup: false,
         ..RunConfig::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let loop_task = tokio::spawn(run(ctx.clone(), config, async move {
-        let _ = stopped.await;
-    }));
+    let (stop, loop_task) = spawn_loop(&ctx, config);
     let http = reqwest::Client::new();
 
     // Startup pass deploys both Workers.
@@ -130,14 +162,7 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
         .expect("answers");
     assert_eq!(manual.status(), 202);
 
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("body");
+    let metrics = get_text(&http, &format!("{base}/metrics")).await;
     for family in [
         "flaresync_reconcile_total{worker=\"api\",result=\"applied\"}",
         "flaresync_reconcile_duration_seconds_count",
@@ -149,40 +174,20 @@ async fn the_loop_follows_commits_from_the_watcher_and_the_webhook_and_shuts_dow
         assert!(metrics.contains(family), "missing {family} in\n{metrics}");
     }
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), loop_task)
-        .await
-        .expect("loop stops within the grace period")
-        .expect("loop task joins")
-        .expect("loop ends cleanly");
+    stop_loop(stop, loop_task).await;
     // The status server is gone.
     assert!(http.get(format!("{base}/healthz")).send().await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_failure_of_one_worker_is_retried_alone_by_the_loop() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.worker("web", "web-1");
-    repo.commit("initial");
-    let state = tempfile::tempdir().expect("tempdir");
     // No client-side retries: the loop's own requeue has to do it.
-    let mut client_config = flaresync_cloudflare::ClientConfig::new(
-        emulator.base_url(),
-        emulator.account_id(),
-        flaresync_cloudflare::Secret::new(emulator.token()),
-    );
-    client_config.retry.max_attempts = 1;
-    let ctx = std::sync::Arc::new(
-        flaresync_reconcile::Context::with_options(
-            flaresync_git::GitSource::open_local(repo.path(), "main").expect("opens"),
-            flaresync_cloudflare::Client::new(client_config).expect("client"),
-            journal_path(&state),
-            flaresync_config::RepoConfig::default(),
-            crate::support::options(),
-        )
-        .expect("context"),
+    let workers = Repo::with_workers(&[("api", "api-1"), ("web", "web-1")]);
+    let (emulator, mut repo, _state, ctx) = open_with(
+        emulator().await,
+        workers,
+        "initial",
+        context_without_retries,
     );
     // Deploy the first commit with a single pass, then change both Workers.
     flaresync_reconcile::sync_once(
@@ -204,10 +209,7 @@ async fn a_transient_failure_of_one_worker_is_retried_alone_by_the_loop() {
         1,
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (listener, base) = status_listener().await;
     let config = RunConfig {
         poll_interval: None,
         debounce: Duration::from_millis(50),
@@ -215,24 +217,14 @@ async fn a_transient_failure_of_one_worker_is_retried_alone_by_the_loop() {
         reconcile_on_sighup: false,
         ..RunConfig::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let loop_task = tokio::spawn(run(ctx.clone(), config, async move {
-        let _ = stopped.await;
-    }));
+    let (stop, loop_task) = spawn_loop(&ctx, config);
     let http = reqwest::Client::new();
     wait_for_status(&http, &base, "both Workers on the second commit", |s| {
         worker_field(s, "api", "live_commit") == &serde_json::json!(second)
             && worker_field(s, "web", "live_commit") == &serde_json::json!(second)
     })
     .await;
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("body");
+    let metrics = get_text(&http, &format!("{base}/metrics")).await;
     assert!(
         metrics.contains("flaresync_reconcile_errors_total{reason=\"ApiUnavailable\"} 1"),
         "{metrics}"
@@ -245,10 +237,5 @@ async fn a_transient_failure_of_one_worker_is_retried_alone_by_the_loop() {
         .filter(|r| r.method == "POST" && r.path.ends_with("/scripts/web/deployments"))
         .count();
     assert_eq!(web_deploys, 1);
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), loop_task)
-        .await
-        .expect("loop stops")
-        .expect("joins")
-        .expect("clean");
+    stop_loop(stop, loop_task).await;
 }

@@ -244,6 +244,15 @@ pub fn upload_and_deploy(emulator: &TestEmulator, script: &str) -> Vec<String> {
     ]
 }
 
+/// How many versions the script has.
+pub async fn version_count(ctx: &Context, script: &str) -> usize {
+    ctx.client()
+        .list_versions(script)
+        .await
+        .expect("lists")
+        .len()
+}
+
 /// The script's active deployment, which it must have.
 pub async fn active_deployment(ctx: &Context, script: &str) -> flaresync_cloudflare::Deployment {
     ctx.client()

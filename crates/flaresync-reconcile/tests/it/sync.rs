@@ -4,7 +4,7 @@ use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
 use crate::support::{
     Repo, active_deployment, context, emulator, journal_path, open, post, requests_since, sent_by,
-    start, upload_and_deploy, worker, writes,
+    start, upload_and_deploy, version_count, worker, writes,
 };
 
 fn apply() -> SyncOptions {
@@ -147,36 +147,9 @@ async fn dry_run_plans_without_writing_anything() {
     assert!(ctx.journal().recent(10).expect("reads").is_empty());
 }
 
-const COUNTER_V1: &str = r#"name = "counter"
-main = "index.js"
-compatibility_date = "2026-01-01"
+const COUNTER_V1: &str = include_str!("fixtures/counter_v1.toml");
 
-[durable_objects]
-bindings = [{ name = "COUNTER", class_name = "Counter" }]
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Counter"]
-"#;
-
-const COUNTER_V2: &str = r#"name = "counter"
-main = "index.js"
-compatibility_date = "2026-01-01"
-
-[durable_objects]
-bindings = [
-  { name = "COUNTER", class_name = "Counter" },
-  { name = "AUDIT", class_name = "Audit" },
-]
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Counter"]
-
-[[migrations]]
-tag = "v2"
-new_sqlite_classes = ["Audit"]
-"#;
+const COUNTER_V2: &str = include_str!("fixtures/counter_v2.toml");
 
 #[tokio::test]
 async fn migrations_go_through_script_uploads_and_a_revert_across_them_is_blocked() {
@@ -392,12 +365,7 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
         crons(ctx.client().list_schedules("jobs").await.expect("lists")),
         vec!["*/15 * * * *"]
     );
-    let versions = ctx
-        .client()
-        .list_versions("jobs")
-        .await
-        .expect("lists")
-        .len();
+    let versions = version_count(&ctx, "jobs").await;
 
     // Crons are not versioned: changing them writes the schedules and nothing else.
     repo.write(
@@ -423,14 +391,7 @@ async fn cron_triggers_are_applied_and_changed_without_a_new_version() {
         crons(ctx.client().list_schedules("jobs").await.expect("lists")),
         vec!["0 3 * * *", "30 12 * * MON"]
     );
-    assert_eq!(
-        ctx.client()
-            .list_versions("jobs")
-            .await
-            .expect("lists")
-            .len(),
-        versions
-    );
+    assert_eq!(version_count(&ctx, "jobs").await, versions);
     assert!(report.converged(), "{report:?}");
 }
 
