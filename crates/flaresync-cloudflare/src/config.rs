@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use crate::Secret;
 use crate::budget::{BudgetConfig, BudgetConfigError};
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
 
 /// Cloudflare's public API base.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";

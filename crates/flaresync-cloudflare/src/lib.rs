@@ -47,14 +47,13 @@ pub mod error;
 pub mod metrics;
 pub mod pagination;
 pub mod retry;
-mod secret;
 pub mod types;
 
 pub use budget::{Budget, BudgetConfig, BudgetConfigError};
 pub use client::Client;
 pub use config::{ClientConfig, ConfigError, Timeouts};
 pub use error::{ApiError, Error};
+pub use flaresync_config::Secret;
 pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
-pub use secret::Secret;
 pub use types::*;

@@ -45,6 +45,7 @@ pub mod model;
 pub mod modules;
 pub mod repo;
 pub mod script_name;
+pub mod secret;
 pub mod stamp;
 pub mod tree;
 pub mod upload;
@@ -67,6 +68,7 @@ pub use repo::{
     WorkerPolicy, load_repo_config, parse_repo_config,
 };
 pub use script_name::{MAX_SCRIPT_NAME_LEN, SCRIPT_NAME_RULE, ScriptNameError, check_script_name};
+pub use secret::Secret;
 pub use source::{ConfigFormat, strip_jsonc};
 pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::{DirTree, EntryKind, SourceTree, TreeEntry, TreeError};

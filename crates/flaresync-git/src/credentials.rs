@@ -1,31 +1,12 @@
 //! Credentials for fetching a remote config repository.
 //!
-//! Secrets are held in [`Secret`], whose `Debug` prints `[redacted]`; nothing here logs them.
+//! Secrets are held in [`Secret`], whose `Debug` and `Display` print `[REDACTED]`; nothing here logs them.
 
 use std::path::PathBuf;
 
 use crate::known_hosts::{HostKeyVerdict, check_host_key};
 
-/// A secret string. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value, for handing to libgit2 only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use flaresync_config::Secret;
 
 /// How to authenticate to the remote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

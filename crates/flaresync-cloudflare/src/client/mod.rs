@@ -35,11 +35,11 @@ use std::sync::Arc;
 
 use reqwest::header::HeaderValue;
 
+use crate::Secret;
 use crate::budget::Budget;
 use crate::config::{ClientConfig, ConfigError};
 use crate::metrics::{ClientMetrics, Recorder};
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///

@@ -1,4 +1,5 @@
-//! A string that must never be printed: the Cloudflare API token.
+//! A string that must never be printed: the Cloudflare API token, a Git password or key
+//! passphrase. One type for the whole workspace.
 //!
 //! `Debug` and `Display` both print `[REDACTED]`; the only way to read the value is the
 //! deliberately loud [`Secret::expose`]. It does not implement `Serialize`, so it cannot leak
@@ -6,7 +7,7 @@
 
 use std::fmt;
 
-/// A redacted string (API token). Read it only with [`Secret::expose`].
+/// A redacted string (API token, Git credential). Read it only with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -17,7 +18,7 @@ impl Secret {
     }
 
     /// The secret value. Call only where the value is put on the wire (the `Authorization`
-    /// header), never to log or format it.
+    /// header, libgit2's credential callback), never to log or format it.
     pub fn expose(&self) -> &str {
         &self.0
     }
