@@ -47,6 +47,7 @@ pub mod error;
 pub mod metrics;
 pub mod pagination;
 pub mod retry;
+pub mod retry_quota;
 pub mod types;
 
 pub use budget::{Budget, BudgetConfig, BudgetConfigError};

@@ -40,6 +40,7 @@ use crate::budget::Budget;
 use crate::config::{ClientConfig, ConfigError};
 use crate::metrics::{ClientMetrics, Recorder};
 use crate::retry::RetryPolicy;
+use crate::retry_quota::RetryQuota;
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///
@@ -59,6 +60,8 @@ struct Inner {
     retry: RetryPolicy,
     budget: Budget,
     budget_limit: u32,
+    /// Shared by every clone, like the budget: an outage seen by one call throttles the others.
+    quota: std::sync::Mutex<RetryQuota>,
     metrics: Recorder,
 }
 
@@ -96,9 +99,10 @@ impl Client {
                 account_id: config.account_id,
                 token: config.token,
                 authorization,
-                retry: config.retry,
+                retry: config.retry.clone(),
                 budget: Budget::new(&config.budget),
                 budget_limit: config.budget.limit,
+                quota: std::sync::Mutex::new(RetryQuota::new(config.retry.quota)),
                 metrics: Recorder::default(),
             }),
         })

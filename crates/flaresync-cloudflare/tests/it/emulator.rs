@@ -584,6 +584,42 @@ async fn persistent_server_errors_exhaust_retries_with_the_last_answer() {
     assert_eq!(metrics.requests("GET", "5xx"), 4);
 }
 
+/// An outage (every request fails) drains the shared retry quota: the first call retries until
+/// half of it is gone, later calls give up after one attempt, and a success reopens retries.
+#[tokio::test]
+async fn an_outage_pauses_retries_across_calls_until_requests_succeed() {
+    let emulator = emulator().await;
+    let mut config = config(&emulator);
+    config.retry.max_attempts = 10;
+    config.retry.quota = 8;
+    let client = Client::new(config).expect("valid config");
+    emulator.fault("GET", "/workers/scripts$", FaultKind::Status, 100);
+    let first = client.list_scripts().await.expect_err("outage");
+    // 8 tokens, retries while more than 4 are left: attempts at 8, 7, 6, 5 tokens retry.
+    assert!(
+        matches!(first, Error::RetriesPaused { attempts: 4, .. }),
+        "{first:?}"
+    );
+    assert!(first.is_transient(), "the next pass tries again");
+    assert!(first.to_string().contains("retries are paused"), "{first}");
+    let second = client.list_scripts().await.expect_err("outage");
+    assert!(
+        matches!(second, Error::RetriesPaused { attempts: 1, .. }),
+        "{second:?}"
+    );
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 5);
+    emulator.clear_faults();
+    // 3 tokens left; three successes bring it to 6, so the next failure (5 left) is retried.
+    for _ in 0..3 {
+        client.list_scripts().await.expect("Cloudflare is back");
+    }
+    emulator.fault("GET", "/workers/scripts$", FaultKind::Status, 1);
+    client
+        .list_scripts()
+        .await
+        .expect("retries are open again after successes");
+}
+
 #[tokio::test]
 async fn timed_out_reads_are_retried() {
     let emulator = emulator().await;
