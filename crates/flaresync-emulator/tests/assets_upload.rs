@@ -285,3 +285,28 @@ async fn assets_only_workers_and_keep_assets() {
         .expect("read");
     assert!(kept.is_some_and(|m| m.contains_key("/index.html")));
 }
+
+/// wrangler's "Assets already uploaded have been saved, so the next attempt will automatically
+/// resume": files of an abandoned session are kept, and a new session asks only for the rest.
+#[tokio::test]
+async fn an_interrupted_upload_resumes_with_only_the_missing_files() {
+    let api = Api::start().await;
+    let (_, opened) = api.session("site", manifest()).await;
+    let (status, _) = api
+        .upload(&jwt(&opened), &[(INDEX_HASH, INDEX, "text/html")])
+        .await;
+    assert_eq!(status, 202);
+    let (_, again) = api.session("site", manifest()).await;
+    assert_eq!(again["result"]["buckets"], json!([[LOGO_HASH]]));
+    // Re-sending a stored file is harmless.
+    let (status, done) = api
+        .upload(
+            &jwt(&again),
+            &[
+                (INDEX_HASH, INDEX, "text/html"),
+                (LOGO_HASH, LOGO, "image/png"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+}

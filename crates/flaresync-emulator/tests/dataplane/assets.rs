@@ -254,4 +254,27 @@ async fn an_assets_only_worker_serves_its_files() {
     // not_found_handling defaults to none: a plain 404.
     let (status, _, _) = fetch(&plane, "brochure", "/missing.txt", &[]).await;
     assert_eq!(status, 404);
+
+    // `versions upload` of an assets-only Worker (no main_module) uploads only the changed file.
+    let before = uploads(&plane);
+    let changed = br#"{"ok":"v2"}"#;
+    std::fs::write(w.project.join("site/data.json"), changed).expect("change");
+    w.ok(&["versions", "upload"]).await;
+    assert_eq!(
+        uploads(&plane),
+        before + 1,
+        "one bucket with the changed file"
+    );
+    let version = w.records("version-upload")[0]["version_id"]
+        .as_str()
+        .expect("version id")
+        .to_owned();
+    w.ok(&["versions", "deploy", &format!("{version}@100%"), "--yes"])
+        .await;
+    wait_for(&plane, "brochure", "/data.json", changed).await;
+    let manifest = latest_manifest(&plane, "brochure").await;
+    assert_eq!(
+        manifest["/data.json"]["hash"],
+        json!(wrangler_hash("data.json", changed))
+    );
 }
