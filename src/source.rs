@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 use flaresync_config::{DirTree, RepoConfig};
 use flaresync_git::{Credentials, GitSource};
 use flaresync_journal::Journal;
-use flaresync_reconcile::Context;
+use flaresync_reconcile::{Context, ContextOptions};
 
 use crate::lock::private_state_dir;
 use crate::settings::{ApiSettings, RepoSettings};
@@ -66,7 +66,11 @@ impl Opened {
         {
             source.set_last_head(Some(oid));
         }
-        Context::new(source, client, &journal, repo_config)
+        let options = ContextOptions {
+            operator: crate::settings::operator(),
+            ..ContextOptions::default()
+        };
+        Context::with_options(source, client, &journal, repo_config, options)
             .with_context(|| format!("cannot open the journal {}", journal.display()))
     }
 }

@@ -26,6 +26,9 @@ pub struct ContextOptions {
     /// Attempts and pause of each health check.
     pub health_attempts: u32,
     pub health_interval: Duration,
+    /// Who runs one-shot CLI passes (`user@host`), resolved by the binary; the journal's actor
+    /// of a [`TriggerSource::Cli`](crate::TriggerSource::Cli) pass names them. `None`: unknown.
+    pub operator: Option<String>,
 }
 
 impl Default for ContextOptions {
@@ -35,6 +38,7 @@ impl Default for ContextOptions {
             health_http: reqwest::Client::new(),
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
+            operator: None,
         }
     }
 }

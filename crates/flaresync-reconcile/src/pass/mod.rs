@@ -218,7 +218,12 @@ async fn pass(
         desired: &desired,
         trigger: Trigger::new(
             opts.trigger.journal_kind(),
-            Some(&actor(&source.actor, opts.trigger, asked_by)),
+            Some(&actor(
+                &source.actor,
+                opts.trigger,
+                ctx.options.operator.as_deref(),
+                asked_by,
+            )),
         ),
         opts,
         scope,
@@ -365,35 +370,24 @@ fn plan_needs_resources(plan: &Plan) -> bool {
 }
 
 /// Who the journal names for a pass's actions: the head commit's author (and committer), and
-/// for a CLI run also the local user who ran it.
-/// The trigger's own word on who asked (a webhook's pusher) comes last.
-fn actor(commit_actor: &str, trigger: TriggerSource, asked_by: Option<&str>) -> String {
+/// for a CLI run also the operator who ran it. The trigger's own word on who asked (a webhook's
+/// pusher) comes last.
+fn actor(
+    commit_actor: &str,
+    trigger: TriggerSource,
+    operator: Option<&str>,
+    asked_by: Option<&str>,
+) -> String {
     let mut actor = commit_actor.to_owned();
     if matches!(trigger, TriggerSource::Cli)
-        && let Some(user) = local_user()
+        && let Some(operator) = operator
     {
-        actor.push_str(&format!("; run by {user}"));
+        actor.push_str(&format!("; run by {operator}"));
     }
     if let Some(asked_by) = asked_by {
         actor.push_str(&format!("; {asked_by}"));
     }
     actor
-}
-
-/// `user@host` of the process, from the environment and the kernel's host name.
-fn local_user() -> Option<String> {
-    let user = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))?;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    Some(match host {
-        Some(host) => format!("{user}@{host}"),
-        None => user,
-    })
 }
 
 /// The short form of a commit id, as logs and messages show it.
@@ -487,12 +481,23 @@ mod tests {
     #[test]
     fn the_actor_names_the_commit_and_whoever_asked() {
         let commit = "Alice <a@x>, committed by Carl <c@x>";
-        assert_eq!(actor(commit, TriggerSource::Poll, None), commit);
         assert_eq!(
-            actor(commit, TriggerSource::Webhook, Some("pushed by octocat")),
+            actor(commit, TriggerSource::Poll, Some("op@h"), None),
+            commit
+        );
+        assert_eq!(
+            actor(
+                commit,
+                TriggerSource::Webhook,
+                None,
+                Some("pushed by octocat")
+            ),
             format!("{commit}; pushed by octocat")
         );
-        let cli = actor(commit, TriggerSource::Cli, None);
-        assert!(cli.starts_with(commit), "{cli}");
+        assert_eq!(
+            actor(commit, TriggerSource::Cli, Some("op@h"), None),
+            format!("{commit}; run by op@h")
+        );
+        assert_eq!(actor(commit, TriggerSource::Cli, None, None), commit);
     }
 }
