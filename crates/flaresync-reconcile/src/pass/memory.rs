@@ -22,6 +22,9 @@ pub(super) struct CachedWorker {
     pub known: Vec<KnownVersion>,
     /// version id -> commit, for every mapped version.
     pub commits: BTreeMap<String, String>,
+    /// Cloudflare's timestamp of flaresync's own last write to the Worker, while the scripts
+    /// listing has not confirmed it yet (see `apply::own_writes`).
+    pub written_at: Option<String>,
 }
 
 /// What the journal says about a Worker, loaded once and then kept current in memory.
@@ -61,6 +64,7 @@ impl CachedWorker {
             live: observed.live,
             known: observed.known,
             commits: observed.commits,
+            written_at: None,
         }
     }
 }
