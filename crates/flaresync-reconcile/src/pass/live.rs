@@ -1,6 +1,7 @@
 //! The pass's view of live state: a cache of [`crate::observe`]'s observations, refreshed only
 //! for Workers whose script fingerprint (etag, modified_on, migration tag) or desired digest
-//! changed, or all of them when a full refresh is due. A fingerprint moved by flaresync's own
+//! changed, and a slice of those whose last full read is older than the refresh period (see
+//! [`super::refresh_slice`]). A fingerprint moved by flaresync's own
 //! writes is confirmed from the listing, not read again (see `apply::own_writes`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +14,7 @@ use super::{
     Context,
     apply::own_writes,
     memory::{CachedWorker, Memory},
-    source,
+    refresh_slice, source,
 };
 use tracing::warn;
 
@@ -44,14 +45,29 @@ pub(super) async fn refresh(
     scripts: &BTreeMap<String, Script>,
     desired: &Desired,
 ) -> Result<Refreshed, Error> {
-    let full_refresh = full_refresh_due(ctx, memory);
+    let due: BTreeSet<String> = match ctx.options.full_refresh_every {
+        Some(every) => refresh_slice::due(
+            memory
+                .workers
+                .iter()
+                .filter(|(name, _)| names.contains(*name))
+                .map(|(name, cached)| (name, cached.read_at)),
+            Instant::now(),
+            every,
+            ctx.options.refresh_slice,
+        )
+        .into_iter()
+        .cloned()
+        .collect(),
+        None => BTreeSet::new(),
+    };
     let mut stale: Vec<&String> = Vec::new();
     let mut redesired: Vec<&String> = Vec::new();
     for name in names {
         let current = memory
             .workers
             .get_mut(name)
-            .filter(|_| !full_refresh)
+            .filter(|_| !due.contains(name))
             .and_then(|cached| {
                 is_current(cached, scripts.get(name))
                     .then(|| cached.desired_digest.as_ref() == desired.digest_of(name))
@@ -177,19 +193,4 @@ async fn complete_details(
     }
     cached.desired_digest = desired.digest_of(name).cloned();
     Ok(true)
-}
-
-/// Whether every Worker must be read again now (insurance against changes the scripts listing
-/// does not reflect); records the refresh when it is.
-fn full_refresh_due(ctx: &Context, memory: &mut Memory) -> bool {
-    let now = Instant::now();
-    let due = match (ctx.options.full_refresh_every, memory.last_full_refresh) {
-        (Some(every), Some(last)) => now.saturating_duration_since(last) >= every,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    if due {
-        memory.last_full_refresh = Some(now);
-    }
-    due
 }

@@ -25,6 +25,8 @@ pub(super) struct CachedWorker {
     /// Cloudflare's timestamp of flaresync's own last write to the Worker, while the scripts
     /// listing has not confirmed it yet (see `apply::own_writes`).
     pub written_at: Option<String>,
+    /// When the Worker was last read in full (what the periodic refresh goes by).
+    pub read_at: Instant,
 }
 
 /// What the journal says about a Worker, loaded once and then kept current in memory.
@@ -48,7 +50,6 @@ pub(super) struct Memory {
     pub blocked_recorded: BTreeMap<String, String>,
     /// Worker -> active versions for which a `drift` entry was journaled.
     pub drift_recorded: BTreeMap<String, Vec<String>>,
-    pub last_full_refresh: Option<Instant>,
     pub intents_recovered: bool,
 }
 
@@ -65,6 +66,7 @@ impl CachedWorker {
             known: observed.known,
             commits: observed.commits,
             written_at: None,
+            read_at: Instant::now(),
         }
     }
 }

@@ -113,3 +113,44 @@ async fn the_pass_after_flaresyncs_own_writes_reads_only_the_listing() {
         after.len()
     );
 }
+
+/// The periodic refresh reads a slice of the Workers per pass, oldest first, never all of
+/// them in one pass; over enough passes every Worker is read again exactly once.
+#[tokio::test]
+async fn the_periodic_refresh_reads_a_slice_of_workers_per_pass() {
+    let repo = Repo::new();
+    many(&repo, "v1");
+    let (emulator, repo, state, _) = open(emulator().await, repo, "first");
+    let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
+    let slice = 5;
+    let ctx = flaresync_reconcile::Context::with_options(
+        source,
+        crate::support::client(&emulator),
+        crate::support::journal_path(&state),
+        flaresync_config::RepoConfig::default(),
+        flaresync_reconcile::ContextOptions {
+            full_refresh_every: Some(std::time::Duration::ZERO),
+            refresh_slice: slice,
+            ..crate::support::options()
+        },
+    )
+    .expect("context");
+    let (first, _) = counted(&emulator, &ctx).await;
+    all_applied(&first);
+    // Every Worker's last full read is older than the (zero) period: each pass reads `slice`.
+    let mut read: Vec<String> = Vec::new();
+    for _ in 0..WORKERS / slice {
+        let (idle, sent) = counted(&emulator, &ctx).await;
+        all_in_sync(&idle);
+        let workers: Vec<String> = sent
+            .iter()
+            .filter(|r| r.ends_with("/deployments"))
+            .map(|r| r.rsplit('/').nth(1).unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(workers.len(), slice, "{sent:#?}");
+        read.extend(workers);
+    }
+    read.sort();
+    read.dedup();
+    assert_eq!(read.len(), WORKERS, "every Worker read once: {read:?}");
+}
