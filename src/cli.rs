@@ -200,6 +200,13 @@ pub struct RunArgs {
     /// Full resync interval even without triggers (drift detection), in seconds.
     #[arg(long, default_value_t = 300)]
     pub resync_interval_secs: u64,
+    /// Read a Worker in full again once its last read is this old, in seconds, even when the
+    /// scripts listing shows no change (0 = never).
+    #[arg(long, default_value_t = 600)]
+    pub full_refresh_secs: u64,
+    /// At most this many Workers are read again per pass for that refresh (oldest first).
+    #[arg(long, default_value_t = 10)]
+    pub refresh_slice: usize,
 }
 
 #[derive(Debug, Args)]

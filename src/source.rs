@@ -49,6 +49,15 @@ impl Opened {
     /// The reconcile context over this repository: the API client, and the journal of its state
     /// directory (created if missing).
     pub fn context(self, api: &ApiSettings) -> anyhow::Result<Context> {
+        self.context_with(api, ContextOptions::default())
+    }
+
+    /// [`Opened::context`] with explicit tunables (`run`'s refresh settings).
+    pub fn context_with(
+        self,
+        api: &ApiSettings,
+        options: ContextOptions,
+    ) -> anyhow::Result<Context> {
         let Opened {
             mut source,
             repo_config,
@@ -66,9 +75,10 @@ impl Opened {
         {
             source.set_last_head(Some(oid));
         }
+        // The operator is a fact of this process, not a tunable: resolved here for every command.
         let options = ContextOptions {
             operator: crate::settings::operator(),
-            ..ContextOptions::default()
+            ..options
         };
         Context::with_options(source, client, &journal, repo_config, options)
             .with_context(|| format!("cannot open the journal {}", journal.display()))

@@ -720,6 +720,47 @@ async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
     );
 }
 
+/// Three processes on one token (`run`, `plan --live` and `sync`, each with its own budget that
+/// alone would overrun the account's limit) stay under it together: each stops at the quota
+/// Cloudflare reports on every answer (`Ratelimit`), keeping the reserve, and waits for the
+/// reset. Issue 17 item 7: zero lockouts.
+#[tokio::test]
+async fn several_clients_on_one_token_never_trip_the_account_limit() {
+    const CLIENTS: usize = 3;
+    const CALLS: usize = 20;
+    let mut emulator_config = test_config();
+    emulator_config.rate_limit = RateLimit {
+        requests: 24,
+        window: Duration::from_secs(2),
+    };
+    let emulator = TestEmulator::start_with(emulator_config)
+        .await
+        .expect("emulator starts");
+    let clients: Vec<Client> = (0..CLIENTS)
+        .map(|_| {
+            let mut config = config(&emulator);
+            // Each budget alone would send all its calls in one burst, past the limit.
+            config.budget.server_reserve = CLIENTS as u32;
+            Client::new(config).expect("valid config")
+        })
+        .collect();
+    let runs = clients.iter().map(|client| async move {
+        for _ in 0..CALLS {
+            client.list_scripts().await.expect("never locked out");
+        }
+    });
+    futures_util::future::join_all(runs).await;
+    let logged = emulator.requests();
+    assert_eq!(logged.len(), CLIENTS * CALLS, "no request was repeated");
+    assert!(
+        logged.iter().all(|r| r.status != 429),
+        "the account limit was never hit"
+    );
+    for client in &clients {
+        assert_eq!(client.metrics().rate_limited_total, 0);
+    }
+}
+
 fn crons(schedules: &[flaresync_cloudflare::Schedule]) -> Vec<&str> {
     schedules.iter().map(|s| s.cron.as_str()).collect()
 }

@@ -41,6 +41,7 @@ mod decide;
 mod live;
 mod memory;
 mod recover;
+mod refresh_slice;
 mod report;
 mod source;
 mod summarize;

@@ -1,5 +1,5 @@
-//! A deployment of one version at 100%, journaled, and verified by re-reading the active
-//! deployment.
+//! A deployment of one version at 100%, journaled, and verified from Cloudflare's answer to the
+//! create (re-reading the active deployment only when that answer does not show it).
 
 use std::time::Duration;
 
@@ -57,7 +57,17 @@ pub(super) async fn deploy(
             return Err(error);
         }
     };
-    match verify(ctx, worker, &request).await {
+    // The answer to the create is the verification when it serves what was asked; only an
+    // answer that does not (a retry recovered another deployment) is checked by re-reading.
+    let verified = if request.is_served_by(&created) {
+        writes.deployment = Some(crate::convert::live_deployment(&created));
+        writes.written_at = created.created_on.clone();
+        Ok(created.id.clone())
+    } else {
+        writes.deployment = None;
+        verify(ctx, worker, &request).await
+    };
+    match verified {
         Ok(deployment_id) => {
             ctx.journal.record(
                 &record(action.clone(), Outcome::Success)
@@ -66,7 +76,7 @@ pub(super) async fn deploy(
                     .message(description.to_owned()),
             )?;
             info!(worker = %worker, version = %version_id, deployment = %created.id, action = action.as_str(), "Deployed.");
-            writes.deployed = Some((version_id.to_owned(), deployment_id));
+            writes.deployed = Some((version_id.to_owned(), Some(deployment_id)));
             writes.traffic_changed = true;
             Ok(())
         }
@@ -84,11 +94,7 @@ pub(super) async fn deploy(
 
 /// Re-reads the deployments until the active one serves `expected` (a few tries, for
 /// eventually consistent reads). Returns the active deployment's id.
-pub(super) async fn verify(
-    ctx: &Context,
-    worker: &str,
-    expected: &NewDeployment,
-) -> Result<String, Error> {
+async fn verify(ctx: &Context, worker: &str, expected: &NewDeployment) -> Result<String, Error> {
     const ATTEMPTS: u32 = 3;
     let mut actual = String::from("no deployment");
     for attempt in 0..ATTEMPTS {

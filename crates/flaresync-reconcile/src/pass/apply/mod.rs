@@ -5,6 +5,7 @@
 //! journal failure aborts the pass (no write without its intent on disk).
 
 mod deploy;
+pub(super) mod own_writes;
 mod restore;
 mod settings;
 mod settings_check;
@@ -55,7 +56,8 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        if let Err(error) = step::apply_step(input, step, worker_writes, report).await {
+        let live = memory.workers.get(&worker).map(|cached| &cached.live);
+        if let Err(error) = step::apply_step(input, step, live, worker_writes, report).await {
             if matches!(error, Error::Journal(_)) {
                 return Err(error);
             }
@@ -236,7 +238,7 @@ async fn worker_done(
     report: &mut WorkerReport,
 ) -> Result<bool, Error> {
     let ctx = input.ctx;
-    memory.workers.remove(worker);
+    let before = memory.workers.remove(worker);
     let digest = spec_of(input.desired, worker)?.1.to_owned();
     let check = input
         .policy(worker)
@@ -263,6 +265,13 @@ async fn worker_done(
         }
         info!(worker = %worker, url = %health::display_url(&check.url), "Health check passed.");
     }
+    // What the writes answered is the next pass's view of the Worker, which the scripts
+    // listing then confirms without re-reading it.
+    if let Some(desired) = input.desired.worker(worker)
+        && let Some(cached) = own_writes::cached_after(before, done, worker, desired, input.head())
+    {
+        memory.workers.insert(worker.to_owned(), cached);
+    }
     let applied = memory.applied.entry(worker.to_owned()).or_default();
     applied.digest = Some(digest);
     applied.rejected = None;
@@ -273,7 +282,7 @@ async fn worker_done(
     report.outcome = if wrote {
         WorkerOutcome::Applied {
             version_id: done.deployed.as_ref().map(|(v, _)| v.clone()),
-            deployment_id: done.deployed.as_ref().map(|(_, d)| d.clone()),
+            deployment_id: done.deployed.as_ref().and_then(|(_, d)| d.clone()),
         }
     } else {
         // Cloudflare already matched (settings another flaresync applied).

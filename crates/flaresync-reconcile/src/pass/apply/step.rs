@@ -1,14 +1,16 @@
 //! One planner step: upload a version, deploy a version, upload a script (creates and deploys,
 //! with migrations), or write non-versioned settings. Each is journaled before and after.
 
-use flaresync_cloudflare::NewDeployment;
 use flaresync_config::{Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
-use flaresync_plan::{DeployTarget, Desired, MigrationsPayload, Step};
+use flaresync_plan::{
+    DeployTarget, Desired, LiveDeployment, LiveVersion, LiveWorker, MigrationsPayload, Step,
+};
 use tracing::info;
 
 use super::{
-    deploy::{DeployRequest, deploy, verify},
+    deploy::{DeployRequest, deploy},
+    own_writes::script_upload_records,
     settings::apply_settings,
     settings_check::differing,
 };
@@ -36,7 +38,15 @@ pub(super) fn spec_of<'a>(
 #[derive(Debug, Default, Clone)]
 pub(super) struct WorkerWrites {
     pub uploaded: Option<String>,
-    pub deployed: Option<(String, String)>,
+    /// The uploaded version as the upload answered it (what the next pass's cache holds).
+    pub uploaded_version: Option<LiveVersion>,
+    /// The version deployed, with the deployment's id when Cloudflare named it (a script upload
+    /// deploys without answering one).
+    pub deployed: Option<(String, Option<String>)>,
+    /// The deployment created, as its write answered it (`None` when verified by a re-read).
+    pub deployment: Option<LiveDeployment>,
+    /// Cloudflare's timestamp of the last write that moved the script's `modified_on`.
+    pub written_at: Option<String>,
     /// The commit the deployed version was built from.
     pub deployed_commit: Option<String>,
     pub traffic_changed: bool,
@@ -52,6 +62,8 @@ struct StepFrame<'a> {
     worker: &'a str,
     spec: &'a WorkerSpec,
     digest: &'a Digest,
+    /// The Worker as this pass observed it (current as of the pass's scripts listing).
+    live: Option<&'a LiveWorker>,
 }
 
 impl StepFrame<'_> {
@@ -99,6 +111,7 @@ impl StepFrame<'_> {
 pub(super) async fn apply_step(
     input: &PassInput<'_>,
     step: &Step,
+    live: Option<&LiveWorker>,
     writes: &mut WorkerWrites,
     report: &mut WorkerReport,
 ) -> Result<(), Error> {
@@ -109,6 +122,7 @@ pub(super) async fn apply_step(
         worker,
         spec,
         digest,
+        live,
     };
     match step {
         Step::UploadVersion { .. } => upload_version(&frame, writes).await,
@@ -134,8 +148,14 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
             .message(format!("uploading a version of commit {}", short(head))),
     )?;
     // Another flaresync (another state directory: a second CI job) may have uploaded this
-    // commit already: deploy its version rather than a second copy.
-    if let Some(existing) = oldest_with_tag(frame).await? {
+    // commit already: deploy its version rather than a second copy. The pass's own view of
+    // the Worker answers without a request when it has one.
+    let tag = frame.input.source.tag.as_str();
+    let existing = match frame.live {
+        Some(live) => oldest_listed(live, tag),
+        None => oldest_with_tag(frame).await?,
+    };
+    if let Some(existing) = existing {
         return adopt(
             frame,
             writes,
@@ -153,12 +173,21 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
     {
         Ok(version) => {
             // Both uploads may have passed the check at once: every flaresync then deploys the
-            // oldest version of the commit, so they settle on one (see the README).
-            if let Some(oldest) = oldest_with_tag(frame).await?
+            // oldest version of the commit, so they settle on one (see the README). A version
+            // numbered right after the newest one the pass saw has no older copy to look for.
+            let next = frame
+                .live
+                .and_then(newest_number)
+                .zip(version.number)
+                .is_some_and(|(newest, number)| number == newest + 1);
+            if !next
+                && let Some(oldest) = oldest_with_tag(frame).await?
                 && oldest != version.id
             {
                 return adopt(frame, writes, oldest, "older copy of this commit, kept");
             }
+            writes.written_at = version.metadata.created_on.clone();
+            writes.uploaded_version = Some(crate::convert::live_version(&version));
             adopt(frame, writes, version.id, "uploaded")
         }
         Err(source_error) => frame.failed(
@@ -171,22 +200,32 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
 /// The oldest version of `worker` carrying the head commit's tag, if any.
 async fn oldest_with_tag(frame: &StepFrame<'_>) -> Result<Option<String>, Error> {
     let worker = frame.worker;
-    let tag = frame.input.source.tag.as_str();
-    let versions = match frame.input.ctx.client.list_versions(worker).await {
-        Ok(versions) => versions,
-        Err(error) if error.is_not_found() => return Ok(None),
-        Err(error) => {
-            return Err(Error::api(
-                format!("looking up versions of {worker}"),
-                error,
-            ));
-        }
-    };
-    Ok(versions
-        .into_iter()
-        .filter(|v| v.tag() == Some(tag))
-        .min_by_key(|v| v.number.unwrap_or(u64::MAX))
-        .map(|v| v.id))
+    frame
+        .input
+        .ctx
+        .client
+        .oldest_version_with_tag(worker, &frame.input.source.tag)
+        .await
+        .map(|found| found.map(|v| v.id))
+        .map_err(|error| Error::api(format!("looking up versions of {worker}"), error))
+}
+
+/// The oldest version carrying `tag` among those the pass observed.
+fn oldest_listed(live: &LiveWorker, tag: &str) -> Option<String> {
+    live.versions
+        .iter()
+        .filter(|v| v.tag.as_deref() == Some(tag))
+        .min_by_key(|v| v.number)
+        .map(|v| v.id.clone())
+}
+
+/// The highest version number the pass observed (`None` without a numbered version).
+fn newest_number(live: &LiveWorker) -> Option<u64> {
+    live.versions
+        .iter()
+        .map(|v| v.number)
+        .max()
+        .filter(|n| *n > 0)
 }
 
 /// Records `version` as this pass's upload of the head commit.
@@ -308,37 +347,29 @@ async fn upload_script(
         ));
         return frame.failed(JournalAction::Deploy, error);
     };
-    let expected = NewDeployment::single(&version_id, None);
-    match verify(ctx, worker, &expected).await {
-        Ok(deployment_id) => {
-            frame.journal(
-                &frame
-                    .record(JournalAction::Deploy, Outcome::Success)
-                    .version(&version_id)
-                    .deployment(&deployment_id)
-                    .message(format!(
-                        "script upload deployed version {version_id} of commit {}",
-                        short(head)
-                    )),
-            )?;
-            info!(worker = %worker, commit = %short(head), version = %version_id, "Script uploaded and deployed.");
-            writes.uploaded = Some(version_id.clone());
-            writes.deployed = Some((version_id, deployment_id));
-            writes.deployed_commit = Some(head.to_owned());
-            writes.traffic_changed = true;
-            writes.migrated_to = migrations_tag;
-            Ok(())
-        }
-        Err(error) => {
-            frame.journal(
-                &frame
-                    .record(JournalAction::Deploy, Outcome::Failure)
-                    .version(&version_id)
-                    .message(error.to_string()),
-            )?;
-            Err(error)
-        }
-    }
+    // The upload deploys what it creates at 100%: its answer is the verification.
+    frame.journal(
+        &frame
+            .record(JournalAction::Deploy, Outcome::Success)
+            .version(&version_id)
+            .message(format!(
+                "script upload deployed version {version_id} of commit {}",
+                short(head)
+            )),
+    )?;
+    info!(worker = %worker, commit = %short(head), version = %version_id, "Script uploaded and deployed.");
+    let number = frame.live.and_then(newest_number).unwrap_or(0) + 1;
+    let (version, deployment) =
+        script_upload_records(&uploaded, &version_id, number, frame.input.source);
+    writes.uploaded_version = Some(version);
+    writes.deployment = Some(deployment);
+    writes.written_at = uploaded.modified_on.clone();
+    writes.uploaded = Some(version_id.clone());
+    writes.deployed = Some((version_id, None));
+    writes.deployed_commit = Some(head.to_owned());
+    writes.traffic_changed = true;
+    writes.migrated_to = migrations_tag;
+    Ok(())
 }
 
 /// Writes the settings that differ; returns the fields written.
