@@ -8,8 +8,11 @@
 pub mod account;
 pub mod bindings;
 pub mod deployments;
+pub mod domains;
 pub mod migrations;
 pub mod resources;
+pub mod route_pattern;
+pub mod routes;
 pub mod rules;
 pub mod schedules;
 pub mod scripts;
@@ -17,6 +20,7 @@ pub mod secrets;
 pub mod store;
 pub mod upload;
 pub mod versions;
+pub mod zones;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -116,6 +120,19 @@ CREATE TABLE IF NOT EXISTS schedules (
   script TEXT NOT NULL, position INTEGER NOT NULL, cron TEXT NOT NULL,
   created_on TEXT NOT NULL, modified_on TEXT NOT NULL, PRIMARY KEY (script, cron)
 );
+CREATE TABLE IF NOT EXISTS zones (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_on TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS zone_routes (
+  id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, pattern TEXT NOT NULL, script TEXT,
+  UNIQUE (zone_id, pattern)
+);
+CREATE TABLE IF NOT EXISTS custom_domains (
+  id TEXT PRIMARY KEY, hostname TEXT NOT NULL UNIQUE, service TEXT NOT NULL,
+  environment TEXT NOT NULL, zone_id TEXT NOT NULL, zone_name TEXT NOT NULL, cert_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_consumers (
+  consumer_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, type TEXT NOT NULL, script TEXT,
+  dead_letter_queue TEXT, settings TEXT NOT NULL, created_on TEXT NOT NULL
+);
 "#;
 
 const TABLES: &[&str] = &[
@@ -130,6 +147,10 @@ const TABLES: &[&str] = &[
     "queues",
     "schedules",
     "kv_values",
+    "zones",
+    "zone_routes",
+    "custom_domains",
+    "queue_consumers",
 ];
 
 impl Db {
