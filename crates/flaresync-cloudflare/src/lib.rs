@@ -48,6 +48,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod retry;
 mod secret;
+pub mod trigger_types;
 pub mod types;
 
 pub use budget::{Budget, BudgetConfig, BudgetConfigError};
@@ -57,4 +58,5 @@ pub use error::{ApiError, Error};
 pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use trigger_types::*;
 pub use types::*;

@@ -347,14 +347,20 @@ async fn sync_settings(
     fields: &[String],
     report: &mut WorkerReport,
 ) -> Result<Vec<String>, Error> {
-    const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
+    const APPLIED: [&str; 8] = [
+        "crons",
+        "workers_dev",
+        "routes",
+        "logpush",
+        "observability",
+        "tail_consumers",
+        "queue_consumers",
+        "script_settings",
+    ];
     let unsupported: Vec<&str> = fields
         .iter()
         .map(String::as_str)
-        .filter(|field| {
-            !PATCHED.contains(field)
-                && !matches!(*field, "crons" | "workers_dev" | "script_settings")
-        })
+        .filter(|field| !APPLIED.contains(field))
         .collect();
     if !unsupported.is_empty() {
         report.notes.push(format!(
@@ -366,7 +372,7 @@ async fn sync_settings(
     // and write only what differs (another flaresync may have applied it already).
     let checked;
     let fields = if fields.iter().any(|field| field == "script_settings") {
-        checked = differing(frame.input.ctx, frame.worker, frame.spec, fields).await?;
+        checked = differing(frame.input, frame.worker, frame.spec, fields).await?;
         if checked.is_empty() {
             frame.journal(
                 &frame
@@ -384,7 +390,7 @@ async fn sync_settings(
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
-    match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
+    match apply_settings(frame.input, frame.worker, frame.spec, fields).await {
         Ok(()) => {
             frame.journal(
                 &frame
