@@ -244,7 +244,9 @@ fn a_revert_that_changes_routes_rolls_back_then_reapplies_them() {
 }
 
 /// Routes, custom domains and the queue consumer as Cloudflare holds them.
-fn triggers(emulator: &Emulator) -> (Vec<(String, String)>, Vec<String>, Option<(String, Value)>) {
+type Triggers = (Vec<(String, String)>, Vec<String>, Option<(String, Value)>);
+
+fn triggers(emulator: &Emulator) -> Triggers {
     (
         routes(emulator),
         domains(emulator, "api"),
