@@ -66,6 +66,23 @@ fn config(repo: &Path, dir: &str, name: &str, extra: &str) {
     );
 }
 
+/// `flaresync plan --live` of `repo` (text).
+fn plan_live(emulator: &Emulator, repo: &str, state: &Path) -> Output {
+    let mut plan = flaresync();
+    plan.args([
+        "plan",
+        "--repo",
+        repo,
+        "--live",
+        "--format",
+        "text",
+        "--state-dir",
+    ])
+    .arg(state);
+    emulator.env(&mut plan);
+    run(&mut plan)
+}
+
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
@@ -208,19 +225,7 @@ fn a_revert_that_changes_routes_rolls_back_then_reapplies_them() {
     let versions = emulator.versions("api").len();
 
     git(&repo, &["revert", "--no-edit", "HEAD"]);
-    let mut plan = flaresync();
-    plan.args([
-        "plan",
-        "--repo",
-        repo_arg,
-        "--live",
-        "--format",
-        "text",
-        "--state-dir",
-    ])
-    .arg(&state);
-    emulator.env(&mut plan);
-    let planned = run(&mut plan);
+    let planned = plan_live(&emulator, repo_arg, &state);
     assert!(
         planned.stdout.contains("rollback")
             && planned
@@ -284,19 +289,7 @@ fn wrangler_deploy_with_routes_and_consumers_is_in_sync_with_git() {
         "wrangler's triggers equal flaresync's"
     );
 
-    let mut plan = flaresync();
-    plan.args([
-        "plan",
-        "--repo",
-        repo_arg,
-        "--live",
-        "--format",
-        "text",
-        "--state-dir",
-    ])
-    .arg(&state);
-    emulator.env(&mut plan);
-    let planned = run(&mut plan);
+    let planned = plan_live(&emulator, repo_arg, &state);
     assert_eq!(planned.code, 0, "in sync: {}", planned.all());
     let out = sync(&emulator, repo_arg, &state);
     assert_eq!(out.code, 0, "{}", out.all());

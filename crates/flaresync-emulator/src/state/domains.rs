@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::route_pattern::host_in_zone;
 use super::zones::{self, Zone};
-use super::{Reply, hex_id, page_info, paging, store};
+use super::{Reply, hex_id, page_of, paging, store};
 use crate::error::ApiError;
 
 /// The hostname is attached to another Worker (Cloudflare's code and text).
@@ -249,17 +249,7 @@ pub fn list_records(
         .filter(|d| query.keeps(d))
         .map(StoredDomain::render)
         .collect();
-    let total = matching.len();
-    let items: Vec<Value> = matching
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
-    let count = items.len();
-    Ok(Reply::paged(
-        Value::Array(items),
-        page_info(page, per_page, count, total),
-    ))
+    Ok(page_of(matching, page, per_page))
 }
 
 /// `GET /accounts/{a}/workers/domains/{id}` (and `…/domains/records/{id}`).

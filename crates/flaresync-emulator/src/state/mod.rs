@@ -298,6 +298,18 @@ pub fn page_info(page: usize, per_page: usize, count: usize, total: usize) -> Va
     })
 }
 
+/// Page `page` of `all` (page-style, `per_page` items), with its `result_info`.
+pub fn page_of(all: Vec<Value>, page: usize, per_page: usize) -> Reply {
+    let total = all.len();
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let count = items.len();
+    Reply::paged(Value::Array(items), page_info(page, per_page, count, total))
+}
+
 /// Parses `page`/`per_page` query values: defaults, bounds, and Cloudflare-style errors.
 pub fn paging(
     page: Option<&str>,

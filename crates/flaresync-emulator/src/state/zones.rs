@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Ctx, Reply, next_timestamp, page_info, paging};
+use super::{Ctx, Reply, next_timestamp, page_info, page_of, paging};
 use crate::error::ApiError;
 
 /// One zone: id and name.
@@ -165,17 +165,7 @@ pub fn list(tx: &Transaction<'_>, query: &ListQuery<'_>, account: &str) -> Resul
                 .is_none_or(|name| zone["name"].as_str() == Some(&name.to_ascii_lowercase()))
         })
         .collect();
-    let total = all.len();
-    let items: Vec<Value> = all
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
-    let count = items.len();
-    Ok(Reply::paged(
-        Value::Array(items),
-        page_info(page, per_page, count, total),
-    ))
+    Ok(page_of(all, page, per_page))
 }
 
 /// `GET /zones/{id}`.

@@ -11,7 +11,7 @@ use super::triggers::{sync_consumers, sync_routes};
 use crate::{error::Error, pass::PassInput};
 
 /// The settings `script_settings` stands for (every one flaresync writes).
-const ALL: [&str; 7] = [
+pub(super) const ALL: [&str; 7] = [
     "crons",
     "workers_dev",
     "routes",

@@ -10,7 +10,7 @@ use tracing::info;
 use super::{
     deploy::{DeployRequest, deploy, verify},
     settings::apply_settings,
-    settings_check::differing,
+    settings_check::{self, differing},
 };
 use crate::{
     error::Error,
@@ -347,20 +347,10 @@ async fn sync_settings(
     fields: &[String],
     report: &mut WorkerReport,
 ) -> Result<Vec<String>, Error> {
-    const APPLIED: [&str; 8] = [
-        "crons",
-        "workers_dev",
-        "routes",
-        "logpush",
-        "observability",
-        "tail_consumers",
-        "queue_consumers",
-        "script_settings",
-    ];
     let unsupported: Vec<&str> = fields
         .iter()
         .map(String::as_str)
-        .filter(|field| !APPLIED.contains(field))
+        .filter(|field| !settings_check::ALL.contains(field) && *field != "script_settings")
         .collect();
     if !unsupported.is_empty() {
         report.notes.push(format!(
