@@ -84,6 +84,9 @@ pub struct EmulatorArgs {
     /// Rate-limit window in seconds.
     #[arg(long, default_value_t = 300)]
     pub rate_limit_window_secs: u64,
+    /// A zone the account has (repeatable; routes and custom domains attach to zones).
+    #[arg(long = "zone", default_value = flaresync_emulator::DEFAULT_ZONE)]
+    pub zones: Vec<String>,
 }
 
 /// Where the configuration repository is and which branch to follow.

@@ -48,6 +48,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod retry;
 pub mod retry_quota;
+pub mod trigger_types;
 pub mod types;
 
 pub use budget::{Budget, BudgetConfig, BudgetConfigError};
@@ -57,4 +58,5 @@ pub use error::{ApiError, Error};
 pub use flaresync_config::Secret;
 pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
+pub use trigger_types::*;
 pub use types::*;

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use config::{DEFAULT_VERSION_WINDOW, EmulatorConfig, RateLimit};
+pub use config::{DEFAULT_VERSION_WINDOW, DEFAULT_ZONE, EmulatorConfig, RateLimit};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultKind, FaultSpec};
 pub use http::LoggedRequest;
@@ -61,6 +61,8 @@ impl Emulator {
             Some(dir) => state::Db::open(dir)?,
             None => state::Db::in_memory()?,
         };
+        state::zones::seed_now(&db, &config.zones)
+            .map_err(|e| EmulatorError::Config(format!("cannot seed the zones: {}", e.message)))?;
         Ok(Self {
             shared: Arc::new(http::Shared::new(config, db)),
         })

@@ -60,6 +60,11 @@ pub enum Error {
         message: String,
     },
 
+    /// A route, custom domain or queue consumer the Worker declares cannot be applied: it belongs
+    /// to another Worker, or its zone or queue does not exist. Needs a human or a commit.
+    #[error("routes, custom domains or queue consumers of worker {worker} not applied: {message}")]
+    Triggers { worker: String, message: String },
+
     /// A Worker drifted, the policy is `heal`, and healing it failed.
     #[error("could not heal drift of worker {worker}: {message}")]
     DriftHeal { worker: String, message: String },
@@ -141,6 +146,9 @@ impl Error {
             },
             Error::HealthCheckFailed { .. } => Class::Stalled {
                 reason: Reason::HealthCheckFailed,
+            },
+            Error::Triggers { .. } => Class::Stalled {
+                reason: Reason::TriggerConflict,
             },
             Error::DriftHeal { .. } => Class::Transient {
                 reason: Reason::DriftHealFailed,

@@ -11,7 +11,8 @@
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
 //! [`versions`], [`uploads`], [`deployments`], [`scripts`], [`secrets`], [`settings`]
-//! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2).
+//! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2), [`triggers`]
+//! (zones, zone routes, custom domains, queue consumers).
 //!
 //! Logging: one `debug` line per attempt, `warn` per retry, `info` per recovered write. Only
 //! method, path, status and timings are logged; headers and bodies never are.
@@ -27,6 +28,7 @@ mod scripts;
 mod secrets;
 mod send;
 mod settings;
+mod triggers;
 mod uploads;
 mod versions;
 

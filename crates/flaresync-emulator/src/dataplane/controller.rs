@@ -114,7 +114,11 @@ impl Controller {
             None => Some(Arc::new(self.start(&runnable, owners).await?)),
         };
         let routes = routes(wanted, &self.checked, generation.as_deref());
-        self.table.replace(Table { routes, generation });
+        self.table.replace(Table {
+            routes,
+            hosts: wanted.hosts.clone(),
+            generation,
+        });
         Ok(())
     }
 

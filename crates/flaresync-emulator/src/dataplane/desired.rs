@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use rusqlite::Transaction;
 use serde_json::Value;
 
+use super::hosts::Hosts;
 use super::routing::Share;
 use crate::error::ApiError;
 use crate::state::assets::{self, config::AssetConfig};
 use crate::state::store::{self, StoredModule};
+use crate::state::{domains, routes};
 
 /// How many of a Worker's newest deployments keep their versions running.
 const DEPLOYMENTS_KEPT_WARM: usize = 2;
@@ -76,12 +78,14 @@ impl std::fmt::Debug for VersionBundle {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Desired {
     pub scripts: Vec<DeployedScript>,
+    /// Custom domains and route patterns.
+    pub hosts: Hosts,
     /// Version id -> bundle, for every version to run.
     pub versions: BTreeMap<String, VersionBundle>,
 }
 
 /// A cheap summary that changes whenever [`load`] would answer differently: each Worker's
-/// name, workers.dev flag and newest deployment id.
+/// name, workers.dev flag and newest deployment id, and every route and custom domain.
 pub fn fingerprint(tx: &Transaction<'_>) -> Result<String, ApiError> {
     let mut stmt = tx.prepare(
         "SELECT s.name, s.doc, (SELECT d.id FROM deployments d WHERE d.script = s.name
@@ -104,12 +108,25 @@ pub fn fingerprint(tx: &Transaction<'_>) -> Result<String, ApiError> {
             deployment.unwrap_or_default()
         ));
     }
+    for route in routes::all(tx)? {
+        out.push_str(&format!(
+            "route|{}|{}\n",
+            route.pattern,
+            route.script.unwrap_or_default()
+        ));
+    }
+    for domain in domains::all(tx)? {
+        out.push_str(&format!("domain|{}|{}\n", domain.hostname, domain.service));
+    }
     Ok(out)
 }
 
 /// Reads the desired state.
 pub fn load(tx: &Transaction<'_>) -> Result<Desired, ApiError> {
-    let mut desired = Desired::default();
+    let mut desired = Desired {
+        hosts: Hosts::new(&routes::all(tx)?, &domains::all(tx)?),
+        ..Desired::default()
+    };
     for script in store::list_scripts(tx)? {
         let deployments = store::list_deployments(tx, &script.name, DEPLOYMENTS_KEPT_WARM)?;
         let Some(current) = deployments.first() else {

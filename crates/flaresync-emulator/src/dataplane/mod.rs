@@ -1,7 +1,8 @@
 //! The local data plane: deployed Workers serve real HTTP on workerd, Cloudflare's runtime.
 //!
 //! `flaresync emulator --data-listen 127.0.0.1:8787` serves every Worker with workers.dev
-//! enabled on `Host: <script>.<account subdomain>.workers.dev`, on a version of its current
+//! enabled on `Host: <script>.<account subdomain>.workers.dev`, and every Worker on its custom
+//! domains and route patterns ([`hosts`]), on a version of its current
 //! deployment chosen like Cloudflare does (percentages, `Cloudflare-Workers-Version-Key`,
 //! `Cloudflare-Workers-Version-Overrides`).
 //!
@@ -25,6 +26,7 @@ pub mod desired;
 pub mod entry;
 pub mod error;
 pub mod graphql;
+pub mod hosts;
 pub mod kv_binding;
 pub mod listener;
 pub mod locate;

@@ -136,6 +136,12 @@ impl Plane {
             )
     }
 
+    /// Sends `method` with a JSON body to `path` below `/client/v4`; returns the envelope.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.emu.base_url());
+        self.send(self.http.request(method, url).json(&body)).await
+    }
+
     /// `PUT …/scripts/{name}` (deploys at 100%) and enables workers.dev; returns the envelope.
     pub async fn put_script(&self, name: &str, main: &str, metadata: Value) -> Value {
         let put = self.http.put(self.url(&format!("/workers/scripts/{name}")));
@@ -196,10 +202,21 @@ impl Plane {
 
     /// A request to `https://<script>.flaresync-emulator.workers.dev<path>` on the data plane.
     pub async fn get(&self, script: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let host = format!("{script}.flaresync-emulator.workers.dev");
+        self.get_host(&host, path, headers).await
+    }
+
+    /// A request to `http://<host><path>` on the data plane.
+    pub async fn get_host(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut request = self
             .http
             .get(format!("http://{}{path}", self.data))
-            .header("host", format!("{script}.flaresync-emulator.workers.dev"));
+            .header("host", host);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

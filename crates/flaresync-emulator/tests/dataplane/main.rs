@@ -1,5 +1,6 @@
 //! The data plane on real workerd: deployed Workers answer HTTP, bindings run, splits, keys and
-//! overrides route like Cloudflare, a broken bundle never stops the others; and the issue's
+//! overrides route like Cloudflare, custom domains and route patterns reach their Worker, a
+//! broken bundle never stops the others; and the issue's
 //! proofs with the real wrangler CLI.
 //!
 //! Needs workerd (`crates/flaresync-emulator/scripts/install-workerd.sh`) and wrangler
@@ -8,6 +9,7 @@
 
 mod assets;
 mod harness;
+mod routes;
 mod serving;
 mod with_wrangler;
 #[path = "../support/wrangler.rs"]

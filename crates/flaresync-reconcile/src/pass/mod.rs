@@ -89,6 +89,8 @@ pub(super) struct PassInput<'a> {
     pub trigger: Trigger,
     pub opts: SyncOptions,
     pub scope: &'a Scope,
+    /// The account's zones, listed at most once in this pass (routes).
+    pub zones: apply::ZoneCache,
 }
 
 impl PassInput<'_> {
@@ -228,6 +230,7 @@ async fn pass(
         ),
         opts,
         scope,
+        zones: apply::ZoneCache::default(),
     };
     // 4-5. History and plan.
     let plan = plan_pass(&input, memory, &names, &scripts, &refreshed).await;

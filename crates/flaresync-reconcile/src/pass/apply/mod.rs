@@ -4,12 +4,17 @@
 //! Every write is preceded by a journal intent (`started`) and followed by its outcome; a
 //! journal failure aborts the pass (no write without its intent on disk).
 
+mod consumers_plan;
 mod deploy;
 pub(super) mod own_writes;
 mod restore;
+mod routes_plan;
 mod settings;
 mod settings_check;
 mod step;
+mod triggers;
+
+pub(crate) use self::triggers::ZoneCache;
 
 use std::collections::{BTreeMap, BTreeSet};
 

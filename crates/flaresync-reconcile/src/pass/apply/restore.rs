@@ -181,7 +181,7 @@ async fn restore_settings(
     );
     ctx.journal
         .record(&entry(Outcome::Started).message(what.clone()))?;
-    match super::settings::apply_settings(ctx, worker, &spec, fields).await {
+    match super::settings::apply_settings(input, worker, &spec, fields).await {
         Ok(()) => {
             ctx.journal.record(&entry(Outcome::Success).message(what))?;
             Ok(())

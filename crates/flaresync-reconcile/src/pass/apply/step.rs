@@ -12,7 +12,7 @@ use super::{
     deploy::{DeployRequest, deploy},
     own_writes::script_upload_records,
     settings::apply_settings,
-    settings_check::differing,
+    settings_check::{self, differing},
 };
 use crate::{
     error::Error,
@@ -378,14 +378,10 @@ async fn sync_settings(
     fields: &[String],
     report: &mut WorkerReport,
 ) -> Result<Vec<String>, Error> {
-    const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
     let unsupported: Vec<&str> = fields
         .iter()
         .map(String::as_str)
-        .filter(|field| {
-            !PATCHED.contains(field)
-                && !matches!(*field, "crons" | "workers_dev" | "script_settings")
-        })
+        .filter(|field| !settings_check::ALL.contains(field) && *field != "script_settings")
         .collect();
     if !unsupported.is_empty() {
         report.notes.push(format!(
@@ -397,7 +393,7 @@ async fn sync_settings(
     // and write only what differs (another flaresync may have applied it already).
     let checked;
     let fields = if fields.iter().any(|field| field == "script_settings") {
-        checked = differing(frame.input.ctx, frame.worker, frame.spec, fields).await?;
+        checked = differing(frame.input, frame.worker, frame.spec, fields).await?;
         if checked.is_empty() {
             frame.journal(
                 &frame
@@ -415,7 +411,7 @@ async fn sync_settings(
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
-    match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
+    match apply_settings(frame.input, frame.worker, frame.spec, fields).await {
         Ok(()) => {
             frame.journal(
                 &frame
