@@ -10,12 +10,13 @@
 //! Files: [`request`] (one request as data), [`retry_loop`] (the loop and its verification),
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
-//! [`versions`], [`uploads`], [`deployments`], [`scripts`], [`secrets`], [`settings`]
+//! [`versions`], [`uploads`], [`assets`] (static assets), [`deployments`], [`scripts`], [`secrets`], [`settings`]
 //! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2).
 //!
 //! Logging: one `debug` line per attempt, `warn` per retry, `info` per recovered write. Only
 //! method, path, status and timings are logged; headers and bodies never are.
 
+mod assets;
 mod deployments;
 mod form;
 mod interpret;
@@ -40,6 +41,8 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::metrics::{ClientMetrics, Recorder};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+
+pub use assets::{AssetsSession, AssetsSync};
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///
