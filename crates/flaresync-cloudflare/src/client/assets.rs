@@ -7,7 +7,7 @@
 //! retry loop retries them like reads. The tokens are [`Secret`]s: never logged.
 
 use flaresync_config::{AssetFile, Assets, AssetsToken};
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::future::try_join_all;
 use reqwest::Method;
 use serde::Deserialize;
 use tracing::info;
@@ -131,17 +131,20 @@ impl Client {
             (UploadPlan::Complete, None) => return Err(problem(AssetsProblem::NoToken)),
             (UploadPlan::Buckets(buckets), session_token) => {
                 let session_token = session_token.ok_or_else(|| problem(AssetsProblem::NoToken))?;
-                let answers: Vec<Option<Secret>> = stream::iter(buckets.iter())
-                    .map(|bucket| self.upload_assets_bucket(&session_token, bucket))
-                    .buffer_unordered(BUCKETS_AT_ONCE)
-                    .try_collect()
-                    .await?;
-                // Buckets finish in any order: the token comes from whichever completed the set.
-                let token = answers
-                    .into_iter()
-                    .flatten()
-                    .last()
-                    .ok_or_else(|| problem(AssetsProblem::NoCompletionToken))?;
+                let mut completion = None;
+                for group in buckets.chunks(BUCKETS_AT_ONCE) {
+                    // No closures here: they would make the future lose `Send`.
+                    let mut pending = Vec::with_capacity(group.len());
+                    for bucket in group {
+                        pending.push(self.upload_assets_bucket(&session_token, bucket));
+                    }
+                    // Buckets finish in any order: the token comes from whichever completed
+                    // the set.
+                    for answer in try_join_all(pending).await? {
+                        completion = answer.or(completion);
+                    }
+                }
+                let token = completion.ok_or_else(|| problem(AssetsProblem::NoCompletionToken))?;
                 (token, plan.file_count(), buckets.len())
             }
         };

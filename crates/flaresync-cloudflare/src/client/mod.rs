@@ -178,5 +178,11 @@ mod tests {
         assert_send(client.upload_version("s", &metadata, &[]));
         assert_send(client.create_deployment("s", &NewDeployment::single("v", None), false));
         assert_send(client.list_r2_buckets(Some("eu")));
+        let assets = flaresync_config::Assets {
+            directory: "public".into(),
+            config: flaresync_config::AssetsConfig::default(),
+            files: Vec::new(),
+        };
+        assert_send(client.sync_assets("s", &assets));
     }
 }
