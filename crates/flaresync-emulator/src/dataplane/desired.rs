@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::routing::Share;
 use crate::error::ApiError;
+use crate::state::assets::{self, config::AssetConfig};
 use crate::state::store::{self, StoredModule};
 
 /// How many of a Worker's newest deployments keep their versions running.
@@ -49,6 +50,15 @@ pub struct VersionBundle {
     pub bindings: Vec<Value>,
     pub compatibility_date: String,
     pub compatibility_flags: Vec<String>,
+    /// The static assets the version serves.
+    pub assets: Option<AssetsBundle>,
+}
+
+/// A version's static assets: path -> content hash, and the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetsBundle {
+    pub manifest: Vec<(String, String)>,
+    pub config: AssetConfig,
 }
 
 impl std::fmt::Debug for VersionBundle {
@@ -57,6 +67,7 @@ impl std::fmt::Debug for VersionBundle {
             .field("id", &self.id)
             .field("script", &self.script)
             .field("main_module", &self.main_module)
+            .field("assets", &self.assets.as_ref().map(|a| a.manifest.len()))
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +154,16 @@ fn bundle(
         .iter()
         .map(|module| module_with_content(tx, module))
         .collect::<Result<Vec<_>, _>>()?;
+    let assets = match &version.assets {
+        Some(stored) => Some(AssetsBundle {
+            manifest: assets::manifest(tx, &stored.manifest)?
+                .into_iter()
+                .map(|(path, entry)| (path, entry.hash))
+                .collect(),
+            config: stored.config.clone(),
+        }),
+        None => None,
+    };
     let tag = version
         .annotations
         .get("workers/tag")
@@ -160,6 +181,7 @@ fn bundle(
         bindings: version.bindings,
         compatibility_date: version.compatibility_date,
         compatibility_flags: version.compatibility_flags,
+        assets,
     }))
 }
 

@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use super::asset_services::ASSETS_KV_HEADER;
 use super::entry::OUTCOME_HEADER;
 use super::request_log::{Invocation, InvocationLog, Outcome};
 use super::routing::{self, KEY_HEADER, OVERRIDES_HEADER, RequestHints};
@@ -86,6 +87,9 @@ impl Listener {
     /// Routes and forwards one request.
     pub async fn handle(&self, mut req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
+        if req.headers_mut().remove(ASSETS_KV_HEADER).is_some() {
+            return super::assets_kv::serve(self.app.clone(), req).await;
+        }
         if let Some(namespace) = req.headers_mut().remove(KV_HEADER) {
             let namespace = namespace.to_str().unwrap_or_default().to_owned();
             return super::kv_binding::serve(self.app.clone(), namespace, req).await;

@@ -8,11 +8,12 @@
 //! `envelope.rs` the response bodies, `input.rs` query/body/upload parsing and `endpoint.rs`
 //! runs core functions and makes the handlers that only call one. The endpoint families have a
 //! file each: `identity.rs`, `scripts.rs`, `settings.rs` (settings, subdomain, schedules),
-//! `versions.rs`, `deployments.rs`, `secrets.rs`, `resources.rs` with `resource_kinds.rs` (KV,
+//! `versions.rs`, `deployments.rs`, `assets.rs` (static assets upload), `secrets.rs`, `resources.rs` with `resource_kinds.rs` (KV,
 //! R2, D1, Queues), `kv_values.rs` (KV pairs), `graphql.rs` (analytics over the data plane) and `admin.rs`.
 
 mod admin;
 mod app;
+mod assets;
 mod auth;
 mod deployments;
 mod endpoint;
@@ -50,6 +51,7 @@ pub fn router(app: AppState) -> Router {
     let api = Router::new()
         .merge(identity::routes())
         .merge(scripts::routes())
+        .merge(assets::routes())
         .merge(settings::routes())
         .merge(versions::routes())
         .merge(deployments::routes())

@@ -6,6 +6,7 @@
 //! deployment rules themselves are pure functions over values in [`rules`].
 
 pub mod account;
+pub mod assets;
 pub mod bindings;
 pub mod deployments;
 pub mod migrations;
@@ -161,6 +162,8 @@ impl Db {
         conn.execute_batch(SCHEMA).map_err(EmulatorError::Schema)?;
         conn.execute_batch(resources::kv_values::SCHEMA)
             .map_err(EmulatorError::Schema)?;
+        conn.execute_batch(assets::SCHEMA)
+            .map_err(EmulatorError::Schema)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -199,7 +202,7 @@ impl Db {
     /// Deletes all state (admin reset).
     pub fn wipe(&self) -> Result<(), ApiError> {
         self.write(|tx| {
-            for table in TABLES {
+            for table in TABLES.iter().chain(assets::TABLES) {
                 tx.execute(&format!("DELETE FROM {table}"), [])?;
             }
             Ok(())

@@ -9,6 +9,8 @@ use flaresync_emulator::testing::TestEmulator;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+use super::wrangler_cli::{Wrangler, wrangler_entry};
+
 pub struct Plane {
     pub emu: TestEmulator,
     pub http: reqwest::Client,
@@ -34,6 +36,31 @@ pub fn workerd() -> Option<PathBuf> {
 }
 
 impl Plane {
+    /// Real wrangler for a project in `<dir>/project` (home, output file beside it) against this
+    /// emulator; `None` (skipped) when wrangler is missing and `FLARESYNC_SKIP_WRANGLER=1`.
+    pub fn wrangler(&self, dir: &std::path::Path) -> Option<Wrangler> {
+        let entry = wrangler_entry();
+        if !entry.exists() {
+            assert!(
+                std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1"),
+                "wrangler is not installed: run crates/flaresync-emulator/scripts/install-wrangler.sh"
+            );
+            return None;
+        }
+        let (project, home) = (dir.join("project"), dir.join("home"));
+        std::fs::create_dir_all(&project).expect("project");
+        std::fs::create_dir_all(&home).expect("home");
+        Some(Wrangler {
+            entry,
+            project,
+            home,
+            output_file: dir.join("out.ndjson"),
+            base_url: self.emu.base_url(),
+            token: self.emu.token().to_owned(),
+            account: self.emu.account_id().to_owned(),
+        })
+    }
+
     /// The emulator with its data plane serving.
     pub async fn start(workerd: PathBuf) -> Self {
         let mut plane = Self::control_plane_only().await;
