@@ -2,13 +2,16 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff};
+use crate::diff::{
+    AssetsDiff, BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff,
+};
 use crate::migrations::describe_step;
 use crate::model::{Action, Finding, MigrationsPayload, Plan, UploadMode, WorkerPlan};
 use crate::rules::short;
 
 use super::sections::{
-    ListItems, Section, WorkerStyle, against, bytes, ensure_newline, modules_unknown, write_worker,
+    ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
+    ensure_newline, modules_unknown, write_worker,
 };
 use super::summary::{describe_step_line, has_details, live_state, summary, verdict};
 
@@ -324,6 +327,49 @@ impl WorkerStyle for MarkdownWorker<'_> {
                 let fence = if text.contains("```") { "````" } else { "```" };
                 let _ = writeln!(self.out, "{fence}diff\n{}{fence}\n", ensure_newline(text));
             }
+        }
+    }
+
+    fn assets(&mut self, assets: &AssetsDiff) {
+        let _ = writeln!(
+            self.out,
+            "**Static assets**: {}\n",
+            assets_summary(assets, "→")
+        );
+        if !assets.files.is_empty() {
+            self.out
+                .push_str("| File | Change | Size |\n|---|---|---|\n");
+            for file in assets.files.iter().take(MAX_ASSET_LINES) {
+                let _ = writeln!(
+                    self.out,
+                    "| `{}` | {} | {} |",
+                    file.path.replace('|', "\\|"),
+                    file.change.label(),
+                    asset_sizes(file, "→")
+                );
+            }
+            if assets.files.len() > MAX_ASSET_LINES {
+                let _ = writeln!(
+                    self.out,
+                    "| … | {} more files | |",
+                    assets.files.len() - MAX_ASSET_LINES
+                );
+            }
+            self.out.push('\n');
+        }
+        if !assets.config.is_empty() {
+            self.out
+                .push_str("| Assets setting | Before | After |\n|---|---|---|\n");
+            for change in &assets.config {
+                let _ = writeln!(
+                    self.out,
+                    "| `{}` | {} | {} |",
+                    change.field,
+                    code_cell(change.before.as_deref()),
+                    code_cell(change.after.as_deref())
+                );
+            }
+            self.out.push('\n');
         }
     }
 }

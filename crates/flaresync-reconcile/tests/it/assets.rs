@@ -210,7 +210,12 @@ async fn an_assets_only_worker_deploys_and_a_too_big_asset_stops_only_its_worker
     assert_eq!(media.outcome, WorkerOutcome::Blocked, "{report:#?}");
     let error = media.error.as_ref().expect("an error");
     assert_eq!(error.reason, "ConfigInvalid");
-    assert!(error.message.contains("\"video/huge.bin\" is 26214401 bytes"), "{error:?}");
+    assert!(
+        error
+            .message
+            .contains("\"video/huge.bin\" is 26214401 bytes"),
+        "{error:?}"
+    );
     let sent = writes(&requests_since(&emulator, before));
     assert!(
         sent.iter().all(|w| !w.contains("/scripts/media")),
