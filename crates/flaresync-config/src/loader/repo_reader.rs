@@ -38,13 +38,7 @@ impl<'t> Reader<'t> {
     /// Reads a repo path (following in-repo symlinks). `Ok(None)` if absent or not a file.
     pub fn read(&mut self, what: &str, path: &str) -> Result<Option<Vec<u8>>, ConfigError> {
         self.inputs.push(path.to_owned());
-        let real = resolve_symlinks(self.tree, path).map_err(|p| self.problem(what, p))?;
-        if real != path {
-            self.inputs.push(real.clone());
-        }
-        self.tree
-            .read(&real)
-            .map_err(|e| ConfigError::tree(path, e))
+        self.read_listed(what, path)
     }
 
     /// Reads a file found by [`Reader::list_files`]: its listed directory already is an input,

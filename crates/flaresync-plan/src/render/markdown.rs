@@ -282,18 +282,8 @@ impl WorkerStyle for MarkdownWorker<'_> {
     }
 
     fn settings(&mut self, changes: &[SettingChange]) {
-        self.out
-            .push_str("**Settings**\n\n| Setting | Before | After |\n|---|---|---|\n");
-        for change in changes {
-            let _ = writeln!(
-                self.out,
-                "| `{}` | {} | {} |",
-                change.field,
-                code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref())
-            );
-        }
-        self.out.push('\n');
+        self.out.push_str("**Settings**\n\n");
+        settings_table(self.out, "Setting", changes);
     }
 
     fn bundle(&mut self, before: Option<u64>, after: u64) {
@@ -358,20 +348,24 @@ impl WorkerStyle for MarkdownWorker<'_> {
             self.out.push('\n');
         }
         if !assets.config.is_empty() {
-            self.out
-                .push_str("| Assets setting | Before | After |\n|---|---|---|\n");
-            for change in &assets.config {
-                let _ = writeln!(
-                    self.out,
-                    "| `{}` | {} | {} |",
-                    change.field,
-                    code_cell(change.before.as_deref()),
-                    code_cell(change.after.as_deref())
-                );
-            }
-            self.out.push('\n');
+            settings_table(self.out, "Assets setting", &assets.config);
         }
     }
+}
+
+/// A `| <what> | Before | After |` table of setting changes.
+fn settings_table(out: &mut String, what: &str, changes: &[SettingChange]) {
+    let _ = writeln!(out, "| {what} | Before | After |\n|---|---|---|");
+    for change in changes {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            change.field,
+            code_cell(change.before.as_deref()),
+            code_cell(change.after.as_deref())
+        );
+    }
+    out.push('\n');
 }
 
 /// Section titles in Markdown.
