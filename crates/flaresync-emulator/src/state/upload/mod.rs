@@ -64,6 +64,10 @@ impl std::fmt::Debug for Upload {
                 *b = bindings::redact(b);
             }
         }
+        // The assets completion token is a credential (`x-sensitive` in Cloudflare's schema).
+        if let Some(jwt) = metadata.pointer_mut("/assets/jwt") {
+            *jwt = Value::String("[redacted]".into());
+        }
         f.debug_struct("Upload")
             .field("metadata", &metadata)
             .field("modules", &self.modules)
@@ -329,6 +333,11 @@ mod tests {
         };
         let text = format!("{upload:?}");
         assert!(!text.contains("hunter2"), "{text}");
+        let with_assets = Upload {
+            metadata: json!({"assets": {"jwt": "eyJ.secret.sig", "config": {}}}),
+            modules: Vec::new(),
+        };
+        assert!(!format!("{with_assets:?}").contains("secret"));
         assert!(text.contains("size: 4"), "{text}");
     }
 }
