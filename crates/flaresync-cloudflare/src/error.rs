@@ -205,6 +205,13 @@ pub enum Error {
         detail: String,
     },
 
+    /// A static assets upload could not complete (one of wrangler's fatal checks).
+    #[error("static assets of {script}: {problem}")]
+    Assets {
+        script: String,
+        problem: crate::assets_plan::AssetsProblem,
+    },
+
     /// The request could not be built from the given input.
     #[error("invalid request to cloudflare api {method} {path}: {detail}")]
     InvalidRequest {
@@ -272,6 +279,8 @@ impl Error {
             Error::RetriesExhausted { last, .. } | Error::RetriesPaused { last, .. } => {
                 last.is_transient()
             }
+            // The next session starts over; files already sent are not asked for again.
+            Error::Assets { .. } => true,
             Error::OutcomeUnknown { .. }
             | Error::VerificationFailed { .. }
             | Error::Decode { .. }
@@ -293,6 +302,7 @@ impl Error {
             Error::OutcomeUnknown { .. } | Error::VerificationFailed { .. } => "ApiOutcomeUnknown",
             Error::Decode { .. } => "ApiBadResponse",
             Error::InvalidRequest { .. } => "ApiInvalidRequest",
+            Error::Assets { .. } => "ApiAssetsIncomplete",
         }
     }
 }

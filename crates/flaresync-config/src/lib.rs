@@ -38,6 +38,7 @@
 //! compression needed) or above [`MAX_BUNDLE_GZIP_BYTES`] (10 MiB after gzip, Cloudflare's Paid
 //! plan limit, SPEC §6.3). The gzip size is only computed when the raw size could exceed it.
 
+pub mod assets;
 pub mod digest;
 pub mod error;
 pub mod loader;
@@ -55,6 +56,7 @@ pub mod wrangler;
 mod reader;
 mod source;
 
+pub use assets::{AssetFile, Assets, AssetsConfig, RunWorkerFirst};
 pub use digest::Digest;
 pub use error::{ConfigError, Location, MigrationPlanError, Warning};
 pub use loader::{
@@ -73,6 +75,6 @@ pub use source::{ConfigFormat, strip_jsonc};
 pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::{DirTree, EntryKind, SourceTree, TreeEntry, TreeError};
 pub use upload::{
-    KEEP_BINDINGS, MigrationsUpload, UploadKind, UploadOptions, migrations_to_upload,
+    AssetsToken, KEEP_BINDINGS, MigrationsUpload, UploadKind, UploadOptions, migrations_to_upload,
 };
 pub use wrangler::{ModuleSettings, ParsedConfig, parse_config};

@@ -10,13 +10,14 @@
 //! Files: [`request`] (one request as data), [`retry_loop`] (the loop and its verification),
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
-//! [`versions`], [`uploads`], [`deployments`], [`scripts`], [`secrets`], [`settings`]
-//! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2), [`triggers`]
-//! (zones, zone routes, custom domains, queue consumers).
+//! [`versions`], [`uploads`], [`assets`] (static assets), [`deployments`], [`scripts`],
+//! [`secrets`], [`settings`] (schedules, workers.dev, script settings), [`resources`] (KV, D1,
+//! Queues, R2), [`triggers`] (zones, zone routes, custom domains, queue consumers).
 //!
 //! Logging: one `debug` line per attempt, `warn` per retry, `info` per recovered write. Only
 //! method, path, status and timings are logged; headers and bodies never are.
 
+mod assets;
 mod deployments;
 mod form;
 mod interpret;
@@ -43,6 +44,8 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::metrics::{ClientMetrics, Recorder};
 use crate::retry::RetryPolicy;
 use crate::retry_quota::RetryQuota;
+
+pub use assets::{AssetsSession, AssetsSync};
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///
@@ -181,5 +184,11 @@ mod tests {
         assert_send(client.upload_version("s", &metadata, &[]));
         assert_send(client.create_deployment("s", &NewDeployment::single("v", None), false));
         assert_send(client.list_r2_buckets(Some("eu")));
+        let assets = flaresync_config::Assets {
+            directory: "public".into(),
+            config: flaresync_config::AssetsConfig::default(),
+            files: Vec::new(),
+        };
+        assert_send(client.sync_assets("s", &assets));
     }
 }

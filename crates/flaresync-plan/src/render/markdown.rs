@@ -2,13 +2,16 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff};
+use crate::diff::{
+    AssetsDiff, BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff,
+};
 use crate::migrations::describe_step;
 use crate::model::{Action, Finding, MigrationsPayload, Plan, UploadMode, WorkerPlan};
 use crate::rules::short;
 
 use super::sections::{
-    ListItems, Section, WorkerStyle, against, bytes, ensure_newline, modules_unknown, write_worker,
+    ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
+    ensure_newline, modules_unknown, write_worker,
 };
 use super::summary::{describe_step_line, has_details, live_state, summary, verdict};
 
@@ -279,18 +282,8 @@ impl WorkerStyle for MarkdownWorker<'_> {
     }
 
     fn settings(&mut self, changes: &[SettingChange]) {
-        self.out
-            .push_str("**Settings**\n\n| Setting | Before | After |\n|---|---|---|\n");
-        for change in changes {
-            let _ = writeln!(
-                self.out,
-                "| `{}` | {} | {} |",
-                change.field,
-                code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref())
-            );
-        }
-        self.out.push('\n');
+        self.out.push_str("**Settings**\n\n");
+        settings_table(self.out, "Setting", changes);
     }
 
     fn bundle(&mut self, before: Option<u64>, after: u64) {
@@ -326,6 +319,53 @@ impl WorkerStyle for MarkdownWorker<'_> {
             }
         }
     }
+
+    fn assets(&mut self, assets: &AssetsDiff) {
+        let _ = writeln!(
+            self.out,
+            "**Static assets**: {}\n",
+            assets_summary(assets, "→")
+        );
+        if !assets.files.is_empty() {
+            self.out
+                .push_str("| File | Change | Size |\n|---|---|---|\n");
+            for file in assets.files.iter().take(MAX_ASSET_LINES) {
+                let _ = writeln!(
+                    self.out,
+                    "| `{}` | {} | {} |",
+                    file.path.replace('|', "\\|"),
+                    file.change.label(),
+                    asset_sizes(file, "→")
+                );
+            }
+            if assets.files.len() > MAX_ASSET_LINES {
+                let _ = writeln!(
+                    self.out,
+                    "| … | {} more files | |",
+                    assets.files.len() - MAX_ASSET_LINES
+                );
+            }
+            self.out.push('\n');
+        }
+        if !assets.config.is_empty() {
+            settings_table(self.out, "Assets setting", &assets.config);
+        }
+    }
+}
+
+/// A `| <what> | Before | After |` table of setting changes.
+fn settings_table(out: &mut String, what: &str, changes: &[SettingChange]) {
+    let _ = writeln!(out, "| {what} | Before | After |\n|---|---|---|");
+    for change in changes {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            change.field,
+            code_cell(change.before.as_deref()),
+            code_cell(change.after.as_deref())
+        );
+    }
+    out.push('\n');
 }
 
 /// Section titles in Markdown.

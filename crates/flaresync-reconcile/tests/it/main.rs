@@ -1,5 +1,6 @@
 //! Integration tests of flaresync-reconcile (one test binary, one module per area).
 
+mod assets;
 mod cost;
 mod crash;
 mod drift_health;

@@ -4,6 +4,7 @@
 //! Every write is preceded by a journal intent (`started`) and followed by its outcome; a
 //! journal failure aborts the pass (no write without its intent on disk).
 
+mod assets;
 mod consumers_plan;
 mod deploy;
 pub(super) mod own_writes;

@@ -1,7 +1,10 @@
 //! One planner step: upload a version, deploy a version, upload a script (creates and deploys,
-//! with migrations), or write non-versioned settings. Each is journaled before and after.
+//! with migrations), or write non-versioned settings. Each is journaled before and after. An
+//! upload of a Worker with static assets first uploads what Cloudflare lacks of them.
 
-use flaresync_config::{Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
+use flaresync_config::{
+    AssetsToken, Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec,
+};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use flaresync_plan::{
     DeployTarget, Desired, LiveDeployment, LiveVersion, LiveWorker, MigrationsPayload, Step,
@@ -9,6 +12,7 @@ use flaresync_plan::{
 use tracing::info;
 
 use super::{
+    assets::upload_assets,
     deploy::{DeployRequest, deploy},
     own_writes::script_upload_records,
     settings::apply_settings,
@@ -97,13 +101,20 @@ impl StepFrame<'_> {
         &self,
         kind: UploadKind,
         migrations: Option<MigrationsUpload>,
+        assets_token: Option<AssetsToken>,
     ) -> UploadOptions {
         UploadOptions {
             kind,
             tag: Some(self.input.source.tag.clone()),
             message: Some(self.input.source.message.clone()),
             migrations,
+            assets_token,
         }
+    }
+
+    /// The completion token of this Worker's static assets, uploading what Cloudflare lacks.
+    async fn assets_token(&self, report: &mut WorkerReport) -> Result<Option<AssetsToken>, Error> {
+        upload_assets(self.input.ctx, self.worker, self.spec, report).await
     }
 }
 
@@ -125,12 +136,12 @@ pub(super) async fn apply_step(
         live,
     };
     match step {
-        Step::UploadVersion { .. } => upload_version(&frame, writes).await,
+        Step::UploadVersion { .. } => upload_version(&frame, writes, report).await,
         Step::Deploy { version, force, .. } => {
             deploy_version(&frame, version, *force, writes).await
         }
         Step::ScriptUpload { migrations, .. } => {
-            upload_script(&frame, migrations.as_ref(), writes).await
+            upload_script(&frame, migrations.as_ref(), writes, report).await
         }
         Step::SyncSettings { fields, .. } => {
             let written = sync_settings(&frame, fields, report).await?;
@@ -140,7 +151,11 @@ pub(super) async fn apply_step(
     }
 }
 
-async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Result<(), Error> {
+async fn upload_version(
+    frame: &StepFrame<'_>,
+    writes: &mut WorkerWrites,
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
     let (worker, head) = (frame.worker, frame.head());
     frame.journal(
         &frame
@@ -163,9 +178,14 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
             "found, uploaded by another flaresync",
         );
     }
-    let metadata = frame
-        .spec
-        .upload_metadata(&frame.upload_options(UploadKind::Version, None));
+    let assets_token = match frame.assets_token(report).await {
+        Ok(token) => token,
+        Err(error) => return frame.failed(JournalAction::Upload, error),
+    };
+    let metadata =
+        frame
+            .spec
+            .upload_metadata(&frame.upload_options(UploadKind::Version, None, assets_token));
     let client = &frame.input.ctx.client;
     match client
         .upload_version(worker, &metadata, &frame.spec.modules)
@@ -310,6 +330,7 @@ async fn upload_script(
     frame: &StepFrame<'_>,
     migrations: Option<&MigrationsPayload>,
     writes: &mut WorkerWrites,
+    report: &mut WorkerReport,
 ) -> Result<(), Error> {
     let (worker, head) = (frame.worker, frame.head());
     frame.journal(
@@ -326,9 +347,15 @@ async fn upload_script(
         new_tag: payload.new_tag.clone(),
         steps: payload.steps.clone(),
     });
-    let metadata = frame
-        .spec
-        .upload_metadata(&frame.upload_options(UploadKind::Script, migrations));
+    let assets_token = match frame.assets_token(report).await {
+        Ok(token) => token,
+        Err(error) => return frame.failed(JournalAction::Deploy, error),
+    };
+    let metadata = frame.spec.upload_metadata(&frame.upload_options(
+        UploadKind::Script,
+        migrations,
+        assets_token,
+    ));
     let ctx = frame.input.ctx;
     let uploaded = match ctx
         .client
