@@ -210,7 +210,7 @@ impl RepoConfig {
             match &o.rollout {
                 None => {}
                 Some(RolloutSetting::Off) => policy.rollout = None,
-                Some(RolloutSetting::On(rollout)) => policy.rollout = Some(rollout.clone()),
+                Some(RolloutSetting::On(rollout)) => policy.rollout = Some((**rollout).clone()),
             }
             policy.skip = o.skip.unwrap_or(false);
         }
@@ -282,7 +282,7 @@ pub fn parse_repo_config(
     config.d1_blocks_rollback = top.bool(&cx, "d1_blocks_rollback")?.unwrap_or(true);
     if let Some(node) = top.get("rollout") {
         config.rollout = match crate::rollout::read_setting(&mut cx, node, "rollout", false)? {
-            RolloutSetting::On(rollout) => Some(rollout),
+            RolloutSetting::On(rollout) => Some(*rollout),
             RolloutSetting::Off => None,
         };
     }

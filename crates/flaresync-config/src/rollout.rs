@@ -132,7 +132,7 @@ pub struct PrometheusCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum RolloutSetting {
     Off,
-    On(Rollout),
+    On(Box<Rollout>),
 }
 
 mod millis {
@@ -164,7 +164,7 @@ pub(crate) fn read_setting(
             let mut table = Tbl::new(cx, node, path)?;
             let rollout = read_rollout(cx, &mut table)?;
             table.finish(cx, &[]);
-            Ok(RolloutSetting::On(rollout))
+            Ok(RolloutSetting::On(Box::new(rollout)))
         }
     }
 }
