@@ -63,6 +63,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pass;
 pub mod policy;
+pub mod rollout;
 pub mod runner;
 pub mod scheduler;
 pub mod server;

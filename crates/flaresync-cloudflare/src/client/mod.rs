@@ -10,6 +10,7 @@
 //! Files: [`request`] (one request as data), [`retry_loop`] (the loop and its verification),
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
+//! [`graphql`] (the analytics API),
 //! [`versions`], [`uploads`], [`deployments`], [`scripts`], [`secrets`], [`settings`]
 //! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2).
 //!
@@ -18,6 +19,7 @@
 
 mod deployments;
 mod form;
+mod graphql;
 mod interpret;
 mod pages;
 mod request;

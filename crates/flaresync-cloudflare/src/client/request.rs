@@ -28,6 +28,8 @@ pub(super) struct Request<'a> {
     pub(super) headers: Vec<(&'static str, String)>,
     pub(super) body: Body<'a>,
     pub(super) idempotency: Idempotency,
+    /// The answer is GraphQL's `{data, errors}`, not the REST envelope.
+    pub(super) graphql: bool,
 }
 
 impl<'a> Request<'a> {
@@ -44,6 +46,7 @@ impl<'a> Request<'a> {
             headers: Vec::new(),
             body: Body::Empty,
             idempotency,
+            graphql: false,
         }
     }
 
@@ -73,6 +76,12 @@ impl<'a> Request<'a> {
                 detail: format!("{problem}: {e}"),
             }),
         }
+    }
+
+    /// Reads the answer as GraphQL's `{data, errors}` (see [`super::interpret::graphql`]).
+    pub(super) fn graphql(mut self) -> Self {
+        self.graphql = true;
+        self
     }
 
     pub(super) fn idempotency(mut self, idempotency: Idempotency) -> Self {
