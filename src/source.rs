@@ -66,7 +66,13 @@ impl Opened {
         {
             source.set_last_head(Some(oid));
         }
-        Context::new(source, client, &journal, repo_config)
+        let options = flaresync_reconcile::ContextOptions {
+            github: flaresync_reconcile::github::GithubConfig::from_lookup(|name| {
+                std::env::var(name).ok()
+            }),
+            ..Default::default()
+        };
+        Context::with_options(source, client, &journal, repo_config, options)
             .with_context(|| format!("cannot open the journal {}", journal.display()))
     }
 }

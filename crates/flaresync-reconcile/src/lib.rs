@@ -58,6 +58,7 @@ pub mod conditions;
 pub mod convert;
 pub mod drift;
 pub mod error;
+pub mod github;
 pub mod health;
 pub mod metrics;
 pub mod observe;

@@ -26,6 +26,9 @@ pub struct ContextOptions {
     /// Attempts and pause of each health check.
     pub health_attempts: u32,
     pub health_interval: Duration,
+    /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
+    /// branch is pushed, no pull request).
+    pub github: Option<crate::github::GithubConfig>,
 }
 
 impl Default for ContextOptions {
@@ -35,6 +38,7 @@ impl Default for ContextOptions {
             health_http: reqwest::Client::new(),
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
+            github: None,
         }
     }
 }

@@ -112,6 +112,9 @@ pub async fn traffic(
     until: DateTime<Utc>,
     quantile: LatencyQuantile,
 ) -> Result<BTreeMap<String, Traffic>, flaresync_cloudflare::Error> {
+    // The dataset takes whole seconds: the window is widened to them (the last partial second
+    // would otherwise be cut off).
+    let until = until + chrono::Duration::seconds(1);
     let variables = json!({
         "account": client.account_id(),
         "script": script,

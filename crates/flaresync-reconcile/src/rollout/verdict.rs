@@ -75,6 +75,10 @@ impl Check {
     }
 }
 
+// Every measured value is a finite number or +inf (a ratio over a zero latency), never NaN.
+impl Eq for Check {}
+impl Eq for Analysed {}
+
 /// A whole analysis: its checks and their combined verdict (any Failed fails; else any
 /// Inconclusive is Inconclusive; no check at all is Inconclusive).
 #[derive(Debug, Clone, PartialEq, Serialize)]

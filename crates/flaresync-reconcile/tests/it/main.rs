@@ -3,6 +3,7 @@
 mod crash;
 mod drift_health;
 mod legality;
+mod rollout;
 mod run;
 mod runner;
 mod server;

@@ -4,11 +4,11 @@
 //! Every write is preceded by a journal intent (`started`) and followed by its outcome; a
 //! journal failure aborts the pass (no write without its intent on disk).
 
-mod deploy;
-mod restore;
+pub(super) mod deploy;
+pub(super) mod restore;
 mod settings;
 mod settings_check;
-mod step;
+pub(super) mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +33,7 @@ pub(super) async fn apply(
     memory: &mut Memory,
     plan: &Plan,
     hold: &BTreeSet<String>,
+    gradual: &super::rollout::Gradual,
     reports: &mut BTreeMap<String, WorkerReport>,
 ) -> Result<(), Error> {
     let order = Ordering::new(plan, memory, reports);
@@ -55,7 +56,24 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        if let Err(error) = step::apply_step(input, step, worker_writes, report).await {
+        let result = match (gradual.get(&worker), step) {
+            // A forward deploy of a Worker with a rollout strategy: its first step.
+            (Some(rollout), flaresync_plan::Step::Deploy { version, .. }) => {
+                let stable = order.previous_active.get(&worker);
+                super::rollout::start(
+                    input,
+                    &worker,
+                    rollout,
+                    version,
+                    stable,
+                    worker_writes,
+                    report,
+                )
+                .await
+            }
+            _ => step::apply_step(input, step, worker_writes, report).await,
+        };
+        if let Err(error) = result {
             if matches!(error, Error::Journal(_)) {
                 return Err(error);
             }
@@ -81,7 +99,7 @@ pub(super) async fn apply(
 
 /// A Worker's active version before the pass.
 #[derive(Debug, Clone)]
-pub(super) struct Previous {
+pub(in crate::pass) struct Previous {
     pub version: String,
     /// The commit it was built from, when known.
     pub commit: Option<String>,
@@ -246,7 +264,8 @@ async fn worker_done(
             interval: ctx.options.health_interval,
             ..check
         });
-    if let (Some(check), true) = (check, done.traffic_changed) {
+    // A rollout's first step: its analysis (probes included) replaces the health check.
+    if let (Some(check), true) = (check, done.traffic_changed && !done.gradual) {
         let outcome = health::run_check(&ctx.options.health_http, &check).await;
         report.health = Some(outcome.clone());
         report.health_url = Some(health::display_url(&check.url));

@@ -123,6 +123,7 @@ async fn restore(
         force: false,
         action: JournalAction::Rollback,
         description: &description,
+        split: None,
     };
     let record = |action: JournalAction, outcome: Outcome| {
         Entry::new(worker, action, outcome, input.trigger.clone())
@@ -142,7 +143,7 @@ async fn restore(
 
 /// Puts back the non-versioned settings (`fields`) that this pass wrote, as they were at the
 /// restored version's commit. A failure other than the journal's is a note in the report.
-async fn restore_settings(
+pub(in crate::pass) async fn restore_settings(
     input: &PassInput<'_>,
     worker: &str,
     previous: &super::Previous,

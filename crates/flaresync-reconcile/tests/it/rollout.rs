@@ -1,0 +1,430 @@
+//! Progressive rollouts on real traffic: the emulator's data plane runs the Workers on workerd,
+//! the test sends requests through it, and flaresync analyses the canary from the GraphQL
+//! analytics those requests produce. Step intervals are short (config durations); the tests
+//! run passes until the rollout ends, never asserting on time.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_journal::{Action as JournalAction, Outcome};
+use flaresync_reconcile::{Context, SyncOptions, SyncReport, TriggerSource, sync_once};
+
+use super::support::{Repo, context, emulator, journal_path};
+
+/// A module Worker answering `body`; `extra` goes first in `fetch` (a throw, a sleep).
+fn module(body: &str, extra: &str) -> String {
+    format!(
+        "let n = 0;\nexport default {{ async fetch(request) {{ n++; {extra} return new Response({body:?}); }} }};\n"
+    )
+}
+
+/// Throws on every fifth request: a 20% error rate.
+const THROWS_20_PERCENT: &str = "if (n % 5 === 0) throw new Error(\"boom\");";
+const SLEEPS: &str = "await new Promise((resolve) => setTimeout(resolve, 300));";
+
+/// A rollout that moves fast enough for a test: 10% then 50%, short steps and bake.
+const FAST_ROLLOUT: &str = "[rollout]\nsteps = [10, 50]\nstep_interval = \"300ms\"\nbake = \"300ms\"\nmin_requests = 5\nlatency_tolerance_ms = 100\n";
+
+struct Scenario {
+    emu: TestEmulator,
+    repo: Repo,
+    _state: tempfile::TempDir,
+    ctx: Arc<Context>,
+    data: std::net::SocketAddr,
+    http: reqwest::Client,
+}
+
+/// The emulator with its data plane, a repository holding `workers` (name, module source) and
+/// `config`, committed and deployed (first deploys go out at 100%). `None` without workerd
+/// when `FLARESYNC_SKIP_WORKERD` is set.
+async fn scenario(workers: &[(&str, String)], config: &str) -> Option<Scenario> {
+    let emu = emulator().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let repo_cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let Some(data) = emu
+        .start_data_plane(&state.path().join("dataplane"), Some(&repo_cache))
+        .await
+    else {
+        assert!(
+            std::env::var_os("FLARESYNC_SKIP_WORKERD").is_some(),
+            "workerd is not installed: run crates/flaresync-emulator/scripts/install-workerd.sh (or set FLARESYNC_SKIP_WORKERD=1)"
+        );
+        return None;
+    };
+    let mut repo = Repo::new();
+    for (name, source) in workers {
+        repo.worker(name, "unused");
+        repo.write(&format!("workers/{name}/index.js"), source);
+    }
+    repo.write("flaresync.toml", config);
+    repo.commit("first");
+    let ctx = context(&repo, &emu, &journal_path(&state));
+    let scenario = Scenario {
+        emu,
+        repo,
+        _state: state,
+        ctx,
+        data,
+        http: reqwest::Client::new(),
+    };
+    let report = scenario.sync().await;
+    assert!(report.converged(), "{report:#?}");
+    for (name, _) in workers {
+        scenario.until_answers(name).await;
+    }
+    Some(scenario)
+}
+
+impl Scenario {
+    async fn sync(&self) -> SyncReport {
+        sync_once(
+            &self.ctx,
+            SyncOptions {
+                dry_run: false,
+                trigger: TriggerSource::Cli,
+            },
+        )
+        .await
+        .expect("pass runs")
+    }
+
+    /// One request through the data plane; its status.
+    async fn request(&self, script: &str) -> u16 {
+        self.request_with(script, &[]).await
+    }
+
+    async fn request_with(&self, script: &str, headers: &[(&str, String)]) -> u16 {
+        self.answer(script, headers).await.0
+    }
+
+    /// One request through the data plane: status and body.
+    async fn answer(&self, script: &str, headers: &[(&str, String)]) -> (u16, String) {
+        let mut request = self
+            .http
+            .get(format!("http://{}/", self.data))
+            .header("host", format!("{script}.flaresync-emulator.workers.dev"));
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap_or_default())
+            }
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    async fn traffic(&self, script: &str, count: usize) {
+        for _ in 0..count {
+            self.request(script).await;
+        }
+    }
+
+    /// Waits (polling the data plane) until `script` answers 200.
+    async fn until_answers(&self, script: &str) {
+        for _ in 0..500 {
+            if self.request(script).await == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{script} never answered 200 on the data plane");
+    }
+
+    /// Starts the rollout of the commit just made (one pass) and waits until the data plane
+    /// runs its canary, which answers `body` (a new version takes a moment to start on workerd;
+    /// until then the override header names a version the data plane does not know yet).
+    async fn start_rollout(&self, script: &str, body: &str) -> SyncReport {
+        let report = self.sync().await;
+        let canary = self.shares(script).await[0].0.clone();
+        let pin = [(
+            "cloudflare-workers-version-overrides",
+            format!("{script}=\"{canary}\""),
+        )];
+        for _ in 0..500 {
+            let (status, answered) = self.answer(script, &pin).await;
+            if status == 200 && answered == body || status == 500 {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the canary {canary} of {script} never answered on the data plane");
+    }
+
+    /// The active deployment as (version, percentage) pairs, read through the test's own client.
+    async fn shares(&self, script: &str) -> Vec<(String, u32)> {
+        let url = format!(
+            "{}/accounts/{}/workers/scripts/{script}/deployments",
+            self.emu.base_url(),
+            self.emu.account_id()
+        );
+        let answer: serde_json::Value = self
+            .http
+            .get(url)
+            .bearer_auth(self.emu.token())
+            .send()
+            .await
+            .expect("api answers")
+            .json()
+            .await
+            .expect("json");
+        answer["result"]["deployments"][0]["versions"]
+            .as_array()
+            .map(|versions| {
+                versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["version_id"].as_str().unwrap_or_default().to_owned(),
+                            v["percentage"].as_f64().unwrap_or_default() as u32,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Commits `source` as the module of `script`.
+    fn change(&mut self, script: &str, source: &str, message: &str) -> String {
+        self.repo
+            .write(&format!("workers/{script}/index.js"), source);
+        self.repo.commit(message)
+    }
+
+    /// Runs passes with `per_pass` requests to `script` before each, until the rollout of
+    /// `script` has ended (at most `passes`); returns the canary share after every pass.
+    async fn drive(&self, script: &str, per_pass: usize, passes: usize) -> (Vec<u32>, SyncReport) {
+        let mut weights = Vec::new();
+        let mut last = None;
+        for _ in 0..passes {
+            self.traffic(script, per_pass).await;
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            let report = self.sync().await;
+            let shares = self.shares(script).await;
+            weights.push(shares.first().map(|(_, p)| *p).unwrap_or_default());
+            let ended = journal_has(&self.ctx, script, "rollout_completed")
+                || journal_has(&self.ctx, script, "rollout_aborted")
+                || phase_of(&report, script) == Some("paused".into());
+            last = Some(report);
+            if ended {
+                break;
+            }
+        }
+        (weights, last.expect("at least one pass"))
+    }
+}
+
+fn journal_has(ctx: &Context, worker: &str, action: &str) -> bool {
+    entries(ctx, worker, action).next().is_some()
+}
+
+fn entries<'a>(
+    ctx: &'a Context,
+    worker: &str,
+    action: &'a str,
+) -> impl Iterator<Item = flaresync_journal::Recorded> + 'a {
+    ctx.journal()
+        .history(worker)
+        .expect("journal reads")
+        .into_iter()
+        .filter(move |r| r.entry.action == JournalAction::Other(action.into()))
+}
+
+fn phase_of(report: &SyncReport, worker: &str) -> Option<String> {
+    let worker = report.workers.iter().find(|w| w.worker == worker)?;
+    let rollout = serde_json::to_value(worker.rollout.as_ref()?).ok()?;
+    rollout["phase"].as_str().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_canary_is_promoted_through_every_step() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    s.change("api", &module("v2", ""), "v2");
+    let report = s.start_rollout("api", "v2").await;
+    assert_eq!(
+        phase_of(&report, "api").as_deref(),
+        Some("progressing"),
+        "{report:#?}"
+    );
+    let shares = s.shares("api").await;
+    assert_eq!(
+        shares.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        vec![10, 90]
+    );
+    let canary = shares[0].0.clone();
+
+    let (weights, report) = s.drive("api", 60, 20).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_completed"),
+        "{weights:?} {report:#?}"
+    );
+    assert_eq!(s.shares("api").await, vec![(canary.clone(), 100)]);
+    // Every step went through Cloudflare in order: 10% (start), 50%, 100%.
+    let steps: Vec<String> = entries(&s.ctx, "api", "rollout_step")
+        .filter(|r| r.entry.outcome == Outcome::Success)
+        .map(|r| r.entry.message)
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    for (step, weight) in steps
+        .iter()
+        .zip(["1/3 at 10%", "2/3 at 50%", "3/3 at 100%"])
+    {
+        assert!(
+            step.starts_with(&format!("rollout step {weight}")),
+            "{steps:?}"
+        );
+    }
+    let analyses: Vec<Outcome> = entries(&s.ctx, "api", "rollout_analysis")
+        .map(|r| r.entry.outcome)
+        .collect();
+    assert_eq!(
+        analyses,
+        vec![Outcome::Success; 3],
+        "two steps and the bake passed"
+    );
+    // One version per commit: no duplicate uploads along the way.
+    assert_eq!(
+        s.ctx
+            .client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len(),
+        2
+    );
+    // The deployments carry the step and the commit (what `wrangler deployments list` shows).
+    let deployments = s.ctx.client().list_deployments("api").await.expect("lists");
+    let message = deployments[deployments.len() - 2]
+        .annotations
+        .message
+        .clone();
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("rollout step 1/3 at 10%") && m.contains("of commit")),
+        "{message:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_throwing_on_a_fifth_of_requests_is_aborted_and_its_commit_rejected() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    let stable = s.shares("api").await[0].0.clone();
+    let bad = s.change("api", &module("v2", THROWS_20_PERCENT), "v2 throws");
+    s.start_rollout("api", "v2").await;
+    let (weights, report) = s.drive("api", 150, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    assert!(
+        weights.iter().all(|w| *w != 50),
+        "never promoted: {weights:?}"
+    );
+    assert_eq!(s.shares("api").await, vec![(stable.clone(), 100)]);
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(analysis.entry.outcome, Outcome::Failure);
+    assert!(
+        analysis.entry.message.contains("canary error rate"),
+        "{}",
+        analysis.entry.message
+    );
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    let error = api.error.as_ref().expect("an error");
+    assert!(
+        error.message.contains("rollout of commit"),
+        "{}",
+        error.message
+    );
+    // Rejected: later passes leave the stable version alone while Git still says `bad`.
+    let again = s.sync().await;
+    assert_eq!(s.shares("api").await, vec![(stable, 100)], "{again:#?}");
+    assert_eq!(s.repo.head(), bad);
+    assert_eq!(
+        s.ctx
+            .client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_canary_is_aborted_on_latency() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    let stable = s.shares("api").await[0].0.clone();
+    s.change("api", &module("v2", SLEEPS), "v2 sleeps");
+    s.start_rollout("api", "v2").await;
+    let (weights, report) = s.drive("api", 80, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(analysis.entry.outcome, Outcome::Failure);
+    assert!(
+        analysis
+            .entry
+            .message
+            .contains("latency failed: canary p99"),
+        "{}",
+        analysis.entry.message
+    );
+    assert_eq!(s.shares("api").await, vec![(stable, 100)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_without_traffic_is_inconclusive_and_pauses() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    s.change("api", &module("v2", ""), "v2");
+    s.sync().await;
+    let (weights, report) = s.drive("api", 0, 5).await;
+    assert_eq!(
+        phase_of(&report, "api").as_deref(),
+        Some("paused"),
+        "{weights:?} {report:#?}"
+    );
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(
+        analysis.entry.outcome,
+        Outcome::Skipped,
+        "inconclusive, not passed"
+    );
+    assert!(
+        analysis
+            .entry
+            .message
+            .contains("0 canary requests, fewer than min_requests 5"),
+        "{}",
+        analysis.entry.message
+    );
+    // Paused at 10%: further passes leave the split alone.
+    s.sync().await;
+    let shares: Vec<u32> = s.shares("api").await.iter().map(|(_, p)| *p).collect();
+    assert_eq!(shares, vec![10, 90]);
+}
