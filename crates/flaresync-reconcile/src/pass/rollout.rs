@@ -230,6 +230,34 @@ async fn deploy_step(
     Ok(())
 }
 
+/// Deploys the next step of an open rollout; returns when it is to be analysed.
+async fn set_weight(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    rollout: &Rollout,
+    step: &StepRequest<'_>,
+    observed: &mut Observed,
+    report: &mut WorkerReport,
+) -> Result<DateTime<Utc>, Error> {
+    let mut writes = WorkerWrites::default();
+    deploy_step(input, rollout, step, &mut writes).await?;
+    memory.workers.remove(step.worker);
+    observed.steps.push(machine::StepTaken {
+        index: step.index,
+        weight: step.weight,
+        at: Utc::now(),
+    });
+    observed.promote = false;
+    observed.paused = None;
+    if let Some((version, deployment)) = writes.deployed {
+        report.outcome = WorkerOutcome::Applied {
+            version_id: Some(version),
+            deployment_id: Some(deployment),
+        };
+    }
+    Ok(Utc::now() + chrono_of(wait_of(rollout, step.weight)))
+}
+
 /// How long a step at `weight` lasts before its analysis.
 fn wait_of(rollout: &Rollout, weight: u8) -> Duration {
     if weight >= 100 {
@@ -282,7 +310,6 @@ async fn advance(
     match &next {
         Next::WaitUntil(at) => next_check = Some(*at),
         Next::SetWeight { index, weight } => {
-            let mut writes = WorkerWrites::default();
             let step = StepRequest {
                 worker,
                 canary: &found.canary,
@@ -290,22 +317,8 @@ async fn advance(
                 index: *index,
                 weight: *weight,
             };
-            deploy_step(input, rollout, &step, &mut writes).await?;
-            memory.workers.remove(worker);
-            observed.steps.push(machine::StepTaken {
-                index: *index,
-                weight: *weight,
-                at: Utc::now(),
-            });
-            observed.promote = false;
-            observed.paused = None;
-            next_check = Some(Utc::now() + chrono_of(wait_of(rollout, *weight)));
-            if let Some((version, deployment)) = writes.deployed {
-                report.outcome = WorkerOutcome::Applied {
-                    version_id: Some(version),
-                    deployment_id: Some(deployment),
-                };
-            }
+            next_check =
+                Some(set_weight(input, memory, rollout, &step, &mut observed, report).await?);
         }
         Next::Complete => {
             record_ending(

@@ -165,31 +165,14 @@ async fn put_back(
     let active_is_new = deployments
         .first()
         .is_some_and(|d| d.versions.iter().any(|v| is_new(&v.version_id)));
-    let outcome = match (&previous, changed.script_upload) {
-        (None, _) => format!(
-            "no automatic rollback possible: commit {} created it, there is no earlier version; roll forward with a fix",
-            short(abort.commit)
-        ),
-        (Some(_), true) if active_is_new => format!(
-            "no automatic rollback possible: commit {} applied a Durable Object migration and Cloudflare refuses a rollback across it (FS002); roll forward with a fix",
-            short(abort.commit)
-        ),
-        (Some(version), _) if !active_is_new => format!("already back on version {version}"),
-        (Some(version), _) => match rollback(input, worker, version, abort, report).await? {
-            true => {
-                let previous = Previous {
-                    version: version.clone(),
-                    commit: memory
-                        .workers
-                        .get(worker)
-                        .and_then(|cached| cached.commits.get(version).cloned()),
-                };
-                if !changed.settings.is_empty() {
-                    restore_settings(input, worker, &previous, &changed.settings, report).await?;
-                }
-                format!("version {version} serves again")
+    let outcome = match refusal(abort.commit, previous.as_deref(), changed, active_is_new) {
+        Some(refused) => refused,
+        None => match &previous {
+            Some(version) if active_is_new => {
+                restore(input, memory, worker, version, abort, changed, report).await?
             }
-            false => "the rollback failed; see the notes".to_owned(),
+            Some(version) => format!("already back on version {version}"),
+            None => "nothing to put back".to_owned(),
         },
     };
     if outcome.starts_with("no automatic rollback") {
@@ -246,6 +229,58 @@ async fn put_back(
         reason: abort.reason.to_owned(),
     });
     Ok(outcome)
+}
+
+/// Pure: why Cloudflare will not put the Worker back, if it will not (legality: a first deploy
+/// has no earlier version; a Durable Object migration cannot be rolled back across, FS002).
+fn refusal(
+    commit: &str,
+    previous: Option<&str>,
+    changed: &Changed,
+    active_is_new: bool,
+) -> Option<String> {
+    match previous {
+        None => Some(format!(
+            "no automatic rollback possible: commit {} created it, there is no earlier version; roll forward with a fix",
+            short(commit)
+        )),
+        Some(_) if changed.script_upload && active_is_new => Some(format!(
+            "no automatic rollback possible: commit {} applied a Durable Object migration and Cloudflare refuses a rollback across it (FS002); roll forward with a fix",
+            short(commit)
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Deploys `version` again and restores the settings the commit wrote; says what happened.
+async fn restore(
+    input: &PassInput<'_>,
+    memory: &Memory,
+    worker: &str,
+    version: &str,
+    abort: &Abort<'_>,
+    changed: &Changed,
+    report: &mut WorkerReport,
+) -> Result<String, Error> {
+    if !rollback(input, worker, version, abort, report).await? {
+        return Ok("the rollback failed; see the notes".to_owned());
+    }
+    // Settings are put back as Git had them just before the commit (they are not versioned:
+    // the version's own commit may be older than the last settings change).
+    let before = super::source::parent_of(input.ctx.git.clone(), abort.commit.to_owned()).await;
+    let previous = Previous {
+        version: version.to_owned(),
+        commit: before.or_else(|| {
+            memory
+                .workers
+                .get(worker)
+                .and_then(|cached| cached.commits.get(version).cloned())
+        }),
+    };
+    if !changed.settings.is_empty() {
+        restore_settings(input, worker, &previous, &changed.settings, report).await?;
+    }
+    Ok(format!("version {version} serves again"))
 }
 
 /// Deploys `version` at 100%. Returns whether it serves; a failure other than the journal's is

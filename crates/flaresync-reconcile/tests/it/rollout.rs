@@ -428,3 +428,205 @@ async fn a_canary_without_traffic_is_inconclusive_and_pauses() {
     let shares: Vec<u32> = s.shares("api").await.iter().map(|(_, p)| *p).collect();
     assert_eq!(shares, vec![10, 90]);
 }
+
+/// A stand-in for GitHub's REST API that records the pull requests it is asked to open.
+async fn github_recorder() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
+    use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
+    type Seen = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+    let seen: Seen = Arc::default();
+    async fn pulls(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        seen.lock().expect("lock").push((auth, body));
+        (
+            axum::http::StatusCode::CREATED,
+            Json(
+                serde_json::json!({"number": 1, "html_url": "https://github.test/acme/config/pull/1"}),
+            ),
+        )
+    }
+    let app = Router::new()
+        .route("/repos/acme/config/pulls", post(pulls))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_proposes_a_revert() {
+    let config = "[workers.api]\ndepends_on = [\"auth\"]\n\
+                  rollout = { steps = [10, 50], step_interval = \"300ms\", bake = \"300ms\", min_requests = 5, latency_tolerance_ms = 100 }\n";
+    let workers = [
+        ("api", module("api v1", "")),
+        ("auth", module("auth v1", "")),
+    ];
+    let Some(mut s) = scenario(&workers, config).await else {
+        return;
+    };
+    // The remote the revert is pushed to, and GitHub.
+    let remote = tempfile::tempdir().expect("tempdir");
+    let remote_path = remote.path().join("config.git");
+    s.repo.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        remote_path.to_str().expect("utf-8"),
+    ]);
+    s.repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        remote_path.to_str().expect("utf-8"),
+    ]);
+    let (github_url, pulls) = github_recorder().await;
+    let options = flaresync_reconcile::ContextOptions {
+        github: Some(flaresync_reconcile::github::GithubConfig {
+            api_url: github_url,
+            repository: "acme/config".into(),
+            token: "gh-test-token".into(),
+        }),
+        ..super::support::options()
+    };
+    let source = flaresync_git::GitSource::open_local(s.repo.path(), "main").expect("opens");
+    s.ctx = Arc::new(
+        Context::with_options(
+            source,
+            s.ctx.client().clone(),
+            s._state.path().join("journal.sqlite"),
+            flaresync_config::RepoConfig::default(),
+            options,
+        )
+        .expect("context"),
+    );
+    let crons = |s: &Scenario| {
+        let ctx = s.ctx.clone();
+        async move {
+            let mut crons: Vec<String> = ctx
+                .client()
+                .list_schedules("auth")
+                .await
+                .expect("schedules")
+                .into_iter()
+                .map(|schedule| schedule.cron)
+                .collect();
+            crons.sort();
+            crons
+        }
+    };
+    // auth gets a cron and keeps it: the first state.
+    s.repo.write(
+        "workers/auth/wrangler.toml",
+        "name = \"auth\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n[triggers]\ncrons = [\"*/5 * * * *\"]\n",
+    );
+    s.repo.commit("auth cron");
+    s.sync().await;
+    assert_eq!(crons(&s).await, vec!["*/5 * * * *".to_owned()]);
+    let stable_api = s.shares("api").await[0].0.clone();
+    let stable_auth = s.shares("auth").await[0].0.clone();
+
+    // One commit changes both: auth (no strategy: 100% at once, new cron) and api (a canary
+    // that throws on a fifth of its requests).
+    s.repo.write(
+        "workers/auth/wrangler.toml",
+        "name = \"auth\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n[triggers]\ncrons = [\"0 * * * *\"]\n",
+    );
+    s.repo
+        .write("workers/auth/index.js", &module("auth v2", ""));
+    s.repo
+        .write("workers/api/index.js", &module("api v2", THROWS_20_PERCENT));
+    let bad = s.repo.commit("api v2 and auth v2");
+    let report = s.start_rollout("api", "api v2").await;
+    let api_plan = report
+        .plan
+        .workers
+        .iter()
+        .find(|w| w.name == "api")
+        .expect("api");
+    assert_eq!(
+        api_plan.rollout.as_ref().and_then(|r| r.steps.clone()),
+        Some(vec![10, 50, 100])
+    );
+    assert_eq!(
+        crons(&s).await,
+        vec!["0 * * * *".to_owned()],
+        "auth went out at 100%"
+    );
+
+    let (weights, report) = s.drive("api", 150, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    assert!(
+        journal_has(&s.ctx, "auth", "rollout_aborted"),
+        "auth is rejected too"
+    );
+    assert_eq!(s.shares("api").await, vec![(stable_api, 100)]);
+    assert_eq!(s.shares("auth").await, vec![(stable_auth, 100)]);
+    assert_eq!(
+        crons(&s).await,
+        vec!["*/5 * * * *".to_owned()],
+        "auth's cron is restored"
+    );
+    // Callers first: api (which calls auth) was put back before auth.
+    let rollback_seq = |worker: &str| {
+        s.ctx
+            .journal()
+            .history(worker)
+            .expect("journal")
+            .into_iter()
+            .filter(|r| {
+                r.entry.action == JournalAction::Rollback && r.entry.outcome == Outcome::Success
+            })
+            .map(|r| r.seq)
+            .last()
+            .expect("a rollback")
+    };
+    assert!(rollback_seq("api") < rollback_seq("auth"));
+    // Git brought back in line: the revert branch on the remote, and a pull request for it.
+    let short = &bad[..7];
+    let branch = format!("flaresync/revert-{short}");
+    let output = std::process::Command::new("git")
+        .args([
+            "--git-dir",
+            remote_path.to_str().expect("utf-8"),
+            "log",
+            "-1",
+            "--format=%B",
+            &branch,
+        ])
+        .output()
+        .expect("git runs");
+    let message = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        message.contains(&format!("This reverts commit {bad}.")),
+        "{message}"
+    );
+    assert!(
+        message.contains("canary error rate"),
+        "names the failed analysis: {message}"
+    );
+    let pulls = pulls.lock().expect("lock").clone();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(pulls[0].0, "Bearer gh-test-token");
+    assert_eq!(pulls[0].1["head"], serde_json::json!(branch));
+    assert_eq!(pulls[0].1["base"], serde_json::json!("main"));
+}

@@ -243,6 +243,17 @@ impl<'p> Ordering<'p> {
     }
 }
 
+/// The probe of the Worker's rollout strategy, if it has one.
+fn rollout_probe(input: &PassInput<'_>, worker: &str) -> Option<flaresync_config::Probe> {
+    input
+        .policy(worker)?
+        .rollout
+        .as_ref()?
+        .analysis
+        .probe
+        .clone()
+}
+
 /// Every step of `worker` succeeded: health-check it when its traffic changed (restoring the
 /// previous version on failure), then remember what was applied. Returns whether it passed.
 async fn worker_done(
@@ -264,11 +275,34 @@ async fn worker_done(
             interval: ctx.options.health_interval,
             ..check
         });
-    // A rollout's first step: its analysis (probes included) replaces the health check.
-    if let (Some(check), true) = (check, done.traffic_changed && !done.gradual) {
+    // A rollout's first step: its analysis (probes included) replaces the health check. A
+    // change that goes out at 100% is checked with the rollout's probe when one is configured
+    // (sent to the new version), else with the health check.
+    let checked = if !done.traffic_changed || done.gradual {
+        None
+    } else if let (Some(probe), Some((version, _))) = (rollout_probe(input, worker), &done.deployed)
+    {
+        let check =
+            crate::rollout::analysis::run_probe(&ctx.options.health_http, &probe, worker, version)
+                .await;
+        let outcome = match check.result {
+            crate::rollout::Verdict::Passed => health::HealthOutcome::Passed {
+                status: probe.expected_status,
+            },
+            _ => health::HealthOutcome::Failed {
+                message: check.detail,
+            },
+        };
+        Some((outcome, health::display_url(&probe.url)))
+    } else if let Some(check) = check {
         let outcome = health::run_check(&ctx.options.health_http, &check).await;
+        Some((outcome, health::display_url(&check.url)))
+    } else {
+        None
+    };
+    if let Some((outcome, url)) = checked {
         report.health = Some(outcome.clone());
-        report.health_url = Some(health::display_url(&check.url));
+        report.health_url = Some(url.clone());
         if !outcome.passed() {
             let failure = restore::HealthFailure {
                 worker,
@@ -280,7 +314,7 @@ async fn worker_done(
             restore::restore_after_health_failure(input, memory, &failure, report).await?;
             return Ok(false);
         }
-        info!(worker = %worker, url = %health::display_url(&check.url), "Health check passed.");
+        info!(worker = %worker, url = %url, "Health check passed.");
     }
     let applied = memory.applied.entry(worker.to_owned()).or_default();
     applied.digest = Some(digest);
