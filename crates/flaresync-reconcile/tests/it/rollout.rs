@@ -597,7 +597,7 @@ async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_propose
                 r.entry.action == JournalAction::Rollback && r.entry.outcome == Outcome::Success
             })
             .map(|r| r.seq)
-            .last()
+            .max()
             .expect("a rollback")
     };
     assert!(rollback_seq("api") < rollback_seq("auth"));
