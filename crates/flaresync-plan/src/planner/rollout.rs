@@ -4,7 +4,9 @@
 //! automatic rollback possible for X because …").
 
 use crate::input::Policies;
-use crate::model::{DeployTarget, RolloutPlan, Step, WorkerPlan};
+use crate::model::{
+    Action, DeployTarget, RolloutPlan, ScriptUploadReason, Step, UploadMode, WorkerPlan,
+};
 
 /// Sets [`WorkerPlan::rollout`] on every Worker the plan writes to, when any Worker of the plan
 /// has a rollout strategy (otherwise nothing changes: behaviour as without rollouts).
@@ -17,18 +19,32 @@ pub(super) fn annotate(workers: &mut [WorkerPlan], steps: &[Step], policies: &Po
     }
     for worker in workers.iter_mut() {
         let own: Vec<&Step> = steps.iter().filter(|s| s.worker() == worker.name).collect();
-        worker.rollout = plan_for(
-            &worker.name,
-            &own,
-            policies.for_worker(&worker.name).rollout_steps.as_deref(),
+        let first_deploy = matches!(
+            worker.action,
+            Action::DeployForward {
+                mode: UploadMode::ScriptUpload {
+                    reason: ScriptUploadReason::FirstDeploy
+                },
+                ..
+            }
         );
+        let strategy = policies.for_worker(&worker.name).rollout_steps.as_deref();
+        worker.rollout = plan_for(&worker.name, &own, first_deploy, strategy);
     }
 }
 
 /// Pure: one Worker's rollout plan from its steps and strategy.
-fn plan_for(name: &str, steps: &[&Step], strategy: Option<&[u8]>) -> Option<RolloutPlan> {
+fn plan_for(
+    name: &str,
+    steps: &[&Step],
+    first_deploy: bool,
+    strategy: Option<&[u8]>,
+) -> Option<RolloutPlan> {
     let upload = steps.iter().find_map(|s| match s {
-        Step::ScriptUpload { migrations, .. } => Some(migrations.as_ref()),
+        // A first deploy's migrations are not the reason it cannot be split or rolled back.
+        Step::ScriptUpload { migrations, .. } => {
+            Some(migrations.as_ref().filter(|_| !first_deploy))
+        }
         _ => None,
     });
     let deploy = steps.iter().find_map(|s| match s {
@@ -124,7 +140,8 @@ mod tests {
         let upload = Step::UploadVersion {
             worker: "api".into(),
         };
-        let split = plan_for("api", &[&upload, &deploy], Some(&[10, 50, 100])).expect("plan");
+        let split =
+            plan_for("api", &[&upload, &deploy], false, Some(&[10, 50, 100])).expect("plan");
         assert_eq!(split.steps, Some(vec![10, 50, 100]));
         assert_eq!(
             describe(&split),
@@ -135,7 +152,7 @@ mod tests {
             worker: "counter".into(),
             migrations: Some(payload()),
         };
-        let whole = plan_for("counter", &[&migrate], Some(&[10, 100])).expect("plan");
+        let whole = plan_for("counter", &[&migrate], false, Some(&[10, 100])).expect("plan");
         assert_eq!(whole.steps, None);
         assert_eq!(
             describe(&whole),
@@ -147,7 +164,7 @@ mod tests {
             worker: "new".into(),
             migrations: None,
         };
-        let first = plan_for("new", &[&first], None).expect("plan");
+        let first = plan_for("new", &[&first], true, None).expect("plan");
         assert!(
             first
                 .no_automatic_rollback
@@ -164,11 +181,11 @@ mod tests {
             }),
             force: false,
         };
-        let rollback = plan_for("api", &[&back], Some(&[10, 100])).expect("plan");
+        let rollback = plan_for("api", &[&back], false, Some(&[10, 100])).expect("plan");
         assert_eq!(
             rollback.full_reason.as_deref(),
             Some("moves to the existing version of commit 01234567 at once")
         );
-        assert_eq!(plan_for("api", &[], Some(&[10])), None);
+        assert_eq!(plan_for("api", &[], false, Some(&[10])), None);
     }
 }

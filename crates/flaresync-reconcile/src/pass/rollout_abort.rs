@@ -390,6 +390,20 @@ mod tests {
         );
         assert!(!changed.script_upload);
         assert_eq!(changed_by(&entries, "other"), None);
+        let migrated = Changed {
+            script_upload: true,
+            ..Changed::default()
+        };
+        let refused = refusal("c0ffee0", Some("v1"), &migrated, true).expect("refused");
+        assert!(refused.contains("FS002"), "{refused}");
+        assert!(
+            refusal("c0ffee0", None, &Changed::default(), true)
+                .is_some_and(|r| r.contains("no earlier version"))
+        );
+        assert_eq!(
+            refusal("c0ffee0", Some("v1"), &Changed::default(), true),
+            None
+        );
         let uploaded = vec![recorded(
             1,
             JournalAction::Deploy,

@@ -630,3 +630,68 @@ async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_propose
     assert_eq!(pulls[0].1["head"], serde_json::json!(branch));
     assert_eq!(pulls[0].1["base"], serde_json::json!("main"));
 }
+
+#[tokio::test]
+async fn a_migration_goes_out_whole_and_the_plan_says_no_automatic_rollback_is_possible() {
+    let repo = Repo::new();
+    repo.write(
+        "flaresync.toml",
+        "[rollout]\nsteps = [10]\nmin_requests = 0\n",
+    );
+    repo.write(
+        "workers/counter/wrangler.toml",
+        include_str!("fixtures/counter_v1.toml"),
+    );
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport default { fetch() { return new Response(\"c1\"); } };\n",
+    );
+    let (_emulator, mut repo, _state, ctx) =
+        super::support::open(emulator().await, repo, "counter");
+    let apply = |dry_run| SyncOptions {
+        dry_run,
+        trigger: TriggerSource::Cli,
+    };
+    let first = sync_once(&ctx, apply(false)).await.expect("first pass");
+    let plan = &first.plan.workers[0];
+    assert!(
+        plan.rollout
+            .as_ref()
+            .and_then(|r| r.no_automatic_rollback.as_deref())
+            .is_some_and(|why| why.contains("first deploy")),
+        "{plan:?}"
+    );
+    repo.write(
+        "workers/counter/wrangler.toml",
+        include_str!("fixtures/counter_v2.toml"),
+    );
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport class Audit {}\nexport default { fetch() { return new Response(\"c2\"); } };\n",
+    );
+    repo.commit("add the audit durable object");
+    // Said up front, before anything is deployed.
+    let preview = sync_once(&ctx, apply(true)).await.expect("dry run");
+    let rollout = preview.plan.workers[0].rollout.clone().expect("announced");
+    assert_eq!(rollout.steps, None, "not split");
+    assert_eq!(
+        rollout.full_reason.as_deref(),
+        Some("applies Durable Object migration `v2`: Cloudflare does not split such a change")
+    );
+    let text = flaresync_plan::render_text(&preview.plan);
+    assert!(
+        text.contains("no automatic rollback possible for counter because this deploy applies Durable Object migration `v2` and Cloudflare refuses a rollback across it (FS002)"),
+        "{text}"
+    );
+    // And it goes out at 100%, without a rollout.
+    let report = sync_once(&ctx, apply(false)).await.expect("migration pass");
+    assert!(report.converged(), "{report:#?}");
+    let active = ctx
+        .client()
+        .active_deployment("counter")
+        .await
+        .expect("reads")
+        .expect("deployed");
+    assert_eq!(active.versions.len(), 1);
+    assert!(!journal_has(&ctx, "counter", "rollout_step"));
+}
