@@ -15,9 +15,7 @@ use super::{
     PassInput,
     apply::{
         Previous,
-        deploy::{DeployRequest, deploy},
-        restore::restore_settings,
-        step::WorkerWrites,
+        restore::{redeploy, restore_settings},
     },
     memory::Memory,
     report::WorkerReport,
@@ -262,9 +260,18 @@ async fn restore(
     changed: &Changed,
     report: &mut WorkerReport,
 ) -> Result<String, Error> {
-    if !rollback(input, worker, version, abort, report).await? {
+    let description = format!(
+        "rollout of commit {} aborted ({}); restoring version {version}",
+        short(abort.commit),
+        abort.reason
+    );
+    if redeploy(input, worker, version, &description, report)
+        .await?
+        .is_none()
+    {
         return Ok("the rollback failed; see the notes".to_owned());
     }
+    info!(worker = %worker, version = %version, "Put back after the aborted rollout.");
     // Settings are put back as Git had them just before the commit (they are not versioned:
     // the version's own commit may be older than the last settings change).
     let before = super::source::parent_of(input.ctx.git.clone(), abort.commit.to_owned()).await;
@@ -281,46 +288,6 @@ async fn restore(
         restore_settings(input, worker, &previous, &changed.settings, report).await?;
     }
     Ok(format!("version {version} serves again"))
-}
-
-/// Deploys `version` at 100%. Returns whether it serves; a failure other than the journal's is
-/// a note in the report.
-async fn rollback(
-    input: &PassInput<'_>,
-    worker: &str,
-    version: &str,
-    abort: &Abort<'_>,
-    report: &mut WorkerReport,
-) -> Result<bool, Error> {
-    let description = format!(
-        "rollout of commit {} aborted ({}); restoring version {version}",
-        short(abort.commit),
-        abort.reason
-    );
-    let request = DeployRequest {
-        worker,
-        version_id: version,
-        force: false,
-        action: JournalAction::Rollback,
-        description: &description,
-        split: None,
-    };
-    let record = |action: JournalAction, outcome: Outcome| {
-        Entry::new(worker, action, outcome, input.trigger.clone())
-    };
-    match deploy(input.ctx, &request, &record, &mut WorkerWrites::default()).await {
-        Ok(()) => {
-            info!(worker = %worker, version = %version, "Put back after the aborted rollout.");
-            Ok(true)
-        }
-        Err(Error::Journal(error)) => Err(Error::Journal(error)),
-        Err(error) => {
-            report
-                .notes
-                .push(format!("automatic rollback failed: {error}"));
-            Ok(false)
-        }
-    }
 }
 
 #[cfg(test)]
