@@ -243,6 +243,15 @@ async fn a_healthy_canary_is_promoted_through_every_step() {
     let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
         return;
     };
+    // The probe (one attempt) reaches the canary through the version override header: the
+    // stable version answers "v1", which fails it.
+    s.repo.write(
+        "flaresync.toml",
+        &format!(
+            "{FAST_ROLLOUT}probe = {{ url = \"http://{}/\", host = \"api.flaresync-emulator.workers.dev\", body_contains = \"v2\", attempts = 1 }}\n",
+            s.data
+        ),
+    );
     s.change("api", &module("v2", ""), "v2");
     let report = s.start_rollout("api", "v2").await;
     assert_eq!(
