@@ -51,6 +51,7 @@ impl Demo {
                 let answer = http
                     .get(format!("http://{addr}/"))
                     .header("host", &host)
+                    .header("cookie", super::traffic::SESSION)
                     .send()
                     .await;
                 match answer.map(|r| r.status().as_u16()) {
