@@ -42,6 +42,13 @@ pub fn operator() -> Option<String> {
     })
 }
 
+/// Where to open the pull request for the revert of an aborted rollout, from
+/// `FLARESYNC_GITHUB_TOKEN`/`GITHUB_TOKEN`, `FLARESYNC_GITHUB_REPOSITORY`/`GITHUB_REPOSITORY` and
+/// `FLARESYNC_GITHUB_API_URL`. The one place they are read.
+pub fn github() -> Option<flaresync_reconcile::github::GithubConfig> {
+    flaresync_reconcile::github::GithubConfig::from_lookup(|name| std::env::var(name).ok())
+}
+
 /// The config repository a command works on, and where flaresync keeps its state for it.
 #[derive(Debug, Clone)]
 pub struct RepoSettings {

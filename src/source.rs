@@ -75,9 +75,10 @@ impl Opened {
         {
             source.set_last_head(Some(oid));
         }
-        // The operator is a fact of this process, not a tunable: resolved here for every command.
+        // Facts of this process and its environment, resolved once for every command.
         let options = ContextOptions {
             operator: crate::settings::operator(),
+            github: crate::settings::github(),
             ..options
         };
         Context::with_options(source, client, &journal, repo_config, options)

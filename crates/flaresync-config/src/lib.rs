@@ -45,6 +45,7 @@ pub mod loader;
 pub mod model;
 pub mod modules;
 pub mod repo;
+pub mod rollout;
 pub mod script_name;
 pub mod secret;
 pub mod stamp;
@@ -68,6 +69,9 @@ pub use modules::{ModuleRule, ModuleType};
 pub use repo::{
     DriftPolicy, HealthCheck, REPO_CONFIG_FILE, RepoConfig, RollbackPolicy, WorkerOverrides,
     WorkerPolicy, load_repo_config, parse_repo_config,
+};
+pub use rollout::{
+    Analysis, LatencyQuantile, Probe, PrometheusCheck, Rollout, RolloutSetting, parse_duration,
 };
 pub use script_name::{MAX_SCRIPT_NAME_LEN, SCRIPT_NAME_RULE, ScriptNameError, check_script_name};
 pub use secret::Secret;

@@ -228,6 +228,7 @@ fn plan_policy(policy: &WorkerPolicy, version_window: u32) -> Policy {
         version_window: version_window as usize,
         depends_on: policy.depends_on.clone(),
         order: policy.order,
+        rollout_steps: policy.rollout.as_ref().map(|rollout| rollout.steps.clone()),
     }
 }
 

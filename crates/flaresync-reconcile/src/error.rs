@@ -65,6 +65,17 @@ pub enum Error {
     #[error("routes, custom domains or queue consumers of worker {worker} not applied: {message}")]
     Triggers { worker: String, message: String },
 
+    /// A progressive rollout of the commit was aborted: every Worker the commit changed was put
+    /// back where possible, and the commit is rejected until Git changes.
+    #[error(
+        "rollout of commit {commit} aborted for worker {worker}: {reason}; the commit is rejected until Git changes (merge the revert flaresync proposed, or push a fix)"
+    )]
+    RolloutAborted {
+        worker: String,
+        commit: String,
+        reason: String,
+    },
+
     /// A Worker drifted, the policy is `heal`, and healing it failed.
     #[error("could not heal drift of worker {worker}: {message}")]
     DriftHeal { worker: String, message: String },
@@ -144,7 +155,7 @@ impl Error {
             Error::VerifyFailed { .. } => Class::Transient {
                 reason: Reason::VerifyFailed,
             },
-            Error::HealthCheckFailed { .. } => Class::Stalled {
+            Error::HealthCheckFailed { .. } | Error::RolloutAborted { .. } => Class::Stalled {
                 reason: Reason::HealthCheckFailed,
             },
             Error::Triggers { .. } => Class::Stalled {

@@ -80,6 +80,9 @@ pub struct PassOutcome {
     /// runs them again as soon as a later pass reconciles the blocker, instead of waiting for
     /// the next change.
     pub deferred: Vec<(String, String)>,
+    /// `(worker, after)`: Workers to reconcile again after a delay whatever happens meanwhile
+    /// (a progressive rollout's next analysis or step).
+    pub requeue: Vec<(String, Duration)>,
 }
 
 /// The reconciler the loop drives. [`crate::Context`] is the real one; tests plug in fakes.
@@ -107,6 +110,10 @@ pub trait Reconciler: Send + Sync + 'static {
     fn status(&self) -> Arc<StatusBoard>;
     fn metrics(&self) -> Arc<Metrics>;
     fn api_snapshot(&self) -> ApiSnapshotFn;
+    /// Records operator rollout commands (`POST /rollout/<command>`); `None`: not supported.
+    fn rollout_control(self: &Arc<Self>) -> Option<server::RolloutControlFn> {
+        None
+    }
 }
 
 /// Settings of [`run`](crate::run).
@@ -318,6 +325,7 @@ impl Background {
             triggers: sender.clone(),
             webhook: config.webhook.clone(),
             admin_token: config.admin_token.clone(),
+            rollout_control: reconciler.rollout_control(),
         };
         let stopped = || {
             let mut stop = stop_rx.clone();
@@ -447,6 +455,10 @@ fn settle(
                 requeue(Target::Worker(worker), &class, failures);
             }
             deferred.extend(outcome.deferred);
+            for (worker, after) in outcome.requeue {
+                debug!(worker = %worker, after_ms = after.as_millis() as u64, "Rollout: coming back later.");
+                scheduler.request(Target::Worker(worker), now + after);
+            }
         }
         Ok(Err(class)) => {
             warn!(reason = %class.reason(), kind = class.kind_str(), "Reconcile pass failed.");

@@ -10,9 +10,10 @@
 //! Files: [`request`] (one request as data), [`retry_loop`] (the loop and its verification),
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
-//! [`versions`], [`uploads`], [`assets`] (static assets), [`deployments`], [`scripts`],
-//! [`secrets`], [`settings`] (schedules, workers.dev, script settings), [`resources`] (KV, D1,
-//! Queues, R2), [`triggers`] (zones, zone routes, custom domains, queue consumers).
+//! [`graphql`] (the analytics API), [`versions`], [`uploads`], [`assets`] (static assets),
+//! [`deployments`], [`scripts`], [`secrets`], [`settings`] (schedules, workers.dev, script
+//! settings), [`resources`] (KV, D1, Queues, R2), [`triggers`] (zones, zone routes, custom
+//! domains, queue consumers).
 //!
 //! Logging: one `debug` line per attempt, `warn` per retry, `info` per recovered write. Only
 //! method, path, status and timings are logged; headers and bodies never are.
@@ -20,6 +21,7 @@
 mod assets;
 mod deployments;
 mod form;
+mod graphql;
 mod interpret;
 mod pages;
 mod request;

@@ -34,6 +34,8 @@ pub(super) struct Request<'a> {
     /// Sent as `Authorization: Bearer …` instead of the API token (an assets upload session's
     /// token).
     pub(super) bearer: Option<&'a Secret>,
+    /// The answer is GraphQL's `{data, errors}`, not the REST envelope.
+    pub(super) graphql: bool,
 }
 
 impl<'a> Request<'a> {
@@ -51,6 +53,7 @@ impl<'a> Request<'a> {
             body: Body::Empty,
             idempotency,
             bearer: None,
+            graphql: false,
         }
     }
 
@@ -84,6 +87,12 @@ impl<'a> Request<'a> {
 
     pub(super) fn bearer(mut self, token: &'a Secret) -> Self {
         self.bearer = Some(token);
+        self
+    }
+
+    /// Reads the answer as GraphQL's `{data, errors}` (see [`super::interpret::graphql`]).
+    pub(super) fn graphql(mut self) -> Self {
+        self.graphql = true;
         self
     }
 

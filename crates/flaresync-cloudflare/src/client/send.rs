@@ -91,6 +91,9 @@ impl Client {
             .metrics
             .request(method, StatusClass::of(status.as_u16()));
         debug!(method, path = %path, status = status.as_u16(), "Cloudflare API answered.");
+        if request.graphql && status.is_success() {
+            return super::interpret::graphql(method, path, &body);
+        }
         interpret(method, path, status, retry_after, &body)
     }
 

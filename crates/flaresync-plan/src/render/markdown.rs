@@ -164,6 +164,10 @@ impl WorkerStyle for MarkdownWorker<'_> {
         }
     }
 
+    fn rollout(&mut self, line: &str) {
+        let _ = writeln!(self.out, "**Rollout**: {}\n", html_text(line));
+    }
+
     fn findings(&mut self, findings: &[Finding]) {
         self.out.push_str("**Findings**\n\n");
         for finding in findings {

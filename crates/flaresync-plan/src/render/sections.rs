@@ -28,6 +28,8 @@ pub(super) trait WorkerStyle {
     fn heading(&mut self, worker: &WorkerPlan);
     /// A non-empty list of findings.
     fn findings(&mut self, findings: &[Finding]);
+    /// How the change goes out in the commit's progressive rollout (one line).
+    fn rollout(&mut self, line: &str);
     /// The Durable Object migrations a forward deploy applies.
     fn migrations_to_apply(&mut self, mode: &UploadMode, payload: &MigrationsPayload);
     /// The diff is empty (the Worker is not removed).
@@ -66,6 +68,9 @@ impl ListItems<'_> {
 /// Write one Worker's details in `style`.
 pub(super) fn write_worker(style: &mut impl WorkerStyle, worker: &WorkerPlan) {
     style.heading(worker);
+    if let Some(rollout) = &worker.rollout {
+        style.rollout(&crate::planner::describe_rollout(rollout));
+    }
     if !worker.findings.is_empty() {
         style.findings(&worker.findings);
     }

@@ -111,6 +111,10 @@ impl WorkerStyle for TextWorker<'_> {
         }
     }
 
+    fn rollout(&mut self, line: &str) {
+        let _ = writeln!(self.out, "  {line}");
+    }
+
     fn findings(&mut self, findings: &[Finding]) {
         for finding in findings {
             let _ = writeln!(

@@ -33,6 +33,9 @@ pub struct ContextOptions {
     /// Who runs one-shot CLI passes (`user@host`), resolved by the binary; the journal's actor
     /// of a [`TriggerSource::Cli`](crate::TriggerSource::Cli) pass names them. `None`: unknown.
     pub operator: Option<String>,
+    /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
+    /// branch is pushed, no pull request).
+    pub github: Option<crate::github::GithubConfig>,
 }
 
 impl Default for ContextOptions {
@@ -44,6 +47,7 @@ impl Default for ContextOptions {
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
             operator: None,
+            github: None,
         }
     }
 }

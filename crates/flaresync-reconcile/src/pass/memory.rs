@@ -80,7 +80,10 @@ pub(super) fn load_applied(journal: &Journal, worker: &str) -> Result<Applied, E
         let entry = &recorded.entry;
         let success = entry.outcome == Outcome::Success;
         match &entry.action {
-            JournalAction::Other(name) if name == HEALTH_REJECTED && !rejection_settled => {
+            JournalAction::Other(name)
+                if (name == HEALTH_REJECTED || name == crate::rollout::record::ABORTED)
+                    && !rejection_settled =>
+            {
                 if let (Some(digest), Some(commit)) = (&entry.digest, &entry.commit) {
                     applied.rejected = Some((digest.clone(), commit.clone()));
                 }

@@ -43,6 +43,10 @@ mod memory;
 mod recover;
 mod refresh_slice;
 mod report;
+mod revert;
+mod rollout;
+mod rollout_abort;
+mod rollout_command;
 mod source;
 mod summarize;
 
@@ -236,12 +240,14 @@ async fn pass(
     let plan = plan_pass(&input, memory, &names, &scripts, &refreshed).await;
 
     // 6. Per-Worker decisions before applying.
-    let (mut reports, hold) =
+    let (mut reports, mut hold) =
         decide::decide(&input, memory, &plan, refreshed.errors, recovered_notes)?;
 
-    // 7. Apply, in the planner's order.
+    // 7. Rollouts in progress take their next step (their Workers are held from the plan),
+    //    then apply, in the planner's order.
     if !opts.dry_run {
-        apply::apply(&input, memory, &plan, &hold, &mut reports).await?;
+        let gradual = rollout::stage(&input, memory, &plan, &mut hold, &mut reports).await?;
+        apply::apply(&input, memory, &plan, &hold, &gradual, &mut reports).await?;
     }
 
     // 8. Summarize.
@@ -430,6 +436,9 @@ impl Reconciler for Context {
                         // Not reconciled in this pass: its backoff state stays as it is.
                         continue;
                     }
+                    if let Some(after) = worker.requeue_after {
+                        outcome.requeue.push((worker.worker.clone(), after));
+                    }
                     if let Some(blocker) = worker.deferred_by.clone() {
                         outcome.deferred.push((worker.worker.clone(), blocker));
                     }
@@ -455,6 +464,16 @@ impl Reconciler for Context {
     fn api_snapshot(&self) -> ApiSnapshotFn {
         let client = self.client.clone();
         Arc::new(move || context::api_snapshot(&client))
+    }
+
+    fn rollout_control(self: &Arc<Self>) -> Option<crate::server::RolloutControlFn> {
+        let ctx = self.clone();
+        Some(Arc::new(
+            move |command, worker: Option<&str>, actor: &str| {
+                ctx.rollout_command(command, worker, actor)
+                    .map_err(|error| error.to_string())
+            },
+        ))
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn spec_of<'a>(
 
 /// What the steps of one Worker did so far in this pass.
 #[derive(Debug, Default, Clone)]
-pub(super) struct WorkerWrites {
+pub(in crate::pass) struct WorkerWrites {
     pub uploaded: Option<String>,
     /// The uploaded version as the upload answered it (what the next pass's cache holds).
     pub uploaded_version: Option<LiveVersion>,
@@ -58,6 +58,8 @@ pub(super) struct WorkerWrites {
     pub settings: Vec<String>,
     /// The Durable Object migration tag a script upload applied.
     pub migrated_to: Option<String>,
+    /// The deploy started a progressive rollout (a split at its first step).
+    pub gradual: bool,
 }
 
 /// One Worker's step: what every kind of step needs.
@@ -316,6 +318,7 @@ async fn deploy_version(
         force,
         action,
         description: &description,
+        split: None,
     };
     deploy(
         frame.input.ctx,
