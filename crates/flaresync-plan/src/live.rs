@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flaresync_config::{Binding, Route};
+use flaresync_config::{Binding, QueueConsumer, Route};
 use serde::{Deserialize, Serialize};
 
 /// The live state of one Cloudflare account, as far as flaresync looked at it.
@@ -97,9 +97,13 @@ pub struct LiveWorker {
     /// Names of the secrets currently set on the script (values are never readable).
     #[serde(default)]
     pub secrets: Vec<String>,
-    /// Routes and custom domains currently attached, if fetched. Not versioned by Cloudflare.
+    /// Routes and custom domains currently attached, if known: fetched, or left by
+    /// flaresync's own last apply. Not versioned by Cloudflare.
     #[serde(default)]
     pub routes: Option<Vec<Route>>,
+    /// Queue consumers of this Worker, if known (as `routes`). Not versioned by Cloudflare.
+    #[serde(default)]
+    pub queue_consumers: Option<Vec<QueueConsumer>>,
     /// Cron triggers currently set, if fetched. Not versioned by Cloudflare.
     #[serde(default)]
     pub crons: Option<Vec<String>>,

@@ -140,6 +140,7 @@ pub fn live_worker(
         secrets,
         routes: None,
         crons: None,
+        queue_consumers: None,
     }
 }
 

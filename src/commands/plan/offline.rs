@@ -94,6 +94,7 @@ pub(super) fn offline(
                 secrets: Vec::new(),
                 routes: Some(loaded.spec.routes.clone()),
                 crons: Some(loaded.spec.crons.clone()),
+                queue_consumers: Some(loaded.spec.queue_consumers.clone()),
             },
         );
         history.workers.insert(

@@ -4,15 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use flaresync_config::{Route, WorkerSpec};
+use flaresync_config::{QueueConsumer, Route, WorkerSpec};
 
 use super::case::Case;
 
-/// The routes and crons Cloudflare reported, when they were fetched.
+/// The routes, crons and queue consumers live, when known.
 #[derive(Clone, Copy)]
 struct LiveTriggers<'a> {
     routes: Option<&'a [Route]>,
     crons: Option<&'a [String]>,
+    consumers: Option<&'a [QueueConsumer]>,
 }
 
 /// Non-versioned settings that differ (or must be applied because their live value is unknown).
@@ -23,6 +24,7 @@ pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
     let live = LiveTriggers {
         routes: live_worker.and_then(|w| w.routes.as_deref()),
         crons: live_worker.and_then(|w| w.crons.as_deref()),
+        consumers: live_worker.and_then(|w| w.queue_consumers.as_deref()),
     };
     let mut fields = differing_from_live(live, spec);
     match case.input.base.map(|(_, w)| &w.spec) {
@@ -47,14 +49,19 @@ pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
 }
 
 /// The settings of a rollback: those of [`fields`], plus routes, custom domains and queue
-/// consumers whenever nothing says what they were (no base commit, live routes not fetched):
-/// the rollback must remove the ones the newer commit added, which Git's older content does
-/// not name. The apply reads them and writes only what differs.
+/// consumers whenever nothing says what they are (no base commit, live values unknown): the
+/// rollback must remove the ones the newer commit added, which Git's older content does not
+/// name. The apply reads them and writes only what differs.
 pub(super) fn rollback_fields(case: &Case<'_>) -> Vec<String> {
     let mut fields = fields(case, false);
-    let live_routes_known = case.current.live_worker.is_some_and(|w| w.routes.is_some());
+    let live = case.current.live_worker;
+    let routes_known = live.is_some_and(|w| w.routes.is_some());
+    let consumers_known = live.is_some_and(|w| w.queue_consumers.is_some());
     if case.input.base.is_none() {
-        for (field, unknown) in [("routes", !live_routes_known), ("queue_consumers", true)] {
+        for (field, unknown) in [
+            ("routes", !routes_known),
+            ("queue_consumers", !consumers_known),
+        ] {
             if unknown && !fields.iter().any(|f| f == field) {
                 fields.push(field.to_owned());
             }
@@ -67,7 +74,7 @@ fn same_set<T: Ord>(a: &[T], b: &[T]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
-/// Routes and crons whose fetched live values differ from Git's.
+/// Routes, crons and queue consumers whose known live values differ from Git's.
 fn differing_from_live(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'static str> {
     let mut fields = BTreeSet::new();
     if live
@@ -81,6 +88,12 @@ fn differing_from_live(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'
         .is_some_and(|crons| !same_set(crons, &spec.crons))
     {
         fields.insert("crons");
+    }
+    if live
+        .consumers
+        .is_some_and(|consumers| !same_set(consumers, &spec.queue_consumers))
+    {
+        fields.insert("queue_consumers");
     }
     fields
 }
@@ -111,7 +124,7 @@ fn differing_from_base(
         ),
         (
             "queue_consumers",
-            base.queue_consumers != spec.queue_consumers,
+            live.consumers.is_none() && base.queue_consumers != spec.queue_consumers,
         ),
         ("workers_dev", base.workers_dev != spec.workers_dev),
     ];
@@ -122,7 +135,10 @@ fn differing_from_base(
 fn declared(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'static str> {
     let declared = [
         ("routes", live.routes.is_none() && !spec.routes.is_empty()),
-        ("queue_consumers", !spec.queue_consumers.is_empty()),
+        (
+            "queue_consumers",
+            live.consumers.is_none() && !spec.queue_consumers.is_empty(),
+        ),
         ("crons", live.crons.is_none() && !spec.crons.is_empty()),
         ("logpush", spec.settings.logpush.is_some()),
         ("observability", spec.settings.observability.is_some()),

@@ -278,6 +278,7 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
                 secrets,
                 routes: None,
                 crons: None,
+                queue_consumers: None,
             },
         );
         history.workers.insert(

@@ -11,7 +11,9 @@
 
 use chrono::DateTime;
 use flaresync_cloudflare::{Script, ScriptUpload};
-use flaresync_plan::{DeploymentVersion, DesiredWorker, KnownVersion, LiveDeployment, LiveVersion};
+use flaresync_plan::{
+    DeploymentVersion, DesiredWorker, KnownVersion, LiveDeployment, LiveVersion, LiveWorker,
+};
 
 use super::step::WorkerWrites;
 use crate::pass::{memory::CachedWorker, source::SourceRead};
@@ -69,7 +71,10 @@ pub(super) fn cached_after(
         return if writes.deployed.is_some() || writes.uploaded.is_some() {
             None
         } else {
-            before
+            before.map(|mut cached| {
+                note_triggers(&mut cached.live, writes, desired, false);
+                cached
+            })
         };
     };
     let deployment = writes.deployment.clone()?;
@@ -80,6 +85,7 @@ pub(super) fn cached_after(
         return None;
     }
     let script_upload = matches!(writes.deployed, Some((_, None)));
+    let created = script_upload && before.as_ref().is_none_or(|cached| !cached.live.exists);
     let mut cached = match before {
         Some(cached) => cached,
         None if script_upload => {
@@ -108,6 +114,7 @@ pub(super) fn cached_after(
         cached.commits.insert(version.id.clone(), head.to_owned());
     }
     let live = &mut cached.live;
+    note_triggers(live, writes, desired, created);
     live.exists = true;
     live.deployments.insert(0, deployment.clone());
     live.deployments.truncate(LISTED);
@@ -118,6 +125,31 @@ pub(super) fn cached_after(
     cached.desired_digest = Some(desired.digest.clone());
     cached.written_at = Some(written_at);
     Some(cached)
+}
+
+/// What the steps tell of the Worker's routes and queue consumers (not versioned): Git's after
+/// the settings step wrote them, after any successful apply when they were known before (the
+/// plan wrote them if they differed), and for a Worker this pass created (nothing could name
+/// it before). Otherwise they stay unknown, and a rollback reads them.
+fn note_triggers(
+    live: &mut LiveWorker,
+    writes: &WorkerWrites,
+    desired: &DesiredWorker,
+    created: bool,
+) {
+    let wrote = |field: &str| {
+        writes
+            .settings
+            .iter()
+            .any(|f| f == field || f == "script_settings")
+    };
+    let spec = &desired.spec;
+    if created || live.routes.is_some() || wrote("routes") {
+        live.routes = Some(spec.routes.clone());
+    }
+    if created || live.queue_consumers.is_some() || wrote("queue_consumers") {
+        live.queue_consumers = Some(spec.queue_consumers.clone());
+    }
 }
 
 /// Whether the scripts listing's entry `listed` shows nothing newer than flaresync's own last
@@ -249,5 +281,33 @@ mod tests {
         };
         let kept = cached_after(Some(written(None)), &settings, "api", &desired(), "c2");
         assert!(kept.is_some_and(|cached| cached.written_at.is_none()));
+    }
+
+    #[test]
+    fn routes_and_consumers_are_known_only_when_the_apply_settled_them() {
+        // A Worker this pass created: nothing could route to it or consume for it before.
+        let mut created = deployed("v1", "2026-01-01T00:00:09Z");
+        created.deployed = Some(("v1".to_owned(), None));
+        let after = cached_after(None, &created, "api", &desired(), "c1").expect("known");
+        assert_eq!(after.live.routes.as_deref(), Some(&[][..]));
+        assert_eq!(after.live.queue_consumers.as_deref(), Some(&[][..]));
+        // An existing Worker whose routes were never read or written stays unknown.
+        let mut before = written(None);
+        before.live.exists = true;
+        let after = cached_after(
+            Some(before.clone()),
+            &deployed("v2", "2026-01-01T00:00:10Z"),
+            "api",
+            &desired(),
+            "c2",
+        )
+        .expect("known");
+        assert!(after.live.routes.is_none() && after.live.queue_consumers.is_none());
+        // The settings step wrote the routes: Git's are live; consumers still unknown.
+        let mut routed = deployed("v2", "2026-01-01T00:00:10Z");
+        routed.settings = vec!["routes".to_owned()];
+        let after = cached_after(Some(before), &routed, "api", &desired(), "c2").expect("known");
+        assert_eq!(after.live.routes, Some(desired().spec.routes));
+        assert!(after.live.queue_consumers.is_none());
     }
 }
