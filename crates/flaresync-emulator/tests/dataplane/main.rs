@@ -6,6 +6,8 @@
 //! (`install-wrangler.sh`); set `FLARESYNC_SKIP_WORKERD=1` / `FLARESYNC_SKIP_WRANGLER=1` to
 //! skip when they are not installed.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 mod serving;
 mod with_wrangler;
