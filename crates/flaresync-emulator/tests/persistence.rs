@@ -3,6 +3,7 @@
 mod common;
 
 use common::{account_url, json_answer};
+use flaresync_emulator::EmulatorConfig;
 use flaresync_emulator::testing::{TestEmulator, test_config};
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
@@ -18,11 +19,17 @@ fn form(text: &str) -> Form {
     common::module_form(&metadata, main)
 }
 
-#[tokio::test]
-async fn state_survives_restart() {
+/// The test configuration with its state in a new directory (kept while the `TempDir` lives).
+fn persistent_config() -> (tempfile::TempDir, EmulatorConfig) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config();
     config.state_dir = Some(dir.path().to_path_buf());
+    (dir, config)
+}
+
+#[tokio::test]
+async fn state_survives_restart() {
+    let (dir, config) = persistent_config();
     let http = reqwest::Client::new();
 
     let emu = TestEmulator::start_with(config.clone())
@@ -212,9 +219,7 @@ async fn put_schedule(emu: &TestEmulator, cron: &str) -> Value {
 
 #[tokio::test]
 async fn schedules_survive_restart_and_older_state_dirs_gain_the_table() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config();
-    config.state_dir = Some(dir.path().to_path_buf());
+    let (dir, config) = persistent_config();
     let http = reqwest::Client::new();
     let path = "/workers/scripts/cron/schedules";
 
