@@ -63,16 +63,14 @@ fn header(out: &mut String, plan: &Plan) {
 
 /// One table row per Worker, then the numbered steps.
 fn table_and_steps(out: &mut String, plan: &Plan) {
-    out.push_str("| Worker | Action | Reason |\n|---|---|---|\n");
-    for worker in &plan.workers {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            worker.name,
-            worker.action.label(),
-            cell(&worker.reason)
-        );
-    }
+    let rows = plan.workers.iter().map(|worker| {
+        [
+            format!("`{}`", worker.name),
+            worker.action.label().to_string(),
+            cell(&worker.reason),
+        ]
+    });
+    table(out, ["Worker", "Action", "Reason"], rows);
     if !plan.steps.is_empty() {
         out.push_str("\n#### Steps\n\n");
         for (index, step) in plan.steps.iter().enumerate() {
@@ -126,6 +124,20 @@ fn details(out: &mut String, worker: &WorkerPlan, module_diffs: bool) {
 /// `</details>` would break the layout).
 fn html_text(text: &str) -> String {
     text.replace('<', "&lt;")
+}
+
+/// A Markdown table: the `header`, its separator, then a row per item of `rows` (cells already
+/// escaped or in code spans).
+fn table<const N: usize>(
+    out: &mut String,
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(N));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
 }
 
 fn cell(text: &str) -> String {
@@ -226,18 +238,15 @@ impl WorkerStyle for MarkdownWorker<'_> {
 
     fn binding_changes(&mut self, section: Section, changes: &[BindingChange]) {
         let _ = writeln!(self.out, "**{}**\n", title(section));
-        self.out
-            .push_str("| Name | Change | Before | After |\n|---|---|---|---|\n");
-        for change in changes {
-            let _ = writeln!(
-                self.out,
-                "| `{}` | {} | {} | {} |",
-                change.name,
-                change.change.label(),
+        let rows = changes.iter().map(|change| {
+            [
+                format!("`{}`", change.name),
+                change.change.label().to_string(),
                 code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref())
-            );
-        }
+                code_cell(change.after.as_deref()),
+            ]
+        });
+        table(self.out, ["Name", "Change", "Before", "After"], rows);
         self.out.push('\n');
     }
 
@@ -279,17 +288,15 @@ impl WorkerStyle for MarkdownWorker<'_> {
     }
 
     fn settings(&mut self, changes: &[SettingChange]) {
-        self.out
-            .push_str("**Settings**\n\n| Setting | Before | After |\n|---|---|---|\n");
-        for change in changes {
-            let _ = writeln!(
-                self.out,
-                "| `{}` | {} | {} |",
-                change.field,
+        self.out.push_str("**Settings**\n\n");
+        let rows = changes.iter().map(|change| {
+            [
+                format!("`{}`", change.field),
                 code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref())
-            );
-        }
+                code_cell(change.after.as_deref()),
+            ]
+        });
+        table(self.out, ["Setting", "Before", "After"], rows);
         self.out.push('\n');
     }
 
