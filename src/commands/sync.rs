@@ -5,16 +5,11 @@ use flaresync_reconcile::{SyncOptions, TriggerSource};
 
 use crate::{
     cli::{Format, SyncArgs},
-    lock::lock_state,
-    settings::{ApiSettings, RepoSettings},
-    source::Opened,
+    source::locked_context,
 };
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let repo = RepoSettings::resolve(&args.repo);
-    let api = ApiSettings::resolve(&args.api);
-    let _lock = lock_state(&repo.state_dir)?;
-    let ctx = Opened::open(&repo)?.context(&api)?;
+    let (_, _lock, ctx) = locked_context(&args.repo, &args.api)?;
     let report = flaresync_reconcile::sync_once(
         &ctx,
         SyncOptions {
