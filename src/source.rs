@@ -9,8 +9,7 @@ use flaresync_git::{Credentials, GitSource};
 use flaresync_journal::Journal;
 use flaresync_reconcile::Context;
 
-use crate::cli::{ApiArgs, RepoArgs};
-use crate::lock::{StateLock, lock_state, private_state_dir};
+use crate::lock::private_state_dir;
 use crate::settings::{ApiSettings, RepoSettings};
 
 /// The repository opened at its followed branch, with the `flaresync.toml` of the branch head.
@@ -70,19 +69,6 @@ impl Opened {
         Context::new(source, client, &journal, repo_config)
             .with_context(|| format!("cannot open the journal {}", journal.display()))
     }
-}
-
-/// What the reconciling commands (`sync`, `run`) start from: the resolved repository settings,
-/// the lock on their state directory (held while the [`StateLock`] lives) and the context.
-pub fn locked_context(
-    repo: &RepoArgs,
-    api: &ApiArgs,
-) -> anyhow::Result<(RepoSettings, StateLock, Context)> {
-    let repo = RepoSettings::resolve(repo);
-    let api = ApiSettings::resolve(api);
-    let lock = lock_state(&repo.state_dir)?;
-    let ctx = Opened::open(&repo)?.context(&api)?;
-    Ok((repo, lock, ctx))
 }
 
 /// Opens the git source the settings name (cloning a remote into the state directory).

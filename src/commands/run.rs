@@ -9,11 +9,18 @@ use flaresync_reconcile::{
     webhook::WebhookSecret,
 };
 
-use crate::{cli::RunArgs, source::locked_context};
+use crate::{
+    cli::RunArgs,
+    lock::lock_state,
+    settings::{ApiSettings, RepoSettings},
+    source::Opened,
+};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let (repo, _lock, ctx) = locked_context(&args.repo, &args.api)?;
-    let ctx = Arc::new(ctx);
+    let repo = RepoSettings::resolve(&args.repo);
+    let api = ApiSettings::resolve(&args.api);
+    let _lock = lock_state(&repo.state_dir)?;
+    let ctx = Arc::new(Opened::open(&repo)?.context(&api)?);
     let listener = bind(&args.status_listen).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")

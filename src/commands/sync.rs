@@ -5,11 +5,16 @@ use flaresync_reconcile::{SyncOptions, TriggerSource};
 
 use crate::{
     cli::{Format, SyncArgs},
-    source::locked_context,
+    lock::lock_state,
+    settings::{ApiSettings, RepoSettings},
+    source::Opened,
 };
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let (_, _lock, ctx) = locked_context(&args.repo, &args.api)?;
+    let repo = RepoSettings::resolve(&args.repo);
+    let api = ApiSettings::resolve(&args.api);
+    let _lock = lock_state(&repo.state_dir)?;
+    let ctx = Opened::open(&repo)?.context(&api)?;
     let report = flaresync_reconcile::sync_once(
         &ctx,
         SyncOptions {
