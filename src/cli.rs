@@ -41,6 +41,38 @@ pub enum Command {
     History(HistoryArgs),
     /// Explain a rollback legality rule (e.g. FS002), or list them all.
     Explain(ExplainArgs),
+    /// Progressive rollouts: status, promote, abort, pause, resume (against a running loop
+    /// with --server, or from the CLI alone).
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Phase, step, weight and last analysis of each rollout.
+    Status(RolloutArgs),
+    /// Skip to the next step (or, at 100%, complete the rollout).
+    Promote(RolloutArgs),
+    /// Put every Worker of the commit back on its previous version and reject the commit.
+    Abort(RolloutArgs),
+    /// Hold the rollout at its step until `resume` or `promote`.
+    Pause(RolloutArgs),
+    /// Let a paused rollout continue.
+    Resume(RolloutArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Script name of the Worker (every Worker with a rollout when omitted).
+    pub worker: Option<String>,
+    /// A running `flaresync run`'s status server (e.g. http://127.0.0.1:9090); commands need
+    /// FLARESYNC_ADMIN_TOKEN. Without it the command works on the state directory itself.
+    #[arg(long, env = "FLARESYNC_SERVER")]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +116,9 @@ pub struct EmulatorArgs {
     /// Rate-limit window in seconds.
     #[arg(long, default_value_t = 300)]
     pub rate_limit_window_secs: u64,
+    /// A zone the account has (repeatable; routes and custom domains attach to zones).
+    #[arg(long = "zone", default_value = flaresync_emulator::DEFAULT_ZONE)]
+    pub zones: Vec<String>,
 }
 
 /// Where the configuration repository is and which branch to follow.
@@ -200,6 +235,13 @@ pub struct RunArgs {
     /// Full resync interval even without triggers (drift detection), in seconds.
     #[arg(long, default_value_t = 300)]
     pub resync_interval_secs: u64,
+    /// Read a Worker in full again once its last read is this old, in seconds, even when the
+    /// scripts listing shows no change (0 = never).
+    #[arg(long, default_value_t = 600)]
+    pub full_refresh_secs: u64,
+    /// At most this many Workers are read again per pass for that refresh (oldest first).
+    #[arg(long, default_value_t = 10)]
+    pub refresh_slice: usize,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,30 @@ pub fn env_token() -> Option<String> {
         .filter(|token| !token.is_empty())
 }
 
+/// Who runs this command, `user@host`, from the environment and the kernel's host name: the
+/// journal names them as the actor of CLI passes. The one place it is read.
+pub fn operator() -> Option<String> {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    Some(match host {
+        Some(host) => format!("{}@{host}", user.trim()),
+        None => user.trim().to_owned(),
+    })
+}
+
+/// Where to open the pull request for the revert of an aborted rollout, from
+/// `FLARESYNC_GITHUB_TOKEN`/`GITHUB_TOKEN`, `FLARESYNC_GITHUB_REPOSITORY`/`GITHUB_REPOSITORY` and
+/// `FLARESYNC_GITHUB_API_URL`. The one place they are read.
+pub fn github() -> Option<flaresync_reconcile::github::GithubConfig> {
+    flaresync_reconcile::github::GithubConfig::from_lookup(|name| std::env::var(name).ok())
+}
+
 /// The config repository a command works on, and where flaresync keeps its state for it.
 #[derive(Debug, Clone)]
 pub struct RepoSettings {

@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 use flaresync_config::{DirTree, RepoConfig};
 use flaresync_git::{Credentials, GitSource};
 use flaresync_journal::Journal;
-use flaresync_reconcile::Context;
+use flaresync_reconcile::{Context, ContextOptions};
 
 use crate::lock::private_state_dir;
 use crate::settings::{ApiSettings, RepoSettings};
@@ -49,6 +49,15 @@ impl Opened {
     /// The reconcile context over this repository: the API client, and the journal of its state
     /// directory (created if missing).
     pub fn context(self, api: &ApiSettings) -> anyhow::Result<Context> {
+        self.context_with(api, ContextOptions::default())
+    }
+
+    /// [`Opened::context`] with explicit tunables (`run`'s refresh settings).
+    pub fn context_with(
+        self,
+        api: &ApiSettings,
+        options: ContextOptions,
+    ) -> anyhow::Result<Context> {
         let Opened {
             mut source,
             repo_config,
@@ -66,7 +75,13 @@ impl Opened {
         {
             source.set_last_head(Some(oid));
         }
-        Context::new(source, client, &journal, repo_config)
+        // Facts of this process and its environment, resolved once for every command.
+        let options = ContextOptions {
+            operator: crate::settings::operator(),
+            github: crate::settings::github(),
+            ..options
+        };
+        Context::with_options(source, client, &journal, repo_config, options)
             .with_context(|| format!("cannot open the journal {}", journal.display()))
     }
 }

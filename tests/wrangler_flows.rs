@@ -317,6 +317,27 @@ fn wrangler_versions_upload_and_rollback_are_outside_flaresync_and_reported_as_d
         out.all()
     );
     assert!(out.stdout.contains(&c1[..7]), "{}", out.all());
+    // Every deployment shows its author and message: flaresync's first deploy (a script upload,
+    // whose message Cloudflare gives the deployment too) and the hand-made rollback.
+    let deployed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with("deployed"))
+        .collect();
+    assert!(
+        deployed
+            .iter()
+            .any(|line| line.contains("(upload)") && line.contains(": api (")),
+        "the script upload's deployment carries the commit message:\n{}",
+        out.all()
+    );
+    assert!(
+        deployed
+            .iter()
+            .any(|line| line.contains(" by ") && line.contains(": hand rollback")),
+        "the hand rollback shows its author and message:\n{}",
+        out.all()
+    );
 
     // Default drift policy "report": said, not healed (a held Worker is not converged: exit 2).
     let out = sync(&emulator, &repo_arg, &state);

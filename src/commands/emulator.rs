@@ -38,6 +38,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<u8> {
     let mut config = flaresync_emulator::EmulatorConfig::new(account_id.clone(), tokens);
     config.state_dir = args.state.clone();
     config.version_window = args.version_window;
+    config.zones = args.zones.clone();
     config.rate_limit = flaresync_emulator::RateLimit {
         requests: args.rate_limit,
         window: Duration::from_secs(args.rate_limit_window_secs),

@@ -5,6 +5,7 @@ pub mod emulator;
 pub mod explain;
 pub mod history;
 pub mod plan;
+pub mod rollout;
 pub mod run;
 pub mod sync;
 pub mod validate;
@@ -22,6 +23,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Explain(args) => explain::run(args),
+        Command::Rollout(command) => rollout::run(command).await,
     }
 }
 

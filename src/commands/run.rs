@@ -20,7 +20,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let repo = RepoSettings::resolve(&args.repo);
     let api = ApiSettings::resolve(&args.api);
     let _lock = lock_state(&repo.state_dir)?;
-    let ctx = Arc::new(Opened::open(&repo)?.context(&api)?);
+    let options = flaresync_reconcile::ContextOptions {
+        full_refresh_every: (args.full_refresh_secs > 0)
+            .then(|| Duration::from_secs(args.full_refresh_secs)),
+        refresh_slice: args.refresh_slice,
+        ..Default::default()
+    };
+    let ctx = Arc::new(Opened::open(&repo)?.context_with(&api, options)?);
     let listener = bind(&args.status_listen).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")

@@ -155,6 +155,18 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// Not sent again because most recent requests to Cloudflare failed (an outage or a storm
+    /// beyond what retries can absorb): the shared retry quota stops retries until requests
+    /// succeed again, so that one outage does not make every call sleep through all attempts.
+    #[error(
+        "gave up after {attempts} attempt(s): most recent Cloudflare API requests failed, so retries are paused until requests succeed again (check https://www.cloudflarestatus.com and the network; the next pass tries again): {last}"
+    )]
+    RetriesPaused {
+        attempts: u32,
+        #[source]
+        last: Box<Error>,
+    },
+
     /// A write failed in a way that leaves open whether it took effect, and it could not be
     /// verified or may not be repeated. Look at the live state before trying again.
     #[error(
@@ -193,6 +205,13 @@ pub enum Error {
         detail: String,
     },
 
+    /// A static assets upload could not complete (one of wrangler's fatal checks).
+    #[error("static assets of {script}: {problem}")]
+    Assets {
+        script: String,
+        problem: crate::assets_plan::AssetsProblem,
+    },
+
     /// The request could not be built from the given input.
     #[error("invalid request to cloudflare api {method} {path}: {detail}")]
     InvalidRequest {
@@ -215,7 +234,9 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
-            Error::RetriesExhausted { last, .. } | Error::OutcomeUnknown { last, .. } => last.api(),
+            Error::RetriesExhausted { last, .. }
+            | Error::RetriesPaused { last, .. }
+            | Error::OutcomeUnknown { last, .. } => last.api(),
             Error::VerificationFailed { attempt_error, .. } => attempt_error.api(),
             _ => None,
         }
@@ -255,7 +276,11 @@ impl Error {
         match self {
             Error::Transport { .. } | Error::RateLimited { .. } => true,
             Error::Api(api) => api.status >= 500 || api.status == 429 || api.status == 408,
-            Error::RetriesExhausted { last, .. } => last.is_transient(),
+            Error::RetriesExhausted { last, .. } | Error::RetriesPaused { last, .. } => {
+                last.is_transient()
+            }
+            // The next session starts over; files already sent are not asked for again.
+            Error::Assets { .. } => true,
             Error::OutcomeUnknown { .. }
             | Error::VerificationFailed { .. }
             | Error::Decode { .. }
@@ -271,10 +296,13 @@ impl Error {
             Error::Api(_) => "ApiRejected",
             Error::Transport { .. } => "ApiUnreachable",
             Error::RateLimited { .. } => "ApiRateLimited",
-            Error::RetriesExhausted { last, .. } => last.reason(),
+            Error::RetriesExhausted { last, .. } | Error::RetriesPaused { last, .. } => {
+                last.reason()
+            }
             Error::OutcomeUnknown { .. } | Error::VerificationFailed { .. } => "ApiOutcomeUnknown",
             Error::Decode { .. } => "ApiBadResponse",
             Error::InvalidRequest { .. } => "ApiInvalidRequest",
+            Error::Assets { .. } => "ApiAssetsIncomplete",
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - Failures are retried by a pure decision ([`retry::decide`]): backoff with full jitter on
 //!   5xx and transport errors, `Retry-After` on 429. Uploads and deployment creation are made
 //!   safe to retry by checking the live state before sending them again.
+//! - Static assets go up as wrangler sends them ([`Client::sync_assets`]): an upload session
+//!   with the manifest, then only the buckets Cloudflare asks for ([`plan_upload`], pure).
 //! - The API token is a [`Secret`]: it never appears in `Debug`, `Display`, errors or logs.
 //!
 //! What this crate does not do: decide *what* to upload or deploy (flaresync-plan), or build the
@@ -40,6 +42,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assets_plan;
 pub mod budget;
 mod client;
 pub mod config;
@@ -48,13 +51,17 @@ mod lock;
 pub mod metrics;
 pub mod pagination;
 pub mod retry;
+pub mod retry_quota;
+pub mod trigger_types;
 pub mod types;
 
+pub use assets_plan::{AssetsProblem, UploadPlan, plan_upload};
 pub use budget::{Budget, BudgetConfig, BudgetConfigError};
-pub use client::Client;
+pub use client::{AssetsSession, AssetsSync, Client};
 pub use config::{ClientConfig, ConfigError, Timeouts};
 pub use error::{ApiError, Error};
 pub use flaresync_config::Secret;
 pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
+pub use trigger_types::*;
 pub use types::*;

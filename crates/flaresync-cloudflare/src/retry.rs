@@ -24,16 +24,23 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// Minimum wait after a 429 that carries no `Retry-After` (wrangler waits at least 1 s).
     pub rate_limit_floor: Duration,
+    /// Capacity of the retry quota shared by all requests of one client
+    /// ([`crate::retry_quota::RetryQuota`]): when most requests fail, retries stop after about
+    /// half of it, so an outage does not multiply every request by `max_attempts`. `0`: off.
+    pub quota: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
+            // Generous per request (a storm failing a third of the requests still lets each
+            // through: 0.3^10 per request), bounded across requests by the quota.
+            max_attempts: 10,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(300),
             rate_limit_floor: Duration::from_secs(1),
+            quota: 100,
         }
     }
 }
@@ -89,7 +96,8 @@ impl Failure {
         }
     }
 
-    fn retryable(&self) -> bool {
+    /// Whether sending the request again may succeed (5xx, 408, 429, transport failures).
+    pub fn retryable(&self) -> bool {
         match self {
             Failure::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             Failure::Transport(_) => true,
@@ -118,6 +126,9 @@ pub enum StopReason {
     RetryAfterTooLong { retry_after: Duration },
     /// The outcome is unknown and the request is [`Idempotency::Unsafe`].
     OutcomeUnknown,
+    /// Most recent requests failed: the shared retry quota is drained (see
+    /// [`crate::retry_quota`]).
+    Throttled,
 }
 
 /// Decides what follows the failure of attempt number `attempt` (1-based).
@@ -223,6 +234,7 @@ mod tests {
             max_delay: Duration::from_secs(2),
             max_retry_after: Duration::from_secs(60),
             rate_limit_floor: Duration::from_secs(1),
+            quota: 0,
         }
     }
 

@@ -98,6 +98,15 @@ pub enum ConfigError {
     /// Problems with the bundle / module files of a Worker.
     #[error("worker {dir:?}: {message}")]
     Bundle { dir: String, message: String },
+    /// A file of the static assets directory cannot be deployed (limits, a Pages worker).
+    #[error("worker {dir:?}: static assets in {directory:?}: {source}")]
+    Assets {
+        dir: String,
+        /// Repository path of the assets directory.
+        directory: String,
+        #[source]
+        source: crate::assets::ManifestError,
+    },
     /// Two worker directories resolve to the same Cloudflare script name.
     #[error(
         "worker {dir:?}: script name {name:?} is also used by {other_dirs}; each Worker must \

@@ -38,12 +38,14 @@
 //! compression needed) or above [`MAX_BUNDLE_GZIP_BYTES`] (10 MiB after gzip, Cloudflare's Paid
 //! plan limit, SPEC §6.3). The gzip size is only computed when the raw size could exceed it.
 
+pub mod assets;
 pub mod digest;
 pub mod error;
 pub mod loader;
 pub mod model;
 pub mod modules;
 pub mod repo;
+pub mod rollout;
 pub mod script_name;
 pub mod secret;
 pub mod stamp;
@@ -55,6 +57,7 @@ pub mod wrangler;
 mod reader;
 mod source;
 
+pub use assets::{AssetFile, Assets, AssetsConfig, RunWorkerFirst};
 pub use digest::Digest;
 pub use error::{ConfigError, Location, MigrationPlanError, Warning};
 pub use loader::{
@@ -67,12 +70,15 @@ pub use repo::{
     DriftPolicy, HealthCheck, REPO_CONFIG_FILE, RepoConfig, RollbackPolicy, WorkerOverrides,
     WorkerPolicy, load_repo_config, parse_repo_config,
 };
+pub use rollout::{
+    Analysis, LatencyQuantile, Probe, PrometheusCheck, Rollout, RolloutSetting, parse_duration,
+};
 pub use script_name::{MAX_SCRIPT_NAME_LEN, SCRIPT_NAME_RULE, ScriptNameError, check_script_name};
 pub use secret::Secret;
 pub use source::{ConfigFormat, strip_jsonc};
 pub use stamp::{CommitRef, StampError, parse_version_tag, version_message, version_tag};
 pub use tree::{DirTree, EntryKind, SourceTree, TreeEntry, TreeError};
 pub use upload::{
-    KEEP_BINDINGS, MigrationsUpload, UploadKind, UploadOptions, migrations_to_upload,
+    AssetsToken, KEEP_BINDINGS, MigrationsUpload, UploadKind, UploadOptions, migrations_to_upload,
 };
 pub use wrangler::{ModuleSettings, ParsedConfig, parse_config};

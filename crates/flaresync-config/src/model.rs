@@ -324,6 +324,17 @@ pub struct WorkerSpec {
     /// (`keep_bindings` gains `plain_text` and `json`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keep_vars: bool,
+    /// Static assets (`[assets]` with a `directory`): configuration and manifest. `None` for a
+    /// Worker without assets (its digests are then what they were before assets existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<crate::assets::Assets>,
+}
+
+impl WorkerSpec {
+    /// An assets-only Worker: static assets and no code (no `main`).
+    pub fn is_assets_only(&self) -> bool {
+        self.assets.is_some() && self.modules.is_empty() && self.main_module.is_empty()
+    }
 }
 
 /// Canonical JSON: parse then re-serialize with sorted keys (serde_json's default `Map` is a

@@ -10,6 +10,7 @@
 //! drift_policy = "report"       # repo default
 //! allow_secret_change_rollback = false  # repo default
 //! d1_blocks_rollback = true     # repo default
+//! rollout = { steps = [10, 50, 100], step_interval = "2m", bake = "10m" }  # see crate::rollout
 //!
 //! [workers.api]                 # key: worker directory or script name
 //! env = "staging"               # "" = top level even when a repo env is set
@@ -21,6 +22,7 @@
 //! allow_secret_change_rollback = true
 //! d1_blocks_rollback = false
 //! health_check = { url = "https://api.example.com/health", expected_status = 200, timeout_ms = 5000 }
+//! rollout = false               # or a table replacing the repository's
 //! skip = false
 //! ```
 
@@ -31,6 +33,7 @@ use serde::Serialize;
 use crate::error::{ConfigError, Warning};
 use crate::modules::glob_matches;
 use crate::reader::{Cx, Tbl};
+use crate::rollout::{Rollout, RolloutSetting};
 use crate::source::{ConfigFormat, Node, SourceFile, Val, decode_utf8, parse_document};
 use crate::tree::SourceTree;
 
@@ -84,6 +87,8 @@ pub struct WorkerOverrides {
     pub allow_secret_change_rollback: Option<bool>,
     pub d1_blocks_rollback: Option<bool>,
     pub health_check: Option<HealthCheck>,
+    /// `rollout = {...}` (replaces the repository's) or `rollout = false`.
+    pub rollout: Option<RolloutSetting>,
     pub skip: Option<bool>,
 }
 
@@ -101,6 +106,8 @@ pub struct WorkerPolicy {
     /// Refuse rollbacks across D1 schema changes (default true).
     pub d1_blocks_rollback: bool,
     pub health_check: Option<HealthCheck>,
+    /// Progressive delivery of new versions (`None`: every change goes out at 100%).
+    pub rollout: Option<Rollout>,
     /// Do not manage this Worker.
     pub skip: bool,
 }
@@ -115,6 +122,7 @@ impl Default for WorkerPolicy {
             allow_secret_change_rollback: false,
             d1_blocks_rollback: true,
             health_check: None,
+            rollout: None,
             skip: false,
         }
     }
@@ -136,6 +144,8 @@ pub struct RepoConfig {
     pub allow_secret_change_rollback: bool,
     /// Repository default for `d1_blocks_rollback` (per-Worker keys win).
     pub d1_blocks_rollback: bool,
+    /// Repository default of `rollout` (per-Worker keys replace it).
+    pub rollout: Option<Rollout>,
     /// Keyed by worker directory or script name, as written.
     pub workers: BTreeMap<String, WorkerOverrides>,
 }
@@ -152,6 +162,7 @@ impl Default for RepoConfig {
             drift_policy: DriftPolicy::Report,
             allow_secret_change_rollback: false,
             d1_blocks_rollback: true,
+            rollout: None,
             workers: BTreeMap::new(),
         }
     }
@@ -183,6 +194,7 @@ impl RepoConfig {
             drift_policy: self.drift_policy,
             allow_secret_change_rollback: self.allow_secret_change_rollback,
             d1_blocks_rollback: self.d1_blocks_rollback,
+            rollout: self.rollout.clone(),
             ..WorkerPolicy::default()
         };
         if let Some(o) = overrides {
@@ -195,6 +207,11 @@ impl RepoConfig {
                 .unwrap_or(self.allow_secret_change_rollback);
             policy.d1_blocks_rollback = o.d1_blocks_rollback.unwrap_or(self.d1_blocks_rollback);
             policy.health_check = o.health_check.clone();
+            match &o.rollout {
+                None => {}
+                Some(RolloutSetting::Off) => policy.rollout = None,
+                Some(RolloutSetting::On(rollout)) => policy.rollout = Some((**rollout).clone()),
+            }
             policy.skip = o.skip.unwrap_or(false);
         }
         policy
@@ -265,6 +282,12 @@ pub fn parse_repo_config(
         .bool(&cx, "allow_secret_change_rollback")?
         .unwrap_or(false);
     config.d1_blocks_rollback = top.bool(&cx, "d1_blocks_rollback")?.unwrap_or(true);
+    if let Some(node) = top.get("rollout") {
+        config.rollout = match crate::rollout::read_setting(&mut cx, node, "rollout", false)? {
+            RolloutSetting::On(rollout) => Some(*rollout),
+            RolloutSetting::Off => None,
+        };
+    }
     if let Some(mut workers) = top.table(&cx, "workers")? {
         let entries = workers.entries;
         for entry in entries {
@@ -325,7 +348,17 @@ fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, C
             })
         }
     };
+    let rollout = match w.get("rollout") {
+        None => None,
+        Some(node) => Some(crate::rollout::read_setting(
+            cx,
+            node,
+            &w.key_path("rollout"),
+            true,
+        )?),
+    };
     Ok(WorkerOverrides {
+        rollout,
         env: w.str(cx, "env")?,
         main: w.str(cx, "main")?,
         order,

@@ -38,6 +38,31 @@ pub struct UploadOptions {
     /// From [`migrations_to_upload`]; only valid with [`UploadKind::Script`] (Cloudflare rejects
     /// migrations in version uploads with 10211), so it is ignored for versions.
     pub migrations: Option<MigrationsUpload>,
+    /// The completion token of the assets upload session (`assets.jwt`). Without it a Worker's
+    /// assets are left out of the metadata.
+    pub assets_token: Option<AssetsToken>,
+}
+
+/// The completion token Cloudflare gives once a Worker's assets are uploaded; it attaches them
+/// to the next version (SPEC-2 §1.3). A credential for an hour: never shown in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AssetsToken(String);
+
+impl AssetsToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        AssetsToken(token.into())
+    }
+
+    /// The token text, for the upload metadata only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AssetsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AssetsToken([REDACTED])")
+    }
 }
 
 /// The `migrations` field of a script upload (stepped form).
@@ -132,6 +157,24 @@ pub fn migrations_to_upload(
     }
 }
 
+/// `annotations`: the commit tag and message, truncated to Cloudflare's limits.
+fn annotations(opts: &UploadOptions) -> Value {
+    let mut annotations = Map::new();
+    if let Some(tag) = &opts.tag {
+        annotations.insert(
+            "workers/tag".into(),
+            Value::String(truncate_bytes(tag, MAX_TAG_BYTES)),
+        );
+    }
+    if let Some(message) = &opts.message {
+        annotations.insert(
+            "workers/message".into(),
+            Value::String(truncate_bytes(message, MAX_MESSAGE_BYTES)),
+        );
+    }
+    Value::Object(annotations)
+}
+
 /// Truncates to at most `max` bytes at a character boundary.
 fn truncate_bytes(text: &str, max: usize) -> String {
     if text.len() <= max {
@@ -176,6 +219,9 @@ impl WorkerSpec {
     /// Secrets listed in `secrets.required` that are not bindings become `inherit` bindings, and
     /// `keep_bindings` keeps the previous version's secrets: secret values never come from Git.
     pub fn upload_metadata(&self, opts: &UploadOptions) -> Value {
+        if self.is_assets_only() {
+            return self.assets_only_metadata(opts);
+        }
         let mut out = Map::new();
         out.insert(
             "main_module".into(),
@@ -235,15 +281,7 @@ impl WorkerSpec {
                 );
             }
         }
-        // flaresync never uploads static assets: keep the ones already on the Worker so an
-        // `assets` binding keeps working across versions.
-        if self
-            .bindings
-            .iter()
-            .any(|b| b.kind == crate::model::BindingKind::Assets)
-        {
-            out.insert("keep_assets".into(), Value::Bool(true));
-        }
+        self.insert_assets(&mut out, opts);
         let mut keep: Vec<Value> = KEEP_BINDINGS
             .iter()
             .map(|k| Value::String((*k).into()))
@@ -253,21 +291,37 @@ impl WorkerSpec {
             keep.push(Value::String("json".into()));
         }
         out.insert("keep_bindings".into(), Value::Array(keep));
-        let mut annotations = Map::new();
-        if let Some(tag) = &opts.tag {
-            annotations.insert(
-                "workers/tag".into(),
-                Value::String(truncate_bytes(tag, MAX_TAG_BYTES)),
-            );
-        }
-        if let Some(message) = &opts.message {
-            annotations.insert(
-                "workers/message".into(),
-                Value::String(truncate_bytes(message, MAX_MESSAGE_BYTES)),
-            );
-        }
-        out.insert("annotations".into(), Value::Object(annotations));
+        out.insert("annotations".into(), annotations(opts));
         Value::Object(out)
+    }
+
+    /// wrangler's metadata for a Worker without code: assets, annotations and compatibility
+    /// only; no modules, no bindings (SPEC-2 §1.5).
+    fn assets_only_metadata(&self, opts: &UploadOptions) -> Value {
+        let mut out = Map::new();
+        self.insert_assets(&mut out, opts);
+        out.insert("annotations".into(), annotations(opts));
+        if let Some(date) = &self.compatibility_date {
+            out.insert("compatibility_date".into(), Value::String(date.clone()));
+        }
+        if !self.compatibility_flags.is_empty() {
+            out.insert(
+                "compatibility_flags".into(),
+                json!(self.compatibility_flags),
+            );
+        }
+        Value::Object(out)
+    }
+
+    /// `"assets": {"jwt", "config"}` when the Worker has assets and their token is known.
+    fn insert_assets(&self, out: &mut Map<String, Value>, opts: &UploadOptions) {
+        if let (Some(assets), Some(token)) = (&self.assets, &opts.assets_token) {
+            let config = serde_json::to_value(&assets.config).unwrap_or(Value::Null);
+            out.insert(
+                "assets".into(),
+                json!({"jwt": token.expose(), "config": config}),
+            );
+        }
     }
 
     /// Everything that affects a deployment, canonically: excludes only where the config lives
@@ -277,14 +331,17 @@ impl WorkerSpec {
         if let Some(object) = value.as_object_mut() {
             object.remove("dir");
             object.remove("config_path");
+            if let Some(Value::Object(assets)) = object.get_mut("assets") {
+                assets.remove("directory");
+            }
         }
         value
     }
 
     /// Only what Cloudflare stores in a version: modules, bindings, compatibility, usage model,
-    /// limits, placement.
+    /// limits, placement, and the assets (configuration and manifest).
     fn version_value(&self) -> Value {
-        json!({
+        let mut value = json!({
             "main_module": self.main_module,
             "modules": self.modules,
             "bindings": self.bindings,
@@ -293,7 +350,15 @@ impl WorkerSpec {
             "usage_model": self.usage_model,
             "limits": self.limits.as_deref().map(parse_canonical),
             "placement": self.placement.as_deref().map(parse_canonical),
-        })
+        });
+        // Only when present, so the digests of Workers without assets stay what they were.
+        if let (Some(assets), Some(object)) = (&self.assets, value.as_object_mut()) {
+            object.insert(
+                "assets".into(),
+                json!({"config": assets.config, "files": assets.files}),
+            );
+        }
+        value
     }
 
     /// sha256 hex over everything that affects a deployment (see [`Self::version_digest`] for

@@ -56,6 +56,7 @@ fn version_upload_metadata_matches_fixture() {
         tag: Some("9b1e4c2d7a3f6e8b0c5d1a2f4e6b8c0d2a4f6e8b".into()),
         message: Some("deploy 9b1e4c2: add cache header".into()),
         migrations: None,
+        assets_token: None,
     });
     assert_eq!(
         sort_bindings(metadata),
@@ -94,6 +95,7 @@ deleted_classes = ["Legacy"]
         tag: Some("9b1e4c2d7a3f6e8b0c5d1a2f4e6b8c0d2a4f6e8b".into()),
         message: Some("deploy 9b1e4c2 (DO migration v2)".into()),
         migrations,
+        assets_token: None,
     });
     assert_eq!(
         metadata,

@@ -96,6 +96,7 @@ async fn workerd_direct(
         bindings: Vec::new(),
         compatibility_date: "2025-01-01".into(),
         compatibility_flags: Vec::new(),
+        assets: None,
     };
     let port = free_ports(1)?[0];
     let ports = BTreeMap::from([("direct".to_owned(), port)]);
@@ -104,6 +105,7 @@ async fn workerd_direct(
         storage_dir: dir.join("do").to_string_lossy().into_owned(),
         owners: BTreeMap::new(),
         ports: ports.clone(),
+        asset_sources: None,
     };
     std::fs::create_dir_all(dir.join("do")).map_err(DataPlaneError::Ports)?;
     let runtime = Runtime {

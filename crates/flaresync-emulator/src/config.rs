@@ -47,7 +47,13 @@ pub struct EmulatorConfig {
     pub max_script_bytes: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Zones the account has from the start (routes and custom domains attach to zones);
+    /// more can be added with `POST /zones`.
+    pub zones: Vec<String>,
 }
+
+/// The zone a new emulator has (`flaresync emulator --zone` names others).
+pub const DEFAULT_ZONE: &str = "example.com";
 
 /// How many of the newest versions a deployment may reference (Cloudflare: 100; older docs: 10).
 pub const DEFAULT_VERSION_WINDOW: usize = 100;
@@ -69,6 +75,7 @@ impl EmulatorConfig {
             // compress, so it applies the (draft) 64 MiB uncompressed limit.
             max_script_bytes: 64 * 1024 * 1024,
             max_body_bytes: 128 * 1024 * 1024,
+            zones: vec![DEFAULT_ZONE.to_owned()],
         }
     }
 
@@ -116,6 +123,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("subdomain", &self.subdomain)
             .field("max_script_bytes", &self.max_script_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("zones", &self.zones)
             .finish()
     }
 }

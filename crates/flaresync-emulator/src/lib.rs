@@ -2,7 +2,7 @@
 //!
 //! It is the test double of record and flaresync's embedded default backend. It serves, under
 //! `/client/v4`, the endpoints wrangler and flaresync use (scripts, versions, deployments,
-//! settings, secrets, subdomains, KV/R2/D1/Queues, identity) with Cloudflare's envelope,
+//! settings, secrets, subdomains, static assets, KV/R2/D1/Queues, identity) with Cloudflare's envelope,
 //! status and error codes, enforces Cloudflare's deployment rules (see [`state::rules`]),
 //! rate-limits per token, and lets tests inject faults through `/__emulator/*`.
 //!
@@ -11,7 +11,7 @@
 //! in-process for tests of any crate. [`dataplane`] runs the deployed Workers on workerd
 //! (`Emulator::serve_data_plane`) and feeds the GraphQL analytics endpoint.
 //!
-//! What it deliberately does not do: routes/custom domains/cron triggers, static assets,
+//! What it deliberately does not do: routes/custom domains/cron triggers,
 //! Workers for Platforms, the legacy `rollback_to` deployments API.
 //!
 //! The crate's `README.md` lists the endpoints, the deployment rules with their codes, the
@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use config::{DEFAULT_VERSION_WINDOW, EmulatorConfig, RateLimit};
+pub use config::{DEFAULT_VERSION_WINDOW, DEFAULT_ZONE, EmulatorConfig, RateLimit};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultKind, FaultSpec};
 pub use http::LoggedRequest;
@@ -61,6 +61,8 @@ impl Emulator {
             Some(dir) => state::Db::open(dir)?,
             None => state::Db::in_memory()?,
         };
+        state::zones::seed_now(&db, &config.zones)
+            .map_err(|e| EmulatorError::Config(format!("cannot seed the zones: {}", e.message)))?;
         Ok(Self {
             shared: Arc::new(http::Shared::new(config, db)),
         })

@@ -186,6 +186,30 @@ impl TestEmulator {
         self.change(|tx, _| resources::queues::delete(tx, id))
     }
 
+    /// Starts the data plane on `127.0.0.1:<random port>` with files under `work_dir`, when
+    /// workerd is installed (`FLARESYNC_WORKERD`, `$FLARESYNC_CACHE` or `repo_cache`); returns its
+    /// address, or `None` (workerd missing). It stops with the test's runtime.
+    pub async fn start_data_plane(
+        &self,
+        work_dir: &std::path::Path,
+        repo_cache: Option<&std::path::Path>,
+    ) -> Option<SocketAddr> {
+        let workerd = crate::dataplane::locate::workerd_binary(repo_cache)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+        let addr = listener.local_addr().ok()?;
+        let options = crate::dataplane::DataPlaneOptions {
+            workerd,
+            work_dir: work_dir.to_path_buf(),
+        };
+        let emulator = self.emulator.clone();
+        tokio::spawn(async move {
+            let _ = emulator
+                .serve_data_plane(listener, options, std::future::pending())
+                .await;
+        });
+        Some(addr)
+    }
+
     /// Stops serving and waits for the server task.
     pub async fn stop(mut self) -> Result<(), EmulatorError> {
         if let Some(stop) = self.stop.take() {

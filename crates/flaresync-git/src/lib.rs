@@ -15,6 +15,7 @@ pub mod desired;
 pub mod known_hosts;
 pub mod mapping;
 pub mod revert;
+pub mod revert_branch;
 pub mod revert_message;
 pub mod source;
 pub mod stamp;
@@ -26,6 +27,7 @@ pub use desired::{CacheStats, DesiredError, DesiredState, DesiredStateCache, Wor
 pub use git2::{Oid, Repository};
 pub use mapping::{KnownVersion, Mapping, UnmappedReason, UnmappedVersion, rebuild_mapping};
 pub use revert::{CandidateKind, RevertCandidate, RevertError, find_revert_candidates};
+pub use revert_branch::{RevertProposal, commit_revert, revert_branch_name};
 pub use revert_message::{format_revert, parse_revert, parse_reverts};
 pub use source::{
     CommitInfo, GitSource, HeadUpdate, HeadUpdateKind, SourceError, classify_head_update, short_hex,

@@ -145,7 +145,7 @@ pub fn short_hex(oid: Oid) -> String {
     hex
 }
 
-enum Origin {
+pub(crate) enum Origin {
     Local {
         path: PathBuf,
     },
@@ -159,7 +159,7 @@ enum Origin {
 pub struct GitSource {
     repo: Repository,
     branch: String,
-    origin: Origin,
+    pub(crate) origin: Origin,
     last_head: Option<Oid>,
     /// For a remote: the head the clone cache held when opened (the previous run's last fetch),
     /// so the first fetch of a new process still recognises a force-push. Used whenever

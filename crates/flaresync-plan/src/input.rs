@@ -181,6 +181,9 @@ pub struct Policy {
     /// Rollout rank (`order` in `flaresync.toml`): a Worker is deployed after every Worker with
     /// a lower rank. Default 0 (no constraint among equal ranks).
     pub order: i64,
+    /// The canary's shares of the Worker's progressive rollout (`None`: changes go out at
+    /// 100%).
+    pub rollout_steps: Option<Vec<u8>>,
 }
 
 impl Default for Policy {
@@ -193,6 +196,7 @@ impl Default for Policy {
             version_window: DEFAULT_VERSION_WINDOW as usize,
             depends_on: Vec::new(),
             order: 0,
+            rollout_steps: None,
         }
     }
 }

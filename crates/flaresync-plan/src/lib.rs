@@ -52,8 +52,8 @@ pub use live::{
     R2Bucket,
 };
 pub use model::{
-    Action, DeployTarget, Finding, MigrationsPayload, Order, Plan, ScriptUploadReason, Severity,
-    Step, UploadMode, VersionRef, WorkerPlan, exit_code,
+    Action, DeployTarget, Finding, MigrationsPayload, Order, Plan, RolloutPlan, ScriptUploadReason,
+    Severity, Step, UploadMode, VersionRef, WorkerPlan, exit_code,
 };
 pub use planner::plan;
 pub use render::{render_json, render_markdown, render_text};

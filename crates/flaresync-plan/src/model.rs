@@ -57,6 +57,22 @@ pub struct WorkerPlan {
     pub diff: WorkerDiff,
     /// Workers this one is deployed after (only Workers in this plan).
     pub depends_on: Vec<String>,
+    /// How the change goes out when the commit has a progressive rollout (`flaresync.toml`
+    /// `rollout`), and whether an abort could put this Worker back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutPlan>,
+}
+
+/// A Worker's part in a commit's progressive rollout, said before anything is deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutPlan {
+    /// The canary's shares, when the change goes out as Cloudflare split deployments; `None`
+    /// when it goes out at 100% (`full_reason` says why).
+    pub steps: Option<Vec<u8>>,
+    pub full_reason: Option<String>,
+    /// `no automatic rollback possible for <worker> because …`, when an abort of the commit
+    /// could not put this Worker back.
+    pub no_automatic_rollback: Option<String>,
 }
 
 /// The single action chosen for a Worker.

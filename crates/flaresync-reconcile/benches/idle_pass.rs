@@ -4,26 +4,14 @@
 //!
 //! Figures only, no assertions: the O(1) property itself is asserted by the integration tests.
 
-use std::{process::Command, time::Instant};
+use std::time::Instant;
 
 use flaresync_cloudflare::{Client, ClientConfig, Secret};
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{Context, SyncOptions, TriggerSource, sync_once};
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?} failed");
-}
+mod support;
+use support::git;
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));

@@ -77,6 +77,7 @@ fn state(triggers: trigger::TriggerSender) -> ServerState {
         });
     }
     ServerState {
+        rollout_control: None,
         status,
         metrics: Arc::new(Metrics::new()),
         api_snapshot: Arc::new(ApiSnapshot::default),

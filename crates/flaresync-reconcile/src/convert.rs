@@ -95,26 +95,16 @@ pub fn live_deployment(deployment: &Deployment) -> LiveDeployment {
 /// the active deployment, and every still-listed version holding the desired content
 /// (`wanted` = its `version_digest`), i.e. a rollback target. Versions beyond the window
 /// (known from the journal only) cannot be deployed, so their details do not matter.
-pub fn detail_ids(
-    deployments: &[Deployment],
-    listed: &[VersionSummary],
+pub fn detail_ids<'a>(
+    active: impl IntoIterator<Item = &'a str>,
+    is_listed: impl Fn(&str) -> bool,
     known: &[KnownVersion],
     wanted: Option<&flaresync_config::Digest>,
 ) -> BTreeSet<String> {
-    let mut ids: BTreeSet<String> = deployments
-        .first()
-        .map(|active| {
-            active
-                .versions
-                .iter()
-                .map(|v| v.version_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut ids: BTreeSet<String> = active.into_iter().map(str::to_owned).collect();
     if let Some(wanted) = wanted {
         for version in known {
-            let is_listed = listed.iter().any(|v| v.id == version.version_id);
-            if &version.version_digest == wanted && is_listed {
+            if &version.version_digest == wanted && is_listed(&version.version_id) {
                 ids.insert(version.version_id.clone());
             }
         }
@@ -238,6 +228,7 @@ fn plan_policy(policy: &WorkerPolicy, version_window: u32) -> Policy {
         version_window: version_window as usize,
         depends_on: policy.depends_on.clone(),
         order: policy.order,
+        rollout_steps: policy.rollout.as_ref().map(|rollout| rollout.steps.clone()),
     }
 }
 
@@ -311,12 +302,17 @@ mod tests {
             known("other", "older"),
             known("past-the-window", "wanted"),
         ];
-        let ids = detail_ids(&deployments, &listed, &history, Some(&"wanted".into()));
+        let active = deployments[0]
+            .versions
+            .iter()
+            .map(|v| v.version_id.as_str());
+        let is_listed = |id: &str| listed.iter().any(|v| v.id == id);
+        let ids = detail_ids(active.clone(), is_listed, &history, Some(&"wanted".into()));
         assert_eq!(
             ids.into_iter().collect::<Vec<_>>(),
             vec!["active".to_owned(), "same-content".to_owned()]
         );
-        let ids = detail_ids(&deployments, &listed, &history, None);
+        let ids = detail_ids(active, is_listed, &history, None);
         assert_eq!(
             ids.into_iter().collect::<Vec<_>>(),
             vec!["active".to_owned()]

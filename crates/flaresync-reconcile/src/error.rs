@@ -60,6 +60,22 @@ pub enum Error {
         message: String,
     },
 
+    /// A route, custom domain or queue consumer the Worker declares cannot be applied: it belongs
+    /// to another Worker, or its zone or queue does not exist. Needs a human or a commit.
+    #[error("routes, custom domains or queue consumers of worker {worker} not applied: {message}")]
+    Triggers { worker: String, message: String },
+
+    /// A progressive rollout of the commit was aborted: every Worker the commit changed was put
+    /// back where possible, and the commit is rejected until Git changes.
+    #[error(
+        "rollout of commit {commit} aborted for worker {worker}: {reason}; the commit is rejected until Git changes (merge the revert flaresync proposed, or push a fix)"
+    )]
+    RolloutAborted {
+        worker: String,
+        commit: String,
+        reason: String,
+    },
+
     /// A Worker drifted, the policy is `heal`, and healing it failed.
     #[error("could not heal drift of worker {worker}: {message}")]
     DriftHeal { worker: String, message: String },
@@ -139,8 +155,11 @@ impl Error {
             Error::VerifyFailed { .. } => Class::Transient {
                 reason: Reason::VerifyFailed,
             },
-            Error::HealthCheckFailed { .. } => Class::Stalled {
+            Error::HealthCheckFailed { .. } | Error::RolloutAborted { .. } => Class::Stalled {
                 reason: Reason::HealthCheckFailed,
+            },
+            Error::Triggers { .. } => Class::Stalled {
+                reason: Reason::TriggerConflict,
             },
             Error::DriftHeal { .. } => Class::Transient {
                 reason: Reason::DriftHealFailed,

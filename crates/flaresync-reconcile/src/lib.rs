@@ -20,6 +20,9 @@
 //! - [`convert`]: pure mapping of client/git answers to the planner's types.
 //! - [`error`]: the crate [`Error`] and its classification.
 //! - [`health`], [`drift`]: post-deploy health checks and out-of-band deployment detection.
+//! - [`rollout`]: progressive delivery, pure (state machine, verdicts, journal record) plus the
+//!   analysis providers; the pass drives it from `pass/rollout*.rs`; [`github`] opens the pull
+//!   request for the revert of an aborted commit.
 //!
 //! # Usage (what the CLI calls)
 //!
@@ -58,11 +61,13 @@ pub mod conditions;
 pub mod convert;
 pub mod drift;
 pub mod error;
+pub mod github;
 pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod pass;
 pub mod policy;
+pub mod rollout;
 pub mod runner;
 pub mod scheduler;
 pub mod server;

@@ -71,6 +71,8 @@ struct Inner {
     drift: BTreeMap<String, bool>,
     /// worker -> (commit, version)
     worker_info: BTreeMap<String, (String, String)>,
+    /// worker -> its rollout (the latest report, ended ones included).
+    rollouts: BTreeMap<String, crate::rollout::RolloutReport>,
     passes_total: u64,
 }
 
@@ -154,6 +156,20 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// Sets the rollout series of `worker` (phase, step, weight, last analysis values).
+    pub fn set_rollout(&self, worker: &str, rollout: &crate::rollout::RolloutReport) {
+        let mut inner = self.lock();
+        let previous = inner.rollouts.insert(worker.to_owned(), rollout.clone());
+        // A report without an analysis (a wait) keeps the values of the last one.
+        if rollout.last_analysis.is_none()
+            && let Some(previous) = previous
+            && previous.commit == rollout.commit
+            && let Some(current) = inner.rollouts.get_mut(worker)
+        {
+            current.last_analysis = previous.last_analysis;
+        }
+    }
+
     /// Renders the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, api: &ApiSnapshot) -> String {
         let inner = self.lock();
@@ -162,6 +178,7 @@ impl Metrics {
         render_duration(&mut out, &inner);
         render_api(&mut out, api);
         render_workers(&mut out, &inner);
+        render_rollouts(&mut out, &inner);
         out
     }
 }
@@ -294,6 +311,84 @@ fn render_workers(out: &mut String, inner: &Inner) {
             1.0,
         );
     }
+}
+
+/// Per Worker with a rollout: phase, step, canary weight and the last analysis's values.
+fn render_rollouts(out: &mut String, inner: &Inner) {
+    if inner.rollouts.is_empty() {
+        return;
+    }
+    header(
+        out,
+        "flaresync_rollout_phase",
+        "gauge",
+        "1 for the phase each Worker's rollout is in (progressing, baking, paused, aborted, completed).",
+    );
+    for (worker, rollout) in &inner.rollouts {
+        let phase = rollout.phase.name();
+        sample(
+            out,
+            "flaresync_rollout_phase",
+            &[
+                ("worker", worker),
+                ("commit", short(&rollout.commit)),
+                ("phase", phase),
+            ],
+            1.0,
+        );
+    }
+    header(
+        out,
+        "flaresync_rollout_weight_percent",
+        "gauge",
+        "The canary's share of traffic in each Worker's rollout.",
+    );
+    for (worker, rollout) in &inner.rollouts {
+        let weight = rollout.weight.map(f64::from).unwrap_or(0.0);
+        sample(
+            out,
+            "flaresync_rollout_weight_percent",
+            &[("worker", worker)],
+            weight,
+        );
+    }
+    header(
+        out,
+        "flaresync_rollout_step",
+        "gauge",
+        "The step (1-based) each Worker's rollout is at.",
+    );
+    for (worker, rollout) in &inner.rollouts {
+        let step = match &rollout.phase {
+            crate::rollout::Phase::Progressing { step, .. }
+            | crate::rollout::Phase::Baking { step, .. }
+            | crate::rollout::Phase::Paused { step, .. } => *step as f64,
+            _ => 0.0,
+        };
+        sample(out, "flaresync_rollout_step", &[("worker", worker)], step);
+    }
+    header(
+        out,
+        "flaresync_rollout_analysis_value",
+        "gauge",
+        "The values the last analysis measured (error rate as a fraction, latency ratio, prometheus value).",
+    );
+    for (worker, rollout) in &inner.rollouts {
+        for check in rollout.last_analysis.iter().flat_map(|a| a.checks.iter()) {
+            if let Some(value) = check.value.filter(|v| v.is_finite()) {
+                let labels = [
+                    ("worker", worker.as_str()),
+                    ("check", check.name.as_str()),
+                    ("result", check.result.as_str()),
+                ];
+                sample(out, "flaresync_rollout_analysis_value", &labels, value);
+            }
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -40,6 +40,9 @@ pub enum Reason {
     HealthCheckFailed,
     /// The local journal could not be read or written.
     JournalFailed,
+    /// A route, custom domain or queue consumer belongs to another Worker, or its zone or queue
+    /// does not exist.
+    TriggerConflict,
     /// A deployment made outside flaresync was found and the policy is `heal` but healing failed.
     DriftHealFailed,
     /// Work was abandoned because the process is shutting down.
@@ -62,6 +65,7 @@ impl Reason {
             Reason::VerifyFailed => "VerifyFailed",
             Reason::HealthCheckFailed => "HealthCheckFailed",
             Reason::JournalFailed => "JournalFailed",
+            Reason::TriggerConflict => "TriggerConflict",
             Reason::DriftHealFailed => "DriftHealFailed",
             Reason::Cancelled => "Cancelled",
             Reason::Internal => "Internal",

@@ -80,6 +80,9 @@ pub struct PassOutcome {
     /// runs them again as soon as a later pass reconciles the blocker, instead of waiting for
     /// the next change.
     pub deferred: Vec<(String, String)>,
+    /// `(worker, after)`: Workers to reconcile again after a delay whatever happens meanwhile
+    /// (a progressive rollout's next analysis or step).
+    pub requeue: Vec<(String, Duration)>,
 }
 
 /// The reconciler the loop drives. [`crate::Context`] is the real one; tests plug in fakes.
@@ -107,6 +110,10 @@ pub trait Reconciler: Send + Sync + 'static {
     fn status(&self) -> Arc<StatusBoard>;
     fn metrics(&self) -> Arc<Metrics>;
     fn api_snapshot(&self) -> ApiSnapshotFn;
+    /// Records operator rollout commands (`POST /rollout/<command>`); `None`: not supported.
+    fn rollout_control(self: &Arc<Self>) -> Option<server::RolloutControlFn> {
+        None
+    }
 }
 
 /// Settings of [`run`](crate::run).
@@ -238,11 +245,7 @@ pub async fn run_with<R: Reconciler>(
                     continue;
                 }
                 let scope = Scope::from_targets(&keys);
-                let (source, actor) = keys
-                    .iter()
-                    .filter_map(|key| sources.remove(key))
-                    .next()
-                    .unwrap_or((TriggerSource::Requeue, None));
+                let (source, actor) = take_sources(&mut sources, &keys);
                 debug!(scope = ?scope, source = %source, "Starting reconcile pass.");
                 let handle = tokio::spawn(reconciler.clone().reconcile_by(scope, source, actor));
                 in_flight = Some(InFlight { handle, keys, started: Instant::now() });
@@ -255,6 +258,28 @@ pub async fn run_with<R: Reconciler>(
     background.stop(grace, in_flight).await;
     info!("Shut down.");
     Ok(())
+}
+
+/// The trigger and actor of a pass over `keys`, taken out of `sources` for every key so that
+/// none is left to mislabel a later pass: the first key's trigger (`Requeue` when none asked),
+/// and every distinct actor who asked.
+fn take_sources(
+    sources: &mut BTreeMap<Target, (TriggerSource, Option<String>)>,
+    keys: &[Target],
+) -> (TriggerSource, Option<String>) {
+    let taken: Vec<(TriggerSource, Option<String>)> =
+        keys.iter().filter_map(|key| sources.remove(key)).collect();
+    let source = taken
+        .first()
+        .map_or(TriggerSource::Requeue, |(source, _)| *source);
+    let mut actors: Vec<&str> = Vec::new();
+    for actor in taken.iter().filter_map(|(_, actor)| actor.as_deref()) {
+        if !actors.contains(&actor) {
+            actors.push(actor);
+        }
+    }
+    let actor = (!actors.is_empty()).then(|| actors.join(", "));
+    (source, actor)
 }
 
 /// The listeners taken out of [`RunConfig`].
@@ -300,6 +325,7 @@ impl Background {
             triggers: sender.clone(),
             webhook: config.webhook.clone(),
             admin_token: config.admin_token.clone(),
+            rollout_control: reconciler.rollout_control(),
         };
         let stopped = || {
             let mut stop = stop_rx.clone();
@@ -429,6 +455,10 @@ fn settle(
                 requeue(Target::Worker(worker), &class, failures);
             }
             deferred.extend(outcome.deferred);
+            for (worker, after) in outcome.requeue {
+                debug!(worker = %worker, after_ms = after.as_millis() as u64, "Rollout: coming back later.");
+                scheduler.request(Target::Worker(worker), now + after);
+            }
         }
         Ok(Err(class)) => {
             warn!(reason = %class.reason(), kind = class.kind_str(), "Reconcile pass failed.");
@@ -554,5 +584,37 @@ mod tests {
         );
         let scope = Scope::from_targets(&[Target::Worker("a".into()), Target::Worker("b".into())]);
         assert!(scope.includes("a") && scope.includes("b") && !scope.includes("c"));
+    }
+
+    #[test]
+    fn a_pass_takes_the_sources_of_every_key_it_covers() {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            Target::All,
+            (TriggerSource::Webhook, Some("pusher alice".into())),
+        );
+        sources.insert(
+            Target::Worker("a".into()),
+            (TriggerSource::Manual, Some("bob".into())),
+        );
+        sources.insert(Target::Worker("b".into()), (TriggerSource::Requeue, None));
+        sources.insert(Target::Worker("c".into()), (TriggerSource::Poll, None));
+        let keys = [
+            Target::All,
+            Target::Worker("a".into()),
+            Target::Worker("b".into()),
+        ];
+        let (source, actor) = take_sources(&mut sources, &keys);
+        assert_eq!(source, TriggerSource::Webhook);
+        assert_eq!(actor.as_deref(), Some("pusher alice, bob"));
+        // Only the key this pass did not cover keeps its source for a later pass.
+        assert_eq!(
+            sources.keys().collect::<Vec<_>>(),
+            [&Target::Worker("c".into())]
+        );
+        assert_eq!(
+            take_sources(&mut sources, &[Target::Worker("d".into())]),
+            (TriggerSource::Requeue, None)
+        );
     }
 }

@@ -99,6 +99,9 @@ pub struct WorkerStatus {
     pub last_result: Option<LastResult>,
     pub conditions: Vec<Condition>,
     pub history: VecDeque<HistoryEntry>,
+    /// The Worker's progressive rollout (phase, step, weight, last analysis), once it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutReport>,
 }
 
 impl WorkerStatus {

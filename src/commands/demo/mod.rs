@@ -9,10 +9,14 @@
 //! 6. `git revert`s it and reconciles: a rollback to the existing version, no upload (with
 //!    workerd installed, demo-api's HTTP answers show each step: hello, howdy, hello again);
 //! 7. commits a new Durable Object migration, then reverts it: the rollback is blocked, and
-//!    flaresync explains why and what to write instead.
+//!    flaresync explains why and what to write instead;
+//! 9. (with the data plane) a commit gives demo-auth a rollout strategy and a bug on 20% of
+//!    requests: the canary at 10% is analysed on the demo's traffic and aborted, demo-auth is
+//!    back on stable, and the revert branch exists.
 
 mod emulator;
 mod repo;
+mod rollout;
 mod traffic;
 
 use std::path::PathBuf;
@@ -66,6 +70,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     demo.forward_then_revert().await?;
     demo.migration_then_blocked_revert().await?;
     demo.history().await?;
+    demo.rollout_aborted().await?;
 
     println!();
     println!(

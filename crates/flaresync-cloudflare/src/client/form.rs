@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
 use bytes::Bytes;
-use flaresync_config::Module;
+use flaresync_config::assets::asset_content_type;
+use flaresync_config::{AssetFile, Module};
 use reqwest::multipart::{Form, Part};
 
 /// The multipart body of an upload: a `metadata` JSON part, then one part per module named by
@@ -42,6 +44,28 @@ pub(super) fn build_form(metadata: &serde_json::Value, modules: &[Module]) -> Re
                 )
             })?;
         form = form.part(module.name.clone(), part);
+    }
+    Ok(form)
+}
+
+/// The body of one assets bucket, as wrangler 4.86 sends it to `…/assets/upload?base64=true`:
+/// one part per file, part name and file name both the hash, content the base64 text of the
+/// file, content type the asset's (`application/null` when unknown).
+pub(super) fn build_assets_form(files: &[&AssetFile]) -> Result<Form, String> {
+    let mut form = Form::new().percent_encode_noop();
+    for file in files {
+        if file.hash.is_empty() || !file.hash.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "asset {:?} has hash {:?}, which cannot be a part name",
+                file.path, file.hash
+            ));
+        }
+        let text = base64::engine::general_purpose::STANDARD.encode(&file.content);
+        let part = Part::text(text)
+            .file_name(file.hash.clone())
+            .mime_str(&asset_content_type(&file.path))
+            .map_err(|e| format!("asset {:?}: content type: {e}", file.path))?;
+        form = form.part(file.hash.clone(), part);
     }
     Ok(form)
 }

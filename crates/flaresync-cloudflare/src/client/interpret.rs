@@ -77,6 +77,54 @@ pub(super) fn interpret(
     })
 }
 
+/// Classifies a successful HTTP answer of the GraphQL API: `{data, errors}`. GraphQL reports
+/// query errors with HTTP 200; any error is final (the query is wrong, sending it again cannot
+/// help). The `data` becomes the envelope's `result`.
+pub(super) fn graphql(method: &str, path: &str, body: &[u8]) -> Result<RawEnvelope, AttemptError> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        data: Option<serde_json::Value>,
+        #[serde(default)]
+        errors: Option<Vec<serde_json::Value>>,
+    }
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
+        AttemptError::Final(Error::Decode {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status: 200,
+            detail: format!("the body is not a graphql answer ({e})"),
+        })
+    })?;
+    let errors: Vec<crate::types::ApiMessage> = answer
+        .errors
+        .unwrap_or_default()
+        .iter()
+        .map(|error| crate::types::ApiMessage {
+            code: 0,
+            message: error
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("graphql error")
+                .to_owned(),
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(AttemptError::Final(Error::Api(ApiError {
+            status: 200,
+            errors,
+            method: method.to_owned(),
+            path: path.to_owned(),
+        })));
+    }
+    Ok(RawEnvelope {
+        success: true,
+        errors: Vec::new(),
+        result: answer.data,
+        result_info: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

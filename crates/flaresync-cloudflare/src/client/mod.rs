@@ -10,14 +10,18 @@
 //! Files: [`request`] (one request as data), [`retry_loop`] (the loop and its verification),
 //! [`send`] (one attempt), [`interpret`] (classifying an answer, pure), [`form`] (upload
 //! bodies), [`pages`] (page-style lists); one file per API family for the typed calls:
-//! [`versions`], [`uploads`], [`deployments`], [`scripts`], [`secrets`], [`settings`]
-//! (schedules, workers.dev, script settings), [`resources`] (KV, D1, Queues, R2).
+//! [`graphql`] (the analytics API), [`versions`], [`uploads`], [`assets`] (static assets),
+//! [`deployments`], [`scripts`], [`secrets`], [`settings`] (schedules, workers.dev, script
+//! settings), [`resources`] (KV, D1, Queues, R2), [`triggers`] (zones, zone routes, custom
+//! domains, queue consumers).
 //!
 //! Logging: one `debug` line per attempt, `warn` per retry, `info` per recovered write. Only
 //! method, path, status and timings are logged; headers and bodies never are.
 
+mod assets;
 mod deployments;
 mod form;
+mod graphql;
 mod interpret;
 mod pages;
 mod request;
@@ -27,6 +31,7 @@ mod scripts;
 mod secrets;
 mod send;
 mod settings;
+mod triggers;
 mod uploads;
 mod versions;
 
@@ -40,6 +45,9 @@ use crate::budget::Budget;
 use crate::config::{ClientConfig, ConfigError};
 use crate::metrics::{ClientMetrics, Recorder};
 use crate::retry::RetryPolicy;
+use crate::retry_quota::RetryQuota;
+
+pub use assets::{AssetsSession, AssetsSync};
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///
@@ -59,6 +67,8 @@ struct Inner {
     retry: RetryPolicy,
     budget: Budget,
     budget_limit: u32,
+    /// Shared by every clone, like the budget: an outage seen by one call throttles the others.
+    quota: std::sync::Mutex<RetryQuota>,
     metrics: Recorder,
 }
 
@@ -96,9 +106,10 @@ impl Client {
                 account_id: config.account_id,
                 token: config.token,
                 authorization,
-                retry: config.retry,
+                retry: config.retry.clone(),
                 budget: Budget::new(&config.budget),
                 budget_limit: config.budget.limit,
+                quota: std::sync::Mutex::new(RetryQuota::new(config.retry.quota)),
                 metrics: Recorder::default(),
             }),
         })
@@ -175,5 +186,11 @@ mod tests {
         assert_send(client.upload_version("s", &metadata, &[]));
         assert_send(client.create_deployment("s", &NewDeployment::single("v", None), false));
         assert_send(client.list_r2_buckets(Some("eu")));
+        let assets = flaresync_config::Assets {
+            directory: "public".into(),
+            config: flaresync_config::AssetsConfig::default(),
+            files: Vec::new(),
+        };
+        assert_send(client.sync_assets("s", &assets));
     }
 }

@@ -1,11 +1,12 @@
 //! One API request as data: method, path segments, query, headers, body and how safe it is to
 //! send again; plus decoding the `result` of an answer into the type a call returns.
 
-use flaresync_config::Module;
+use flaresync_config::{AssetFile, Module};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Secret;
 use crate::error::Error;
 use crate::retry::Idempotency;
 use crate::types::RawEnvelope;
@@ -18,6 +19,8 @@ pub(super) enum Body<'a> {
         metadata: &'a serde_json::Value,
         modules: &'a [Module],
     },
+    /// One bucket of static assets: a base64 part per file, named by its hash.
+    Assets(&'a [&'a AssetFile]),
 }
 
 /// One API request, reusable across attempts.
@@ -28,6 +31,11 @@ pub(super) struct Request<'a> {
     pub(super) headers: Vec<(&'static str, String)>,
     pub(super) body: Body<'a>,
     pub(super) idempotency: Idempotency,
+    /// Sent as `Authorization: Bearer …` instead of the API token (an assets upload session's
+    /// token).
+    pub(super) bearer: Option<&'a Secret>,
+    /// The answer is GraphQL's `{data, errors}`, not the REST envelope.
+    pub(super) graphql: bool,
 }
 
 impl<'a> Request<'a> {
@@ -44,6 +52,8 @@ impl<'a> Request<'a> {
             headers: Vec::new(),
             body: Body::Empty,
             idempotency,
+            bearer: None,
+            graphql: false,
         }
     }
 
@@ -73,6 +83,17 @@ impl<'a> Request<'a> {
                 detail: format!("{problem}: {e}"),
             }),
         }
+    }
+
+    pub(super) fn bearer(mut self, token: &'a Secret) -> Self {
+        self.bearer = Some(token);
+        self
+    }
+
+    /// Reads the answer as GraphQL's `{data, errors}` (see [`super::interpret::graphql`]).
+    pub(super) fn graphql(mut self) -> Self {
+        self.graphql = true;
+        self
     }
 
     pub(super) fn idempotency(mut self, idempotency: Idempotency) -> Self {

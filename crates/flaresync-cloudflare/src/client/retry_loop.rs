@@ -10,6 +10,7 @@ use super::interpret::AttemptError;
 use super::request::Request;
 use crate::error::Error;
 use crate::retry::{Decision, Failure, Idempotency, StopReason};
+use crate::retry_quota::RetryQuota;
 use crate::types::RawEnvelope;
 
 /// Result of the retry loop: the answer, or what a verification found.
@@ -63,10 +64,18 @@ impl Client {
                 );
             }
             let (failure, error) = match self.attempt(request, &path).await {
-                Ok(envelope) => return Ok(Outcome::Answered(envelope)),
+                Ok(envelope) => {
+                    self.quota(|quota| quota.on_success());
+                    return Ok(Outcome::Answered(envelope));
+                }
                 Err(AttemptError::Final(error)) => return Err(error),
                 Err(AttemptError::Failed { failure, error }) => (failure, error),
             };
+            if failure.retryable() {
+                self.quota(|quota| quota.on_failure());
+            } else {
+                self.quota(|quota| quota.on_success());
+            }
             if let Failure::Status {
                 status: 429,
                 retry_after,
@@ -80,7 +89,14 @@ impl Client {
                 self.inner.budget.block_for(hold);
             }
             let jitter: f64 = rand::random();
-            match crate::retry::decide(policy, attempt, &failure, request.idempotency, jitter) {
+            let mut decision =
+                crate::retry::decide(policy, attempt, &failure, request.idempotency, jitter);
+            if matches!(decision, Decision::Retry { .. })
+                && !self.quota(|quota| quota.allows_retry())
+            {
+                decision = Decision::Stop(StopReason::Throttled);
+            }
+            match decision {
                 Decision::Retry {
                     delay,
                     verify_first,
@@ -152,6 +168,17 @@ impl Client {
         }
     }
 
+    /// Runs `f` on the retry quota shared by every clone of this client.
+    fn quota<R>(&self, f: impl FnOnce(&mut RetryQuota) -> R) -> R {
+        // A panic elsewhere cannot leave the counter inconsistent: keep using it.
+        let mut quota = self
+            .inner
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut quota)
+    }
+
     fn give_up(
         &self,
         request: &Request<'_>,
@@ -164,6 +191,10 @@ impl Client {
             StopReason::NotRetryable => error,
             StopReason::AttemptsExhausted if attempt <= 1 => error,
             StopReason::AttemptsExhausted => Error::RetriesExhausted {
+                attempts: attempt,
+                last: Box::new(error),
+            },
+            StopReason::Throttled => Error::RetriesPaused {
                 attempts: attempt,
                 last: Box::new(error),
             },

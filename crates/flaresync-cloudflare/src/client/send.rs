@@ -3,11 +3,11 @@
 
 use std::time::SystemTime;
 
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use tracing::debug;
 
 use super::Client;
-use super::form::build_form;
+use super::form::{build_assets_form, build_form};
 use super::interpret::{AttemptError, interpret};
 use super::request::{Body, Request};
 use crate::budget::parse_ratelimit_header;
@@ -36,11 +36,20 @@ impl Client {
             .map_err(|()| invalid("the api base url cannot take a path".into()))?
             .pop_if_empty()
             .extend(&request.segments);
+        let authorization = match request.bearer {
+            None => self.inner.authorization.clone(),
+            Some(token) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+                    .map_err(|_| invalid("the upload token is not a valid header value".into()))?;
+                value.set_sensitive(true);
+                value
+            }
+        };
         let mut builder = self
             .inner
             .http
             .request(request.method.clone(), url)
-            .header(AUTHORIZATION, self.inner.authorization.clone());
+            .header(AUTHORIZATION, authorization);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -53,6 +62,7 @@ impl Client {
             Body::Multipart { metadata, modules } => {
                 builder.multipart(build_form(metadata, modules).map_err(invalid)?)
             }
+            Body::Assets(files) => builder.multipart(build_assets_form(files).map_err(invalid)?),
         };
         debug!(method, path = %path, "Sending Cloudflare API request.");
         let response = match builder.send().await {
@@ -81,6 +91,9 @@ impl Client {
             .metrics
             .request(method, StatusClass::of(status.as_u16()));
         debug!(method, path = %path, status = status.as_u16(), "Cloudflare API answered.");
+        if request.graphql && status.is_success() {
+            return super::interpret::graphql(method, path, &body);
+        }
         interpret(method, path, status, retry_after, &body)
     }
 

@@ -72,10 +72,10 @@ impl Client {
         }
     }
 
-    /// The newest version of `script` carrying `tag`, read in full: what an upload with that
-    /// tag created. `None` without a tag, when no deployable version carries it, or when the
-    /// script does not exist (404 / 10007: a new Worker's first upload was not created, so it
-    /// is sent again rather than failing the verification).
+    /// The oldest deployable version of `script` carrying `tag`, read in full: what an upload
+    /// with that tag created. `None` without a tag, when no deployable version carries it, or
+    /// when the script does not exist (a new Worker's first upload was not created, so it is
+    /// sent again rather than failing the verification).
     async fn tagged_version(
         &self,
         script: &str,
@@ -84,11 +84,9 @@ impl Client {
         let Some(tag) = tag else {
             return Ok(None);
         };
-        match self.find_version_by_tag(script, tag).await {
-            Ok(Some(found)) => self.get_version(script, &found.id).await.map(Some),
-            Ok(None) => Ok(None),
-            Err(error) if error.is_not_found() => Ok(None),
-            Err(error) => Err(error),
+        match self.oldest_version_with_tag(script, tag).await? {
+            Some(found) => self.get_version(script, &found.id).await.map(Some),
+            None => Ok(None),
         }
     }
 }

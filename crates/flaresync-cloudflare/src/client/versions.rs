@@ -1,4 +1,4 @@
-//! Reading versions: the full list, the deployable ones, one by tag, one in full.
+//! Reading versions: the full list, the deployable ones, the oldest with a tag, one in full.
 
 use reqwest::Method;
 
@@ -29,20 +29,27 @@ impl Client {
         Ok(items.items)
     }
 
-    /// The newest version of `script` carrying `workers/tag` = `tag`, if any.
+    /// The oldest deployable version of `script` carrying `workers/tag` = `tag`, if any. `None`
+    /// also when the script does not exist (404: a first upload never created it).
     ///
     /// Searches the deployable versions (the newest 100, in one request), as wrangler's
-    /// `versions deploy --version-tag` does; an upload just made is always among them.
-    pub async fn find_version_by_tag(
+    /// `versions deploy --version-tag` does; an upload just made is always among them. The
+    /// oldest copy wins because every flaresync that uploaded the same commit deploys that
+    /// one, so concurrent uploaders settle on one version.
+    pub async fn oldest_version_with_tag(
         &self,
         script: &str,
         tag: &str,
     ) -> Result<Option<VersionSummary>, Error> {
-        Ok(self
-            .list_deployable_versions(script)
-            .await?
+        let versions = match self.list_deployable_versions(script).await {
+            Ok(versions) => versions,
+            Err(error) if error.is_not_found() => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(versions
             .into_iter()
-            .find(|v| v.tag() == Some(tag)))
+            .filter(|v| v.tag() == Some(tag))
+            .min_by_key(|v| v.number.unwrap_or(u64::MAX)))
     }
 
     /// One version with its bindings, annotations and runtime settings.

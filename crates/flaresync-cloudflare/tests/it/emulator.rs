@@ -584,6 +584,42 @@ async fn persistent_server_errors_exhaust_retries_with_the_last_answer() {
     assert_eq!(metrics.requests("GET", "5xx"), 4);
 }
 
+/// An outage (every request fails) drains the shared retry quota: the first call retries until
+/// half of it is gone, later calls give up after one attempt, and a success reopens retries.
+#[tokio::test]
+async fn an_outage_pauses_retries_across_calls_until_requests_succeed() {
+    let emulator = emulator().await;
+    let mut config = config(&emulator);
+    config.retry.max_attempts = 10;
+    config.retry.quota = 8;
+    let client = Client::new(config).expect("valid config");
+    emulator.fault("GET", "/workers/scripts$", FaultKind::Status, 100);
+    let first = client.list_scripts().await.expect_err("outage");
+    // 8 tokens, retries while more than 4 are left: attempts at 8, 7, 6, 5 tokens retry.
+    assert!(
+        matches!(first, Error::RetriesPaused { attempts: 4, .. }),
+        "{first:?}"
+    );
+    assert!(first.is_transient(), "the next pass tries again");
+    assert!(first.to_string().contains("retries are paused"), "{first}");
+    let second = client.list_scripts().await.expect_err("outage");
+    assert!(
+        matches!(second, Error::RetriesPaused { attempts: 1, .. }),
+        "{second:?}"
+    );
+    assert_eq!(count(&emulator, "GET", "/workers/scripts"), 5);
+    emulator.clear_faults();
+    // 3 tokens left; three successes bring it to 6, so the next failure (5 left) is retried.
+    for _ in 0..3 {
+        client.list_scripts().await.expect("Cloudflare is back");
+    }
+    emulator.fault("GET", "/workers/scripts$", FaultKind::Status, 1);
+    client
+        .list_scripts()
+        .await
+        .expect("retries are open again after successes");
+}
+
 #[tokio::test]
 async fn timed_out_reads_are_retried() {
     let emulator = emulator().await;
@@ -682,6 +718,47 @@ async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
         metrics.throttled_wait_seconds_total > 0.0,
         "flaresync waited for the quota to reset"
     );
+}
+
+/// Three processes on one token (`run`, `plan --live` and `sync`, each with its own budget that
+/// alone would overrun the account's limit) stay under it together: each stops at the quota
+/// Cloudflare reports on every answer (`Ratelimit`), keeping the reserve, and waits for the
+/// reset. Issue 17 item 7: zero lockouts.
+#[tokio::test]
+async fn several_clients_on_one_token_never_trip_the_account_limit() {
+    const CLIENTS: usize = 3;
+    const CALLS: usize = 20;
+    let mut emulator_config = test_config();
+    emulator_config.rate_limit = RateLimit {
+        requests: 24,
+        window: Duration::from_secs(2),
+    };
+    let emulator = TestEmulator::start_with(emulator_config)
+        .await
+        .expect("emulator starts");
+    let clients: Vec<Client> = (0..CLIENTS)
+        .map(|_| {
+            let mut config = config(&emulator);
+            // Each budget alone would send all its calls in one burst, past the limit.
+            config.budget.server_reserve = CLIENTS as u32;
+            Client::new(config).expect("valid config")
+        })
+        .collect();
+    let runs = clients.iter().map(|client| async move {
+        for _ in 0..CALLS {
+            client.list_scripts().await.expect("never locked out");
+        }
+    });
+    futures_util::future::join_all(runs).await;
+    let logged = emulator.requests();
+    assert_eq!(logged.len(), CLIENTS * CALLS, "no request was repeated");
+    assert!(
+        logged.iter().all(|r| r.status != 429),
+        "the account limit was never hit"
+    );
+    for client in &clients {
+        assert_eq!(client.metrics().rate_limited_total, 0);
+    }
 }
 
 fn crons(schedules: &[flaresync_cloudflare::Schedule]) -> Vec<&str> {

@@ -2,6 +2,7 @@
 //! (`emulator`) and against a small in-test mock that observes requests from the server side
 //! (`resilience`).
 
+mod assets;
 mod emulator;
 mod first_upload;
 #[expect(

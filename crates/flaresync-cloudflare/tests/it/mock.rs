@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "mock-token-7f3a9c1e-do-not-leak";
+/// The bearer of asset bucket uploads, and the token that completes them (SPEC-2 §1.3-1.4).
+pub const ASSETS_SESSION_JWT: &str = "session-jwt-for-buckets";
+pub const ASSETS_COMPLETION_JWT: &str = "completion-jwt-attach-me";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FaultKind {
@@ -61,6 +64,12 @@ pub struct MockState {
     pub log: Vec<Logged>,
     pub uploads: Vec<Vec<UploadPart>>,
     pub kv_namespaces: usize,
+    /// Asset hashes the mock holds (sent in a bucket, or seeded by a test).
+    pub assets_held: std::collections::BTreeSet<String>,
+    /// Hashes of the last upload session's manifest.
+    pub assets_manifest: Vec<String>,
+    /// Every asset part received, in order.
+    pub asset_parts: Vec<UploadPart>,
     next_id: u64,
 }
 
@@ -158,7 +167,13 @@ async fn handle(AxumState(state): AxumState<Shared>, request: Request) -> Respon
             s.faults[i].kind
         })
     };
-    if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+    // Bucket uploads carry the session's token, never the API token.
+    let bearer = if path.ends_with("/workers/assets/upload") {
+        ASSETS_SESSION_JWT
+    } else {
+        TOKEN
+    };
+    if authorization.as_deref() != Some(&format!("Bearer {bearer}")) {
         return error(401, 10000, "Authentication error");
     }
     if let Some(FaultKind::Status(status)) = fault {
@@ -218,6 +233,10 @@ async fn route(
         }
         ("POST", ["workers", "scripts", _, "versions"]) => upload(state, request, false).await,
         ("PUT", ["workers", "scripts", _]) => upload(state, request, true).await,
+        ("POST", ["workers", "scripts", _, "assets-upload-session"]) => {
+            assets_session(state, request).await
+        }
+        ("POST", ["workers", "assets", "upload"]) => assets_bucket(state, query, request).await,
         ("GET", ["workers", "scripts", _, "deployments"]) => {
             let s = state.lock().expect("mock lock");
             axum::Json(envelope(json!({"deployments": s.deployments}))).into_response()
@@ -299,10 +318,67 @@ fn list_versions(state: &Shared, query: &str) -> Response {
     axum::Json(body).into_response()
 }
 
-async fn upload(state: &Shared, request: Request, deploy: bool) -> Response {
+/// Opens a session: the hashes the mock does not hold, two per bucket; the completion token
+/// right away when it holds them all (HTTP 201, as wrangler's mocks answer).
+async fn assets_session(state: &Shared, request: Request) -> Response {
+    let Ok(axum::Json(body)) = axum::Json::<Value>::from_request(request, &()).await else {
+        return error(400, 10001, "body is not json");
+    };
+    let Some(manifest) = body["manifest"].as_object() else {
+        return error(400, 10001, "manifest missing");
+    };
+    let mut s = state.lock().expect("mock lock");
+    s.assets_manifest = manifest
+        .values()
+        .filter_map(|entry| entry["hash"].as_str().map(str::to_owned))
+        .collect();
+    let mut missing: Vec<String> = s
+        .assets_manifest
+        .iter()
+        .filter(|hash| !s.assets_held.contains(*hash))
+        .cloned()
+        .collect();
+    missing.dedup();
+    let buckets: Vec<Vec<String>> = missing.chunks(2).map(<[String]>::to_vec).collect();
+    let jwt = if buckets.is_empty() {
+        ASSETS_COMPLETION_JWT
+    } else {
+        ASSETS_SESSION_JWT
+    };
+    let answer = envelope(json!({"jwt": jwt, "buckets": buckets}));
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// One bucket: base64 parts named by hash; 202 `{}` while files are missing, then 201 with the
+/// completion token.
+async fn assets_bucket(state: &Shared, query: &str, request: Request) -> Response {
+    if query_param(query, "base64") != Some("true") {
+        return error(400, 10001, "base64=true expected");
+    }
+    let parts = match read_parts(request).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let mut s = state.lock().expect("mock lock");
+    for part in parts {
+        s.assets_held.insert(part.name.clone());
+        s.asset_parts.push(part);
+    }
+    if s.assets_manifest
+        .iter()
+        .all(|hash| s.assets_held.contains(hash))
+    {
+        let answer = envelope(json!({"jwt": ASSETS_COMPLETION_JWT}));
+        return (StatusCode::CREATED, axum::Json(answer)).into_response();
+    }
+    (StatusCode::ACCEPTED, axum::Json(envelope(json!({})))).into_response()
+}
+
+/// Every part of a multipart body.
+async fn read_parts(request: Request) -> Result<Vec<UploadPart>, Response> {
     let mut multipart = match Multipart::from_request(request, &()).await {
         Ok(m) => m,
-        Err(e) => return error(400, 10001, &format!("not multipart: {e}")),
+        Err(e) => return Err(error(400, 10001, &format!("not multipart: {e}"))),
     };
     let mut parts = Vec::new();
     loop {
@@ -313,7 +389,7 @@ async fn upload(state: &Shared, request: Request, deploy: bool) -> Response {
                 let content_type = field.content_type().map(str::to_owned);
                 let bytes = match field.bytes().await {
                     Ok(b) => b.to_vec(),
-                    Err(e) => return error(400, 10001, &format!("bad part: {e}")),
+                    Err(e) => return Err(error(400, 10001, &format!("bad part: {e}"))),
                 };
                 parts.push(UploadPart {
                     name,
@@ -323,9 +399,17 @@ async fn upload(state: &Shared, request: Request, deploy: bool) -> Response {
                 });
             }
             Ok(None) => break,
-            Err(e) => return error(400, 10001, &format!("bad multipart: {e}")),
+            Err(e) => return Err(error(400, 10001, &format!("bad multipart: {e}"))),
         }
     }
+    Ok(parts)
+}
+
+async fn upload(state: &Shared, request: Request, deploy: bool) -> Response {
+    let parts = match read_parts(request).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
     let Some(metadata) = parts
         .iter()
         .find(|p| p.name == "metadata")

@@ -23,6 +23,8 @@ pub fn fast_config(
         max_delay: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
         rate_limit_floor: Duration::from_millis(10),
+        // Off, so that each test's attempt counts depend on that test alone.
+        quota: 0,
     };
     config.timeouts = Timeouts {
         connect: Duration::from_secs(2),

@@ -35,7 +35,8 @@ pub(super) fn read_modules(
         main_bytes,
     )];
     if collect {
-        let mut files = reader.list_files(&plan.module_root)?;
+        let mut files =
+            reader.list_files("base_dir", &plan.module_root, &[".git", "node_modules"])?;
         files.sort();
         for rel in files {
             if rel == plan.main_module {

@@ -7,8 +7,10 @@
 //!
 //! Steps of [`load_worker`]: `repo_reader` (every read, inside the repository), `env_choice`
 //! (which env applies), `required_keys`, `module_plan` (which files are modules, decided from
-//! the config alone), `bundle` (reading them) and `size` (Cloudflare's limits).
+//! the config alone), `bundle` (reading them), `size` (Cloudflare's limits) and `assets_dir`
+//! (the static assets directory). An assets-only Worker (assets, no `main`) has no modules.
 
+mod assets_dir;
 mod bundle;
 mod discover;
 mod env_choice;
@@ -31,6 +33,7 @@ pub use discover::discover_workers;
 pub use repo_load::{duplicate_scripts, load_all};
 pub use size::gzip_size;
 
+use assets_dir::read_assets;
 use bundle::read_modules;
 use env_choice::parse_for_env;
 use module_plan::plan_modules;
@@ -106,17 +109,26 @@ pub fn load_worker(
     // 3. main (flaresync.toml override wins), module root and module set.
     let main_override = choice.overrides.as_ref().and_then(|(_, o)| o.main.clone());
     let parsed = &choice.parsed;
-    let plan = plan_modules(&dir, &config_path, parsed, main_override)?;
-    let collect = parsed.module_settings.collects_additional_modules();
-    let modules = read_modules(&mut reader, &plan, collect)?;
-    check_size(&dir, &modules)?;
-
     let mut spec = parsed.spec.clone();
+    if parsed.main.is_none() && main_override.is_none() && parsed.spec.assets.is_some() {
+        check_assets_only(&dir, &spec, &config_path, &mut warnings)?;
+    } else {
+        let plan = plan_modules(&dir, &config_path, parsed, main_override)?;
+        let collect = parsed.module_settings.collects_additional_modules();
+        let modules = read_modules(&mut reader, &plan, collect)?;
+        check_size(&dir, &modules)?;
+        spec.main_module = plan.main_module;
+        spec.modules = modules;
+    }
+    // 4. Static assets, from the same tree.
+    if let Some(declared) = &parsed.spec.assets {
+        let location = parsed.assets_location.as_ref();
+        spec.assets = Some(read_assets(&mut reader, declared, location)?);
+    }
+
     spec.name = name;
     spec.dir = dir;
     spec.config_path = config_path;
-    spec.main_module = plan.main_module;
-    spec.modules = modules;
     let mut inputs = reader.inputs;
     inputs.sort();
     inputs.dedup();
@@ -129,4 +141,29 @@ pub fn load_worker(
         policy,
         override_key: choice.overrides.map(|(key, _)| key),
     })
+}
+
+/// An assets-only Worker: wrangler's refusals, and a warning for the bindings its upload
+/// leaves out.
+fn check_assets_only(
+    dir: &str,
+    spec: &WorkerSpec,
+    config_path: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    if let Some(refusal) = crate::assets::assets_only_refusal(spec) {
+        return Err(ConfigError::bundle(dir, refusal));
+    }
+    let dropped = crate::assets::dropped_bindings(spec);
+    if !dropped.is_empty() {
+        warnings.push(Warning::file(
+            config_path,
+            format!(
+                "an assets-only Worker (no `main`) is uploaded without bindings, as wrangler \
+                 does: {} not deployed; set `main` to use them",
+                dropped.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }

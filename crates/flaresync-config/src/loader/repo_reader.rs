@@ -38,6 +38,12 @@ impl<'t> Reader<'t> {
     /// Reads a repo path (following in-repo symlinks). `Ok(None)` if absent or not a file.
     pub fn read(&mut self, what: &str, path: &str) -> Result<Option<Vec<u8>>, ConfigError> {
         self.inputs.push(path.to_owned());
+        self.read_listed(what, path)
+    }
+
+    /// Reads a file found by [`Reader::list_files`]: its listed directory already is an input,
+    /// so only a symlink's target is recorded.
+    pub fn read_listed(&mut self, what: &str, path: &str) -> Result<Option<Vec<u8>>, ConfigError> {
         let real = resolve_symlinks(self.tree, path).map_err(|p| self.problem(what, p))?;
         if real != path {
             self.inputs.push(real.clone());
@@ -86,13 +92,34 @@ impl<'t> Reader<'t> {
         Ok((config_path, bytes))
     }
 
-    /// Files under `root` (relative to it), not following directory symlinks out of the tree.
-    pub fn list_files(&mut self, root: &str) -> Result<Vec<String>, ConfigError> {
-        // The module root itself may sit behind a symlink (`dist -> build`): list the real
+    /// The symlink-free repository path of `path` (which must stay inside the repository),
+    /// and the kind of what is there (`None`: nothing).
+    pub fn resolve(
+        &mut self,
+        what: &str,
+        path: &str,
+    ) -> Result<(String, Option<EntryKind>), ConfigError> {
+        self.inputs.push(path.to_owned());
+        let real = resolve_symlinks(self.tree, path).map_err(|p| self.problem(what, p))?;
+        let kind = self
+            .tree
+            .kind(&real)
+            .map_err(|e| ConfigError::tree(path, e))?;
+        Ok((real, kind))
+    }
+
+    /// Files under `root` (relative to it, `what` names it in messages), not following
+    /// directory symlinks out of the tree; entries named in `skipped` are passed over.
+    pub fn list_files(
+        &mut self,
+        what: &str,
+        root: &str,
+        skipped: &[&str],
+    ) -> Result<Vec<String>, ConfigError> {
+        // The root itself may sit behind a symlink (`dist -> build`): list the real
         // directory, which must be inside the repository, and keep names relative to `root`.
         self.inputs.push(root.to_owned());
-        let real_root =
-            resolve_symlinks(self.tree, root).map_err(|p| self.problem("base_dir", p))?;
+        let real_root = resolve_symlinks(self.tree, root).map_err(|p| self.problem(what, p))?;
         let mut out = Vec::new();
         let mut queue = VecDeque::from([String::new()]);
         while let Some(rel_dir) = queue.pop_front() {
@@ -106,7 +133,7 @@ impl<'t> Reader<'t> {
                 continue;
             };
             for entry in entries {
-                if entry.name == ".git" || entry.name == "node_modules" {
+                if skipped.contains(&entry.name.as_str()) {
                     continue;
                 }
                 let rel = join_path(&rel_dir, &entry.name);

@@ -52,9 +52,12 @@ pub struct ParsedConfig {
     pub main: Option<String>,
     #[serde(skip)]
     pub main_location: Option<Location>,
+    /// Where `assets.directory` is written, when the config has assets.
+    #[serde(skip)]
+    pub assets_location: Option<Location>,
     pub module_settings: ModuleSettings,
-    /// The resolved spec, except `name`, `dir`, `main_module` and `modules`, which the loader
-    /// fills in once the bundle is read.
+    /// The resolved spec, except `name`, `dir`, `main_module`, `modules` and the files of
+    /// `assets` (its directory is as written), which the loader fills in once it has read them.
     pub spec: WorkerSpec,
     pub warnings: Vec<Warning>,
 }

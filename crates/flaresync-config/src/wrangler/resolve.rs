@@ -34,11 +34,12 @@ pub(super) fn resolve(
     spec.migrations = read_migrations(cx, layer.inh("migrations"))?;
     spec.exports = json_table(cx, layer.inh("exports"), "exports")?;
     refuse_exports_with_migrations(cx, &mut layer, spec)?;
-    let bindings = read_declared(cx, &mut layer, spec)?;
+    let (bindings, assets_location) = read_declared(cx, &mut layer, spec)?;
     check_durable_object_classes(cx, &bindings, spec, parsed.name.as_deref());
     spec.bindings = unique_bindings(cx, bindings)?;
     // `keep_vars` is a top-level-only key in wrangler.
     spec.keep_vars = layer.top.bool(cx, "keep_vars")?.unwrap_or(false);
+    parsed.assets_location = assets_location;
     report_unread_keys(cx, &mut layer);
     if let Some(name) = &parsed.name {
         check_script_name(cx, &layer, name)?;
@@ -70,6 +71,7 @@ fn empty(env: Option<&str>) -> ParsedConfig {
         settings: ScriptSettings::default(),
         secrets_required: Vec::new(),
         keep_vars: false,
+        assets: None,
     };
     ParsedConfig {
         path: String::new(),
@@ -79,6 +81,7 @@ fn empty(env: Option<&str>) -> ParsedConfig {
         account_id: None,
         main: None,
         main_location: None,
+        assets_location: None,
         module_settings: Default::default(),
         spec,
         warnings: Vec::new(),

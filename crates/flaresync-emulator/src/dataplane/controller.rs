@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::asset_services::AssetWorkerSources;
 use super::desired::{self, Desired, VersionBundle};
 use super::error::DataPlaneError;
 use super::supervisor::{Generation, Runtime, free_ports};
@@ -28,6 +29,8 @@ pub struct Controller {
     /// `host:port` of the listener (service bindings call back into it).
     pub listener: String,
     pub storage_dir: String,
+    /// Cloudflare's asset and router workers, when installed.
+    pub asset_sources: Option<AssetWorkerSources>,
     checked: HashMap<String, Result<(), String>>,
     generations: u64,
     seen: Option<String>,
@@ -40,6 +43,7 @@ impl Controller {
         table: SharedTable,
         listener: String,
         storage_dir: String,
+        asset_sources: Option<AssetWorkerSources>,
     ) -> Self {
         Self {
             runtime,
@@ -47,6 +51,7 @@ impl Controller {
             table,
             listener,
             storage_dir,
+            asset_sources,
             checked: HashMap::new(),
             generations: 0,
             seen: None,
@@ -109,7 +114,11 @@ impl Controller {
             None => Some(Arc::new(self.start(&runnable, owners).await?)),
         };
         let routes = routes(wanted, &self.checked, generation.as_deref());
-        self.table.replace(Table { routes, generation });
+        self.table.replace(Table {
+            routes,
+            hosts: wanted.hosts.clone(),
+            generation,
+        });
         Ok(())
     }
 
@@ -135,6 +144,7 @@ impl Controller {
             storage_dir: self.storage_dir.clone(),
             owners,
             ports,
+            asset_sources: self.asset_sources.clone(),
         }
     }
 

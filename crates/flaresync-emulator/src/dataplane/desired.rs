@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use rusqlite::Transaction;
 use serde_json::Value;
 
+use super::hosts::Hosts;
 use super::routing::Share;
 use crate::error::ApiError;
+use crate::state::assets::{self, config::AssetConfig};
 use crate::state::store::{self, StoredModule};
+use crate::state::{domains, routes};
 
 /// How many of a Worker's newest deployments keep their versions running.
 const DEPLOYMENTS_KEPT_WARM: usize = 2;
@@ -49,6 +52,15 @@ pub struct VersionBundle {
     pub bindings: Vec<Value>,
     pub compatibility_date: String,
     pub compatibility_flags: Vec<String>,
+    /// The static assets the version serves.
+    pub assets: Option<AssetsBundle>,
+}
+
+/// A version's static assets: path -> content hash, and the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetsBundle {
+    pub manifest: Vec<(String, String)>,
+    pub config: AssetConfig,
 }
 
 impl std::fmt::Debug for VersionBundle {
@@ -57,6 +69,7 @@ impl std::fmt::Debug for VersionBundle {
             .field("id", &self.id)
             .field("script", &self.script)
             .field("main_module", &self.main_module)
+            .field("assets", &self.assets.as_ref().map(|a| a.manifest.len()))
             .finish_non_exhaustive()
     }
 }
@@ -65,12 +78,14 @@ impl std::fmt::Debug for VersionBundle {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Desired {
     pub scripts: Vec<DeployedScript>,
+    /// Custom domains and route patterns.
+    pub hosts: Hosts,
     /// Version id -> bundle, for every version to run.
     pub versions: BTreeMap<String, VersionBundle>,
 }
 
 /// A cheap summary that changes whenever [`load`] would answer differently: each Worker's
-/// name, workers.dev flag and newest deployment id.
+/// name, workers.dev flag and newest deployment id, and every route and custom domain.
 pub fn fingerprint(tx: &Transaction<'_>) -> Result<String, ApiError> {
     let mut stmt = tx.prepare(
         "SELECT s.name, s.doc, (SELECT d.id FROM deployments d WHERE d.script = s.name
@@ -93,12 +108,25 @@ pub fn fingerprint(tx: &Transaction<'_>) -> Result<String, ApiError> {
             deployment.unwrap_or_default()
         ));
     }
+    for route in routes::all(tx)? {
+        out.push_str(&format!(
+            "route|{}|{}\n",
+            route.pattern,
+            route.script.unwrap_or_default()
+        ));
+    }
+    for domain in domains::all(tx)? {
+        out.push_str(&format!("domain|{}|{}\n", domain.hostname, domain.service));
+    }
     Ok(out)
 }
 
 /// Reads the desired state.
 pub fn load(tx: &Transaction<'_>) -> Result<Desired, ApiError> {
-    let mut desired = Desired::default();
+    let mut desired = Desired {
+        hosts: Hosts::new(&routes::all(tx)?, &domains::all(tx)?),
+        ..Desired::default()
+    };
     for script in store::list_scripts(tx)? {
         let deployments = store::list_deployments(tx, &script.name, DEPLOYMENTS_KEPT_WARM)?;
         let Some(current) = deployments.first() else {
@@ -143,6 +171,16 @@ fn bundle(
         .iter()
         .map(|module| module_with_content(tx, module))
         .collect::<Result<Vec<_>, _>>()?;
+    let assets = match &version.assets {
+        Some(stored) => Some(AssetsBundle {
+            manifest: assets::manifest(tx, &stored.manifest)?
+                .into_iter()
+                .map(|(path, entry)| (path, entry.hash))
+                .collect(),
+            config: stored.config.clone(),
+        }),
+        None => None,
+    };
     let tag = version
         .annotations
         .get("workers/tag")
@@ -160,6 +198,7 @@ fn bundle(
         bindings: version.bindings,
         compatibility_date: version.compatibility_date,
         compatibility_flags: version.compatibility_flags,
+        assets,
     }))
 }
 

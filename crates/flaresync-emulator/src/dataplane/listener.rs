@@ -1,5 +1,5 @@
-//! The data-plane listener: takes a request for `<script>.<account subdomain>.workers.dev` (or
-//! a service-binding call marked with the script header), asks [`routing`](super::routing) for
+//! The data-plane listener: takes a request for `<script>.<account subdomain>.workers.dev`, a
+//! custom domain or a route pattern (or a service-binding call marked with the script header), asks [`routing`](super::routing) for
 //! a version of the current deployment, forwards to the workerd socket serving it, records the
 //! invocation, and streams the answer back.
 
@@ -19,7 +19,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use super::asset_services::ASSETS_KV_HEADER;
 use super::entry::OUTCOME_HEADER;
+use super::hosts::HostMatch;
 use super::request_log::{Invocation, InvocationLog, Outcome};
 use super::routing::{self, KEY_HEADER, OVERRIDES_HEADER, RequestHints};
 use super::supervisor::Generation;
@@ -86,18 +88,21 @@ impl Listener {
     /// Routes and forwards one request.
     pub async fn handle(&self, mut req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
+        if req.headers_mut().remove(ASSETS_KV_HEADER).is_some() {
+            return super::assets_kv::serve(self.app.clone(), req).await;
+        }
         if let Some(namespace) = req.headers_mut().remove(KV_HEADER) {
             let namespace = namespace.to_str().unwrap_or_default().to_owned();
             return super::kv_binding::serve(self.app.clone(), namespace, req).await;
         }
-        let Some(script) = self.script_of(&mut req) else {
+        let table = self.table.current();
+        let Some(script) = self.script_of(&mut req, &table) else {
             return plain(StatusCode::NOT_FOUND, "There is nothing here yet.\n");
         };
-        let table = self.table.current();
         let Some(route) = table
             .routes
             .get(&script.name)
-            .filter(|r| r.workers_dev || script.internal)
+            .filter(|r| r.workers_dev || !script.via_workers_dev)
         else {
             return plain(StatusCode::NOT_FOUND, "There is nothing here yet.\n");
         };
@@ -153,11 +158,13 @@ impl Listener {
         }
     }
 
-    fn script_of(&self, req: &mut Request<Incoming>) -> Option<Target> {
+    /// The Worker a request is for: a service-binding call, `<script>.<subdomain>.workers.dev`,
+    /// a custom domain or a route pattern (see [`Hosts`](super::hosts::Hosts)).
+    fn script_of(&self, req: &mut Request<Incoming>, table: &Table) -> Option<Target> {
         if let Some(name) = req.headers_mut().remove(SCRIPT_HEADER) {
             return Some(Target {
                 name: name.to_str().ok()?.to_owned(),
-                internal: true,
+                via_workers_dev: false,
             });
         }
         let host = header_str(req, header::HOST.as_str())?;
@@ -165,11 +172,19 @@ impl Listener {
             .rsplit_once(':')
             .map_or(host, |(h, _)| h)
             .to_ascii_lowercase();
-        let name = host.strip_suffix(&self.host_suffix)?;
-        (!name.is_empty() && !name.contains('.')).then(|| Target {
-            name: name.to_owned(),
-            internal: false,
-        })
+        if let Some(name) = host.strip_suffix(&self.host_suffix) {
+            return (!name.is_empty() && !name.contains('.')).then(|| Target {
+                name: name.to_owned(),
+                via_workers_dev: true,
+            });
+        }
+        match table.hosts.lookup(&host, req.uri().path()) {
+            HostMatch::Worker(name) => Some(Target {
+                name: name.to_owned(),
+                via_workers_dev: false,
+            }),
+            HostMatch::Off | HostMatch::None => None,
+        }
     }
 
     async fn forward(
@@ -191,8 +206,9 @@ impl Listener {
 
 struct Target {
     name: String,
-    /// A service-binding call (routed even without workers.dev).
-    internal: bool,
+    /// Reached through `<script>.<subdomain>.workers.dev` (served only while that is on);
+    /// service-binding calls, custom domains and routes are not.
+    via_workers_dev: bool,
 }
 
 fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::asset_services::AssetWorkerSources;
+
 /// The workerd version wrangler 4.86.0 pins (also in `scripts/install-workerd.sh`).
 pub const WORKERD_VERSION: &str = "1.20260426.1";
 
@@ -55,6 +57,43 @@ pub fn install_with_npm(repo_cache: &Path) -> Result<PathBuf, String> {
             prefix.display()
         )
     })
+}
+
+/// Where miniflare keeps the workers-shared asset and router workers, below `node_modules`.
+const ASSET_WORKERS_DIR: &str = "miniflare/dist/src/workers/assets";
+
+/// Cloudflare's asset and router workers from the miniflare package installed next to
+/// `workerd` (wrangler depends on both), else in the cache dir; why not when they are missing.
+pub fn asset_worker_sources(workerd: &Path) -> Result<AssetWorkerSources, String> {
+    // <prefix>/node_modules/workerd/bin/workerd -> <prefix>/node_modules
+    let beside = workerd.ancestors().nth(3).map(Path::to_path_buf);
+    let cached = std::env::var_os("FLARESYNC_CACHE")
+        .map(|dir| PathBuf::from(dir).join("wrangler/node_modules"));
+    let dirs: Vec<PathBuf> = beside
+        .into_iter()
+        .chain(cached)
+        .map(|modules| modules.join(ASSET_WORKERS_DIR))
+        .collect();
+    for dir in &dirs {
+        let read = |name: &str| std::fs::read(dir.join(name));
+        if let (Ok(asset_worker), Ok(router_worker)) =
+            (read("assets.worker.js"), read("router.worker.js"))
+        {
+            return Ok(AssetWorkerSources {
+                asset_worker: asset_worker.into(),
+                router_worker: router_worker.into(),
+            });
+        }
+    }
+    Err(format!(
+        "flaresync emulator: Workers with static assets will not serve: Cloudflare's asset \
+         worker (miniflare, installed with wrangler) was not found in {}. Install wrangler with \
+         crates/flaresync-emulator/scripts/install-wrangler.sh.",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    ))
 }
 
 /// The one message the emulator prints when the data plane is off.

@@ -1,7 +1,8 @@
 //! The local data plane: deployed Workers serve real HTTP on workerd, Cloudflare's runtime.
 //!
 //! `flaresync emulator --data-listen 127.0.0.1:8787` serves every Worker with workers.dev
-//! enabled on `Host: <script>.<account subdomain>.workers.dev`, on a version of its current
+//! enabled on `Host: <script>.<account subdomain>.workers.dev`, and every Worker on its custom
+//! domains and route patterns ([`hosts`]), on a version of its current
 //! deployment chosen like Cloudflare does (percentages, `Cloudflare-Workers-Version-Key`,
 //! `Cloudflare-Workers-Version-Overrides`).
 //!
@@ -11,16 +12,21 @@
 //! plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them in step with
 //! deployments, [`listener`] forwards requests through the [`table`], [`request_log`] keeps the
 //! invocations for GraphQL analytics, [`kv_binding`] serves KV bindings from the emulator's
-//! store, [`graphql`] answers the analytics API from them,
+//! store, [`graphql`] answers the analytics API from them, [`asset_services`] renders Cloudflare's
+//! asset and router workers for versions with static assets and [`assets_kv`] serves their
+//! files from the emulator's store,
 //! [`upload_check`] refuses at upload time a bundle workerd cannot load. [`locate`] finds the
 //! workerd binary.
 
+pub mod asset_services;
+pub mod assets_kv;
 pub mod capnp;
 pub mod controller;
 pub mod desired;
 pub mod entry;
 pub mod error;
 pub mod graphql;
+pub mod hosts;
 pub mod kv_binding;
 pub mod listener;
 pub mod locate;
@@ -80,6 +86,9 @@ impl crate::Emulator {
                 source,
             })?;
         }
+        let asset_sources = locate::asset_worker_sources(&options.workerd)
+            .inspect_err(|message| tracing::warn!("{message}"))
+            .ok();
         let table = SharedTable::default();
         let runtime = Runtime {
             binary: options.workerd,
@@ -95,6 +104,7 @@ impl crate::Emulator {
             table.clone(),
             address.to_string(),
             storage_dir.to_string_lossy().into_owned(),
+            asset_sources,
         );
         let control = tokio::spawn(controller.run());
         let listener_service = Arc::new(Listener::new(

@@ -5,11 +5,12 @@
 //! timestamp}`), `service` (through the data-plane listener, so the target's current deployment
 //! and its split apply), `durable_object_namespace` for a class of the same Worker (storage on
 //! disk, shared by every version), `kv_namespace` (the emulator's KV store, through the
-//! listener). Any other kind is listed in [`Translated::unsupported`]; the
+//! listener), `assets` (the version's asset worker, see `asset_services`). Any other kind is listed in [`Translated::unsupported`]; the
 //! entry module turns an access to it into an error naming the kind, at request time.
 
 use serde_json::{Value, json};
 
+use super::asset_services::asset_service;
 use super::capnp::quote;
 use super::desired::VersionBundle;
 
@@ -68,6 +69,9 @@ pub fn translate(version: &VersionBundle, do_owner: Option<&str>) -> Translated 
                 out.push(name, "kvNamespace", &quote(&kv_binding_target(&id)));
                 out.kv_namespaces.push(id);
             }
+            "assets" if version.assets.is_some() => {
+                out.push(name, "service", &quote(&asset_service(&version.id)));
+            }
             "durable_object_namespace" if is_own_class(binding, &version.script) => {
                 let class = text("class_name");
                 let designator = match do_owner {
@@ -119,6 +123,7 @@ mod tests {
             bindings: serde_json::from_value(bindings).unwrap_or_default(),
             compatibility_date: "2025-01-01".into(),
             compatibility_flags: Vec::new(),
+            assets: None,
         }
     }
 

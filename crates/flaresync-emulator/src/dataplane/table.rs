@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::hosts::Hosts;
 use super::routing::Share;
 use super::supervisor::Generation;
 
@@ -21,6 +22,8 @@ pub struct Route {
 #[derive(Debug, Default)]
 pub struct Table {
     pub routes: HashMap<String, Route>,
+    /// Custom domains and route patterns (besides workers.dev).
+    pub hosts: Hosts,
     pub generation: Option<Arc<Generation>>,
 }
 

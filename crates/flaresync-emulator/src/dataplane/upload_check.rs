@@ -31,6 +31,7 @@ impl UploadCheck {
             storage_dir: self.storage_dir.clone(),
             owners: [(bundle.script.clone(), bundle.id.clone())].into(),
             ports: [(bundle.id.clone(), 9)].into(),
+            asset_sources: None,
         };
         let rendered = render(&[&bundle], &layout);
         if let Some((_, reason)) = rendered.skipped.first() {
@@ -88,6 +89,7 @@ fn bundle(upload: &Upload) -> Option<VersionBundle> {
                     .collect()
             })
             .unwrap_or_default(),
+        assets: None,
     })
 }
 

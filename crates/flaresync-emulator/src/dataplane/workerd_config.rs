@@ -9,6 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::asset_services::{
+    self, ASSETS_KV_HEADER, ASSETS_KV_SERVICE, AssetWorkerSources, router_service, shared_files,
+};
 use super::capnp::quote;
 use super::desired::{Module, VersionBundle};
 use super::entry::{ENTRY_MODULE, entry_module};
@@ -31,6 +34,8 @@ pub struct Layout {
     pub owners: BTreeMap<String, String>,
     /// Version id -> port of its socket.
     pub ports: BTreeMap<String, u16>,
+    /// Cloudflare's asset and router workers (`None`: versions with assets cannot run).
+    pub asset_sources: Option<AssetWorkerSources>,
 }
 
 /// A rendered config: `config.capnp` plus the module files it embeds (paths relative to it).
@@ -55,6 +60,7 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
     let mut skipped = Vec::new();
     let mut targets = BTreeSet::new();
     let mut namespaces = BTreeSet::new();
+    let mut uses_assets = false;
     for version in versions {
         let Some(port) = layout.ports.get(&version.id) else {
             skipped.push((version.id.clone(), "no port assigned".to_owned()));
@@ -62,15 +68,16 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
         };
         match worker(version, layout) {
             Ok(service) => {
-                services.push(service.text);
+                services.extend(service.texts);
                 files.extend(service.files);
                 targets.extend(service.targets);
                 namespaces.extend(service.kv_namespaces);
+                uses_assets |= service.assets;
                 sockets.push(format!(
                     "(name = {}, address = {}, http = (), service = {})",
                     quote(&format!("s-{}", version.id)),
                     quote(&format!("127.0.0.1:{port}")),
-                    quote(&service_name(&version.id)),
+                    quote(&service.entry),
                 ));
             }
             Err(reason) => skipped.push((version.id.clone(), reason)),
@@ -92,6 +99,15 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
             &id,
         ));
     }
+    if let Some(sources) = layout.asset_sources.as_ref().filter(|_| uses_assets) {
+        services.push(external(
+            ASSETS_KV_SERVICE,
+            &layout.listener,
+            ASSETS_KV_HEADER,
+            "1",
+        ));
+        files.extend(shared_files(sources));
+    }
     services.push(format!(
         "(name = {}, disk = (path = {}, writable = true))",
         quote(STORAGE_SERVICE),
@@ -110,14 +126,46 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
     }
 }
 
+/// What one version adds to the config.
+#[derive(Default)]
 struct Service {
-    text: String,
+    texts: Vec<String>,
+    /// The service its socket serves.
+    entry: String,
     files: Vec<(String, Vec<u8>)>,
     targets: Vec<String>,
     kv_namespaces: Vec<String>,
+    /// It runs the asset worker (needs the shared files and the asset store).
+    assets: bool,
 }
 
+/// Why a version with assets cannot run.
+const NO_ASSET_WORKERS: &str = "static assets need Cloudflare's asset worker, which ships with \
+    miniflare: install wrangler (crates/flaresync-emulator/scripts/install-wrangler.sh) next to \
+    workerd";
+
+/// A version's services: its Worker and, when it has assets, the asset worker and the router
+/// in front of both.
 fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
+    let user = user_worker(version, layout)?;
+    let Some(assets) = &version.assets else {
+        return user.ok_or_else(|| "the version has no code".to_owned());
+    };
+    if layout.asset_sources.is_none() {
+        return Err(NO_ASSET_WORKERS.to_owned());
+    }
+    let user_service = user.as_ref().map(|_| service_name(&version.id));
+    let rendered = asset_services::render(version, assets, user_service.as_deref());
+    let mut service = user.unwrap_or_default();
+    service.texts.extend(rendered.services);
+    service.files.extend(rendered.files);
+    service.entry = router_service(&version.id);
+    service.assets = true;
+    Ok(service)
+}
+
+/// The version's own Worker service; `None` for an assets-only Worker (no code).
+fn user_worker(version: &VersionBundle, layout: &Layout) -> Result<Option<Service>, String> {
     let dir = service_name(&version.id);
     let do_owner = layout
         .owners
@@ -143,7 +191,7 @@ fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
             format!("modules = [ {} ]", modules.join(", "))
         }
         (None, Some(body)) => service_worker(version, body, &dir, &mut bindings, &mut files)?,
-        (None, None) => return Err("the version has no code (assets-only)".to_owned()),
+        (None, None) => return Ok(None),
     };
     let mut fields = vec![
         code,
@@ -165,16 +213,18 @@ fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
         ));
     }
     fields.push(format!("bindings = [ {} ]", bindings.join(", ")));
-    Ok(Service {
-        text: format!(
+    Ok(Some(Service {
+        texts: vec![format!(
             "(name = {}, worker = (\n      {}\n    ))",
             quote(&dir),
             fields.join(",\n      ")
-        ),
+        )],
+        entry: dir,
         files,
         targets: translated.services,
         kv_namespaces: translated.kv_namespaces,
-    })
+        assets: false,
+    }))
 }
 
 /// The namespaces of the Worker's Durable Object classes, declared by their owner only.
@@ -304,6 +354,7 @@ mod tests {
             bindings: serde_json::from_value(bindings).unwrap_or_default(),
             compatibility_date: "2025-01-01".into(),
             compatibility_flags: vec!["nodejs_compat".into()],
+            assets: None,
         }
     }
 
@@ -313,6 +364,7 @@ mod tests {
             storage_dir: "/tmp/do".into(),
             owners: BTreeMap::from([("api".to_owned(), "a".to_owned())]),
             ports: BTreeMap::from([("a".to_owned(), 9001), ("b".to_owned(), 9002)]),
+            asset_sources: None,
         }
     }
 

@@ -105,7 +105,8 @@ impl Shared {
         *lock(&self.log) = RequestLog::default();
         lock(&self.limiter).reset();
         self.invocations.clear();
-        self.db.wipe()
+        self.db.wipe()?;
+        crate::state::zones::seed_now(&self.db, &self.config.zones)
     }
 
     pub(super) fn record(

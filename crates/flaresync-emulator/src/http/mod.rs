@@ -8,11 +8,14 @@
 //! `envelope.rs` the response bodies, `input.rs` query/body/upload parsing and `endpoint.rs`
 //! runs core functions and makes the handlers that only call one. The endpoint families have a
 //! file each: `identity.rs`, `scripts.rs`, `settings.rs` (settings, subdomain, schedules),
-//! `versions.rs`, `deployments.rs`, `secrets.rs`, `resources.rs` with `resource_kinds.rs` (KV,
-//! R2, D1, Queues), `kv_values.rs` (KV pairs), `graphql.rs` (analytics over the data plane) and `admin.rs`.
+//! `versions.rs`, `deployments.rs`, `assets.rs` (static assets upload), `secrets.rs`,
+//! `resources.rs` with `resource_kinds.rs` (KV, R2, D1, Queues and consumers, zones and their
+//! routes, custom domains), `triggers.rs` (a Worker's routes and custom domains as wrangler writes
+//! them), `kv_values.rs` (KV pairs), `graphql.rs` (analytics over the data plane) and `admin.rs`.
 
 mod admin;
 mod app;
+mod assets;
 mod auth;
 mod deployments;
 mod endpoint;
@@ -27,6 +30,7 @@ mod resources;
 mod scripts;
 mod secrets;
 mod settings;
+mod triggers;
 mod versions;
 
 use axum::Router;
@@ -50,6 +54,7 @@ pub fn router(app: AppState) -> Router {
     let api = Router::new()
         .merge(identity::routes())
         .merge(scripts::routes())
+        .merge(assets::routes())
         .merge(settings::routes())
         .merge(versions::routes())
         .merge(deployments::routes())
@@ -57,6 +62,7 @@ pub fn router(app: AppState) -> Router {
         .merge(resources::routes())
         .merge(graphql::routes())
         .merge(kv_values::routes())
+        .merge(triggers::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate::gate));

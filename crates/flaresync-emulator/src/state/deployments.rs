@@ -52,7 +52,9 @@ pub fn record(
     Ok(deployment)
 }
 
-/// Deploys one version at 100% (used by script upload and secret changes).
+/// Deploys one version at 100% (used by script upload and secret changes). A script upload's
+/// `workers/message` is the deployment's message too: wrangler documents `deploy --message` as
+/// "a descriptive message for this Worker Version and Deployment" and posts no deployment.
 pub fn deploy_whole(
     tx: &Transaction<'_>,
     ctx: &Ctx,
@@ -61,6 +63,11 @@ pub fn deploy_whole(
 ) -> Result<StoredDeployment, ApiError> {
     let mut annotations = Map::new();
     annotations.insert("workers/triggered_by".into(), json!(triggered_by));
+    if triggered_by == "upload"
+        && let Some(message) = version.annotations.get("workers/message")
+    {
+        annotations.insert("workers/message".into(), message.clone());
+    }
     record(
         tx,
         ctx,

@@ -6,10 +6,14 @@
 //! deployment rules themselves are pure functions over values in [`rules`].
 
 pub mod account;
+pub mod assets;
 pub mod bindings;
 pub mod deployments;
+pub mod domains;
 pub mod migrations;
 pub mod resources;
+pub mod route_pattern;
+pub mod routes;
 pub mod rules;
 pub mod schedules;
 pub mod scripts;
@@ -17,6 +21,7 @@ pub mod secrets;
 pub mod store;
 pub mod upload;
 pub mod versions;
+pub mod zones;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -116,6 +121,19 @@ CREATE TABLE IF NOT EXISTS schedules (
   script TEXT NOT NULL, position INTEGER NOT NULL, cron TEXT NOT NULL,
   created_on TEXT NOT NULL, modified_on TEXT NOT NULL, PRIMARY KEY (script, cron)
 );
+CREATE TABLE IF NOT EXISTS zones (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_on TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS zone_routes (
+  id TEXT PRIMARY KEY, zone_id TEXT NOT NULL, pattern TEXT NOT NULL, script TEXT,
+  UNIQUE (zone_id, pattern)
+);
+CREATE TABLE IF NOT EXISTS custom_domains (
+  id TEXT PRIMARY KEY, hostname TEXT NOT NULL UNIQUE, service TEXT NOT NULL,
+  environment TEXT NOT NULL, zone_id TEXT NOT NULL, zone_name TEXT NOT NULL, cert_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_consumers (
+  consumer_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, type TEXT NOT NULL, script TEXT,
+  dead_letter_queue TEXT, settings TEXT NOT NULL, created_on TEXT NOT NULL
+);
 "#;
 
 const TABLES: &[&str] = &[
@@ -130,6 +148,10 @@ const TABLES: &[&str] = &[
     "queues",
     "schedules",
     "kv_values",
+    "zones",
+    "zone_routes",
+    "custom_domains",
+    "queue_consumers",
 ];
 
 impl Db {
@@ -160,6 +182,8 @@ impl Db {
     fn init(conn: Connection) -> Result<Self, EmulatorError> {
         conn.execute_batch(SCHEMA).map_err(EmulatorError::Schema)?;
         conn.execute_batch(resources::kv_values::SCHEMA)
+            .map_err(EmulatorError::Schema)?;
+        conn.execute_batch(assets::SCHEMA)
             .map_err(EmulatorError::Schema)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -199,7 +223,7 @@ impl Db {
     /// Deletes all state (admin reset).
     pub fn wipe(&self) -> Result<(), ApiError> {
         self.write(|tx| {
-            for table in TABLES {
+            for table in TABLES.iter().chain(assets::TABLES) {
                 tx.execute(&format!("DELETE FROM {table}"), [])?;
             }
             Ok(())
@@ -275,6 +299,18 @@ pub fn page_info(page: usize, per_page: usize, count: usize, total: usize) -> Va
         "total_count": total,
         "total_pages": total_pages,
     })
+}
+
+/// Page `page` of `all` (page-style, `per_page` items), with its `result_info`.
+pub fn page_of(all: Vec<Value>, page: usize, per_page: usize) -> Reply {
+    let total = all.len();
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let count = items.len();
+    Reply::paged(Value::Array(items), page_info(page, per_page, count, total))
 }
 
 /// Parses `page`/`per_page` query values: defaults, bounds, and Cloudflare-style errors.

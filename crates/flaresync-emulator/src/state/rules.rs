@@ -374,6 +374,7 @@ mod tests {
             migration_tag: tag.map(str::to_owned),
             exports: None,
             startup_time_ms: 1,
+            assets: None,
         }
     }
 

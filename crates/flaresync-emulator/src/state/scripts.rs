@@ -29,7 +29,7 @@ pub fn render(script: &StoredScript, latest: Option<&StoredVersion>) -> Value {
         "tags": setting("tags", json!([])),
         "logpush": setting("logpush", json!(false)),
         "observability": setting("observability", json!({"enabled": false})),
-        "has_assets": false,
+        "has_assets": latest.is_some_and(|v| v.assets.is_some()),
         "has_modules": latest.is_some_and(|v| v.main_module.is_some()),
     });
     // Absent rather than null: the 2024 schema types these without `nullable`.

@@ -76,6 +76,9 @@ pub struct StoredVersion {
     pub migration_tag: Option<String>,
     pub exports: Option<Value>,
     pub startup_time_ms: u64,
+    /// Static assets served by this version (SPEC-2 §1).
+    #[serde(default)]
+    pub assets: Option<super::assets::StoredAssets>,
 }
 
 impl std::fmt::Debug for StoredVersion {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for StoredVersion {
             .field("compatibility_date", &self.compatibility_date)
             .field("compatibility_flags", &self.compatibility_flags)
             .field("migration_tag", &self.migration_tag)
+            .field("assets", &self.assets)
             .finish_non_exhaustive()
     }
 }

@@ -10,6 +10,8 @@ use flaresync_emulator::testing::TestEmulator;
 use crate::common;
 use serde_json::{Value, json};
 
+use super::wrangler_cli::{Wrangler, wrangler_entry};
+
 pub struct Plane {
     pub emu: TestEmulator,
     pub http: reqwest::Client,
@@ -35,6 +37,31 @@ pub fn workerd() -> Option<PathBuf> {
 }
 
 impl Plane {
+    /// Real wrangler for a project in `<dir>/project` (home, output file beside it) against this
+    /// emulator; `None` (skipped) when wrangler is missing and `FLARESYNC_SKIP_WRANGLER=1`.
+    pub fn wrangler(&self, dir: &std::path::Path) -> Option<Wrangler> {
+        let entry = wrangler_entry();
+        if !entry.exists() {
+            assert!(
+                std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1"),
+                "wrangler is not installed: run crates/flaresync-emulator/scripts/install-wrangler.sh"
+            );
+            return None;
+        }
+        let (project, home) = (dir.join("project"), dir.join("home"));
+        std::fs::create_dir_all(&project).expect("project");
+        std::fs::create_dir_all(&home).expect("home");
+        Some(Wrangler {
+            entry,
+            project,
+            home,
+            output_file: dir.join("out.ndjson"),
+            base_url: self.emu.base_url(),
+            token: self.emu.token().to_owned(),
+            account: self.emu.account_id().to_owned(),
+        })
+    }
+
     /// The emulator with its data plane serving.
     pub async fn start(workerd: PathBuf) -> Self {
         let mut plane = Self::control_plane_only().await;
@@ -87,6 +114,12 @@ impl Plane {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Value {
         common::json_answer(&self.emu, request).await
+    }
+
+    /// Sends `method` with a JSON body to `path` below `/client/v4`; returns the envelope.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.emu.base_url());
+        self.send(self.http.request(method, url).json(&body)).await
     }
 
     /// `PUT …/scripts/{name}` (deploys at 100%) and enables workers.dev; returns the envelope.
@@ -151,10 +184,21 @@ impl Plane {
 
     /// A request to `https://<script>.flaresync-emulator.workers.dev<path>` on the data plane.
     pub async fn get(&self, script: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let host = format!("{script}.flaresync-emulator.workers.dev");
+        self.get_host(&host, path, headers).await
+    }
+
+    /// A request to `http://<host><path>` on the data plane.
+    pub async fn get_host(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut request = self
             .http
             .get(format!("http://{}{path}", self.data))
-            .header("host", format!("{script}.flaresync-emulator.workers.dev"));
+            .header("host", host);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

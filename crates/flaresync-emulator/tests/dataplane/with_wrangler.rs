@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::common;
 use super::harness::{Plane, workerd};
-use super::wrangler_cli::{Wrangler, wrangler_entry};
+use super::wrangler_cli::Wrangler;
 
 const SOURCE: &str = r#"
 export default {
@@ -32,29 +32,10 @@ binding = "VERSION"
 "#;
 
 fn wrangler(plane: &Plane, dir: &std::path::Path) -> Option<Wrangler> {
-    let entry = wrangler_entry();
-    if !entry.exists() {
-        assert!(
-            std::env::var("FLARESYNC_SKIP_WRANGLER").as_deref() == Ok("1"),
-            "wrangler is not installed: run crates/flaresync-emulator/scripts/install-wrangler.sh"
-        );
-        return None;
-    }
-    let project = dir.join("project");
-    let home = dir.join("home");
-    std::fs::create_dir_all(&project).expect("project");
-    std::fs::create_dir_all(&home).expect("home");
-    std::fs::write(project.join("wrangler.toml"), TOML).expect("toml");
-    std::fs::write(project.join("index.js"), SOURCE).expect("source");
-    Some(Wrangler {
-        entry,
-        project,
-        home,
-        output_file: dir.join("out.ndjson"),
-        base_url: plane.emu.base_url(),
-        token: plane.emu.token().to_owned(),
-        account: plane.emu.account_id().to_owned(),
-    })
+    let w = plane.wrangler(dir)?;
+    std::fs::write(w.project.join("wrangler.toml"), TOML).expect("toml");
+    std::fs::write(w.project.join("index.js"), SOURCE).expect("source");
+    Some(w)
 }
 
 /// Requests `/` until stopped; counts answers that are not 200 with a version id.

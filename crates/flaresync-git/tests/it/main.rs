@@ -4,6 +4,7 @@ mod broken;
 mod fixture;
 mod merges;
 mod remote;
+mod revert_branch;
 mod reverts;
 mod shared;
 

@@ -9,7 +9,9 @@
 //! - `bindings.rs`: binding changes and their one-line summaries ([`binding_summary`]).
 //! - `settings.rs`: other settings and route summaries.
 //! - `modules.rs`: module changes and their capped unified diffs.
+//! - `assets.rs`: static assets changes (files with sizes, totals, configuration).
 
+mod assets;
 mod bindings;
 mod model;
 mod modules;
@@ -18,8 +20,8 @@ mod worker;
 
 pub use bindings::binding_summary;
 pub use model::{
-    BindingChange, BundleChange, ChangeKind, DiffBase, ListChange, MigrationsDiff, ModuleChange,
-    SettingChange, ValueChange, WorkerDiff,
+    AssetChange, AssetsDiff, AssetsTotal, BindingChange, BundleChange, ChangeKind, DiffBase,
+    ListChange, MigrationsDiff, ModuleChange, SettingChange, ValueChange, WorkerDiff,
 };
 pub use modules::{MAX_DIFF_LINES, MAX_TEXT_DIFF_BYTES};
 pub use worker::{After, Before, worker_diff};

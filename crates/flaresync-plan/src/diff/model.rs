@@ -42,6 +42,10 @@ pub struct WorkerDiff {
     pub settings: Vec<SettingChange>,
     pub bundle: Option<BundleChange>,
     pub modules: Vec<ModuleChange>,
+    /// Static assets (files and configuration); absent when they did not change or cannot be
+    /// compared (live state without a base commit: Cloudflare does not return manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<AssetsDiff>,
 }
 
 impl WorkerDiff {
@@ -59,6 +63,7 @@ impl WorkerDiff {
             settings: Vec::new(),
             bundle: None,
             modules: Vec::new(),
+            assets: None,
         }
     }
 
@@ -77,6 +82,7 @@ impl WorkerDiff {
                 .as_ref()
                 .is_none_or(|b| b.before == Some(b.after))
             && self.modules.is_empty()
+            && self.assets.is_none()
     }
 }
 
@@ -202,6 +208,36 @@ pub struct ModuleChange {
     pub after_size: Option<u64>,
     /// Unified diff for text modules whose contents are available on both sides.
     pub unified_diff: Option<String>,
+}
+
+/// A Worker's static assets diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetsDiff {
+    /// Files and bytes before (`None`: no assets).
+    pub before: Option<AssetsTotal>,
+    /// Files and bytes after (`None`: assets removed).
+    pub after: Option<AssetsTotal>,
+    /// Files that differ, by path.
+    pub files: Vec<AssetChange>,
+    /// Asset configuration fields that differ (`_headers` and `_redirects` as their text).
+    pub config: Vec<SettingChange>,
+}
+
+/// How many files and bytes a Worker's assets hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetsTotal {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// One asset file that differs (by content hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetChange {
+    /// Manifest path (`/css/site.css`).
+    pub path: String,
+    pub change: ChangeKind,
+    pub before_size: Option<u64>,
+    pub after_size: Option<u64>,
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use flaresync_config::{Binding, MigrationStep, Route, WorkerSpec};
 
 use crate::live::LiveVersion;
 
+use super::assets::assets_diff;
 use super::bindings::binding_changes;
 use super::model::{
-    BindingChange, BundleChange, DiffBase, ListChange, MigrationsDiff, ModuleChange, SettingChange,
-    ValueChange, WorkerDiff,
+    AssetsDiff, BindingChange, BundleChange, DiffBase, ListChange, MigrationsDiff, ModuleChange,
+    SettingChange, ValueChange, WorkerDiff,
 };
 use super::modules::module_changes;
 use super::settings::{route_summary, setting_changes};
@@ -48,6 +49,7 @@ pub fn worker_diff(before: Before<'_>, after: After<'_>) -> WorkerDiff {
     let (compatibility_date, compatibility_flags) = compatibility(&before, &after);
     let (routes, crons) = triggers(&before, &after);
     let (bundle, modules) = modules(&before, &after);
+    let assets = assets(&before, &after);
     WorkerDiff {
         against: against(&before),
         bindings,
@@ -60,6 +62,7 @@ pub fn worker_diff(before: Before<'_>, after: After<'_>) -> WorkerDiff {
         settings: settings(&before, &after),
         bundle,
         modules,
+        assets,
     }
 }
 
@@ -176,4 +179,17 @@ fn modules(before: &Before<'_>, after: &After<'_>) -> (Option<BundleChange>, Vec
     };
     let modules = module_changes(base_spec.map(|s| s.modules.as_slice()), &after.spec.modules);
     (Some(bundle), modules)
+}
+
+/// Static assets, like modules: only a base spec has manifests (Cloudflare's version API does
+/// not return them), so a deployed Worker without a base commit shows none.
+fn assets(before: &Before<'_>, after: &After<'_>) -> Option<AssetsDiff> {
+    let base_spec = before.base_spec();
+    if base_spec.is_none() && before.live_version.is_some() {
+        return None;
+    }
+    assets_diff(
+        base_spec.and_then(|s| s.assets.as_ref()),
+        after.spec.assets.as_ref(),
+    )
 }

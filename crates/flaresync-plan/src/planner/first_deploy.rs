@@ -50,6 +50,9 @@ pub(super) fn decide(case: &Case<'_>) -> Outcome {
     if !spec.crons.is_empty() {
         fields.push("crons".to_owned());
     }
+    if !spec.queue_consumers.is_empty() {
+        fields.push("queue_consumers".to_owned());
+    }
     // As `wrangler deploy` does for a new Worker: its workers.dev route is set (on by default
     // when the Worker has no routes, or as `workers_dev` says).
     fields.push("workers_dev".to_owned());

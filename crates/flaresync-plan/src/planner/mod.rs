@@ -56,6 +56,9 @@ mod outcome;
 mod reasons;
 mod rollback;
 mod rollback_order;
+mod rollout;
+
+pub use rollout::describe as describe_rollout;
 mod scope;
 mod settings;
 mod without_spec;
@@ -67,7 +70,7 @@ mod tests;
 
 use crate::input::{Desired, History, Policies};
 use crate::live::LiveAccount;
-use crate::model::{Order, Plan};
+use crate::model::{Order, Plan, WorkerPlan};
 
 /// The planner's inputs, as one value.
 #[derive(Debug, Clone, Copy)]
@@ -108,12 +111,14 @@ pub fn plan(
     hold_back::under_blocked_callers(&mut decisions, &rollback, &live_edges, live);
     let deploy = scope.ordering.deploy.clone();
     let steps = decisions.steps(&rollback, &deploy);
+    let mut workers: Vec<WorkerPlan> = decisions.plans.into_values().collect();
+    rollout::annotate(&mut workers, &steps, policies);
     Plan {
         commit: desired.commit.clone(),
         base_commit: base.map(|b| b.commit.clone()),
         live_observed: live.observed,
         live_note: None,
-        workers: decisions.plans.into_values().collect(),
+        workers,
         steps,
         order: Order {
             deploy,

@@ -26,6 +26,7 @@ impl Outcome {
                 findings,
                 diff,
                 depends_on: Vec::new(),
+                rollout: None,
             },
             steps: Vec::new(),
         }

@@ -50,7 +50,7 @@ fn roll_back(
         .current
         .active
         .is_some_and(|active| active.version_id == target.known.version_id);
-    let reason = if finishing_split {
+    let mut reason = if finishing_split {
         format!(
             "a gradual deployment is in progress and its larger share, {}, already runs this content: deploying it at 100% (no upload)",
             describe_ref(&to)
@@ -71,7 +71,25 @@ fn roll_back(
         version: DeployTarget::Existing(to.clone()),
         force,
     }];
-    steps.extend(case.settings_step());
+    let fields = super::settings::rollback_fields(case);
+    let settings = (!fields.is_empty()).then(|| Step::SyncSettings {
+        worker: name.to_owned(),
+        fields,
+    });
+    if let Some(Step::SyncSettings { fields, .. }) = &settings {
+        let moved: Vec<&str> = fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| matches!(*f, "routes" | "crons" | "queue_consumers"))
+            .collect();
+        if !moved.is_empty() {
+            reason.push_str(&format!(
+                "; then {} are re-applied from Git (not versioned: the rollback does not move them)",
+                moved.join(", ")
+            ));
+        }
+    }
+    steps.extend(settings);
     let action = Action::Rollback { to, force };
     Outcome::new(name, action, reason, findings, diff).with_steps(steps)
 }

@@ -46,6 +46,23 @@ pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
     fields.into_iter().map(str::to_owned).collect()
 }
 
+/// The settings of a rollback: those of [`fields`], plus routes, custom domains and queue
+/// consumers whenever nothing says what they were (no base commit, live routes not fetched):
+/// the rollback must remove the ones the newer commit added, which Git's older content does
+/// not name. The apply reads them and writes only what differs.
+pub(super) fn rollback_fields(case: &Case<'_>) -> Vec<String> {
+    let mut fields = fields(case, false);
+    let live_routes_known = case.current.live_worker.is_some_and(|w| w.routes.is_some());
+    if case.input.base.is_none() {
+        for (field, unknown) in [("routes", !live_routes_known), ("queue_consumers", true)] {
+            if unknown && !fields.iter().any(|f| f == field) {
+                fields.push(field.to_owned());
+            }
+        }
+    }
+    fields
+}
+
 fn same_set<T: Ord>(a: &[T], b: &[T]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
@@ -105,6 +122,7 @@ fn differing_from_base(
 fn declared(live: LiveTriggers<'_>, spec: &WorkerSpec) -> BTreeSet<&'static str> {
     let declared = [
         ("routes", live.routes.is_none() && !spec.routes.is_empty()),
+        ("queue_consumers", !spec.queue_consumers.is_empty()),
         ("crons", live.crons.is_none() && !spec.crons.is_empty()),
         ("logpush", spec.settings.logpush.is_some()),
         ("observability", spec.settings.observability.is_some()),

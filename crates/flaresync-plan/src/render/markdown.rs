@@ -2,13 +2,16 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff};
+use crate::diff::{
+    AssetsDiff, BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff,
+};
 use crate::migrations::describe_step;
 use crate::model::{Action, Finding, MigrationsPayload, Plan, UploadMode, WorkerPlan};
 use crate::rules::short;
 
 use super::sections::{
-    ListItems, Section, WorkerStyle, against, bytes, ensure_newline, modules_unknown, write_worker,
+    ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
+    ensure_newline, modules_unknown, write_worker,
 };
 use super::summary::{describe_step_line, has_details, live_state, summary, verdict};
 
@@ -173,6 +176,10 @@ impl WorkerStyle for MarkdownWorker<'_> {
         }
     }
 
+    fn rollout(&mut self, line: &str) {
+        let _ = writeln!(self.out, "**Rollout**: {}\n", html_text(line));
+    }
+
     fn findings(&mut self, findings: &[Finding]) {
         self.out.push_str("**Findings**\n\n");
         for finding in findings {
@@ -289,15 +296,7 @@ impl WorkerStyle for MarkdownWorker<'_> {
 
     fn settings(&mut self, changes: &[SettingChange]) {
         self.out.push_str("**Settings**\n\n");
-        let rows = changes.iter().map(|change| {
-            [
-                format!("`{}`", change.field),
-                code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref()),
-            ]
-        });
-        table(self.out, ["Setting", "Before", "After"], rows);
-        self.out.push('\n');
+        settings_table(self.out, "Setting", changes);
     }
 
     fn bundle(&mut self, before: Option<u64>, after: u64) {
@@ -333,6 +332,48 @@ impl WorkerStyle for MarkdownWorker<'_> {
             }
         }
     }
+
+    fn assets(&mut self, assets: &AssetsDiff) {
+        let _ = writeln!(
+            self.out,
+            "**Static assets**: {}\n",
+            assets_summary(assets, "→")
+        );
+        if !assets.files.is_empty() {
+            let rows = assets.files.iter().take(MAX_ASSET_LINES).map(|file| {
+                [
+                    format!("`{}`", file.path.replace('|', "\\|")),
+                    file.change.label().to_string(),
+                    asset_sizes(file, "→"),
+                ]
+            });
+            table(self.out, ["File", "Change", "Size"], rows);
+            if assets.files.len() > MAX_ASSET_LINES {
+                let _ = writeln!(
+                    self.out,
+                    "| … | {} more files | |",
+                    assets.files.len() - MAX_ASSET_LINES
+                );
+            }
+            self.out.push('\n');
+        }
+        if !assets.config.is_empty() {
+            settings_table(self.out, "Assets setting", &assets.config);
+        }
+    }
+}
+
+/// A `| <what> | Before | After |` table of setting changes.
+fn settings_table(out: &mut String, what: &str, changes: &[SettingChange]) {
+    let rows = changes.iter().map(|change| {
+        [
+            format!("`{}`", change.field),
+            code_cell(change.before.as_deref()),
+            code_cell(change.after.as_deref()),
+        ]
+    });
+    table(out, [what, "Before", "After"], rows);
+    out.push('\n');
 }
 
 /// Section titles in Markdown.

@@ -1,8 +1,12 @@
 //! One Worker's details, section by section, in the order both renderings share: heading,
 //! findings, migrations to apply, then the diff (bindings, vars, compatibility, migration list,
-//! routes, crons, settings, bundle size, modules). [`WorkerStyle`] says how each section looks.
+//! routes, crons, settings, bundle size, modules, static assets). [`WorkerStyle`] says how each section looks.
 
-use crate::diff::{BindingChange, DiffBase, ModuleChange, SettingChange, ValueChange, WorkerDiff};
+use crate::diff::ChangeKind;
+use crate::diff::{
+    AssetChange, AssetsDiff, AssetsTotal, BindingChange, DiffBase, ModuleChange, SettingChange,
+    ValueChange, WorkerDiff,
+};
 use crate::model::{Action, Finding, MigrationsPayload, UploadMode, WorkerPlan};
 use crate::rules::short;
 
@@ -24,6 +28,8 @@ pub(super) trait WorkerStyle {
     fn heading(&mut self, worker: &WorkerPlan);
     /// A non-empty list of findings.
     fn findings(&mut self, findings: &[Finding]);
+    /// How the change goes out in the commit's progressive rollout (one line).
+    fn rollout(&mut self, line: &str);
     /// The Durable Object migrations a forward deploy applies.
     fn migrations_to_apply(&mut self, mode: &UploadMode, payload: &MigrationsPayload);
     /// The diff is empty (the Worker is not removed).
@@ -41,6 +47,8 @@ pub(super) trait WorkerStyle {
     fn bundle(&mut self, before: Option<u64>, after: u64);
     /// Non-empty module changes.
     fn modules(&mut self, modules: &[ModuleChange]);
+    /// Static assets that changed (files, totals, configuration).
+    fn assets(&mut self, assets: &AssetsDiff);
 }
 
 /// The items of a list section.
@@ -60,6 +68,9 @@ impl ListItems<'_> {
 /// Write one Worker's details in `style`.
 pub(super) fn write_worker(style: &mut impl WorkerStyle, worker: &WorkerPlan) {
     style.heading(worker);
+    if let Some(rollout) = &worker.rollout {
+        style.rollout(&crate::planner::describe_rollout(rollout));
+    }
     if !worker.findings.is_empty() {
         style.findings(&worker.findings);
     }
@@ -140,6 +151,46 @@ fn write_diff(style: &mut impl WorkerStyle, diff: &WorkerDiff) {
     }
     if !diff.modules.is_empty() {
         style.modules(&diff.modules);
+    }
+    if let Some(assets) = &diff.assets {
+        style.assets(assets);
+    }
+}
+
+/// Most asset files listed one by one; the rest are counted.
+pub(super) const MAX_ASSET_LINES: usize = 50;
+
+/// `3 files, 1.2 KiB -> 4 files, 1.5 KiB (1 added, 1 changed)`, `arrow` between the sides.
+pub(super) fn assets_summary(assets: &AssetsDiff, arrow: &str) -> String {
+    let side = |total: Option<AssetsTotal>| match total {
+        None => "none".to_owned(),
+        Some(t) => format!(
+            "{} file{}, {}",
+            t.files,
+            if t.files == 1 { "" } else { "s" },
+            bytes(t.bytes)
+        ),
+    };
+    let counts: Vec<String> = [ChangeKind::Added, ChangeKind::Removed, ChangeKind::Changed]
+        .into_iter()
+        .filter_map(|kind| {
+            let n = assets.files.iter().filter(|f| f.change == kind).count();
+            (n > 0).then(|| format!("{n} {}", kind.label()))
+        })
+        .collect();
+    let mut text = format!("{} {arrow} {}", side(assets.before), side(assets.after));
+    if !counts.is_empty() {
+        text.push_str(&format!(" ({})", counts.join(", ")));
+    }
+    text
+}
+
+/// One file's sizes: `6 B -> 15 B`, or the one side it has.
+pub(super) fn asset_sizes(change: &AssetChange, arrow: &str) -> String {
+    match (change.before_size, change.after_size) {
+        (Some(a), Some(b)) => format!("{} {arrow} {}", bytes(a), bytes(b)),
+        (None, Some(size)) | (Some(size), None) => bytes(size),
+        (None, None) => String::new(),
     }
 }
 

@@ -2,13 +2,16 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff};
+use crate::diff::{
+    AssetsDiff, BindingChange, ModuleChange, SettingChange, ValueChange, WorkerDiff,
+};
 use crate::migrations::describe_step;
 use crate::model::{Finding, MigrationsPayload, Plan, UploadMode, WorkerPlan};
 use crate::rules::short;
 
 use super::sections::{
-    ListItems, Section, WorkerStyle, against, bytes, ensure_newline, modules_unknown, write_worker,
+    ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
+    ensure_newline, modules_unknown, write_worker,
 };
 use super::summary::{
     describe_step_line, has_details, live_state, payload_summary, summary, verdict,
@@ -106,6 +109,10 @@ impl WorkerStyle for TextWorker<'_> {
         if !worker.depends_on.is_empty() {
             let _ = writeln!(self.out, "  depends on: {}", worker.depends_on.join(", "));
         }
+    }
+
+    fn rollout(&mut self, line: &str) {
+        let _ = writeln!(self.out, "  {line}");
     }
 
     fn findings(&mut self, findings: &[Finding]) {
@@ -218,6 +225,33 @@ impl WorkerStyle for TextWorker<'_> {
                     let _ = writeln!(self.out, "      {line}");
                 }
             }
+        }
+    }
+
+    fn assets(&mut self, assets: &AssetsDiff) {
+        let _ = writeln!(
+            self.out,
+            "  static assets: {}",
+            assets_summary(assets, "->")
+        );
+        for file in assets.files.iter().take(MAX_ASSET_LINES) {
+            let _ = writeln!(
+                self.out,
+                "    {} {} ({})",
+                file.change.label(),
+                file.path,
+                asset_sizes(file, "->")
+            );
+        }
+        if assets.files.len() > MAX_ASSET_LINES {
+            let _ = writeln!(
+                self.out,
+                "    ... {} more files",
+                assets.files.len() - MAX_ASSET_LINES
+            );
+        }
+        for change in &assets.config {
+            self.edit(change, "(none)");
         }
     }
 }

@@ -301,6 +301,7 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
                 depends_on: Vec::new(),
                 // Ranks that sometimes contradict the service bindings (cycles) on purpose.
                 order: i64::from(seed.live_tag % 2),
+                rollout_steps: None,
             },
         );
     }

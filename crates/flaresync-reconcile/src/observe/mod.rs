@@ -40,7 +40,8 @@ pub struct ObservedWorker {
 }
 
 impl ObservedWorker {
-    fn missing(name: &str) -> Self {
+    /// A Worker the scripts listing does not have.
+    pub(crate) fn missing(name: &str) -> Self {
         ObservedWorker {
             live: LiveWorker::missing(name),
             known: Vec::new(),
@@ -168,20 +169,14 @@ impl Lists {
         desired: &Desired,
     ) -> Result<ObservedWorker, Error> {
         let wanted = desired.worker(name).map(|worker| &worker.version_digest);
-        let ids = convert::detail_ids(&self.deployments, &self.versions, &known, wanted);
-        let mut details: BTreeMap<String, Version> = BTreeMap::new();
-        for id in ids {
-            match client.get_version(name, &id).await {
-                Ok(version) => {
-                    details.insert(id, version);
-                }
-                // Gone since the listing: it can no longer be deployed.
-                Err(error) if error.is_not_found() => {}
-                Err(error) => {
-                    return Err(Error::api(format!("reading version {id} of {name}"), error));
-                }
-            }
-        }
+        let active = self
+            .deployments
+            .first()
+            .into_iter()
+            .flat_map(|active| active.versions.iter().map(|v| v.version_id.as_str()));
+        let is_listed = |id: &str| self.versions.iter().any(|v| v.id == id);
+        let ids = convert::detail_ids(active, is_listed, &known, wanted);
+        let details = read_details(client, name, ids).await?;
         let live = convert::live_worker(
             name,
             migration_tag,
@@ -200,4 +195,33 @@ impl Lists {
             commits,
         })
     }
+}
+
+/// Versions `ids` of `worker` read in full. A version gone since it was listed (404) is left
+/// out: it can no longer be deployed.
+///
+/// # Errors
+///
+/// Any other failed read.
+pub(crate) async fn read_details(
+    client: &Client,
+    worker: &str,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<BTreeMap<String, Version>, Error> {
+    let mut details = BTreeMap::new();
+    for id in ids {
+        match client.get_version(worker, &id).await {
+            Ok(version) => {
+                details.insert(id, version);
+            }
+            Err(error) if error.is_not_found() => {}
+            Err(error) => {
+                return Err(Error::api(
+                    format!("reading version {id} of {worker}"),
+                    error,
+                ));
+            }
+        }
+    }
+    Ok(details)
 }

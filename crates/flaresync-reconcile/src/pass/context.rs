@@ -18,23 +18,36 @@ use crate::{
 /// Tunables of a [`Context`].
 #[derive(Debug, Clone)]
 pub struct ContextOptions {
-    /// Refresh every Worker's live state at least this often, even when the scripts listing
-    /// shows no change (insurance against changes the listing does not reflect). `None`: never.
+    /// Read a Worker's live state again once its last full read is this old, even when the
+    /// scripts listing shows no change (insurance against changes the listing does not
+    /// reflect). `None`: never.
     pub full_refresh_every: Option<Duration>,
+    /// At most this many Workers are read again per pass for that refresh (oldest first), so
+    /// the refresh never holds a pass for minutes.
+    pub refresh_slice: usize,
     /// HTTP client for health checks.
     pub health_http: reqwest::Client,
     /// Attempts and pause of each health check.
     pub health_attempts: u32,
     pub health_interval: Duration,
+    /// Who runs one-shot CLI passes (`user@host`), resolved by the binary; the journal's actor
+    /// of a [`TriggerSource::Cli`](crate::TriggerSource::Cli) pass names them. `None`: unknown.
+    pub operator: Option<String>,
+    /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
+    /// branch is pushed, no pull request).
+    pub github: Option<crate::github::GithubConfig>,
 }
 
 impl Default for ContextOptions {
     fn default() -> Self {
         ContextOptions {
             full_refresh_every: Some(Duration::from_secs(600)),
+            refresh_slice: 10,
             health_http: reqwest::Client::new(),
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
+            operator: None,
+            github: None,
         }
     }
 }

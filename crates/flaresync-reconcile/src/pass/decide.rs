@@ -271,7 +271,7 @@ fn rejected_by_health(
     let error = Error::HealthCheckFailed {
         worker: name.clone(),
         commit: commit.clone(),
-        message: "this content failed its health check before; push a new commit".into(),
+        message: "this content failed its health check or rollout analysis before; push a new commit (or merge the revert flaresync proposed)".into(),
     };
     report.fail(&error);
     report.outcome = WorkerOutcome::Blocked;

@@ -22,6 +22,11 @@ pub(super) struct CachedWorker {
     pub known: Vec<KnownVersion>,
     /// version id -> commit, for every mapped version.
     pub commits: BTreeMap<String, String>,
+    /// Cloudflare's timestamp of flaresync's own last write to the Worker, while the scripts
+    /// listing has not confirmed it yet (see `apply::own_writes`).
+    pub written_at: Option<String>,
+    /// When the Worker was last read in full (what the periodic refresh goes by).
+    pub read_at: Instant,
 }
 
 /// What the journal says about a Worker, loaded once and then kept current in memory.
@@ -45,7 +50,6 @@ pub(super) struct Memory {
     pub blocked_recorded: BTreeMap<String, String>,
     /// Worker -> active versions for which a `drift` entry was journaled.
     pub drift_recorded: BTreeMap<String, Vec<String>>,
-    pub last_full_refresh: Option<Instant>,
     pub intents_recovered: bool,
 }
 
@@ -61,6 +65,8 @@ impl CachedWorker {
             live: observed.live,
             known: observed.known,
             commits: observed.commits,
+            written_at: None,
+            read_at: Instant::now(),
         }
     }
 }
@@ -74,7 +80,10 @@ pub(super) fn load_applied(journal: &Journal, worker: &str) -> Result<Applied, E
         let entry = &recorded.entry;
         let success = entry.outcome == Outcome::Success;
         match &entry.action {
-            JournalAction::Other(name) if name == HEALTH_REJECTED && !rejection_settled => {
+            JournalAction::Other(name)
+                if (name == HEALTH_REJECTED || name == crate::rollout::record::ABORTED)
+                    && !rejection_settled =>
+            {
                 if let (Some(digest), Some(commit)) = (&entry.digest, &entry.commit) {
                     applied.rejected = Some((digest.clone(), commit.clone()));
                 }

@@ -41,7 +41,12 @@ mod decide;
 mod live;
 mod memory;
 mod recover;
+mod refresh_slice;
 mod report;
+mod revert;
+mod rollout;
+mod rollout_abort;
+mod rollout_command;
 mod source;
 mod summarize;
 
@@ -88,6 +93,8 @@ pub(super) struct PassInput<'a> {
     pub trigger: Trigger,
     pub opts: SyncOptions,
     pub scope: &'a Scope,
+    /// The account's zones, listed at most once in this pass (routes).
+    pub zones: apply::ZoneCache,
 }
 
 impl PassInput<'_> {
@@ -218,21 +225,29 @@ async fn pass(
         desired: &desired,
         trigger: Trigger::new(
             opts.trigger.journal_kind(),
-            Some(&actor(&source.actor, opts.trigger, asked_by)),
+            Some(&actor(
+                &source.actor,
+                opts.trigger,
+                ctx.options.operator.as_deref(),
+                asked_by,
+            )),
         ),
         opts,
         scope,
+        zones: apply::ZoneCache::default(),
     };
     // 4-5. History and plan.
     let plan = plan_pass(&input, memory, &names, &scripts, &refreshed).await;
 
     // 6. Per-Worker decisions before applying.
-    let (mut reports, hold) =
+    let (mut reports, mut hold) =
         decide::decide(&input, memory, &plan, refreshed.errors, recovered_notes)?;
 
-    // 7. Apply, in the planner's order.
+    // 7. Rollouts in progress take their next step (their Workers are held from the plan),
+    //    then apply, in the planner's order.
     if !opts.dry_run {
-        apply::apply(&input, memory, &plan, &hold, &mut reports).await?;
+        let gradual = rollout::stage(&input, memory, &plan, &mut hold, &mut reports).await?;
+        apply::apply(&input, memory, &plan, &hold, &gradual, &mut reports).await?;
     }
 
     // 8. Summarize.
@@ -365,35 +380,24 @@ fn plan_needs_resources(plan: &Plan) -> bool {
 }
 
 /// Who the journal names for a pass's actions: the head commit's author (and committer), and
-/// for a CLI run also the local user who ran it.
-/// The trigger's own word on who asked (a webhook's pusher) comes last.
-fn actor(commit_actor: &str, trigger: TriggerSource, asked_by: Option<&str>) -> String {
+/// for a CLI run also the operator who ran it. The trigger's own word on who asked (a webhook's
+/// pusher) comes last.
+fn actor(
+    commit_actor: &str,
+    trigger: TriggerSource,
+    operator: Option<&str>,
+    asked_by: Option<&str>,
+) -> String {
     let mut actor = commit_actor.to_owned();
     if matches!(trigger, TriggerSource::Cli)
-        && let Some(user) = local_user()
+        && let Some(operator) = operator
     {
-        actor.push_str(&format!("; run by {user}"));
+        actor.push_str(&format!("; run by {operator}"));
     }
     if let Some(asked_by) = asked_by {
         actor.push_str(&format!("; {asked_by}"));
     }
     actor
-}
-
-/// `user@host` of the process, from the environment and the kernel's host name.
-fn local_user() -> Option<String> {
-    let user = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))?;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    Some(match host {
-        Some(host) => format!("{user}@{host}"),
-        None => user,
-    })
 }
 
 /// The short form of a commit id, as logs and messages show it.
@@ -432,6 +436,9 @@ impl Reconciler for Context {
                         // Not reconciled in this pass: its backoff state stays as it is.
                         continue;
                     }
+                    if let Some(after) = worker.requeue_after {
+                        outcome.requeue.push((worker.worker.clone(), after));
+                    }
                     if let Some(blocker) = worker.deferred_by.clone() {
                         outcome.deferred.push((worker.worker.clone(), blocker));
                     }
@@ -457,6 +464,16 @@ impl Reconciler for Context {
     fn api_snapshot(&self) -> ApiSnapshotFn {
         let client = self.client.clone();
         Arc::new(move || context::api_snapshot(&client))
+    }
+
+    fn rollout_control(self: &Arc<Self>) -> Option<crate::server::RolloutControlFn> {
+        let ctx = self.clone();
+        Some(Arc::new(
+            move |command, worker: Option<&str>, actor: &str| {
+                ctx.rollout_command(command, worker, actor)
+                    .map_err(|error| error.to_string())
+            },
+        ))
     }
 }
 
@@ -487,12 +504,23 @@ mod tests {
     #[test]
     fn the_actor_names_the_commit_and_whoever_asked() {
         let commit = "Alice <a@x>, committed by Carl <c@x>";
-        assert_eq!(actor(commit, TriggerSource::Poll, None), commit);
         assert_eq!(
-            actor(commit, TriggerSource::Webhook, Some("pushed by octocat")),
+            actor(commit, TriggerSource::Poll, Some("op@h"), None),
+            commit
+        );
+        assert_eq!(
+            actor(
+                commit,
+                TriggerSource::Webhook,
+                None,
+                Some("pushed by octocat")
+            ),
             format!("{commit}; pushed by octocat")
         );
-        let cli = actor(commit, TriggerSource::Cli, None);
-        assert!(cli.starts_with(commit), "{cli}");
+        assert_eq!(
+            actor(commit, TriggerSource::Cli, Some("op@h"), None),
+            format!("{commit}; run by op@h")
+        );
+        assert_eq!(actor(commit, TriggerSource::Cli, None, None), commit);
     }
 }

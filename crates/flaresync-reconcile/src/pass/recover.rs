@@ -139,13 +139,9 @@ async fn version_by_tag(ctx: &Context, entry: &Entry) -> Result<Option<String>, 
     }) else {
         return Ok(None);
     };
-    match ctx.client.find_version_by_tag(worker, &tag).await {
-        Ok(found) => Ok(found.map(|v| v.id)),
-        // No such script (a first upload interrupted before Cloudflare created it): no version.
-        Err(error) if error.is_not_found() => Ok(None),
-        Err(error) => Err(Error::api(
-            format!("looking up versions of {worker}"),
-            error,
-        )),
-    }
+    ctx.client
+        .oldest_version_with_tag(worker, &tag)
+        .await
+        .map(|found| found.map(|v| v.id))
+        .map_err(|error| Error::api(format!("looking up versions of {worker}"), error))
 }

@@ -103,6 +103,12 @@ pub struct WorkerReport {
     pub error: Option<ReportedError>,
     /// Plain notes (unsupported settings, recovered intents, ...).
     pub notes: Vec<String>,
+    /// The Worker's progressive rollout, while one runs (or when one ended in this pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutReport>,
+    /// When the loop should come back for this Worker (a rollout's next step or analysis).
+    #[serde(skip)]
+    pub(crate) requeue_after: Option<std::time::Duration>,
     #[serde(skip)]
     pub(crate) class: Option<Class>,
     /// The Worker that held this one back in this pass (see [`crate::runner::PassOutcome::deferred`]).
@@ -124,6 +130,8 @@ impl WorkerReport {
             health_url: None,
             error: None,
             notes: Vec::new(),
+            rollout: None,
+            requeue_after: None,
             class: None,
             deferred_by: None,
         }

@@ -101,3 +101,16 @@ pub(super) async fn spec_at(
     .await
     .map_err(|error| Error::Task(error.to_string()))?
 }
+
+/// The first parent of `commit` (full id), when the repository knows both.
+pub(super) async fn parent_of(git: Arc<Mutex<GitState>>, commit: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        let guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let oid = guard.source.resolve_commit(&commit).ok()?;
+        let info = guard.source.commit_info(oid).ok()?;
+        info.parents.first().map(|parent| parent.to_string())
+    })
+    .await
+    .ok()
+    .flatten()
+}

@@ -31,6 +31,9 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
     }
     ctx.metrics
         .set_drift(&report.worker, report.drift.is_some());
+    if let Some(rollout) = &report.rollout {
+        ctx.metrics.set_rollout(&report.worker, rollout);
+    }
     ctx.metrics.set_worker_info(
         &report.worker,
         report
@@ -45,6 +48,16 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
         status.live_version = report.live_version.clone();
         status.live_commit = report.live_commit.clone();
         status.drift = report.drift.clone();
+        if let Some(rollout) = &report.rollout {
+            let last = status
+                .rollout
+                .take()
+                .filter(|previous| previous.commit == rollout.commit)
+                .and_then(|previous| previous.last_analysis);
+            let mut rollout = rollout.clone();
+            rollout.last_analysis = rollout.last_analysis.or(last);
+            status.rollout = Some(rollout);
+        }
         let mutating = !matches!(
             report.outcome,
             WorkerOutcome::InSync | WorkerOutcome::Removed

@@ -1,5 +1,5 @@
 //! The admin token that guards the status server's mutating endpoints (`POST /reconcile`, and
-//! the rollout commands to come): the pure verdict on a request's `Authorization` header, and
+//! `POST /rollout/<command>`): the pure verdict on a request's `Authorization` header, and
 //! the middleware that answers for it. Read-only endpoints never ask for it; `/webhook`
 //! authenticates itself by signature.
 

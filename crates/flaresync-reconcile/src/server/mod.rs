@@ -44,6 +44,14 @@ pub struct WebhookConfig {
     pub branch: String,
 }
 
+/// Records an operator's rollout command: `(command, worker or all, actor)` -> the Workers it
+/// applies to, or the reason it failed.
+pub type RolloutControlFn = Arc<
+    dyn Fn(crate::rollout::Command, Option<&str>, &str) -> Result<Vec<String>, String>
+        + Send
+        + Sync,
+>;
+
 /// Reads API figures from the Cloudflare client at render time.
 pub type ApiSnapshotFn = Arc<dyn Fn() -> ApiSnapshot + Send + Sync>;
 
@@ -58,6 +66,8 @@ pub struct ServerState {
     pub webhook: Option<WebhookConfig>,
     /// `None`: mutating endpoints (`POST /reconcile`) answer 403.
     pub admin_token: Option<AdminToken>,
+    /// `None`: `POST /rollout/<command>` answers 404.
+    pub rollout_control: Option<RolloutControlFn>,
 }
 
 /// What one listener's handlers share: the server state and that listener's guards.
@@ -105,6 +115,7 @@ pub fn router(state: ServerState) -> Router {
     let app = App::new(state, RateLimit::STATUS);
     let mutating = Router::new()
         .route("/reconcile", post(reconcile))
+        .route("/rollout/{command}", post(rollout_command))
         .route_layer(from_fn_with_state(app.clone(), admin::require_admin));
     let bodiless = Router::new()
         .route("/status", get(status))
@@ -217,6 +228,60 @@ async fn reconcile(State(app): State<App>, Query(query): Query<ReconcileQuery>) 
     };
     info!(target_workers = ?request.target, "Manual reconcile requested.");
     send(&app.state, request)
+}
+
+/// `POST /rollout/<promote|abort|pause|resume>[?worker=NAME]`: records the command for the
+/// open rollouts it names and runs a pass for their Workers at once.
+async fn rollout_command(
+    State(app): State<App>,
+    axum::extract::Path(command): axum::extract::Path<String>,
+    Query(query): Query<ReconcileQuery>,
+) -> Response {
+    let Some(command) = crate::rollout::Command::parse(&command) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "rollout commands are promote, abort, pause and resume\n",
+        )
+            .into_response();
+    };
+    let worker = query.worker.filter(|w| !w.is_empty());
+    if let Some(worker) = &worker
+        && let Err(reason) = flaresync_config::check_script_name(worker)
+    {
+        return (StatusCode::BAD_REQUEST, format!("`worker` {reason}\n")).into_response();
+    }
+    let Some(control) = app.state.rollout_control.clone() else {
+        return (StatusCode::NOT_FOUND, "this loop runs no rollouts\n").into_response();
+    };
+    let affected = match control(command, worker.as_deref(), "the status API") {
+        Ok(affected) => affected,
+        Err(error) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response();
+        }
+    };
+    if affected.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "command": command.as_str(),
+                "workers": affected,
+                "error": "no rollout in progress for that worker",
+            })),
+        )
+            .into_response();
+    }
+    info!(command = command.as_str(), workers = ?affected, "Rollout command recorded.");
+    for worker in &affected {
+        let _ = app.state.triggers.send(ReconcileRequest::worker(
+            worker.clone(),
+            TriggerSource::Manual,
+        ));
+    }
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"command": command.as_str(), "workers": affected})),
+    )
+        .into_response()
 }
 
 fn send(state: &ServerState, request: ReconcileRequest) -> Response {

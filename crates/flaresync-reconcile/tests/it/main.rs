@@ -1,8 +1,11 @@
 //! Integration tests of flaresync-reconcile (one test binary, one module per area).
 
+mod assets;
+mod cost;
 mod crash;
 mod drift_health;
 mod legality;
+mod rollout;
 mod run;
 mod runner;
 mod server;

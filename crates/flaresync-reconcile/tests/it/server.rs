@@ -40,6 +40,7 @@ pub async fn start_with(
     let status = Arc::new(StatusBoard::new());
     status.update("api", |s| s.live_version = Some("v-123".into()));
     let state = ServerState {
+        rollout_control: None,
         status,
         metrics,
         api_snapshot: Arc::new(|| {

@@ -13,9 +13,9 @@ use crate::support::{Repo, context_with_client, journal_path};
 
 const WORKERS: usize = 20;
 
-/// Retries paced for a test and no client-side budget wait (the storm's 429s carry no wait
-/// either), so the pass takes seconds. Attempts are generous so the random part of the storm
-/// cannot exhaust them (0.3^12 per request); the counted part fails each first upload once.
+/// The default retry policy (attempts, shared retry quota) paced for a test, and no client-side
+/// budget wait (the storm's 429s carry no wait either), so the pass takes seconds. The counted
+/// part of the storm fails each first upload once; the random part, 0.3^10 per request.
 fn storm_client(emulator: &TestEmulator) -> Client {
     let mut config = ClientConfig::new(
         emulator.base_url(),
@@ -23,7 +23,6 @@ fn storm_client(emulator: &TestEmulator) -> Client {
         Secret::new(emulator.token()),
     );
     config.retry = RetryPolicy {
-        max_attempts: 12,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
         ..RetryPolicy::default()

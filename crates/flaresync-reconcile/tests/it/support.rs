@@ -127,10 +127,14 @@ pub fn client_with(emulator: &TestEmulator, configure: impl FnOnce(&mut ClientCo
     Client::new(config).expect("client config is valid")
 }
 
+/// The operator the tests' contexts name for CLI passes (the binary resolves `user@host`).
+pub const OPERATOR: &str = "ops@laptop";
+
 pub fn options() -> ContextOptions {
     ContextOptions {
         health_attempts: 1,
         health_interval: std::time::Duration::from_millis(10),
+        operator: Some(OPERATOR.into()),
         ..ContextOptions::default()
     }
 }

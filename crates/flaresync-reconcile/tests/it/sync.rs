@@ -461,15 +461,18 @@ async fn every_journal_entry_names_the_commit_author_committer_and_the_cli_user(
             recorded.entry
         );
     }
-    let cli_runs = history
-        .iter()
-        .filter(|r| r.entry.trigger.kind == flaresync_journal::TriggerKind::Cli);
-    for recorded in cli_runs {
+    let mut cli_runs = 0;
+    for recorded in &history {
         let actor = recorded.entry.trigger.actor.as_deref().unwrap_or_default();
-        if std::env::var("USER").is_ok_and(|u| !u.is_empty()) {
-            assert!(actor.contains("run by"), "{actor}");
+        let by_operator = actor.ends_with(&format!("; run by {}", crate::support::OPERATOR));
+        if recorded.entry.trigger.kind == flaresync_journal::TriggerKind::Cli {
+            cli_runs += 1;
+            assert!(by_operator, "a CLI pass names its operator: {actor}");
+        } else {
+            assert!(!by_operator, "a poll names no operator: {actor}");
         }
     }
+    assert!(cli_runs > 0);
 }
 
 /// A state directory that did not deploy the head itself (a fresh CI runner) writes nothing

@@ -22,7 +22,7 @@ mod unsafe_bindings;
 mod vars;
 
 use super::env::Layer;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Location};
 use crate::model::{Binding, WorkerSpec};
 use crate::reader::Cx;
 
@@ -32,23 +32,25 @@ pub(super) use unique::unique_bindings;
 pub(super) type Located = Vec<(Binding, usize)>;
 
 /// Reads `assets`, every binding kind, queue consumers and `secrets.required`. Sets the
-/// spec's `queue_consumers` and `secrets_required` and returns the bindings, each with the
-/// offset it was declared at.
+/// spec's `assets`, `queue_consumers` and `secrets_required` and returns the bindings, each
+/// with the offset it was declared at, and where `assets.directory` is written.
 pub(super) fn read_declared(
     cx: &mut Cx<'_>,
     layer: &mut Layer<'_>,
     spec: &mut WorkerSpec,
-) -> Result<Located, ConfigError> {
+) -> Result<(Located, Option<Location>), ConfigError> {
     let mut reader = BindingReader {
         cx,
         layer,
         out: Located::new(),
     };
-    reader.read_assets()?;
+    let assets = reader.read_assets()?;
     reader.read_bindings()?;
     spec.queue_consumers = reader.read_queue_consumers()?;
     spec.secrets_required = reader.read_required_secrets()?;
-    Ok(reader.out)
+    let (assets, location) = assets.unzip();
+    spec.assets = assets;
+    Ok((reader.out, location))
 }
 
 /// What every binding reader works on: the file's context, the tables to read from and the

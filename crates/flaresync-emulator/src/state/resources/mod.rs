@@ -3,6 +3,7 @@
 //! existence lookups that binding validation and the deployment rules use. This file holds what
 //! the kinds share.
 
+pub mod consumers;
 pub mod d1;
 pub mod kv;
 pub mod kv_values;

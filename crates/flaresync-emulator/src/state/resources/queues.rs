@@ -23,6 +23,15 @@ fn queue_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     }))
 }
 
+/// Fills a queue's `consumers[]` and `consumers_total_count` from its stored consumers.
+fn with_consumers(tx: &Transaction<'_>, mut queue: Value) -> Result<Value, ApiError> {
+    let id = queue["queue_id"].as_str().unwrap_or_default().to_owned();
+    let consumers = super::consumers::rendered_of_queue(tx, &id)?;
+    queue["consumers_total_count"] = json!(consumers.len());
+    queue["consumers"] = Value::Array(consumers);
+    Ok(queue)
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::new(404, 10104, format!("Queue {id} does not exist."))
 }
@@ -41,6 +50,9 @@ pub fn list(
     )?;
     let all = stmt
         .query_map([], queue_json)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|queue| with_consumers(tx, queue))
         .collect::<Result<Vec<_>, _>>()?;
     let filtered: Vec<Value> = all
         .into_iter()
@@ -96,11 +108,13 @@ pub fn get(tx: &Transaction<'_>, id: &str) -> Result<Reply, ApiError> {
         queue_json,
     )
     .optional()?
-    .map(Reply::new)
+    .map(|queue| with_consumers(tx, queue).map(Reply::new))
+    .transpose()?
     .ok_or_else(|| not_found(id))
 }
 
 pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<Reply, ApiError> {
+    tx.execute("DELETE FROM queue_consumers WHERE queue_id = ?1", [id])?;
     delete_one(tx, "DELETE FROM queues WHERE queue_id = ?1", [id], || {
         not_found(id)
     })

@@ -33,9 +33,11 @@ const ENTRY_TYPES: &[&str] = &[
 ];
 
 /// The entry point a new version names: `(main_module, body_part)`, exactly one of them (a copy
-/// keeps the copied version's).
+/// keeps the copied version's); neither for an assets-only Worker (`assets_only`: the upload
+/// attaches assets).
 pub(super) fn entry_point(
     new: &NewVersion<'_>,
+    assets_only: bool,
 ) -> Result<(Option<String>, Option<String>), ApiError> {
     let main_module = new.metadata.get("main_module").and_then(Value::as_str);
     let body_part = new.metadata.get("body_part").and_then(Value::as_str);
@@ -48,12 +50,17 @@ pub(super) fn entry_point(
             "main_module is required: version uploads do not support service-worker syntax \
              (body_part)",
         )),
+        (_, None, None) if assets_only && uploaded_nothing(&new.modules) => Ok((None, None)),
         (_, None, None) => Err(ApiError::validation(
             "metadata must name the entry point in main_module (ES modules) or body_part \
              (service worker)",
         )),
         (_, m, b) => Ok((m.map(str::to_owned), b.map(str::to_owned))),
     }
+}
+
+fn uploaded_nothing(modules: &Modules<'_>) -> bool {
+    matches!(modules, Modules::Uploaded(parts) if parts.is_empty())
 }
 
 /// A new version's code: its modules, the uploaded bytes still to store, etag and handlers.
@@ -66,8 +73,13 @@ pub(super) struct Code {
     pub named_handlers: Vec<Value>,
 }
 
-/// Reads the code of a new version whose entry point is the module named `entry`.
-pub(super) fn read(modules: &Modules<'_>, entry: &str, max_bytes: usize) -> Result<Code, ApiError> {
+/// Reads the code of a new version whose entry point is the module named `entry` (`None`: an
+/// assets-only Worker, no code).
+pub(super) fn read(
+    modules: &Modules<'_>,
+    entry: Option<&str>,
+    max_bytes: usize,
+) -> Result<Code, ApiError> {
     let parts = match modules {
         Modules::Uploaded(parts) => parts,
         Modules::CopyOf(v) => {
@@ -81,7 +93,10 @@ pub(super) fn read(modules: &Modules<'_>, entry: &str, max_bytes: usize) -> Resu
         }
     };
     let stored = check_parts(parts, max_bytes)?;
-    let (handlers, named_handlers) = entry_handlers(&stored, entry)?;
+    let (handlers, named_handlers) = match entry {
+        Some(entry) => entry_handlers(&stored, entry)?,
+        None => (Vec::new(), Vec::new()),
+    };
     let etag = etag(&stored);
     let (modules, blobs) = stored
         .into_iter()

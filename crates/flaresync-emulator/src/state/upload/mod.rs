@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use self::code::Code;
 use self::runtime::Runtime;
+use super::assets::{self, StoredAssets};
 use super::store::{self, StoredScript, StoredVersion};
 use super::{Ctx, bindings, hex_id, next_timestamp, uuid_id};
 use crate::error::ApiError;
@@ -62,6 +63,10 @@ impl std::fmt::Debug for Upload {
             for b in items.iter_mut() {
                 *b = bindings::redact(b);
             }
+        }
+        // The assets completion token is a credential (`x-sensitive` in Cloudflare's schema).
+        if let Some(jwt) = metadata.pointer_mut("/assets/jwt") {
+            *jwt = Value::String("[redacted]".into());
         }
         f.debug_struct("Upload")
             .field("metadata", &metadata)
@@ -126,6 +131,7 @@ struct Draft {
     runtime: Runtime,
     migration_tag: Option<String>,
     bindings: Vec<Value>,
+    assets: Option<StoredAssets>,
 }
 
 /// Creates a version (and the Worker on first `PUT`). Returns the updated script and version.
@@ -136,11 +142,12 @@ pub fn create_version(
 ) -> Result<(StoredScript, StoredVersion), ApiError> {
     check_script_name(new.script)?;
     let (existing, latest) = load_worker(tx, &new)?;
-    let (main_module, body_part) = code::entry_point(&new)?;
-    let entry = main_module
-        .as_deref()
-        .or(body_part.as_deref())
-        .unwrap_or_default();
+    let assets = match new.modules {
+        Modules::CopyOf(copied) => copied.assets.clone(),
+        Modules::Uploaded(_) => assets::attach(tx, ctx, new.script, new.metadata, latest.as_ref())?,
+    };
+    let (main_module, body_part) = code::entry_point(&new, assets.is_some())?;
+    let entry = main_module.as_deref().or(body_part.as_deref());
     let code = code::read(&new.modules, entry, ctx.max_script_bytes)?;
     let runtime = runtime::read(new.metadata, latest.as_ref())?;
     let (migration_tag, do_classes) = lifecycle::durable_objects(
@@ -150,6 +157,7 @@ pub fn create_version(
         runtime.exports.as_ref(),
     )?;
     let bindings = resolve_bindings(tx, &new, latest.as_ref(), &do_classes)?;
+    assets::check_binding(&bindings, assets.as_ref())?;
     let (mut script, created_on) = worker_to_update(tx, ctx, &new, existing)?;
     script.migration_tag = migration_tag.clone();
     script.do_classes = do_classes;
@@ -163,6 +171,7 @@ pub fn create_version(
         runtime,
         migration_tag,
         bindings,
+        assets,
     };
     let version = store_version(tx, ctx, &new, &script, created_on, draft)?;
     store::put_script(tx, &script)?;
@@ -291,6 +300,7 @@ fn store_version(
         migration_tag: draft.migration_tag,
         exports: runtime.exports,
         startup_time_ms: 1,
+        assets: draft.assets,
     };
     store::insert_version(tx, &version)?;
     Ok(version)
@@ -323,6 +333,11 @@ mod tests {
         };
         let text = format!("{upload:?}");
         assert!(!text.contains("hunter2"), "{text}");
+        let with_assets = Upload {
+            metadata: json!({"assets": {"jwt": "eyJ.secret.sig", "config": {}}}),
+            modules: Vec::new(),
+        };
+        assert!(!format!("{with_assets:?}").contains("secret"));
         assert!(text.contains("size: 4"), "{text}");
     }
 }

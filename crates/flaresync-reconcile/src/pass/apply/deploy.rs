@@ -1,9 +1,10 @@
-//! A deployment of one version at 100%, journaled, and verified by re-reading the active
-//! deployment.
+//! A deployment of one version at 100% (or a rollout's split of a canary and its stable
+//! version), journaled, and verified from Cloudflare's answer to the create (re-reading the
+//! active deployment only when that answer does not show it).
 
 use std::time::Duration;
 
-use flaresync_cloudflare::NewDeployment;
+use flaresync_cloudflare::{DeploymentVersion, NewDeployment};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use tracing::info;
 
@@ -11,18 +12,53 @@ use super::step::WorkerWrites;
 use crate::{error::Error, pass::Context};
 
 /// What to deploy, and how the journal names it.
-pub(super) struct DeployRequest<'a> {
+pub(in crate::pass) struct DeployRequest<'a> {
     pub worker: &'a str,
     pub version_id: &'a str,
     /// Deploy even when Cloudflare's secret-change guard refuses (`?force=true`).
     pub force: bool,
     pub action: JournalAction,
     pub description: &'a str,
+    /// A rollout step: `version_id` gets `percent`, `stable` the rest.
+    pub split: Option<Split<'a>>,
 }
 
-/// Creates a deployment of the requested version at 100%, journaled (entries made by
-/// `record`) and verified.
-pub(super) async fn deploy(
+/// The canary's share of a split deployment and the version that keeps the rest.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::pass) struct Split<'a> {
+    pub stable: &'a str,
+    pub percent: u8,
+}
+
+impl DeployRequest<'_> {
+    /// The deployment to create (annotated with `description`).
+    fn deployment(&self) -> NewDeployment {
+        let message = Some(format!(
+            "{}{}",
+            crate::drift::MESSAGE_PREFIX,
+            self.description
+        ));
+        match self.split {
+            Some(split) if split.percent < 100 => NewDeployment::split(
+                vec![
+                    DeploymentVersion {
+                        version_id: self.version_id.to_owned(),
+                        percentage: f64::from(split.percent),
+                    },
+                    DeploymentVersion {
+                        version_id: split.stable.to_owned(),
+                        percentage: f64::from(100 - split.percent),
+                    },
+                ],
+                message,
+            ),
+            _ => NewDeployment::single(self.version_id, message),
+        }
+    }
+}
+
+/// Creates the requested deployment, journaled (entries made by `record`) and verified.
+pub(in crate::pass) async fn deploy(
     ctx: &Context,
     request: &DeployRequest<'_>,
     record: &(dyn Fn(JournalAction, Outcome) -> Entry + Sync),
@@ -41,10 +77,7 @@ pub(super) async fn deploy(
             .version(version_id)
             .message(description.to_owned()),
     )?;
-    let request = NewDeployment::single(
-        version_id,
-        Some(format!("{}{description}", crate::drift::MESSAGE_PREFIX)),
-    );
+    let request = request.deployment();
     let created = match ctx.client.create_deployment(worker, &request, force).await {
         Ok(created) => created,
         Err(source_error) => {
@@ -57,7 +90,17 @@ pub(super) async fn deploy(
             return Err(error);
         }
     };
-    match verify(ctx, worker, &request).await {
+    // The answer to the create is the verification when it serves what was asked; only an
+    // answer that does not (a retry recovered another deployment) is checked by re-reading.
+    let verified = if request.is_served_by(&created) {
+        writes.deployment = Some(crate::convert::live_deployment(&created));
+        writes.written_at = created.created_on.clone();
+        Ok(created.id.clone())
+    } else {
+        writes.deployment = None;
+        verify(ctx, worker, &request).await
+    };
+    match verified {
         Ok(deployment_id) => {
             ctx.journal.record(
                 &record(action.clone(), Outcome::Success)
@@ -66,7 +109,7 @@ pub(super) async fn deploy(
                     .message(description.to_owned()),
             )?;
             info!(worker = %worker, version = %version_id, deployment = %created.id, action = action.as_str(), "Deployed.");
-            writes.deployed = Some((version_id.to_owned(), deployment_id));
+            writes.deployed = Some((version_id.to_owned(), Some(deployment_id)));
             writes.traffic_changed = true;
             Ok(())
         }
@@ -84,11 +127,7 @@ pub(super) async fn deploy(
 
 /// Re-reads the deployments until the active one serves `expected` (a few tries, for
 /// eventually consistent reads). Returns the active deployment's id.
-pub(super) async fn verify(
-    ctx: &Context,
-    worker: &str,
-    expected: &NewDeployment,
-) -> Result<String, Error> {
+async fn verify(ctx: &Context, worker: &str, expected: &NewDeployment) -> Result<String, Error> {
     const ATTEMPTS: u32 = 3;
     let mut actual = String::from("no deployment");
     for attempt in 0..ATTEMPTS {

@@ -4,11 +4,18 @@
 //! Every write is preceded by a journal intent (`started`) and followed by its outcome; a
 //! journal failure aborts the pass (no write without its intent on disk).
 
-mod deploy;
-mod restore;
+mod assets;
+mod consumers_plan;
+pub(super) mod deploy;
+pub(super) mod own_writes;
+pub(super) mod restore;
+mod routes_plan;
 mod settings;
 mod settings_check;
-mod step;
+pub(super) mod step;
+mod triggers;
+
+pub(crate) use self::triggers::ZoneCache;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +40,7 @@ pub(super) async fn apply(
     memory: &mut Memory,
     plan: &Plan,
     hold: &BTreeSet<String>,
+    gradual: &super::rollout::Gradual,
     reports: &mut BTreeMap<String, WorkerReport>,
 ) -> Result<(), Error> {
     let order = Ordering::new(plan, memory, reports);
@@ -55,7 +63,25 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        if let Err(error) = step::apply_step(input, step, worker_writes, report).await {
+        let live = memory.workers.get(&worker).map(|cached| &cached.live);
+        let result = match (gradual.get(&worker), step) {
+            // A forward deploy of a Worker with a rollout strategy: its first step.
+            (Some(rollout), flaresync_plan::Step::Deploy { version, .. }) => {
+                let stable = order.previous_active.get(&worker);
+                super::rollout::start(
+                    input,
+                    &worker,
+                    rollout,
+                    version,
+                    stable,
+                    worker_writes,
+                    report,
+                )
+                .await
+            }
+            _ => step::apply_step(input, step, live, worker_writes, report).await,
+        };
+        if let Err(error) = result {
             if matches!(error, Error::Journal(_)) {
                 return Err(error);
             }
@@ -81,7 +107,7 @@ pub(super) async fn apply(
 
 /// A Worker's active version before the pass.
 #[derive(Debug, Clone)]
-pub(super) struct Previous {
+pub(in crate::pass) struct Previous {
     pub version: String,
     /// The commit it was built from, when known.
     pub commit: Option<String>,
@@ -225,6 +251,17 @@ impl<'p> Ordering<'p> {
     }
 }
 
+/// The probe of the Worker's rollout strategy, if it has one.
+fn rollout_probe(input: &PassInput<'_>, worker: &str) -> Option<flaresync_config::Probe> {
+    input
+        .policy(worker)?
+        .rollout
+        .as_ref()?
+        .analysis
+        .probe
+        .clone()
+}
+
 /// Every step of `worker` succeeded: health-check it when its traffic changed (restoring the
 /// previous version on failure), then remember what was applied. Returns whether it passed.
 async fn worker_done(
@@ -236,7 +273,7 @@ async fn worker_done(
     report: &mut WorkerReport,
 ) -> Result<bool, Error> {
     let ctx = input.ctx;
-    memory.workers.remove(worker);
+    let before = memory.workers.remove(worker);
     let digest = spec_of(input.desired, worker)?.1.to_owned();
     let check = input
         .policy(worker)
@@ -246,10 +283,34 @@ async fn worker_done(
             interval: ctx.options.health_interval,
             ..check
         });
-    if let (Some(check), true) = (check, done.traffic_changed) {
+    // A rollout's first step: its analysis (probes included) replaces the health check. A
+    // change that goes out at 100% is checked with the rollout's probe when one is configured
+    // (sent to the new version), else with the health check.
+    let checked = if !done.traffic_changed || done.gradual {
+        None
+    } else if let (Some(probe), Some((version, _))) = (rollout_probe(input, worker), &done.deployed)
+    {
+        let check =
+            crate::rollout::analysis::run_probe(&ctx.options.health_http, &probe, worker, version)
+                .await;
+        let outcome = match check.result {
+            crate::rollout::Verdict::Passed => health::HealthOutcome::Passed {
+                status: probe.expected_status,
+            },
+            _ => health::HealthOutcome::Failed {
+                message: check.detail,
+            },
+        };
+        Some((outcome, health::display_url(&probe.url)))
+    } else if let Some(check) = check {
         let outcome = health::run_check(&ctx.options.health_http, &check).await;
+        Some((outcome, health::display_url(&check.url)))
+    } else {
+        None
+    };
+    if let Some((outcome, url)) = checked {
         report.health = Some(outcome.clone());
-        report.health_url = Some(health::display_url(&check.url));
+        report.health_url = Some(url.clone());
         if !outcome.passed() {
             let failure = restore::HealthFailure {
                 worker,
@@ -261,7 +322,14 @@ async fn worker_done(
             restore::restore_after_health_failure(input, memory, &failure, report).await?;
             return Ok(false);
         }
-        info!(worker = %worker, url = %health::display_url(&check.url), "Health check passed.");
+        info!(worker = %worker, url = %url, "Health check passed.");
+    }
+    // What the writes answered is the next pass's view of the Worker, which the scripts
+    // listing then confirms without re-reading it.
+    if let Some(desired) = input.desired.worker(worker)
+        && let Some(cached) = own_writes::cached_after(before, done, worker, desired, input.head())
+    {
+        memory.workers.insert(worker.to_owned(), cached);
     }
     let applied = memory.applied.entry(worker.to_owned()).or_default();
     applied.digest = Some(digest);
@@ -273,7 +341,7 @@ async fn worker_done(
     report.outcome = if wrote {
         WorkerOutcome::Applied {
             version_id: done.deployed.as_ref().map(|(v, _)| v.clone()),
-            deployment_id: done.deployed.as_ref().map(|(_, d)| d.clone()),
+            deployment_id: done.deployed.as_ref().and_then(|(_, d)| d.clone()),
         }
     } else {
         // Cloudflare already matched (settings another flaresync applied).

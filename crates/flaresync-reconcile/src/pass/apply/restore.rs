@@ -57,7 +57,12 @@ pub(super) async fn restore_after_health_failure(
             None
         }
         Some(previous) if Some(&previous.version) != failed_version.as_ref() => {
-            let restored = restore(input, worker, &previous.version, &message, report).await?;
+            let description = format!(
+                "health check failed for commit {}: {message}; restoring version {}",
+                short(head),
+                previous.version
+            );
+            let restored = redeploy(input, worker, &previous.version, &description, report).await?;
             if restored.is_some() && !failure.done.settings.is_empty() {
                 restore_settings(input, worker, previous, &failure.done.settings, report).await?;
             }
@@ -104,25 +109,22 @@ pub(super) async fn restore_after_health_failure(
     Ok(())
 }
 
-/// Deploys `previous` again. Returns it when it serves traffic; a failure other than the
-/// journal's is a note in the report.
-async fn restore(
+/// Deploys `previous` again (a rollback journaled and annotated with `description`). Returns it
+/// when it serves traffic; a failure other than the journal's is a note in the report.
+pub(in crate::pass) async fn redeploy(
     input: &PassInput<'_>,
     worker: &str,
     previous: &str,
-    message: &str,
+    description: &str,
     report: &mut WorkerReport,
 ) -> Result<Option<String>, Error> {
-    let description = format!(
-        "health check failed for commit {}: {message}; restoring version {previous}",
-        short(input.head())
-    );
     let request = DeployRequest {
         worker,
         version_id: previous,
         force: false,
         action: JournalAction::Rollback,
-        description: &description,
+        description,
+        split: None,
     };
     let record = |action: JournalAction, outcome: Outcome| {
         Entry::new(worker, action, outcome, input.trigger.clone())
@@ -142,7 +144,7 @@ async fn restore(
 
 /// Puts back the non-versioned settings (`fields`) that this pass wrote, as they were at the
 /// restored version's commit. A failure other than the journal's is a note in the report.
-async fn restore_settings(
+pub(in crate::pass) async fn restore_settings(
     input: &PassInput<'_>,
     worker: &str,
     previous: &super::Previous,
@@ -181,7 +183,7 @@ async fn restore_settings(
     );
     ctx.journal
         .record(&entry(Outcome::Started).message(what.clone()))?;
-    match super::settings::apply_settings(ctx, worker, &spec, fields).await {
+    match super::settings::apply_settings(input, worker, &spec, fields).await {
         Ok(()) => {
             ctx.journal.record(&entry(Outcome::Success).message(what))?;
             Ok(())

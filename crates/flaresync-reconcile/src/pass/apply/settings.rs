@@ -1,22 +1,26 @@
-//! Non-versioned settings: cron triggers, the workers.dev route, script settings.
+//! Non-versioned settings: cron triggers, the workers.dev route, routes and custom domains,
+//! script settings, queue consumers.
 
 use flaresync_cloudflare::ScriptSettingsPatch;
 use flaresync_config::WorkerSpec;
 use tracing::info;
 
-use crate::{error::Error, pass::Context};
-/// Writes the non-versioned settings named in `fields`: cron triggers through
-/// `PUT …/schedules` (the whole set), logpush / observability / tail consumers through
-/// `PATCH …/script-settings`, the workers.dev route through `POST …/subdomain`. Routes are
-/// zone-level and left to the caller's note.
+use super::triggers::{sync_consumers, sync_routes};
+use crate::{error::Error, pass::PassInput};
+
+/// Writes the non-versioned settings named in `fields`, in wrangler's order: cron triggers
+/// through `PUT …/schedules` (the whole set), the workers.dev route through `POST …/subdomain`,
+/// routes and custom domains through the zone and domains APIs, logpush / observability / tail
+/// consumers through `PATCH …/script-settings`, queue consumers through the queues API.
 /// `script_settings` is the planner's "something outside the version changed, field unknown":
 /// everything is written (each write replaces the whole value, so this is idempotent).
 pub(super) async fn apply_settings(
-    ctx: &Context,
+    input: &PassInput<'_>,
     worker: &str,
     spec: &WorkerSpec,
     fields: &[String],
 ) -> Result<(), Error> {
+    let ctx = input.ctx;
     let all = fields.iter().any(|field| field == "script_settings");
     let wants = |name: &str| all || fields.iter().any(|field| field == name);
     if wants("crons") {
@@ -36,6 +40,9 @@ pub(super) async fn apply_settings(
             .map_err(|e| Error::api(format!("updating the workers.dev route of {worker}"), e))?;
         info!(worker = %worker, enabled, "workers.dev route updated.");
     }
+    if wants("routes") {
+        sync_routes(ctx, &input.zones, worker, spec, false).await?;
+    }
     if wants("logpush") || wants("observability") || wants("tail_consumers") {
         let patch = ScriptSettingsPatch {
             logpush: spec.settings.logpush,
@@ -51,6 +58,9 @@ pub(super) async fn apply_settings(
             .patch_script_settings(worker, &patch)
             .await
             .map_err(|e| Error::api(format!("updating settings of {worker}"), e))?;
+    }
+    if wants("queue_consumers") {
+        sync_consumers(ctx, worker, spec, false).await?;
     }
     Ok(())
 }

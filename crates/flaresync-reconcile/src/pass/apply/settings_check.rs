@@ -7,21 +7,25 @@ use std::collections::BTreeSet;
 use flaresync_cloudflare::{Schedule, ScriptSettings};
 use flaresync_config::{ScriptSettings as DesiredSettings, WorkerSpec};
 
-use crate::{error::Error, pass::Context};
+use super::triggers::{sync_consumers, sync_routes};
+use crate::{error::Error, pass::PassInput};
 
 /// The settings `script_settings` stands for (every one flaresync writes).
-const ALL: [&str; 5] = [
+pub(super) const ALL: [&str; 7] = [
     "crons",
     "workers_dev",
+    "routes",
     "logpush",
     "observability",
     "tail_consumers",
+    "queue_consumers",
 ];
 
 /// The concrete fields of `fields` (expanding `script_settings`) whose live value differs
-/// from `spec`, read from Cloudflare (schedules, workers.dev, script settings).
+/// from `spec`, read from Cloudflare (schedules, workers.dev, routes and custom domains, script
+/// settings, queue consumers).
 pub(super) async fn differing(
-    ctx: &Context,
+    input: &PassInput<'_>,
     worker: &str,
     spec: &WorkerSpec,
     fields: &[String],
@@ -33,6 +37,7 @@ pub(super) async fn differing(
             other => vec![other],
         })
         .collect();
+    let ctx = input.ctx;
     let read = |what: &str, error| Error::api(format!("reading the {what} of {worker}"), error);
     let mut differ = Vec::new();
     if wanted.contains("crons") {
@@ -56,6 +61,12 @@ pub(super) async fn differing(
             differ.push("workers_dev".to_owned());
         }
     }
+    if wanted.contains("routes") && sync_routes(ctx, &input.zones, worker, spec, true).await? {
+        differ.push("routes".to_owned());
+    }
+    if wanted.contains("queue_consumers") && sync_consumers(ctx, worker, spec, true).await? {
+        differ.push("queue_consumers".to_owned());
+    }
     let script_fields = ["logpush", "observability", "tail_consumers"];
     if script_fields.iter().any(|field| wanted.contains(field)) {
         let live = ctx
@@ -69,7 +80,7 @@ pub(super) async fn differing(
             }
         }
     }
-    // What cannot be read here (routes, queue consumers) is left to the caller as asked.
+    // What cannot be read here is left to the caller as asked.
     differ.extend(
         wanted
             .iter()

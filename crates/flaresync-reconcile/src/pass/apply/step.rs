@@ -1,16 +1,22 @@
 //! One planner step: upload a version, deploy a version, upload a script (creates and deploys,
-//! with migrations), or write non-versioned settings. Each is journaled before and after.
+//! with migrations), or write non-versioned settings. Each is journaled before and after. An
+//! upload of a Worker with static assets first uploads what Cloudflare lacks of them.
 
-use flaresync_cloudflare::NewDeployment;
-use flaresync_config::{Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec};
+use flaresync_config::{
+    AssetsToken, Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec,
+};
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
-use flaresync_plan::{DeployTarget, Desired, MigrationsPayload, Step};
+use flaresync_plan::{
+    DeployTarget, Desired, LiveDeployment, LiveVersion, LiveWorker, MigrationsPayload, Step,
+};
 use tracing::info;
 
 use super::{
-    deploy::{DeployRequest, deploy, verify},
+    assets::upload_assets,
+    deploy::{DeployRequest, deploy},
+    own_writes::script_upload_records,
     settings::apply_settings,
-    settings_check::differing,
+    settings_check::{self, differing},
 };
 use crate::{
     error::Error,
@@ -34,9 +40,17 @@ pub(super) fn spec_of<'a>(
 
 /// What the steps of one Worker did so far in this pass.
 #[derive(Debug, Default, Clone)]
-pub(super) struct WorkerWrites {
+pub(in crate::pass) struct WorkerWrites {
     pub uploaded: Option<String>,
-    pub deployed: Option<(String, String)>,
+    /// The uploaded version as the upload answered it (what the next pass's cache holds).
+    pub uploaded_version: Option<LiveVersion>,
+    /// The version deployed, with the deployment's id when Cloudflare named it (a script upload
+    /// deploys without answering one).
+    pub deployed: Option<(String, Option<String>)>,
+    /// The deployment created, as its write answered it (`None` when verified by a re-read).
+    pub deployment: Option<LiveDeployment>,
+    /// Cloudflare's timestamp of the last write that moved the script's `modified_on`.
+    pub written_at: Option<String>,
     /// The commit the deployed version was built from.
     pub deployed_commit: Option<String>,
     pub traffic_changed: bool,
@@ -44,6 +58,8 @@ pub(super) struct WorkerWrites {
     pub settings: Vec<String>,
     /// The Durable Object migration tag a script upload applied.
     pub migrated_to: Option<String>,
+    /// The deploy started a progressive rollout (a split at its first step).
+    pub gradual: bool,
 }
 
 /// One Worker's step: what every kind of step needs.
@@ -52,6 +68,8 @@ struct StepFrame<'a> {
     worker: &'a str,
     spec: &'a WorkerSpec,
     digest: &'a Digest,
+    /// The Worker as this pass observed it (current as of the pass's scripts listing).
+    live: Option<&'a LiveWorker>,
 }
 
 impl StepFrame<'_> {
@@ -85,13 +103,20 @@ impl StepFrame<'_> {
         &self,
         kind: UploadKind,
         migrations: Option<MigrationsUpload>,
+        assets_token: Option<AssetsToken>,
     ) -> UploadOptions {
         UploadOptions {
             kind,
             tag: Some(self.input.source.tag.clone()),
             message: Some(self.input.source.message.clone()),
             migrations,
+            assets_token,
         }
+    }
+
+    /// The completion token of this Worker's static assets, uploading what Cloudflare lacks.
+    async fn assets_token(&self, report: &mut WorkerReport) -> Result<Option<AssetsToken>, Error> {
+        upload_assets(self.input.ctx, self.worker, self.spec, report).await
     }
 }
 
@@ -99,6 +124,7 @@ impl StepFrame<'_> {
 pub(super) async fn apply_step(
     input: &PassInput<'_>,
     step: &Step,
+    live: Option<&LiveWorker>,
     writes: &mut WorkerWrites,
     report: &mut WorkerReport,
 ) -> Result<(), Error> {
@@ -109,14 +135,15 @@ pub(super) async fn apply_step(
         worker,
         spec,
         digest,
+        live,
     };
     match step {
-        Step::UploadVersion { .. } => upload_version(&frame, writes).await,
+        Step::UploadVersion { .. } => upload_version(&frame, writes, report).await,
         Step::Deploy { version, force, .. } => {
             deploy_version(&frame, version, *force, writes).await
         }
         Step::ScriptUpload { migrations, .. } => {
-            upload_script(&frame, migrations.as_ref(), writes).await
+            upload_script(&frame, migrations.as_ref(), writes, report).await
         }
         Step::SyncSettings { fields, .. } => {
             let written = sync_settings(&frame, fields, report).await?;
@@ -126,7 +153,11 @@ pub(super) async fn apply_step(
     }
 }
 
-async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Result<(), Error> {
+async fn upload_version(
+    frame: &StepFrame<'_>,
+    writes: &mut WorkerWrites,
+    report: &mut WorkerReport,
+) -> Result<(), Error> {
     let (worker, head) = (frame.worker, frame.head());
     frame.journal(
         &frame
@@ -134,8 +165,14 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
             .message(format!("uploading a version of commit {}", short(head))),
     )?;
     // Another flaresync (another state directory: a second CI job) may have uploaded this
-    // commit already: deploy its version rather than a second copy.
-    if let Some(existing) = oldest_with_tag(frame).await? {
+    // commit already: deploy its version rather than a second copy. The pass's own view of
+    // the Worker answers without a request when it has one.
+    let tag = frame.input.source.tag.as_str();
+    let existing = match frame.live {
+        Some(live) => oldest_listed(live, tag),
+        None => oldest_with_tag(frame).await?,
+    };
+    if let Some(existing) = existing {
         return adopt(
             frame,
             writes,
@@ -143,9 +180,14 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
             "found, uploaded by another flaresync",
         );
     }
-    let metadata = frame
-        .spec
-        .upload_metadata(&frame.upload_options(UploadKind::Version, None));
+    let assets_token = match frame.assets_token(report).await {
+        Ok(token) => token,
+        Err(error) => return frame.failed(JournalAction::Upload, error),
+    };
+    let metadata =
+        frame
+            .spec
+            .upload_metadata(&frame.upload_options(UploadKind::Version, None, assets_token));
     let client = &frame.input.ctx.client;
     match client
         .upload_version(worker, &metadata, &frame.spec.modules)
@@ -153,12 +195,21 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
     {
         Ok(version) => {
             // Both uploads may have passed the check at once: every flaresync then deploys the
-            // oldest version of the commit, so they settle on one (see the README).
-            if let Some(oldest) = oldest_with_tag(frame).await?
+            // oldest version of the commit, so they settle on one (see the README). A version
+            // numbered right after the newest one the pass saw has no older copy to look for.
+            let next = frame
+                .live
+                .and_then(newest_number)
+                .zip(version.number)
+                .is_some_and(|(newest, number)| number == newest + 1);
+            if !next
+                && let Some(oldest) = oldest_with_tag(frame).await?
                 && oldest != version.id
             {
                 return adopt(frame, writes, oldest, "older copy of this commit, kept");
             }
+            writes.written_at = version.metadata.created_on.clone();
+            writes.uploaded_version = Some(crate::convert::live_version(&version));
             adopt(frame, writes, version.id, "uploaded")
         }
         Err(source_error) => frame.failed(
@@ -171,22 +222,32 @@ async fn upload_version(frame: &StepFrame<'_>, writes: &mut WorkerWrites) -> Res
 /// The oldest version of `worker` carrying the head commit's tag, if any.
 async fn oldest_with_tag(frame: &StepFrame<'_>) -> Result<Option<String>, Error> {
     let worker = frame.worker;
-    let tag = frame.input.source.tag.as_str();
-    let versions = match frame.input.ctx.client.list_versions(worker).await {
-        Ok(versions) => versions,
-        Err(error) if error.is_not_found() => return Ok(None),
-        Err(error) => {
-            return Err(Error::api(
-                format!("looking up versions of {worker}"),
-                error,
-            ));
-        }
-    };
-    Ok(versions
-        .into_iter()
-        .filter(|v| v.tag() == Some(tag))
-        .min_by_key(|v| v.number.unwrap_or(u64::MAX))
-        .map(|v| v.id))
+    frame
+        .input
+        .ctx
+        .client
+        .oldest_version_with_tag(worker, &frame.input.source.tag)
+        .await
+        .map(|found| found.map(|v| v.id))
+        .map_err(|error| Error::api(format!("looking up versions of {worker}"), error))
+}
+
+/// The oldest version carrying `tag` among those the pass observed.
+fn oldest_listed(live: &LiveWorker, tag: &str) -> Option<String> {
+    live.versions
+        .iter()
+        .filter(|v| v.tag.as_deref() == Some(tag))
+        .min_by_key(|v| v.number)
+        .map(|v| v.id.clone())
+}
+
+/// The highest version number the pass observed (`None` without a numbered version).
+fn newest_number(live: &LiveWorker) -> Option<u64> {
+    live.versions
+        .iter()
+        .map(|v| v.number)
+        .max()
+        .filter(|n| *n > 0)
 }
 
 /// Records `version` as this pass's upload of the head commit.
@@ -257,6 +318,7 @@ async fn deploy_version(
         force,
         action,
         description: &description,
+        split: None,
     };
     deploy(
         frame.input.ctx,
@@ -271,6 +333,7 @@ async fn upload_script(
     frame: &StepFrame<'_>,
     migrations: Option<&MigrationsPayload>,
     writes: &mut WorkerWrites,
+    report: &mut WorkerReport,
 ) -> Result<(), Error> {
     let (worker, head) = (frame.worker, frame.head());
     frame.journal(
@@ -287,9 +350,15 @@ async fn upload_script(
         new_tag: payload.new_tag.clone(),
         steps: payload.steps.clone(),
     });
-    let metadata = frame
-        .spec
-        .upload_metadata(&frame.upload_options(UploadKind::Script, migrations));
+    let assets_token = match frame.assets_token(report).await {
+        Ok(token) => token,
+        Err(error) => return frame.failed(JournalAction::Deploy, error),
+    };
+    let metadata = frame.spec.upload_metadata(&frame.upload_options(
+        UploadKind::Script,
+        migrations,
+        assets_token,
+    ));
     let ctx = frame.input.ctx;
     let uploaded = match ctx
         .client
@@ -308,37 +377,29 @@ async fn upload_script(
         ));
         return frame.failed(JournalAction::Deploy, error);
     };
-    let expected = NewDeployment::single(&version_id, None);
-    match verify(ctx, worker, &expected).await {
-        Ok(deployment_id) => {
-            frame.journal(
-                &frame
-                    .record(JournalAction::Deploy, Outcome::Success)
-                    .version(&version_id)
-                    .deployment(&deployment_id)
-                    .message(format!(
-                        "script upload deployed version {version_id} of commit {}",
-                        short(head)
-                    )),
-            )?;
-            info!(worker = %worker, commit = %short(head), version = %version_id, "Script uploaded and deployed.");
-            writes.uploaded = Some(version_id.clone());
-            writes.deployed = Some((version_id, deployment_id));
-            writes.deployed_commit = Some(head.to_owned());
-            writes.traffic_changed = true;
-            writes.migrated_to = migrations_tag;
-            Ok(())
-        }
-        Err(error) => {
-            frame.journal(
-                &frame
-                    .record(JournalAction::Deploy, Outcome::Failure)
-                    .version(&version_id)
-                    .message(error.to_string()),
-            )?;
-            Err(error)
-        }
-    }
+    // The upload deploys what it creates at 100%: its answer is the verification.
+    frame.journal(
+        &frame
+            .record(JournalAction::Deploy, Outcome::Success)
+            .version(&version_id)
+            .message(format!(
+                "script upload deployed version {version_id} of commit {}",
+                short(head)
+            )),
+    )?;
+    info!(worker = %worker, commit = %short(head), version = %version_id, "Script uploaded and deployed.");
+    let number = frame.live.and_then(newest_number).unwrap_or(0) + 1;
+    let (version, deployment) =
+        script_upload_records(&uploaded, &version_id, number, frame.input.source);
+    writes.uploaded_version = Some(version);
+    writes.deployment = Some(deployment);
+    writes.written_at = uploaded.modified_on.clone();
+    writes.uploaded = Some(version_id.clone());
+    writes.deployed = Some((version_id, None));
+    writes.deployed_commit = Some(head.to_owned());
+    writes.traffic_changed = true;
+    writes.migrated_to = migrations_tag;
+    Ok(())
 }
 
 /// Writes the settings that differ; returns the fields written.
@@ -347,14 +408,10 @@ async fn sync_settings(
     fields: &[String],
     report: &mut WorkerReport,
 ) -> Result<Vec<String>, Error> {
-    const PATCHED: [&str; 3] = ["logpush", "observability", "tail_consumers"];
     let unsupported: Vec<&str> = fields
         .iter()
         .map(String::as_str)
-        .filter(|field| {
-            !PATCHED.contains(field)
-                && !matches!(*field, "crons" | "workers_dev" | "script_settings")
-        })
+        .filter(|field| !settings_check::ALL.contains(field) && *field != "script_settings")
         .collect();
     if !unsupported.is_empty() {
         report.notes.push(format!(
@@ -366,7 +423,7 @@ async fn sync_settings(
     // and write only what differs (another flaresync may have applied it already).
     let checked;
     let fields = if fields.iter().any(|field| field == "script_settings") {
-        checked = differing(frame.input.ctx, frame.worker, frame.spec, fields).await?;
+        checked = differing(frame.input, frame.worker, frame.spec, fields).await?;
         if checked.is_empty() {
             frame.journal(
                 &frame
@@ -384,7 +441,7 @@ async fn sync_settings(
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
-    match apply_settings(frame.input.ctx, frame.worker, frame.spec, fields).await {
+    match apply_settings(frame.input, frame.worker, frame.spec, fields).await {
         Ok(()) => {
             frame.journal(
                 &frame

@@ -1,0 +1,160 @@
+//! The one GitHub call flaresync makes: opening a pull request for a revert it pushed
+//! (`POST {api}/repos/{owner}/{repo}/pulls`). The API base URL is configurable so tests (and
+//! GitHub Enterprise) point it elsewhere. The token never appears in errors or logs.
+
+use serde_json::{Value, json};
+
+/// Where and as whom to open pull requests.
+#[derive(Clone)]
+pub struct GithubConfig {
+    /// `https://api.github.com` (or an Enterprise / test server's base).
+    pub api_url: String,
+    /// `owner/name`.
+    pub repository: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for GithubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubConfig")
+            .field("api_url", &self.api_url)
+            .field("repository", &self.repository)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Environment variables the CLI reads [`GithubConfig`] from.
+pub const TOKEN_VAR: &str = "FLARESYNC_GITHUB_TOKEN";
+pub const REPOSITORY_VAR: &str = "FLARESYNC_GITHUB_REPOSITORY";
+pub const API_URL_VAR: &str = "FLARESYNC_GITHUB_API_URL";
+
+impl GithubConfig {
+    /// From `FLARESYNC_GITHUB_TOKEN` (or `GITHUB_TOKEN`), `FLARESYNC_GITHUB_REPOSITORY` (or
+    /// `GITHUB_REPOSITORY`, as in GitHub Actions) and `FLARESYNC_GITHUB_API_URL` (default
+    /// `https://api.github.com`); `None` without a token or a repository.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let get = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|name| lookup(name).filter(|v| !v.trim().is_empty()))
+        };
+        Some(GithubConfig {
+            token: get(&[TOKEN_VAR, "GITHUB_TOKEN"])?,
+            repository: get(&[REPOSITORY_VAR, "GITHUB_REPOSITORY"])?,
+            api_url: get(&[API_URL_VAR]).unwrap_or_else(|| "https://api.github.com".into()),
+        })
+    }
+}
+
+/// A pull request to open.
+pub struct PullRequest<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    /// The branch with the change.
+    pub head: &'a str,
+    /// The branch to merge into.
+    pub base: &'a str,
+}
+
+/// Opens the pull request; returns its URL. An existing pull request for the same branch
+/// (GitHub's 422) counts as opened.
+///
+/// # Errors
+///
+/// Transport failures and other answers, as text without the token.
+pub async fn open_pull_request(
+    http: &reqwest::Client,
+    config: &GithubConfig,
+    pull: &PullRequest<'_>,
+) -> Result<String, String> {
+    let url = format!(
+        "{}/repos/{}/pulls",
+        config.api_url.trim_end_matches('/'),
+        config.repository
+    );
+    let response = http
+        .post(&url)
+        .bearer_auth(&config.token)
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .header(
+            "user-agent",
+            concat!("flaresync/", env!("CARGO_PKG_VERSION")),
+        )
+        .json(&json!({
+            "title": pull.title,
+            "body": pull.body,
+            "head": pull.head,
+            "base": pull.base,
+        }))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|error| format!("GitHub could not be reached: {}", error.without_url()))?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    pull_request_answer(status, &body, &config.repository, pull.head)
+}
+
+/// Pure: the URL of the pull request an answer describes, or why there is none.
+pub fn pull_request_answer(
+    status: u16,
+    body: &Value,
+    repository: &str,
+    head: &str,
+) -> Result<String, String> {
+    let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+    match status {
+        200 | 201 => body
+            .get("html_url")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| "GitHub answered without the pull request's html_url".to_owned()),
+        422 if body.to_string().contains("already exists") => Ok(format!(
+            "(a pull request for {head} already exists in {repository})"
+        )),
+        _ => Err(format!(
+            "GitHub refused the pull request for {head} in {repository} ({status}: {message}); check FLARESYNC_GITHUB_TOKEN's access to the repository"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_become_a_url_or_a_reason() {
+        let created = json!({"html_url": "https://github.com/o/r/pull/7", "number": 7});
+        assert_eq!(
+            pull_request_answer(201, &created, "o/r", "b"),
+            Ok("https://github.com/o/r/pull/7".into())
+        );
+        let exists = json!({"message": "Validation Failed", "errors": [{"message": "A pull request already exists for o:b."}]});
+        assert!(pull_request_answer(422, &exists, "o/r", "b").is_ok());
+        let refused = json!({"message": "Bad credentials"});
+        let error = pull_request_answer(401, &refused, "o/r", "b").unwrap_err();
+        assert!(error.contains("401: Bad credentials"), "{error}");
+    }
+
+    #[test]
+    fn the_config_needs_a_token_and_a_repository_and_hides_the_token() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(GithubConfig::from_lookup(env(&[("GITHUB_TOKEN", "t")])).is_none());
+        let config = GithubConfig::from_lookup(env(&[
+            ("GITHUB_TOKEN", "secret-token"),
+            ("GITHUB_REPOSITORY", "o/r"),
+        ]))
+        .expect("configured");
+        assert_eq!(config.api_url, "https://api.github.com");
+        assert!(!format!("{config:?}").contains("secret-token"));
+    }
+}

@@ -1,0 +1,156 @@
+//! What passes cost in API requests, counted in the emulator's request log (issue 17): the
+//! pass after flaresync's own writes verifies them from the write answers and one listing,
+//! and a first deploy makes at most two requests per Worker.
+
+use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
+
+use crate::support::{Repo, emulator, open, requests_since};
+
+const WORKERS: usize = 20;
+
+fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Poll,
+    }
+}
+
+fn many(repo: &Repo, body: &str) {
+    for index in 0..WORKERS {
+        repo.worker(&format!("w{index:02}"), &format!("{body}-{index}"));
+    }
+}
+
+/// Runs one pass; returns its report and the requests the emulator logged meanwhile.
+async fn counted(
+    emulator: &flaresync_emulator::testing::TestEmulator,
+    ctx: &flaresync_reconcile::Context,
+) -> (flaresync_reconcile::SyncReport, Vec<String>) {
+    let before = emulator.requests().len();
+    let report = sync_once(ctx, apply()).await.expect("pass");
+    (report, requests_since(emulator, before))
+}
+
+fn all_applied(report: &flaresync_reconcile::SyncReport) {
+    assert_eq!(report.workers.len(), WORKERS);
+    for worker in &report.workers {
+        assert!(
+            matches!(worker.outcome, WorkerOutcome::Applied { .. }),
+            "{worker:?}"
+        );
+    }
+}
+
+fn all_in_sync(report: &flaresync_reconcile::SyncReport) {
+    assert_eq!(report.workers.len(), WORKERS);
+    for worker in &report.workers {
+        assert_eq!(worker.outcome, WorkerOutcome::InSync, "{worker:?}");
+    }
+}
+
+/// Asserts that `report` converged in sync and cost at most `N / 10 + 2` requests.
+fn settled(report: &flaresync_reconcile::SyncReport, sent: &[String], after: &str) {
+    all_in_sync(report);
+    assert!(
+        sent.len() <= WORKERS / 10 + 2,
+        "the pass after {after} of {WORKERS} Workers: {sent:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_pass_after_flaresyncs_own_writes_reads_only_the_listing() {
+    let repo = Repo::new();
+    many(&repo, "v1");
+    let (emulator, mut repo, _state, ctx) = open(emulator().await, repo, "first");
+
+    // A first deploy: a script upload and the workers.dev route per Worker, no re-read.
+    let (first, sent) = counted(&emulator, &ctx).await;
+    all_applied(&first);
+    assert!(sent.len() <= 2 * WORKERS + 1, "{sent:#?}");
+    let (settle, after) = counted(&emulator, &ctx).await;
+    settled(&settle, &after, "a first deploy");
+    println!(
+        "first deploy of {WORKERS} Workers: {} requests, the pass after: {}",
+        sent.len(),
+        after.len()
+    );
+
+    // Every Worker changes: its active version (known from the script upload's answer) is
+    // read once, then an upload and a deployment each.
+    many(&repo, "v2");
+    repo.commit("second");
+    let (update, sent) = counted(&emulator, &ctx).await;
+    all_applied(&update);
+    assert!(sent.len() <= 3 * WORKERS + 1, "{sent:#?}");
+    let (settle, after) = counted(&emulator, &ctx).await;
+    settled(&settle, &after, "an update");
+
+    // Again: the versions' answers told everything, so only the writes remain.
+    many(&repo, "v3");
+    repo.commit("third");
+    let (update, sent) = counted(&emulator, &ctx).await;
+    all_applied(&update);
+    assert_eq!(sent.len(), 2 * WORKERS + 1, "{sent:#?}");
+    let (settle, after) = counted(&emulator, &ctx).await;
+    settled(&settle, &after, "an update");
+    println!(
+        "update of {WORKERS} Workers: {} requests, the pass after: {}",
+        sent.len(),
+        after.len()
+    );
+
+    // A revert: the deployable list again (the window moved) and one deployment per Worker,
+    // to versions whose upload answers are cached.
+    repo.revert_head();
+    let (revert, sent) = counted(&emulator, &ctx).await;
+    assert!(revert.workers.iter().all(|w| w.action == "rollback"));
+    assert_eq!(sent.len(), 2 * WORKERS + 1, "{sent:#?}");
+    let (settle, after) = counted(&emulator, &ctx).await;
+    settled(&settle, &after, "a revert");
+    println!(
+        "revert of {WORKERS} Workers: {} requests, the pass after: {}",
+        sent.len(),
+        after.len()
+    );
+}
+
+/// The periodic refresh reads a slice of the Workers per pass, oldest first, never all of
+/// them in one pass; over enough passes every Worker is read again exactly once.
+#[tokio::test]
+async fn the_periodic_refresh_reads_a_slice_of_workers_per_pass() {
+    let repo = Repo::new();
+    many(&repo, "v1");
+    let (emulator, repo, state, _) = open(emulator().await, repo, "first");
+    let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
+    let slice = 5;
+    let ctx = flaresync_reconcile::Context::with_options(
+        source,
+        crate::support::client(&emulator),
+        crate::support::journal_path(&state),
+        flaresync_config::RepoConfig::default(),
+        flaresync_reconcile::ContextOptions {
+            full_refresh_every: Some(std::time::Duration::ZERO),
+            refresh_slice: slice,
+            ..crate::support::options()
+        },
+    )
+    .expect("context");
+    let (first, _) = counted(&emulator, &ctx).await;
+    all_applied(&first);
+    // Every Worker's last full read is older than the (zero) period: each pass reads `slice`.
+    let mut read: Vec<String> = Vec::new();
+    for _ in 0..WORKERS / slice {
+        let (idle, sent) = counted(&emulator, &ctx).await;
+        all_in_sync(&idle);
+        let workers: Vec<String> = sent
+            .iter()
+            .filter(|r| r.ends_with("/deployments"))
+            .map(|r| r.rsplit('/').nth(1).unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(workers.len(), slice, "{sent:#?}");
+        read.extend(workers);
+    }
+    read.sort();
+    read.dedup();
+    assert_eq!(read.len(), WORKERS, "every Worker read once: {read:?}");
+}

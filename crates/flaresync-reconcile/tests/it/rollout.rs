@@ -1,0 +1,706 @@
+//! Progressive rollouts on real traffic: the emulator's data plane runs the Workers on workerd,
+//! the test sends requests through it, and flaresync analyses the canary from the GraphQL
+//! analytics those requests produce. Step intervals are short (config durations); the tests
+//! run passes until the rollout ends, never asserting on time.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use flaresync_emulator::testing::TestEmulator;
+use flaresync_journal::{Action as JournalAction, Outcome};
+use flaresync_reconcile::{Context, SyncOptions, SyncReport, TriggerSource, sync_once};
+
+use super::support::{Repo, context, emulator, journal_path};
+
+/// A module Worker answering `body`; `extra` goes first in `fetch` (a throw, a sleep).
+fn module(body: &str, extra: &str) -> String {
+    format!(
+        "let n = 0;\nexport default {{ async fetch(request) {{ n++; {extra} return new Response({body:?}); }} }};\n"
+    )
+}
+
+/// Throws on every fifth request: a 20% error rate.
+const THROWS_20_PERCENT: &str = "if (n % 5 === 0) throw new Error(\"boom\");";
+const SLEEPS: &str = "await new Promise((resolve) => setTimeout(resolve, 300));";
+
+/// A rollout that moves fast enough for a test: 10% then 50%, short steps and bake.
+const FAST_ROLLOUT: &str = "[rollout]\nsteps = [10, 50]\nstep_interval = \"300ms\"\nbake = \"300ms\"\nmin_requests = 5\nlatency_tolerance_ms = 100\n";
+
+struct Scenario {
+    emu: TestEmulator,
+    repo: Repo,
+    _state: tempfile::TempDir,
+    ctx: Arc<Context>,
+    data: std::net::SocketAddr,
+    http: reqwest::Client,
+}
+
+/// The emulator with its data plane, a repository holding `workers` (name, module source) and
+/// `config`, committed and deployed (first deploys go out at 100%). `None` without workerd
+/// when `FLARESYNC_SKIP_WORKERD` is set.
+async fn scenario(workers: &[(&str, String)], config: &str) -> Option<Scenario> {
+    let emu = emulator().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let repo_cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let Some(data) = emu
+        .start_data_plane(&state.path().join("dataplane"), Some(&repo_cache))
+        .await
+    else {
+        assert!(
+            std::env::var_os("FLARESYNC_SKIP_WORKERD").is_some(),
+            "workerd is not installed: run crates/flaresync-emulator/scripts/install-workerd.sh (or set FLARESYNC_SKIP_WORKERD=1)"
+        );
+        return None;
+    };
+    let mut repo = Repo::new();
+    for (name, source) in workers {
+        repo.worker(name, "unused");
+        repo.write(&format!("workers/{name}/index.js"), source);
+    }
+    repo.write("flaresync.toml", config);
+    repo.commit("first");
+    let ctx = context(&repo, &emu, &journal_path(&state));
+    let scenario = Scenario {
+        emu,
+        repo,
+        _state: state,
+        ctx,
+        data,
+        http: reqwest::Client::new(),
+    };
+    let report = scenario.sync().await;
+    assert!(report.converged(), "{report:#?}");
+    for (name, _) in workers {
+        scenario.until_answers(name).await;
+    }
+    Some(scenario)
+}
+
+impl Scenario {
+    async fn sync(&self) -> SyncReport {
+        sync_once(
+            &self.ctx,
+            SyncOptions {
+                dry_run: false,
+                trigger: TriggerSource::Cli,
+            },
+        )
+        .await
+        .expect("pass runs")
+    }
+
+    /// One request through the data plane; its status.
+    async fn request(&self, script: &str) -> u16 {
+        self.request_with(script, &[]).await
+    }
+
+    async fn request_with(&self, script: &str, headers: &[(&str, String)]) -> u16 {
+        self.answer(script, headers).await.0
+    }
+
+    /// One request through the data plane: status and body.
+    async fn answer(&self, script: &str, headers: &[(&str, String)]) -> (u16, String) {
+        let mut request = self
+            .http
+            .get(format!("http://{}/", self.data))
+            .header("host", format!("{script}.flaresync-emulator.workers.dev"));
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap_or_default())
+            }
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    async fn traffic(&self, script: &str, count: usize) {
+        for _ in 0..count {
+            self.request(script).await;
+        }
+    }
+
+    /// Waits (polling the data plane) until `script` answers 200.
+    async fn until_answers(&self, script: &str) {
+        for _ in 0..500 {
+            if self.request(script).await == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{script} never answered 200 on the data plane");
+    }
+
+    /// Starts the rollout of the commit just made (one pass) and waits until the data plane
+    /// runs its canary, which answers `body` (a new version takes a moment to start on workerd;
+    /// until then the override header names a version the data plane does not know yet).
+    async fn start_rollout(&self, script: &str, body: &str) -> SyncReport {
+        let report = self.sync().await;
+        let canary = self.shares(script).await[0].0.clone();
+        let pin = [(
+            "cloudflare-workers-version-overrides",
+            format!("{script}=\"{canary}\""),
+        )];
+        for _ in 0..500 {
+            let (status, answered) = self.answer(script, &pin).await;
+            if status == 200 && answered == body || status == 500 {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the canary {canary} of {script} never answered on the data plane");
+    }
+
+    /// The active deployment as (version, percentage) pairs, read through the test's own client.
+    async fn shares(&self, script: &str) -> Vec<(String, u32)> {
+        let url = format!(
+            "{}/accounts/{}/workers/scripts/{script}/deployments",
+            self.emu.base_url(),
+            self.emu.account_id()
+        );
+        let answer: serde_json::Value = self
+            .http
+            .get(url)
+            .bearer_auth(self.emu.token())
+            .send()
+            .await
+            .expect("api answers")
+            .json()
+            .await
+            .expect("json");
+        answer["result"]["deployments"][0]["versions"]
+            .as_array()
+            .map(|versions| {
+                versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["version_id"].as_str().unwrap_or_default().to_owned(),
+                            v["percentage"].as_f64().unwrap_or_default() as u32,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Commits `source` as the module of `script`.
+    fn change(&mut self, script: &str, source: &str, message: &str) -> String {
+        self.repo
+            .write(&format!("workers/{script}/index.js"), source);
+        self.repo.commit(message)
+    }
+
+    /// Runs passes with `per_pass` requests to `script` before each, until the rollout of
+    /// `script` has ended (at most `passes`); returns the canary share after every pass.
+    async fn drive(&self, script: &str, per_pass: usize, passes: usize) -> (Vec<u32>, SyncReport) {
+        let mut weights = Vec::new();
+        let mut last = None;
+        for _ in 0..passes {
+            self.traffic(script, per_pass).await;
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            let report = self.sync().await;
+            let shares = self.shares(script).await;
+            weights.push(shares.first().map(|(_, p)| *p).unwrap_or_default());
+            let ended = journal_has(&self.ctx, script, "rollout_completed")
+                || journal_has(&self.ctx, script, "rollout_aborted")
+                || phase_of(&report, script) == Some("paused".into());
+            last = Some(report);
+            if ended {
+                break;
+            }
+        }
+        (weights, last.expect("at least one pass"))
+    }
+}
+
+fn journal_has(ctx: &Context, worker: &str, action: &str) -> bool {
+    entries(ctx, worker, action).next().is_some()
+}
+
+fn entries<'a>(
+    ctx: &'a Context,
+    worker: &str,
+    action: &'a str,
+) -> impl Iterator<Item = flaresync_journal::Recorded> + 'a {
+    ctx.journal()
+        .history(worker)
+        .expect("journal reads")
+        .into_iter()
+        .filter(move |r| r.entry.action == JournalAction::Other(action.into()))
+}
+
+fn phase_of(report: &SyncReport, worker: &str) -> Option<String> {
+    let worker = report.workers.iter().find(|w| w.worker == worker)?;
+    let rollout = serde_json::to_value(worker.rollout.as_ref()?).ok()?;
+    rollout["phase"].as_str().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_canary_is_promoted_through_every_step() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    // The probe (one attempt) reaches the canary through the version override header: the
+    // stable version answers "v1", which fails it.
+    s.repo.write(
+        "flaresync.toml",
+        &format!(
+            "{FAST_ROLLOUT}probe = {{ url = \"http://{}/\", host = \"api.flaresync-emulator.workers.dev\", body_contains = \"v2\", attempts = 1 }}\n",
+            s.data
+        ),
+    );
+    s.change("api", &module("v2", ""), "v2");
+    let report = s.start_rollout("api", "v2").await;
+    assert_eq!(
+        phase_of(&report, "api").as_deref(),
+        Some("progressing"),
+        "{report:#?}"
+    );
+    let shares = s.shares("api").await;
+    assert_eq!(
+        shares.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        vec![10, 90]
+    );
+    let canary = shares[0].0.clone();
+
+    let (weights, report) = s.drive("api", 60, 20).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_completed"),
+        "{weights:?} {report:#?}"
+    );
+    assert_eq!(s.shares("api").await, vec![(canary.clone(), 100)]);
+    // Every step went through Cloudflare in order: 10% (start), 50%, 100%.
+    let steps: Vec<String> = entries(&s.ctx, "api", "rollout_step")
+        .filter(|r| r.entry.outcome == Outcome::Success)
+        .map(|r| r.entry.message)
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    for (step, weight) in steps
+        .iter()
+        .zip(["1/3 at 10%", "2/3 at 50%", "3/3 at 100%"])
+    {
+        assert!(
+            step.starts_with(&format!("rollout step {weight}")),
+            "{steps:?}"
+        );
+    }
+    let analyses: Vec<Outcome> = entries(&s.ctx, "api", "rollout_analysis")
+        .map(|r| r.entry.outcome)
+        .collect();
+    assert_eq!(
+        analyses,
+        vec![Outcome::Success; 3],
+        "two steps and the bake passed"
+    );
+    // One version per commit: no duplicate uploads along the way.
+    assert_eq!(
+        s.ctx
+            .client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len(),
+        2
+    );
+    // The deployments carry the step and the commit (what `wrangler deployments list` shows).
+    let deployments = s.ctx.client().list_deployments("api").await.expect("lists");
+    let message = deployments[deployments.len() - 2]
+        .annotations
+        .message
+        .clone();
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("rollout step 1/3 at 10%") && m.contains("of commit")),
+        "{message:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_throwing_on_a_fifth_of_requests_is_aborted_and_its_commit_rejected() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    let stable = s.shares("api").await[0].0.clone();
+    let bad = s.change("api", &module("v2", THROWS_20_PERCENT), "v2 throws");
+    s.start_rollout("api", "v2").await;
+    let (weights, report) = s.drive("api", 150, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    assert!(
+        weights.iter().all(|w| *w != 50),
+        "never promoted: {weights:?}"
+    );
+    assert_eq!(s.shares("api").await, vec![(stable.clone(), 100)]);
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(analysis.entry.outcome, Outcome::Failure);
+    assert!(
+        analysis.entry.message.contains("canary error rate"),
+        "{}",
+        analysis.entry.message
+    );
+    let api = report
+        .workers
+        .iter()
+        .find(|w| w.worker == "api")
+        .expect("api");
+    let error = api.error.as_ref().expect("an error");
+    assert!(
+        error.message.contains("rollout of commit"),
+        "{}",
+        error.message
+    );
+    // Rejected: later passes leave the stable version alone while Git still says `bad`.
+    let again = s.sync().await;
+    assert_eq!(s.shares("api").await, vec![(stable, 100)], "{again:#?}");
+    assert_eq!(s.repo.head(), bad);
+    assert_eq!(
+        s.ctx
+            .client()
+            .list_versions("api")
+            .await
+            .expect("lists")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_canary_is_aborted_on_latency() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    let stable = s.shares("api").await[0].0.clone();
+    s.change("api", &module("v2", SLEEPS), "v2 sleeps");
+    s.start_rollout("api", "v2").await;
+    let (weights, report) = s.drive("api", 80, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(analysis.entry.outcome, Outcome::Failure);
+    assert!(
+        analysis
+            .entry
+            .message
+            .contains("latency failed: canary p99"),
+        "{}",
+        analysis.entry.message
+    );
+    assert_eq!(s.shares("api").await, vec![(stable, 100)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_without_traffic_is_inconclusive_and_pauses() {
+    let workers = [("api", module("v1", ""))];
+    let Some(mut s) = scenario(&workers, FAST_ROLLOUT).await else {
+        return;
+    };
+    s.change("api", &module("v2", ""), "v2");
+    s.sync().await;
+    let (weights, report) = s.drive("api", 0, 5).await;
+    assert_eq!(
+        phase_of(&report, "api").as_deref(),
+        Some("paused"),
+        "{weights:?} {report:#?}"
+    );
+    let analysis = entries(&s.ctx, "api", "rollout_analysis")
+        .last()
+        .expect("an analysis");
+    assert_eq!(
+        analysis.entry.outcome,
+        Outcome::Skipped,
+        "inconclusive, not passed"
+    );
+    assert!(
+        analysis
+            .entry
+            .message
+            .contains("0 canary requests, fewer than min_requests 5"),
+        "{}",
+        analysis.entry.message
+    );
+    // Paused at 10%: further passes leave the split alone.
+    s.sync().await;
+    let shares: Vec<u32> = s.shares("api").await.iter().map(|(_, p)| *p).collect();
+    assert_eq!(shares, vec![10, 90]);
+}
+
+/// A stand-in for GitHub's REST API that records the pull requests it is asked to open.
+async fn github_recorder() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
+    use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
+    type Seen = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+    let seen: Seen = Arc::default();
+    async fn pulls(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        seen.lock().expect("lock").push((auth, body));
+        (
+            axum::http::StatusCode::CREATED,
+            Json(
+                serde_json::json!({"number": 1, "html_url": "https://github.test/acme/config/pull/1"}),
+            ),
+        )
+    }
+    let app = Router::new()
+        .route("/repos/acme/config/pulls", post(pulls))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_proposes_a_revert() {
+    let config = "[workers.api]\ndepends_on = [\"auth\"]\n\
+                  rollout = { steps = [10, 50], step_interval = \"300ms\", bake = \"300ms\", min_requests = 5, latency_tolerance_ms = 100 }\n";
+    let workers = [
+        ("api", module("api v1", "")),
+        ("auth", module("auth v1", "")),
+    ];
+    let Some(mut s) = scenario(&workers, config).await else {
+        return;
+    };
+    // The remote the revert is pushed to, and GitHub.
+    let remote = tempfile::tempdir().expect("tempdir");
+    let remote_path = remote.path().join("config.git");
+    s.repo.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        remote_path.to_str().expect("utf-8"),
+    ]);
+    s.repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        remote_path.to_str().expect("utf-8"),
+    ]);
+    let (github_url, pulls) = github_recorder().await;
+    let options = flaresync_reconcile::ContextOptions {
+        github: Some(flaresync_reconcile::github::GithubConfig {
+            api_url: github_url,
+            repository: "acme/config".into(),
+            token: "gh-test-token".into(),
+        }),
+        ..super::support::options()
+    };
+    let source = flaresync_git::GitSource::open_local(s.repo.path(), "main").expect("opens");
+    s.ctx = Arc::new(
+        Context::with_options(
+            source,
+            s.ctx.client().clone(),
+            s._state.path().join("journal.sqlite"),
+            flaresync_config::RepoConfig::default(),
+            options,
+        )
+        .expect("context"),
+    );
+    let crons = |s: &Scenario| {
+        let ctx = s.ctx.clone();
+        async move {
+            let mut crons: Vec<String> = ctx
+                .client()
+                .list_schedules("auth")
+                .await
+                .expect("schedules")
+                .into_iter()
+                .map(|schedule| schedule.cron)
+                .collect();
+            crons.sort();
+            crons
+        }
+    };
+    // auth gets a cron and keeps it: the first state.
+    s.repo.write(
+        "workers/auth/wrangler.toml",
+        "name = \"auth\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n[triggers]\ncrons = [\"*/5 * * * *\"]\n",
+    );
+    s.repo.commit("auth cron");
+    s.sync().await;
+    assert_eq!(crons(&s).await, vec!["*/5 * * * *".to_owned()]);
+    let stable_api = s.shares("api").await[0].0.clone();
+    let stable_auth = s.shares("auth").await[0].0.clone();
+
+    // One commit changes both: auth (no strategy: 100% at once, new cron) and api (a canary
+    // that throws on a fifth of its requests).
+    s.repo.write(
+        "workers/auth/wrangler.toml",
+        "name = \"auth\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n[triggers]\ncrons = [\"0 * * * *\"]\n",
+    );
+    s.repo
+        .write("workers/auth/index.js", &module("auth v2", ""));
+    s.repo
+        .write("workers/api/index.js", &module("api v2", THROWS_20_PERCENT));
+    let bad = s.repo.commit("api v2 and auth v2");
+    let report = s.start_rollout("api", "api v2").await;
+    let api_plan = report
+        .plan
+        .workers
+        .iter()
+        .find(|w| w.name == "api")
+        .expect("api");
+    assert_eq!(
+        api_plan.rollout.as_ref().and_then(|r| r.steps.clone()),
+        Some(vec![10, 50, 100])
+    );
+    assert_eq!(
+        crons(&s).await,
+        vec!["0 * * * *".to_owned()],
+        "auth went out at 100%"
+    );
+
+    let (weights, report) = s.drive("api", 150, 10).await;
+    assert!(
+        journal_has(&s.ctx, "api", "rollout_aborted"),
+        "{weights:?} {report:#?}"
+    );
+    assert!(
+        journal_has(&s.ctx, "auth", "rollout_aborted"),
+        "auth is rejected too"
+    );
+    assert_eq!(s.shares("api").await, vec![(stable_api, 100)]);
+    assert_eq!(s.shares("auth").await, vec![(stable_auth, 100)]);
+    assert_eq!(
+        crons(&s).await,
+        vec!["*/5 * * * *".to_owned()],
+        "auth's cron is restored"
+    );
+    // Callers first: api (which calls auth) was put back before auth.
+    let rollback_seq = |worker: &str| {
+        s.ctx
+            .journal()
+            .history(worker)
+            .expect("journal")
+            .into_iter()
+            .filter(|r| {
+                r.entry.action == JournalAction::Rollback && r.entry.outcome == Outcome::Success
+            })
+            .map(|r| r.seq)
+            .max()
+            .expect("a rollback")
+    };
+    assert!(rollback_seq("api") < rollback_seq("auth"));
+    // Git brought back in line: the revert branch on the remote, and a pull request for it.
+    let short = &bad[..7];
+    let branch = format!("flaresync/revert-{short}");
+    let output = std::process::Command::new("git")
+        .args([
+            "--git-dir",
+            remote_path.to_str().expect("utf-8"),
+            "log",
+            "-1",
+            "--format=%B",
+            &branch,
+        ])
+        .output()
+        .expect("git runs");
+    let message = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        message.contains(&format!("This reverts commit {bad}.")),
+        "{message}"
+    );
+    assert!(
+        message.contains("canary error rate"),
+        "names the failed analysis: {message}"
+    );
+    let pulls = pulls.lock().expect("lock").clone();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(pulls[0].0, "Bearer gh-test-token");
+    assert_eq!(pulls[0].1["head"], serde_json::json!(branch));
+    assert_eq!(pulls[0].1["base"], serde_json::json!("main"));
+}
+
+#[tokio::test]
+async fn a_migration_goes_out_whole_and_the_plan_says_no_automatic_rollback_is_possible() {
+    let repo = Repo::new();
+    repo.write(
+        "flaresync.toml",
+        "[rollout]\nsteps = [10]\nmin_requests = 0\n",
+    );
+    repo.write(
+        "workers/counter/wrangler.toml",
+        include_str!("fixtures/counter_v1.toml"),
+    );
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport default { fetch() { return new Response(\"c1\"); } };\n",
+    );
+    let (_emulator, mut repo, _state, ctx) =
+        super::support::open(emulator().await, repo, "counter");
+    let apply = |dry_run| SyncOptions {
+        dry_run,
+        trigger: TriggerSource::Cli,
+    };
+    let first = sync_once(&ctx, apply(false)).await.expect("first pass");
+    let plan = &first.plan.workers[0];
+    assert!(
+        plan.rollout
+            .as_ref()
+            .and_then(|r| r.no_automatic_rollback.as_deref())
+            .is_some_and(|why| why.contains("first deploy")),
+        "{plan:?}"
+    );
+    repo.write(
+        "workers/counter/wrangler.toml",
+        include_str!("fixtures/counter_v2.toml"),
+    );
+    repo.write(
+        "workers/counter/index.js",
+        "export class Counter {}\nexport class Audit {}\nexport default { fetch() { return new Response(\"c2\"); } };\n",
+    );
+    repo.commit("add the audit durable object");
+    // Said up front, before anything is deployed.
+    let preview = sync_once(&ctx, apply(true)).await.expect("dry run");
+    let rollout = preview.plan.workers[0].rollout.clone().expect("announced");
+    assert_eq!(rollout.steps, None, "not split");
+    assert_eq!(
+        rollout.full_reason.as_deref(),
+        Some("applies Durable Object migration `v2`: Cloudflare does not split such a change")
+    );
+    let text = flaresync_plan::render_text(&preview.plan);
+    assert!(
+        text.contains("no automatic rollback possible for counter because this deploy applies Durable Object migration `v2` and Cloudflare refuses a rollback across it (FS002)"),
+        "{text}"
+    );
+    // And it goes out at 100%, without a rollout.
+    let report = sync_once(&ctx, apply(false)).await.expect("migration pass");
+    assert!(report.converged(), "{report:#?}");
+    let active = ctx
+        .client()
+        .active_deployment("counter")
+        .await
+        .expect("reads")
+        .expect("deployed");
+    assert_eq!(active.versions.len(), 1);
+    assert!(!journal_has(&ctx, "counter", "rollout_step"));
+}
