@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{commit_all, flaresync, git, run, worker};
+use common::{Output, commit_all, flaresync, git, run, worker};
 
 const RULE: &str = "Worker names are lowercase letters, digits, '-' and '_', not starting with '-', at most 63 characters";
 
@@ -28,12 +28,22 @@ fn repo_with(bad_name: &str) -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn validate_refuses_names_cloudflare_rejects() {
+/// `flaresync <command> --repo` on a repository with each bad name, which must exit 2:
+/// `(name, why it is refused, output)`.
+fn refusals(command: &str) -> Vec<(String, &'static str, Output)> {
+    let mut refusals = Vec::new();
     for (name, why) in bad_names() {
         let repo = repo_with(&name);
-        let out = run(flaresync().args(["validate", "--repo"]).arg(repo.path()));
-        assert_eq!(out.code, 2, "{name:?}: {}", out.all());
+        let out = run(flaresync().args([command, "--repo"]).arg(repo.path()));
+        assert_eq!(out.code, 2, "{command} {name:?}: {}", out.all());
+        refusals.push((name, why, out));
+    }
+    refusals
+}
+
+#[test]
+fn validate_refuses_names_cloudflare_rejects() {
+    for (name, why, out) in refusals("validate") {
         let expected = format!(
             "workers/bad/wrangler.toml:1:1: script name {name:?} {why}: Cloudflare rejects it ({RULE})"
         );
@@ -44,10 +54,7 @@ fn validate_refuses_names_cloudflare_rejects() {
 
 #[test]
 fn plan_blocks_names_cloudflare_rejects() {
-    for (name, why) in bad_names() {
-        let repo = repo_with(&name);
-        let out = run(flaresync().args(["plan", "--repo"]).arg(repo.path()));
-        assert_eq!(out.code, 2, "{name:?}: {}", out.all());
+    for (name, why, out) in refusals("plan") {
         assert!(
             out.stdout.contains(&format!("script name {name:?} {why}"))
                 && out.stdout.contains(RULE),

@@ -240,13 +240,7 @@ impl Budget {
     }
 
     fn with_bucket<T>(&self, f: impl FnOnce(&mut TokenBucket) -> T) -> T {
-        // A poisoned lock only means another thread panicked mid-update of plain numbers; the
-        // bucket is still usable.
-        let mut guard = self
-            .bucket
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        crate::lock::with_lock(&self.bucket, f)
     }
 
     /// Waits until one request may be sent and takes its token. Returns how long it waited.

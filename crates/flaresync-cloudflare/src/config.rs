@@ -178,21 +178,30 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+    /// The configuration read from an environment holding just `vars`.
+    fn from_vars(vars: &[(&str, &str)]) -> Result<ClientConfig, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        move |name| map.get(name).cloned()
+        ClientConfig::from_lookup(move |name| map.get(name).cloned())
+    }
+
+    /// The configuration with a valid token and account and `base` as the API base URL.
+    fn with_base_url(base: &str) -> Result<ClientConfig, ConfigError> {
+        from_vars(&[
+            (ENV_API_TOKEN, "tok"),
+            (ENV_ACCOUNT_ID, ACCOUNT),
+            (ENV_API_BASE_URL, base),
+        ])
     }
 
     #[test]
     fn reads_wrangler_variables_with_default_base() {
-        let config = ClientConfig::from_lookup(lookup(&[
-            (ENV_API_TOKEN, "tok-abc"),
-            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
-        ]))
-        .expect("valid");
+        let config =
+            from_vars(&[(ENV_API_TOKEN, "tok-abc"), (ENV_ACCOUNT_ID, ACCOUNT)]).expect("valid");
         assert_eq!(config.base_url, DEFAULT_BASE_URL);
         assert_eq!(config.token.expose(), "tok-abc");
         assert_eq!(config.budget, BudgetConfig::default());
@@ -200,12 +209,7 @@ mod tests {
 
     #[test]
     fn base_url_override_is_honoured() {
-        let config = ClientConfig::from_lookup(lookup(&[
-            (ENV_API_TOKEN, "tok"),
-            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
-            (ENV_API_BASE_URL, "http://127.0.0.1:8787/client/v4/"),
-        ]))
-        .expect("valid");
+        let config = with_base_url("http://127.0.0.1:8787/client/v4/").expect("valid");
         assert_eq!(
             config.parsed_base_url().expect("parses").as_str(),
             "http://127.0.0.1:8787/client/v4"
@@ -214,21 +218,16 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values_are_reported_without_the_token() {
-        let missing = ClientConfig::from_lookup(lookup(&[(
-            ENV_ACCOUNT_ID,
-            "0123456789abcdef0123456789abcdef",
-        )]))
-        .expect_err("token missing");
+        let missing = from_vars(&[(ENV_ACCOUNT_ID, ACCOUNT)]).expect_err("token missing");
         assert!(matches!(missing, ConfigError::MissingEnv { var } if var == ENV_API_TOKEN));
         let blank =
-            ClientConfig::from_lookup(lookup(&[(ENV_API_TOKEN, "  "), (ENV_ACCOUNT_ID, "a")]))
-                .expect_err("blank token");
+            from_vars(&[(ENV_API_TOKEN, "  "), (ENV_ACCOUNT_ID, "a")]).expect_err("blank token");
         assert!(matches!(blank, ConfigError::MissingEnv { .. }));
 
-        let bad_token = ClientConfig::from_lookup(lookup(&[
+        let bad_token = from_vars(&[
             (ENV_API_TOKEN, "sekrit\u{e9}value"),
-            (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
-        ]))
+            (ENV_ACCOUNT_ID, ACCOUNT),
+        ])
         .expect_err("non-ascii token");
         let text = format!("{bad_token} {bad_token:?}");
         assert!(!text.contains("sekrit"), "{text}");
@@ -238,12 +237,7 @@ mod tests {
             "http://user:pa55word@host/v4",
             "http://user:pa/55word@host/v4",
         ] {
-            let with_credentials = ClientConfig::from_lookup(lookup(&[
-                (ENV_API_TOKEN, "tok"),
-                (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
-                (ENV_API_BASE_URL, base),
-            ]))
-            .expect_err("credentials in url");
+            let with_credentials = with_base_url(base).expect_err("credentials in url");
             let text = format!("{with_credentials} {with_credentials:?}");
             assert!(!text.contains("55word"), "{text}");
         }
@@ -254,22 +248,14 @@ mod tests {
             "http://user:pw@host/v4",
             "http://h/v4?x=1",
         ] {
-            let error = ClientConfig::from_lookup(lookup(&[
-                (ENV_API_TOKEN, "tok"),
-                (ENV_ACCOUNT_ID, "0123456789abcdef0123456789abcdef"),
-                (ENV_API_BASE_URL, base),
-            ]))
-            .expect_err(base);
+            let error = with_base_url(base).expect_err(base);
             assert!(
                 matches!(error, ConfigError::InvalidBaseUrl { .. }),
                 "{base}"
             );
         }
-        let bad_account = ClientConfig::from_lookup(lookup(&[
-            (ENV_API_TOKEN, "tok"),
-            (ENV_ACCOUNT_ID, "../other"),
-        ]))
-        .expect_err("path traversal");
+        let bad_account = from_vars(&[(ENV_API_TOKEN, "tok"), (ENV_ACCOUNT_ID, "../other")])
+            .expect_err("path traversal");
         assert!(matches!(bad_account, ConfigError::InvalidAccountId { .. }));
     }
 

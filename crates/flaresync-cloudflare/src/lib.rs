@@ -47,6 +47,7 @@ pub mod budget;
 mod client;
 pub mod config;
 pub mod error;
+mod lock;
 pub mod metrics;
 pub mod pagination;
 pub mod retry;

@@ -98,11 +98,7 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     fn with<T>(&self, f: impl FnOnce(&mut Counters) -> T) -> T {
-        let mut guard = self
-            .counters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        crate::lock::with_lock(&self.counters, f)
     }
 
     pub(crate) fn request(&self, method: &str, class: StatusClass) {

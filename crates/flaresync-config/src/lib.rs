@@ -62,7 +62,7 @@ pub use digest::Digest;
 pub use error::{ConfigError, Location, MigrationPlanError, Warning};
 pub use loader::{
     CONFIG_FILE_NAMES, LoadedWorker, MAX_BUNDLE_GZIP_BYTES, MAX_BUNDLE_UNCOMPRESSED_BYTES,
-    RepoLoad, discover_workers, load_all, load_worker,
+    RepoLoad, discover_workers, duplicate_scripts, load_all, load_worker,
 };
 pub use model::*;
 pub use modules::{ModuleRule, ModuleType};

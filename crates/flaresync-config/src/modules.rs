@@ -152,6 +152,15 @@ fn match_star(rest: &[char], path: &[char]) -> bool {
 mod tests {
     use super::*;
 
+    /// A user rule: `kind` for files matching `glob`.
+    fn rule(kind: ModuleType, glob: &str, fallthrough: Option<bool>) -> ModuleRule {
+        ModuleRule {
+            kind,
+            globs: vec![glob.into()],
+            fallthrough,
+        }
+    }
+
     #[test]
     fn globstar_matches_any_depth_including_root() {
         assert!(glob_matches("**/*.js", "index.js"));
@@ -182,12 +191,7 @@ mod tests {
 
     #[test]
     fn user_rule_without_fallthrough_replaces_default_of_same_type() {
-        let user = [ModuleRule {
-            kind: ModuleType::Text,
-            globs: vec!["**/*.md".into()],
-            fallthrough: None,
-        }];
-        let (rules, dropped) = effective_rules(&user);
+        let (rules, dropped) = effective_rules(&[rule(ModuleType::Text, "**/*.md", None)]);
         assert_eq!(classify(&rules, "a.md"), Some(ModuleType::Text));
         assert_eq!(classify(&rules, "a.txt"), None);
         assert_eq!(dropped.len(), 1);
@@ -195,12 +199,7 @@ mod tests {
 
     #[test]
     fn fallthrough_keeps_the_default_rule() {
-        let user = [ModuleRule {
-            kind: ModuleType::Text,
-            globs: vec!["**/*.md".into()],
-            fallthrough: Some(true),
-        }];
-        let (rules, dropped) = effective_rules(&user);
+        let (rules, dropped) = effective_rules(&[rule(ModuleType::Text, "**/*.md", Some(true))]);
         assert_eq!(classify(&rules, "a.md"), Some(ModuleType::Text));
         assert_eq!(classify(&rules, "a.txt"), Some(ModuleType::Text));
         assert!(dropped.is_empty());
@@ -208,12 +207,7 @@ mod tests {
 
     #[test]
     fn first_matching_rule_wins() {
-        let user = [ModuleRule {
-            kind: ModuleType::Data,
-            globs: vec!["**/*.txt".into()],
-            fallthrough: None,
-        }];
-        let (rules, _) = effective_rules(&user);
+        let (rules, _) = effective_rules(&[rule(ModuleType::Data, "**/*.txt", None)]);
         assert_eq!(classify(&rules, "a.txt"), Some(ModuleType::Data));
     }
 }

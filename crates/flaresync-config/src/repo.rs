@@ -274,8 +274,10 @@ pub fn parse_repo_config(
             _ => crate::reader::str_list(&cx, node, "exclude")?,
         };
     }
-    config.rollback_policy = rollback_policy(&cx, &mut top, "rollback_policy")?.unwrap_or_default();
-    config.drift_policy = drift_policy(&cx, &mut top, "drift_policy")?.unwrap_or_default();
+    config.rollback_policy =
+        choice(&cx, &mut top, "rollback_policy", ROLLBACK_POLICIES)?.unwrap_or_default();
+    config.drift_policy =
+        choice(&cx, &mut top, "drift_policy", DRIFT_POLICIES)?.unwrap_or_default();
     config.allow_secret_change_rollback = top
         .bool(&cx, "allow_secret_change_rollback")?
         .unwrap_or(false);
@@ -361,8 +363,8 @@ fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, C
         main: w.str(cx, "main")?,
         order,
         depends_on,
-        rollback_policy: rollback_policy(cx, w, "rollback_policy")?,
-        drift_policy: drift_policy(cx, w, "drift_policy")?,
+        rollback_policy: choice(cx, w, "rollback_policy", ROLLBACK_POLICIES)?,
+        drift_policy: choice(cx, w, "drift_policy", DRIFT_POLICIES)?,
         allow_secret_change_rollback: w.bool(cx, "allow_secret_change_rollback")?,
         d1_blocks_rollback: w.bool(cx, "d1_blocks_rollback")?,
         health_check,
@@ -370,44 +372,41 @@ fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, C
     })
 }
 
-fn rollback_policy(
-    cx: &Cx<'_>,
-    t: &mut Tbl<'_>,
-    key: &str,
-) -> Result<Option<RollbackPolicy>, ConfigError> {
-    let node = t.get(key);
-    match t.str(cx, key)?.as_deref() {
-        None => Ok(None),
-        Some("refuse") => Ok(Some(RollbackPolicy::Refuse)),
-        Some("redeploy") => Ok(Some(RollbackPolicy::Redeploy)),
-        Some(other) => Err(cx.err(
-            node.unwrap_or(t.node),
-            format!(
-                "`{}` must be \"refuse\" or \"redeploy\", found {other:?}",
-                t.key_path(key)
-            ),
-        )),
-    }
-}
+const ROLLBACK_POLICIES: &[(&str, RollbackPolicy)] = &[
+    ("refuse", RollbackPolicy::Refuse),
+    ("redeploy", RollbackPolicy::Redeploy),
+];
 
-fn drift_policy(
+const DRIFT_POLICIES: &[(&str, DriftPolicy)] =
+    &[("report", DriftPolicy::Report), ("heal", DriftPolicy::Heal)];
+
+/// The string `key` of `t` as one of `choices` (word, value): `None` when absent, an error
+/// listing the words when it is any other string.
+fn choice<T: Copy>(
     cx: &Cx<'_>,
     t: &mut Tbl<'_>,
     key: &str,
-) -> Result<Option<DriftPolicy>, ConfigError> {
+    choices: &[(&str, T)],
+) -> Result<Option<T>, ConfigError> {
     let node = t.get(key);
-    match t.str(cx, key)?.as_deref() {
-        None => Ok(None),
-        Some("report") => Ok(Some(DriftPolicy::Report)),
-        Some("heal") => Ok(Some(DriftPolicy::Heal)),
-        Some(other) => Err(cx.err(
-            node.unwrap_or(t.node),
-            format!(
-                "`{}` must be \"report\" or \"heal\", found {other:?}",
-                t.key_path(key)
-            ),
-        )),
+    let Some(word) = t.str(cx, key)? else {
+        return Ok(None);
+    };
+    if let Some((_, value)) = choices.iter().find(|(known, _)| *known == word) {
+        return Ok(Some(*value));
     }
+    let words: Vec<String> = choices
+        .iter()
+        .map(|(known, _)| format!("{known:?}"))
+        .collect();
+    Err(cx.err(
+        node.unwrap_or(t.node),
+        format!(
+            "`{}` must be {}, found {word:?}",
+            t.key_path(key),
+            words.join(" or ")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -493,6 +492,18 @@ skip = false
         let err = parse_repo_config("flaresync.toml", text.as_bytes()).expect_err("bad");
         let message = err.to_string();
         assert!(message.starts_with("flaresync.toml:2:19:"), "{message}");
-        assert!(message.contains("\"refuse\" or \"redeploy\""), "{message}");
+        assert!(
+            message.contains(
+                "`workers.a.rollback_policy` must be \"refuse\" or \"redeploy\", found \"always\""
+            ),
+            "{message}"
+        );
+        let text = "drift_policy = \"ignore\"\n";
+        let err = parse_repo_config("flaresync.toml", text.as_bytes()).expect_err("bad");
+        let message = err.to_string();
+        assert!(
+            message.contains("`drift_policy` must be \"report\" or \"heal\", found \"ignore\""),
+            "{message}"
+        );
     }
 }

@@ -4,6 +4,9 @@
 //! Run: `cargo run --release -p flaresync-emulator --example dataplane_bench [requests] [concurrency]`
 //! (needs workerd: `scripts/install-workerd.sh`; `FLARESYNC_CACHE` as for the tests).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +18,6 @@ use flaresync_emulator::dataplane::supervisor::{Runtime, free_ports};
 use flaresync_emulator::dataplane::workerd_config::{Layout, render};
 use flaresync_emulator::dataplane::{DataPlaneError, DataPlaneOptions};
 use flaresync_emulator::testing::TestEmulator;
-use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
 const HELLO: &str = "export default { fetch() { return new Response('hello'); } };";
@@ -117,37 +119,19 @@ async fn workerd_direct(
 }
 
 async fn deploy_through_emulator(emu: &TestEmulator) {
-    let url = format!(
-        "{}/accounts/{}/workers/scripts/bench",
-        emu.base_url(),
-        emu.account_id()
-    );
+    let url = common::account_url(emu, "/workers/scripts/bench");
     let metadata =
         json!({"main_module": "index.js", "compatibility_date": "2025-01-01", "bindings": []});
-    let form = Form::new()
-        .part("metadata", Part::text(metadata.to_string()))
-        .part(
-            "index.js",
-            Part::bytes(HELLO.as_bytes().to_vec())
-                .file_name("index.js")
-                .mime_str("application/javascript+module")
-                .expect("mime"),
-        );
     let client = reqwest::Client::new();
     let put = client
         .put(&url)
-        .bearer_auth(emu.token())
-        .multipart(form)
-        .send()
-        .await;
-    assert!(put.is_ok_and(|r| r.status().is_success()), "upload");
+        .multipart(common::module_form(&metadata, HELLO));
+    let put = common::send_authorized(emu, put).await;
+    assert!(put.status().is_success(), "upload");
     let sub = client
         .post(format!("{url}/subdomain"))
-        .bearer_auth(emu.token())
-        .json(&json!({"enabled": true}))
-        .send()
-        .await;
-    assert!(sub.is_ok(), "workers.dev enabled");
+        .json(&json!({"enabled": true}));
+    common::send_authorized(emu, sub).await;
 }
 
 #[tokio::main]

@@ -14,31 +14,6 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=cache-dir.sh
 source "$script_dir/cache-dir.sh"
 binary="$cache_dir/node_modules/workerd/bin/workerd"
-pkg="$cache_dir/node_modules/workerd/package.json"
-
-installed_version() {
-  package_version "$pkg"
-}
-
-runs() {
-  [[ -x "$binary" ]] && "$binary" --version >/dev/null 2>&1
-}
-
-require_node "install-workerd.sh"
-
-if [[ "$(installed_version 2>/dev/null || true)" == "$WORKERD_VERSION" ]] && runs; then
-  echo "$binary"
-  exit 0
-fi
-
-ensure_cache_dir
-echo "install-workerd.sh: installing workerd@$WORKERD_VERSION into $cache_dir" >&2
-npm install --prefix "$cache_dir" --no-audit --no-fund --no-save --loglevel=error \
-  "workerd@$WORKERD_VERSION" >&2
-
-if [[ "$(installed_version)" != "$WORKERD_VERSION" ]] || ! runs; then
-  echo "install-workerd.sh: workerd@$WORKERD_VERSION did not install into $cache_dir" >&2
-  echo "install-workerd.sh: (its platform package @cloudflare/workerd-<os>-<arch> may be missing)" >&2
-  exit 1
-fi
+install_pinned workerd "$WORKERD_VERSION" \
+  "(its platform package @cloudflare/workerd-<os>-<arch> may be missing)" "$binary" --version
 echo "$binary"

@@ -13,28 +13,6 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=cache-dir.sh
 source "$script_dir/cache-dir.sh"
 entry="$cache_dir/node_modules/wrangler/bin/wrangler.js"
-pkg="$cache_dir/node_modules/wrangler/package.json"
-
-installed_version() {
-  package_version "$pkg"
-}
-
-require_node "install-wrangler.sh"
-
-if [[ "$(installed_version 2>/dev/null || true)" == "$WRANGLER_VERSION" && -f "$entry" ]]; then
-  "$script_dir/install-workerd.sh" >&2
-  echo "$entry"
-  exit 0
-fi
-
-ensure_cache_dir
-echo "install-wrangler.sh: installing wrangler@$WRANGLER_VERSION into $cache_dir" >&2
-npm install --prefix "$cache_dir" --no-audit --no-fund --no-save --loglevel=error \
-  "wrangler@$WRANGLER_VERSION" >&2
-
-if [[ "$(installed_version)" != "$WRANGLER_VERSION" || ! -f "$entry" ]]; then
-  echo "install-wrangler.sh: wrangler@$WRANGLER_VERSION did not install into $cache_dir" >&2
-  exit 1
-fi
+install_pinned wrangler "$WRANGLER_VERSION" "" test -f "$entry"
 "$script_dir/install-workerd.sh" >&2
 echo "$entry"

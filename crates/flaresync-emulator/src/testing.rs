@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::state::{Reply, resources};
+use rusqlite::Transaction;
+
+use crate::state::{Ctx, Reply, resources};
 use crate::{
     ApiError, Emulator, EmulatorConfig, EmulatorError, FaultKind, FaultSpec, LoggedRequest,
 };
@@ -128,59 +130,60 @@ impl TestEmulator {
         self.emulator.reset()
     }
 
+    /// Runs `handler` on the state; the field `key` of its answer (the new resource's id).
+    fn create(
+        &self,
+        key: &str,
+        handler: impl FnOnce(&Transaction<'_>, &Ctx) -> Result<Reply, ApiError>,
+    ) -> Result<String, ApiError> {
+        let reply = self.emulator.with_state(handler)?;
+        result_field(reply, key)
+    }
+
+    /// Runs `handler` on the state, ignoring its answer.
+    fn change(
+        &self,
+        handler: impl FnOnce(&Transaction<'_>, &Ctx) -> Result<Reply, ApiError>,
+    ) -> Result<(), ApiError> {
+        self.emulator.with_state(handler).map(|_| ())
+    }
+
     /// Creates a KV namespace; returns its id.
     pub fn create_kv_namespace(&self, title: &str) -> Result<String, ApiError> {
-        let reply = self
-            .emulator
-            .with_state(|tx, ctx| resources::kv::create(tx, ctx, title))?;
-        result_field(reply, "id")
+        self.create("id", |tx, ctx| resources::kv::create(tx, ctx, title))
     }
 
     pub fn delete_kv_namespace(&self, id: &str) -> Result<(), ApiError> {
-        self.emulator
-            .with_state(|tx, _| resources::kv::delete(tx, id))
-            .map(|_| ())
+        self.change(|tx, _| resources::kv::delete(tx, id))
     }
 
     /// Creates an R2 bucket (`jurisdiction` None = default).
     pub fn create_r2_bucket(&self, name: &str, jurisdiction: Option<&str>) -> Result<(), ApiError> {
-        self.emulator
-            .with_state(|tx, ctx| resources::r2::create(tx, ctx, name, jurisdiction, None, None))
-            .map(|_| ())
+        self.change(|tx, ctx| resources::r2::create(tx, ctx, name, jurisdiction, None, None))
     }
 
     pub fn delete_r2_bucket(&self, name: &str, jurisdiction: Option<&str>) -> Result<(), ApiError> {
-        self.emulator
-            .with_state(|tx, _| resources::r2::delete(tx, name, jurisdiction))
-            .map(|_| ())
+        self.change(|tx, _| resources::r2::delete(tx, name, jurisdiction))
     }
 
     /// Creates a D1 database; returns its uuid.
     pub fn create_d1_database(&self, name: &str) -> Result<String, ApiError> {
-        let reply = self
-            .emulator
-            .with_state(|tx, ctx| resources::d1::create(tx, ctx, name, None))?;
-        result_field(reply, "uuid")
+        self.create("uuid", |tx, ctx| resources::d1::create(tx, ctx, name, None))
     }
 
     pub fn delete_d1_database(&self, id: &str) -> Result<(), ApiError> {
-        self.emulator
-            .with_state(|tx, _| resources::d1::delete(tx, id))
-            .map(|_| ())
+        self.change(|tx, _| resources::d1::delete(tx, id))
     }
 
     /// Creates a queue; returns its id.
     pub fn create_queue(&self, name: &str) -> Result<String, ApiError> {
-        let reply = self
-            .emulator
-            .with_state(|tx, ctx| resources::queues::create(tx, ctx, name))?;
-        result_field(reply, "queue_id")
+        self.create("queue_id", |tx, ctx| {
+            resources::queues::create(tx, ctx, name)
+        })
     }
 
     pub fn delete_queue(&self, id: &str) -> Result<(), ApiError> {
-        self.emulator
-            .with_state(|tx, _| resources::queues::delete(tx, id))
-            .map(|_| ())
+        self.change(|tx, _| resources::queues::delete(tx, id))
     }
 
     /// Starts the data plane on `127.0.0.1:<random port>` with files under `work_dir`, when

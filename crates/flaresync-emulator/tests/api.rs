@@ -69,19 +69,11 @@ impl Api {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/accounts/{}{path}",
-            self.emu.base_url(),
-            self.emu.account_id()
-        )
+        common::account_url(&self.emu, path)
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let resp = req
-            .bearer_auth(self.emu.token())
-            .send()
-            .await
-            .expect("request sent");
+        let resp = common::send_authorized(&self.emu, req).await;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
@@ -605,14 +597,8 @@ async fn faults_status_drop_and_fail_after_commit() {
         code: None,
         message: None,
     };
-    let added = api
-        .http
-        .post(format!("{}/__emulator/faults", api.emu.root_url()))
-        .bearer_auth(api.emu.token())
-        .json(&spec)
-        .send()
-        .await
-        .expect("sent");
+    let faults = format!("{}/__emulator/faults", api.emu.root_url());
+    let added = common::send_authorized(&api.emu, api.http.post(faults).json(&spec)).await;
     assert_eq!(added.status().as_u16(), 200);
     let r = api.get("/workers/scripts").await;
     assert_eq!((r.status, r.code()), (429, 971));
@@ -754,13 +740,8 @@ async fn service_worker_body_and_body_part_uploads() {
         )
         .await;
     assert_eq!(raw.ok()["id"], json!("sw"));
-    let content = api
-        .http
-        .get(api.url("/workers/scripts/sw"))
-        .bearer_auth(api.emu.token())
-        .send()
-        .await
-        .expect("sent");
+    let content =
+        common::send_authorized(&api.emu, api.http.get(api.url("/workers/scripts/sw"))).await;
     assert_eq!(content.headers()["content-type"], "application/javascript");
     assert!(
         content
@@ -844,13 +825,7 @@ async fn latency_fault_delays_and_admin_token_guards_admin_api() {
     );
 
     let admin = format!("{}/__emulator/requests", api.emu.root_url());
-    let with_api_token = api
-        .http
-        .get(&admin)
-        .bearer_auth(api.emu.token())
-        .send()
-        .await
-        .expect("sent");
+    let with_api_token = common::send_authorized(&api.emu, api.http.get(&admin)).await;
     assert_eq!(with_api_token.status().as_u16(), 401);
     let with_admin = api
         .http
@@ -1036,13 +1011,12 @@ async fn content_v2_returns_modules_as_multipart_with_entrypoint() {
         .as_str()
         .expect("id")
         .to_owned();
-    let resp = api
-        .http
-        .get(api.url(&format!("/workers/scripts/demo/content/v2?version={v1}")))
-        .bearer_auth(api.emu.token())
-        .send()
-        .await
-        .expect("sent");
+    let resp = common::send_authorized(
+        &api.emu,
+        api.http
+            .get(api.url(&format!("/workers/scripts/demo/content/v2?version={v1}"))),
+    )
+    .await;
     assert_eq!(resp.headers()["cf-entrypoint"], "index.js");
     let ct = resp.headers()["content-type"]
         .to_str()

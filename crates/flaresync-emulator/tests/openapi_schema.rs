@@ -149,22 +149,14 @@ async fn call(
     body: Option<Value>,
     form: Option<Form>,
 ) -> Value {
-    let url = format!("{}/accounts/{}{path}", emu.base_url(), emu.account_id());
-    let mut req = reqwest::Client::new()
-        .request(method, url)
-        .bearer_auth(emu.token());
+    let mut req = reqwest::Client::new().request(method, common::account_url(emu, path));
     if let Some(b) = body {
         req = req.json(&b);
     }
     if let Some(f) = form {
         req = req.multipart(f);
     }
-    req.send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON body")
+    common::json_answer(emu, req).await
 }
 
 fn form(metadata: Value) -> Form {

@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::{account_url, json_answer};
+use flaresync_emulator::EmulatorConfig;
 use flaresync_emulator::testing::{TestEmulator, test_config};
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
@@ -17,29 +19,26 @@ fn form(text: &str) -> Form {
     common::module_form(&metadata, main)
 }
 
-async fn send(emu: &TestEmulator, req: reqwest::RequestBuilder) -> Value {
-    let resp = req.bearer_auth(emu.token()).send().await.expect("sent");
-    resp.json().await.expect("json")
-}
-
-fn url(emu: &TestEmulator, path: &str) -> String {
-    format!("{}/accounts/{}{path}", emu.base_url(), emu.account_id())
+/// The test configuration with its state in a new directory (kept while the `TempDir` lives).
+fn persistent_config() -> (tempfile::TempDir, EmulatorConfig) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config();
+    config.state_dir = Some(dir.path().to_path_buf());
+    (dir, config)
 }
 
 #[tokio::test]
 async fn state_survives_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config();
-    config.state_dir = Some(dir.path().to_path_buf());
+    let (dir, config) = persistent_config();
     let http = reqwest::Client::new();
 
     let emu = TestEmulator::start_with(config.clone())
         .await
         .expect("first start");
     let kv = emu.create_kv_namespace("persisted").expect("kv");
-    let put = send(
+    let put = json_answer(
         &emu,
-        http.put(url(&emu, "/workers/scripts/keep"))
+        http.put(account_url(&emu, "/workers/scripts/keep"))
             .multipart(form("one")),
     )
     .await;
@@ -47,16 +46,16 @@ async fn state_survives_restart() {
         .as_str()
         .expect("v1")
         .to_owned();
-    let up = send(
+    let up = json_answer(
         &emu,
-        http.post(url(&emu, "/workers/scripts/keep/versions"))
+        http.post(account_url(&emu, "/workers/scripts/keep/versions"))
             .multipart(form("two")),
     )
     .await;
     let v2 = up["result"]["id"].as_str().expect("v2").to_owned();
-    let before = send(
+    let before = json_answer(
         &emu,
-        http.get(url(&emu, "/workers/scripts/keep/deployments")),
+        http.get(account_url(&emu, "/workers/scripts/keep/deployments")),
     )
     .await;
     emu.stop().await.expect("clean stop");
@@ -64,28 +63,32 @@ async fn state_survives_restart() {
     let emu = TestEmulator::start_with(config)
         .await
         .expect("second start");
-    let after = send(
+    let after = json_answer(
         &emu,
-        http.get(url(&emu, "/workers/scripts/keep/deployments")),
+        http.get(account_url(&emu, "/workers/scripts/keep/deployments")),
     )
     .await;
     assert_eq!(
         before["result"], after["result"],
         "deployments survive a restart"
     );
-    let kvs = send(&emu, http.get(url(&emu, "/storage/kv/namespaces"))).await;
+    let kvs = json_answer(&emu, http.get(account_url(&emu, "/storage/kv/namespaces"))).await;
     assert_eq!(kvs["result"][0]["id"], json!(kv));
 
-    let secrets = send(&emu, http.get(url(&emu, "/workers/scripts/keep/secrets"))).await;
+    let secrets = json_answer(
+        &emu,
+        http.get(account_url(&emu, "/workers/scripts/keep/secrets")),
+    )
+    .await;
     assert_eq!(
         secrets["result"],
         json!([{"name": "S", "type": "secret_text"}])
     );
 
     // Deployments still work against the persisted versions.
-    let dep = send(
+    let dep = json_answer(
         &emu,
-        http.post(url(&emu, "/workers/scripts/keep/deployments"))
+        http.post(account_url(&emu, "/workers/scripts/keep/deployments"))
             .json(&json!({"strategy": "percentage", "versions": [{"version_id": v2, "percentage": 100}]})),
     )
     .await;
@@ -98,9 +101,12 @@ async fn state_survives_restart() {
         latest_ts.as_str() > before_ts,
         "timestamps keep increasing after a restart"
     );
-    let v = send(
+    let v = json_answer(
         &emu,
-        http.get(url(&emu, &format!("/workers/scripts/keep/versions/{v1}"))),
+        http.get(account_url(
+            &emu,
+            &format!("/workers/scripts/keep/versions/{v1}"),
+        )),
     )
     .await;
     assert_eq!(v["result"]["number"], json!(1));
@@ -111,9 +117,9 @@ async fn state_survives_restart() {
 async fn concurrent_uploads_get_distinct_numbers() {
     let emu = TestEmulator::start().await.expect("start");
     let http = reqwest::Client::new();
-    let put = send(
+    let put = json_answer(
         &emu,
-        http.put(url(&emu, "/workers/scripts/busy"))
+        http.put(account_url(&emu, "/workers/scripts/busy"))
             .multipart(form("0")),
     )
     .await;
@@ -121,7 +127,7 @@ async fn concurrent_uploads_get_distinct_numbers() {
     let mut tasks = Vec::new();
     for n in 0..16 {
         let http = http.clone();
-        let target = url(&emu, "/workers/scripts/busy/versions");
+        let target = account_url(&emu, "/workers/scripts/busy/versions");
         let token = emu.token().to_owned();
         tasks.push(tokio::spawn(async move {
             let resp = http
@@ -142,9 +148,12 @@ async fn concurrent_uploads_get_distinct_numbers() {
     }
     numbers.sort_unstable();
     assert_eq!(numbers, (2..=17).collect::<Vec<_>>());
-    let list = send(
+    let list = json_answer(
         &emu,
-        http.get(url(&emu, "/workers/scripts/busy/versions?per_page=100")),
+        http.get(account_url(
+            &emu,
+            "/workers/scripts/busy/versions?per_page=100",
+        )),
     )
     .await;
     let created: Vec<&str> = list["result"]["items"]
@@ -197,36 +206,39 @@ async fn serve_runs_until_shutdown_and_rejects_bad_config() {
     );
 }
 
+/// `PUT …/scripts/cron/schedules` with the one cron `cron`: the successful answer.
+async fn put_schedule(emu: &TestEmulator, cron: &str) -> Value {
+    let path = "/workers/scripts/cron/schedules";
+    let request = reqwest::Client::new()
+        .put(account_url(emu, path))
+        .json(&json!([{ "cron": cron }]));
+    let put = json_answer(emu, request).await;
+    assert_eq!(put["success"], json!(true), "{put}");
+    put
+}
+
 #[tokio::test]
 async fn schedules_survive_restart_and_older_state_dirs_gain_the_table() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config();
-    config.state_dir = Some(dir.path().to_path_buf());
+    let (dir, config) = persistent_config();
     let http = reqwest::Client::new();
     let path = "/workers/scripts/cron/schedules";
 
     let emu = TestEmulator::start_with(config.clone())
         .await
         .expect("first start");
-    send(
+    json_answer(
         &emu,
-        http.put(url(&emu, "/workers/scripts/cron"))
+        http.put(account_url(&emu, "/workers/scripts/cron"))
             .multipart(form("one")),
     )
     .await;
-    let put = send(
-        &emu,
-        http.put(url(&emu, path))
-            .json(&json!([{"cron": "*/5 * * * *"}])),
-    )
-    .await;
-    assert_eq!(put["success"], json!(true), "{put}");
+    let put = put_schedule(&emu, "*/5 * * * *").await;
     emu.stop().await.expect("clean stop");
 
     let emu = TestEmulator::start_with(config.clone())
         .await
         .expect("second start");
-    let got = send(&emu, http.get(url(&emu, path))).await;
+    let got = json_answer(&emu, http.get(account_url(&emu, path))).await;
     assert_eq!(got["result"], put["result"]);
     emu.stop().await.expect("clean stop");
 
@@ -238,15 +250,13 @@ async fn schedules_survive_restart_and_older_state_dirs_gain_the_table() {
     let emu = TestEmulator::start_with(config)
         .await
         .expect("older state dir opens");
-    let got = send(&emu, http.get(url(&emu, path))).await;
+    let got = json_answer(&emu, http.get(account_url(&emu, path))).await;
     assert_eq!(got["result"], json!({"schedules": []}), "{got}");
-    let versions = send(&emu, http.get(url(&emu, "/workers/scripts/cron/versions"))).await;
-    assert_eq!(versions["success"], json!(true), "{versions}");
-    let put = send(
+    let versions = json_answer(
         &emu,
-        http.put(url(&emu, path))
-            .json(&json!([{"cron": "0 0 * * *"}])),
+        http.get(account_url(&emu, "/workers/scripts/cron/versions")),
     )
     .await;
-    assert_eq!(put["success"], json!(true), "{put}");
+    assert_eq!(versions["success"], json!(true), "{versions}");
+    put_schedule(&emu, "0 0 * * *").await;
 }

@@ -65,20 +65,8 @@ crons = ["*/15 * * * *", "0 17 * * sun"]
 
 /// The API's view of the Worker's cron triggers.
 async fn schedules(emu: &TestEmulator) -> Vec<String> {
-    let url = format!(
-        "{}/accounts/{}/workers/scripts/{WORKER}/schedules",
-        emu.base_url(),
-        emu.account_id()
-    );
-    let body: Value = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(emu.token())
-        .send()
-        .await
-        .expect("schedules request")
-        .json()
-        .await
-        .expect("schedules JSON");
+    let url = common::account_url(emu, &format!("/workers/scripts/{WORKER}/schedules"));
+    let body = common::get_json(url, emu.token()).await;
     body["result"]["schedules"]
         .as_array()
         .unwrap_or_else(|| panic!("schedules answer: {body}"))
@@ -89,11 +77,7 @@ async fn schedules(emu: &TestEmulator) -> Vec<String> {
 
 /// The API's view: deployments newest first.
 async fn deployments(emu: &TestEmulator) -> Vec<Value> {
-    let url = format!(
-        "{}/accounts/{}/workers/scripts/{WORKER}/deployments",
-        emu.base_url(),
-        emu.account_id()
-    );
+    let url = common::account_url(emu, &format!("/workers/scripts/{WORKER}/deployments"));
     let body = common::get_json(url, emu.token()).await;
     body["result"]["deployments"]
         .as_array()
@@ -118,10 +102,9 @@ fn splits(deployment: &Value) -> Vec<(String, f64)> {
 }
 
 async fn view_etag(emu: &TestEmulator, version: &str) -> Value {
-    let url = format!(
-        "{}/accounts/{}/workers/scripts/{WORKER}/versions/{version}",
-        emu.base_url(),
-        emu.account_id()
+    let url = common::account_url(
+        emu,
+        &format!("/workers/scripts/{WORKER}/versions/{version}"),
     );
     let body = common::get_json(url, emu.token()).await;
     body["result"]["resources"]["script"]["etag"].clone()

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use flaresync_config::{
     ConfigError, Digest, LoadedWorker, REPO_CONFIG_FILE, RepoConfig, TreeError, Warning,
-    discover_workers, load_repo_config, load_worker,
+    discover_workers, duplicate_scripts, load_repo_config, load_worker,
 };
 use git2::{Oid, Repository};
 
@@ -486,34 +486,12 @@ fn symlink_hops(tree: &CommitTree<'_>, path: &str) -> Vec<(String, Oid)> {
 
 /// Two directories resolving to one script name cannot both be managed: both become errors.
 fn mark_duplicates(workers: &mut BTreeMap<String, WorkerResult>) {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (dir, result) in workers.iter() {
-        if let Ok(worker) = result.as_ref() {
-            by_name
-                .entry(worker.spec.name.clone())
-                .or_default()
-                .push(dir.clone());
-        }
-    }
-    for (name, dirs) in by_name {
-        if dirs.len() < 2 {
-            continue;
-        }
-        for dir in &dirs {
-            let others: Vec<String> = dirs
-                .iter()
-                .filter(|other| *other != dir)
-                .map(|other| format!("{other:?}"))
-                .collect();
-            workers.insert(
-                dir.clone(),
-                Arc::new(Err(ConfigError::DuplicateScript {
-                    dir: dir.clone(),
-                    name: name.clone(),
-                    other_dirs: others.join(", "),
-                })),
-            );
-        }
+    let named = workers.iter().filter_map(|(dir, result)| {
+        let worker = result.as_ref().as_ref().ok()?;
+        Some(((), worker.spec.name.clone(), dir.clone()))
+    });
+    for (dir, error) in duplicate_scripts(named) {
+        workers.insert(dir, Arc::new(Err(error)));
     }
 }
 

@@ -132,38 +132,19 @@ mod tests {
             encode(good),
             encode(good),
         );
-        assert_eq!(
-            check_host_key(&text, "github.com", good),
-            HostKeyVerdict::Match
-        );
-        assert_eq!(
-            check_host_key(&text, "GH.example", good),
-            HostKeyVerdict::Match
-        );
-        assert_eq!(
-            check_host_key(&text, "github.com", other),
-            HostKeyVerdict::Mismatch
-        );
-        assert_eq!(
-            check_host_key(&text, "git.internal", good),
-            HostKeyVerdict::Match
-        );
-        assert_eq!(
-            check_host_key(&text, "a.corp.example", good),
-            HostKeyVerdict::Match
-        );
-        assert_eq!(
-            check_host_key(&text, "bad.corp.example", good),
-            HostKeyVerdict::Unknown
-        );
-        assert_eq!(
-            check_host_key(&text, "old.example", good),
-            HostKeyVerdict::Mismatch
-        );
-        assert_eq!(
-            check_host_key(&text, "gitlab.com", good),
-            HostKeyVerdict::Unknown
-        );
+        let cases: [(&str, &[u8], HostKeyVerdict); 8] = [
+            ("github.com", good, HostKeyVerdict::Match),
+            ("GH.example", good, HostKeyVerdict::Match),
+            ("github.com", other, HostKeyVerdict::Mismatch),
+            ("git.internal", good, HostKeyVerdict::Match),
+            ("a.corp.example", good, HostKeyVerdict::Match),
+            ("bad.corp.example", good, HostKeyVerdict::Unknown),
+            ("old.example", good, HostKeyVerdict::Mismatch),
+            ("gitlab.com", good, HostKeyVerdict::Unknown),
+        ];
+        for (host, key, verdict) in cases {
+            assert_eq!(check_host_key(&text, host, key), verdict, "{host}");
+        }
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub enum Outcome {
 macro_rules! string_enum {
     ($ty:ty { $($variant:ident => $text:literal),* $(,)? }) => {
         impl $ty {
+            /// Every variant, in declaration order.
+            #[cfg(test)]
+            const ALL: &'static [Self] = &[$(Self::$variant),*];
+
             pub fn as_str(&self) -> &'static str {
                 match self { $(Self::$variant => $text),* }
             }
@@ -218,23 +222,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for kind in [
-            TriggerKind::Webhook,
-            TriggerKind::Poll,
-            TriggerKind::Watch,
-            TriggerKind::Manual,
-            TriggerKind::Cli,
-            TriggerKind::Startup,
-        ] {
-            assert_eq!(TriggerKind::parse(kind.as_str()), Some(kind));
+        for kind in TriggerKind::ALL {
+            assert_eq!(TriggerKind::parse(kind.as_str()), Some(*kind));
         }
-        for outcome in [
-            Outcome::Started,
-            Outcome::Success,
-            Outcome::Failure,
-            Outcome::Skipped,
-        ] {
-            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        for outcome in Outcome::ALL {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(*outcome));
         }
         for action in [
             Action::Upload,

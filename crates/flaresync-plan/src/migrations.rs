@@ -135,38 +135,26 @@ pub fn recreated_classes(all: &[MigrationStep], steps: &[MigrationStep]) -> Vec<
 
 /// A one-line summary of a step's operations, e.g. `new_sqlite_classes: Room; deleted_classes: Old`.
 pub fn describe_step(step: &MigrationStep) -> String {
-    let mut parts = Vec::new();
-    if !step.new_classes.is_empty() {
-        parts.push(format!("new_classes: {}", step.new_classes.join(", ")));
-    }
-    if !step.new_sqlite_classes.is_empty() {
-        parts.push(format!(
-            "new_sqlite_classes: {}",
-            step.new_sqlite_classes.join(", ")
-        ));
-    }
-    if !step.renamed_classes.is_empty() {
-        let renames: Vec<String> = step
-            .renamed_classes
-            .iter()
-            .map(|r| format!("{} -> {}", r.from, r.to))
-            .collect();
-        parts.push(format!("renamed_classes: {}", renames.join(", ")));
-    }
-    if !step.deleted_classes.is_empty() {
-        parts.push(format!(
-            "deleted_classes: {}",
-            step.deleted_classes.join(", ")
-        ));
-    }
-    if !step.transferred_classes.is_empty() {
-        let transfers: Vec<String> = step
-            .transferred_classes
-            .iter()
-            .map(|t| format!("{} from {}:{}", t.to, t.from_script, t.from))
-            .collect();
-        parts.push(format!("transferred_classes: {}", transfers.join(", ")));
-    }
+    let renames = step
+        .renamed_classes
+        .iter()
+        .map(|r| format!("{} -> {}", r.from, r.to));
+    let transfers = step
+        .transferred_classes
+        .iter()
+        .map(|t| format!("{} from {}:{}", t.to, t.from_script, t.from));
+    let operations: [(&str, Vec<String>); 5] = [
+        ("new_classes", step.new_classes.clone()),
+        ("new_sqlite_classes", step.new_sqlite_classes.clone()),
+        ("renamed_classes", renames.collect()),
+        ("deleted_classes", step.deleted_classes.clone()),
+        ("transferred_classes", transfers.collect()),
+    ];
+    let parts: Vec<String> = operations
+        .iter()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(label, items)| format!("{label}: {}", items.join(", ")))
+        .collect();
     if parts.is_empty() {
         "(no operations)".to_owned()
     } else {
@@ -303,5 +291,34 @@ mod tests {
             classes_after(&desired).into_iter().collect::<Vec<_>>(),
             ["A", "B"]
         );
+    }
+
+    #[test]
+    fn a_step_is_described_operation_by_operation_in_a_fixed_order() {
+        let full = MigrationStep {
+            tag: "v1".into(),
+            new_classes: vec!["A".into(), "B".into()],
+            new_sqlite_classes: vec!["Room".into()],
+            renamed_classes: vec![flaresync_config::RenamedClass {
+                from: "Old".into(),
+                to: "New".into(),
+            }],
+            deleted_classes: vec!["Gone".into()],
+            transferred_classes: vec![flaresync_config::TransferredClass {
+                from: "Theirs".into(),
+                from_script: "other".into(),
+                to: "Ours".into(),
+            }],
+        };
+        assert_eq!(
+            describe_step(&full),
+            "new_classes: A, B; new_sqlite_classes: Room; renamed_classes: Old -> New; \
+             deleted_classes: Gone; transferred_classes: Ours from other:Theirs"
+        );
+        assert_eq!(
+            describe_step(&step("v2", &["Room"], &["Gone"])),
+            "new_sqlite_classes: Room; deleted_classes: Gone"
+        );
+        assert_eq!(describe_step(&step("v3", &[], &[])), "(no operations)");
     }
 }

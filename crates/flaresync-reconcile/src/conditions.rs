@@ -76,6 +76,21 @@ pub fn conditions(report: &WorkerReport) -> Vec<ConditionUpdate> {
     updates
 }
 
+/// `Ready`, `Reconciling` and `Stalled` of a Worker nothing more will happen to until Git or
+/// Cloudflare changes: `Ready` is `ready`; it is neither reconciling nor stalled, for `reason`.
+fn settled(
+    ready: bool,
+    reason: &'static str,
+    message: impl Into<String>,
+) -> (ConditionUpdate, ConditionUpdate, ConditionUpdate) {
+    use ConditionType::{Ready, Reconciling, Stalled};
+    (
+        set(Ready, ready, reason, message),
+        set(Reconciling, false, reason, ""),
+        set(Stalled, false, reason, ""),
+    )
+}
+
 /// `Ready`, `Reconciling` and `Stalled`, always set.
 fn progress(report: &WorkerReport) -> [ConditionUpdate; 3] {
     use ConditionType::{Ready, Reconciling, Stalled};
@@ -103,39 +118,24 @@ fn progress(report: &WorkerReport) -> [ConditionUpdate; 3] {
                 ),
             )
         }
-        (WorkerOutcome::InSync | WorkerOutcome::Applied { .. }, None, _) => (
-            set(
-                Ready,
-                true,
-                "Succeeded",
-                format!(
-                    "version {} of commit {} is live",
-                    report.live_version.as_deref().unwrap_or("?"),
-                    report.live_commit.as_deref().map(short).unwrap_or("?")
-                ),
+        (WorkerOutcome::InSync | WorkerOutcome::Applied { .. }, None, _) => settled(
+            true,
+            "Succeeded",
+            format!(
+                "version {} of commit {} is live",
+                report.live_version.as_deref().unwrap_or("?"),
+                report.live_commit.as_deref().map(short).unwrap_or("?")
             ),
-            set(Reconciling, false, "Succeeded", ""),
-            set(Stalled, false, "Succeeded", ""),
         ),
-        (WorkerOutcome::Removed, None, _) => (
-            set(
-                Ready,
-                false,
-                "Removed",
-                "gone from Git; flaresync never deletes a Worker, delete it by hand if intended",
-            ),
-            set(Reconciling, false, "Removed", ""),
-            set(Stalled, false, "Removed", ""),
+        (WorkerOutcome::Removed, None, _) => settled(
+            false,
+            "Removed",
+            "gone from Git; flaresync never deletes a Worker, delete it by hand if intended",
         ),
-        (WorkerOutcome::HeldForDrift, None, _) => (
-            set(
-                Ready,
-                false,
-                "DriftDetected",
-                "the active deployment was changed outside flaresync; drift_policy = report",
-            ),
-            set(Reconciling, false, "DriftDetected", ""),
-            set(Stalled, false, "DriftDetected", ""),
+        (WorkerOutcome::HeldForDrift, None, _) => settled(
+            false,
+            "DriftDetected",
+            "the active deployment was changed outside flaresync; drift_policy = report",
         ),
         (_, None, _) => (
             set(Ready, false, "Progressing", report.action.clone()),
@@ -163,6 +163,13 @@ mod tests {
         })
     }
 
+    /// Asserts that `updates` set each of `expected`: (condition, status, reason).
+    fn assert_sets(updates: &[ConditionUpdate], expected: &[(ConditionType, bool, &str)]) {
+        for (kind, status, reason) in expected {
+            assert_eq!(find(updates, *kind), Some((*status, *reason)), "{kind:?}");
+        }
+    }
+
     fn cleared(updates: &[ConditionUpdate], kind: ConditionType) -> bool {
         updates.contains(&ConditionUpdate::Clear(kind))
     }
@@ -172,13 +179,12 @@ mod tests {
         let mut report = WorkerReport::new("api", "in sync");
         report.live_version = Some("v1".into());
         let updates = conditions(&report);
-        assert_eq!(
-            find(&updates, ConditionType::Ready),
-            Some((true, "Succeeded"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::Stalled),
-            Some((false, "Succeeded"))
+        assert_sets(
+            &updates,
+            &[
+                (ConditionType::Ready, true, "Succeeded"),
+                (ConditionType::Stalled, false, "Succeeded"),
+            ],
         );
         assert!(cleared(&updates, ConditionType::Drifted));
         assert!(cleared(&updates, ConditionType::RollbackBlocked));
@@ -194,21 +200,14 @@ mod tests {
         });
         report.outcome = WorkerOutcome::Blocked;
         let updates = conditions(&report);
-        assert_eq!(
-            find(&updates, ConditionType::Ready),
-            Some((false, "RollbackBlocked"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::Stalled),
-            Some((true, "RollbackBlocked"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::Reconciling),
-            Some((false, "Stalled"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::RollbackBlocked),
-            Some((true, "RollbackBlocked"))
+        assert_sets(
+            &updates,
+            &[
+                (ConditionType::Ready, false, "RollbackBlocked"),
+                (ConditionType::Stalled, true, "RollbackBlocked"),
+                (ConditionType::Reconciling, false, "Stalled"),
+                (ConditionType::RollbackBlocked, true, "RollbackBlocked"),
+            ],
         );
     }
 
@@ -221,16 +220,30 @@ mod tests {
             actual: "v1@100%".into(),
         });
         let updates = conditions(&report);
-        assert_eq!(
-            find(&updates, ConditionType::Reconciling),
-            Some((true, "Retrying"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::Stalled),
-            Some((false, "VerifyFailed"))
+        assert_sets(
+            &updates,
+            &[
+                (ConditionType::Reconciling, true, "Retrying"),
+                (ConditionType::Stalled, false, "VerifyFailed"),
+            ],
         );
         assert!(!cleared(&updates, ConditionType::HealthCheckFailed));
         assert!(find(&updates, ConditionType::HealthCheckFailed).is_none());
+    }
+
+    #[test]
+    fn a_removed_worker_is_not_ready_and_neither_reconciling_nor_stalled() {
+        let mut report = WorkerReport::new("api", "remove");
+        report.outcome = WorkerOutcome::Removed;
+        let updates = conditions(&report);
+        assert_sets(
+            &updates,
+            &[
+                (ConditionType::Ready, false, "Removed"),
+                (ConditionType::Reconciling, false, "Removed"),
+                (ConditionType::Stalled, false, "Removed"),
+            ],
+        );
     }
 
     #[test]
@@ -245,13 +258,12 @@ mod tests {
             healed: false,
         });
         let updates = conditions(&report);
-        assert_eq!(
-            find(&updates, ConditionType::Ready),
-            Some((false, "DriftDetected"))
-        );
-        assert_eq!(
-            find(&updates, ConditionType::Drifted),
-            Some((true, "DriftDetected"))
+        assert_sets(
+            &updates,
+            &[
+                (ConditionType::Ready, false, "DriftDetected"),
+                (ConditionType::Drifted, true, "DriftDetected"),
+            ],
         );
     }
 }

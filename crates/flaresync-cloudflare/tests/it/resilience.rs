@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::http::Method;
-use flaresync_cloudflare::{Client, ClientConfig};
+use flaresync_cloudflare::{Client, ClientConfig, Version};
 use flaresync_config::Module;
 use serde_json::json;
 
@@ -59,15 +59,22 @@ fn metadata(tag: Option<&str>) -> serde_json::Value {
     metadata
 }
 
+/// Uploads the tagged `demo` version (`why`: what its success shows); checks the answer
+/// carries the tag.
+async fn upload_tagged_version(client: &Client, why: &str) -> Version {
+    let version = client
+        .upload_version("demo", &metadata(Some(TAG)), &modules())
+        .await
+        .expect(why);
+    assert_eq!(version.tag(), Some(TAG));
+    version
+}
+
 #[tokio::test]
 async fn upload_version_sends_multipart_and_decodes_the_version() {
     let server = MockServer::start().await;
     let client = client(&server);
-    let version = client
-        .upload_version("demo", &metadata(Some(TAG)), &modules())
-        .await
-        .expect("upload succeeds");
-    assert_eq!(version.tag(), Some(TAG));
+    let version = upload_tagged_version(&client, "upload succeeds").await;
     assert_eq!(version.triggered_by(), Some("upload"));
     assert_eq!(version.bindings().len(), 2);
 
@@ -142,11 +149,7 @@ async fn upload_whose_connection_drops_after_commit_is_not_duplicated() {
     let server = MockServer::start().await;
     server.fault(Method::POST, "/versions", FaultKind::DropAfterCommit, 1);
     let client = client(&server);
-    let version = client
-        .upload_version("demo", &metadata(Some(TAG)), &modules())
-        .await
-        .expect("the committed upload is found");
-    assert_eq!(version.tag(), Some(TAG));
+    upload_tagged_version(&client, "the committed upload is found").await;
     server.with(|s| {
         assert_eq!(s.versions.len(), 1);
         assert_eq!(s.count(&Method::POST, "/versions"), 1);

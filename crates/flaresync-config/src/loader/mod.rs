@@ -30,7 +30,7 @@ use crate::repo::{RepoConfig, WorkerPolicy};
 use crate::tree::SourceTree;
 
 pub use discover::discover_workers;
-pub use repo_load::load_all;
+pub use repo_load::{duplicate_scripts, load_all};
 pub use size::gzip_size;
 
 use assets_dir::read_assets;

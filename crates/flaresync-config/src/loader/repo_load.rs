@@ -59,15 +59,35 @@ pub fn load_all(tree: &dyn SourceTree, repo: &RepoConfig) -> RepoLoad {
         }
     }
     // Duplicate script names (within one account: the same name in two accounts is fine).
-    let mut by_name: BTreeMap<(Option<String>, String), Vec<String>> = BTreeMap::new();
-    for (dir, result) in &workers {
-        if let Ok(worker) = result {
-            by_name
-                .entry((worker.account_id.clone(), worker.spec.name.clone()))
-                .or_default()
-                .push(dir.clone());
-        }
+    let named = workers.iter().filter_map(|(dir, result)| {
+        let worker = result.as_ref().ok()?;
+        Some((
+            worker.account_id.clone(),
+            worker.spec.name.clone(),
+            dir.clone(),
+        ))
+    });
+    for (dir, error) in duplicate_scripts(named) {
+        workers.insert(dir, Err(error));
     }
+    RepoLoad {
+        workers,
+        warnings,
+        skipped,
+    }
+}
+
+/// The [`ConfigError::DuplicateScript`] of every directory whose Worker has the script name of
+/// another one in the same scope (e.g. its account), as `(dir, error)` pairs. `workers` are
+/// `(scope, script name, dir)`; each error names the other directories in the order given.
+pub fn duplicate_scripts<S: Ord>(
+    workers: impl IntoIterator<Item = (S, String, String)>,
+) -> Vec<(String, ConfigError)> {
+    let mut by_name: BTreeMap<(S, String), Vec<String>> = BTreeMap::new();
+    for (scope, name, dir) in workers {
+        by_name.entry((scope, name)).or_default().push(dir);
+    }
+    let mut errors = Vec::new();
     for ((_, name), dirs) in by_name {
         if dirs.len() < 2 {
             continue;
@@ -75,22 +95,67 @@ pub fn load_all(tree: &dyn SourceTree, repo: &RepoConfig) -> RepoLoad {
         for dir in &dirs {
             let others: Vec<String> = dirs
                 .iter()
-                .filter(|d| *d != dir)
-                .map(|d| format!("{d:?}"))
+                .filter(|other| *other != dir)
+                .map(|other| format!("{other:?}"))
                 .collect();
-            workers.insert(
+            errors.push((
                 dir.clone(),
-                Err(ConfigError::DuplicateScript {
+                ConfigError::DuplicateScript {
                     dir: dir.clone(),
                     name: name.clone(),
                     other_dirs: others.join(", "),
-                }),
-            );
+                },
+            ));
         }
     }
-    RepoLoad {
-        workers,
-        warnings,
-        skipped,
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_shared_within_a_scope_are_duplicates() {
+        let workers = [
+            ("acct-1", "api", "a"),
+            ("acct-1", "api", "b"),
+            ("acct-1", "api", "c"),
+            ("acct-2", "api", "d"),
+            ("acct-1", "web", "e"),
+        ]
+        .map(|(scope, name, dir)| (scope, name.to_owned(), dir.to_owned()));
+        let found: Vec<(String, String)> = duplicate_scripts(workers)
+            .into_iter()
+            .map(|(dir, error)| (dir, error.to_string()))
+            .collect();
+        let expected = [
+            (
+                "a",
+                ConfigError::DuplicateScript {
+                    dir: "a".into(),
+                    name: "api".into(),
+                    other_dirs: "\"b\", \"c\"".into(),
+                },
+            ),
+            (
+                "b",
+                ConfigError::DuplicateScript {
+                    dir: "b".into(),
+                    name: "api".into(),
+                    other_dirs: "\"a\", \"c\"".into(),
+                },
+            ),
+            (
+                "c",
+                ConfigError::DuplicateScript {
+                    dir: "c".into(),
+                    name: "api".into(),
+                    other_dirs: "\"a\", \"b\"".into(),
+                },
+            ),
+        ]
+        .map(|(dir, error)| (dir.to_owned(), error.to_string()));
+        assert_eq!(found, expected);
     }
 }

@@ -58,36 +58,32 @@ fn field<'a>(item: &'a Value, key: &str, list: &str) -> Result<&'a str, ApiError
         .ok_or_else(|| invalid(format!("every `{list}` entry needs a string `{key}`")))
 }
 
+/// The list `list` of `step` (empty when absent or null), each entry read by `read`, which gets
+/// the entry's string fields by name.
+fn entries<T>(
+    step: &Value,
+    list: &str,
+    read: impl Fn(&dyn Fn(&str) -> Result<String, ApiError>) -> Result<T, ApiError>,
+) -> Result<Vec<T>, ApiError> {
+    match step.get(list) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| read(&|key| field(item, key, list).map(str::to_owned)))
+            .collect(),
+        Some(_) => Err(invalid(format!("`{list}` must be a list"))),
+    }
+}
+
 fn parse_step(step: &Value) -> Result<Step, ApiError> {
     let mut new_classes = strings(step, "new_classes")?;
     new_classes.extend(strings(step, "new_sqlite_classes")?);
-    let renamed_classes = match step.get("renamed_classes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                Ok((
-                    field(i, "from", "renamed_classes")?.to_owned(),
-                    field(i, "to", "renamed_classes")?.to_owned(),
-                ))
-            })
-            .collect::<Result<_, ApiError>>()?,
-        Some(_) => return Err(invalid("`renamed_classes` must be a list")),
-    };
-    let transferred_classes = match step.get("transferred_classes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                Ok((
-                    field(i, "from", "transferred_classes")?.to_owned(),
-                    field(i, "from_script", "transferred_classes")?.to_owned(),
-                    field(i, "to", "transferred_classes")?.to_owned(),
-                ))
-            })
-            .collect::<Result<_, ApiError>>()?,
-        Some(_) => return Err(invalid("`transferred_classes` must be a list")),
-    };
+    let renamed_classes = entries(step, "renamed_classes", |get| {
+        Ok((get("from")?, get("to")?))
+    })?;
+    let transferred_classes = entries(step, "transferred_classes", |get| {
+        Ok((get("from")?, get("from_script")?, get("to")?))
+    })?;
     Ok(Step {
         new_classes,
         renamed_classes,
@@ -292,6 +288,34 @@ mod tests {
         assert!(parse(Some(&json!({"new_classes": [1]}))).is_err());
         assert!(parse(Some(&json!({"renamed_classes": [{"from": "A"}]}))).is_err());
         assert_eq!(parse(Some(&Value::Null)).expect("null ok"), None);
+    }
+
+    #[test]
+    fn renamed_and_transferred_classes_are_read_field_by_field() {
+        let m = parse(Some(&json!({
+            "renamed_classes": [{"from": "A", "to": "B"}],
+            "transferred_classes": [{"from": "C", "from_script": "other", "to": "D"}],
+        })))
+        .expect("parses")
+        .expect("present");
+        assert_eq!(m.steps[0].renamed_classes, [("A".into(), "B".into())]);
+        assert_eq!(
+            m.steps[0].transferred_classes,
+            [("C".into(), "other".into(), "D".into())]
+        );
+        let message = |value: Value| parse(Some(&value)).expect_err("refused").message;
+        assert!(
+            message(json!({"transferred_classes": [{"from": "C", "to": "D"}]}))
+                .contains("every `transferred_classes` entry needs a string `from_script`")
+        );
+        assert!(
+            message(json!({"renamed_classes": {"from": "A"}}))
+                .contains("`renamed_classes` must be a list")
+        );
+        assert!(
+            message(json!({"transferred_classes": "C"}))
+                .contains("`transferred_classes` must be a list")
+        );
     }
 
     #[test]

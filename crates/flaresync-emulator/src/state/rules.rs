@@ -408,6 +408,13 @@ mod tests {
                 force: self.force,
             })
         }
+
+        /// Asserts that this case is refused with error `code`, saying `says`.
+        fn assert_refused(&self, code: u32, says: &str) {
+            let err = self.run().expect_err("refused");
+            assert_eq!(err.code, code, "{err}");
+            assert!(err.message.contains(says), "{err}");
+        }
     }
 
     fn base() -> Case {
@@ -422,6 +429,14 @@ mod tests {
             missing: BTreeSet::new(),
             force: false,
         }
+    }
+
+    /// The base case deploying v1 and v2 at the given percentages.
+    fn two_way(v1: f64, v2: f64) -> Case {
+        let mut c = base();
+        c.requested = vec![split("v1", v1), split("v2", v2)];
+        c.targets.push(Some(version("v2", 2, Some("t1"), vec![])));
+        c
     }
 
     fn code(r: Result<(), ApiError>) -> Option<u32> {
@@ -439,32 +454,14 @@ mod tests {
         c.requested = vec![];
         c.targets = vec![];
         assert_eq!(code(c.run()), Some(10021));
-        let mut c = base();
-        c.requested = vec![split("v1", 50.0), split("v2", 40.0)];
-        c.targets = vec![
-            c.targets[0].clone(),
-            Some(version("v2", 2, Some("t1"), vec![])),
-        ];
-        let err = c.run().expect_err("sum 90");
+        let err = two_way(50.0, 40.0).run().expect_err("sum 90");
         assert!(err.message.contains("rule: percentages"), "{err}");
-        let mut c = base();
-        c.requested = vec![split("v1", 99.9995), split("v2", 0.001)];
-        c.targets = vec![
-            c.targets[0].clone(),
-            Some(version("v2", 2, Some("t1"), vec![])),
-        ];
         assert_eq!(
-            code(c.run()),
+            code(two_way(99.9995, 0.001).run()),
             Some(10021),
             "0.001 is below the 0.01 minimum"
         );
-        let mut c = base();
-        c.requested = vec![split("v1", 90.0), split("v2", 10.0)];
-        c.targets = vec![
-            c.targets[0].clone(),
-            Some(version("v2", 2, Some("t1"), vec![])),
-        ];
-        assert_eq!(code(c.run()), None);
+        assert_eq!(code(two_way(90.0, 10.0).run()), None);
     }
 
     #[test]
@@ -479,9 +476,7 @@ mod tests {
         );
         let mut c = base();
         c.window_ids = vec!["v2".into()];
-        let err = c.run().expect_err("too old");
-        assert_eq!(err.code, 100147);
-        assert!(err.message.contains("last 1 uploaded versions"), "{err}");
+        c.assert_refused(100147, "last 1 uploaded versions");
     }
 
     #[test]
@@ -517,9 +512,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let err = c.run().expect_err("missing resources");
-        assert_eq!(err.code, 100140);
-        assert!(err.message.contains("(r2:gone,queue:q)"), "{err}");
+        c.assert_refused(100140, "(r2:gone,queue:q)");
     }
 
     #[test]

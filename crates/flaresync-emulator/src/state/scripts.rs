@@ -2,12 +2,12 @@
 //! settings, subdomain flags and delete (SPEC.md §2, §5).
 
 use rusqlite::Transaction;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::deployments;
 use super::store::{self, StoredScript, StoredVersion};
 use super::upload::{self, Kind, Modules, NewVersion, Upload};
 use super::{Ctx, Reply};
+use super::{deployments, versions};
 use crate::error::ApiError;
 
 /// The script object (`GET /workers/scripts` items, `PUT` result, services metadata).
@@ -193,21 +193,7 @@ pub fn settings_patch(
         ));
     };
     let (_, latest) = require_latest(tx, name)?;
-    let mut metadata = Map::new();
-    metadata.insert("bindings".into(), json!(latest.bindings));
-    metadata.insert(
-        "compatibility_date".into(),
-        json!(latest.compatibility_date),
-    );
-    metadata.insert(
-        "compatibility_flags".into(),
-        json!(latest.compatibility_flags),
-    );
-    metadata.insert("usage_model".into(), json!(latest.usage_model));
-    metadata.insert("limits".into(), Value::Object(latest.limits.clone()));
-    if let Some(p) = &latest.placement {
-        metadata.insert("placement".into(), p.clone());
-    }
+    let mut metadata = versions::copied_settings(&latest, latest.bindings.clone());
     if let Some(m) = &latest.main_module {
         metadata.insert("main_module".into(), json!(m));
     }
@@ -238,20 +224,8 @@ pub fn settings_patch(
         });
     }
     let metadata = Value::Object(metadata);
-    let (script, version) = upload::create_version(
-        tx,
-        ctx,
-        NewVersion {
-            script: name,
-            kind: Kind::Script,
-            metadata: &metadata,
-            modules: Modules::CopyOf(&latest),
-            strict: true,
-            triggered_by: "upload",
-        },
-    )?;
+    let (script, version) = versions::deploy_copy(tx, ctx, &latest, &metadata, "upload")?;
     apply_script_settings(tx, name, &Value::Object(patch.clone()))?;
-    deployments::deploy_whole(tx, ctx, &version, "upload")?;
     let script = store::get_script(tx, name)?.unwrap_or(script);
     Ok(Reply::new(settings_json(&script, &version)))
 }

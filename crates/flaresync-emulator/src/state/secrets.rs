@@ -2,12 +2,12 @@
 //! secret set or removed, deploys it at 100%, and marks both `triggered_by: "secret"`.
 
 use rusqlite::Transaction;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::bindings::{name_of, secret_summary, type_of};
-use super::deployments;
 use super::store::{self, StoredVersion};
-use super::upload::{self, Kind, Modules, NewVersion};
+use super::versions;
+
 use super::{Ctx, Reply};
 use crate::error::ApiError;
 
@@ -37,35 +37,8 @@ fn new_secret_version(
     latest: &StoredVersion,
     bindings: Vec<Value>,
 ) -> Result<(), ApiError> {
-    let mut metadata = Map::new();
-    metadata.insert("bindings".into(), Value::Array(bindings));
-    metadata.insert(
-        "compatibility_date".into(),
-        json!(latest.compatibility_date),
-    );
-    metadata.insert(
-        "compatibility_flags".into(),
-        json!(latest.compatibility_flags),
-    );
-    metadata.insert("usage_model".into(), json!(latest.usage_model));
-    metadata.insert("limits".into(), Value::Object(latest.limits.clone()));
-    if let Some(p) = &latest.placement {
-        metadata.insert("placement".into(), p.clone());
-    }
-    let metadata = Value::Object(metadata);
-    let (_, version) = upload::create_version(
-        tx,
-        ctx,
-        NewVersion {
-            script: &latest.script,
-            kind: Kind::Script,
-            metadata: &metadata,
-            modules: Modules::CopyOf(latest),
-            strict: true,
-            triggered_by: "secret",
-        },
-    )?;
-    deployments::deploy_whole(tx, ctx, &version, "secret")?;
+    let metadata = Value::Object(versions::copied_settings(latest, bindings));
+    versions::deploy_copy(tx, ctx, latest, &metadata, "secret")?;
     Ok(())
 }
 

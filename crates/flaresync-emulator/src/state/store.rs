@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize};
+use rusqlite::{OptionalExtension, Params, Transaction, params};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -124,16 +124,65 @@ pub struct StoredDeployment {
     pub annotations: Map<String, Value>,
 }
 
-pub fn get_script(tx: &Transaction<'_>, name: &str) -> Result<Option<StoredScript>, ApiError> {
-    let doc: Option<String> = tx
-        .query_row("SELECT doc FROM scripts WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()?;
+/// The document in the one row `sql` selects (its first column), if there is such a row.
+fn query_doc<T: DeserializeOwned>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl Params,
+) -> Result<Option<T>, ApiError> {
+    let doc: Option<String> = tx.query_row(sql, params, |r| r.get(0)).optional()?;
     Ok(match doc {
         Some(doc) => Some(serde_json::from_str(&doc)?),
         None => None,
     })
+}
+
+/// The documents in the rows `sql` selects (their first column), in row order.
+fn query_docs<T: DeserializeOwned>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl Params,
+) -> Result<Vec<T>, ApiError> {
+    let mut stmt = tx.prepare(sql)?;
+    let docs = stmt
+        .query_map(params, |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
+        .collect()
+}
+
+/// The document with id `id` (compared in lower case) of `script` in `table`.
+fn doc_by_id<T: DeserializeOwned>(
+    tx: &Transaction<'_>,
+    table: &str,
+    script: &str,
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    query_doc(
+        tx,
+        &format!("SELECT doc FROM {table} WHERE script = ?1 AND id = ?2"),
+        params![script, id.to_ascii_lowercase()],
+    )
+}
+
+/// One more than the largest `column` of `script`'s rows in `table` (1 for the first row).
+fn next_number(
+    tx: &Transaction<'_>,
+    table: &str,
+    column: &str,
+    script: &str,
+) -> Result<i64, ApiError> {
+    let n: Option<i64> = tx.query_row(
+        &format!("SELECT MAX({column}) FROM {table} WHERE script = ?1"),
+        [script],
+        |r| r.get(0),
+    )?;
+    Ok(n.unwrap_or(0) + 1)
+}
+
+pub fn get_script(tx: &Transaction<'_>, name: &str) -> Result<Option<StoredScript>, ApiError> {
+    query_doc(tx, "SELECT doc FROM scripts WHERE name = ?1", [name])
 }
 
 /// The script, or 10007.
@@ -151,13 +200,7 @@ pub fn put_script(tx: &Transaction<'_>, script: &StoredScript) -> Result<(), Api
 }
 
 pub fn list_scripts(tx: &Transaction<'_>) -> Result<Vec<StoredScript>, ApiError> {
-    let mut stmt = tx.prepare("SELECT doc FROM scripts ORDER BY name")?;
-    let docs = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    docs.iter()
-        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
-        .collect()
+    query_docs(tx, "SELECT doc FROM scripts ORDER BY name", [])
 }
 
 pub fn delete_script(tx: &Transaction<'_>, name: &str) -> Result<(), ApiError> {
@@ -204,17 +247,7 @@ pub fn get_version(
     script: &str,
     id: &str,
 ) -> Result<Option<StoredVersion>, ApiError> {
-    let doc: Option<String> = tx
-        .query_row(
-            "SELECT doc FROM versions WHERE script = ?1 AND id = ?2",
-            params![script, id.to_ascii_lowercase()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(match doc {
-        Some(doc) => Some(serde_json::from_str(&doc)?),
-        None => None,
-    })
+    doc_by_id(tx, "versions", script, id)
 }
 
 /// Versions of a script, newest first, `limit`/`offset` applied.
@@ -224,17 +257,11 @@ pub fn list_versions(
     limit: usize,
     offset: usize,
 ) -> Result<Vec<StoredVersion>, ApiError> {
-    let mut stmt = tx.prepare(
+    query_docs(
+        tx,
         "SELECT doc FROM versions WHERE script = ?1 ORDER BY number DESC LIMIT ?2 OFFSET ?3",
-    )?;
-    let docs = stmt
-        .query_map(params![script, limit as i64, offset as i64], |r| {
-            r.get::<_, String>(0)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    docs.iter()
-        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
-        .collect()
+        params![script, limit as i64, offset as i64],
+    )
 }
 
 pub fn count_versions(tx: &Transaction<'_>, script: &str) -> Result<usize, ApiError> {
@@ -254,29 +281,20 @@ pub fn latest_version(
 }
 
 pub fn next_version_number(tx: &Transaction<'_>, script: &str) -> Result<i64, ApiError> {
-    let n: Option<i64> = tx.query_row(
-        "SELECT MAX(number) FROM versions WHERE script = ?1",
-        [script],
-        |r| r.get(0),
-    )?;
-    Ok(n.unwrap_or(0) + 1)
+    next_number(tx, "versions", "number", script)
 }
 
 pub fn insert_deployment(
     tx: &Transaction<'_>,
     deployment: &StoredDeployment,
 ) -> Result<(), ApiError> {
-    let seq: Option<i64> = tx.query_row(
-        "SELECT MAX(seq) FROM deployments WHERE script = ?1",
-        [&deployment.script],
-        |r| r.get(0),
-    )?;
+    let seq = next_number(tx, "deployments", "seq", &deployment.script)?;
     tx.execute(
         "INSERT INTO deployments (id, script, seq, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
             deployment.id,
             deployment.script,
-            seq.unwrap_or(0) + 1,
+            seq,
             serde_json::to_string(deployment)?
         ],
     )?;
@@ -289,14 +307,11 @@ pub fn list_deployments(
     script: &str,
     limit: usize,
 ) -> Result<Vec<StoredDeployment>, ApiError> {
-    let mut stmt =
-        tx.prepare("SELECT doc FROM deployments WHERE script = ?1 ORDER BY seq DESC LIMIT ?2")?;
-    let docs = stmt
-        .query_map(params![script, limit as i64], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    docs.iter()
-        .map(|d| serde_json::from_str(d).map_err(ApiError::from))
-        .collect()
+    query_docs(
+        tx,
+        "SELECT doc FROM deployments WHERE script = ?1 ORDER BY seq DESC LIMIT ?2",
+        params![script, limit as i64],
+    )
 }
 
 pub fn latest_deployment(
@@ -311,17 +326,7 @@ pub fn get_deployment(
     script: &str,
     id: &str,
 ) -> Result<Option<StoredDeployment>, ApiError> {
-    let doc: Option<String> = tx
-        .query_row(
-            "SELECT doc FROM deployments WHERE script = ?1 AND id = ?2",
-            params![script, id.to_ascii_lowercase()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(match doc {
-        Some(doc) => Some(serde_json::from_str(&doc)?),
-        None => None,
-    })
+    doc_by_id(tx, "deployments", script, id)
 }
 
 pub fn delete_deployment(tx: &Transaction<'_>, id: &str) -> Result<(), ApiError> {

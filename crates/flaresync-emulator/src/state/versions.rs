@@ -3,7 +3,8 @@
 use rusqlite::Transaction;
 use serde_json::{Map, Value, json};
 
-use super::store::{self, StoredVersion};
+use super::deployments;
+use super::store::{self, StoredScript, StoredVersion};
 use super::upload::{self, Kind, Modules, NewVersion, Upload};
 use super::{Ctx, Reply, page_info, paging};
 use crate::error::ApiError;
@@ -85,6 +86,52 @@ pub fn upload(
     let mut out = render(&version);
     out["startup_time_ms"] = json!(version.startup_time_ms);
     Ok(Reply::new(out))
+}
+
+/// The settings a version copying `latest` carries over (`PATCH …/settings`, secret
+/// changes): compatibility, usage model, limits and placement, with `bindings` as its bindings.
+pub fn copied_settings(latest: &StoredVersion, bindings: Vec<Value>) -> Map<String, Value> {
+    let mut metadata = Map::new();
+    metadata.insert("bindings".into(), Value::Array(bindings));
+    metadata.insert(
+        "compatibility_date".into(),
+        json!(latest.compatibility_date),
+    );
+    metadata.insert(
+        "compatibility_flags".into(),
+        json!(latest.compatibility_flags),
+    );
+    metadata.insert("usage_model".into(), json!(latest.usage_model));
+    metadata.insert("limits".into(), Value::Object(latest.limits.clone()));
+    if let Some(p) = &latest.placement {
+        metadata.insert("placement".into(), p.clone());
+    }
+    metadata
+}
+
+/// A new version with `latest`'s modules and `metadata`, deployed at 100% at once; version
+/// and deployment are both marked `triggered_by`.
+pub fn deploy_copy(
+    tx: &Transaction<'_>,
+    ctx: &Ctx,
+    latest: &StoredVersion,
+    metadata: &Value,
+    triggered_by: &str,
+) -> Result<(StoredScript, StoredVersion), ApiError> {
+    let (script, version) = upload::create_version(
+        tx,
+        ctx,
+        NewVersion {
+            script: &latest.script,
+            kind: Kind::Script,
+            metadata,
+            modules: Modules::CopyOf(latest),
+            strict: true,
+            triggered_by,
+        },
+    )?;
+    deployments::deploy_whole(tx, ctx, &version, triggered_by)?;
+    Ok((script, version))
 }
 
 /// `GET …/versions`: newest first; `deployable=true` returns the newest `version_window`

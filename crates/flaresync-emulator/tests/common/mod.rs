@@ -1,8 +1,32 @@
 //! Helpers shared by the emulator's integration tests (each test binary uses some of them).
 #![allow(dead_code)]
 
+use flaresync_emulator::testing::TestEmulator;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+
+/// The URL of `path` under the emulator's account: `…/accounts/{account_id}{path}`.
+pub fn account_url(emu: &TestEmulator, path: &str) -> String {
+    format!("{}/accounts/{}{path}", emu.base_url(), emu.account_id())
+}
+
+/// Sends `request` with the emulator's API token; panics when no answer comes.
+pub async fn send_authorized(
+    emu: &TestEmulator,
+    request: reqwest::RequestBuilder,
+) -> reqwest::Response {
+    request
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .expect("the emulator answers")
+}
+
+/// Sends `request` with the emulator's API token; the answer's JSON body.
+pub async fn json_answer(emu: &TestEmulator, request: reqwest::RequestBuilder) -> Value {
+    let answer = send_authorized(emu, request).await;
+    answer.json().await.expect("a JSON answer")
+}
 
 /// `GET url` with `token` as the bearer token; the answer's JSON body.
 pub async fn get_json(url: impl reqwest::IntoUrl, token: &str) -> Value {

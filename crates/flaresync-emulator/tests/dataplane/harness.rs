@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use flaresync_emulator::dataplane::DataPlaneOptions;
 use flaresync_emulator::dataplane::locate::workerd_binary;
 use flaresync_emulator::testing::TestEmulator;
-use reqwest::multipart::{Form, Part};
+
+use crate::common;
 use serde_json::{Value, json};
 
 use super::wrangler_cli::{Wrangler, wrangler_entry};
@@ -108,32 +109,11 @@ impl Plane {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/accounts/{}{path}",
-            self.emu.base_url(),
-            self.emu.account_id()
-        )
+        common::account_url(&self.emu, path)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Value {
-        let response = request
-            .bearer_auth(self.emu.token())
-            .send()
-            .await
-            .expect("api answers");
-        response.json().await.expect("json envelope")
-    }
-
-    fn form(metadata: &Value, main: &str) -> Form {
-        Form::new()
-            .part("metadata", Part::text(metadata.to_string()))
-            .part(
-                "index.js",
-                Part::bytes(main.as_bytes().to_vec())
-                    .file_name("index.js")
-                    .mime_str("application/javascript+module")
-                    .expect("mime"),
-            )
+        common::json_answer(&self.emu, request).await
     }
 
     /// Sends `method` with a JSON body to `path` below `/client/v4`; returns the envelope.
@@ -145,7 +125,9 @@ impl Plane {
     /// `PUT …/scripts/{name}` (deploys at 100%) and enables workers.dev; returns the envelope.
     pub async fn put_script(&self, name: &str, main: &str, metadata: Value) -> Value {
         let put = self.http.put(self.url(&format!("/workers/scripts/{name}")));
-        let answer = self.send(put.multipart(Self::form(&metadata, main))).await;
+        let answer = self
+            .send(put.multipart(common::module_form(&metadata, main)))
+            .await;
         if answer["success"] == json!(true) {
             let sub = self
                 .http
@@ -162,7 +144,7 @@ impl Plane {
             .http
             .post(self.url(&format!("/workers/scripts/{name}/versions")));
         let answer = self
-            .send(post.multipart(Self::form(&metadata(bindings), main)))
+            .send(post.multipart(common::module_form(&metadata(bindings), main)))
             .await;
         answer["result"]["id"]
             .as_str()

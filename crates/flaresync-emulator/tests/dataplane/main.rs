@@ -8,6 +8,8 @@
 //! skip when they are not installed.
 
 mod assets;
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 mod routes;
 mod serving;

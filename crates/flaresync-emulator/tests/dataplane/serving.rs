@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::common;
 use super::harness::{Plane, metadata, workerd};
 
 const ECHO: &str = r#"
@@ -191,19 +192,12 @@ async fn kv_bindings_share_the_emulators_kv_store() {
     let Some(workerd) = workerd() else { return };
     let plane = Plane::start(workerd).await;
     let ns = plane.emu.create_kv_namespace("cache").expect("namespace");
-    let values = format!(
-        "{}/accounts/{}/storage/kv/namespaces/{ns}/values",
-        plane.emu.base_url(),
-        plane.emu.account_id()
-    );
+    let values = common::account_url(&plane.emu, &format!("/storage/kv/namespaces/{ns}/values"));
     let put = plane
         .http
         .put(format!("{values}/from%2Fapi"))
-        .bearer_auth(plane.emu.token())
-        .body("written by the api")
-        .send()
-        .await
-        .expect("kv put");
+        .body("written by the api");
+    let put = common::send_authorized(&plane.emu, put).await;
     assert!(put.status().is_success());
     let bindings = json!([{"type": "kv_namespace", "name": "CACHE", "namespace_id": ns}]);
     plane.put_script("kv", KV_WORKER, metadata(bindings)).await;
@@ -215,12 +209,7 @@ async fn kv_bindings_share_the_emulators_kv_store() {
         seen,
         json!({"seen": "written by the api", "names": ["from/api", "from/worker"]})
     );
-    let written = plane
-        .http
-        .get(format!("{values}/from%2Fworker"))
-        .bearer_auth(plane.emu.token())
-        .send()
-        .await
-        .expect("kv get");
+    let written = plane.http.get(format!("{values}/from%2Fworker"));
+    let written = common::send_authorized(&plane.emu, written).await;
     assert_eq!(written.text().await.expect("text"), "written by the worker");
 }

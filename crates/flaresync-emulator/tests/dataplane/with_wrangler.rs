@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::common;
 use super::harness::{Plane, workerd};
 use super::wrangler_cli::Wrangler;
 
@@ -78,17 +79,8 @@ async fn error_rate(plane: &Plane, since: &str) -> f64 {
         workersInvocationsAdaptive(limit: 100, filter: {scriptName: \"canary\", datetime_geq: $t0}) {
           sum { requests errors } } } } }";
     let body = json!({"query": query, "variables": {"a": plane.emu.account_id(), "t0": since}});
-    let answer: Value = plane
-        .http
-        .post(format!("{}/graphql", plane.emu.base_url()))
-        .bearer_auth(plane.emu.token())
-        .json(&body)
-        .send()
-        .await
-        .expect("graphql answers")
-        .json()
-        .await
-        .expect("graphql json");
+    let graphql = plane.http.post(format!("{}/graphql", plane.emu.base_url()));
+    let answer = common::json_answer(&plane.emu, graphql.json(&body)).await;
     let sum = &answer["data"]["viewer"]["accounts"][0]["workersInvocationsAdaptive"][0]["sum"];
     let requests = sum["requests"]
         .as_f64()

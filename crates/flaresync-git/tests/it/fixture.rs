@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use flaresync_git::Oid;
+use flaresync_git::{GitSource, HeadUpdateKind, Oid};
 
 pub struct Fixture {
     dir: tempfile::TempDir,
@@ -61,4 +61,9 @@ impl Fixture {
             .map(|commit| commit.id())
             .unwrap_or_else(|e| panic!("{revision}: {e}"))
     }
+}
+
+/// Fetches and checks what kind of head update the fetch saw.
+pub fn assert_fetch(source: &mut GitSource, kind: HeadUpdateKind) {
+    assert_eq!(source.fetch().expect("fetch").kind, kind);
 }

@@ -1,6 +1,7 @@
 use flaresync_git::*;
 
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, assert_fetch};
+use crate::reverts::{candidates_at, summary};
 
 fn uploads(source: &mut GitSource, worker: &str, commits: &[(&str, Oid)]) -> Vec<KnownVersion> {
     let listed: Vec<(String, Option<String>)> = commits
@@ -28,24 +29,12 @@ fn revert_of_a_merge_restores_the_pre_merge_versions() {
         "web",
         &[("web-2", rev("m1")), ("web-1", rev("c1"))],
     ));
-    let head = source.desired_state(rev("r1")).expect("state");
-    let found = source.revert_candidates(&head, &known).expect("candidates");
+    let found = candidates_at(&mut source, rev("r1"), &known);
     let reverted = CandidateKind::GitRevert {
         reverted: rev("m1").to_string(),
     };
-    let got: Vec<_> = found
-        .iter()
-        .map(|c| {
-            (
-                c.worker.as_str(),
-                c.target_version.as_str(),
-                c.target_commit,
-                c.kind.clone(),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        summary(&found),
         vec![
             ("api", "api-1", rev("c1"), reverted.clone()),
             ("web", "web-1", rev("c1"), reverted),
@@ -92,11 +81,8 @@ fn moving_a_local_branch_backwards_is_a_rewrite() {
     let fixture = Fixture::run("make_merge.sh", &[]);
     let rev = |name: &str| fixture.rev("repo", name);
     let mut source = GitSource::open_local(fixture.path("repo"), "main").expect("open");
-    assert_eq!(source.fetch().expect("fetch").kind, HeadUpdateKind::Initial);
-    assert_eq!(
-        source.fetch().expect("fetch").kind,
-        HeadUpdateKind::Unchanged
-    );
+    assert_fetch(&mut source, HeadUpdateKind::Initial);
+    assert_fetch(&mut source, HeadUpdateKind::Unchanged);
     let repo = git2::Repository::open(fixture.path("repo")).expect("open");
     repo.reference("refs/heads/main", rev("c1"), true, "reset")
         .expect("reset");

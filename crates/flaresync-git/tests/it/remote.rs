@@ -1,9 +1,21 @@
 use flaresync_git::*;
 
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, assert_fetch};
 
 fn url(fixture: &Fixture) -> String {
     format!("file://{}", fixture.path("remote.git").display())
+}
+
+/// Runs `git args` in the fixture's bare remote repository.
+fn remote_git(fixture: &Fixture, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(fixture.path("remote.git"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .expect("git");
+    assert!(status.success(), "git {args:?}");
 }
 
 #[test]
@@ -18,10 +30,7 @@ fn remote_fetch_follows_fast_forwards_and_force_pushes() {
         (update.old, update.new, update.kind),
         (None, work("c2"), HeadUpdateKind::Initial)
     );
-    assert_eq!(
-        source.fetch().expect("fetch").kind,
-        HeadUpdateKind::Unchanged
-    );
+    assert_fetch(&mut source, HeadUpdateKind::Unchanged);
 
     fixture.step(&["advance"]);
     let update = source.fetch().expect("fetch");
@@ -97,10 +106,7 @@ fn cache_is_reused_across_sources() {
     let mut second =
         GitSource::remote(&url(&fixture), &cache, "main", Credentials::none()).expect("reuse");
     second.set_last_head(Some(head));
-    assert_eq!(
-        second.fetch().expect("fetch").kind,
-        HeadUpdateKind::Unchanged
-    );
+    assert_fetch(&mut second, HeadUpdateKind::Unchanged);
 }
 
 /// A one-shot `flaresync sync` opens a new source each run: the first fetch of the new process
@@ -113,7 +119,7 @@ fn a_new_source_over_a_reused_cache_sees_a_force_push_since_the_last_run() {
     let open = || GitSource::remote(&url(&fixture), &cache, "main", Credentials::none());
 
     let mut first = open().expect("remote");
-    assert_eq!(first.fetch().expect("fetch").kind, HeadUpdateKind::Initial);
+    assert_fetch(&mut first, HeadUpdateKind::Initial);
     drop(first);
 
     let mut unchanged = open().expect("reuse");
@@ -137,10 +143,7 @@ fn a_new_source_over_a_reused_cache_sees_a_force_push_since_the_last_run() {
     let mut rewritten = open().expect("reuse");
     // The CLI reads flaresync.toml with a first fetch, forgets that head, then syncs: both
     // fetches compare with what the previous run saw.
-    assert_eq!(
-        rewritten.fetch().expect("fetch").kind,
-        HeadUpdateKind::Rewritten
-    );
+    assert_fetch(&mut rewritten, HeadUpdateKind::Rewritten);
     rewritten.set_last_head(None);
     let update = rewritten.fetch().expect("fetch");
     assert_eq!(
@@ -148,10 +151,7 @@ fn a_new_source_over_a_reused_cache_sees_a_force_push_since_the_last_run() {
         (Some(work("c3")), HeadUpdateKind::Rewritten)
     );
     // Within one process the head just fetched wins.
-    assert_eq!(
-        rewritten.fetch().expect("fetch").kind,
-        HeadUpdateKind::Unchanged
-    );
+    assert_fetch(&mut rewritten, HeadUpdateKind::Unchanged);
 }
 
 #[test]
@@ -198,16 +198,7 @@ fn remote_default_branch_is_what_the_remote_head_names() {
     )
     .expect("remote");
     assert_eq!(source.remote_default_branch().expect("head"), "main");
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .current_dir(fixture.path("remote.git"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git");
-        assert!(status.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| remote_git(&fixture, args);
     git(&["symbolic-ref", "HEAD", "refs/heads/nothing-yet"]);
     let error = source.remote_default_branch().expect_err("unborn HEAD");
     assert!(error.to_string().contains("no default branch"), "{error}");
@@ -232,16 +223,7 @@ fn remote_default_branch_is_what_the_remote_head_names() {
 #[test]
 fn a_branch_deleted_on_the_remote_is_missing_not_stale() {
     let fixture = Fixture::run("make_force_push.sh", &["setup"]);
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .current_dir(fixture.path("remote.git"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git");
-        assert!(status.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| remote_git(&fixture, args);
     git(&["branch", "feature", "main"]);
     let mut source = GitSource::remote(
         &url(&fixture),

@@ -232,7 +232,8 @@ fn mapping_is_rebuilt_from_tags_and_git_alone() {
     ));
 }
 
-fn candidates_at(
+/// The revert candidates of the desired state at `head`.
+pub(crate) fn candidates_at(
     source: &mut GitSource,
     head: Oid,
     known: &[KnownVersion],
@@ -241,13 +242,14 @@ fn candidates_at(
     source.revert_candidates(&state, known).expect("candidates")
 }
 
-fn summary(candidates: &[RevertCandidate]) -> Vec<(String, String, Oid, CandidateKind)> {
+/// Each candidate as (worker, target version, target commit, kind).
+pub(crate) fn summary(candidates: &[RevertCandidate]) -> Vec<(&str, &str, Oid, CandidateKind)> {
     candidates
         .iter()
         .map(|c| {
             (
-                c.worker.clone(),
-                c.target_version.clone(),
+                c.worker.as_str(),
+                c.target_version.as_str(),
                 c.target_commit,
                 c.kind.clone(),
             )
@@ -266,14 +268,14 @@ fn git_revert_is_a_rollback_candidate_with_an_explanation() {
         summary(&found),
         vec![
             (
-                "api".into(),
-                "api-1".into(),
+                "api",
+                "api-1",
                 c(1),
                 CandidateKind::GitRevert {
                     reverted: c(2).to_string()
                 }
             ),
-            ("web".into(), "web-1".into(), c(1), CandidateKind::Unchanged),
+            ("web", "web-1", c(1), CandidateKind::Unchanged),
         ]
     );
     assert_eq!(found[0].head_commit, c(5));
@@ -301,8 +303,8 @@ fn revert_of_a_revert_goes_back_to_the_reverted_version() {
     assert_eq!(
         summary(&found)[0],
         (
-            "api".into(),
-            "api-2".into(),
+            "api",
+            "api-2",
             c(2),
             CandidateKind::GitRevert {
                 reverted: c(5).to_string()
@@ -323,8 +325,8 @@ fn revert_spanning_two_workers_gives_two_candidates() {
     assert_eq!(
         summary(&candidates_at(&mut source, c(8), &known)),
         vec![
-            ("api".into(), "api-2".into(), c(2), reverted.clone()),
-            ("web".into(), "web-1".into(), c(1), reverted),
+            ("api", "api-2", c(2), reverted.clone()),
+            ("web", "web-1", c(1), reverted),
         ]
     );
 }
@@ -338,12 +340,7 @@ fn manual_revert_and_same_commit_are_detected() {
     let manual = candidates_at(&mut source, c(9), &known);
     assert_eq!(
         summary(&manual)[0],
-        (
-            "api".into(),
-            "api-1".into(),
-            c(1),
-            CandidateKind::ManualRevert
-        )
+        ("api", "api-1", c(1), CandidateKind::ManualRevert)
     );
     assert!(
         manual[0].explanation.contains("no revert message"),
@@ -355,18 +352,8 @@ fn manual_revert_and_same_commit_are_detected() {
     assert_eq!(
         summary(&same),
         vec![
-            (
-                "api".into(),
-                "api-3".into(),
-                c(7),
-                CandidateKind::SameCommit
-            ),
-            (
-                "web".into(),
-                "web-2".into(),
-                c(7),
-                CandidateKind::SameCommit
-            ),
+            ("api", "api-3", c(7), CandidateKind::SameCommit),
+            ("web", "web-2", c(7), CandidateKind::SameCommit),
         ]
     );
     // Nothing uploaded with c7's content: no candidate for it.

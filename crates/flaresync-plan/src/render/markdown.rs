@@ -66,16 +66,14 @@ fn header(out: &mut String, plan: &Plan) {
 
 /// One table row per Worker, then the numbered steps.
 fn table_and_steps(out: &mut String, plan: &Plan) {
-    out.push_str("| Worker | Action | Reason |\n|---|---|---|\n");
-    for worker in &plan.workers {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            worker.name,
-            worker.action.label(),
-            cell(&worker.reason)
-        );
-    }
+    let rows = plan.workers.iter().map(|worker| {
+        [
+            format!("`{}`", worker.name),
+            worker.action.label().to_string(),
+            cell(&worker.reason),
+        ]
+    });
+    table(out, ["Worker", "Action", "Reason"], rows);
     if !plan.steps.is_empty() {
         out.push_str("\n#### Steps\n\n");
         for (index, step) in plan.steps.iter().enumerate() {
@@ -129,6 +127,20 @@ fn details(out: &mut String, worker: &WorkerPlan, module_diffs: bool) {
 /// `</details>` would break the layout).
 fn html_text(text: &str) -> String {
     text.replace('<', "&lt;")
+}
+
+/// A Markdown table: the `header`, its separator, then a row per item of `rows` (cells already
+/// escaped or in code spans).
+fn table<const N: usize>(
+    out: &mut String,
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(N));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
 }
 
 fn cell(text: &str) -> String {
@@ -233,18 +245,15 @@ impl WorkerStyle for MarkdownWorker<'_> {
 
     fn binding_changes(&mut self, section: Section, changes: &[BindingChange]) {
         let _ = writeln!(self.out, "**{}**\n", title(section));
-        self.out
-            .push_str("| Name | Change | Before | After |\n|---|---|---|---|\n");
-        for change in changes {
-            let _ = writeln!(
-                self.out,
-                "| `{}` | {} | {} | {} |",
-                change.name,
-                change.change.label(),
+        let rows = changes.iter().map(|change| {
+            [
+                format!("`{}`", change.name),
+                change.change.label().to_string(),
                 code_cell(change.before.as_deref()),
-                code_cell(change.after.as_deref())
-            );
-        }
+                code_cell(change.after.as_deref()),
+            ]
+        });
+        table(self.out, ["Name", "Change", "Before", "After"], rows);
         self.out.push('\n');
     }
 
@@ -331,17 +340,14 @@ impl WorkerStyle for MarkdownWorker<'_> {
             assets_summary(assets, "→")
         );
         if !assets.files.is_empty() {
-            self.out
-                .push_str("| File | Change | Size |\n|---|---|---|\n");
-            for file in assets.files.iter().take(MAX_ASSET_LINES) {
-                let _ = writeln!(
-                    self.out,
-                    "| `{}` | {} | {} |",
-                    file.path.replace('|', "\\|"),
-                    file.change.label(),
-                    asset_sizes(file, "→")
-                );
-            }
+            let rows = assets.files.iter().take(MAX_ASSET_LINES).map(|file| {
+                [
+                    format!("`{}`", file.path.replace('|', "\\|")),
+                    file.change.label().to_string(),
+                    asset_sizes(file, "→"),
+                ]
+            });
+            table(self.out, ["File", "Change", "Size"], rows);
             if assets.files.len() > MAX_ASSET_LINES {
                 let _ = writeln!(
                     self.out,
@@ -359,16 +365,14 @@ impl WorkerStyle for MarkdownWorker<'_> {
 
 /// A `| <what> | Before | After |` table of setting changes.
 fn settings_table(out: &mut String, what: &str, changes: &[SettingChange]) {
-    let _ = writeln!(out, "| {what} | Before | After |\n|---|---|---|");
-    for change in changes {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            change.field,
+    let rows = changes.iter().map(|change| {
+        [
+            format!("`{}`", change.field),
             code_cell(change.before.as_deref()),
-            code_cell(change.after.as_deref())
-        );
-    }
+            code_cell(change.after.as_deref()),
+        ]
+    });
+    table(out, [what, "Before", "After"], rows);
     out.push('\n');
 }
 

@@ -2,7 +2,7 @@
 //! verdict, one line per step, and which Workers get a details section.
 
 use crate::model::{Action, DeployTarget, MigrationsPayload, Plan, Step, WorkerPlan, exit_code};
-use crate::rules::short;
+use crate::rules::numbered_version;
 
 /// Counts per action, for summaries.
 pub(super) fn summary(plan: &Plan) -> String {
@@ -65,18 +65,10 @@ pub(super) fn describe_step_line(step: &Step) -> String {
         } => {
             let what = match version {
                 DeployTarget::Uploaded => "the uploaded version".to_owned(),
-                DeployTarget::Existing(v) => match v.number {
-                    Some(n) => format!(
-                        "existing version {n} ({}, commit {})",
-                        short(&v.version_id),
-                        short(&v.commit)
-                    ),
-                    None => format!(
-                        "existing version {} (commit {})",
-                        short(&v.version_id),
-                        short(&v.commit)
-                    ),
-                },
+                DeployTarget::Existing(v) => format!(
+                    "existing {}",
+                    numbered_version(v.number, &v.version_id, &v.commit)
+                ),
             };
             format!(
                 "{worker}: deploy {what} at 100%{}",

@@ -7,17 +7,17 @@ use crate::live::LiveVersion;
 /// always with the commit it was built from.
 pub(super) fn version_label(known: &KnownVersion, live: Option<&LiveVersion>) -> String {
     match live {
-        Some(v) if v.number > 0 => format!(
-            "version {} ({}, commit {})",
-            v.number,
-            short(&v.id),
-            short(&known.commit)
-        ),
-        _ => format!(
-            "version {} (commit {})",
-            short(&known.version_id),
-            short(&known.commit)
-        ),
+        Some(v) if v.number > 0 => numbered_version(Some(v.number), &v.id, &known.commit),
+        _ => numbered_version(None, &known.version_id, &known.commit),
+    }
+}
+
+/// `version N (id, commit C)` when the version's number is known, else `version ID (commit C)`;
+/// ids and commits shortened.
+pub fn numbered_version(number: Option<u64>, id: &str, commit: &str) -> String {
+    match number {
+        Some(n) => format!("version {n} ({}, commit {})", short(id), short(commit)),
+        None => format!("version {} (commit {})", short(id), short(commit)),
     }
 }
 
@@ -32,6 +32,18 @@ pub fn short(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_named_by_number_when_known() {
+        assert_eq!(
+            numbered_version(Some(7), "0123456789ab", "fedcba9876"),
+            "version 7 (01234567, commit fedcba98)"
+        );
+        assert_eq!(
+            numbered_version(None, "0123456789ab", "fedcba9876"),
+            "version 01234567 (commit fedcba98)"
+        );
+    }
 
     #[test]
     fn short_never_splits_a_character() {

@@ -14,8 +14,8 @@ mod labels;
 mod test_context;
 
 pub use context::{ActiveVersion, Context, Subject, Target};
-pub use labels::short;
 use labels::version_label;
+pub use labels::{numbered_version, short};
 
 use crate::model::Finding;
 

@@ -256,19 +256,28 @@ async fn poll_ticks_request_passes() {
     assert_eq!(fake.calls().len(), 4, "{:?}", fake.calls());
 }
 
+/// Starts the loop with passes that take `pass` and stops it at 1 s, during the startup pass
+/// (which begins at 0.5 s): (passes finished, how long the loop took to stop).
+async fn stop_during_startup_pass(pass: Duration) -> (u32, Duration) {
+    let fake = Fake::new(pass, Vec::new());
+    let took = drive(fake.clone(), config(), Vec::new(), Duration::from_secs(1)).await;
+    let finished = *fake.finished.lock().expect("lock");
+    (finished, took)
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_lets_a_short_pass_finish() {
-    let fake = Fake::new(Duration::from_secs(1), Vec::new());
-    // Stop at 1 s: the startup pass began at 0.5 s and ends at 1.5 s, within the 2 s grace.
-    let took = drive(fake.clone(), config(), Vec::new(), Duration::from_secs(1)).await;
-    assert_eq!(*fake.finished.lock().expect("lock"), 1);
-    assert_eq!(took, Duration::from_millis(1500));
+    // The startup pass ends at 1.5 s, within the 2 s grace.
+    assert_eq!(
+        stop_during_startup_pass(Duration::from_secs(1)).await,
+        (1, Duration::from_millis(1500))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_abandons_a_pass_that_outlives_the_grace_period() {
-    let fake = Fake::new(Duration::from_secs(600), Vec::new());
-    let took = drive(fake.clone(), config(), Vec::new(), Duration::from_secs(1)).await;
-    assert_eq!(*fake.finished.lock().expect("lock"), 0);
-    assert_eq!(took, Duration::from_secs(3));
+    assert_eq!(
+        stop_during_startup_pass(Duration::from_secs(600)).await,
+        (0, Duration::from_secs(3))
+    );
 }

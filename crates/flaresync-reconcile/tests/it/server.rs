@@ -68,6 +68,42 @@ pub async fn start_with(
 }
 
 impl Harness {
+    /// `GET {path}`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("answers")
+    }
+
+    /// `GET {path}`: the status code.
+    pub async fn get_status(&self, path: &str) -> u16 {
+        self.get(path).await.status().as_u16()
+    }
+
+    /// `POST /reconcile{query}` with `token` as the bearer token, if any: (status, body).
+    pub async fn post_reconcile(&self, query: &str, token: Option<&str>) -> (u16, String) {
+        let mut request = self.http.post(format!("{}/reconcile{query}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        status_and_text(request).await
+    }
+
+    /// A GitHub push delivery of `body` to `/webhook`, signed with `signature` if any:
+    /// (status, body).
+    pub async fn deliver(&self, body: Vec<u8>, signature: Option<&str>) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(format!("{}/webhook", self.base))
+            .header("x-github-event", "push");
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        status_and_text(request.body(body)).await
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -77,6 +113,12 @@ impl Harness {
             .expect("server task joins")
             .expect("server stops cleanly");
     }
+}
+
+async fn status_and_text(request: reqwest::RequestBuilder) -> (u16, String) {
+    let response = request.send().await.expect("answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
 }
 
 pub fn webhook_config() -> WebhookConfig {
@@ -89,32 +131,18 @@ pub fn webhook_config() -> WebhookConfig {
 #[tokio::test]
 async fn healthz_status_and_metrics_are_served() {
     let harness = start(None).await;
-    let health = harness
-        .http
-        .get(format!("{}/healthz", harness.base))
-        .send()
-        .await
-        .expect("healthz answers");
-    assert_eq!(health.status(), 200);
+    assert_eq!(harness.get_status("/healthz").await, 200);
 
     let status: serde_json::Value = harness
-        .http
-        .get(format!("{}/status", harness.base))
-        .send()
+        .get("/status")
         .await
-        .expect("status answers")
         .json()
         .await
         .expect("status is json");
     assert_eq!(status["workers"][0]["worker"], "api");
     assert_eq!(status["workers"][0]["live_version"], "v-123");
 
-    let metrics = harness
-        .http
-        .get(format!("{}/metrics", harness.base))
-        .send()
-        .await
-        .expect("metrics answer");
+    let metrics = harness.get("/metrics").await;
     assert!(
         metrics
             .headers()
@@ -133,26 +161,15 @@ async fn healthz_status_and_metrics_are_served() {
 #[tokio::test]
 async fn manual_reconcile_sends_a_request() {
     let mut harness = start(None).await;
-    let all = harness
-        .http
-        .post(format!("{}/reconcile", harness.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("reconcile answers");
-    assert_eq!(all.status(), 202);
+    assert_eq!(harness.post_reconcile("", Some(ADMIN)).await.0, 202);
     assert_eq!(
         harness.triggers.recv().await,
         Some(ReconcileRequest::all(TriggerSource::Manual))
     );
-    let one = harness
-        .http
-        .post(format!("{}/reconcile?worker=api", harness.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("reconcile answers");
-    assert_eq!(one.status(), 202);
+    assert_eq!(
+        harness.post_reconcile("?worker=api", Some(ADMIN)).await.0,
+        202
+    );
     let request = harness.triggers.recv().await.expect("a request");
     assert_eq!(request.target, Target::Worker("api".into()));
     harness.shutdown().await;
@@ -161,70 +178,32 @@ async fn manual_reconcile_sends_a_request() {
 #[tokio::test]
 async fn webhook_rejects_missing_and_bad_signatures_and_filters_branches() {
     let mut harness = start(Some(webhook_config())).await;
-    let url = format!("{}/webhook", harness.base);
     let body = serde_json::to_vec(&serde_json::json!({
         "ref": "refs/heads/main", "after": "0123abcd"
     }))
     .expect("serializes");
 
-    let missing = harness
-        .http
-        .post(&url)
-        .header("x-github-event", "push")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(missing.status(), 401);
+    assert_eq!(harness.deliver(body.clone(), None).await.0, 401);
 
-    let forged = harness
-        .http
-        .post(&url)
-        .header("x-github-event", "push")
-        .header(
-            "x-hub-signature-256",
-            sign(&WebhookSecret::new("wrong"), &body),
-        )
-        .body(body.clone())
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(forged.status(), 401);
-    let forged_text = forged.text().await.expect("body");
+    let forged = sign(&WebhookSecret::new("wrong"), &body);
+    let (status, forged_text) = harness.deliver(body.clone(), Some(&forged)).await;
+    assert_eq!(status, 401);
     assert!(!forged_text.contains("s3cret"));
 
     let other_branch = serde_json::to_vec(&serde_json::json!({
         "ref": "refs/heads/feature", "after": "0123abcd"
     }))
     .expect("serializes");
-    let ignored = harness
-        .http
-        .post(&url)
-        .header("x-github-event", "push")
-        .header(
-            "x-hub-signature-256",
-            sign(&webhook_config().secret, &other_branch),
-        )
-        .body(other_branch)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(ignored.status(), 200);
+    let signature = sign(&webhook_config().secret, &other_branch);
+    let ignored = harness.deliver(other_branch, Some(&signature)).await;
+    assert_eq!(ignored.0, 200);
     assert!(
         harness.triggers.try_recv().is_err(),
         "no request for other branches"
     );
 
-    let good = harness
-        .http
-        .post(&url)
-        .header("x-github-event", "push")
-        .header("x-hub-signature-256", sign(&webhook_config().secret, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(good.status(), 202);
+    let signature = sign(&webhook_config().secret, &body);
+    assert_eq!(harness.deliver(body, Some(&signature)).await.0, 202);
     assert_eq!(
         harness.triggers.recv().await,
         Some(ReconcileRequest::all(TriggerSource::Webhook))
@@ -235,13 +214,6 @@ async fn webhook_rejects_missing_and_bad_signatures_and_filters_branches() {
 #[tokio::test]
 async fn webhook_is_404_when_not_configured() {
     let harness = start(None).await;
-    let response = harness
-        .http
-        .post(format!("{}/webhook", harness.base))
-        .body("{}")
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 404);
+    assert_eq!(harness.deliver(b"{}".to_vec(), None).await.0, 404);
     harness.shutdown().await;
 }

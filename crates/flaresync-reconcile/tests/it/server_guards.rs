@@ -19,29 +19,6 @@ async fn status_server(admin_token: Option<&str>) -> Harness {
     .await
 }
 
-async fn post_reconcile(harness: &Harness, query: &str, token: Option<&str>) -> (u16, String) {
-    let mut request = harness
-        .http
-        .post(format!("{}/reconcile{query}", harness.base));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
-}
-
-async fn get(harness: &Harness, path: &str) -> u16 {
-    harness
-        .http
-        .get(format!("{}{path}", harness.base))
-        .send()
-        .await
-        .expect("answers")
-        .status()
-        .as_u16()
-}
-
 /// A signed push to `main`, padded to about `size` bytes.
 fn push(size: usize) -> (Vec<u8>, String) {
     let padding = "x".repeat(size);
@@ -53,27 +30,15 @@ fn push(size: usize) -> (Vec<u8>, String) {
     (body, signature)
 }
 
-async fn deliver(harness: &Harness, body: Vec<u8>, signature: Option<&str>) -> u16 {
-    let mut request = harness
-        .http
-        .post(format!("{}/webhook", harness.base))
-        .header("x-github-event", "push");
-    if let Some(signature) = signature {
-        request = request.header("x-hub-signature-256", signature);
-    }
-    let response = request.body(body).send().await.expect("answers");
-    response.status().as_u16()
-}
-
 #[tokio::test]
 async fn without_a_token_configured_mutating_endpoints_are_refused_saying_how_to_enable_them() {
     let mut harness = status_server(None).await;
-    let (status, text) = post_reconcile(&harness, "", Some(ADMIN)).await;
+    let (status, text) = harness.post_reconcile("", Some(ADMIN)).await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("FLARESYNC_ADMIN_TOKEN"), "{text}");
     assert!(harness.triggers.try_recv().is_err(), "nothing requested");
     for path in ["/healthz", "/status", "/metrics"] {
-        assert_eq!(get(&harness, path).await, 200, "{path} stays open");
+        assert_eq!(harness.get_status(path).await, 200, "{path} stays open");
     }
     harness.shutdown().await;
 }
@@ -82,18 +47,20 @@ async fn without_a_token_configured_mutating_endpoints_are_refused_saying_how_to
 async fn mutating_endpoints_need_the_bearer_token() {
     let mut harness = status_server(Some(ADMIN)).await;
     for token in [None, Some("wrong"), Some("admin-t0ke")] {
-        let (status, text) = post_reconcile(&harness, "", token).await;
+        let (status, text) = harness.post_reconcile("", token).await;
         assert_eq!(status, 401, "{token:?}: {text}");
         assert!(!text.contains(ADMIN), "{text}");
     }
     assert!(harness.triggers.try_recv().is_err(), "nothing requested");
-    assert_eq!(post_reconcile(&harness, "", Some(ADMIN)).await.0, 202);
+    assert_eq!(harness.post_reconcile("", Some(ADMIN)).await.0, 202);
     assert_eq!(
         harness.triggers.recv().await,
         Some(ReconcileRequest::all(TriggerSource::Manual))
     );
     // Only a Worker name reaches the loop (and its log).
-    let (status, text) = post_reconcile(&harness, "?worker=%1B%5B31mX%0Aforged", Some(ADMIN)).await;
+    let (status, text) = harness
+        .post_reconcile("?worker=%1B%5B31mX%0Aforged", Some(ADMIN))
+        .await;
     assert_eq!(status, 400, "{text}");
     assert!(!text.contains("forged"), "{text}");
     assert!(harness.triggers.try_recv().is_err(), "nothing requested");
@@ -105,15 +72,15 @@ async fn webhooks_up_to_githubs_25_mb_are_accepted_and_larger_ones_refused() {
     let mut harness = status_server(Some(ADMIN)).await;
     // Above axum's 2 MB default, which refused real GitHub deliveries of large pushes.
     let (body, signature) = push(3 * 1024 * 1024);
-    assert_eq!(deliver(&harness, body, Some(&signature)).await, 202);
+    assert_eq!(harness.deliver(body, Some(&signature)).await.0, 202);
     assert_eq!(
         harness.triggers.recv().await,
         Some(ReconcileRequest::all(TriggerSource::Webhook))
     );
     let (body, signature) = push(25 * 1024 * 1024 + 1);
-    assert_eq!(deliver(&harness, body, Some(&signature)).await, 413);
+    assert_eq!(harness.deliver(body, Some(&signature)).await.0, 413);
     // Unsigned deliveries are refused before the body is read.
-    assert_eq!(deliver(&harness, vec![b'x'; 1024], None).await, 401);
+    assert_eq!(harness.deliver(vec![b'x'; 1024], None).await.0, 401);
     // The endpoints that read no body refuse large ones.
     let response = harness
         .http
@@ -133,13 +100,13 @@ async fn a_burst_is_rate_limited_but_healthz_is_not() {
     let harness = status_server(Some(ADMIN)).await;
     let mut statuses = Vec::new();
     for _ in 0..300 {
-        statuses.push(get(&harness, "/status").await);
+        statuses.push(harness.get_status("/status").await);
     }
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert!(limited > 0, "no 429 in a burst of 300");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 429));
     for _ in 0..300 {
-        assert_eq!(get(&harness, "/healthz").await, 200);
+        assert_eq!(harness.get_status("/healthz").await, 200);
     }
     harness.shutdown().await;
 }
@@ -153,11 +120,11 @@ async fn the_webhook_listener_serves_the_webhook_and_nothing_else() {
     )
     .await;
     for path in ["/healthz", "/status", "/metrics"] {
-        assert_eq!(get(&harness, path).await, 404, "{path}");
+        assert_eq!(harness.get_status(path).await, 404, "{path}");
     }
-    assert_eq!(post_reconcile(&harness, "", Some(ADMIN)).await.0, 404);
+    assert_eq!(harness.post_reconcile("", Some(ADMIN)).await.0, 404);
     let (body, signature) = push(16);
-    assert_eq!(deliver(&harness, body, Some(&signature)).await, 202);
+    assert_eq!(harness.deliver(body, Some(&signature)).await.0, 202);
     assert_eq!(
         harness.triggers.recv().await,
         Some(ReconcileRequest::all(TriggerSource::Webhook))

@@ -176,6 +176,14 @@ fn detect_inline_exports(main: &str) -> (Vec<String>, Vec<Value>) {
 mod tests {
     use super::*;
 
+    /// Asserts that `src` has the default-export handlers `handlers` and the named (class)
+    /// handlers `named`.
+    fn assert_detects(src: &str, handlers: &[&str], named: Value) {
+        let (found, found_named) = detect_handlers(src);
+        assert_eq!(found, handlers, "{src}");
+        assert_eq!(Value::from(found_named), named, "{src}");
+    }
+
     #[test]
     fn detects_default_and_class_handlers() {
         let src = r#"
@@ -188,11 +196,10 @@ export default {
   async scheduled(event) {},
 };
 "#;
-        let (handlers, named) = detect_handlers(src);
-        assert_eq!(handlers, vec!["fetch", "scheduled"]);
-        assert_eq!(
-            named,
-            vec![json!({"name": "Counter", "handlers": ["fetch", "alarm"]})]
+        assert_detects(
+            src,
+            &["fetch", "scheduled"],
+            json!([{"name": "Counter", "handlers": ["fetch", "alarm"]}]),
         );
     }
 
@@ -221,15 +228,16 @@ export {
 };
 //# sourceMappingURL=index.js.map
 "#;
-        let (handlers, named) = detect_handlers(src);
-        assert_eq!(handlers, vec!["fetch", "queue"]);
-        assert_eq!(
-            named,
-            vec![json!({"name": "Cart", "handlers": ["fetch", "alarm"]})]
+        assert_detects(
+            src,
+            &["fetch", "queue"],
+            json!([{"name": "Cart", "handlers": ["fetch", "alarm"]}]),
         );
         let plain_class = "class Room {\n  fetch() {}\n}\nconst worker = { scheduled() {} };\nexport { Room as Lobby, worker as default };\n";
-        let (handlers, named) = detect_handlers(plain_class);
-        assert_eq!(handlers, vec!["scheduled"]);
-        assert_eq!(named, vec![json!({"name": "Lobby", "handlers": ["fetch"]})]);
+        assert_detects(
+            plain_class,
+            &["scheduled"],
+            json!([{"name": "Lobby", "handlers": ["fetch"]}]),
+        );
     }
 }
