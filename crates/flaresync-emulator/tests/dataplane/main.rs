@@ -7,6 +7,7 @@
 //! skip when they are not installed.
 
 mod assets;
+mod durable_split;
 mod harness;
 mod serving;
 mod with_wrangler;
