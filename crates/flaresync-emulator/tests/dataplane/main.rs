@@ -6,6 +6,7 @@
 //! (`install-wrangler.sh`); set `FLARESYNC_SKIP_WORKERD=1` / `FLARESYNC_SKIP_WRANGLER=1` to
 //! skip when they are not installed.
 
+mod analytics;
 mod assets;
 mod durable_split;
 mod harness;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::harness::{Plane, workerd};
 use super::wrangler_cli::Wrangler;
@@ -77,18 +77,8 @@ async fn error_rate(plane: &Plane, since: &str) -> f64 {
     let query = "query($a: string!, $t0: Time!) { viewer { accounts(filter: {accountTag: $a}) {
         workersInvocationsAdaptive(limit: 100, filter: {scriptName: \"canary\", datetime_geq: $t0}) {
           sum { requests errors } } } } }";
-    let body = json!({"query": query, "variables": {"a": plane.emu.account_id(), "t0": since}});
-    let answer: Value = plane
-        .http
-        .post(format!("{}/graphql", plane.emu.base_url()))
-        .bearer_auth(plane.emu.token())
-        .json(&body)
-        .send()
-        .await
-        .expect("graphql answers")
-        .json()
-        .await
-        .expect("graphql json");
+    let variables = json!({"a": plane.emu.account_id(), "t0": since});
+    let answer = plane.graphql(query, variables).await;
     let sum = &answer["data"]["viewer"]["accounts"][0]["workersInvocationsAdaptive"][0]["sum"];
     let requests = sum["requests"]
         .as_f64()
