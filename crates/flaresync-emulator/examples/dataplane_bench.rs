@@ -1,24 +1,21 @@
 //! Benchmark (prints, asserts nothing): requests/s and latency of a hello-world Worker served
 //! through the emulator's data plane versus the same Worker on workerd directly.
 //!
-//! Run: `cargo run --release -p flaresync-emulator --example dataplane_bench [requests] [concurrency]`
+//! Run: `cargo run --release -p flaresync-emulator --example dataplane_bench [requests]
+//! [concurrency] [rounds]`
 //! (needs workerd: `scripts/install-workerd.sh`; `FLARESYNC_CACHE` as for the tests).
-
-#[path = "../tests/common/mod.rs"]
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flaresync_emulator::dataplane::DataPlaneError;
 use flaresync_emulator::dataplane::desired::{Module, VersionBundle};
-use flaresync_emulator::dataplane::locate::workerd_binary;
 use flaresync_emulator::dataplane::supervisor::{Runtime, free_ports};
 use flaresync_emulator::dataplane::workerd_config::{Layout, render};
-use flaresync_emulator::dataplane::{DataPlaneError, DataPlaneOptions};
-use flaresync_emulator::testing::TestEmulator;
-use serde_json::json;
+
+#[path = "support/plane.rs"]
+mod plane;
 
 const HELLO: &str = "export default { fetch() { return new Response('hello'); } };";
 
@@ -103,7 +100,7 @@ async fn workerd_direct(
     let layout = Layout {
         listener: "127.0.0.1:9".into(),
         storage_dir: dir.join("do").to_string_lossy().into_owned(),
-        owners: BTreeMap::new(),
+        durable_objects: BTreeMap::new(),
         ports: ports.clone(),
         asset_sources: None,
     };
@@ -118,100 +115,60 @@ async fn workerd_direct(
     Ok((generation, port))
 }
 
-async fn deploy_through_emulator(emu: &TestEmulator) {
-    let url = common::account_url(emu, "/workers/scripts/bench");
-    let metadata =
-        json!({"main_module": "index.js", "compatibility_date": "2025-01-01", "bindings": []});
-    let client = reqwest::Client::new();
-    let put = client
-        .put(&url)
-        .multipart(common::module_form(&metadata, HELLO));
-    let put = common::send_authorized(emu, put).await;
-    assert!(put.status().is_success(), "upload");
-    let sub = client
-        .post(format!("{url}/subdomain"))
-        .json(&json!({"enabled": true}));
-    common::send_authorized(emu, sub).await;
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let (requests, concurrency) = (
+    let (requests, concurrency, rounds) = (
         args.first().copied().unwrap_or(20_000),
         args.get(1).copied().unwrap_or(16),
+        args.get(2).copied().unwrap_or(3).max(1),
     );
-    let repo_cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
-    let Some(binary) = workerd_binary(Some(&repo_cache)) else {
-        eprintln!(
-            "workerd is not installed: run crates/flaresync-emulator/scripts/install-workerd.sh"
-        );
+    let Some(binary) = plane::workerd_or_hint() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let (_direct, port) = workerd_direct(binary.clone(), dir.path().join("direct"))
         .await
         .expect("workerd starts");
-    let emu = Arc::new(TestEmulator::start().await.expect("emulator"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let data = listener.local_addr().expect("addr");
-    let options = DataPlaneOptions {
-        workerd: binary,
-        work_dir: dir.path().join("plane"),
-    };
-    let emulator = emu.emulator().clone();
-    tokio::spawn(async move {
-        emulator
-            .serve_data_plane(listener, options, std::future::pending())
-            .await
-    });
-    deploy_through_emulator(&emu).await;
-    let host = "bench.flaresync-emulator.workers.dev".to_owned();
-    let probe = reqwest::Client::new();
-    while probe
-        .get(format!("http://{data}/"))
-        .header("host", &host)
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-        != 200
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let (emu, data) = plane::start(binary, &dir.path().join("plane")).await;
+    plane::deploy(&emu, "bench", HELLO).await;
+    plane::wait_serving(data, "bench", "hello").await;
+    let direct_url = format!("http://127.0.0.1:{port}/");
+    let plane_url = format!("http://{data}/");
+    let host = Some(plane::host("bench"));
+    // Warm both paths (connections, JIT), then alternate so load from other processes on the
+    // machine hits both sides alike; report the median round of each.
+    measure(direct_url.clone(), None, 2_000, concurrency).await;
+    measure(plane_url.clone(), host.clone(), 2_000, concurrency).await;
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.push(measure(direct_url.clone(), None, requests, concurrency).await);
+        through.push(measure(plane_url.clone(), host.clone(), requests, concurrency).await);
     }
-    let warm = measure(
-        format!("http://127.0.0.1:{port}/"),
-        None,
-        2_000,
-        concurrency,
-    )
-    .await;
-    let _ = warm.per_second;
-    let direct = measure(
-        format!("http://127.0.0.1:{port}/"),
-        None,
-        requests,
-        concurrency,
-    )
-    .await;
-    let plane = measure(format!("http://{data}/"), Some(host), requests, concurrency).await;
-    println!("{requests} requests, {concurrency} concurrent connections");
+    let (direct, through) = (median(direct), median(through));
+    println!(
+        "{requests} requests x {rounds} rounds, {concurrency} concurrent connections (median round)"
+    );
     println!(
         "workerd direct: {:>9.0} req/s  p50 {:?}  p99 {:?}",
         direct.per_second, direct.p50, direct.p99
     );
     println!(
         "data plane:     {:>9.0} req/s  p50 {:?}  p99 {:?}",
-        plane.per_second, plane.p50, plane.p99
+        through.per_second, through.p50, through.p99
     );
     println!(
         "data plane keeps {:.0}% of workerd's requests/s and adds {:?} at p50",
-        100.0 * plane.per_second / direct.per_second,
-        plane.p50.saturating_sub(direct.p50)
+        100.0 * through.per_second / direct.per_second,
+        through.p50.saturating_sub(direct.p50)
     );
+}
+
+/// The round with the median throughput.
+fn median(mut rounds: Vec<Measured>) -> Measured {
+    rounds.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+    rounds.swap_remove(rounds.len() / 2)
 }

@@ -8,9 +8,11 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::asset_rules::{self, HeadersConfig, RedirectsConfig};
 use super::capnp::quote;
 use super::desired::{AssetsBundle, VersionBundle};
 use crate::state::assets::config::AssetConfig;
@@ -71,7 +73,7 @@ pub fn render(
         quote(ASSET_WORKER_FILE),
         quote(ASSETS_KV_SERVICE),
         quote(&manifest_file),
-        quote(&asset_config(version, &assets.config).to_string()),
+        quote(&asset_config(version, &assets.config)),
     );
     let mut router_bindings = vec![format!(
         "(name = \"ASSET_WORKER\", service = {})",
@@ -115,20 +117,36 @@ pub fn shared_files(sources: &AssetWorkerSources) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// The asset worker's `CONFIG` (workers-shared `normalizeConfiguration` fills the defaults).
-fn asset_config(version: &VersionBundle, config: &AssetConfig) -> Value {
-    let mut out = json!({
-        "compatibility_date": version.compatibility_date,
-        "compatibility_flags": version.compatibility_flags,
-        "has_static_routing": config.static_routing().is_some(),
-    });
-    if let Some(html) = &config.html_handling {
-        out["html_handling"] = json!(html);
-    }
-    if let Some(not_found) = &config.not_found_handling {
-        out["not_found_handling"] = json!(not_found);
-    }
-    out
+/// The asset worker's `CONFIG` (workers-shared `normalizeConfiguration` fills the defaults),
+/// with the version's `_headers` / `_redirects` parsed as miniflare hands them over.
+#[derive(Serialize)]
+struct AssetWorkerConfig<'a> {
+    compatibility_date: &'a str,
+    compatibility_flags: &'a [String],
+    has_static_routing: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html_handling: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_found_handling: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<HeadersConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirects: Option<RedirectsConfig>,
+}
+
+/// The asset worker's `CONFIG` as JSON text (rule order kept).
+fn asset_config(version: &VersionBundle, config: &AssetConfig) -> String {
+    let rules = asset_rules::parse(config);
+    let out = AssetWorkerConfig {
+        compatibility_date: &version.compatibility_date,
+        compatibility_flags: &version.compatibility_flags,
+        has_static_routing: config.static_routing().is_some(),
+        html_handling: config.html_handling.as_deref(),
+        not_found_handling: config.not_found_handling.as_deref(),
+        headers: rules.headers,
+        redirects: rules.redirects,
+    };
+    serde_json::to_string(&out).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The router worker's `CONFIG`.

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::asset_rules;
 use super::asset_services::AssetWorkerSources;
 use super::desired::{self, Desired, VersionBundle};
 use super::error::DataPlaneError;
@@ -95,10 +96,13 @@ impl Controller {
     }
 
     async fn apply(&mut self, wanted: &Desired) -> Result<(), DataPlaneError> {
+        // Verdicts of versions no longer wanted go, so a long run keeps only what it serves.
+        self.checked.retain(|id, _| wanted.versions.contains_key(id));
         for version in wanted.versions.values() {
             if !self.checked.contains_key(&version.id) {
                 let verdict = self.check(version).await;
                 self.checked.insert(version.id.clone(), verdict);
+                warn_ignored_asset_rules(version);
             }
         }
         let runnable: Vec<&VersionBundle> = wanted
@@ -106,12 +110,12 @@ impl Controller {
             .values()
             .filter(|v| matches!(self.checked.get(&v.id), Some(Ok(()))))
             .collect();
-        let owners = owners(wanted, &runnable);
+        let implementers = implementers(wanted, &runnable);
         let current = self.table.current().generation.clone();
-        let generation = match current.filter(|g| self.reusable(g, &runnable, &owners)) {
+        let generation = match current.filter(|g| self.reusable(g, &runnable, &implementers)) {
             Some(same) => Some(same),
             None if runnable.is_empty() => None,
-            None => Some(Arc::new(self.start(&runnable, owners).await?)),
+            None => Some(Arc::new(self.start(&runnable, implementers).await?)),
         };
         let routes = routes(wanted, &self.checked, generation.as_deref());
         self.table.replace(Table {
@@ -125,7 +129,7 @@ impl Controller {
     /// Checks one version alone in workerd.
     pub async fn check(&self, version: &VersionBundle) -> Result<(), String> {
         let layout = self.layout(
-            BTreeMap::from([(version.script.clone(), version.id.clone())]),
+            BTreeMap::from([(version.script.clone(), vec![(version.id.clone(), 100.0)])]),
             BTreeMap::from([(version.id.clone(), 1)]),
         );
         let rendered = render(&[version], &layout);
@@ -138,11 +142,11 @@ impl Controller {
             .map_err(|e| e.to_string())
     }
 
-    fn layout(&self, owners: BTreeMap<String, String>, ports: BTreeMap<String, u16>) -> Layout {
+    fn layout(&self, implementers: Implementers, ports: BTreeMap<String, u16>) -> Layout {
         Layout {
             listener: self.listener.clone(),
             storage_dir: self.storage_dir.clone(),
-            owners,
+            durable_objects: implementers,
             ports,
             asset_sources: self.asset_sources.clone(),
         }
@@ -152,7 +156,7 @@ impl Controller {
         &self,
         generation: &Generation,
         runnable: &[&VersionBundle],
-        owners: &BTreeMap<String, String>,
+        implementers: &Implementers,
     ) -> bool {
         let same_set = runnable.len() == generation.ports.len()
             && runnable
@@ -161,51 +165,73 @@ impl Controller {
         same_set
             && render(
                 runnable,
-                &self.layout(owners.clone(), generation.ports.clone()),
+                &self.layout(implementers.clone(), generation.ports.clone()),
             )
-            .config
-                == generation.config
+            .identity()
+                == generation.identity
     }
 
     async fn start(
         &mut self,
         runnable: &[&VersionBundle],
-        owners: BTreeMap<String, String>,
+        implementers: Implementers,
     ) -> Result<Generation, DataPlaneError> {
         let ports: BTreeMap<String, u16> = runnable
             .iter()
             .map(|v| v.id.clone())
             .zip(free_ports(runnable.len())?)
             .collect();
-        let rendered = render(runnable, &self.layout(owners, ports.clone()));
+        let rendered = render(runnable, &self.layout(implementers, ports.clone()));
         self.generations += 1;
         self.runtime.start(self.generations, &rendered, ports).await
     }
 }
 
-/// Per Worker, the version implementing its Durable Object classes: the runnable version with
-/// the largest share of the current deployment, else any runnable version of that Worker.
-fn owners(wanted: &Desired, runnable: &[&VersionBundle]) -> BTreeMap<String, String> {
+/// Logs, once per version, the `_headers` / `_redirects` lines Cloudflare's parser ignores.
+fn warn_ignored_asset_rules(version: &VersionBundle) {
+    let Some(assets) = &version.assets else {
+        return;
+    };
+    for (file, ignored) in asset_rules::parse(&assets.config).invalid {
+        let at = ignored
+            .line_number
+            .map(|n| format!(":{n}"))
+            .unwrap_or_default();
+        tracing::warn!(
+            script = %version.script,
+            version = %version.id,
+            "{file}{at}: {} (the rule is ignored)",
+            ignored.message
+        );
+    }
+}
+
+/// Worker -> the versions implementing its Durable Object classes with their share of objects.
+type Implementers = BTreeMap<String, Vec<(String, f64)>>;
+
+/// Per Worker, the versions implementing its Durable Object classes (SPEC-2 §6.5): the runnable
+/// versions of the current deployment with a positive share, in deployment order, else any
+/// runnable version of that Worker.
+fn implementers(wanted: &Desired, runnable: &[&VersionBundle]) -> Implementers {
     let runs = |id: &str| runnable.iter().any(|v| v.id == id);
-    let mut owners = BTreeMap::new();
+    let mut out = BTreeMap::new();
     for script in &wanted.scripts {
-        let best = script
+        let mut shares: Vec<(String, f64)> = script
             .shares
             .iter()
-            .filter(|s| runs(&s.version_id))
-            .max_by(|a, b| a.percentage.total_cmp(&b.percentage))
-            .map(|s| s.version_id.clone())
-            .or_else(|| {
-                runnable
-                    .iter()
-                    .find(|v| v.script == script.name)
-                    .map(|v| v.id.clone())
-            });
-        if let Some(best) = best {
-            owners.insert(script.name.clone(), best);
+            .filter(|s| runs(&s.version_id) && s.percentage > 0.0)
+            .map(|s| (s.version_id.clone(), s.percentage))
+            .collect();
+        if shares.is_empty()
+            && let Some(any) = runnable.iter().find(|v| v.script == script.name)
+        {
+            shares.push((any.id.clone(), 100.0));
+        }
+        if !shares.is_empty() {
+            out.insert(script.name.clone(), shares);
         }
     }
-    owners
+    out
 }
 
 fn routes(
@@ -226,8 +252,14 @@ fn routes(
         .iter()
         .map(|script| {
             let route = Route {
+                name: script.name.as_str().into(),
                 workers_dev: script.workers_dev,
                 shares: script.shares.clone(),
+                version_ids: script
+                    .shares
+                    .iter()
+                    .map(|s| s.version_id.as_str().into())
+                    .collect(),
                 ports: script.shares.iter().map(|s| port(&s.version_id)).collect(),
             };
             (script.name.clone(), route)

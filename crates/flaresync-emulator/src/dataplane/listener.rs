@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use super::asset_services::ASSETS_KV_HEADER;
+use super::cpu_meter::CpuMeter;
 use super::entry::OUTCOME_HEADER;
 use super::hosts::HostMatch;
 use super::request_log::{Invocation, InvocationLog, Outcome};
@@ -115,17 +116,20 @@ impl Listener {
         else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "error code: 1101\n");
         };
-        let version: Arc<str> = route.shares[choice.index].version_id.as_str().into();
+        let version = &route.version_ids[choice.index];
+        let meter = table.generation.as_deref().and_then(|g| g.cpu.as_ref());
+        let ticket = meter.and_then(CpuMeter::start);
         let record = |status: u16, outcome: Outcome| {
             let wall = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let cpu = meter.zip(ticket).and_then(|(m, t)| m.finish(t));
             self.log.record(Invocation {
                 at: chrono::Utc::now(),
-                script: script.name.as_str().into(),
+                script: route.name.clone(),
                 version_id: version.clone(),
                 status,
                 outcome,
                 wall_time_us: wall,
-                cpu_time_us: wall,
+                cpu_time_us: cpu.unwrap_or(wall),
                 subrequests: 0,
             });
         };

@@ -8,21 +8,25 @@
 //!
 //! Layout — pure decisions: [`routing`] (which version; [`overrides`] parses the header),
 //! [`workerd_config`] (the runtime config; [`runtime_bindings`] translates bindings, [`entry`]
-//! is the generated entry module, [`capnp`] the literals). I/O: [`desired`] reads the control
-//! plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them in step with
-//! deployments, [`listener`] forwards requests through the [`table`], [`request_log`] keeps the
-//! invocations for GraphQL analytics, [`kv_binding`] serves KV bindings from the emulator's
-//! store, [`graphql`] answers the analytics API from them, [`asset_services`] renders Cloudflare's
-//! asset and router workers for versions with static assets and [`assets_kv`] serves their
-//! files from the emulator's store,
-//! [`upload_check`] refuses at upload time a bundle workerd cannot load. [`locate`] finds the
-//! workerd binary.
+//! is the generated entry module, [`durable_routing`] assigns Durable Objects in a split,
+//! [`capnp`] the literals), [`asset_rules`] (`_headers` / `_redirects`). I/O: [`desired`] reads
+//! the control plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them
+//! in step with deployments, [`listener`] forwards requests through the [`table`],
+//! [`request_log`] keeps the invocations for GraphQL analytics ([`cpu_meter`] measures their
+//! CPU time), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
+//! the analytics API from them, [`asset_services`] renders Cloudflare's asset and router
+//! workers for versions with static assets and [`assets_kv`] serves their files from the
+//! emulator's store, [`upload_check`] refuses at upload time a bundle workerd cannot load.
+//! [`locate`] finds the workerd binary.
 
+pub mod asset_rules;
 pub mod asset_services;
 pub mod assets_kv;
 pub mod capnp;
 pub mod controller;
+pub mod cpu_meter;
 pub mod desired;
+pub mod durable_routing;
 pub mod entry;
 pub mod error;
 pub mod graphql;

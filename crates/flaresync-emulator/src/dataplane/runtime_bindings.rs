@@ -32,6 +32,8 @@ pub struct Translated {
     pub bindings: Vec<String>,
     /// Durable Object classes this version implements (its own namespaces).
     pub durable_object_classes: Vec<String>,
+    /// (binding name, class) of each binding to this Worker's own Durable Objects.
+    pub durable_object_bindings: Vec<(String, String)>,
     /// Workers this version has service bindings to.
     pub services: Vec<String>,
     /// KV namespaces this version binds.
@@ -83,6 +85,8 @@ pub fn translate(version: &VersionBundle, do_owner: Option<&str>) -> Translated 
                     None => format!("(className = {})", quote(&class)),
                 };
                 out.push(name, "durableObjectNamespace", &designator);
+                out.durable_object_bindings
+                    .push((name.to_owned(), class.clone()));
                 out.durable_object_classes.push(class);
             }
             other => out.unsupported.push((name.to_owned(), other.to_owned())),
@@ -156,6 +160,10 @@ mod tests {
             ]
         );
         assert_eq!(t.durable_object_classes, vec!["Counter"]);
+        assert_eq!(
+            t.durable_object_bindings,
+            vec![("D".to_owned(), "Counter".to_owned())]
+        );
         assert_eq!(t.services, vec!["auth"]);
         assert_eq!(t.kv_namespaces, vec!["ns1"]);
         assert_eq!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::cpu_meter::CpuMeter;
 use super::error::DataPlaneError;
 use super::workerd_config::Rendered;
 
@@ -30,7 +31,10 @@ pub struct Runtime {
 pub struct Generation {
     pub number: u64,
     pub ports: BTreeMap<String, u16>,
-    pub config: String,
+    /// [`Rendered::identity`] of what it runs.
+    pub identity: String,
+    /// The process's CPU clock (`None` where it cannot be read).
+    pub cpu: Option<CpuMeter>,
     dir: PathBuf,
     child: Child,
 }
@@ -112,7 +116,8 @@ impl Runtime {
         let mut generation = Generation {
             number,
             ports,
-            config: rendered.config.clone(),
+            identity: rendered.identity(),
+            cpu: child.id().and_then(CpuMeter::of_process),
             dir,
             child,
         };

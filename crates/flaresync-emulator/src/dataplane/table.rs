@@ -12,8 +12,12 @@ use super::supervisor::Generation;
 /// How one Worker is routed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
+    /// The Worker's name, shared with the analytics records.
+    pub name: Arc<str>,
     pub workers_dev: bool,
     pub shares: Vec<Share>,
+    /// Each share's version id, shared with the analytics records.
+    pub version_ids: Vec<Arc<str>>,
     /// Port serving each share's version; `Err` holds why that version cannot run.
     pub ports: Vec<Result<u16, String>>,
 }

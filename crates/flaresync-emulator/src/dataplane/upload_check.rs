@@ -29,7 +29,7 @@ impl UploadCheck {
         let layout = Layout {
             listener: "127.0.0.1:9".into(),
             storage_dir: self.storage_dir.clone(),
-            owners: [(bundle.script.clone(), bundle.id.clone())].into(),
+            durable_objects: [(bundle.script.clone(), vec![(bundle.id.clone(), 100.0)])].into(),
             ports: [(bundle.id.clone(), 9)].into(),
             asset_sources: None,
         };

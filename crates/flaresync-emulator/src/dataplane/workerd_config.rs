@@ -2,18 +2,22 @@
 //! one external service per service-binding target (back through the data-plane listener), and
 //! the Durable Object storage directory. Pure: files to write out, nothing written here.
 //!
-//! Durable Objects: each Worker's classes are implemented by exactly one of its versions, the
-//! *owner* (the current deployment's largest share); the other versions bind to the owner's
-//! namespaces. Storage is on disk under a key that does not depend on the version, so objects
-//! keep their data across version switches and runtime restarts.
+//! Durable Objects: each Worker's classes are implemented by the versions of its current
+//! deployment (each object runs on one of them, see [`durable_routing`](super::durable_routing));
+//! the other versions bind to the first one's namespaces. Storage is on disk under a key that
+//! does not depend on the version, so objects keep their data across version switches and
+//! runtime restarts.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
 
 use super::asset_services::{
     self, ASSETS_KV_HEADER, ASSETS_KV_SERVICE, AssetWorkerSources, router_service, shared_files,
 };
 use super::capnp::quote;
 use super::desired::{Module, VersionBundle};
+use super::durable_routing;
 use super::entry::{ENTRY_MODULE, entry_module};
 use super::runtime_bindings::{kv_binding_target, service_binding_target, translate};
 
@@ -30,8 +34,9 @@ pub struct Layout {
     pub listener: String,
     /// Directory of Durable Object storage (absolute).
     pub storage_dir: String,
-    /// Worker -> the version that implements its Durable Object classes.
-    pub owners: BTreeMap<String, String>,
+    /// Worker -> the versions implementing its Durable Object classes, with their share of
+    /// the objects, in deployment order.
+    pub durable_objects: BTreeMap<String, Vec<(String, f64)>>,
     /// Version id -> port of its socket.
     pub ports: BTreeMap<String, u16>,
     /// Cloudflare's asset and router workers (`None`: versions with assets cannot run).
@@ -45,6 +50,21 @@ pub struct Rendered {
     pub files: Vec<(String, Vec<u8>)>,
     /// Versions left out, with the reason.
     pub skipped: Vec<(String, String)>,
+}
+
+impl Rendered {
+    /// A digest of the config and every file it embeds: equal digests run the same thing.
+    pub fn identity(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(self.config.as_bytes());
+        for (path, content) in &self.files {
+            digest.update((path.len() as u64).to_le_bytes());
+            digest.update(path.as_bytes());
+            digest.update((content.len() as u64).to_le_bytes());
+            digest.update(content);
+        }
+        hex::encode(digest.finalize())
+    }
 }
 
 /// The service name of a version.
@@ -167,18 +187,29 @@ fn worker(version: &VersionBundle, layout: &Layout) -> Result<Service, String> {
 /// The version's own Worker service; `None` for an assets-only Worker (no code).
 fn user_worker(version: &VersionBundle, layout: &Layout) -> Result<Option<Service>, String> {
     let dir = service_name(&version.id);
-    let do_owner = layout
-        .owners
+    let implementers = layout
+        .durable_objects
         .get(&version.script)
-        .filter(|owner| **owner != version.id)
-        .map(|owner| service_name(owner));
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let implements = implementers.iter().any(|(id, _)| *id == version.id);
+    let do_owner = implementers
+        .first()
+        .filter(|_| !implements)
+        .map(|(owner, _)| service_name(owner));
     let translated = translate(version, do_owner.as_deref());
+    let durable = durable_routing::route(
+        implementers,
+        &translated.durable_object_bindings,
+        &translated.durable_object_classes,
+    );
     let mut bindings = translated.bindings.clone();
+    bindings.extend(durable.bindings.iter().cloned());
     let mut files = Vec::new();
     let mut modules = Vec::new();
     let code = match (&version.main_module, &version.body_part) {
         (Some(main), _) => {
-            let entry = entry_module(main, &translated.unsupported);
+            let entry = entry_module(main, &translated.unsupported, &durable);
             modules.push(module_line(ENTRY_MODULE, "esModule", &dir));
             files.push((format!("{dir}/{ENTRY_MODULE}"), entry.into_bytes()));
             for module in &version.modules {
@@ -362,7 +393,7 @@ mod tests {
         Layout {
             listener: "127.0.0.1:8787".into(),
             storage_dir: "/tmp/do".into(),
-            owners: BTreeMap::from([("api".to_owned(), "a".to_owned())]),
+            durable_objects: BTreeMap::from([("api".to_owned(), vec![("a".to_owned(), 100.0)])]),
             ports: BTreeMap::from([("a".to_owned(), 9001), ("b".to_owned(), 9002)]),
             asset_sources: None,
         }
@@ -402,6 +433,24 @@ mod tests {
                 "v-b/index.js"
             ]
         );
+    }
+
+    #[test]
+    fn a_new_split_of_durable_objects_changes_what_runs_not_only_the_config_text() {
+        let bindings =
+            json!([{"type": "durable_object_namespace", "name": "D", "class_name": "C"}]);
+        let (a, b) = (version("a", bindings.clone()), version("b", bindings));
+        let split = |pa: f64, pb: f64| {
+            let mut layout = layout();
+            layout.durable_objects =
+                BTreeMap::from([("api".to_owned(), vec![("a".into(), pa), ("b".into(), pb)])]);
+            render(&[&a, &b], &layout)
+        };
+        let (half, mostly_b) = (split(50.0, 50.0), split(10.0, 90.0));
+        assert_eq!(half.config, mostly_b.config, "the entry modules are files");
+        assert_ne!(half.identity(), mostly_b.identity());
+        assert_eq!(half.identity(), split(50.0, 50.0).identity());
+        assert_eq!(half.config.matches("durableObjectNamespaces").count(), 2);
     }
 
     #[test]

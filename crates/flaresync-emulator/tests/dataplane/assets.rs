@@ -67,6 +67,14 @@ fn write_assets(dir: &Path) {
     }
 }
 
+/// The assets-only `brochure` project in `project`; returns its assets directory.
+fn brochure(project: &Path) -> std::path::PathBuf {
+    std::fs::write(project.join("wrangler.toml"), STATIC_TOML).expect("toml");
+    let site = project.join("site");
+    write_assets(&site);
+    site
+}
+
 /// A data-plane request that does not follow redirects: (status, headers, body bytes).
 async fn fetch(
     plane: &Plane,
@@ -243,8 +251,7 @@ async fn an_assets_only_worker_serves_its_files() {
     let Some(w) = plane.wrangler(dir.path()) else {
         return;
     };
-    std::fs::write(w.project.join("wrangler.toml"), STATIC_TOML).expect("toml");
-    write_assets(&w.project.join("site"));
+    brochure(&w.project);
     w.ok(&["deploy"]).await;
     let home = &files()[0].1;
     wait_for(&plane, "brochure", "/", home).await;
@@ -277,4 +284,50 @@ async fn an_assets_only_worker_serves_its_files() {
         manifest["/data.json"]["hash"],
         json!(wrangler_hash("data.json", changed))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_and_headers_files_apply_when_serving() {
+    let Some(binary) = workerd() else { return };
+    let plane = Plane::start(binary).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(w) = plane.wrangler(dir.path()) else {
+        return;
+    };
+    let site = brochure(&w.project);
+    std::fs::write(
+        site.join("_redirects"),
+        "# moved pages\n/old-data /data.json 301\n/blog/* /docs/:splat\n/bad-line\n",
+    )
+    .expect("_redirects");
+    std::fs::write(
+        site.join("_headers"),
+        "/data.json\n  X-Robots-Tag: noindex\n  Access-Control-Allow-Origin: *\n/logo.png\n  ! Cache-Control\n",
+    )
+    .expect("_headers");
+    w.ok(&["deploy"]).await;
+    wait_for(&plane, "brochure", "/", &files()[0].1).await;
+
+    let (status, headers, _) = fetch(&plane, "brochure", "/old-data", &[]).await;
+    assert_eq!(
+        (status, &headers["location"]),
+        (301, &"/data.json".parse().expect("hv"))
+    );
+    let (status, headers, _) = fetch(&plane, "brochure", "/blog/intro", &[]).await;
+    assert_eq!(
+        (status, &headers["location"]),
+        (302, &"/docs/intro".parse().expect("hv"))
+    );
+    let (status, headers, body) = fetch(&plane, "brochure", "/data.json", &[]).await;
+    assert_eq!((status, body), (200, files()[4].1.clone()));
+    assert_eq!(headers["x-robots-tag"], "noindex");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    // The asset worker sets Cache-Control on cacheable answers; the `! Cache-Control` rule
+    // removes it for /logo.png only.
+    let (_, logo, _) = fetch(&plane, "brochure", "/logo.png", &[]).await;
+    assert!(!logo.contains_key("cache-control"), "{logo:?}");
+    assert!(headers.contains_key("cache-control"), "{headers:?}");
+    // The two files are configuration, not assets.
+    let (status, _, _) = fetch(&plane, "brochure", "/_redirects", &[]).await;
+    assert_eq!(status, 404);
 }

@@ -182,6 +182,20 @@ impl Plane {
             .unwrap_or_default()
     }
 
+    /// `POST /client/v4/graphql` with `query` and `variables`; the answer's JSON.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.http
+            .post(format!("{}/graphql", self.emu.base_url()))
+            .bearer_auth(self.emu.token())
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("graphql answers")
+            .json()
+            .await
+            .expect("graphql json")
+    }
+
     /// A request to `https://<script>.flaresync-emulator.workers.dev<path>` on the data plane.
     pub async fn get(&self, script: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         let host = format!("{script}.flaresync-emulator.workers.dev");

@@ -7,9 +7,11 @@
 //! (`install-wrangler.sh`); set `FLARESYNC_SKIP_WORKERD=1` / `FLARESYNC_SKIP_WRANGLER=1` to
 //! skip when they are not installed.
 
+mod analytics;
 mod assets;
 #[path = "../common/mod.rs"]
 mod common;
+mod durable_split;
 mod harness;
 mod routes;
 mod serving;

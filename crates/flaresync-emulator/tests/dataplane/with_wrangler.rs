@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::common;
 use super::harness::{Plane, workerd};
 use super::wrangler_cli::Wrangler;
 
@@ -78,9 +77,8 @@ async fn error_rate(plane: &Plane, since: &str) -> f64 {
     let query = "query($a: string!, $t0: Time!) { viewer { accounts(filter: {accountTag: $a}) {
         workersInvocationsAdaptive(limit: 100, filter: {scriptName: \"canary\", datetime_geq: $t0}) {
           sum { requests errors } } } } }";
-    let body = json!({"query": query, "variables": {"a": plane.emu.account_id(), "t0": since}});
-    let graphql = plane.http.post(format!("{}/graphql", plane.emu.base_url()));
-    let answer = common::json_answer(&plane.emu, graphql.json(&body)).await;
+    let variables = json!({"a": plane.emu.account_id(), "t0": since});
+    let answer = plane.graphql(query, variables).await;
     let sum = &answer["data"]["viewer"]["accounts"][0]["workersInvocationsAdaptive"][0]["sum"];
     let requests = sum["requests"]
         .as_f64()

@@ -1,0 +1,103 @@
+//! What the data-plane examples share: an emulator with its data plane on workerd, a Worker
+//! deployed through the control-plane API, and waiting until it serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use flaresync_emulator::dataplane::DataPlaneOptions;
+use flaresync_emulator::dataplane::locate::workerd_binary;
+use flaresync_emulator::testing::TestEmulator;
+use reqwest::multipart::{Form, Part};
+use serde_json::json;
+
+/// The workerd binary, or a message saying how to install it.
+pub fn workerd_or_hint() -> Option<PathBuf> {
+    let repo_cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache");
+    let binary = workerd_binary(Some(&repo_cache));
+    if binary.is_none() {
+        eprintln!(
+            "workerd is not installed: run crates/flaresync-emulator/scripts/install-workerd.sh"
+        );
+    }
+    binary
+}
+
+/// An emulator serving its data plane on a loopback port (files under `dir`).
+pub async fn start(binary: PathBuf, dir: &Path) -> (Arc<TestEmulator>, SocketAddr) {
+    let emu = Arc::new(TestEmulator::start().await.expect("emulator"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let data = listener.local_addr().expect("addr");
+    let options = DataPlaneOptions {
+        workerd: binary,
+        work_dir: dir.to_path_buf(),
+    };
+    let emulator = emu.emulator().clone();
+    tokio::spawn(async move {
+        emulator
+            .serve_data_plane(listener, options, std::future::pending())
+            .await
+    });
+    (emu, data)
+}
+
+/// `Host` of `script` on the emulator's workers.dev subdomain.
+pub fn host(script: &str) -> String {
+    format!("{script}.flaresync-emulator.workers.dev")
+}
+
+/// Uploads `source` as `script` (a 100% deployment) and enables its workers.dev route.
+pub async fn deploy(emu: &TestEmulator, script: &str, source: &str) {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{script}",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let metadata =
+        json!({"main_module": "index.js", "compatibility_date": "2025-01-01", "bindings": []});
+    let form = Form::new()
+        .part("metadata", Part::text(metadata.to_string()))
+        .part(
+            "index.js",
+            Part::bytes(source.as_bytes().to_vec())
+                .file_name("index.js")
+                .mime_str("application/javascript+module")
+                .expect("mime"),
+        );
+    let client = reqwest::Client::new();
+    let put = client
+        .put(&url)
+        .bearer_auth(emu.token())
+        .multipart(form)
+        .send()
+        .await;
+    assert!(put.is_ok_and(|r| r.status().is_success()), "upload");
+    let sub = client
+        .post(format!("{url}/subdomain"))
+        .bearer_auth(emu.token())
+        .json(&json!({"enabled": true}))
+        .send()
+        .await;
+    assert!(sub.is_ok(), "workers.dev enabled");
+}
+
+/// Waits until `script` answers `body` on the data plane.
+pub async fn wait_serving(data: SocketAddr, script: &str, body: &str) {
+    let probe = reqwest::Client::new();
+    loop {
+        let answer = probe
+            .get(format!("http://{data}/"))
+            .header("host", host(script))
+            .send()
+            .await;
+        if let Ok(response) = answer
+            && response.text().await.is_ok_and(|text| text == body)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
