@@ -46,11 +46,12 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod pagination;
+pub mod ratelimit_headers;
 pub mod retry;
 pub mod retry_quota;
 pub mod types;
 
-pub use budget::{Budget, BudgetConfig, BudgetConfigError};
+pub use budget::{Budget, BudgetConfig, BudgetConfigError, Lane, in_lane};
 pub use client::Client;
 pub use config::{ClientConfig, ConfigError, Timeouts};
 pub use error::{ApiError, Error};
