@@ -40,6 +40,7 @@ mod context;
 mod decide;
 mod live;
 mod memory;
+mod preempt;
 mod recover;
 mod refresh_slice;
 mod report;
@@ -185,7 +186,8 @@ async fn pass(
     scope: &Scope,
     asked_by: Option<&str>,
 ) -> Result<SyncReport, Error> {
-    // 1. Source.
+    // 1. Source. (The pass reads the head itself: a note of a newer one is taken care of.)
+    ctx.take_newer_head();
     let source = source::read_source(ctx.git.clone()).await?;
     let desired = desired_state(ctx, memory, &source);
     debug!(commit = %short(&source.head_commit), workers = desired.workers.len(), head = ?source.head, "Desired state read.");
@@ -438,6 +440,12 @@ impl Reconciler for Context {
                 Ok(outcome)
             }
             Err(error) => Err(error.class()),
+        }
+    }
+
+    fn note_request(&self, request: &crate::trigger::ReconcileRequest) {
+        if request.target == crate::trigger::Target::All {
+            self.note_newer_head();
         }
     }
 

@@ -4,6 +4,7 @@ mod cost;
 mod crash;
 mod drift_health;
 mod legality;
+mod preempt;
 mod run;
 mod runner;
 mod server;
