@@ -21,8 +21,10 @@
 //!    trusted from local state alone); what flaresync last applied comes from the journal.
 //! 5. **Plan** with the pure planner, then per Worker: drift (policy `report` holds the Worker,
 //!    `heal` lets the plan restore Git's version), health-check rejections, blocked findings.
-//! 6. **Apply** the planner's steps in its order. Every write is preceded by a journal intent
-//!    (`started`) and followed by its outcome; a deploy is verified by re-reading deployments.
+//! 6. **Apply** the planner's steps in its order (rollbacks first, in the budget's rollback
+//!    lane). Every write is preceded by a journal intent (`started`) and followed by its
+//!    outcome. At each Worker boundary, when the loop saw a new request, a newer commit that
+//!    rolls a Worker back pre-empts the rest of the pass ([`preempt`]).
 //! 7. **Health check** after a Worker's deploy or rollback; on failure the previous version is
 //!    deployed again and the commit is recorded as rejected until Git changes.
 //! 8. **Summarize** (always): status conditions, metrics, the report.
