@@ -111,11 +111,8 @@ impl Lab {
 
     /// The emulator's request log: `(method, path relative to /client/v4)`, oldest first.
     fn requests(&self) -> Vec<(String, String)> {
-        let log = self.admin_json("GET", "/__emulator/requests", None);
-        log["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.emulator
+            .request_log()
             .iter()
             .map(|r| {
                 let path = r["path"].as_str().unwrap_or_default();

@@ -141,6 +141,11 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(state: &Path) -> Self {
+        Self::start_with(state, &[])
+    }
+
+    /// [`Emulator::start`] with more `flaresync emulator` arguments (`--rate-limit`, tokens).
+    pub fn start_with(state: &Path, extra: &[&str]) -> Self {
         let mut child = flaresync()
             .args([
                 "emulator",
@@ -150,8 +155,9 @@ impl Emulator {
                 TOKEN,
                 "--account-id",
                 ACCOUNT,
-                "--state",
             ])
+            .args(extra)
+            .arg("--state")
             .arg(state)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -259,6 +265,14 @@ impl Emulator {
         let output = command.output().expect("curl runs");
         assert!(output.status.success(), "curl {method} {path}");
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The emulator's request log (`GET /__emulator/requests`), oldest first: each entry's
+    /// `method`, `path`, `status`, `seq`, `at`.
+    pub fn request_log(&self) -> Vec<Value> {
+        let text = self.admin("GET", "/__emulator/requests", None);
+        let log: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        log["result"].as_array().cloned().unwrap_or_default()
     }
 
     pub fn env(&self, command: &mut Command) {

@@ -50,13 +50,14 @@ pub mod error;
 mod lock;
 pub mod metrics;
 pub mod pagination;
+pub mod ratelimit_headers;
 pub mod retry;
 pub mod retry_quota;
 pub mod trigger_types;
 pub mod types;
 
 pub use assets_plan::{AssetsProblem, UploadPlan, plan_upload};
-pub use budget::{Budget, BudgetConfig, BudgetConfigError};
+pub use budget::{Budget, BudgetConfig, BudgetConfigError, Lane, in_lane};
 pub use client::{AssetsSession, AssetsSync, Client};
 pub use config::{ClientConfig, ConfigError, Timeouts};
 pub use error::{ApiError, Error};

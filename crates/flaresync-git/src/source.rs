@@ -357,7 +357,40 @@ impl GitSource {
 
     /// Fetches the branch (remote) or re-reads it (local) and reports how its head moved.
     pub fn fetch(&mut self) -> Result<HeadUpdate, SourceError> {
-        let reference = match &self.origin {
+        let reference = self.fetch_reference()?;
+        let new = self.resolve_ref(&reference)?;
+        let repo = &self.repo;
+        let update = classify_head_update(self.last_head.or(self.cached_head), new, |old| {
+            // A missing old commit (gc'd after a force-push) counts as rewritten history.
+            repo.graph_descendant_of(new, old).unwrap_or(false)
+        });
+        match update.kind {
+            HeadUpdateKind::Rewritten => tracing::warn!(
+                branch = %self.branch,
+                old = %update.old.map(short_hex).unwrap_or_default(),
+                new = %short_hex(new),
+                "Branch history was rewritten; following the new head."
+            ),
+            HeadUpdateKind::Unchanged => {}
+            _ => {
+                tracing::info!(branch = %self.branch, head = %short_hex(new), "Branch head moved.")
+            }
+        }
+        self.last_head = Some(new);
+        Ok(update)
+    }
+
+    /// The branch's head now (fetched for a remote), without taking it as the head flaresync
+    /// acts on: the next [`fetch`](Self::fetch) still reports the move from the last one. For a
+    /// look at a newer commit in the middle of a pass.
+    pub fn peek_head(&self) -> Result<Oid, SourceError> {
+        let reference = self.fetch_reference()?;
+        self.resolve_ref(&reference)
+    }
+
+    /// Fetches the branch into its tracking ref (remote); the ref holding the branch's head.
+    fn fetch_reference(&self) -> Result<String, SourceError> {
+        Ok(match &self.origin {
             Origin::Local { .. } => format!("refs/heads/{}", self.branch),
             Origin::Remote { url, credentials } => {
                 let tracking = format!("refs/remotes/{REMOTE_NAME}/{}", self.branch);
@@ -382,27 +415,7 @@ impl GitSource {
                     .map_err(fetch_error)?;
                 tracking
             }
-        };
-        let new = self.resolve_ref(&reference)?;
-        let repo = &self.repo;
-        let update = classify_head_update(self.last_head.or(self.cached_head), new, |old| {
-            // A missing old commit (gc'd after a force-push) counts as rewritten history.
-            repo.graph_descendant_of(new, old).unwrap_or(false)
-        });
-        match update.kind {
-            HeadUpdateKind::Rewritten => tracing::warn!(
-                branch = %self.branch,
-                old = %update.old.map(short_hex).unwrap_or_default(),
-                new = %short_hex(new),
-                "Branch history was rewritten; following the new head."
-            ),
-            HeadUpdateKind::Unchanged => {}
-            _ => {
-                tracing::info!(branch = %self.branch, head = %short_hex(new), "Branch head moved.")
-            }
-        }
-        self.last_head = Some(new);
-        Ok(update)
+        })
     }
 
     fn location(&self) -> String {

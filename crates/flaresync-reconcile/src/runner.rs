@@ -7,7 +7,10 @@
 //! 2. The [`Scheduler`] dedupes and debounces requests per [`Target`].
 //! 3. When keys are ready and no pass is running, one pass runs for their union
 //!    (`All` wins over single Workers). Because at most one pass is in flight, at most one
-//!    reconcile per Worker runs at a time; requests that arrive meanwhile wait for the next pass.
+//!    reconcile per Worker runs at a time; requests that arrive meanwhile wait for the next pass
+//!    and are shown to the reconciler ([`Reconciler::note_request`]): a newer commit that rolls
+//!    a Worker back ends the pass in flight at its next Worker boundary, so the next pass, which
+//!    runs rollbacks first, starts at once.
 //! 4. After the pass, each failed Worker is requeued by the pure [`error_policy`] (Stalled:
 //!    never on a timer; Waiting: after the server's delay; Transient: exponential backoff).
 //!    A repository-level trigger (new commit, poll tick, manual) retries every Worker.
@@ -104,6 +107,12 @@ pub trait Reconciler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PassOutcome, Class>> + Send + 'static {
         let _ = actor;
         self.reconcile(scope, source)
+    }
+
+    /// A request arrived while a pass is in flight (it runs after that pass). A reconciler
+    /// may use it to cut the pass short; the default ignores it.
+    fn note_request(&self, request: &ReconcileRequest) {
+        let _ = request;
     }
 
     /// Shared state the status server publishes.
@@ -223,6 +232,9 @@ pub async fn run_with<R: Reconciler>(
                 // `sender` lives in this function, so the channel never closes here.
                 if let Some(request) = request {
                     debug!(target_workers = ?request.target, source = %request.source, "Reconcile requested.");
+                    if in_flight.is_some() {
+                        reconciler.note_request(&request);
+                    }
                     sources
                         .entry(request.target.clone())
                         .or_insert((request.source, request.actor));

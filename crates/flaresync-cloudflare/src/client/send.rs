@@ -10,9 +10,9 @@ use super::Client;
 use super::form::{build_assets_form, build_form};
 use super::interpret::{AttemptError, interpret};
 use super::request::{Body, Request};
-use crate::budget::parse_ratelimit_header;
 use crate::error::Error;
 use crate::metrics::StatusClass;
+use crate::ratelimit_headers::{parse_ratelimit_header, parse_ratelimit_policy_header};
 use crate::retry::{Failure, TransportFailure};
 use crate::types::RawEnvelope;
 
@@ -75,12 +75,11 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
-        if let Some(quota) = response
-            .headers()
-            .get("ratelimit")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_ratelimit_header)
-        {
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        if let Some(policy) = header("ratelimit-policy").and_then(parse_ratelimit_policy_header) {
+            self.inner.budget.observe_policy(policy);
+        }
+        if let Some(quota) = header("ratelimit").and_then(parse_ratelimit_header) {
             self.inner.budget.observe_quota(quota);
         }
         let body = match response.bytes().await {

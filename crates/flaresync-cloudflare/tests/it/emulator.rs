@@ -473,6 +473,8 @@ async fn budget_keeps_the_client_under_the_account_limit() {
         window: Duration::from_secs(2),
         burst: 2,
         server_reserve: 0,
+        rollback_reserve: 0,
+        sized_for: None,
     };
     let client = Client::new(config).expect("valid config");
     let clone = client.clone();

@@ -33,6 +33,9 @@ fn remote_fetch_follows_fast_forwards_and_force_pushes() {
     assert_fetch(&mut source, HeadUpdateKind::Unchanged);
 
     fixture.step(&["advance"]);
+    // A peek sees the new head without taking it: the fetch still reports the move.
+    assert_eq!(source.peek_head().expect("peek"), work("c3"));
+    assert_eq!(source.last_head(), Some(work("c2")));
     let update = source.fetch().expect("fetch");
     assert_eq!(
         (update.old, update.new, update.kind),

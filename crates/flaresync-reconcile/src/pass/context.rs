@@ -1,6 +1,9 @@
 //! [`Context`]: everything a pass needs, created once and shared by the loop and the CLI.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{
+    Arc, Mutex, RwLock,
+    atomic::{AtomicBool, Ordering},
+};
 use std::time::Duration;
 
 use flaresync_cloudflare::Client;
@@ -70,6 +73,9 @@ pub struct Context {
     pub(super) options: ContextOptions,
     /// Held for the whole pass: at most one pass at a time per context.
     pub(super) memory: tokio::sync::Mutex<Memory>,
+    /// A request for every Worker arrived while a pass ran: the branch may have moved, and a
+    /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
+    pub(super) newer_head: AtomicBool,
 }
 
 impl std::fmt::Debug for Context {
@@ -131,6 +137,7 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
+            newer_head: AtomicBool::new(false),
         })
     }
 
@@ -160,6 +167,17 @@ impl Context {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Tells a pass in flight that the branch may have moved: at its next Worker boundary it
+    /// looks at the head, and stops there when the newer commit rolls a Worker back.
+    pub fn note_newer_head(&self) {
+        self.newer_head.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the note of [`Context::note_newer_head`].
+    pub(super) fn take_newer_head(&self) -> bool {
+        self.newer_head.swap(false, Ordering::SeqCst)
     }
 
     /// API figures for `/metrics`.

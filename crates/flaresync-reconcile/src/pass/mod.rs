@@ -21,8 +21,10 @@
 //!    trusted from local state alone); what flaresync last applied comes from the journal.
 //! 5. **Plan** with the pure planner, then per Worker: drift (policy `report` holds the Worker,
 //!    `heal` lets the plan restore Git's version), health-check rejections, blocked findings.
-//! 6. **Apply** the planner's steps in its order. Every write is preceded by a journal intent
-//!    (`started`) and followed by its outcome; a deploy is verified by re-reading deployments.
+//! 6. **Apply** the planner's steps in its order (rollbacks first, in the budget's rollback
+//!    lane). Every write is preceded by a journal intent (`started`) and followed by its
+//!    outcome. At each Worker boundary, when the loop saw a new request, a newer commit that
+//!    rolls a Worker back pre-empts the rest of the pass ([`preempt`]).
 //! 7. **Health check** after a Worker's deploy or rollback; on failure the previous version is
 //!    deployed again and the commit is recorded as rejected until Git changes.
 //! 8. **Summarize** (always): status conditions, metrics, the report.
@@ -40,6 +42,7 @@ mod context;
 mod decide;
 mod live;
 mod memory;
+mod preempt;
 mod recover;
 mod refresh_slice;
 mod report;
@@ -191,7 +194,8 @@ async fn pass(
     scope: &Scope,
     asked_by: Option<&str>,
 ) -> Result<SyncReport, Error> {
-    // 1. Source.
+    // 1. Source. (The pass reads the head itself: a note of a newer one is taken care of.)
+    ctx.take_newer_head();
     let source = source::read_source(ctx.git.clone()).await?;
     let desired = desired_state(ctx, memory, &source);
     debug!(commit = %short(&source.head_commit), workers = desired.workers.len(), head = ?source.head, "Desired state read.");
@@ -450,6 +454,12 @@ impl Reconciler for Context {
                 Ok(outcome)
             }
             Err(error) => Err(error.class()),
+        }
+    }
+
+    fn note_request(&self, request: &crate::trigger::ReconcileRequest) {
+        if request.target == crate::trigger::Target::All {
+            self.note_newer_head();
         }
     }
 

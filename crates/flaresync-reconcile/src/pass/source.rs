@@ -63,6 +63,27 @@ pub(super) async fn read_source(git: Arc<Mutex<GitState>>) -> Result<SourceRead,
     .map_err(|error| Error::Task(error.to_string()))?
 }
 
+/// The branch's head and its desired state when the head moved past `current` (fetched for a
+/// remote), without taking it as the head the next pass reports a move from. `None`: it did
+/// not move.
+pub(super) async fn peek_newer(
+    git: Arc<Mutex<GitState>>,
+    current: String,
+) -> Result<Option<(String, DesiredState)>, Error> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let GitState { source, cache } = &mut *guard;
+        let head = source.peek_head()?;
+        if head.to_string() == current {
+            return Ok(None);
+        }
+        let state = cache.desired_state(source.repo(), head)?;
+        Ok(Some((head.to_string(), state)))
+    })
+    .await
+    .map_err(|error| Error::Task(error.to_string()))?
+}
+
 /// Maps listed versions to commits through Git, off the async threads.
 pub(super) async fn map_versions(
     git: Arc<Mutex<GitState>>,

@@ -5,6 +5,7 @@ mod cost;
 mod crash;
 mod drift_health;
 mod legality;
+mod preempt;
 mod rollout;
 mod run;
 mod runner;

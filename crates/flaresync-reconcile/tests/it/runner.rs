@@ -26,6 +26,8 @@ struct Fake {
     /// How long a pass takes.
     pass_duration: Duration,
     finished: Mutex<u32>,
+    /// (elapsed since start, source) of every request shown to `note_request`.
+    noted: Mutex<Vec<(Duration, TriggerSource)>>,
     status: Arc<StatusBoard>,
     metrics: Arc<Metrics>,
 }
@@ -43,6 +45,16 @@ impl Fake {
     fn calls(&self) -> Vec<(Duration, Scope)> {
         self.calls.lock().expect("lock").clone()
     }
+
+    /// Time since the fake was made.
+    fn elapsed(&self) -> Duration {
+        let start = self
+            .start
+            .lock()
+            .expect("lock")
+            .unwrap_or_else(Instant::now);
+        Instant::now() - start
+    }
 }
 
 impl Reconciler for Fake {
@@ -52,20 +64,18 @@ impl Reconciler for Fake {
         _source: TriggerSource,
     ) -> Result<PassOutcome, Class> {
         {
-            let start = self
-                .start
-                .lock()
-                .expect("lock")
-                .unwrap_or_else(Instant::now);
-            self.calls
-                .lock()
-                .expect("lock")
-                .push((Instant::now() - start, scope));
+            let at = self.elapsed();
+            self.calls.lock().expect("lock").push((at, scope));
             tokio::time::sleep(self.pass_duration).await;
             *self.finished.lock().expect("lock") += 1;
             let next = self.script.lock().expect("lock").pop_front();
             next.unwrap_or_else(|| Ok(PassOutcome::default()))
         }
+    }
+
+    fn note_request(&self, request: &ReconcileRequest) {
+        let at = self.elapsed();
+        self.noted.lock().expect("lock").push((at, request.source));
     }
 
     fn status(&self) -> Arc<StatusBoard> {
@@ -154,6 +164,40 @@ async fn a_burst_of_triggers_becomes_one_debounced_pass() {
     assert_eq!(calls[0].1, Scope::All);
     // Startup at 0 and the burst until 300 ms: one pass, 500 ms after the last request.
     assert_eq!(calls[0].0, Duration::from_millis(800));
+}
+
+/// A request that arrives while a pass runs is shown to the reconciler at once (so a revert can
+/// pre-empt a long pass) and still runs after it; one between passes is not shown.
+#[tokio::test(start_paused = true)]
+async fn requests_during_a_pass_are_shown_to_the_reconciler() {
+    let fake = Fake::new(Duration::from_secs(5), Vec::new());
+    drive(
+        fake.clone(),
+        config(),
+        vec![
+            (
+                Duration::from_secs(2),
+                ReconcileRequest::all(TriggerSource::FileSystem),
+            ),
+            (
+                Duration::from_secs(20),
+                ReconcileRequest::all(TriggerSource::Manual),
+            ),
+        ],
+        Duration::from_secs(40),
+    )
+    .await;
+    let noted = fake.noted.lock().expect("lock").clone();
+    assert_eq!(
+        noted,
+        [(Duration::from_secs(2), TriggerSource::FileSystem)],
+        "only the request during the startup pass"
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    // The one noted runs right after the startup pass, the other after its debounce.
+    assert_eq!(calls[1].0, calls[0].0 + Duration::from_secs(5));
+    assert_eq!(calls[2].0, Duration::from_millis(20_500));
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,14 +19,18 @@ pub(crate) use self::triggers::ZoneCache;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flaresync_plan::{Action as PlanAction, Plan};
+use flaresync_cloudflare::{Lane, in_lane};
+use flaresync_config::Digest;
+use flaresync_plan::{Action as PlanAction, Desired, Plan};
 use tracing::{info, warn};
 
 use self::step::{WorkerWrites, spec_of};
 use super::{
     PassInput,
     memory::Memory,
+    preempt::{self, Preemption},
     report::{WorkerOutcome, WorkerReport},
+    source,
 };
 use crate::{convert, error::Error, health};
 
@@ -46,6 +50,7 @@ pub(super) async fn apply(
     let order = Ordering::new(plan, memory, reports);
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut writes: BTreeMap<String, WorkerWrites> = BTreeMap::new();
+    let mut preempted: Option<Preemption> = None;
 
     for (index, step) in plan.steps.iter().enumerate() {
         let worker = step.worker().to_owned();
@@ -55,6 +60,16 @@ pub(super) async fn apply(
         let Some(report) = reports.get_mut(&worker) else {
             continue;
         };
+        // A Worker boundary: a newer commit that rolls a Worker back goes first.
+        if !writes.contains_key(&worker) && preempted.is_none() {
+            preempted = newer_rollback(input, memory).await;
+        }
+        if let Some(preemption) = preempted.as_ref().filter(|_| !writes.contains_key(&worker)) {
+            report.outcome = WorkerOutcome::Skipped;
+            report.notes.push(preemption.note());
+            failed.insert(worker);
+            continue;
+        }
         if let Some((by, note)) = order.deferral(plan, &worker, &failed, hold) {
             report.outcome = WorkerOutcome::Skipped;
             report.notes.push(note);
@@ -64,6 +79,12 @@ pub(super) async fn apply(
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
         let live = memory.workers.get(&worker).map(|cached| &cached.live);
+        // A rollback spends the budget's reserve: it never waits behind forward deploys.
+        let lane = if order.rolling_back.contains(worker.as_str()) {
+            Lane::Rollback
+        } else {
+            Lane::Normal
+        };
         let result = match (gradual.get(&worker), step) {
             // A forward deploy of a Worker with a rollout strategy: its first step.
             (Some(rollout), flaresync_plan::Step::Deploy { version, .. }) => {
@@ -79,7 +100,7 @@ pub(super) async fn apply(
                 )
                 .await
             }
-            _ => step::apply_step(input, step, live, worker_writes, report).await,
+            _ => in_lane(lane, step::apply_step(input, step, live, worker_writes, report)).await,
         };
         if let Err(error) = result {
             if matches!(error, Error::Journal(_)) {
@@ -103,6 +124,46 @@ pub(super) async fn apply(
         }
     }
     Ok(())
+}
+
+/// When a request came in during the pass: whether the branch moved to a commit that rolls a
+/// Worker back ([`preempt::rollback_waiting`]), which then pre-empts the rest of this pass.
+async fn newer_rollback(input: &PassInput<'_>, memory: &Memory) -> Option<Preemption> {
+    let ctx = input.ctx;
+    if !ctx.take_newer_head() {
+        return None;
+    }
+    let (commit, state) = match source::peek_newer(ctx.git.clone(), input.head().to_owned()).await {
+        Ok(Some(newer)) => newer,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!(error = %error, "Cannot look at the branch during the pass; the next pass reads it.");
+            return None;
+        }
+    };
+    let mut next = convert::desired(&state, &memory.dir_names);
+    convert::restrict_to_account(&mut next, &state, ctx.client.account_id());
+    let known: BTreeMap<&str, Vec<&Digest>> = memory
+        .workers
+        .iter()
+        .map(|(name, cached)| {
+            let digests = cached.known.iter().map(|known| &known.digest).collect();
+            (name.as_str(), digests)
+        })
+        .collect();
+    let (current, next) = (digests(input.desired), digests(&next));
+    let worker = preempt::rollback_waiting(&current, &next, &known)?.to_owned();
+    info!(commit = %super::short(&commit), worker = %worker, "A newer commit rolls a Worker back: it pre-empts the rest of this pass.");
+    Some(Preemption { commit, worker })
+}
+
+/// Each resolved Worker's desired digest.
+fn digests(desired: &Desired) -> BTreeMap<&str, &Digest> {
+    desired
+        .workers
+        .keys()
+        .filter_map(|name| Some((name.as_str(), desired.digest_of(name)?)))
+        .collect()
 }
 
 /// A Worker's active version before the pass.
