@@ -25,6 +25,17 @@ pub fn env_token() -> Option<String> {
         .filter(|token| !token.is_empty())
 }
 
+/// Where `flaresync github` reads its GitHub token (as Actions names it).
+pub const GITHUB_TOKEN_VAR: &str = "GITHUB_TOKEN";
+
+/// The GitHub token from the environment, if set and not blank. The one place it is read.
+pub fn github_token() -> Option<String> {
+    std::env::var(GITHUB_TOKEN_VAR)
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
 /// The config repository a command works on, and where flaresync keeps its state for it.
 #[derive(Debug, Clone)]
 pub struct RepoSettings {

@@ -1,9 +1,12 @@
 //! One file per subcommand: thin glue between the resolved settings and the library crates.
 
+pub mod completions;
 pub mod demo;
 pub mod emulator;
 pub mod explain;
+pub mod github;
 pub mod history;
+pub mod man;
 pub mod plan;
 pub mod run;
 pub mod sync;
@@ -22,6 +25,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Explain(args) => explain::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+        Command::Github(command) => github::run(command).await,
     }
 }
 

@@ -15,7 +15,10 @@
 //! see [`parse_ratelimit_header`]); when that drops to `server_reserve`, spending stops until the
 //! reset, so other users of the token keep their share and nobody trips the lockout.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -229,6 +232,24 @@ impl TokenBucket {
 #[derive(Debug, Clone)]
 pub struct Budget {
     bucket: Arc<Mutex<TokenBucket>>,
+    /// Requests waiting for a token right now (for progress displays).
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts one request as waiting while it lives (also when its future is dropped mid-wait).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Budget {
@@ -236,6 +257,7 @@ impl Budget {
     pub fn new(config: &BudgetConfig) -> Self {
         Budget {
             bucket: Arc::new(Mutex::new(TokenBucket::new(config, Instant::now()))),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -252,12 +274,21 @@ impl Budget {
     /// Waits until one request may be sent and takes its token. Returns how long it waited.
     pub async fn acquire(&self) -> Duration {
         let start = Instant::now();
+        let mut waiting = None;
         loop {
             match self.with_bucket(|bucket| bucket.try_acquire(Instant::now())) {
                 Ok(()) => return Instant::now().saturating_duration_since(start),
-                Err(wait) => tokio::time::sleep(wait).await,
+                Err(wait) => {
+                    waiting.get_or_insert_with(|| Waiting::new(&self.waiting));
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
+    }
+
+    /// Requests of all holders waiting for a token right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Blocks every holder of this budget for `duration` (after a 429).
@@ -449,5 +480,27 @@ mod tests {
             "waited {waited:?}"
         );
         assert_eq!(budget.capacity(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_counts_as_waiting_only_while_it_waits() {
+        let budget = Budget::new(&config(4, 20, 1)); // refill 0.15/s
+        assert_eq!(budget.acquire().await, Duration::ZERO);
+        assert_eq!(budget.waiting(), 0, "an immediate token is no wait");
+        let clone = budget.clone();
+        let waiter = tokio::spawn(async move { clone.acquire().await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(budget.waiting(), 1);
+        waiter.await.expect("waiter runs");
+        assert_eq!(budget.waiting(), 0);
+
+        // A waiter given up on (its future dropped) no longer counts.
+        let clone = budget.clone();
+        let abandoned = tokio::spawn(async move { clone.acquire().await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(budget.waiting(), 1);
+        abandoned.abort();
+        let _ = abandoned.await;
+        assert_eq!(budget.waiting(), 0);
     }
 }

@@ -12,6 +12,7 @@ use super::memory::Memory;
 use crate::{
     error::Error,
     metrics::{ApiSnapshot, Metrics},
+    progress::ProgressTracker,
     status::StatusBoard,
 };
 
@@ -57,6 +58,7 @@ pub struct Context {
     pub(super) options: ContextOptions,
     /// Held for the whole pass: at most one pass at a time per context.
     pub(super) memory: tokio::sync::Mutex<Memory>,
+    pub(super) progress: ProgressTracker,
 }
 
 impl std::fmt::Debug for Context {
@@ -118,6 +120,7 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
+            progress: ProgressTracker::default(),
         })
     }
 
@@ -135,6 +138,11 @@ impl Context {
 
     pub fn metrics_registry(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// How far the running pass's apply stage is, from now on (see [`crate::progress`]).
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<crate::Progress> {
+        self.progress.subscribe()
     }
 
     pub fn branch(&self) -> &str {

@@ -1,0 +1,96 @@
+//! Whether output to a stream is coloured (and may carry terminal escape codes at all).
+//!
+//! Only stderr is ever coloured today (the log lines; clap colours `--help` by the same
+//! variables through anstream). Data on stdout (plans, reports, JSON) never is. The rules
+//! follow no-color.org and the CLICOLOR convention, in anstream's order:
+//! `--color always|never` wins; else `NO_COLOR` (set, not empty) turns colour off; else
+//! `CLICOLOR_FORCE` (set, not `0`) turns it on even into a pipe; else `CLICOLOR=0` or
+//! `TERM=dumb` turn it off; else colour only on a terminal.
+
+use std::io::IsTerminal as _;
+
+use crate::cli::ColorWhen;
+
+/// Whether stderr gets colour.
+pub fn stderr_colored(when: ColorWhen) -> bool {
+    colored(
+        when,
+        |name| std::env::var(name).ok(),
+        std::io::stderr().is_terminal(),
+    )
+}
+
+/// Whether a terminal line on stderr may be redrawn in place (progress): a terminal that is
+/// not `TERM=dumb`. Independent of colour: `NO_COLOR` asks for no colour, not no progress.
+pub fn stderr_redraws() -> bool {
+    std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |term| term != "dumb")
+}
+
+/// The decision, from the flag, the environment (`var`) and whether the stream is a terminal.
+pub fn colored(when: ColorWhen, var: impl Fn(&str) -> Option<String>, terminal: bool) -> bool {
+    let set = |name: &str| var(name).is_some_and(|value| !value.is_empty());
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto if set("NO_COLOR") => false,
+        ColorWhen::Auto if var("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") => true,
+        ColorWhen::Auto if var("CLICOLOR").as_deref() == Some("0") => false,
+        ColorWhen::Auto if var("TERM").as_deref() == Some("dumb") => false,
+        ColorWhen::Auto => terminal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(when: ColorWhen, vars: &[(&str, &str)], terminal: bool) -> bool {
+        colored(
+            when,
+            |name| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            },
+            terminal,
+        )
+    }
+
+    /// Flag, environment, stream is a terminal, expected.
+    type Case = (
+        ColorWhen,
+        &'static [(&'static str, &'static str)],
+        bool,
+        bool,
+    );
+
+    #[test]
+    fn colour_follows_the_terminal_the_flag_and_the_conventions() {
+        use ColorWhen::*;
+        let cases: &[Case] = &[
+            (Auto, &[], true, true),
+            (Auto, &[], false, false),
+            (Auto, &[("NO_COLOR", "1")], true, false),
+            (Auto, &[("NO_COLOR", "")], true, true), // set but empty: not set (no-color.org)
+            (Auto, &[("CLICOLOR_FORCE", "1")], false, true),
+            (Auto, &[("CLICOLOR_FORCE", "0")], false, false),
+            (
+                Auto,
+                &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+                false,
+                false,
+            ),
+            (Auto, &[("CLICOLOR", "0")], true, false),
+            (Auto, &[("TERM", "dumb")], true, false),
+            (Always, &[("NO_COLOR", "1")], false, true),
+            (Never, &[("CLICOLOR_FORCE", "1")], true, false),
+        ];
+        for (when, vars, terminal, expected) in cases {
+            assert_eq!(
+                decide(*when, vars, *terminal),
+                *expected,
+                "{when:?} {vars:?} terminal={terminal}"
+            );
+        }
+    }
+}
