@@ -27,11 +27,6 @@ pub async fn run(command: GithubCommand) -> anyhow::Result<u8> {
 }
 
 async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
-    let body = comment_body(&args)?;
-    let number = match args.pr {
-        Some(number) => number,
-        None => event_pull_request()?,
-    };
     if !valid_repository(&args.repository) {
         bail!(
             "--repository {:?} is not owner/name (GITHUB_REPOSITORY in Actions)",
@@ -43,6 +38,11 @@ async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
             "{GITHUB_TOKEN_VAR} is not set: flaresync needs it to write the pull request comment"
         )
     })?;
+    let number = match args.pr {
+        Some(number) => number,
+        None => event_pull_request()?,
+    };
+    let body = comment_body(&args)?;
     let footer = footer(args.commit.as_deref());
     let parts = comment::parts(&args.key, &body, &footer, GITHUB_COMMENT_LIMIT);
     let github = Github::new(&args.api_url, &args.repository, Secret::new(token))?;
