@@ -216,14 +216,19 @@ async fn list(
     response
 }
 
-fn too_long(body: &Value) -> Option<Response> {
-    let text = body.get("body").and_then(Value::as_str)?;
-    (text.chars().count() > 65_536).then(|| {
-        message(
+/// The `body` of a create or update request, or GitHub's refusal of it.
+fn comment_text(request: &Bytes) -> Result<String, Response> {
+    let Ok(request) = serde_json::from_slice::<Value>(request) else {
+        return Err(message(StatusCode::BAD_REQUEST, "Problems parsing JSON"));
+    };
+    let text = request.get("body").and_then(Value::as_str).unwrap_or("");
+    if text.chars().count() > 65_536 {
+        return Err(message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Validation Failed: body is too long (maximum is 65536 characters)",
-        )
-    })
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 async fn create(
@@ -231,15 +236,12 @@ async fn create(
     Path((_owner, _name, number)): Path<(String, String, u64)>,
     body: Bytes,
 ) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return message(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+    let text = match comment_text(&body) {
+        Ok(text) => text,
+        Err(refused) => return refused,
     };
-    if let Some(refused) = too_long(&body) {
-        return refused;
-    }
-    let text = body.get("body").and_then(Value::as_str).unwrap_or("");
-    let id = state.lock().expect("lock").add(number, text);
-    (StatusCode::CREATED, axum::Json(comment_json(id, text))).into_response()
+    let id = state.lock().expect("lock").add(number, &text);
+    (StatusCode::CREATED, axum::Json(comment_json(id, &text))).into_response()
 }
 
 async fn update(
@@ -247,18 +249,15 @@ async fn update(
     Path((_owner, _name, id)): Path<(String, String, u64)>,
     body: Bytes,
 ) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return message(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+    let text = match comment_text(&body) {
+        Ok(text) => text,
+        Err(refused) => return refused,
     };
-    if let Some(refused) = too_long(&body) {
-        return refused;
-    }
-    let text = body.get("body").and_then(Value::as_str).unwrap_or("");
     let mut github = state.lock().expect("lock");
     match github.comments.iter_mut().find(|(cid, _, _)| *cid == id) {
         Some(comment) => {
-            comment.2 = text.to_owned();
-            axum::Json(comment_json(id, text)).into_response()
+            comment.2 = text.clone();
+            axum::Json(comment_json(id, &text)).into_response()
         }
         None => message(StatusCode::NOT_FOUND, "Not Found"),
     }

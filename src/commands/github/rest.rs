@@ -76,10 +76,7 @@ impl Github {
             "{}/repos/{}/issues/{number}/comments",
             self.api_url, self.repository
         );
-        let response = self
-            .send(self.http.post(url).json(&json!({ "body": body })))
-            .await?;
-        comment_id(response).await
+        self.write_comment(self.http.post(url), body).await
     }
 
     pub async fn update_comment(&self, id: u64, body: &str) -> anyhow::Result<u64> {
@@ -87,10 +84,24 @@ impl Github {
             "{}/repos/{}/issues/comments/{id}",
             self.api_url, self.repository
         );
-        let response = self
-            .send(self.http.patch(url).json(&json!({ "body": body })))
-            .await?;
-        comment_id(response).await
+        self.write_comment(self.http.patch(url), body).await
+    }
+
+    /// Sends `{"body": body}` and returns the id of the comment GitHub answers with.
+    async fn write_comment(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: &str,
+    ) -> anyhow::Result<u64> {
+        let response = self.send(request.json(&json!({ "body": body }))).await?;
+        let answer: Value = response
+            .json()
+            .await
+            .context("GitHub's answer is not the comment JSON it should be")?;
+        answer
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| anyhow!("GitHub's answer has no comment id"))
     }
 
     pub async fn delete_comment(&self, id: u64) -> anyhow::Result<()> {
@@ -131,16 +142,6 @@ impl Github {
             advice(status.as_u16())
         ))
     }
-}
-
-async fn comment_id(response: reqwest::Response) -> anyhow::Result<u64> {
-    let body: Value = response
-        .json()
-        .await
-        .context("GitHub's answer is not the comment JSON it should be")?;
-    body.get("id")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| anyhow!("GitHub's answer has no comment id"))
 }
 
 /// What to do about a refused call.
