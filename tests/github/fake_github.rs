@@ -217,16 +217,19 @@ async fn list(
 }
 
 /// The `body` of a create or update request, or GitHub's refusal of it.
-fn comment_text(request: &Bytes) -> Result<String, Response> {
+fn comment_text(request: &Bytes) -> Result<String, Box<Response>> {
     let Ok(request) = serde_json::from_slice::<Value>(request) else {
-        return Err(message(StatusCode::BAD_REQUEST, "Problems parsing JSON"));
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            "Problems parsing JSON",
+        )));
     };
     let text = request.get("body").and_then(Value::as_str).unwrap_or("");
     if text.chars().count() > 65_536 {
-        return Err(message(
+        return Err(Box::new(message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Validation Failed: body is too long (maximum is 65536 characters)",
-        ));
+        )));
     }
     Ok(text.to_owned())
 }
@@ -238,7 +241,7 @@ async fn create(
 ) -> Response {
     let text = match comment_text(&body) {
         Ok(text) => text,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let id = state.lock().expect("lock").add(number, &text);
     (StatusCode::CREATED, axum::Json(comment_json(id, &text))).into_response()
@@ -251,7 +254,7 @@ async fn update(
 ) -> Response {
     let text = match comment_text(&body) {
         Ok(text) => text,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let mut github = state.lock().expect("lock");
     match github.comments.iter_mut().find(|(cid, _, _)| *cid == id) {
