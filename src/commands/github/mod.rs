@@ -82,6 +82,12 @@ async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
 /// failed without output, what it printed on stderr.
 fn comment_body(args: &GithubCommentArgs) -> anyhow::Result<String> {
     let body = if args.body_file.as_os_str() == "-" {
+        use std::io::IsTerminal as _;
+        if std::io::stdin().is_terminal() {
+            bail!(
+                "no body: pass --body-file plan.md or pipe it in (flaresync plan --format markdown | flaresync github comment ...)"
+            );
+        }
         std::io::read_to_string(std::io::stdin()).context("cannot read the body from stdin")?
     } else {
         std::fs::read_to_string(&args.body_file)
