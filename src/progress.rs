@@ -81,6 +81,7 @@ impl Drop for Display {
 async fn draw_until_aborted(mut progress: watch::Receiver<Progress>, client: Client) {
     // Redrawn on each change, and every 250 ms for the budget wait (which is not an event).
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut last = String::new();
     loop {
         tokio::select! {
             changed = progress.changed() => if changed.is_err() { return },
@@ -88,16 +89,21 @@ async fn draw_until_aborted(mut progress: watch::Receiver<Progress>, client: Cli
         }
         let text = line(&progress.borrow_and_update(), client.budget_waiting());
         match text {
-            Some(text) => draw(&fit(&text, terminal_width())),
+            Some(text) => draw(&fit(&text, terminal_width()), &mut last),
             None => wipe(),
         }
     }
 }
 
-fn draw(text: &str) {
+/// Draws `text` unless it is on the screen already (`last`, and no log line wiped it).
+fn draw(text: &str, last: &mut String) {
     let mut drawn = DRAWN
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *drawn && last == text {
+        return;
+    }
+    text.clone_into(last);
     let mut stderr = std::io::stderr().lock();
     let _ = write!(stderr, "{WIPE}{text}");
     let _ = stderr.flush();
