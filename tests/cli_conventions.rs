@@ -403,3 +403,30 @@ fn on_a_terminal(command: Command) -> Output {
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
+
+#[test]
+fn a_deploy_paced_by_cloudflares_rate_limit_says_it_waits_for_the_budget() {
+    let (dir, repo) = fixture_repo();
+    // 102 requests per 3 s: flaresync keeps 100 of the reported quota for other users of the
+    // token, so it sends 2 requests per window; a first deploy needs 7, so it must wait.
+    let emulator = Emulator::start_with(
+        &dir.path().join("emulator"),
+        &["--rate-limit", "102", "--rate-limit-window-secs", "3"],
+    );
+    git(&repo, &["branch", "deploy", "c1"]);
+    let state = dir.path().join("state");
+    let terminal = on_a_terminal(sync(&repo, &state, &emulator));
+    assert_eq!(terminal.code, 0, "{}", terminal.all());
+    assert!(
+        terminal.stdout.contains(" Workers done (edge-a"),
+        "{:?}",
+        terminal.stdout
+    );
+    assert!(
+        terminal
+            .stdout
+            .contains("; waiting for the API request budget"),
+        "{:?}",
+        terminal.stdout
+    );
+}

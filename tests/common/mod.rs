@@ -155,6 +155,11 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(state: &Path) -> Self {
+        Self::start_with(state, &[])
+    }
+
+    /// [`Emulator::start`] with more `flaresync emulator` arguments (e.g. `--rate-limit`).
+    pub fn start_with(state: &Path, args: &[&str]) -> Self {
         let mut child = flaresync()
             .args([
                 "emulator",
@@ -167,6 +172,7 @@ impl Emulator {
                 "--state",
             ])
             .arg(state)
+            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
