@@ -11,6 +11,30 @@ use std::io::IsTerminal as _;
 
 use crate::cli::ColorWhen;
 
+/// clap's colour choice for `--help` and usage errors, from `--color` as typed (clap renders
+/// those while parsing, before the parsed flag exists). `auto` leaves it to clap, which applies
+/// the same conventions per stream.
+pub fn clap_choice(args: impl IntoIterator<Item = std::ffi::OsString>) -> clap::ColorChoice {
+    let mut value = std::env::var("FLARESYNC_COLOR").ok();
+    let mut args = args
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        } else if arg == "--color" {
+            value = args.next();
+        } else if let Some(given) = arg.strip_prefix("--color=") {
+            value = Some(given.to_owned());
+        }
+    }
+    match value.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
 /// Whether stderr gets colour.
 pub fn stderr_colored(when: ColorWhen) -> bool {
     colored(
@@ -63,6 +87,23 @@ mod tests {
         bool,
         bool,
     );
+
+    #[test]
+    fn clap_gets_the_color_flag_as_typed() {
+        let choice = |args: &[&str]| clap_choice(args.iter().map(std::ffi::OsString::from));
+        assert_eq!(
+            choice(&["flaresync", "--color", "never", "--help"]),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            choice(&["flaresync", "plan", "--color=always"]),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            choice(&["flaresync", "history", "--", "--color=never"]),
+            clap::ColorChoice::Auto
+        );
+    }
 
     #[test]
     fn colour_follows_the_terminal_the_flag_and_the_conventions() {

@@ -13,14 +13,17 @@ mod source;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     reset_sigpipe();
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .color(color::clap_choice(std::env::args_os()))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     // The demo narrates on stdout; its logs would only repeat it.
     let default_filter = match cli.command {
         Command::Demo(_) => "off",

@@ -430,3 +430,30 @@ fn a_deploy_paced_by_cloudflares_rate_limit_says_it_waits_for_the_budget() {
         terminal.stdout
     );
 }
+
+#[test]
+fn help_follows_the_same_colour_rules() {
+    let forced = run(flaresync().arg("--help").env("CLICOLOR_FORCE", "1"));
+    assert!(forced.stdout.contains('\u{1b}'), "{}", forced.stdout);
+    for (flag, env) in [
+        (None, ("NO_COLOR", "1")),
+        (Some("--color=never"), ("CLICOLOR_FORCE", "1")),
+        (None, ("FLARESYNC_COLOR", "never")),
+    ] {
+        let mut command = flaresync();
+        command
+            .args(flag)
+            .arg("--help")
+            .env("CLICOLOR_FORCE", "1")
+            .env(env.0, env.1);
+        let out = run(&mut command);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(
+            !out.stdout.contains('\u{1b}'),
+            "{flag:?} {env:?}: {}",
+            out.stdout
+        );
+    }
+    let piped = run(flaresync().arg("--help").env_remove("CLICOLOR_FORCE"));
+    assert!(!piped.stdout.contains('\u{1b}'), "{}", piped.stdout);
+}
