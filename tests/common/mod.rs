@@ -26,6 +26,15 @@ pub fn flaresync() -> Command {
         "FLARESYNC_BRANCH",
         "GIT_USERNAME",
         "GIT_PASSWORD",
+        // Colour and GitHub settings of the machine running the tests are not the test's.
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "FLARESYNC_COLOR",
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_API_URL",
+        "GITHUB_EVENT_PATH",
     ] {
         command.env_remove(name);
     }
