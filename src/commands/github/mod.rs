@@ -33,6 +33,12 @@ async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
             args.repository
         );
     }
+    if !valid_key(&args.key) {
+        bail!(
+            "--key {:?} must be letters, digits, '-', '_' or '.' (it goes into the comment's hidden marker)",
+            args.key
+        );
+    }
     let token = github_token().ok_or_else(|| {
         anyhow!(
             "{GITHUB_TOKEN_VAR} is not set: flaresync needs it to write the pull request comment"
@@ -133,6 +139,14 @@ fn valid_repository(repository: &str) -> bool {
     valid(parts.next()) && valid(parts.next()) && parts.next().is_none()
 }
 
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// The pull request of the Actions event in `$GITHUB_EVENT_PATH`.
 fn event_pull_request() -> anyhow::Result<u64> {
     let path = std::env::var_os("GITHUB_EVENT_PATH").ok_or_else(|| {
@@ -173,6 +187,14 @@ mod tests {
             pull_request_number(&serde_json::json!({"ref": "refs/heads/main"})),
             None
         );
+    }
+
+    #[test]
+    fn keys_cannot_break_the_hidden_marker() {
+        assert!(valid_key("plan") && valid_key("staging.eu-1"));
+        for bad in ["", "a b", "x-->", "plan part=1/1", &"k".repeat(65)] {
+            assert!(!valid_key(bad), "{bad:?}");
+        }
     }
 
     #[test]
