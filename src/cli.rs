@@ -6,11 +6,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// GitOps for Cloudflare Workers: Git is the deployment truth, reverts become rollbacks.
 #[derive(Debug, Parser)]
-#[command(name = "flaresync", version, about, long_about = None)]
+#[command(name = "flaresync", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FLARESYNC_LOG_FORMAT")]
     pub log_format: LogFormat,
+
+    /// When to colour output: `auto` colours only on a terminal and honours `NO_COLOR` and
+    /// `CLICOLOR_FORCE`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, env = "FLARESYNC_COLOR")]
+    pub color: ColorWhen,
 
     #[command(subcommand)]
     pub command: Command,
@@ -20,6 +25,13 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +53,13 @@ pub enum Command {
     History(HistoryArgs),
     /// Explain a rollback legality rule (e.g. FS002), or list them all.
     Explain(ExplainArgs),
+    /// Shell completions generated from this command line (bash, zsh, fish, ...).
+    Completions(CompletionsArgs),
+    /// Man pages (roff) generated from this command line.
+    Man(ManArgs),
+    /// GitHub pull requests: post or update flaresync's plan comment.
+    #[command(subcommand)]
+    Github(GithubCommand),
     /// Progressive rollouts: status, promote, abort, pause, resume (against a running loop
     /// with --server, or from the CLI alone).
     #[command(subcommand)]
@@ -255,10 +274,76 @@ pub struct HistoryArgs {
     /// Only the local journal; do not ask Cloudflare for versions and deployments.
     #[arg(long)]
     pub offline: bool,
+    /// Output format (JSON: the history view, see README "Machine-readable output").
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// Rule id (e.g. FS002); all rules when omitted.
     pub rule: Option<String>,
+    /// Output format (JSON: `{id, name, summary, doc}` per rule).
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+/// Output of commands whose text is for people and whose JSON is for scripts.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to complete for, e.g. `flaresync completions bash > /etc/bash_completion.d/flaresync`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page of one subcommand (e.g. `plan`); the main page when omitted.
+    pub subcommand: Option<String>,
+    /// Write every page (flaresync.1, flaresync-plan.1, ...) into this directory instead.
+    #[arg(long, conflicts_with = "subcommand")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// Post a Markdown body (e.g. `plan --format markdown`) as THE flaresync comment of a pull
+    /// request: the comment with the hidden marker is updated, never duplicated, and a body
+    /// over GitHub's 65,536-character limit is split into numbered parts.
+    Comment(GithubCommentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GithubCommentArgs {
+    /// File with the Markdown body (`-`: standard input).
+    #[arg(long, default_value = "-")]
+    pub body_file: PathBuf,
+    /// Pull request number (default: the pull request of `$GITHUB_EVENT_PATH`, as in Actions).
+    #[arg(long)]
+    pub pr: Option<u64>,
+    /// Repository as owner/name.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub repository: String,
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// Names the comment: two workflows with different keys keep one comment each.
+    #[arg(long, default_value = "plan")]
+    pub key: String,
+    /// Exit code of the command that wrote the body (2 with an empty body: it failed, and the
+    /// comment says so instead of showing an outdated plan).
+    #[arg(long, default_value_t = 0)]
+    pub exit_code: i32,
+    /// That command's standard error, quoted in the comment when it failed.
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
+    /// Commit the body is about, named in the comment's footer.
+    #[arg(long)]
+    pub commit: Option<String>,
 }

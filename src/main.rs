@@ -4,27 +4,36 @@
 //! line when a fix is known. Exit codes follow ripgrep: 0 ok / no changes, 1 changes, 2 error.
 
 mod cli;
+mod color;
 mod commands;
 mod lock;
+mod progress;
 mod settings;
 mod source;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     reset_sigpipe();
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .color(color::clap_choice(std::env::args_os()))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     // The demo narrates on stdout; its logs would only repeat it.
     let default_filter = match cli.command {
         Command::Demo(_) => "off",
         _ => "warn,flaresync=info,flaresync_reconcile=info",
     };
-    init_logging(cli.log_format, default_filter);
+    init_logging(
+        cli.log_format,
+        default_filter,
+        color::stderr_colored(cli.color),
+    );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,14 +58,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, default_filter: &str) {
+fn init_logging(format: LogFormat, default_filter: &str, colored: bool) {
     let filter =
         EnvFilter::try_from_env("FLARESYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    use std::io::IsTerminal;
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(progress::LogWriter)
+        .with_ansi(colored);
     match format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

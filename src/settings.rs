@@ -49,6 +49,19 @@ pub fn github() -> Option<flaresync_reconcile::github::GithubConfig> {
     flaresync_reconcile::github::GithubConfig::from_lookup(|name| std::env::var(name).ok())
 }
 
+/// How the GitHub token variables are named in messages (the first wins).
+pub const GITHUB_TOKEN_VAR: &str = "FLARESYNC_GITHUB_TOKEN (or GITHUB_TOKEN)";
+
+/// The GitHub token from the environment (`FLARESYNC_GITHUB_TOKEN`, else `GITHUB_TOKEN` as
+/// Actions sets it), if set and not blank: the same rule [`github`] follows.
+pub fn github_token() -> Option<String> {
+    [flaresync_reconcile::github::TOKEN_VAR, "GITHUB_TOKEN"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .map(|token| token.trim().to_owned())
+        .find(|token| !token.is_empty())
+}
+
 /// The config repository a command works on, and where flaresync keeps its state for it.
 #[derive(Debug, Clone)]
 pub struct RepoSettings {

@@ -4,27 +4,13 @@
 mod common;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{ACCOUNT, Emulator, TOKEN, flaresync, git, run};
+use common::{ACCOUNT, Emulator, TOKEN, fixture_repo, flaresync, git, run};
 use serde_json::Value;
-
-/// Builds the fixture repository (tags c1..c5) in a fresh temporary directory.
-fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make_config_repo.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg(&repo)
-        .status()
-        .expect("bash runs the fixture script");
-    assert!(status.success(), "{} failed", script.display());
-    (dir, repo)
-}
 
 fn plan(repo: &Path, base: &str, head: &str, format: &str) -> common::Output {
     run(flaresync()

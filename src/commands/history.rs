@@ -4,7 +4,7 @@ use anyhow::{Context as _, bail};
 use flaresync_journal::{DeploymentRecord, Journal, VersionRecord};
 
 use crate::{
-    cli::HistoryArgs,
+    cli::{HistoryArgs, TextOrJson},
     settings::{ApiSettings, RepoSettings},
     source::{head_repo_config, open_source},
 };
@@ -66,7 +66,10 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<u8> {
         );
     }
     let view = flaresync_journal::history_view(&args.worker, &entries, &versions, &deployments);
-    print!("{}", flaresync_journal::render_history(&view));
+    match args.format {
+        TextOrJson::Text => print!("{}", flaresync_journal::render_history(&view)),
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&view)?),
+    }
     Ok(0)
 }
 

@@ -1,9 +1,12 @@
 //! One file per subcommand: thin glue between the resolved settings and the library crates.
 
+pub mod completions;
 pub mod demo;
 pub mod emulator;
 pub mod explain;
+pub mod github;
 pub mod history;
+pub mod man;
 pub mod plan;
 pub mod rollout;
 pub mod run;
@@ -24,6 +27,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::History(args) => history::run(args).await,
         Command::Explain(args) => explain::run(args),
         Command::Rollout(command) => rollout::run(command).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+        Command::Github(command) => github::run(command).await,
     }
 }
 

@@ -70,6 +70,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             webhook_listener.local_addr()?
         );
     }
+    let _progress = crate::progress::Display::start(ctx.progress(), ctx.client().clone());
     let config = flaresync_reconcile::RunConfig {
         poll_interval: Some(Duration::from_secs(if repo.remote {
             args.poll_interval_secs

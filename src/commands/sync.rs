@@ -15,6 +15,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let api = ApiSettings::resolve(&args.api);
     let _lock = lock_state(&repo.state_dir)?;
     let ctx = Opened::open(&repo)?.context(&api)?;
+    let progress = crate::progress::Display::start(ctx.progress(), ctx.client().clone());
     let report = flaresync_reconcile::sync_once(
         &ctx,
         SyncOptions {
@@ -24,6 +25,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     )
     .await
     .context("reconcile pass failed")?;
+    drop(progress);
     print_report(&report, args.format)?;
     Ok(if args.dry_run {
         u8::try_from(flaresync_plan::exit_code(&report.plan)).unwrap_or(2)

@@ -26,6 +26,15 @@ pub fn flaresync() -> Command {
         "FLARESYNC_BRANCH",
         "GIT_USERNAME",
         "GIT_PASSWORD",
+        // Colour and GitHub settings of the machine running the tests are not the test's.
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "FLARESYNC_COLOR",
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_API_URL",
+        "GITHUB_EVENT_PATH",
     ] {
         command.env_remove(name);
     }
@@ -53,6 +62,20 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Builds the fixture repository (tags c1..c5) in a fresh temporary directory.
+pub fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make_config_repo.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&repo)
+        .status()
+        .expect("bash runs the fixture script");
+    assert!(status.success(), "{} failed", script.display());
+    (dir, repo)
 }
 
 /// A new Git repository at `<dir>/repo` on branch `main`; its path.

@@ -27,7 +27,10 @@
 //! The reserve costs no throughput (the refill rate is shared): a long deploy holds the bucket at
 //! the reserve, and a rollback arriving meanwhile finds its tokens there.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -331,6 +334,24 @@ impl TokenBucket {
 #[derive(Debug, Clone)]
 pub struct Budget {
     bucket: Arc<Mutex<TokenBucket>>,
+    /// Requests waiting for a token right now (for progress displays).
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts one request as waiting while it lives (also when its future is dropped mid-wait).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Budget {
@@ -338,6 +359,7 @@ impl Budget {
     pub fn new(config: &BudgetConfig) -> Self {
         Budget {
             bucket: Arc::new(Mutex::new(TokenBucket::new(config, Instant::now()))),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -350,12 +372,21 @@ impl Budget {
     pub async fn acquire(&self) -> Duration {
         let lane = current_lane();
         let start = Instant::now();
+        let mut waiting = None;
         loop {
             match self.with_bucket(|bucket| bucket.try_acquire(Instant::now(), lane)) {
                 Ok(()) => return Instant::now().saturating_duration_since(start),
-                Err(wait) => tokio::time::sleep(wait).await,
+                Err(wait) => {
+                    waiting.get_or_insert_with(|| Waiting::new(&self.waiting));
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
+    }
+
+    /// Requests of all holders waiting for a token right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Blocks every holder of this budget for `duration` (after a 429).
@@ -655,5 +686,27 @@ mod tests {
         let inside = in_lane(Lane::Rollback, async { current_lane() }).await;
         assert_eq!(inside, Lane::Rollback);
         assert_eq!(current_lane(), Lane::Normal);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_counts_as_waiting_only_while_it_waits() {
+        let budget = Budget::new(&config(4, 20, 1)); // refill 0.15/s
+        assert_eq!(budget.acquire().await, Duration::ZERO);
+        assert_eq!(budget.waiting(), 0, "an immediate token is no wait");
+        let clone = budget.clone();
+        let waiter = tokio::spawn(async move { clone.acquire().await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(budget.waiting(), 1);
+        waiter.await.expect("waiter runs");
+        assert_eq!(budget.waiting(), 0);
+
+        // A waiter given up on (its future dropped) no longer counts.
+        let clone = budget.clone();
+        let abandoned = tokio::spawn(async move { clone.acquire().await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(budget.waiting(), 1);
+        abandoned.abort();
+        let _ = abandoned.await;
+        assert_eq!(budget.waiting(), 0);
     }
 }

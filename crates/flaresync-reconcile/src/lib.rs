@@ -16,6 +16,7 @@
 //! - [`pass`]: [`Context`], [`sync_once`] (one pass, a folder of stages) and [`run`] (the loop
 //!   over it).
 //! - [`observe`]: the one observation of live state (`sync`, `run` and `plan --live`).
+//! - [`progress`]: Workers done out of those the running pass writes to, for progress displays.
 //! - [`conditions`]: Flux-style conditions of a Worker from its pass report (pure).
 //! - [`convert`]: pure mapping of client/git answers to the planner's types.
 //! - [`error`]: the crate [`Error`] and its classification.
@@ -67,6 +68,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pass;
 pub mod policy;
+pub mod progress;
 pub mod rollout;
 pub mod runner;
 pub mod scheduler;
@@ -83,5 +85,6 @@ pub use pass::{
     WorkerOutcome, WorkerReport, run, sync_once, sync_scoped, sync_scoped_by,
 };
 pub use policy::{Action, BackoffConfig, Class, Reason, error_policy};
+pub use progress::Progress;
 pub use runner::{PassOutcome, Reconciler, RunConfig, RunError, Scope, run_with, shutdown_signal};
 pub use trigger::{ReconcileRequest, Target, TriggerSource};

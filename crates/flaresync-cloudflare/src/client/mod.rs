@@ -140,6 +140,12 @@ impl Client {
         )
     }
 
+    /// Requests of all clones waiting for the request budget right now (0 when none is): a
+    /// large first deploy is paced by the budget, and a progress display says so.
+    pub fn budget_waiting(&self) -> usize {
+        self.inner.budget.waiting()
+    }
+
     // === paths ===
 
     fn account(&self, rest: &[&str]) -> Vec<String> {

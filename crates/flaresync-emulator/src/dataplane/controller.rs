@@ -97,7 +97,8 @@ impl Controller {
 
     async fn apply(&mut self, wanted: &Desired) -> Result<(), DataPlaneError> {
         // Verdicts of versions no longer wanted go, so a long run keeps only what it serves.
-        self.checked.retain(|id, _| wanted.versions.contains_key(id));
+        self.checked
+            .retain(|id, _| wanted.versions.contains_key(id));
         for version in wanted.versions.values() {
             if !self.checked.contains_key(&version.id) {
                 let verdict = self.check(version).await;

@@ -15,6 +15,7 @@ use super::memory::Memory;
 use crate::{
     error::Error,
     metrics::{ApiSnapshot, Metrics},
+    progress::ProgressTracker,
     status::StatusBoard,
 };
 
@@ -76,6 +77,7 @@ pub struct Context {
     /// A request for every Worker arrived while a pass ran: the branch may have moved, and a
     /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
     pub(super) newer_head: AtomicBool,
+    pub(super) progress: ProgressTracker,
 }
 
 impl std::fmt::Debug for Context {
@@ -138,6 +140,7 @@ impl Context {
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
+            progress: ProgressTracker::default(),
         })
     }
 
@@ -155,6 +158,11 @@ impl Context {
 
     pub fn metrics_registry(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// How far the running pass's apply stage is, from now on (see [`crate::progress`]).
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<crate::Progress> {
+        self.progress.subscribe()
     }
 
     pub fn branch(&self) -> &str {

@@ -32,7 +32,7 @@ use super::{
     report::{WorkerOutcome, WorkerReport},
     source,
 };
-use crate::{convert, error::Error, health};
+use crate::{convert, error::Error, health, progress};
 
 /// Runs the plan's steps for every Worker not in `hold`, updating `reports` and `memory`.
 ///
@@ -51,12 +51,21 @@ pub(super) async fn apply(
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut writes: BTreeMap<String, WorkerWrites> = BTreeMap::new();
     let mut preempted: Option<Preemption> = None;
+    let tracker = &input.ctx.progress;
+    let _publishing = progress::Publishing(tracker);
+    let written: BTreeMap<&str, usize> = order
+        .last_index
+        .iter()
+        .filter(|(worker, _)| !hold.contains(**worker) && reports.contains_key(**worker))
+        .map(|(worker, last)| (*worker, *last))
+        .collect();
 
     for (index, step) in plan.steps.iter().enumerate() {
         let worker = step.worker().to_owned();
         if hold.contains(&worker) || failed.contains(&worker) {
             continue;
         }
+        tracker.publish(progress::at_step(&written, &failed, index, Some(&worker)));
         let Some(report) = reports.get_mut(&worker) else {
             continue;
         };
@@ -100,7 +109,13 @@ pub(super) async fn apply(
                 )
                 .await
             }
-            _ => in_lane(lane, step::apply_step(input, step, live, worker_writes, report)).await,
+            _ => {
+                in_lane(
+                    lane,
+                    step::apply_step(input, step, live, worker_writes, report),
+                )
+                .await
+            }
         };
         if let Err(error) = result {
             if matches!(error, Error::Journal(_)) {
