@@ -407,11 +407,12 @@ fn shell_quote(text: &str) -> String {
 #[test]
 fn a_deploy_paced_by_cloudflares_rate_limit_says_it_waits_for_the_budget() {
     let (dir, repo) = fixture_repo();
-    // 102 requests per 3 s: flaresync keeps 100 of the reported quota for other users of the
-    // token, so it sends 2 requests per window; a first deploy needs 7, so it must wait.
+    // 12 requests per 3 s, announced in `Ratelimit-Policy`: flaresync takes its share of that
+    // (9 per window, a burst of 1, a quarter kept for other users of the token), so the first
+    // deploy's 5 requests cannot all go at once and it must wait.
     let emulator = Emulator::start_with(
         &dir.path().join("emulator"),
-        &["--rate-limit", "102", "--rate-limit-window-secs", "3"],
+        &["--rate-limit", "12", "--rate-limit-window-secs", "3"],
     );
     git(&repo, &["branch", "deploy", "c1"]);
     let state = dir.path().join("state");
