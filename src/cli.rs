@@ -174,6 +174,17 @@ pub struct ApiArgs {
     /// Account id (32 hex). Falls back to flaresync.toml `account_id`.
     #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID")]
     pub account_id: Option<String>,
+    /// Keep a state record in the account (a KV namespace, `flaresync-state` unless named):
+    /// what flaresync knows of each in-sync Worker, so that a fresh state directory (a CI
+    /// runner, a new replica) starts from it instead of reading every Worker again.
+    #[arg(
+        long,
+        env = "FLARESYNC_STATE_RECORD",
+        num_args = 0..=1,
+        default_missing_value = "flaresync-state",
+        value_name = "NAMESPACE_TITLE"
+    )]
+    pub state_record: Option<String>,
 }
 
 #[derive(Debug, Args)]

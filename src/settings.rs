@@ -121,6 +121,8 @@ pub struct ApiSettings {
     /// `--account-id` / `CLOUDFLARE_ACCOUNT_ID`; flaresync.toml `account_id` otherwise.
     account_id: Option<String>,
     token: Option<Secret>,
+    /// The state record's KV namespace title (`--state-record`), if kept.
+    pub state_record: Option<String>,
 }
 
 impl ApiSettings {
@@ -129,6 +131,10 @@ impl ApiSettings {
             base_url: args.api_base_url.clone(),
             account_id: args.account_id.clone().filter(|id| !id.trim().is_empty()),
             token: env_token().map(Secret::new),
+            state_record: args
+                .state_record
+                .clone()
+                .filter(|title| !title.trim().is_empty()),
         }
     }
 

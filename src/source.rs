@@ -79,6 +79,7 @@ impl Opened {
         let options = ContextOptions {
             operator: crate::settings::operator(),
             github: crate::settings::github(),
+            state_record: api.state_record.clone(),
             ..options
         };
         Context::with_options(source, client, &journal, repo_config, options)

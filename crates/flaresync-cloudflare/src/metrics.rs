@@ -79,6 +79,15 @@ impl ClientMetrics {
     pub fn requests_sum(&self) -> u64 {
         self.requests_total.values().sum()
     }
+
+    /// Attempts of every method but `GET` (writes, whatever they answered).
+    pub fn writes_sum(&self) -> u64 {
+        self.requests_total
+            .iter()
+            .filter(|((method, _), _)| method != "GET")
+            .map(|(_, count)| count)
+            .sum()
+    }
 }
 
 #[derive(Debug, Default)]

@@ -502,6 +502,24 @@ pub struct KvNamespace {
     pub supports_url_encoding: Option<bool>,
 }
 
+/// A key of a KV namespace as `GET …/keys` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvKey {
+    pub name: String,
+    /// The JSON metadata written with the key (at most 1,024 bytes serialized).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One key of a `PUT …/bulk` write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvWrite {
+    pub key: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
 /// An R2 bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct R2Bucket {

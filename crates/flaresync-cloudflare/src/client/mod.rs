@@ -23,6 +23,7 @@ mod deployments;
 mod form;
 mod graphql;
 mod interpret;
+mod kv;
 mod pages;
 mod request;
 mod resources;

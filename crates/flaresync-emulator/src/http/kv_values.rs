@@ -1,6 +1,7 @@
 //! KV values over REST: `GET|PUT|DELETE …/storage/kv/namespaces/{id}/values/{key}` (the value is
 //! the raw body; `expiration`/`expiration_ttl` query parameters) and `GET …/keys` (prefix,
-//! limit, cursor). The data plane's KV binding uses the same store.
+//! limit, cursor), `PUT …/bulk` (many keys with their metadata in one JSON array). The data
+//! plane's KV binding uses the same store.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -14,7 +15,7 @@ use super::ACCOUNT;
 use super::app::AppState;
 use super::endpoint::{Access, OnePath, run};
 use super::envelope::error_response;
-use super::input::{Params, param};
+use super::input::{Params, param, parse_json};
 use crate::error::ApiError;
 use crate::state::Reply;
 use crate::state::resources::kv_values::{self, Entry};
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
             get(value_get).put(value_put).delete(value_delete),
         )
         .route(&format!("{ns}/keys"), get(keys_list))
+        .route(&format!("{ns}/bulk"), axum::routing::put(bulk_put))
 }
 
 fn now() -> i64 {
@@ -97,6 +99,30 @@ async fn keys_list(
         let (keys, cursor) = kv_values::list(tx, &ns, &prefix, limit, cursor.as_deref(), now())?;
         let info = json!({"count": keys.len(), "cursor": cursor.unwrap_or_default()});
         Ok(Reply::paged(json!(keys), info))
+    })
+    .await
+}
+
+/// `PUT …/bulk`: `[{key, value, metadata?, expiration?, expiration_ttl?, base64?}]`, at most
+/// 10,000 pairs, all written or none.
+async fn bulk_put(
+    State(app): State<AppState>,
+    Path((_, ns)): OnePath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs = match parse_json(&body).and_then(|value| kv_values::bulk_entries(&value, now())) {
+        Ok(pairs) => pairs,
+        Err(e) => return error_response(&e),
+    };
+    run(&app, &headers, Access::Write, move |tx, _| {
+        let count = pairs.len();
+        for (key, entry) in &pairs {
+            kv_values::put(tx, &ns, key, entry)?;
+        }
+        Ok(Reply::new(
+            json!({"successful_key_count": count, "unsuccessful_keys": []}),
+        ))
     })
     .await
 }

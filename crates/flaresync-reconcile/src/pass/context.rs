@@ -40,6 +40,9 @@ pub struct ContextOptions {
     /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
     /// branch is pushed, no pull request).
     pub github: Option<crate::github::GithubConfig>,
+    /// The title of the KV namespace holding the state record (`None`: no record; see
+    /// `pass::record`).
+    pub state_record: Option<String>,
 }
 
 impl Default for ContextOptions {
@@ -52,6 +55,7 @@ impl Default for ContextOptions {
             health_interval: Duration::from_secs(2),
             operator: None,
             github: None,
+            state_record: None,
         }
     }
 }

@@ -72,8 +72,14 @@ pub(super) async fn refresh(
                 is_current(cached, scripts.get(name))
                     .then(|| cached.desired_digest.as_ref() == desired.digest_of(name))
             });
+        let partial = memory
+            .workers
+            .get(name)
+            .is_some_and(|cached| cached.partial);
         match current {
             Some(true) => {}
+            // A view from the state record knows one version: read the Worker in full.
+            Some(false) if partial => stale.push(name),
             Some(false) => redesired.push(name),
             None => stale.push(name),
         }

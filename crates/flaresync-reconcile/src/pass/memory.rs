@@ -27,6 +27,9 @@ pub(super) struct CachedWorker {
     pub written_at: Option<String>,
     /// When the Worker was last read in full (what the periodic refresh goes by).
     pub read_at: Instant,
+    /// Built from the state record ([`super::record`]): it knows the active version only, so
+    /// when Git wants other content the Worker is read in full first.
+    pub partial: bool,
 }
 
 /// What the journal says about a Worker, loaded once and then kept current in memory.
@@ -51,6 +54,18 @@ pub(super) struct Memory {
     /// Worker -> active versions for which a `drift` entry was journaled.
     pub drift_recorded: BTreeMap<String, Vec<String>>,
     pub intents_recovered: bool,
+    pub record: RecordMemory,
+}
+
+/// What this process knows of the state record ([`super::record_store`]).
+#[derive(Default)]
+pub(super) struct RecordMemory {
+    /// Read (or found missing) once per process.
+    pub loaded: bool,
+    /// The record's KV namespace id, once known.
+    pub namespace: Option<String>,
+    /// The entries the record holds, as read or last written.
+    pub written: BTreeMap<String, super::record::Entry>,
 }
 
 impl CachedWorker {
@@ -67,6 +82,7 @@ impl CachedWorker {
             commits: observed.commits,
             written_at: None,
             read_at: Instant::now(),
+            partial: false,
         }
     }
 }

@@ -43,6 +43,8 @@ mod decide;
 mod live;
 mod memory;
 mod preempt;
+mod record;
+mod record_store;
 mod recover;
 mod refresh_slice;
 mod report;
@@ -221,6 +223,7 @@ async fn pass(
         .map(|script| (script.id.clone(), script))
         .collect();
     let names = memory::observed_names(ctx, memory, &desired, &scripts)?;
+    record_store::load(ctx, memory, &names, &scripts, &desired).await;
     let refreshed = live::refresh(ctx, memory, &names, &scripts, &desired).await?;
 
     let input = PassInput {
@@ -250,8 +253,13 @@ async fn pass(
     // 7. Rollouts in progress take their next step (their Workers are held from the plan),
     //    then apply, in the planner's order.
     if !opts.dry_run {
+        let writes_before = ctx.client.metrics().writes_sum();
         let gradual = rollout::stage(&input, memory, &plan, &mut hold, &mut reports).await?;
         apply::apply(&input, memory, &plan, &hold, &gradual, &mut reports).await?;
+        // A pass that wrote nothing saw Cloudflare as the listing shows it: record that.
+        if ctx.client.metrics().writes_sum() == writes_before {
+            record_store::store(ctx, memory, &scripts).await;
+        }
     }
 
     // 8. Summarize.

@@ -154,3 +154,102 @@ async fn the_periodic_refresh_reads_a_slice_of_workers_per_pass() {
     read.dedup();
     assert_eq!(read.len(), WORKERS, "every Worker read once: {read:?}");
 }
+
+/// A context over `repo` with a fresh state directory (`state`) keeping the state record.
+fn recording_context(
+    repo: &Repo,
+    emulator: &flaresync_emulator::testing::TestEmulator,
+    state: &tempfile::TempDir,
+) -> flaresync_reconcile::Context {
+    let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
+    flaresync_reconcile::Context::with_options(
+        source,
+        crate::support::client(emulator),
+        crate::support::journal_path(state),
+        flaresync_config::RepoConfig::default(),
+        flaresync_reconcile::ContextOptions {
+            state_record: Some("flaresync-state".to_owned()),
+            ..crate::support::options()
+        },
+    )
+    .expect("context")
+}
+
+/// With the state record, a fresh state directory in front of N in-sync Workers reads the
+/// listing and the record, not every Worker; a changed Worker is read in full before it is
+/// planned, so its revert is still a rollback, not an upload.
+#[tokio::test]
+async fn a_fresh_state_directory_starts_from_the_state_record() {
+    let mut repo = Repo::new();
+    many(&repo, "v1");
+    repo.commit("first");
+    let emulator = emulator().await;
+    let first_state = tempfile::tempdir().expect("tempdir");
+    let ctx = recording_context(&repo, &emulator, &first_state);
+    let (first, _) = counted(&emulator, &ctx).await;
+    all_applied(&first);
+    // The pass after writes the record: one bulk write (and the namespace, the first time).
+    let (settle, after) = counted(&emulator, &ctx).await;
+    settled(&settle, &after, "a first deploy with the state record");
+    assert!(
+        after
+            .iter()
+            .any(|r| r.starts_with("PUT ") && r.ends_with("/bulk")),
+        "{after:#?}"
+    );
+    let (idle, again) = counted(&emulator, &ctx).await;
+    all_in_sync(&idle);
+    assert_eq!(
+        again.len(),
+        1,
+        "an unchanged record is not written again: {again:#?}"
+    );
+    drop(ctx);
+
+    // A fresh state directory: the listing, the namespaces, the record's keys.
+    let fresh_state = tempfile::tempdir().expect("tempdir");
+    let fresh = recording_context(&repo, &emulator, &fresh_state);
+    let (adopted, sent) = counted(&emulator, &fresh).await;
+    all_in_sync(&adopted);
+    assert!(sent.len() <= 3, "{sent:#?}");
+    println!(
+        "fresh state directory in front of {WORKERS} in-sync Workers: {} requests",
+        sent.len()
+    );
+
+    // One Worker changes: only it is read (in full) and deployed.
+    repo.worker("w07", "v2-7");
+    repo.commit("second");
+    let (update, sent) = counted(&emulator, &fresh).await;
+    let changed: Vec<_> = update
+        .workers
+        .iter()
+        .filter(|w| matches!(w.outcome, WorkerOutcome::Applied { .. }))
+        .map(|w| w.worker.as_str())
+        .collect();
+    assert_eq!(changed, ["w07"]);
+    assert!(
+        sent.iter()
+            .all(|r| !r.contains("/scripts/w0") || r.contains("/scripts/w07")),
+        "only w07 is read: {sent:#?}"
+    );
+
+    // Its revert, seen by yet another fresh state directory: a rollback to the version the
+    // full read finds, no upload.
+    repo.revert_head();
+    let third_state = tempfile::tempdir().expect("tempdir");
+    let third = recording_context(&repo, &emulator, &third_state);
+    let (revert, sent) = counted(&emulator, &third).await;
+    let w07 = revert
+        .workers
+        .iter()
+        .find(|w| w.worker == "w07")
+        .expect("w07 reported");
+    assert_eq!(w07.action, "rollback", "{w07:?}");
+    assert!(
+        !sent
+            .iter()
+            .any(|r| r.contains("/versions") && r.starts_with("POST ")),
+        "no upload: {sent:#?}"
+    );
+}

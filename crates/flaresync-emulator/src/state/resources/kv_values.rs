@@ -89,6 +89,69 @@ pub fn put(
     Ok(())
 }
 
+/// Most pairs of one bulk write (Cloudflare's limit).
+pub const BULK_MAX: usize = 10_000;
+/// Most bytes of a key's metadata, serialized (Cloudflare's limit).
+pub const METADATA_MAX: usize = 1024;
+
+fn bulk_error(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, 10001, message)
+}
+
+/// The pairs of a bulk write's body (`now`: unix seconds, for `expiration_ttl`), validated as a
+/// whole before anything is written.
+pub fn bulk_entries(body: &Value, now: i64) -> Result<Vec<(String, Entry)>, ApiError> {
+    let items = body
+        .as_array()
+        .ok_or_else(|| bulk_error("the body must be a JSON array of {key, value} objects"))?;
+    if items.len() > BULK_MAX {
+        return Err(bulk_error(format!(
+            "a bulk write takes at most {BULK_MAX} pairs, got {}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| bulk_entry(index, item, now))
+        .collect()
+}
+
+fn bulk_entry(index: usize, item: &Value, now: i64) -> Result<(String, Entry), ApiError> {
+    let key = item["key"]
+        .as_str()
+        .ok_or_else(|| bulk_error(format!("pair {index}: `key` must be a string")))?;
+    let text = item["value"]
+        .as_str()
+        .ok_or_else(|| bulk_error(format!("pair {index}: `value` must be a string")))?;
+    let value = if item["base64"].as_bool() == Some(true) {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| bulk_error(format!("pair {index}: `value` is not valid base64")))?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let metadata = match &item["metadata"] {
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    if metadata.as_ref().is_some_and(|m| m.len() > METADATA_MAX) {
+        return Err(bulk_error(format!(
+            "pair {index}: metadata is larger than {METADATA_MAX} bytes"
+        )));
+    }
+    let expiration = item["expiration"]
+        .as_i64()
+        .or_else(|| item["expiration_ttl"].as_i64().map(|ttl| now + ttl));
+    let entry = Entry {
+        value,
+        metadata,
+        expiration,
+    };
+    Ok((key.to_owned(), entry))
+}
+
 /// Deletes `key` (absent keys too).
 pub fn delete(tx: &Transaction<'_>, namespace: &str, key: &str) -> Result<(), ApiError> {
     require_namespace(tx, namespace)?;
@@ -197,5 +260,31 @@ mod tests {
             Ok(())
         })
         .expect("kv values");
+    }
+
+    #[test]
+    fn bulk_writes_are_validated_as_a_whole() {
+        let body = json!([
+            {"key": "a", "value": "x", "metadata": {"m": 1}},
+            {"key": "b", "value": "eQ==", "base64": true, "expiration_ttl": 60},
+        ]);
+        let pairs = bulk_entries(&body, 1000).expect("valid");
+        assert_eq!(pairs[0].1.metadata.as_deref(), Some("{\"m\":1}"));
+        assert_eq!(
+            (pairs[1].1.value.as_slice(), pairs[1].1.expiration),
+            (&b"y"[..], Some(1060))
+        );
+        let code = |body: serde_json::Value| bulk_entries(&body, 0).map(|_| ()).map_err(|e| e.code);
+        assert_eq!(code(json!({"key": "a"})), Err(10001), "not an array");
+        assert_eq!(code(json!([{"key": "a", "value": 1}])), Err(10001));
+        let large = "x".repeat(METADATA_MAX);
+        assert_eq!(
+            code(json!([{"key": "a", "value": "", "metadata": large}])),
+            Err(10001)
+        );
+        let many: Vec<_> = (0..=BULK_MAX)
+            .map(|i| json!({"key": i.to_string(), "value": ""}))
+            .collect();
+        assert_eq!(code(json!(many)), Err(10001));
     }
 }

@@ -1,0 +1,156 @@
+//! Reading and writing the state record ([`super::record`]) in its KV namespace. The record only
+//! saves requests: when it cannot be read or written the pass goes on as without it (a warning
+//! says why), and Workers are read from Cloudflare as usual.
+//!
+//! Cost: reading it is one namespaces listing and one keys page per 1,000 Workers, once per
+//! process; writing it is one bulk write, only in a pass that wrote nothing to Cloudflare (so
+//! never in the way of a deploy), and only for entries that changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flaresync_cloudflare::{KvWrite, Script};
+use flaresync_plan::Desired;
+use tracing::{debug, warn};
+
+use super::{
+    Context,
+    memory::Memory,
+    record::{self, Entry, KEY_PREFIX},
+};
+
+/// The record's namespace id: the one titled `title`, created when `create` and missing.
+async fn namespace(ctx: &Context, title: &str, create: bool) -> Result<Option<String>, String> {
+    let listed = ctx
+        .client
+        .list_kv_namespaces()
+        .await
+        .map_err(|e| format!("listing KV namespaces: {e}"))?;
+    if let Some(found) = listed.into_iter().find(|ns| ns.title == title) {
+        return Ok(Some(found.id));
+    }
+    if !create {
+        return Ok(None);
+    }
+    let created = ctx
+        .client
+        .create_kv_namespace(title)
+        .await
+        .map_err(|e| format!("creating KV namespace {title}: {e}"))?;
+    Ok(Some(created.id))
+}
+
+/// Once per process: reads the record and gives every Worker of `names` that has no cached view
+/// the one its entry stands for (see [`record::cached_from`]).
+pub(super) async fn load(
+    ctx: &Context,
+    memory: &mut Memory,
+    names: &BTreeSet<String>,
+    scripts: &BTreeMap<String, Script>,
+    desired: &Desired,
+) {
+    let Some(title) = ctx.options.state_record.as_deref() else {
+        return;
+    };
+    if memory.record.loaded {
+        return;
+    }
+    memory.record.loaded = true;
+    let entries = match read(ctx, title).await {
+        Ok(Some((id, entries))) => {
+            memory.record.namespace = Some(id);
+            entries
+        }
+        Ok(None) => return,
+        Err(problem) => {
+            warn!(problem = %problem, "Cannot read the state record; reading Workers from Cloudflare instead.");
+            return;
+        }
+    };
+    let mut adopted = 0;
+    for name in names {
+        if memory.workers.contains_key(name) {
+            continue;
+        }
+        let (Some(entry), Some(listed), Some(wanted)) =
+            (entries.get(name), scripts.get(name), desired.worker(name))
+        else {
+            continue;
+        };
+        if let Some(cached) = record::cached_from(name, entry, listed, wanted) {
+            memory.workers.insert(name.clone(), cached);
+            adopted += 1;
+        }
+    }
+    debug!(entries = entries.len(), adopted, "State record read.");
+    memory.record.written = entries;
+}
+
+async fn read(
+    ctx: &Context,
+    title: &str,
+) -> Result<Option<(String, BTreeMap<String, Entry>)>, String> {
+    let Some(id) = namespace(ctx, title, false).await? else {
+        return Ok(None);
+    };
+    let keys = ctx
+        .client
+        .list_kv_keys(&id, KEY_PREFIX)
+        .await
+        .map_err(|e| format!("listing the keys of KV namespace {title}: {e}"))?;
+    let entries = keys
+        .iter()
+        .filter_map(|key| {
+            let name = key.name.strip_prefix(KEY_PREFIX)?;
+            let entry = Entry::from_metadata(key.metadata.as_ref()?)?;
+            Some((name.to_owned(), entry))
+        })
+        .collect();
+    Ok(Some((id, entries)))
+}
+
+/// Writes the entries of every cached Worker the listing confirms, where they changed.
+pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap<String, Script>) {
+    let Some(title) = ctx.options.state_record.as_deref() else {
+        return;
+    };
+    let entries: BTreeMap<String, Entry> = memory
+        .workers
+        .iter()
+        .filter_map(|(name, cached)| {
+            let entry = record::entry_of(cached, scripts.get(name)?)?;
+            Some((name.clone(), entry))
+        })
+        .collect();
+    let writes: Vec<KvWrite> = record::changed(&entries, &memory.record.written)
+        .into_iter()
+        .filter_map(|(name, entry)| {
+            Some(KvWrite {
+                key: format!("{KEY_PREFIX}{name}"),
+                value: entry.commit.clone(),
+                metadata: Some(entry.to_metadata()?),
+            })
+        })
+        .collect();
+    if writes.is_empty() {
+        return;
+    }
+    let id = match &memory.record.namespace {
+        Some(id) => id.clone(),
+        None => match namespace(ctx, title, true).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return,
+            Err(problem) => {
+                warn!(problem = %problem, "Cannot write the state record.");
+                return;
+            }
+        },
+    };
+    memory.record.namespace = Some(id.clone());
+    match ctx.client.put_kv_bulk(&id, &writes).await {
+        Ok(()) => {
+            debug!(written = writes.len(), "State record written.");
+            memory.record.written.extend(entries);
+        }
+        Err(error) => warn!(error = %error, "Cannot write the state record."),
+    }
+}
