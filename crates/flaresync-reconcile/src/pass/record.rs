@@ -180,16 +180,7 @@ mod tests {
     use super::*;
 
     fn desired() -> DesiredWorker {
-        let spec: flaresync_config::WorkerSpec = serde_json::from_str(include_str!(
-            "../../../flaresync-plan/tests/fixtures/minimal_spec.json"
-        ))
-        .expect("the minimal spec");
-        DesiredWorker {
-            digest: spec.digest(),
-            version_digest: spec.version_digest(),
-            spec,
-            dependencies: Vec::new(),
-        }
+        crate::pass::minimal_desired()
     }
 
     fn script(modified_on: &str) -> Script {
