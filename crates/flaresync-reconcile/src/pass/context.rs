@@ -40,6 +40,8 @@ pub struct ContextOptions {
     /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
     /// branch is pushed, no pull request).
     pub github: Option<crate::github::GithubConfig>,
+    /// Where to send notifications (GitHub's sink uses `github`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl Default for ContextOptions {
@@ -52,6 +54,7 @@ impl Default for ContextOptions {
             health_interval: Duration::from_secs(2),
             operator: None,
             github: None,
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -78,6 +81,7 @@ pub struct Context {
     /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
     pub(super) newer_head: AtomicBool,
     pub(super) progress: ProgressTracker,
+    pub(super) notifier: crate::notify::Notifier,
 }
 
 impl std::fmt::Debug for Context {
@@ -126,6 +130,14 @@ impl Context {
     ) -> Result<Self, Error> {
         let journal = Journal::open(journal_path)?;
         let branch = source.branch().to_owned();
+        let status = Arc::new(StatusBoard::new());
+        let metrics = Arc::new(Metrics::new());
+        let notifier = crate::notify::Notifier::new(
+            &options.notify,
+            options.github.as_ref(),
+            status.clone(),
+            metrics.clone(),
+        );
         Ok(Context {
             git: Arc::new(Mutex::new(GitState {
                 source,
@@ -135,12 +147,13 @@ impl Context {
             client,
             journal: Arc::new(journal),
             repo_config: RwLock::new(Arc::new(repo_config)),
-            status: Arc::new(StatusBoard::new()),
-            metrics: Arc::new(Metrics::new()),
+            status,
+            metrics,
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
             progress: ProgressTracker::default(),
+            notifier,
         })
     }
 
@@ -186,6 +199,29 @@ impl Context {
     /// Takes the note of [`Context::note_newer_head`].
     pub(super) fn take_newer_head(&self) -> bool {
         self.newer_head.swap(false, Ordering::SeqCst)
+    }
+
+    /// Where this context's notifications stand (queued events, sinks).
+    pub fn notifier(&self) -> &crate::notify::Notifier {
+        &self.notifier
+    }
+
+    /// Hands the events of a pass's `report` to the notification sinks; returns at once.
+    pub(super) fn notify(&self, report: &super::SyncReport) {
+        if !self.notifier.is_active() || report.dry_run {
+            return;
+        }
+        let origin = crate::notify::Origin {
+            account: self.client.account_id().to_owned(),
+            env: self.repo_config().env.clone(),
+        };
+        self.notifier.publish(report, &origin);
+    }
+
+    /// Waits up to `within` for queued notifications (a one-shot `sync` before it exits);
+    /// returns whether all were delivered or given up.
+    pub async fn flush_notifications(&self, within: Duration) -> bool {
+        self.notifier.flush(within).await
     }
 
     /// API figures for `/metrics`.
