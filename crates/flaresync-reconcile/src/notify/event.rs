@@ -432,6 +432,17 @@ mod tests {
         }
     }
 
+    /// The events of a pass over `workers`, with nothing announced before.
+    fn fresh(workers: Vec<WorkerReport>) -> Vec<Event> {
+        derive(
+            &report(workers, empty_plan()),
+            &origin(),
+            "t",
+            &BTreeSet::new(),
+        )
+        .0
+    }
+
     fn kinds(events: &[Event]) -> Vec<(&str, EventKind, EventState)> {
         events
             .iter()
@@ -594,12 +605,7 @@ mod tests {
             message: "answered 500, expected 200".into(),
         });
         api.health_url = Some("https://api.example/health".into());
-        let (events, _) = derive(
-            &report(vec![api], empty_plan()),
-            &origin(),
-            "t",
-            &BTreeSet::new(),
-        );
+        let events = fresh(vec![api]);
         assert_eq!(
             kinds(&events),
             vec![("api", EventKind::HealthFailed, EventState::Failure)]
@@ -633,12 +639,7 @@ mod tests {
             },
             None,
         ));
-        let (events, _) = derive(
-            &report(vec![step], empty_plan()),
-            &origin(),
-            "t",
-            &BTreeSet::new(),
-        );
+        let events = fresh(vec![step]);
         assert_eq!(
             kinds(&events),
             vec![("api", EventKind::Deploy, EventState::InProgress)]
@@ -652,12 +653,7 @@ mod tests {
             },
             None,
         ));
-        let (events, _) = derive(
-            &report(vec![aborted], empty_plan()),
-            &origin(),
-            "t",
-            &BTreeSet::new(),
-        );
+        let events = fresh(vec![aborted]);
         assert_eq!(
             kinds(&events),
             vec![("api", EventKind::RolloutAborted, EventState::Failure)]
@@ -701,12 +697,7 @@ mod tests {
             },
             Some(failed),
         ));
-        let (events, _) = derive(
-            &report(vec![api], empty_plan()),
-            &origin(),
-            "t",
-            &BTreeSet::new(),
-        );
+        let events = fresh(vec![api]);
         assert_eq!(
             kinds(&events),
             vec![("api", EventKind::AnalysisFailed, EventState::Failure)]

@@ -51,12 +51,14 @@ impl<'a> Sinks<'a> {
     }
 }
 
+/// A context over `repo` whose notifications go to `sinks`, with its own state directory
+/// (removed when the returned guard is dropped).
 fn notifying_context(
     repo: &Repo,
     emulator: &TestEmulator,
-    journal: &std::path::Path,
     sinks: &Sinks<'_>,
-) -> Arc<Context> {
+) -> (tempfile::TempDir, Arc<Context>) {
+    let state = tempfile::tempdir().expect("tempdir");
     let options = ContextOptions {
         github: sinks.github.map(|url| GithubConfig {
             api_url: url.to_owned(),
@@ -74,16 +76,39 @@ fn notifying_context(
         ..options()
     };
     let source = flaresync_git::GitSource::open_local(repo.path(), "main").expect("repo opens");
-    Arc::new(
-        Context::with_options(
-            source,
-            client(emulator),
-            journal,
-            flaresync_config::RepoConfig::default(),
-            options,
-        )
-        .expect("context"),
+    let ctx = Context::with_options(
+        source,
+        client(emulator),
+        journal_path(&state),
+        flaresync_config::RepoConfig::default(),
+        options,
     )
+    .expect("context");
+    (state, Arc::new(ctx))
+}
+
+/// A repository whose first commit holds the Worker `api`; the commit id.
+fn api_v1() -> (Repo, String) {
+    let mut repo = Repo::with_workers(&[("api", "api v1")]);
+    let head = repo.commit("api v1");
+    (repo, head)
+}
+
+/// `api` v1 then v2 deployed, every sink on `recorder`; the id of v1's version.
+async fn deployed_twice(
+    emulator: &TestEmulator,
+    recorder: &Recorder,
+) -> (Repo, tempfile::TempDir, Arc<Context>, String) {
+    let (mut repo, _) = api_v1();
+    let (state, ctx) = notifying_context(&repo, emulator, &Sinks::all(&recorder.url));
+    assert!(sync(&ctx).await.converged());
+    let v1 = active_deployment(&ctx, "api").await.versions[0]
+        .version_id
+        .clone();
+    repo.set_body("api", "api v2");
+    repo.commit("api v2");
+    assert!(sync(&ctx).await.converged());
+    (repo, state, ctx, v1)
 }
 
 async fn sync(ctx: &Context) -> SyncReport {
@@ -122,15 +147,8 @@ fn github_calls(recorder: &Recorder) -> Vec<Recorded> {
 async fn a_deploy_reaches_the_webhook_slack_and_github_with_the_right_fields() {
     let emulator = emulator().await;
     let recorder = Recorder::start().await;
-    let mut repo = Repo::with_workers(&[("api", "api v1")]);
-    let head = repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = notifying_context(
-        &repo,
-        &emulator,
-        &journal_path(&state),
-        &Sinks::all(&recorder.url),
-    );
+    let (repo, head) = api_v1();
+    let (_state, ctx) = notifying_context(&repo, &emulator, &Sinks::all(&recorder.url));
     assert!(sync(&ctx).await.converged());
     assert!(ctx.flush_notifications(Duration::from_secs(30)).await);
     let live = active_deployment(&ctx, "api").await;
@@ -255,22 +273,7 @@ async fn a_deploy_reaches_the_webhook_slack_and_github_with_the_right_fields() {
 async fn a_revert_is_a_rollback_event_and_retires_the_reverted_deployment() {
     let emulator = emulator().await;
     let recorder = Recorder::start().await;
-    let mut repo = Repo::with_workers(&[("api", "api v1")]);
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = notifying_context(
-        &repo,
-        &emulator,
-        &journal_path(&state),
-        &Sinks::all(&recorder.url),
-    );
-    assert!(sync(&ctx).await.converged());
-    let v1 = active_deployment(&ctx, "api").await.versions[0]
-        .version_id
-        .clone();
-    repo.set_body("api", "api v2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    let (mut repo, _state, ctx, v1) = deployed_twice(&emulator, &recorder).await;
     let v2 = active_deployment(&ctx, "api").await;
     let revert = repo.revert_head();
     assert!(sync(&ctx).await.converged());
@@ -335,13 +338,7 @@ async fn a_blocked_rollback_is_announced_once_with_its_rule() {
         )),
     );
     repo.commit("api binds the cache");
-    let state = tempfile::tempdir().expect("tempdir");
-    let ctx = notifying_context(
-        &repo,
-        &emulator,
-        &journal_path(&state),
-        &Sinks::all(&recorder.url),
-    );
+    let (_state, ctx) = notifying_context(&repo, &emulator, &Sinks::all(&recorder.url));
     assert!(sync(&ctx).await.converged());
     repo.write("workers/api/wrangler.toml", &config(""));
     repo.set_body("api", "api v2");
@@ -394,16 +391,14 @@ async fn a_sink_answering_500_twice_gets_the_event_once_after_two_backed_off_ret
     let emulator = emulator().await;
     let hook = Recorder::start().await;
     hook.fail_next(&[500, 500]);
-    let mut repo = Repo::with_workers(&[("api", "api v1")]);
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = api_v1();
     let sinks = Sinks {
         webhook: Some(&hook.url),
         slack: None,
         github: None,
         retry: fast_retries(),
     };
-    let ctx = notifying_context(&repo, &emulator, &journal_path(&state), &sinks);
+    let (_state, ctx) = notifying_context(&repo, &emulator, &sinks);
     assert!(sync(&ctx).await.converged());
     assert!(ctx.flush_notifications(Duration::from_secs(30)).await);
 
@@ -440,9 +435,7 @@ async fn a_sink_that_keeps_failing_is_reported_without_its_secret() {
     let emulator = emulator().await;
     let slack = Recorder::start().await;
     slack.fail_next(&[503; 10]);
-    let mut repo = Repo::with_workers(&[("api", "api v1")]);
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = api_v1();
     let sinks = Sinks {
         webhook: None,
         slack: Some(&slack.url),
@@ -452,7 +445,7 @@ async fn a_sink_that_keeps_failing_is_reported_without_its_secret() {
             ..fast_retries()
         },
     };
-    let ctx = notifying_context(&repo, &emulator, &journal_path(&state), &sinks);
+    let (_state, ctx) = notifying_context(&repo, &emulator, &sinks);
     assert!(sync(&ctx).await.converged());
     assert!(ctx.flush_notifications(Duration::from_secs(30)).await);
     assert_eq!(slack.to(SLACK_PATH).len(), 3);
@@ -480,9 +473,7 @@ async fn an_unreachable_sink_does_not_hold_up_passes() {
     // until its 60 s timeout.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
-    let mut repo = Repo::with_workers(&[("api", "api v1")]);
-    repo.commit("api v1");
-    let state = tempfile::tempdir().expect("tempdir");
+    let (mut repo, _) = api_v1();
     let sinks = Sinks {
         webhook: Some(&silent_url),
         slack: None,
@@ -492,7 +483,7 @@ async fn an_unreachable_sink_does_not_hold_up_passes() {
             ..fast_retries()
         },
     };
-    let ctx = notifying_context(&repo, &emulator, &journal_path(&state), &sinks);
+    let (_state, ctx) = notifying_context(&repo, &emulator, &sinks);
     assert!(sync(&ctx).await.converged());
     // The pass is over while both of its notifications are still in flight: it did not wait.
     assert_eq!(ctx.notifier().pending(), 2);
@@ -515,4 +506,90 @@ async fn an_unreachable_sink_does_not_hold_up_passes() {
             .any(|w| w.live_version.as_deref() == Some(&v2))
     );
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_failed_health_check_is_announced_and_its_deployment_fails_on_github() {
+    let emulator = emulator().await;
+    let recorder = Recorder::start().await;
+    let health = Recorder::start().await;
+    let (mut repo, _) = api_v1();
+    // The recorder answers 201 unless told otherwise.
+    repo.write(
+        "flaresync.toml",
+        &format!(
+            "[workers.api]\nhealth_check = {{ url = \"{}/health\", expected_status = 201, timeout_ms = 2000 }}\n",
+            health.url
+        ),
+    );
+    repo.commit("api health check");
+    let (_state, ctx) = notifying_context(&repo, &emulator, &Sinks::all(&recorder.url));
+    assert!(sync(&ctx).await.converged());
+    health.fail_next(&[500]);
+    repo.set_body("api", "api broken");
+    let bad = repo.commit("break api");
+    assert!(!sync(&ctx).await.converged());
+    assert!(ctx.flush_notifications(Duration::from_secs(30)).await);
+
+    let events = hook_events(&recorder);
+    assert_eq!(kinds(&events), vec!["deploy", "health_failed"]);
+    let failed = &events[1];
+    assert_eq!(failed["commit"], bad);
+    assert_eq!(failed["state"], "failure");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("answered 500, expected 201")),
+        "{failed}"
+    );
+    let status = recorder.to(&format!("/repos/{REPOSITORY}/statuses/{bad}"));
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].body["state"], "failure");
+    let deployments = recorder.to(&format!("/repos/{REPOSITORY}/deployments"));
+    assert_eq!(deployments.len(), 2);
+    assert_eq!(deployments[1].body["ref"], bad);
+    let state = recorder.to(&format!("/repos/{REPOSITORY}/deployments/2/statuses"));
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0].body["state"], "failure");
+    assert!(
+        recorder
+            .to(&format!("/repos/{REPOSITORY}/deployments/1/statuses"))
+            .iter()
+            .all(|s| s.body["state"] != "inactive"),
+        "the good deployment serves again"
+    );
+}
+
+#[tokio::test]
+async fn a_hand_rollback_is_one_drift_event_and_retires_the_github_deployment() {
+    let emulator = emulator().await;
+    let recorder = Recorder::start().await;
+    let (_repo, _state, ctx, v1) = deployed_twice(&emulator, &recorder).await;
+    // On call: `wrangler rollback` by hand.
+    ctx.client()
+        .create_deployment(
+            "api",
+            &flaresync_cloudflare::NewDeployment::single(&v1, Some("Rollback".into())),
+            false,
+        )
+        .await
+        .expect("hand rollback");
+    for _ in 0..2 {
+        sync(&ctx).await;
+    }
+    assert!(ctx.flush_notifications(Duration::from_secs(30)).await);
+
+    let events = hook_events(&recorder);
+    assert_eq!(kinds(&events), vec!["deploy", "deploy", "drift"], "once");
+    let drift = &events[2];
+    assert_eq!(drift["version_ids"], serde_json::json!([v1]));
+    assert!(
+        drift["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("drift_policy = report")),
+        "{drift}"
+    );
+    let retired = recorder.to(&format!("/repos/{REPOSITORY}/deployments/2/statuses"));
+    let states: Vec<&Value> = retired.iter().map(|s| &s.body["state"]).collect();
+    assert_eq!(states, vec!["success", "inactive"]);
 }
