@@ -602,6 +602,28 @@ async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_propose
     );
     assert_eq!(pulls[0].body["head"], serde_json::json!(branch));
     assert_eq!(pulls[0].body["base"], serde_json::json!("main"));
+    // The abort is announced: the commit's status and api's GitHub deployment end in failure.
+    assert!(s.ctx.flush_notifications(Duration::from_secs(30)).await);
+    let statuses = github.to(&format!("/repos/acme/config/statuses/{bad}"));
+    assert!(
+        statuses.iter().any(|r| r.body["context"] == "flaresync/api"
+            && r.body["state"] == "failure"
+            && r.body["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("rollout_aborted: "))),
+        "{statuses:#?}"
+    );
+    let deployment_states: Vec<String> = github
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/statuses") && r.path.contains("/deployments/"))
+        .map(|r| r.body["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        deployment_states.contains(&"in_progress".to_owned())
+            && deployment_states.contains(&"failure".to_owned()),
+        "{deployment_states:?}"
+    );
 }
 
 #[tokio::test]
