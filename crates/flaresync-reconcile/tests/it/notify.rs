@@ -143,6 +143,41 @@ fn github_calls(recorder: &Recorder) -> Vec<Recorded> {
         .collect()
 }
 
+/// The GitHub calls of one first deploy of `api` at `head`: the commit status, the deployment and
+/// its status, shaped as GitHub's REST docs say.
+fn assert_github_deploy(recorder: &Recorder, head: &str, account: &str) {
+    let github = github_calls(recorder);
+    let paths: Vec<&str> = github.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            format!("/repos/{REPOSITORY}/statuses/{head}").as_str(),
+            &format!("/repos/{REPOSITORY}/deployments"),
+            &format!("/repos/{REPOSITORY}/deployments/1/statuses"),
+        ]
+    );
+    for call in &github {
+        assert_eq!(call.method, "POST");
+        assert_eq!(call.header("authorization"), Some("Bearer gh-test-token"));
+        assert_eq!(call.header("accept"), Some("application/vnd.github+json"));
+        assert_eq!(call.header("x-github-api-version"), Some("2022-11-28"));
+        assert!(
+            call.header("user-agent")
+                .is_some_and(|a| a.starts_with("flaresync/"))
+        );
+    }
+    assert_eq!(github[0].body["state"], "success");
+    assert_eq!(github[0].body["context"], "flaresync/api");
+    let deployment = &github[1].body;
+    assert_eq!(deployment["ref"], head);
+    assert_eq!(deployment["environment"], format!("{account}/default"));
+    assert_eq!(deployment["required_contexts"], serde_json::json!([]));
+    assert_eq!(deployment["auto_merge"], false);
+    assert_eq!(deployment["payload"]["worker"], "api");
+    assert_eq!(github[2].body["state"], "success");
+    assert_eq!(github[2].body["auto_inactive"], false);
+}
+
 #[tokio::test]
 async fn a_deploy_reaches_the_webhook_slack_and_github_with_the_right_fields() {
     let emulator = emulator().await;
@@ -205,40 +240,7 @@ async fn a_deploy_reaches_the_webhook_slack_and_github_with_the_right_fields() {
     assert_eq!(message["blocks"][0]["type"], "section");
     assert_eq!(message["blocks"][1]["type"], "context");
 
-    // GitHub: the commit status, the deployment, its status, as GitHub's REST docs shape them.
-    let github = github_calls(&recorder);
-    let paths: Vec<&str> = github.iter().map(|r| r.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        vec![
-            format!("/repos/{REPOSITORY}/statuses/{head}").as_str(),
-            &format!("/repos/{REPOSITORY}/deployments"),
-            &format!("/repos/{REPOSITORY}/deployments/1/statuses"),
-        ]
-    );
-    for call in &github {
-        assert_eq!(call.method, "POST");
-        assert_eq!(call.header("authorization"), Some("Bearer gh-test-token"));
-        assert_eq!(call.header("accept"), Some("application/vnd.github+json"));
-        assert_eq!(call.header("x-github-api-version"), Some("2022-11-28"));
-        assert!(
-            call.header("user-agent")
-                .is_some_and(|a| a.starts_with("flaresync/"))
-        );
-    }
-    assert_eq!(github[0].body["state"], "success");
-    assert_eq!(github[0].body["context"], "flaresync/api");
-    let deployment = &github[1].body;
-    assert_eq!(deployment["ref"], head);
-    assert_eq!(
-        deployment["environment"],
-        format!("{}/default", emulator.account_id())
-    );
-    assert_eq!(deployment["required_contexts"], serde_json::json!([]));
-    assert_eq!(deployment["auto_merge"], false);
-    assert_eq!(deployment["payload"]["worker"], "api");
-    assert_eq!(github[2].body["state"], "success");
-    assert_eq!(github[2].body["auto_inactive"], false);
+    assert_github_deploy(&recorder, &head, emulator.account_id());
 
     // /status and /metrics count the deliveries; the Slack URL's secret path is never shown.
     let status = ctx.status_board().snapshot();
