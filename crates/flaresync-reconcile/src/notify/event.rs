@@ -377,7 +377,7 @@ fn list_or_none(ids: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use flaresync_plan::{
         Action, Finding, Plan, Severity, WorkerPlan,
         diff::{DiffBase, WorkerDiff},
@@ -386,28 +386,28 @@ mod tests {
     use super::*;
     use crate::{pass::ReportedError, status::DriftStatus};
 
-    fn origin() -> Origin {
+    pub(crate) fn origin() -> Origin {
         Origin {
             account: "acct".into(),
             env: Some("production".into()),
         }
     }
 
-    fn worker(name: &str, action: &str, outcome: WorkerOutcome) -> WorkerReport {
+    pub(crate) fn worker(name: &str, action: &str, outcome: WorkerOutcome) -> WorkerReport {
         let mut report = WorkerReport::new(name, action);
         report.outcome = outcome;
         report.desired_commit = Some("c0ffee0000".into());
         report
     }
 
-    fn applied_outcome(version: &str) -> WorkerOutcome {
+    pub(crate) fn applied_outcome(version: &str) -> WorkerOutcome {
         WorkerOutcome::Applied {
             version_id: Some(version.into()),
             deployment_id: Some(format!("dep-{version}")),
         }
     }
 
-    fn empty_plan() -> Plan {
+    pub(crate) fn empty_plan() -> Plan {
         Plan {
             commit: "c0ffee0000".into(),
             base_commit: None,
@@ -419,7 +419,7 @@ mod tests {
         }
     }
 
-    fn report(workers: Vec<WorkerReport>, plan: Plan) -> SyncReport {
+    pub(crate) fn report(workers: Vec<WorkerReport>, plan: Plan) -> SyncReport {
         SyncReport {
             branch: "main".into(),
             commit: "c0ffee0000".into(),

@@ -369,6 +369,34 @@ async fn run_sink(mut sink: Sink, mut receiver: mpsc::Receiver<Arc<Event>>, shar
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_drops_events_and_counts_them_without_waiting() {
+        use event::tests::{applied_outcome, empty_plan, origin, report, worker};
+        let status = Arc::new(StatusBoard::new());
+        let metrics = Arc::new(Metrics::new());
+        let config = NotifyConfig {
+            webhook: Some("http://127.0.0.1:9/hook".into()),
+            queue: 1,
+            ..NotifyConfig::default()
+        };
+        let notifier = Notifier::new(&config, None, status.clone(), metrics.clone());
+        let three = report(
+            ["a", "b", "c"]
+                .iter()
+                .map(|name| worker(name, "deploy", applied_outcome(name)))
+                .collect(),
+            empty_plan(),
+        );
+        // On this single-threaded runtime the sink's task cannot run before `publish` returns:
+        // one event fits the queue, two do not.
+        assert_eq!(notifier.publish(&three, &origin()), 3);
+        assert_eq!(notifier.pending(), 1);
+        assert_eq!(metrics.notification_count("webhook", "dropped"), 2);
+        let sink = status.snapshot().notifications[0].clone();
+        assert_eq!((sink.sink.as_str(), sink.dropped), ("webhook", 2));
+        assert_eq!(sink.target, "http://127.0.0.1:9/…");
+    }
+
     #[test]
     fn urls_show_scheme_and_host_only() {
         assert_eq!(
