@@ -31,13 +31,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     .context("reconcile pass failed")?;
     drop(progress);
     print_report(&report, args.format)?;
-    // Notifications go out in the background; a one-shot pass gives them time to arrive.
-    if !ctx.flush_notifications(NOTIFY_WAIT).await {
-        eprintln!(
-            "flaresync: some notifications were not delivered within {} s (see the log)",
-            NOTIFY_WAIT.as_secs()
-        );
-    }
+    wait_for_notifications(&ctx).await;
     Ok(if args.dry_run {
         u8::try_from(flaresync_plan::exit_code(&report.plan)).unwrap_or(2)
     } else if report.converged() {
@@ -47,8 +41,18 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// How long `sync` waits for its notifications before exiting.
+/// How long a one-shot pass waits for its notifications before the process exits.
 const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Notifications go out in the background; a one-shot pass gives them time to arrive.
+async fn wait_for_notifications(ctx: &flaresync_reconcile::Context) {
+    if !ctx.flush_notifications(NOTIFY_WAIT).await {
+        eprintln!(
+            "flaresync: some notifications were not delivered within {} s (see the log)",
+            NOTIFY_WAIT.as_secs()
+        );
+    }
+}
 
 pub fn print_report(
     report: &flaresync_reconcile::SyncReport,
