@@ -233,6 +233,8 @@ pub struct SyncArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// Plan and print, change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -247,6 +249,8 @@ pub struct RunArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile). POST
     /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).
     #[arg(
@@ -272,6 +276,20 @@ pub struct RunArgs {
     /// At most this many Workers are read again per pass for that refresh (oldest first).
     #[arg(long, default_value_t = 10)]
     pub refresh_slice: usize,
+}
+
+/// Where deploy, rollback, blocked, drift and failure events go (README "Notifications"). The
+/// Slack URL and the webhook's signing secret are secrets: environment only
+/// (FLARESYNC_SLACK_WEBHOOK_URL, FLARESYNC_NOTIFY_WEBHOOK_SECRET).
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    /// JSON webhook that receives every event.
+    #[arg(long, env = "FLARESYNC_NOTIFY_WEBHOOK_URL", hide_env_values = true)]
+    pub notify_webhook: Option<String>,
+    /// Post GitHub commit statuses and Deployments when FLARESYNC_GITHUB_TOKEN (or
+    /// GITHUB_TOKEN) and FLARESYNC_GITHUB_REPOSITORY (or GITHUB_REPOSITORY) are set.
+    #[arg(long, env = "FLARESYNC_NOTIFY_GITHUB", default_value_t = true, action = clap::ArgAction::Set)]
+    pub notify_github: bool,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,55 @@ pub fn github() -> Option<flaresync_reconcile::github::GithubConfig> {
     flaresync_reconcile::github::GithubConfig::from_lookup(|name| std::env::var(name).ok())
 }
 
+/// The Slack incoming-webhook URL (a secret: environment only).
+pub const SLACK_URL_VAR: &str = "FLARESYNC_SLACK_WEBHOOK_URL";
+/// The JSON webhook's signing secret (environment only).
+pub const WEBHOOK_SECRET_VAR: &str = "FLARESYNC_NOTIFY_WEBHOOK_SECRET";
+
+/// Where notifications go: `--notify-webhook` / `FLARESYNC_NOTIFY_WEBHOOK_URL` and its secret,
+/// `FLARESYNC_SLACK_WEBHOOK_URL`, `--notify-github` (GitHub's own settings: [`github`]). The
+/// one place they are read.
+pub fn notify(
+    args: &crate::cli::NotifyArgs,
+) -> anyhow::Result<flaresync_reconcile::notify::NotifyConfig> {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let webhook = args
+        .notify_webhook
+        .as_deref()
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| checked_url(url, "--notify-webhook (FLARESYNC_NOTIFY_WEBHOOK_URL)"))
+        .transpose()?;
+    let slack = env(SLACK_URL_VAR)
+        .map(|url| checked_url(&url, SLACK_URL_VAR))
+        .transpose()?;
+    Ok(flaresync_reconcile::notify::NotifyConfig {
+        webhook,
+        webhook_secret: env(WEBHOOK_SECRET_VAR)
+            .map(|secret| flaresync_reconcile::webhook::WebhookSecret::new(secret.into_bytes())),
+        slack,
+        github: args.notify_github,
+        ..Default::default()
+    })
+}
+
+/// `url` when it is an http(s) URL; the error names the setting and shows the URL masked.
+fn checked_url(url: &str, setting: &str) -> anyhow::Result<String> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.to_owned())
+    } else {
+        Err(anyhow!(
+            "{setting} is not an http(s) URL ({}); give the full URL, e.g. https://hooks.example.com/flaresync",
+            flaresync_reconcile::notify::masked(url)
+        ))
+    }
+}
+
 /// How the GitHub token variables are named in messages (the first wins).
 pub const GITHUB_TOKEN_VAR: &str = "FLARESYNC_GITHUB_TOKEN (or GITHUB_TOKEN)";
 

@@ -24,6 +24,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         full_refresh_every: (args.full_refresh_secs > 0)
             .then(|| Duration::from_secs(args.full_refresh_secs)),
         refresh_slice: args.refresh_slice,
+        notify: crate::settings::notify(&args.notify)?,
         ..Default::default()
     };
     let ctx = Arc::new(Opened::open(&repo)?.context_with(&api, options)?);
@@ -64,6 +65,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             format!("disabled (set {ADMIN_TOKEN_VAR} to enable it)")
         }
     );
+    for sink in ctx.status_board().snapshot().notifications {
+        eprintln!("flaresync: notifications to {} {}", sink.sink, sink.target);
+    }
     if let Some(webhook_listener) = &webhook_listener {
         eprintln!(
             "flaresync: webhook on http://{}/webhook",

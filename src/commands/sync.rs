@@ -14,7 +14,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let repo = RepoSettings::resolve(&args.repo);
     let api = ApiSettings::resolve(&args.api);
     let _lock = lock_state(&repo.state_dir)?;
-    let ctx = Opened::open(&repo)?.context(&api)?;
+    let options = flaresync_reconcile::ContextOptions {
+        notify: crate::settings::notify(&args.notify)?,
+        ..Default::default()
+    };
+    let ctx = Opened::open(&repo)?.context_with(&api, options)?;
     let progress = crate::progress::Display::start(ctx.progress(), ctx.client().clone());
     let report = flaresync_reconcile::sync_once(
         &ctx,
@@ -27,6 +31,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     .context("reconcile pass failed")?;
     drop(progress);
     print_report(&report, args.format)?;
+    wait_for_notifications(&ctx).await;
     Ok(if args.dry_run {
         u8::try_from(flaresync_plan::exit_code(&report.plan)).unwrap_or(2)
     } else if report.converged() {
@@ -34,6 +39,19 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     } else {
         2
     })
+}
+
+/// How long a one-shot pass waits for its notifications before the process exits.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Notifications go out in the background; a one-shot pass gives them time to arrive.
+async fn wait_for_notifications(ctx: &flaresync_reconcile::Context) {
+    if !ctx.flush_notifications(NOTIFY_WAIT).await {
+        eprintln!(
+            "flaresync: some notifications were not delivered within {} s (see the log)",
+            NOTIFY_WAIT.as_secs()
+        );
+    }
 }
 
 pub fn print_report(

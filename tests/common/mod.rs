@@ -35,6 +35,14 @@ pub fn flaresync() -> Command {
         "GITHUB_REPOSITORY",
         "GITHUB_API_URL",
         "GITHUB_EVENT_PATH",
+        // Nor its notification sinks: a test's deploys must never reach a real GitHub or Slack.
+        "FLARESYNC_GITHUB_TOKEN",
+        "FLARESYNC_GITHUB_REPOSITORY",
+        "FLARESYNC_GITHUB_API_URL",
+        "FLARESYNC_NOTIFY_WEBHOOK_URL",
+        "FLARESYNC_NOTIFY_WEBHOOK_SECRET",
+        "FLARESYNC_SLACK_WEBHOOK_URL",
+        "FLARESYNC_NOTIFY_GITHUB",
     ] {
         command.env_remove(name);
     }

@@ -1,5 +1,6 @@
-//! The one GitHub call flaresync makes: opening a pull request for a revert it pushed
-//! (`POST {api}/repos/{owner}/{repo}/pulls`). The API base URL is configurable so tests (and
+//! GitHub's configuration, and the pull request flaresync opens for a revert it pushed
+//! (`POST {api}/repos/{owner}/{repo}/pulls`); commit statuses and deployments are sent by
+//! [`crate::notify`]. The API base URL is configurable so tests (and
 //! GitHub Enterprise) point it elsewhere. The token never appears in errors or logs.
 
 use serde_json::{Value, json};
@@ -47,6 +48,31 @@ impl GithubConfig {
     }
 }
 
+impl GithubConfig {
+    /// `{api}/repos/{owner}/{repo}/{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}/repos/{}/{path}",
+            self.api_url.trim_end_matches('/'),
+            self.repository
+        )
+    }
+
+    /// The headers of every REST call: the token, GitHub's media type and API version, and a
+    /// user agent (GitHub refuses requests without one).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("authorization", format!("Bearer {}", self.token)),
+            ("accept", "application/vnd.github+json".to_owned()),
+            ("x-github-api-version", "2022-11-28".to_owned()),
+            ("user-agent", USER_AGENT.to_owned()),
+        ]
+    }
+}
+
+/// How flaresync names itself to GitHub and to notification receivers.
+pub const USER_AGENT: &str = concat!("flaresync/", env!("CARGO_PKG_VERSION"));
+
 /// A pull request to open.
 pub struct PullRequest<'a> {
     pub title: &'a str,
@@ -68,20 +94,11 @@ pub async fn open_pull_request(
     config: &GithubConfig,
     pull: &PullRequest<'_>,
 ) -> Result<String, String> {
-    let url = format!(
-        "{}/repos/{}/pulls",
-        config.api_url.trim_end_matches('/'),
-        config.repository
-    );
-    let response = http
-        .post(&url)
-        .bearer_auth(&config.token)
-        .header("accept", "application/vnd.github+json")
-        .header("x-github-api-version", "2022-11-28")
-        .header(
-            "user-agent",
-            concat!("flaresync/", env!("CARGO_PKG_VERSION")),
-        )
+    let mut request = http.post(config.url("pulls"));
+    for (name, value) in config.headers() {
+        request = request.header(name, value);
+    }
+    let response = request
         .json(&json!({
             "title": pull.title,
             "body": pull.body,

@@ -24,6 +24,8 @@
 //! - [`rollout`]: progressive delivery, pure (state machine, verdicts, journal record) plus the
 //!   analysis providers; the pass drives it from `pass/rollout*.rs`; [`github`] opens the pull
 //!   request for the revert of an aborted commit.
+//! - [`notify`]: events of each pass to a JSON webhook, Slack and GitHub (statuses,
+//!   Deployments), delivered in the background with retries.
 //!
 //! # Usage (what the CLI calls)
 //!
@@ -65,6 +67,7 @@ pub mod error;
 pub mod github;
 pub mod health;
 pub mod metrics;
+pub mod notify;
 pub mod observe;
 pub mod pass;
 pub mod policy;

@@ -74,6 +74,8 @@ struct Inner {
     /// worker -> its rollout (the latest report, ended ones included).
     rollouts: BTreeMap<String, crate::rollout::RolloutReport>,
     passes_total: u64,
+    /// (sink, result) -> notifications.
+    notifications: BTreeMap<(String, &'static str), u64>,
 }
 
 /// The loop's metric registry. Cheap to share behind an `Arc`.
@@ -170,6 +172,23 @@ impl Metrics {
         }
     }
 
+    /// Counts a notification by sink and result (`delivered`, `failed`, `retried`, `dropped`).
+    pub fn record_notification(&self, sink: &str, result: &'static str) {
+        *self
+            .lock()
+            .notifications
+            .entry((sink.to_owned(), result))
+            .or_default() += 1;
+    }
+
+    pub fn notification_count(&self, sink: &str, result: &'static str) -> u64 {
+        self.lock()
+            .notifications
+            .get(&(sink.to_owned(), result))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Renders the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, api: &ApiSnapshot) -> String {
         let inner = self.lock();
@@ -179,7 +198,29 @@ impl Metrics {
         render_api(&mut out, api);
         render_workers(&mut out, &inner);
         render_rollouts(&mut out, &inner);
+        render_notifications(&mut out, &inner);
         out
+    }
+}
+
+/// Notifications by sink and result.
+fn render_notifications(out: &mut String, inner: &Inner) {
+    if inner.notifications.is_empty() {
+        return;
+    }
+    header(
+        out,
+        "flaresync_notifications_total",
+        "counter",
+        "Notifications by sink and result (delivered, failed, retried, dropped).",
+    );
+    for ((sink, result), count) in &inner.notifications {
+        sample(
+            out,
+            "flaresync_notifications_total",
+            &[("sink", sink), ("result", result)],
+            *count as f64,
+        );
     }
 }
 

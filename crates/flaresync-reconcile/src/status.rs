@@ -168,6 +168,37 @@ pub struct StatusSnapshot {
     /// after a pass that completed.
     pub last_error: Option<LastResult>,
     pub workers: Vec<WorkerStatus>,
+    /// Notification sinks (see [`crate::notify`]), when any is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<SinkStatus>,
+}
+
+/// One notification sink's deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SinkStatus {
+    /// `webhook`, `slack` or `github`.
+    pub sink: String,
+    /// Where it sends, masked (scheme and host only: webhook URLs carry their secrets).
+    pub target: String,
+    pub delivered: u64,
+    /// Events given up after their retries.
+    pub failed: u64,
+    /// Failed attempts that were retried.
+    pub retries: u64,
+    /// Events dropped because the sink's queue was full.
+    pub dropped: u64,
+    pub last_delivered_at: Option<String>,
+    pub last_error: Option<SinkError>,
+}
+
+/// The last event a sink gave up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinkError {
+    /// What came back (status and message) or why nothing did, never the URL.
+    pub message: String,
+    pub event: String,
+    pub worker: String,
+    pub at: String,
 }
 
 /// Shared, concurrently readable status.
@@ -219,6 +250,26 @@ impl StatusBoard {
             message: message.to_owned(),
             at: now.to_owned(),
         });
+    }
+
+    /// Applies `update` to the status of notification sink `sink` (created on first use).
+    pub fn update_notification(&self, sink: &str, update: impl FnOnce(&mut SinkStatus)) {
+        let mut guard = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sinks = &mut guard.0.notifications;
+        let index = match sinks.iter().position(|s| s.sink == sink) {
+            Some(index) => index,
+            None => {
+                sinks.push(SinkStatus {
+                    sink: sink.to_owned(),
+                    ..SinkStatus::default()
+                });
+                sinks.len() - 1
+            }
+        };
+        update(&mut sinks[index]);
     }
 
     /// Drops Workers that no longer exist in Git (and were not seen live).

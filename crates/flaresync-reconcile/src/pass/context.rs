@@ -43,6 +43,8 @@ pub struct ContextOptions {
     /// The title of the KV namespace holding the state record (`None`: no record; see
     /// `pass::record`).
     pub state_record: Option<String>,
+    /// Where to send notifications (GitHub's sink uses `github`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl Default for ContextOptions {
@@ -56,6 +58,7 @@ impl Default for ContextOptions {
             operator: None,
             github: None,
             state_record: None,
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct Context {
     /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
     pub(super) newer_head: AtomicBool,
     pub(super) progress: ProgressTracker,
+    pub(super) notifier: crate::notify::Notifier,
 }
 
 impl std::fmt::Debug for Context {
@@ -130,6 +134,14 @@ impl Context {
     ) -> Result<Self, Error> {
         let journal = Journal::open(journal_path)?;
         let branch = source.branch().to_owned();
+        let status = Arc::new(StatusBoard::new());
+        let metrics = Arc::new(Metrics::new());
+        let notifier = crate::notify::Notifier::new(
+            &options.notify,
+            options.github.as_ref(),
+            status.clone(),
+            metrics.clone(),
+        );
         Ok(Context {
             git: Arc::new(Mutex::new(GitState {
                 source,
@@ -139,12 +151,13 @@ impl Context {
             client,
             journal: Arc::new(journal),
             repo_config: RwLock::new(Arc::new(repo_config)),
-            status: Arc::new(StatusBoard::new()),
-            metrics: Arc::new(Metrics::new()),
+            status,
+            metrics,
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
             progress: ProgressTracker::default(),
+            notifier,
         })
     }
 
@@ -190,6 +203,29 @@ impl Context {
     /// Takes the note of [`Context::note_newer_head`].
     pub(super) fn take_newer_head(&self) -> bool {
         self.newer_head.swap(false, Ordering::SeqCst)
+    }
+
+    /// Where this context's notifications stand (queued events, sinks).
+    pub fn notifier(&self) -> &crate::notify::Notifier {
+        &self.notifier
+    }
+
+    /// Hands the events of a pass's `report` to the notification sinks; returns at once.
+    pub(super) fn notify(&self, report: &super::SyncReport) {
+        if !self.notifier.is_active() || report.dry_run {
+            return;
+        }
+        let origin = crate::notify::Origin {
+            account: self.client.account_id().to_owned(),
+            env: self.repo_config().env.clone(),
+        };
+        self.notifier.publish(report, &origin);
+    }
+
+    /// Waits up to `within` for queued notifications (a one-shot `sync` before it exits);
+    /// returns whether all were delivered or given up.
+    pub async fn flush_notifications(&self, within: Duration) -> bool {
+        self.notifier.flush(within).await
     }
 
     /// API figures for `/metrics`.

@@ -153,6 +153,7 @@ pub async fn sync_scoped_by(
                 .metrics()
                 .requests_sum()
                 .saturating_sub(requests_before);
+            ctx.notify(&report);
             let eventful = report.head != "unchanged"
                 || report
                     .workers
@@ -375,6 +376,7 @@ fn finish(
         plan,
         workers: reports.into_values().collect(),
         api_requests: 0,
+        actor: input.trigger.actor.clone(),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct SyncReport {
     pub workers: Vec<WorkerReport>,
     /// API requests sent during the pass (attempts, retries included).
     pub api_requests: u64,
+    /// Who the journal names behind the pass's actions (commit author; CLI operator; pusher).
+    #[serde(skip)]
+    pub actor: Option<String>,
 }
 
 impl SyncReport {

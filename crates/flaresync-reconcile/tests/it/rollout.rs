@@ -438,45 +438,6 @@ async fn a_canary_without_traffic_is_inconclusive_and_pauses() {
     assert_eq!(shares, vec![10, 90]);
 }
 
-/// A stand-in for GitHub's REST API that records the pull requests it is asked to open.
-async fn github_recorder() -> (
-    String,
-    Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
-) {
-    use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
-    type Seen = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
-    let seen: Seen = Arc::default();
-    async fn pulls(
-        State(seen): State<Seen>,
-        headers: HeaderMap,
-        Json(body): Json<serde_json::Value>,
-    ) -> (axum::http::StatusCode, Json<serde_json::Value>) {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        seen.lock().expect("lock").push((auth, body));
-        (
-            axum::http::StatusCode::CREATED,
-            Json(
-                serde_json::json!({"number": 1, "html_url": "https://github.test/acme/config/pull/1"}),
-            ),
-        )
-    }
-    let app = Router::new()
-        .route("/repos/acme/config/pulls", post(pulls))
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_proposes_a_revert() {
     let config = "[workers.api]\ndepends_on = [\"auth\"]\n\
@@ -505,10 +466,10 @@ async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_propose
         "origin",
         remote_path.to_str().expect("utf-8"),
     ]);
-    let (github_url, pulls) = github_recorder().await;
+    let github = super::recorder::Recorder::start().await;
     let options = flaresync_reconcile::ContextOptions {
         github: Some(flaresync_reconcile::github::GithubConfig {
-            api_url: github_url,
+            api_url: github.url.clone(),
             repository: "acme/config".into(),
             token: "gh-test-token".into(),
         }),
@@ -633,11 +594,36 @@ async fn an_abort_puts_every_worker_of_the_commit_back_callers_first_and_propose
         message.contains("canary error rate"),
         "names the failed analysis: {message}"
     );
-    let pulls = pulls.lock().expect("lock").clone();
+    let pulls = github.to("/repos/acme/config/pulls");
     assert_eq!(pulls.len(), 1, "{pulls:?}");
-    assert_eq!(pulls[0].0, "Bearer gh-test-token");
-    assert_eq!(pulls[0].1["head"], serde_json::json!(branch));
-    assert_eq!(pulls[0].1["base"], serde_json::json!("main"));
+    assert_eq!(
+        pulls[0].header("authorization"),
+        Some("Bearer gh-test-token")
+    );
+    assert_eq!(pulls[0].body["head"], serde_json::json!(branch));
+    assert_eq!(pulls[0].body["base"], serde_json::json!("main"));
+    // The abort is announced: the commit's status and api's GitHub deployment end in failure.
+    assert!(s.ctx.flush_notifications(Duration::from_secs(30)).await);
+    let statuses = github.to(&format!("/repos/acme/config/statuses/{bad}"));
+    assert!(
+        statuses.iter().any(|r| r.body["context"] == "flaresync/api"
+            && r.body["state"] == "failure"
+            && r.body["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("rollout_aborted: "))),
+        "{statuses:#?}"
+    );
+    let deployment_states: Vec<String> = github
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/statuses") && r.path.contains("/deployments/"))
+        .map(|r| r.body["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        deployment_states.contains(&"in_progress".to_owned())
+            && deployment_states.contains(&"failure".to_owned()),
+        "{deployment_states:?}"
+    );
 }
 
 #[tokio::test]
