@@ -87,7 +87,11 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        let live = memory.workers.get(&worker).map(|cached| &cached.live);
+        let cached = memory.workers.get(&worker);
+        let live = cached.map(|cached| &cached.live);
+        let previous_consumers = cached
+            .map(own_writes::applied_consumers)
+            .unwrap_or_default();
         // A rollback spends the budget's reserve: it never waits behind forward deploys.
         let lane = if order.rolling_back.contains(worker.as_str()) {
             Lane::Rollback
@@ -112,7 +116,13 @@ pub(super) async fn apply(
             _ => {
                 in_lane(
                     lane,
-                    step::apply_step(input, step, live, worker_writes, report),
+                    step::apply_step(
+                        input,
+                        step,
+                        (live, &previous_consumers),
+                        worker_writes,
+                        report,
+                    ),
                 )
                 .await
             }
