@@ -87,11 +87,7 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        let cached = memory.workers.get(&worker);
-        let live = cached.map(|cached| &cached.live);
-        let previous_consumers = cached
-            .map(own_writes::applied_consumers)
-            .unwrap_or_default();
+        let view = own_writes::step_view(memory.workers.get(&worker));
         // A rollback spends the budget's reserve: it never waits behind forward deploys.
         let lane = if order.rolling_back.contains(worker.as_str()) {
             Lane::Rollback
@@ -116,13 +112,7 @@ pub(super) async fn apply(
             _ => {
                 in_lane(
                     lane,
-                    step::apply_step(
-                        input,
-                        step,
-                        (live, &previous_consumers),
-                        worker_writes,
-                        report,
-                    ),
+                    step::apply_step(input, step, &view, worker_writes, report),
                 )
                 .await
             }

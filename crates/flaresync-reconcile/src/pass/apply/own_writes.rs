@@ -154,6 +154,17 @@ fn note_triggers(
     }
 }
 
+/// What a step of a Worker needs from the pass's memory: its live view and
+/// [`applied_consumers`].
+pub(super) fn step_view(
+    cached: Option<&CachedWorker>,
+) -> (Option<&LiveWorker>, Vec<QueueConsumer>) {
+    (
+        cached.map(|cached| &cached.live),
+        cached.map(applied_consumers).unwrap_or_default(),
+    )
+}
+
 /// The queue consumers flaresync last applied for a Worker, when known: those its own writes
 /// left (see [`note_triggers`]), else those Git declared at the commit of the version that
 /// runs. Empty when neither is known.

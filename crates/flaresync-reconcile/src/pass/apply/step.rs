@@ -126,7 +126,7 @@ impl StepFrame<'_> {
 pub(super) async fn apply_step(
     input: &PassInput<'_>,
     step: &Step,
-    (live, previous_consumers): (Option<&LiveWorker>, &[QueueConsumer]),
+    (live, previous_consumers): &(Option<&LiveWorker>, Vec<QueueConsumer>),
     writes: &mut WorkerWrites,
     report: &mut WorkerReport,
 ) -> Result<(), Error> {
@@ -137,7 +137,7 @@ pub(super) async fn apply_step(
         worker,
         spec,
         digest,
-        live,
+        live: *live,
         previous_consumers,
     };
     match step {
