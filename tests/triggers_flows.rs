@@ -295,3 +295,84 @@ fn wrangler_deploy_with_routes_and_consumers_is_in_sync_with_git() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(triggers(&emulator), ours);
 }
+
+/// The consumers of `queue` as `(type, script)`.
+fn consumers_of(emulator: &Emulator, queue: &str) -> Vec<(String, String)> {
+    let list = emulator.get(&format!("/accounts/{ACCOUNT}/queues?name={queue}"));
+    list["result"][0]["consumers"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|c| {
+                    let text = |key: &str| c[key].as_str().unwrap_or_default().to_owned();
+                    (text("type"), text("script"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_code_change_that_drops_the_last_route_and_pull_consumer_removes_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, emulator, state) = repo_emulator_state(dir.path());
+    for queue in ["pulled", "by-hand"] {
+        emulator.post(
+            &format!("/accounts/{ACCOUNT}/queues"),
+            json!({"queue_name": queue}),
+        );
+    }
+    // A pull consumer nobody declared in Git: flaresync must never remove it.
+    let hand = emulator.get(&format!("/accounts/{ACCOUNT}/queues?name=by-hand"));
+    let hand_id = hand["result"][0]["queue_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    emulator.post(
+        &format!("/accounts/{ACCOUNT}/queues/{hand_id}/consumers"),
+        json!({"type": "http_pull", "settings": {}}),
+    );
+    let repo_arg = repo.to_str().expect("utf-8");
+    worker(&repo, "api", "api", "v1");
+    config(
+        &repo,
+        "api",
+        "api",
+        "route = \"api.example.com/*\"\n\n[[queues.consumers]]\nqueue = \"pulled\"\ntype = \"http_pull\"\nvisibility_timeout_ms = 5000\n",
+    );
+    commit_all(&repo, "v1 with a route and a pull consumer");
+    let out = sync(&emulator, repo_arg, &state);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(routes(&emulator), pairs(&[("api.example.com/*", "api")]));
+    assert_eq!(
+        consumers_of(&emulator, "pulled"),
+        pairs(&[("http_pull", "")])
+    );
+
+    // One commit changes the code and drops both; each `sync` is a new process, so nothing
+    // but Cloudflare and Git says what was applied.
+    set_body(&repo, "api", "v2");
+    config(&repo, "api", "api", "");
+    commit_all(&repo, "v2 without the route and the consumer");
+    let out = sync(&emulator, repo_arg, &state);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        routes(&emulator),
+        Vec::<(String, String)>::new(),
+        "{}",
+        out.all()
+    );
+    assert!(
+        consumers_of(&emulator, "pulled").is_empty(),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        consumers_of(&emulator, "by-hand"),
+        pairs(&[("http_pull", "")]),
+        "a pull consumer Git never declared stays"
+    );
+    let out = sync(&emulator, repo_arg, &state);
+    assert_eq!(out.code, 0, "converged: {}", out.all());
+}

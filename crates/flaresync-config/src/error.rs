@@ -75,6 +75,15 @@ pub enum ConfigError {
     /// The file parsed but a value is wrong (type, missing field, conflicting keys, ...).
     #[error("{location}: {message}")]
     Invalid { location: Location, message: String },
+    /// The Worker uses something flaresync does not deploy (containers, Workers Sites, ...):
+    /// deploying it without that part would half-deploy it, so it is not deployed at all.
+    #[error("{location}: not deployable by flaresync: {message}")]
+    Unsupported {
+        location: Location,
+        /// The config key behind the refusal (`containers`, `site`, ...).
+        feature: String,
+        message: String,
+    },
     /// The config file is not UTF-8.
     #[error("{path}: not valid UTF-8 (invalid byte at offset {offset}); save the file as UTF-8")]
     NotUtf8 { path: String, offset: usize },
@@ -131,6 +140,26 @@ impl ConfigError {
         ConfigError::Invalid {
             location,
             message: message.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(
+        location: Location,
+        feature: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError::Unsupported {
+            location,
+            feature: feature.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The feature behind an [`ConfigError::Unsupported`] refusal, if this is one.
+    pub fn unsupported_feature(&self) -> Option<&str> {
+        match self {
+            ConfigError::Unsupported { feature, .. } => Some(feature),
+            _ => None,
         }
     }
 

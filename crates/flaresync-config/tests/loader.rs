@@ -608,3 +608,73 @@ fn names_that_are_not_utf8() {
     );
     assert!(load.workers["w/bundled"].is_ok());
 }
+
+#[test]
+fn upload_source_maps_sends_each_modules_map_as_wrangler_does() {
+    let dir = repo();
+    let config = "name = \"api\"\nmain = \"dist/index.js\"\ncompatibility_date = \"2025-01-01\"\nupload_source_maps = true\n\
+                  find_additional_modules = true\nrules = [{ type = \"ESModule\", globs = [\"**/*.js\"] }]\n";
+    write(dir.path(), "w/wrangler.toml", config);
+    write(
+        dir.path(),
+        "w/dist/index.js",
+        "import './lib/util.js';\nexport default {};\n//# sourceMappingURL=index.js.map\n",
+    );
+    write(
+        dir.path(),
+        "w/dist/index.js.map",
+        r#"{"version":3,"file":"out.js","sources":["../src/index.ts"],"mappings":"AAAA"}"#,
+    );
+    // A module without a map comment gets no map.
+    write(dir.path(), "w/dist/lib/util.js", "export const x = 1;\n");
+    let tree = DirTree::new(dir.path());
+    let spec = load_worker(&tree, "w", &RepoConfig::default())
+        .expect("loads")
+        .spec;
+    let names: Vec<(&str, &str)> = spec
+        .modules
+        .iter()
+        .map(|m| (m.name.as_str(), m.content_type.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("index.js", "application/javascript+module"),
+            ("index.js.map", "application/source-map"),
+            ("lib/util.js", "application/javascript+module"),
+        ]
+    );
+    let map: serde_json::Value =
+        serde_json::from_slice(&spec.modules[1].content).expect("map json");
+    assert_eq!(map["file"], "index.js");
+    assert_eq!(map["sources"], serde_json::json!(["src/index.ts"]));
+    // The map is part of the version: changing it changes the version digest.
+    write(
+        dir.path(),
+        "w/dist/index.js.map",
+        r#"{"version":3,"sources":["../src/other.ts"],"mappings":"AAAA"}"#,
+    );
+    let changed = load_worker(&tree, "w", &RepoConfig::default())
+        .expect("loads")
+        .spec;
+    assert_ne!(changed.version_digest(), spec.version_digest());
+    // A named map that is not committed is an error naming both files.
+    std::fs::remove_file(dir.path().join("w/dist/index.js.map")).expect("rm");
+    let error = load_worker(&tree, "w", &RepoConfig::default())
+        .expect_err("missing map")
+        .to_string();
+    assert!(
+        error.contains("\"w/dist/index.js\"") && error.contains("\"w/dist/index.js.map\""),
+        "{error}"
+    );
+    // Without upload_source_maps nothing but the modules is sent.
+    write(
+        dir.path(),
+        "w/wrangler.toml",
+        config.replace("true\nfind", "false\nfind"),
+    );
+    let plain = load_worker(&tree, "w", &RepoConfig::default())
+        .expect("loads")
+        .spec;
+    assert!(plain.modules.iter().all(|m| !m.name.ends_with(".map")));
+}

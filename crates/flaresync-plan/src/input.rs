@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use flaresync_config::repo::DEFAULT_VERSION_WINDOW;
-use flaresync_config::{Digest, MigrationStep, WorkerSpec};
+use flaresync_config::{Digest, MigrationStep, QueueConsumer, Route, WorkerSpec};
 use serde::{Deserialize, Serialize};
 
 /// The desired state of every Worker in the repository at one commit.
@@ -150,6 +150,30 @@ pub struct KnownVersion {
     /// different fingerprints have different secrets even if the names match.
     #[serde(default)]
     pub secrets_fingerprint: Option<String>,
+    /// The routes and queue consumers Git declared at that commit, when known: what flaresync
+    /// applied with this version, so a later commit that drops the last of them is seen to
+    /// change them even when neither live values nor a base commit say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<DeclaredTriggers>,
+}
+
+/// Routes and queue consumers of one commit's desired state (not versioned by Cloudflare).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredTriggers {
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub queue_consumers: Vec<QueueConsumer>,
+}
+
+impl DeclaredTriggers {
+    /// What `spec` declares.
+    pub fn of(spec: &WorkerSpec) -> Self {
+        DeclaredTriggers {
+            routes: spec.routes.clone(),
+            queue_consumers: spec.queue_consumers.clone(),
+        }
+    }
 }
 
 /// What to do when Git asks for an older version that cannot legally be rolled back to.

@@ -44,8 +44,8 @@ pub mod rules;
 mod test_support;
 
 pub use input::{
-    Desired, DesiredEntry, DesiredWorker, History, KnownVersion, Policies, Policy, RollbackPolicy,
-    WorkerHistory,
+    DeclaredTriggers, Desired, DesiredEntry, DesiredWorker, History, KnownVersion, Policies,
+    Policy, RollbackPolicy, WorkerHistory,
 };
 pub use live::{
     DeploymentVersion, LiveAccount, LiveDeployment, LiveResources, LiveVersion, LiveWorker,

@@ -33,6 +33,7 @@ pub(crate) fn known(id: &str, digest: &str) -> KnownVersion {
         migrations: Vec::new(),
         exports: None,
         secrets_fingerprint: None,
+        declared: None,
     }
 }
 

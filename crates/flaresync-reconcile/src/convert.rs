@@ -297,6 +297,7 @@ mod tests {
             migrations: Vec::new(),
             exports: None,
             secrets_fingerprint: None,
+            declared: None,
         };
         let history = [
             known("same-content", "wanted"),

@@ -71,6 +71,7 @@ pub(super) fn offline(
                 migrations: spec.migrations.clone(),
                 exports: spec.exports.clone(),
                 secrets_fingerprint: None,
+                declared: Some(flaresync_plan::DeclaredTriggers::of(spec)),
             });
         }
         let active = versions.first().map(|v| LiveDeployment {

@@ -7,8 +7,8 @@
 //!
 //! Steps of [`load_worker`]: `repo_reader` (every read, inside the repository), `env_choice`
 //! (which env applies), `required_keys`, `module_plan` (which files are modules, decided from
-//! the config alone), `bundle` (reading them), `size` (Cloudflare's limits) and `assets_dir`
-//! (the static assets directory). An assets-only Worker (assets, no `main`) has no modules.
+//! the config alone), `bundle` (reading them), `size` (Cloudflare's limits), `source_maps`
+//! (`upload_source_maps`) and `assets_dir` (the static assets directory). An assets-only Worker (assets, no `main`) has no modules.
 
 mod assets_dir;
 mod bundle;
@@ -21,6 +21,7 @@ mod repo_load;
 mod repo_reader;
 mod required_keys;
 mod size;
+mod source_maps;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,7 @@ use crate::tree::SourceTree;
 pub use discover::discover_workers;
 pub use repo_load::{duplicate_scripts, load_all};
 pub use size::gzip_size;
+pub use source_maps::SOURCE_MAP_TYPE;
 
 use assets_dir::read_assets;
 use bundle::read_modules;
@@ -115,8 +117,14 @@ pub fn load_worker(
     } else {
         let plan = plan_modules(&dir, &config_path, parsed, main_override)?;
         let collect = parsed.module_settings.collects_additional_modules();
-        let modules = read_modules(&mut reader, &plan, collect)?;
+        let mut modules = read_modules(&mut reader, &plan, collect)?;
         check_size(&dir, &modules)?;
+        if parsed.module_settings.upload_source_maps == Some(true) {
+            // After the size check: maps have a limit of their own (source_maps.rs).
+            let maps = source_maps::read_source_maps(&mut reader, &plan, &modules)?;
+            modules.extend(maps);
+            modules[1..].sort_by(|a, b| a.name.cmp(&b.name));
+        }
         spec.main_module = plan.main_module;
         spec.modules = modules;
     }

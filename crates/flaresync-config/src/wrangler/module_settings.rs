@@ -1,5 +1,5 @@
 //! How additional modules are collected: `rules`, `no_bundle`, `find_additional_modules` and
-//! `base_dir` (all inheritable).
+//! `base_dir`, and whether source maps go with them (`upload_source_maps`); all inheritable.
 
 use serde::Serialize;
 
@@ -17,6 +17,8 @@ pub struct ModuleSettings {
     pub find_additional_modules: Option<bool>,
     /// Relative to the config's directory.
     pub base_dir: Option<String>,
+    /// `upload_source_maps`: send each module's source map as an `application/source-map` part.
+    pub upload_source_maps: Option<bool>,
 }
 
 impl ModuleSettings {
@@ -42,6 +44,9 @@ pub(super) fn read_module_settings(
             .inh("find_additional_modules")
             .bool(cx, "find_additional_modules")?,
         base_dir: layer.inh("base_dir").str(cx, "base_dir")?,
+        upload_source_maps: layer
+            .inh("upload_source_maps")
+            .bool(cx, "upload_source_maps")?,
     })
 }
 

@@ -11,7 +11,7 @@ use super::migrations::read_migrations;
 use super::module_settings::read_module_settings;
 use super::settings::{json_table, read_compatibility, read_runtime, read_script_settings};
 use super::triggers::read_triggers;
-use super::unknown_keys::report_unread_keys;
+use super::unknown_keys::{refuse_unsupported, report_unread_keys};
 use crate::error::ConfigError;
 use crate::model::{ScriptSettings, WorkerSpec};
 use crate::reader::Cx;
@@ -40,6 +40,7 @@ pub(super) fn resolve(
     // `keep_vars` is a top-level-only key in wrangler.
     spec.keep_vars = layer.top.bool(cx, "keep_vars")?.unwrap_or(false);
     parsed.assets_location = assets_location;
+    refuse_unsupported(cx, &layer)?;
     report_unread_keys(cx, &mut layer);
     if let Some(name) = &parsed.name {
         check_script_name(cx, &layer, name)?;

@@ -18,6 +18,7 @@ pub mod rules;
 pub mod schedules;
 pub mod scripts;
 pub mod secrets;
+pub mod setting_values;
 pub mod store;
 pub mod upload;
 pub mod versions;

@@ -4,6 +4,7 @@
 use rusqlite::Transaction;
 use serde_json::{Value, json};
 
+use super::setting_values::check_script_setting;
 use super::store::{self, StoredScript, StoredVersion};
 use super::upload::{self, Kind, Modules, NewVersion, Upload};
 use super::{Ctx, Reply};
@@ -87,15 +88,10 @@ fn apply_script_settings(
 ) -> Result<(), ApiError> {
     let mut script = store::require_script(tx, name)?;
     let mut changed = false;
-    for key in [
-        "logpush",
-        "tail_consumers",
-        "streaming_tail_consumers",
-        "tags",
-        "observability",
-    ] {
-        if let Some(v) = metadata.get(key) {
-            script.script_settings.insert(key.into(), v.clone());
+    for key in SCRIPT_SETTINGS {
+        if let Some(v) = metadata.get(*key) {
+            check_script_setting(key, v)?;
+            script.script_settings.insert((*key).into(), v.clone());
             changed = true;
         }
     }
@@ -274,6 +270,7 @@ pub fn script_settings_patch(
                 SCRIPT_SETTINGS.join(", ")
             )));
         }
+        check_script_setting(key, value)?;
         script.script_settings.insert(key.clone(), value.clone());
     }
     store::put_script(tx, &script)?;

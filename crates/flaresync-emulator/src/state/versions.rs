@@ -52,15 +52,28 @@ pub fn render(v: &StoredVersion) -> Value {
         "annotations": v.annotations,
         "resources": {
             "bindings": bindings,
-            "script": {
-                "etag": v.etag,
-                "handlers": v.handlers,
-                "named_handlers": v.named_handlers,
-                "last_deployed_from": v.source,
-            },
+            "script": script_json(v),
             "script_runtime": Value::Object(runtime),
         },
     })
+}
+
+/// `resources.script`: the code's etag and handlers, and the version's placement (wrangler
+/// reads a smart placement back from the deprecated `placement_mode`, SPEC-2 §4.2).
+fn script_json(v: &StoredVersion) -> Value {
+    let mut script = json!({
+        "etag": v.etag,
+        "handlers": v.handlers,
+        "named_handlers": v.named_handlers,
+        "last_deployed_from": v.source,
+    });
+    if let Some(placement) = &v.placement {
+        script["placement"] = placement.clone();
+        if let Some(mode) = placement.get("mode") {
+            script["placement_mode"] = mode.clone();
+        }
+    }
+    script
 }
 
 /// `POST …/versions`: creates a version without deploying it.

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use flaresync_config::{QueueConsumer, Route, WorkerSpec};
 
 use super::case::Case;
+use crate::input::DeclaredTriggers;
 
 /// The routes, crons and queue consumers live, when known.
 #[derive(Clone, Copy)]
@@ -30,8 +31,19 @@ pub(super) fn fields(case: &Case<'_>, versions_equal: bool) -> Vec<String> {
     match case.input.base.map(|(_, w)| &w.spec) {
         Some(base) => fields.extend(differing_from_base(live, base, spec)),
         // A new version is going live and nothing says what the non-versioned settings are:
-        // apply the ones Git declares (idempotent), as wrangler does after `versions deploy`.
-        None if !versions_equal => fields.extend(declared(live, spec)),
+        // apply the ones Git declares (idempotent), as wrangler does after `versions deploy`,
+        // and the routes / consumers the running version was applied with that Git dropped.
+        None if !versions_equal => {
+            fields.extend(declared(live, spec));
+            let running = case
+                .current
+                .active
+                .and_then(|active| active.known)
+                .and_then(|known| known.declared.as_ref());
+            if let Some(running) = running {
+                fields.extend(dropped_since(live, running, spec));
+            }
+        }
         None => {}
     }
     if fields.is_empty()
@@ -129,6 +141,26 @@ fn differing_from_base(
         ("workers_dev", base.workers_dev != spec.workers_dev),
     ];
     selected(changed)
+}
+
+/// Routes and queue consumers the running version was applied with (`running`, from its
+/// commit) that Git no longer declares, where live values are unknown: a commit that changes
+/// the code and drops the last route must still remove it.
+fn dropped_since(
+    live: LiveTriggers<'_>,
+    running: &DeclaredTriggers,
+    spec: &WorkerSpec,
+) -> BTreeSet<&'static str> {
+    selected([
+        (
+            "routes",
+            live.routes.is_none() && !same_set(&running.routes, &spec.routes),
+        ),
+        (
+            "queue_consumers",
+            live.consumers.is_none() && !same_set(&running.queue_consumers, &spec.queue_consumers),
+        ),
+    ])
 }
 
 /// Settings Git declares (routes and crons only where live values are unknown).

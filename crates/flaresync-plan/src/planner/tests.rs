@@ -268,3 +268,58 @@ fn same_code_with_new_digest_and_no_detail_updates_all_settings() {
         }
     );
 }
+
+#[test]
+fn a_code_change_that_drops_the_last_route_or_consumer_applies_them_without_a_base() {
+    // "v1" runs, applied by flaresync from a commit that declared a route and a consumer; the
+    // head changes the code (digest d2) and declares neither. Live routes are not known.
+    let live = live_account(vec![live_worker("api", &["v1"])]);
+    let mut running = known("v1", "d1");
+    running.declared = Some(crate::input::DeclaredTriggers {
+        routes: vec![flaresync_config::Route {
+            pattern: "api.example.com/*".into(),
+            zone_id: None,
+            zone_name: Some("example.com".into()),
+            custom_domain: false,
+        }],
+        queue_consumers: vec![flaresync_config::QueueConsumer {
+            queue: "jobs".into(),
+            settings: String::new(),
+        }],
+    });
+    let settings_of = |plan: &Plan| -> Vec<String> {
+        plan.steps
+            .iter()
+            .find_map(|step| match step {
+                Step::SyncSettings { fields, .. } => Some(fields.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let plan = plan_head(
+        &desired(&[("api", "d2")]),
+        &live,
+        &history("api", vec![running.clone()]),
+    );
+    assert!(matches!(
+        plan.workers[0].action,
+        Action::DeployForward { .. }
+    ));
+    let fields = settings_of(&plan);
+    assert!(fields.contains(&"routes".to_owned()), "{fields:?}");
+    assert!(fields.contains(&"queue_consumers".to_owned()), "{fields:?}");
+    // The running version declared nothing either: nothing to remove, nothing read.
+    running.declared = Some(crate::input::DeclaredTriggers::default());
+    let plan = plan_head(
+        &desired(&[("api", "d2")]),
+        &live,
+        &history("api", vec![running]),
+    );
+    let fields = settings_of(&plan);
+    assert!(
+        !fields
+            .iter()
+            .any(|f| f == "routes" || f == "queue_consumers"),
+        "{fields:?}"
+    );
+}

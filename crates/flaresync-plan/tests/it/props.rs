@@ -235,6 +235,7 @@ fn build(seeds: &[WorkerSeed], resources_known: bool) -> Inputs {
                     migrations: migrations(version.migration),
                     exports: None,
                     secrets_fingerprint: None,
+                    declared: None,
                 });
             }
         }
@@ -456,6 +457,7 @@ fn apply(plan: &Plan, inputs: &mut Inputs) {
                 migrations: desired.spec.migrations.clone(),
                 exports: None,
                 secrets_fingerprint: None,
+                declared: None,
             });
             id
         };

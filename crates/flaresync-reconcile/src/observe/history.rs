@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use flaresync_config::MigrationStep;
 use flaresync_journal::{Action as JournalAction, Journal, Outcome};
-use flaresync_plan::KnownVersion;
+use flaresync_plan::{DeclaredTriggers, KnownVersion};
 
 use crate::error::Error;
 
@@ -13,7 +13,8 @@ use crate::error::Error;
 pub type ListedVersion = (String, Option<String>);
 
 /// Cloudflare versions of `worker` (id, `workers/tag`) mapped to the commits they were built
-/// from, with the digests, migrations and exports of the desired state at each commit. Versions
+/// from, with the digests, migrations, exports, routes and queue consumers of the desired state
+/// at each commit. Versions
 /// whose tag names no commit of the repository are left out (they were uploaded elsewhere).
 ///
 /// # Errors
@@ -28,13 +29,17 @@ pub fn known_versions(
     let mapping = flaresync_git::rebuild_mapping(repo, cache, worker, versions)?;
     let mut known = Vec::new();
     for version in mapping.known {
-        let (migrations, exports): (Vec<MigrationStep>, Option<String>) = cache
+        let (migrations, exports, declared): (Vec<MigrationStep>, Option<String>, _) = cache
             .desired_state(repo, version.commit)
             .ok()
             .and_then(|state| {
-                state
-                    .worker(worker)
-                    .map(|w| (w.spec.migrations.clone(), w.spec.exports.clone()))
+                state.worker(worker).map(|w| {
+                    (
+                        w.spec.migrations.clone(),
+                        w.spec.exports.clone(),
+                        Some(DeclaredTriggers::of(&w.spec)),
+                    )
+                })
             })
             .unwrap_or_default();
         known.push(KnownVersion {
@@ -45,6 +50,7 @@ pub fn known_versions(
             migrations,
             exports,
             secrets_fingerprint: None,
+            declared,
         });
     }
     Ok(known)

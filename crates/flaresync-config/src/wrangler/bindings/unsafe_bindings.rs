@@ -19,12 +19,13 @@ impl BindingReader<'_, '_, '_> {
             self.out.push((unsafe_binding(cx, &b)?, b.node.span.start));
         }
         if let Some(offset) = unsafe_table.key_offset("metadata") {
-            unsafe_table.mark("metadata");
-            cx.warn(
-                offset,
-                "`unsafe.metadata` is not sent by flaresync; set those fields through \
-                 supported keys",
-            );
+            return Err(ConfigError::unsupported(
+                cx.loc(offset),
+                "unsafe.metadata",
+                "`unsafe.metadata` is merged into the upload by wrangler, and flaresync does \
+                 not send it; set those fields through supported keys, or deploy this Worker \
+                 with wrangler and exclude it in flaresync.toml",
+            ));
         }
         unsafe_table.finish(cx, &["capnp"]);
         Ok(())

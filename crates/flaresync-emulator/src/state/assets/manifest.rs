@@ -12,8 +12,10 @@ use crate::error::ApiError;
 
 /// Largest asset file (W86 `MAX_ASSET_SIZE`; D limits): 25 MiB.
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
-/// Files per Worker version (D limits, Free plan; the direct-upload page says 20,000 too).
-pub const MAX_FILES: usize = 20_000;
+/// Files per Worker version (SPEC-2 §1.6: Free 20,000, Paid 100,000). The emulator applies the
+/// Paid figure, as it does for the script size, and so does flaresync's own check
+/// (`flaresync_config::assets::MAX_ASSET_FILES`): the two agree on what is refused.
+pub const MAX_FILES: usize = 100_000;
 /// A bucket closes when it holds this many files...
 const BUCKET_FILES: usize = 500;
 /// ...or this many bytes (before base64), so one upload request stays well below the body limit.
@@ -170,7 +172,7 @@ mod tests {
             .map(|i| (format!("/f{i}"), json!({"hash": H1, "size": 1})))
             .collect();
         let error = parse(&json!({"manifest": many})).expect_err("too many");
-        assert!(error.message.contains("20000"), "{}", error.message);
+        assert!(error.message.contains("100000"), "{}", error.message);
         let exactly_max = json!({"manifest": {"/max.bin": {"hash": H1, "size": MAX_FILE_BYTES}}});
         assert!(parse(&exactly_max).is_ok());
     }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::state::setting_values::{check_limits, check_placement};
 use crate::state::store::StoredVersion;
 
 /// Runtime settings read from a new version's metadata.
@@ -32,7 +33,11 @@ pub(super) fn read(
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err(ApiError::validation("`limits` must be an object")),
     };
+    check_limits(&limits)?;
     let placement = metadata.get("placement").filter(|v| !v.is_null()).cloned();
+    if let Some(placement) = &placement {
+        check_placement(placement)?;
+    }
     let exports = metadata.get("exports").filter(|v| !v.is_null()).cloned();
     if exports.as_ref().is_some_and(|e| !e.is_object()) {
         return Err(ApiError::validation("`exports` must be an object"));

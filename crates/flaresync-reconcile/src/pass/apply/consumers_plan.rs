@@ -141,9 +141,14 @@ fn matches(live: &LiveConsumer, wanted: &NewQueueConsumer) -> bool {
 
 /// The writes that make `worker`'s consumers on `queues` equal to `declared`. `Err` lists what
 /// cannot be done (a missing queue, a queue consumed by another Worker).
+///
+/// An HTTP pull consumer names no Worker, so it is removed only from a queue that `previous`
+/// (what flaresync last applied for this Worker, when known) declared as pulled: a pull
+/// consumer set up by hand is never touched.
 pub(super) fn plan(
     worker: &str,
     declared: &[QueueConsumer],
+    previous: &[QueueConsumer],
     queues: &[Queue],
 ) -> Result<Vec<ConsumerWrite>, Vec<String>> {
     let mut writes = Vec::new();
@@ -191,8 +196,13 @@ pub(super) fn plan(
         if declared.iter().any(|c| c.queue == queue.queue_name) {
             continue;
         }
+        let pulled_before = previous
+            .iter()
+            .any(|c| c.queue == queue.queue_name && is_pull(c));
         for consumer in queue.typed_consumers() {
-            if consumer.worker() == Some(worker) {
+            let ours_pull =
+                pulled_before && consumer.worker().is_none() && consumer.kind == "http_pull";
+            if consumer.worker() == Some(worker) || ours_pull {
                 writes.push(ConsumerWrite::Delete {
                     queue: queue.queue_name.clone(),
                     queue_id: queue.queue_id.clone(),
@@ -206,6 +216,18 @@ pub(super) fn plan(
     } else {
         Err(problems)
     }
+}
+
+/// Whether a declared consumer is an HTTP pull consumer.
+fn is_pull(consumer: &QueueConsumer) -> bool {
+    serde_json::from_str::<Value>(&consumer.settings)
+        .ok()
+        .and_then(|v| {
+            v.get("type")
+                .and_then(Value::as_str)
+                .map(|t| t == "http_pull")
+        })
+        .unwrap_or(false)
 }
 
 /// Whether `live` is this Worker's consumer of its queue: a Worker consumer of `worker`, or,
@@ -283,6 +305,7 @@ mod tests {
         let same = plan(
             "api",
             &[declared("jobs", r#"{"max_batch_size":10}"#)],
+            &[],
             &live,
         )
         .expect("plan");
@@ -293,6 +316,7 @@ mod tests {
                 declared("jobs", r#"{"max_retries":5}"#),
                 declared("mail", ""),
             ],
+            &[],
             &live,
         )
         .expect("plan");
@@ -319,6 +343,7 @@ mod tests {
         let problems = plan(
             "api",
             &[declared("theirs", ""), declared("ghost", "")],
+            &[],
             &live,
         )
         .expect_err("refused");
@@ -330,5 +355,30 @@ mod tests {
             problems[1].contains("queue ghost does not exist"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_pull_consumer_is_removed_only_where_git_declared_it_before() {
+        let live = vec![
+            queue(
+                "pulled",
+                json!([{"consumer_id": "p1", "type": "http_pull", "settings": {}}]),
+            ),
+            queue(
+                "by-hand",
+                json!([{"consumer_id": "p2", "type": "http_pull", "settings": {}}]),
+            ),
+        ];
+        let before = [declared("pulled", r#"{"type":"http_pull"}"#)];
+        let writes = plan("api", &[], &before, &live).expect("plan");
+        assert!(
+            matches!(writes.as_slice(), [ConsumerWrite::Delete { queue, consumer_id, .. }]
+                if queue == "pulled" && consumer_id == "p1"),
+            "{writes:?}"
+        );
+        // Without knowing what was applied before, no pull consumer is touched.
+        assert_eq!(plan("api", &[], &[], &live), Ok(Vec::new()));
+        // Still declared: kept (and compared).
+        assert_eq!(plan("api", &before, &before, &live[..1]), Ok(Vec::new()));
     }
 }

@@ -87,7 +87,7 @@ pub(super) async fn apply(
             continue;
         }
         let worker_writes = writes.entry(worker.clone()).or_default();
-        let live = memory.workers.get(&worker).map(|cached| &cached.live);
+        let view = own_writes::step_view(memory.workers.get(&worker));
         // A rollback spends the budget's reserve: it never waits behind forward deploys.
         let lane = if order.rolling_back.contains(worker.as_str()) {
             Lane::Rollback
@@ -112,7 +112,7 @@ pub(super) async fn apply(
             _ => {
                 in_lane(
                     lane,
-                    step::apply_step(input, step, live, worker_writes, report),
+                    step::apply_step(input, step, &view, worker_writes, report),
                 )
                 .await
             }

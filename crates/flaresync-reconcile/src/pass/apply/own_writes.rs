@@ -11,6 +11,7 @@
 
 use chrono::DateTime;
 use flaresync_cloudflare::{Script, ScriptUpload};
+use flaresync_config::QueueConsumer;
 use flaresync_plan::{
     DeploymentVersion, DesiredWorker, KnownVersion, LiveDeployment, LiveVersion, LiveWorker,
 };
@@ -109,6 +110,7 @@ pub(super) fn cached_after(
                 migrations: desired.spec.migrations.clone(),
                 exports: desired.spec.exports.clone(),
                 secrets_fingerprint: None,
+                declared: Some(flaresync_plan::DeclaredTriggers::of(&desired.spec)),
             },
         );
         cached.commits.insert(version.id.clone(), head.to_owned());
@@ -150,6 +152,33 @@ fn note_triggers(
     if created || live.queue_consumers.is_some() || wrote("queue_consumers") {
         live.queue_consumers = Some(spec.queue_consumers.clone());
     }
+}
+
+/// What a step of a Worker needs from the pass's memory: its live view and
+/// [`applied_consumers`].
+pub(super) fn step_view(
+    cached: Option<&CachedWorker>,
+) -> (Option<&LiveWorker>, Vec<QueueConsumer>) {
+    (
+        cached.map(|cached| &cached.live),
+        cached.map(applied_consumers).unwrap_or_default(),
+    )
+}
+
+/// The queue consumers flaresync last applied for a Worker, when known: those its own writes
+/// left (see [`note_triggers`]), else those Git declared at the commit of the version that
+/// runs. Empty when neither is known.
+pub(super) fn applied_consumers(cached: &CachedWorker) -> Vec<QueueConsumer> {
+    if let Some(consumers) = &cached.live.queue_consumers {
+        return consumers.clone();
+    }
+    cached
+        .live
+        .active_version_id()
+        .and_then(|(id, _)| cached.known.iter().find(|k| k.version_id == id))
+        .and_then(|known| known.declared.as_ref())
+        .map(|declared| declared.queue_consumers.clone())
+        .unwrap_or_default()
 }
 
 /// Whether the scripts listing's entry `listed` shows nothing newer than flaresync's own last

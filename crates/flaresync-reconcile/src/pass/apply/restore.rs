@@ -183,7 +183,13 @@ pub(in crate::pass) async fn restore_settings(
     );
     ctx.journal
         .record(&entry(Outcome::Started).message(what.clone()))?;
-    match super::settings::apply_settings(input, worker, &spec, fields).await {
+    // What was applied just before (the commit that failed its health check).
+    let applied_consumers = input
+        .desired
+        .worker(worker)
+        .map(|w| w.spec.queue_consumers.clone())
+        .unwrap_or_default();
+    match super::settings::apply_settings(input, worker, &spec, fields, &applied_consumers).await {
         Ok(()) => {
             ctx.journal.record(&entry(Outcome::Success).message(what))?;
             Ok(())

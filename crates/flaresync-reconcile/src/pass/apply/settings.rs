@@ -2,7 +2,7 @@
 //! script settings, queue consumers.
 
 use flaresync_cloudflare::ScriptSettingsPatch;
-use flaresync_config::WorkerSpec;
+use flaresync_config::{QueueConsumer, WorkerSpec};
 use tracing::info;
 
 use super::triggers::{sync_consumers, sync_routes};
@@ -14,11 +14,13 @@ use crate::{error::Error, pass::PassInput};
 /// consumers through `PATCH …/script-settings`, queue consumers through the queues API.
 /// `script_settings` is the planner's "something outside the version changed, field unknown":
 /// everything is written (each write replaces the whole value, so this is idempotent).
+/// `previous_consumers`: the queue consumers flaresync last applied, when known.
 pub(super) async fn apply_settings(
     input: &PassInput<'_>,
     worker: &str,
     spec: &WorkerSpec,
     fields: &[String],
+    previous_consumers: &[QueueConsumer],
 ) -> Result<(), Error> {
     let ctx = input.ctx;
     let all = fields.iter().any(|field| field == "script_settings");
@@ -60,7 +62,7 @@ pub(super) async fn apply_settings(
             .map_err(|e| Error::api(format!("updating settings of {worker}"), e))?;
     }
     if wants("queue_consumers") {
-        sync_consumers(ctx, worker, spec, false).await?;
+        sync_consumers(ctx, worker, spec, previous_consumers, false).await?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use flaresync_cloudflare::{Schedule, ScriptSettings};
-use flaresync_config::{ScriptSettings as DesiredSettings, WorkerSpec};
+use flaresync_config::{QueueConsumer, ScriptSettings as DesiredSettings, WorkerSpec};
 
 use super::triggers::{sync_consumers, sync_routes};
 use crate::{error::Error, pass::PassInput};
@@ -29,6 +29,7 @@ pub(super) async fn differing(
     worker: &str,
     spec: &WorkerSpec,
     fields: &[String],
+    previous_consumers: &[QueueConsumer],
 ) -> Result<Vec<String>, Error> {
     let wanted: BTreeSet<&str> = fields
         .iter()
@@ -64,7 +65,9 @@ pub(super) async fn differing(
     if wanted.contains("routes") && sync_routes(ctx, &input.zones, worker, spec, true).await? {
         differ.push("routes".to_owned());
     }
-    if wanted.contains("queue_consumers") && sync_consumers(ctx, worker, spec, true).await? {
+    if wanted.contains("queue_consumers")
+        && sync_consumers(ctx, worker, spec, previous_consumers, true).await?
+    {
         differ.push("queue_consumers".to_owned());
     }
     let script_fields = ["logpush", "observability", "tail_consumers"];

@@ -3,7 +3,7 @@
 //! upload of a Worker with static assets first uploads what Cloudflare lacks of them.
 
 use flaresync_config::{
-    AssetsToken, Digest, MigrationsUpload, UploadKind, UploadOptions, WorkerSpec,
+    AssetsToken, Digest, MigrationsUpload, QueueConsumer, UploadKind, UploadOptions, WorkerSpec,
 };
 use flaresync_journal::{Action as JournalAction, Entry, Outcome};
 use flaresync_plan::{
@@ -70,6 +70,8 @@ struct StepFrame<'a> {
     digest: &'a Digest,
     /// The Worker as this pass observed it (current as of the pass's scripts listing).
     live: Option<&'a LiveWorker>,
+    /// The queue consumers flaresync last applied for it, when known.
+    previous_consumers: &'a [QueueConsumer],
 }
 
 impl StepFrame<'_> {
@@ -124,7 +126,7 @@ impl StepFrame<'_> {
 pub(super) async fn apply_step(
     input: &PassInput<'_>,
     step: &Step,
-    live: Option<&LiveWorker>,
+    (live, previous_consumers): &(Option<&LiveWorker>, Vec<QueueConsumer>),
     writes: &mut WorkerWrites,
     report: &mut WorkerReport,
 ) -> Result<(), Error> {
@@ -135,7 +137,8 @@ pub(super) async fn apply_step(
         worker,
         spec,
         digest,
-        live,
+        live: *live,
+        previous_consumers,
     };
     match step {
         Step::UploadVersion { .. } => upload_version(&frame, writes, report).await,
@@ -423,7 +426,14 @@ async fn sync_settings(
     // and write only what differs (another flaresync may have applied it already).
     let checked;
     let fields = if fields.iter().any(|field| field == "script_settings") {
-        checked = differing(frame.input, frame.worker, frame.spec, fields).await?;
+        checked = differing(
+            frame.input,
+            frame.worker,
+            frame.spec,
+            fields,
+            frame.previous_consumers,
+        )
+        .await?;
         if checked.is_empty() {
             frame.journal(
                 &frame
@@ -441,7 +451,14 @@ async fn sync_settings(
             .record(JournalAction::Settings, Outcome::Started)
             .message(format!("updating settings: {}", fields.join(", "))),
     )?;
-    match apply_settings(frame.input, frame.worker, frame.spec, fields).await {
+    let applied = apply_settings(
+        frame.input,
+        frame.worker,
+        frame.spec,
+        fields,
+        frame.previous_consumers,
+    );
+    match applied.await {
         Ok(()) => {
             frame.journal(
                 &frame

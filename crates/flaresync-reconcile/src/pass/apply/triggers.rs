@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use flaresync_cloudflare::{Error as CfError, Zone};
-use flaresync_config::WorkerSpec;
+use flaresync_config::{QueueConsumer, WorkerSpec};
 use tokio::sync::OnceCell;
 use tracing::info;
 
@@ -176,11 +176,14 @@ async fn write_domain(ctx: &Context, worker: &str, write: &DomainWrite) -> Resul
     Ok(())
 }
 
-/// Makes the Worker's queue consumers Git's; returns whether anything differed.
+/// Makes the Worker's queue consumers Git's; returns whether anything differed. `previous`:
+/// the consumers flaresync last applied for it, when known (an HTTP pull consumer Git dropped
+/// is removed only then).
 pub(super) async fn sync_consumers(
     ctx: &Context,
     worker: &str,
     spec: &WorkerSpec,
+    previous: &[QueueConsumer],
     dry_run: bool,
 ) -> Result<bool, Error> {
     let queues = ctx
@@ -188,7 +191,7 @@ pub(super) async fn sync_consumers(
         .list_queues()
         .await
         .map_err(|e| Error::api(format!("reading the queues {worker} consumes"), e))?;
-    let writes = consumers_plan::plan(worker, &spec.queue_consumers, &queues)
+    let writes = consumers_plan::plan(worker, &spec.queue_consumers, previous, &queues)
         .map_err(|p| refused(worker, p))?;
     if dry_run {
         return Ok(!writes.is_empty());
