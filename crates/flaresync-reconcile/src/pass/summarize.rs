@@ -47,7 +47,12 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
         status.desired_commit = report.desired_commit.clone();
         status.live_version = report.live_version.clone();
         status.live_commit = report.live_commit.clone();
+        if !report.live_view.split.is_empty() || !report.live_view.deployments.is_empty() {
+            status.live_split = report.live_view.split.clone();
+            status.deployments = report.live_view.deployments.clone();
+        }
         status.drift = report.drift.clone();
+        status.blocked = report.blocked.clone();
         if let Some(rollout) = &report.rollout {
             let last = status
                 .rollout
