@@ -41,6 +41,7 @@ pub async fn start_with(
     status.update("api", |s| s.live_version = Some("v-123".into()));
     let state = ServerState {
         rollout_control: None,
+        page_access: flaresync_reconcile::server::PageAccess::Auto,
         status,
         metrics,
         api_snapshot: Arc::new(|| {
