@@ -15,7 +15,7 @@ use base64::Engine as _;
 
 use super::{
     App,
-    admin::{ADMIN_TOKEN_VAR, AdminToken, Verdict, authorize},
+    admin::{ADMIN_TOKEN_VAR, AdminToken, Verdict, authorization, authorize},
 };
 
 /// The environment variable (and `--status-page` value) naming the rule.
@@ -121,14 +121,10 @@ pub(super) async fn require_page_access(
     request: Request,
     next: Next,
 ) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
     match page_verdict(
         app.state.page_access,
         app.state.admin_token.as_ref(),
-        authorization,
+        authorization(&request),
     ) {
         PageVerdict::Allowed => next.run(request).await,
         PageVerdict::Off => (

@@ -76,7 +76,7 @@ pub fn timeline(worker: &WorkerStatus) -> Vec<Row<'_>> {
         });
     }
     // Stable: rows at the same time keep Cloudflare's order, then the journal's.
-    rows.sort_by(|a, b| instant(b.at).cmp(&instant(a.at)));
+    rows.sort_by_key(|row| std::cmp::Reverse(instant(row.at)));
     rows
 }
 
