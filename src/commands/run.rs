@@ -60,7 +60,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         ignore: vec![repo.state_dir.clone()],
     });
     eprintln!(
-        "flaresync: following {} branch {}; status page on http://{}/ ({}), JSON on /status; POST /reconcile {}",
+        "flaresync: following {} branch {}; status on http://{}/status, status page on / ({}); POST /reconcile {}",
         repo.display(),
         ctx.branch(),
         listener_addr,
