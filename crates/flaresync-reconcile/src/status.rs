@@ -90,6 +90,9 @@ pub struct HistoryEntry {
     pub action: String,
     pub result: String,
     pub at: String,
+    /// The journal's detail (why blocked, the error), for entries read from the journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Everything `/status` shows about one Worker.
@@ -311,6 +314,7 @@ mod tests {
                 action: "deploy".into(),
                 result: "applied".into(),
                 at: String::new(),
+                message: None,
             });
         }
         assert_eq!(status.history.len(), HISTORY_LEN);

@@ -64,6 +64,7 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
                 action: report.action.clone(),
                 result: label.as_str().to_owned(),
                 at: at.to_owned(),
+                message: None,
             });
         }
         if let Some(health) = &report.health {

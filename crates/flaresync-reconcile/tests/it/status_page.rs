@@ -10,7 +10,7 @@ use flaresync_reconcile::{RunConfig, SyncOptions, TriggerSource, server::AdminTo
 use crate::{
     chromium,
     run::{spawn_loop, status_listener, stop_loop, wait_for_status, worker_field},
-    support::{active_deployment, put_secret, start},
+    support::{active_deployment, context, journal_path, put_secret, start},
 };
 
 /// A commit subject that would add an element and change the title if it were not escaped.
@@ -33,7 +33,7 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
     let Some(browser) = chromium::binary() else {
         return;
     };
-    let (emulator, mut repo, _state, ctx) = start(
+    let (emulator, mut repo, state, ctx) = start(
         &[("api", "api-1"), ("jobs", "jobs-1"), ("web", "web-1")],
         "initial",
     )
@@ -57,6 +57,7 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
     put_secret(&emulator, "api", "API_KEY", "s3cret-value").await;
     pass(&ctx).await;
     repo.revert_head();
+    pass(&ctx).await;
     // jobs: someone rolls back by hand (`wrangler rollback`).
     ctx.client()
         .create_deployment(
@@ -67,6 +68,9 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
         .await
         .expect("a hand-made deployment");
 
+    // A restarted flaresync: its timeline starts from the journal.
+    drop(ctx);
+    let ctx = context(&repo, &emulator, &journal_path(&state));
     let (listener, base) = status_listener().await;
     let config = RunConfig {
         poll_interval: None,
@@ -133,6 +137,10 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
     assert!(
         api.contains("FS006") && api.contains("allow_secret_change_rollback = true"),
         "{api}"
+    );
+    assert!(
+        api.contains("blocked · skipped · worker api is blocked") && api.contains("(journal)"),
+        "the journal's entry before the restart: {api}"
     );
     // jobs: drifted, the hand-made deployment in its timeline.
     let jobs = card("jobs");

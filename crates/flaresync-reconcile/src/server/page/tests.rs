@@ -39,6 +39,7 @@ fn snapshot() -> StatusSnapshot {
         action: "deploy".into(),
         result: "applied".into(),
         at: "2026-01-01T00:00:00Z".into(),
+        message: None,
     });
     let mut jobs = WorkerStatus::new("demo-jobs");
     jobs.set_condition(

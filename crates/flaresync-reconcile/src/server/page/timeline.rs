@@ -66,7 +66,7 @@ pub fn timeline(worker: &WorkerStatus) -> Vec<Row<'_>> {
             source: "journal",
             what: Some(&entry.action),
             author: None,
-            message: None,
+            message: entry.message.as_deref(),
             versions: entry
                 .version
                 .as_deref()
@@ -125,6 +125,7 @@ mod tests {
             action: "deploy".into(),
             result: result.into(),
             at: at.into(),
+            message: None,
         }
     }
 
