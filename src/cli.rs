@@ -251,7 +251,8 @@ pub struct RunArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
-    /// Status server address (/healthz, /status, /metrics, /webhook, /reconcile). POST
+    /// Status server address (/ the status page, /healthz, /status, /metrics, /webhook,
+    /// /reconcile). POST
     /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).
     #[arg(
         long,
@@ -259,6 +260,16 @@ pub struct RunArgs {
         env = "FLARESYNC_STATUS_LISTEN"
     )]
     pub status_listen: String,
+    /// Who may read the status page at / (the operator's view of /status): `auto` = anyone on
+    /// a loopback --status-listen, the admin token elsewhere (as the Basic password a browser
+    /// asks for); `public`; `token`; `off`.
+    #[arg(
+        long,
+        default_value = "auto",
+        env = "FLARESYNC_STATUS_PAGE",
+        value_parser = clap::builder::PossibleValuesParser::new(flaresync_reconcile::server::PageAccess::NAMES)
+    )]
+    pub status_page: String,
     /// Also serve POST /webhook, and nothing else, on this address: expose it to GitHub
     /// without exposing the status server. Needs FLARESYNC_WEBHOOK_SECRET.
     #[arg(long, env = "FLARESYNC_WEBHOOK_LISTEN")]

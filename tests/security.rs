@@ -188,6 +188,16 @@ fn run_guards_reconcile_with_the_admin_token_and_serves_the_webhook_alone() {
     assert_eq!(curl(&["-X", "POST", "-H", bearer, &reconcile]), "202");
     assert_eq!(curl(&[&format!("http://{hook}/status")]), "404");
     assert_eq!(
+        curl(&[&format!("http://{hook}/")]),
+        "404",
+        "no status page there"
+    );
+    assert_eq!(
+        curl(&[&format!("http://{status}/")]),
+        "200",
+        "public on loopback"
+    );
+    assert_eq!(
         curl(&[
             "-X",
             "POST",

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use flaresync_reconcile::{
-    server::{ADMIN_TOKEN_VAR, AdminToken, WebhookConfig},
+    server::{ADMIN_TOKEN_VAR, AdminToken, PageAccess, WebhookConfig},
     watcher::WatchConfig,
     webhook::WebhookSecret,
 };
@@ -47,6 +47,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let admin_token = std::env::var(ADMIN_TOKEN_VAR)
         .ok()
         .and_then(AdminToken::new);
+    let page_access = PageAccess::parse(&args.status_page).with_context(|| {
+        format!(
+            "--status-page {} is not one of auto, public, token, off",
+            args.status_page
+        )
+    })?;
     let watch = (!repo.remote).then(|| WatchConfig {
         root: std::path::PathBuf::from(&repo.location),
         // Short and adaptive: 50 ms of quiet ends a burst, capped at 500 ms (and the scheduler's
@@ -55,10 +61,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         ignore: vec![repo.state_dir.clone()],
     });
     eprintln!(
-        "flaresync: following {} branch {}; status on http://{}/status; POST /reconcile {}",
+        "flaresync: following {} branch {}; status on http://{}/status, status page on / ({}); POST /reconcile {}",
         repo.display(),
         ctx.branch(),
         listener_addr,
+        page_rule(
+            page_access.resolve(Some(listener_addr)),
+            admin_token.is_some()
+        ),
         if admin_token.is_some() {
             format!("needs the bearer token in {ADMIN_TOKEN_VAR}")
         } else {
@@ -86,12 +96,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         webhook,
         webhook_listener,
         admin_token,
+        page_access,
         ..Default::default()
     };
     flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
         .await
         .context("the reconcile loop stopped")?;
     Ok(0)
+}
+
+/// How the status page is served, in words for the startup line.
+fn page_rule(access: PageAccess, has_token: bool) -> &'static str {
+    match (access, has_token) {
+        (PageAccess::Public, _) => "public",
+        (PageAccess::Off, _) => "off",
+        (_, true) => "the admin token as the password",
+        (_, false) => "refused: needs FLARESYNC_ADMIN_TOKEN or --status-page public",
+    }
 }
 
 async fn bind(address: &str) -> anyhow::Result<tokio::net::TcpListener> {

@@ -78,6 +78,7 @@ fn state(triggers: trigger::TriggerSender) -> ServerState {
     }
     ServerState {
         rollout_control: None,
+        page_access: flaresync_reconcile::server::PageAccess::Auto,
         status,
         metrics: Arc::new(Metrics::new()),
         api_snapshot: Arc::new(ApiSnapshot::default),

@@ -12,7 +12,8 @@
 //!   `/reconcile`) and the webhook listener; its guards (admin token, rate limit, body bounds)
 //!   in [`server::admin`] and [`server::throttle`].
 //! - [`runner`]: the loop: triggers, scheduler, passes, requeues, graceful shutdown.
-//! - [`metrics`], [`status`]: what the server publishes.
+//! - [`metrics`], [`status`]: what the server publishes; [`live_view`]: the live split and
+//!   Cloudflare's deployments as status shows them (pure).
 //! - [`pass`]: [`Context`], [`sync_once`] (one pass, a folder of stages) and [`run`] (the loop
 //!   over it).
 //! - [`observe`]: the one observation of live state (`sync`, `run` and `plan --live`).
@@ -66,6 +67,7 @@ pub mod drift;
 pub mod error;
 pub mod github;
 pub mod health;
+pub mod live_view;
 pub mod metrics;
 pub mod notify;
 pub mod observe;

@@ -144,6 +144,8 @@ pub struct RunConfig {
     pub webhook_listener: Option<tokio::net::TcpListener>,
     /// Enables the mutating endpoints (`POST /reconcile`) for this bearer token.
     pub admin_token: Option<AdminToken>,
+    /// Who may read the status page at `/` (default `auto`: public on loopback only).
+    pub page_access: server::PageAccess,
     /// How long shutdown waits for an in-flight pass before abandoning it.
     pub shutdown_grace: Duration,
     pub backoff: BackoffConfig,
@@ -161,6 +163,7 @@ impl Default for RunConfig {
             webhook: None,
             webhook_listener: None,
             admin_token: None,
+            page_access: server::PageAccess::Auto,
             shutdown_grace: Duration::from_secs(30),
             backoff: BackoffConfig::default(),
             reconcile_on_sighup: true,
@@ -338,6 +341,7 @@ impl Background {
             webhook: config.webhook.clone(),
             admin_token: config.admin_token.clone(),
             rollout_control: reconciler.rollout_control(),
+            page_access: config.page_access,
         };
         let stopped = || {
             let mut stop = stop_rx.clone();

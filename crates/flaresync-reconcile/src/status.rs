@@ -52,6 +52,16 @@ pub struct DriftStatus {
     pub healed: bool,
 }
 
+/// One rule that blocks a Worker's change (a rollback, mostly): its id, why and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedRule {
+    /// Rule id, e.g. `FS002` (`flaresync explain FS002`).
+    pub rule: String,
+    pub message: String,
+    /// What to do instead, when the rule knows.
+    pub fix: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HealthStatus {
     pub url: String,
@@ -80,6 +90,9 @@ pub struct HistoryEntry {
     pub action: String,
     pub result: String,
     pub at: String,
+    /// The journal's detail (why blocked, the error), for entries read from the journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Everything `/status` shows about one Worker.
@@ -94,7 +107,17 @@ pub struct WorkerStatus {
     pub live_version: Option<String>,
     /// The commit `live_version` was built from (from its version tag), when known.
     pub live_commit: Option<String>,
+    /// Every version the active deployment serves, largest share first, with its commit and
+    /// `workers/message` (subject and author).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live_split: Vec<crate::live_view::LiveShare>,
+    /// Cloudflare's newest deployments, flaresync's and hand-made, as the last pass saw them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<crate::live_view::ObservedDeployment>,
     pub drift: Option<DriftStatus>,
+    /// The rules blocking the desired commit, while it is blocked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<BlockedRule>,
     pub health: Option<HealthStatus>,
     pub last_result: Option<LastResult>,
     pub conditions: Vec<Condition>,
@@ -342,6 +365,7 @@ mod tests {
                 action: "deploy".into(),
                 result: "applied".into(),
                 at: String::new(),
+                message: None,
             });
         }
         assert_eq!(status.history.len(), HISTORY_LEN);

@@ -18,7 +18,8 @@ use crate::{
     convert,
     drift::{self, DriftPolicy},
     error::Error,
-    status::DriftStatus,
+    live_view::LiveView,
+    status::{BlockedRule, DriftStatus},
 };
 
 /// Returns the reports and the Workers whose steps must not run.
@@ -98,6 +99,9 @@ fn initial_report(
         .live_version
         .as_ref()
         .and_then(|id| cached.and_then(|c| c.commits.get(id).cloned()));
+    if let Some(cached) = cached {
+        report.live_view = LiveView::observe(&cached.live, &cached.commits);
+    }
     report
 }
 
@@ -290,6 +294,16 @@ fn record_blocked(
     let error = blocked_error(input, worker_plan);
     report.fail(&error);
     report.outcome = WorkerOutcome::Blocked;
+    report.blocked = worker_plan
+        .findings
+        .iter()
+        .filter(|f| f.is_blocking())
+        .map(|f| BlockedRule {
+            rule: f.rule.clone(),
+            message: f.message.clone(),
+            fix: f.hint.clone(),
+        })
+        .collect();
     if input.opts.dry_run || memory.blocked_recorded.get(name).map(String::as_str) == Some(head) {
         return Ok(());
     }

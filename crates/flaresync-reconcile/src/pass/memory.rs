@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 
 use flaresync_config::Digest;
-use flaresync_journal::{Action as JournalAction, Journal, Outcome};
+use flaresync_journal::{Action as JournalAction, Outcome, Recorded};
 use flaresync_plan::{KnownVersion, LiveWorker};
 use tokio::time::Instant;
 
-use crate::{convert::ScriptFingerprint, error::Error, observe::ObservedWorker};
+use crate::{
+    convert::ScriptFingerprint, error::Error, observe::ObservedWorker, status::HistoryEntry,
+};
 
 /// Journal action name of a health-check rejection.
 pub(super) const HEALTH_REJECTED: &str = "health_check_failed";
@@ -87,10 +89,9 @@ impl CachedWorker {
     }
 }
 
-/// What flaresync last applied to `worker`, from the journal (newest first).
-pub(super) fn load_applied(journal: &Journal, worker: &str) -> Result<Applied, Error> {
+/// What flaresync last applied to a Worker, from its journal `history` (oldest first).
+pub(super) fn applied_from(history: &[Recorded]) -> Applied {
     let mut applied = Applied::default();
-    let history = journal.history(worker)?;
     let mut rejection_settled = false;
     for recorded in history.iter().rev() {
         let entry = &recorded.entry;
@@ -125,7 +126,38 @@ pub(super) fn load_applied(journal: &Journal, worker: &str) -> Result<Applied, E
             break;
         }
     }
-    Ok(applied)
+    applied
+}
+
+/// The journal's deployments, rollbacks, blocks and drifts of a Worker (oldest first) as
+/// status history entries, oldest first: the timeline a restarted loop starts from.
+pub(super) fn journal_timeline(history: &[Recorded]) -> Vec<HistoryEntry> {
+    history
+        .iter()
+        .map(|recorded| &recorded.entry)
+        .filter(|entry| {
+            matches!(
+                entry.action,
+                JournalAction::Deploy
+                    | JournalAction::Rollback
+                    | JournalAction::Blocked
+                    | JournalAction::Drift
+            ) && entry.outcome != Outcome::Started
+        })
+        .map(|entry| HistoryEntry {
+            commit: entry.commit.clone(),
+            version: entry.version_id.clone(),
+            action: entry.action.as_str().to_owned(),
+            result: match entry.outcome {
+                Outcome::Success => "applied",
+                Outcome::Failure => "error",
+                Outcome::Skipped | Outcome::Started => "skipped",
+            }
+            .to_owned(),
+            at: entry.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            message: (!entry.message.is_empty()).then(|| entry.message.clone()),
+        })
+        .collect()
 }
 
 /// The Workers a pass observes: Git's, plus those flaresync deployed that still exist (so a
@@ -145,9 +177,65 @@ pub(super) fn observed_names(
     }
     for name in &names {
         if !memory.applied.contains_key(name) {
-            let applied = load_applied(&ctx.journal, name)?;
-            memory.applied.insert(name.clone(), applied);
+            let history = ctx.journal.history(name)?;
+            memory.applied.insert(name.clone(), applied_from(&history));
+            ctx.status.update(name, |status| {
+                if status.history.is_empty() {
+                    for entry in journal_timeline(&history) {
+                        status.push_history(entry);
+                    }
+                }
+            });
         }
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use flaresync_journal::{Entry, Trigger, TriggerKind};
+
+    use super::*;
+
+    fn recorded(seq: i64, action: JournalAction, outcome: Outcome, message: &str) -> Recorded {
+        let entry = Entry::new(
+            "api",
+            action,
+            outcome,
+            Trigger::new(TriggerKind::Poll, None),
+        )
+        .commit("c0ffee")
+        .message(message.to_owned());
+        Recorded { seq, entry }
+    }
+
+    #[test]
+    fn the_journal_timeline_keeps_finished_deploys_rollbacks_blocks_and_drifts() {
+        let history = [
+            recorded(1, JournalAction::Upload, Outcome::Success, ""),
+            recorded(2, JournalAction::Deploy, Outcome::Started, ""),
+            recorded(3, JournalAction::Deploy, Outcome::Success, ""),
+            recorded(
+                4,
+                JournalAction::Blocked,
+                Outcome::Skipped,
+                "FS006: secrets differ",
+            ),
+            recorded(5, JournalAction::Rollback, Outcome::Failure, "10220"),
+        ];
+        let timeline = journal_timeline(&history);
+        let summary: Vec<(&str, &str, Option<&str>)> = timeline
+            .iter()
+            .map(|e| (e.action.as_str(), e.result.as_str(), e.message.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("deploy", "applied", None),
+                ("blocked", "skipped", Some("FS006: secrets differ")),
+                ("rollback", "error", Some("10220")),
+            ]
+        );
+        assert_eq!(timeline[0].commit.as_deref(), Some("c0ffee"));
+    }
 }

@@ -153,6 +153,7 @@ pub(super) fn cached_from(
         migrations: desired.spec.migrations.clone(),
         exports: desired.spec.exports.clone(),
         secrets_fingerprint: None,
+        declared: Some(flaresync_plan::DeclaredTriggers::of(&desired.spec)),
     };
     let observed = ObservedWorker {
         live,

@@ -4,7 +4,12 @@ use flaresync_plan::Plan;
 use serde::Serialize;
 
 use crate::{
-    error::Error, health::HealthOutcome, policy::Class, status::DriftStatus, trigger::TriggerSource,
+    error::Error,
+    health::HealthOutcome,
+    live_view::LiveView,
+    policy::Class,
+    status::{BlockedRule, DriftStatus},
+    trigger::TriggerSource,
 };
 
 /// Options of one pass.
@@ -109,6 +114,12 @@ pub struct WorkerReport {
     /// The Worker's progressive rollout, while one runs (or when one ended in this pass).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::rollout::RolloutReport>,
+    /// The live split and Cloudflare's recent deployments as observed (status only).
+    #[serde(skip)]
+    pub(crate) live_view: LiveView,
+    /// The rules blocking the Worker (status only; `error` says the same in words).
+    #[serde(skip)]
+    pub(crate) blocked: Vec<BlockedRule>,
     /// When the loop should come back for this Worker (a rollout's next step or analysis).
     #[serde(skip)]
     pub(crate) requeue_after: Option<std::time::Duration>,
@@ -137,6 +148,8 @@ impl WorkerReport {
             requeue_after: None,
             class: None,
             deferred_by: None,
+            live_view: LiveView::default(),
+            blocked: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use super::{
 use crate::{
     conditions::{ConditionUpdate, conditions},
     metrics::ResultLabel,
-    status::{HealthStatus, HistoryEntry, LastResult},
+    status::{HealthStatus, HistoryEntry, LastResult, WorkerStatus},
 };
 
 pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run: bool) {
@@ -48,16 +48,7 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
         status.live_version = report.live_version.clone();
         status.live_commit = report.live_commit.clone();
         status.drift = report.drift.clone();
-        if let Some(rollout) = &report.rollout {
-            let last = status
-                .rollout
-                .take()
-                .filter(|previous| previous.commit == rollout.commit)
-                .and_then(|previous| previous.last_analysis);
-            let mut rollout = rollout.clone();
-            rollout.last_analysis = rollout.last_analysis.or(last);
-            status.rollout = Some(rollout);
-        }
+        observed(status, report);
         let mutating = !matches!(
             report.outcome,
             WorkerOutcome::InSync | WorkerOutcome::Removed
@@ -73,6 +64,7 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
                 action: report.action.clone(),
                 result: label.as_str().to_owned(),
                 at: at.to_owned(),
+                message: None,
             });
         }
         if let Some(health) = &report.health {
@@ -108,4 +100,24 @@ pub(super) fn summarize(ctx: &Context, report: &WorkerReport, at: &str, dry_run:
             }
         }
     });
+}
+
+/// What the pass observed: the live split and deployments (kept when this pass read nothing),
+/// the blocking rules, and the rollout (keeping the last analysis of the same commit).
+fn observed(status: &mut WorkerStatus, report: &WorkerReport) {
+    if !report.live_view.split.is_empty() || !report.live_view.deployments.is_empty() {
+        status.live_split = report.live_view.split.clone();
+        status.deployments = report.live_view.deployments.clone();
+    }
+    status.blocked = report.blocked.clone();
+    if let Some(rollout) = &report.rollout {
+        let last = status
+            .rollout
+            .take()
+            .filter(|previous| previous.commit == rollout.commit)
+            .and_then(|previous| previous.last_analysis);
+        let mut rollout = rollout.clone();
+        rollout.last_analysis = rollout.last_analysis.or(last);
+        status.rollout = Some(rollout);
+    }
 }

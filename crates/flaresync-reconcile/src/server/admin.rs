@@ -83,16 +83,20 @@ pub(super) async fn require_admin(
     request: Request,
     next: Next,
 ) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let verdict = authorize(app.state.admin_token.as_ref(), authorization);
+    let verdict = authorize(app.state.admin_token.as_ref(), authorization(&request));
     if verdict == Verdict::Allowed {
         return next.run(request).await;
     }
     log_refusal(&app.guards.auth_log, verdict);
     refusal(verdict)
+}
+
+/// The request's `Authorization` header, when it is text.
+pub(super) fn authorization(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
 }
 
 fn log_refusal(throttle: &LogThrottle, verdict: Verdict) {

@@ -1,5 +1,5 @@
-//! The status server: `/healthz`, `/status`, `/metrics`, `/webhook`, `/reconcile`; and the
-//! webhook listener, serving `/webhook` alone.
+//! The status server: `/` (the status page), `/healthz`, `/status`, `/metrics`, `/webhook`,
+//! `/reconcile`; and the webhook listener, serving `/webhook` alone.
 //!
 //! It only reads shared state and *sends* [`ReconcileRequest`]s; it never reconciles. The
 //! listener and the shutdown signal are injected (mini-redis style), so tests bind port 0 and
@@ -8,9 +8,12 @@
 //! Guards, one concern per file: [`admin`] (the bearer token of mutating endpoints: without a
 //! token configured they are refused with 403), [`throttle`] (a rate limit per listener, bounded
 //! bodies, log lines about refusals at most once a minute) and `webhook_route` (deliveries up
-//! to GitHub's 25 MB, unsigned ones refused before their body is read).
+//! to GitHub's 25 MB, unsigned ones refused before their body is read). The page's renderer is
+//! [`page`], its access rule [`page_access`].
 
 pub mod admin;
+pub mod page;
+pub mod page_access;
 pub mod throttle;
 mod webhook_route;
 
@@ -28,6 +31,7 @@ use serde::Deserialize;
 use tracing::info;
 
 pub use admin::{ADMIN_TOKEN_VAR, AdminToken};
+pub use page_access::{PageAccess, STATUS_PAGE_VAR};
 pub use throttle::RateLimit;
 
 use crate::{
@@ -68,6 +72,8 @@ pub struct ServerState {
     pub admin_token: Option<AdminToken>,
     /// `None`: `POST /rollout/<command>` answers 404.
     pub rollout_control: Option<RolloutControlFn>,
+    /// Who may read the status page (`auto` is resolved against the listener's address).
+    pub page_access: PageAccess,
 }
 
 /// What one listener's handlers share: the server state and that listener's guards.
@@ -91,6 +97,7 @@ impl std::fmt::Debug for ServerState {
         f.debug_struct("ServerState")
             .field("webhook", &self.webhook)
             .field("admin_token", &self.admin_token)
+            .field("page_access", &self.page_access)
             .finish_non_exhaustive()
     }
 }
@@ -117,7 +124,14 @@ pub fn router(state: ServerState) -> Router {
         .route("/reconcile", post(reconcile))
         .route("/rollout/{command}", post(rollout_command))
         .route_layer(from_fn_with_state(app.clone(), admin::require_admin));
+    let page = Router::new()
+        .route("/", get(page))
+        .route_layer(from_fn_with_state(
+            app.clone(),
+            page_access::require_page_access,
+        ));
     let bodiless = Router::new()
+        .merge(page)
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .merge(mutating)
@@ -171,6 +185,8 @@ pub async fn serve_endpoints(
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mut state = state;
+    state.page_access = state.page_access.resolve(listener.local_addr().ok());
     let (router, what) = match endpoints {
         Endpoints::All => (router(state), "Status server"),
         Endpoints::WebhookOnly => (webhook_router(state), "Webhook listener"),
@@ -185,6 +201,25 @@ pub async fn serve_endpoints(
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// `GET /`: the status page (rendered by [`page::render`]).
+async fn page(State(app): State<App>) -> Response {
+    let html = page::render(&app.state.status.snapshot(), page::PageOptions::default());
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                page::CONTENT_SECURITY_POLICY,
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 async fn status(State(app): State<App>) -> Json<crate::status::StatusSnapshot> {

@@ -8,7 +8,8 @@ use flaresync_reconcile::{
 
 use crate::support::{
     Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, requests_since, sent_by, upload_and_deploy, version_count, worker, writes,
+    open_with, post, put_secret, requests_since, sent_by, upload_and_deploy, url, version_count,
+    worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -88,28 +89,6 @@ async fn active_version(ctx: &Context, name: &str) -> String {
     let versions = active_versions(ctx, name).await;
     assert_eq!(versions.len(), 1, "one version at 100%: {versions:?}");
     versions[0].0.clone()
-}
-
-fn url(emulator: &TestEmulator, path: &str) -> String {
-    format!(
-        "{}/accounts/{}{path}",
-        emulator.base_url(),
-        emulator.account_id()
-    )
-}
-
-/// `PUT …/scripts/{name}/secrets` as `wrangler secret put` does.
-async fn put_secret(emulator: &TestEmulator, script: &str, name: &str, text: &str) {
-    let response = reqwest::Client::new()
-        .put(url(emulator, &format!("/workers/scripts/{script}/secrets")))
-        .bearer_auth(emulator.token())
-        .json(&serde_json::json!({"name": name, "text": text, "type": "secret_text"}))
-        .send()
-        .await
-        .expect("request is sent");
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "secret put failed: {status} {body}");
 }
 
 fn write_policy(repo: &Repo, toml: &str) {

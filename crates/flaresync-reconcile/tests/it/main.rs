@@ -1,6 +1,7 @@
 //! Integration tests of flaresync-reconcile (one test binary, one module per area).
 
 mod assets;
+mod chromium;
 mod cost;
 mod crash;
 mod drift_health;
@@ -13,6 +14,7 @@ mod run;
 mod runner;
 mod server;
 mod server_guards;
+mod status_page;
 mod storm;
 mod support;
 mod sync;

@@ -14,7 +14,7 @@ use crate::support::{Repo, context_without_retries, emulator, open_with, start};
 type LoopTask = tokio::task::JoinHandle<Result<(), flaresync_reconcile::Error>>;
 
 /// A listener for the status server on a free port, and the server's base URL.
-async fn status_listener() -> (tokio::net::TcpListener, String) {
+pub(crate) async fn status_listener() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
@@ -23,7 +23,7 @@ async fn status_listener() -> (tokio::net::TcpListener, String) {
 }
 
 /// Runs the loop in the background until the returned sender fires.
-fn spawn_loop(
+pub(crate) fn spawn_loop(
     ctx: &Arc<Context>,
     config: RunConfig,
 ) -> (tokio::sync::oneshot::Sender<()>, LoopTask) {
@@ -35,7 +35,7 @@ fn spawn_loop(
 }
 
 /// Stops the loop, which must end cleanly within 15 s.
-async fn stop_loop(stop: tokio::sync::oneshot::Sender<()>, task: LoopTask) {
+pub(crate) async fn stop_loop(stop: tokio::sync::oneshot::Sender<()>, task: LoopTask) {
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(15), task)
         .await
@@ -51,7 +51,7 @@ async fn get_text(http: &reqwest::Client, url: &str) -> String {
 }
 
 /// Polls `/status` until `done` holds for the JSON (or fails after 20 s).
-async fn wait_for_status(
+pub(crate) async fn wait_for_status(
     http: &reqwest::Client,
     base: &str,
     what: &str,
@@ -73,7 +73,7 @@ async fn wait_for_status(
     }
 }
 
-fn worker_field<'a>(
+pub(crate) fn worker_field<'a>(
     status: &'a serde_json::Value,
     worker: &str,
     field: &str,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use flaresync_reconcile::{
     Reason, ReconcileRequest, Target, TriggerSource,
     metrics::{ApiSnapshot, Metrics, ResultLabel},
-    server::{self, AdminToken, Endpoints, ServerState, WebhookConfig},
+    server::{self, AdminToken, Endpoints, PageAccess, ServerState, WebhookConfig},
     status::StatusBoard,
     trigger,
     webhook::{WebhookSecret, sign},
@@ -29,6 +29,16 @@ pub async fn start_with(
     admin_token: Option<AdminToken>,
     endpoints: Endpoints,
 ) -> Harness {
+    start_with_page(webhook, admin_token, endpoints, PageAccess::Auto).await
+}
+
+/// [`start_with`] with the status page's access rule.
+pub async fn start_with_page(
+    webhook: Option<WebhookConfig>,
+    admin_token: Option<AdminToken>,
+    endpoints: Endpoints,
+    page_access: PageAccess,
+) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds port 0");
@@ -41,6 +51,7 @@ pub async fn start_with(
     status.update("api", |s| s.live_version = Some("v-123".into()));
     let state = ServerState {
         rollout_control: None,
+        page_access,
         status,
         metrics,
         api_snapshot: Arc::new(|| {
@@ -216,4 +227,66 @@ async fn webhook_is_404_when_not_configured() {
     let harness = start(None).await;
     assert_eq!(harness.deliver(b"{}".to_vec(), None).await.0, 404);
     harness.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_status_page_is_public_on_loopback_by_default() {
+    let harness = start(None).await;
+    let answer = harness.get("/").await;
+    assert_eq!(answer.status(), 200);
+    let content_type = answer.headers().get("content-type").cloned();
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("text/html; charset=utf-8")
+    );
+    let page = answer.text().await.expect("body");
+    assert!(page.contains("id=\"worker-api\""), "{page}");
+    assert!(page.contains(">v-123<"), "the live version: {page}");
+    harness.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_status_page_asks_for_the_admin_token_when_configured_so() {
+    let harness = start_with_page(
+        None,
+        AdminToken::new(ADMIN),
+        Endpoints::All,
+        PageAccess::Token,
+    )
+    .await;
+    let challenged = harness.get("/").await;
+    assert_eq!(challenged.status(), 401);
+    let challenge = challenged.headers().get("www-authenticate").cloned();
+    assert!(
+        challenge.is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("Basic "))),
+        "browsers prompt for Basic credentials"
+    );
+    let page = |password: &str| {
+        harness
+            .http
+            .get(format!("{}/", harness.base))
+            .basic_auth("oncall", Some(password))
+            .send()
+    };
+    assert_eq!(page("wrong").await.expect("answers").status(), 401);
+    assert_eq!(page(ADMIN).await.expect("answers").status(), 200);
+    // The JSON keeps its rule: read-only, public.
+    assert_eq!(harness.get_status("/status").await, 200);
+    harness.shutdown().await;
+
+    let no_token = start_with_page(None, None, Endpoints::All, PageAccess::Token).await;
+    let (status, body) = status_and_text(no_token.http.get(format!("{}/", no_token.base))).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("FLARESYNC_ADMIN_TOKEN"), "{body}");
+    no_token.shutdown().await;
+
+    let off = start_with_page(
+        None,
+        AdminToken::new(ADMIN),
+        Endpoints::All,
+        PageAccess::Off,
+    )
+    .await;
+    assert_eq!(off.get_status("/").await, 404);
+    off.shutdown().await;
 }

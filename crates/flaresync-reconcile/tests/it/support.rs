@@ -211,6 +211,29 @@ pub async fn emulator() -> TestEmulator {
     TestEmulator::start().await.expect("emulator starts")
 }
 
+/// `…/accounts/{account}{path}` of the emulator's API.
+pub fn url(emulator: &TestEmulator, path: &str) -> String {
+    format!(
+        "{}/accounts/{}{path}",
+        emulator.base_url(),
+        emulator.account_id()
+    )
+}
+
+/// `PUT …/scripts/{name}/secrets` as `wrangler secret put` does.
+pub async fn put_secret(emulator: &TestEmulator, script: &str, name: &str, text: &str) {
+    let response = reqwest::Client::new()
+        .put(url(emulator, &format!("/workers/scripts/{script}/secrets")))
+        .bearer_auth(emulator.token())
+        .json(&serde_json::json!({"name": name, "text": text, "type": "secret_text"}))
+        .send()
+        .await
+        .expect("request is sent");
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "secret put failed: {status} {body}");
+}
+
 pub fn journal_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("journal.sqlite")
 }
