@@ -40,6 +40,8 @@ pub struct ContextOptions {
     /// Where to open a pull request for the revert of an aborted rollout (`None`: the revert
     /// branch is pushed, no pull request).
     pub github: Option<crate::github::GithubConfig>,
+    /// HTTP client of GitHub calls, with timeouts of its own ([`crate::github::http_client`]).
+    pub github_http: reqwest::Client,
 }
 
 impl Default for ContextOptions {
@@ -52,6 +54,7 @@ impl Default for ContextOptions {
             health_interval: Duration::from_secs(2),
             operator: None,
             github: None,
+            github_http: crate::github::http_client(),
         }
     }
 }
@@ -77,6 +80,9 @@ pub struct Context {
     /// A request for every Worker arrived while a pass ran: the branch may have moved, and a
     /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
     pub(super) newer_head: AtomicBool,
+    /// Workers whose rollout an operator aborted while a pass ran: that pass stops at its next
+    /// Worker (see `pass::preempt`).
+    pub(super) rollout_aborts: Mutex<Vec<String>>,
     pub(super) progress: ProgressTracker,
 }
 
@@ -140,6 +146,7 @@ impl Context {
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
+            rollout_aborts: Mutex::new(Vec::new()),
             progress: ProgressTracker::default(),
         })
     }
@@ -186,6 +193,25 @@ impl Context {
     /// Takes the note of [`Context::note_newer_head`].
     pub(super) fn take_newer_head(&self) -> bool {
         self.newer_head.swap(false, Ordering::SeqCst)
+    }
+
+    /// Tells a pass in flight that the rollouts of `workers` were aborted: at its next Worker
+    /// boundary it stops, so that the abort (a set rollback) goes first.
+    pub(super) fn note_rollout_aborts(&self, workers: &[String]) {
+        self.rollout_aborts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(workers);
+    }
+
+    /// Takes the note of [`Context::note_rollout_aborts`].
+    pub(super) fn take_rollout_aborts(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .rollout_aborts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// API figures for `/metrics`.

@@ -7,6 +7,7 @@ mod drift_health;
 mod legality;
 mod preempt;
 mod rollout;
+mod rollout_ops;
 mod run;
 mod runner;
 mod server;
