@@ -147,8 +147,9 @@ fn main() {
         .unwrap_or(30);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        // 1. API calls per step, on a healthy canary with 1 s steps.
-        let Some(bench) = start("1s").await else {
+        // 1. API calls per step, on a healthy canary with 3 s steps (a new version takes a
+        //    moment to start on workerd: shorter windows may hold no canary traffic).
+        let Some(bench) = start("3s").await else {
             println!("skipped: workerd is not installed (crates/flaresync-emulator/scripts/install-workerd.sh)");
             return;
         };
@@ -162,7 +163,7 @@ fn main() {
         per_step.push(("start (upload + 10%)".to_owned(), logged() - since));
         since = logged();
         for _ in 0..30 {
-            tokio::time::sleep(Duration::from_millis(1100)).await;
+            tokio::time::sleep(Duration::from_millis(3100)).await;
             let report = bench.sync().await;
             let rollout = report.workers[0].rollout.as_ref();
             let moved = matches!(report.workers[0].outcome, flaresync_reconcile::WorkerOutcome::Applied { .. });
@@ -176,6 +177,11 @@ fn main() {
                 since = logged();
             }
             if completed {
+                break;
+            }
+            if rollout.is_none() || matches!(rollout.map(|r| r.phase.name()), Some("paused" | "aborted")) {
+                let last = rollout.and_then(|r| r.last_analysis.as_ref()).map(|a| a.summary());
+                println!("the healthy rollout did not complete: {:?} {last:?}", rollout.map(|r| r.phase.name()));
                 break;
             }
         }
