@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use flaresync_cloudflare::BudgetConfig;
 use flaresync_reconcile::{
     RunConfig, SyncOptions, TriggerSource, run, sync_once, watcher::WatchConfig,
 };
@@ -24,14 +23,7 @@ async fn a_revert_preempts_a_long_forward_deploy_and_goes_first() {
     // A budget that takes minutes for the forward deploy: 5 requests a second, 2 of the 6
     // burst tokens kept for rollbacks.
     let ctx = context_with(&repo, &emulator, &journal_path(&state), |config| {
-        config.budget = BudgetConfig {
-            limit: 56,
-            window: Duration::from_secs(10),
-            burst: 6,
-            server_reserve: 0,
-            rollback_reserve: 2,
-            sized_for: None,
-        };
+        config.budget = crate::support::paced_budget();
     });
     let options = SyncOptions {
         dry_run: false,

@@ -4,7 +4,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use flaresync_cloudflare::BudgetConfig;
 use flaresync_journal::{Action as JournalAction, Outcome};
 use flaresync_reconcile::{
     Context, RunConfig, SyncOptions, SyncReport, TriggerSource,
@@ -205,14 +204,7 @@ async fn an_abort_preempts_a_long_pass_and_goes_first() {
     repo.commit("api v1");
     let state = tempfile::tempdir().expect("tempdir");
     let ctx = context_with(&repo, &emulator, &journal_path(&state), |config| {
-        config.budget = BudgetConfig {
-            limit: 56,
-            window: Duration::from_secs(10),
-            burst: 6,
-            server_reserve: 0,
-            rollback_reserve: 2,
-            sized_for: None,
-        };
+        config.budget = crate::support::paced_budget();
     });
     assert!(sync(&ctx).await.converged());
     repo.set_body("api", "api v2");

@@ -338,3 +338,17 @@ pub async fn wait_for_log(
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A request budget that takes minutes for hundreds of Workers: 5 requests a second, 2 of the
+/// 6 burst tokens kept for rollbacks (so a long forward deploy is still under way when a
+/// rollback comes in).
+pub fn paced_budget() -> flaresync_cloudflare::BudgetConfig {
+    flaresync_cloudflare::BudgetConfig {
+        limit: 56,
+        window: std::time::Duration::from_secs(10),
+        burst: 6,
+        server_reserve: 0,
+        rollback_reserve: 2,
+        sized_for: None,
+    }
+}
