@@ -6,7 +6,7 @@
 mod common;
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -32,6 +32,18 @@ fn repo_with_rollout(repo: &Path, rollout: &str) {
     common::worker(repo, "api", "api", "v1");
     common::write(&repo.join("flaresync.toml"), rollout);
     commit_all(repo, "v1");
+}
+
+/// A repository with `rollout` whose v1 is deployed (a first deploy: at 100%) and whose v2 is
+/// committed, the emulator, and the state directory.
+fn v2_committed(dir: &Path, rollout: &str) -> (PathBuf, Emulator, PathBuf) {
+    let (repo, emulator, state) = repo_emulator_state(dir);
+    repo_with_rollout(&repo, rollout);
+    let repo_arg = repo.to_str().expect("utf-8");
+    assert_eq!(sync(&emulator, repo_arg, &state).code, 0);
+    set_body(&repo, "api", "v2");
+    commit_all(&repo, "v2");
+    (repo, emulator, state)
 }
 
 fn rollout_command(
@@ -64,21 +76,24 @@ fn until(what: &str, done: impl Fn() -> bool) {
 #[test]
 fn operators_pause_promote_and_abort_a_rollout_from_the_cli_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (repo, emulator, state) = repo_emulator_state(dir.path());
     // Steps never fall due on their own: only the operator moves this rollout.
-    repo_with_rollout(
-        &repo,
+    let (repo, emulator, state) = v2_committed(
+        dir.path(),
         "[rollout]\nsteps = [10, 50]\nstep_interval = \"1h\"\nmin_requests = 0\n",
     );
     let repo_arg = repo.to_str().expect("utf-8");
-    assert_eq!(sync(&emulator, repo_arg, &state).code, 0);
-    set_body(&repo, "api", "v2");
-    commit_all(&repo, "v2");
     let out = sync(&emulator, repo_arg, &state);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout.contains("rollout: 10% -> 50% -> 100%"),
         "the plan says it: {}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains(
+            "api: deploy the uploaded version as split deployments beside the live version: 10% -> 50% -> 100%"
+        ),
+        "and so does its step: {}",
         out.all()
     );
     assert_eq!(shares(&emulator, "api"), vec![10, 90]);
@@ -171,15 +186,10 @@ fn status(port: u16) -> Option<Value> {
 #[test]
 fn a_running_loop_takes_commands_and_a_kill_9_mid_rollout_resumes_without_duplicates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (repo, emulator, state) = repo_emulator_state(dir.path());
-    repo_with_rollout(
-        &repo,
+    let (repo, emulator, state) = v2_committed(
+        dir.path(),
         "[rollout]\nsteps = [10, 50]\nstep_interval = \"1h\"\nbake = \"1s\"\nmin_requests = 0\n",
     );
-    let repo_arg = repo.to_str().expect("utf-8");
-    assert_eq!(sync(&emulator, repo_arg, &state).code, 0);
-    set_body(&repo, "api", "v2");
-    commit_all(&repo, "v2");
 
     let port = free_port();
     let mut child = start_loop(&emulator, &repo, &state, port);
@@ -237,4 +247,184 @@ fn a_running_loop_takes_commands_and_a_kill_9_mid_rollout_resumes_without_duplic
     let tags = emulator.versions("api");
     assert_eq!(tags.len(), 2, "one version per commit: {tags:?}");
     common::tags_are_unique(&tags);
+}
+
+/// `flaresync rollout <args> --server <loop>`, with `token` as the admin token (none: unset).
+fn remote(port: u16, args: &[&str], token: Option<&str>) -> common::Output {
+    let mut command = flaresync();
+    command
+        .arg("rollout")
+        .args(args)
+        .args(["--server", &format!("http://127.0.0.1:{port}")]);
+    match token {
+        Some(token) => command.env("FLARESYNC_ADMIN_TOKEN", token),
+        None => command.env_remove("FLARESYNC_ADMIN_TOKEN"),
+    };
+    run(&mut command)
+}
+
+/// The phase `/status` shows for `worker`'s rollout.
+fn phase(port: u16, worker: &str) -> Option<String> {
+    let status = status(port)?;
+    status["workers"]
+        .as_array()?
+        .iter()
+        .find(|w| w["worker"] == worker)?["rollout"]["phase"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Issue 13 item 5: `status`, `pause` and `resume` against a running loop, through its
+/// authenticated API (a command without the admin token, or with a wrong one, changes nothing).
+#[test]
+fn status_pause_and_resume_work_against_a_running_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Steps never fall due on their own: only the operator moves this rollout.
+    let (repo, emulator, state) = v2_committed(
+        dir.path(),
+        "[rollout]\nsteps = [10, 50]\nstep_interval = \"1h\"\nmin_requests = 0\n",
+    );
+    let port = free_port();
+    let mut child = start_loop(&emulator, &repo, &state, port);
+    until("the rollout on /status", || phase(port, "api").is_some());
+
+    let out = remote(port, &["status", "api"], None);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.starts_with("api") && out.stdout.contains("\"phase\":\""),
+        "{}",
+        out.all()
+    );
+    let out = remote(port, &["status", "web"], None);
+    assert!(out.stdout.contains("no rollouts"), "{}", out.all());
+
+    // Without the token, or with a wrong one, nothing is recorded.
+    let out = remote(port, &["pause", "api"], None);
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("FLARESYNC_ADMIN_TOKEN"),
+        "{}",
+        out.all()
+    );
+    let out = remote(port, &["pause", "api"], Some("wrong-secret"));
+    assert_eq!(out.code, 2, "{}", out.all());
+    let out = remote(port, &["pause", "api"], Some("admin-secret"));
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("\"pause\""), "{}", out.all());
+    until("paused on /status", || {
+        phase(port, "api").as_deref() == Some("paused")
+    });
+    let out = remote(port, &["status", "api"], None);
+    assert!(out.stdout.contains("\"phase\":\"paused\""), "{}", out.all());
+    assert!(
+        out.stdout.contains("paused by the status API"),
+        "{}",
+        out.all()
+    );
+    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
+    assert!(
+        journal.stdout.contains("paused at 10%"),
+        "{}",
+        journal.all()
+    );
+
+    let out = remote(port, &["resume", "api"], Some("admin-secret"));
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("\"resume\""), "{}", out.all());
+    until("progressing on /status", || {
+        phase(port, "api").as_deref() == Some("progressing")
+    });
+    let out = remote(port, &["status"], None);
+    assert!(
+        out.stdout.contains("\"phase\":\"progressing\"") && out.stdout.contains("\"weight\":10"),
+        "{}",
+        out.all()
+    );
+    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
+    assert!(
+        journal.stdout.contains("progressing, step 1 at 10%"),
+        "{}",
+        journal.all()
+    );
+    assert_eq!(shares(&emulator, "api"), vec![10, 90]);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `^path$` as a regex for the emulator's fault rules (paths hold no regex metacharacters).
+fn exact(path: &str) -> String {
+    format!("^{path}$")
+}
+
+/// Issue 13 item 7: `kill -9` of `flaresync run` while it deploys a rollout step (the request
+/// held in the emulator), then a new loop finishes the rollout from the journal and Cloudflare's
+/// deployment: one version per commit, each step deployed once.
+#[test]
+fn a_kill_9_while_a_step_is_deployed_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, emulator, state) = v2_committed(
+        dir.path(),
+        "[rollout]\nsteps = [10, 50]\nstep_interval = \"500ms\"\nbake = \"500ms\"\nmin_requests = 0\n",
+    );
+    // The first step (10%) passes; the second (50%) is held while the loop is killed.
+    let deployments = exact(&format!(
+        "/accounts/{ACCOUNT}/workers/scripts/api/deployments"
+    ));
+    let fault = |latency: u64| {
+        serde_json::json!({"method": "POST", "path_regex": deployments, "kind": "latency",
+                           "latency_ms": latency, "count": 1})
+    };
+    for latency in [0, 3000] {
+        let answer = emulator.admin("POST", "/__emulator/faults", Some(fault(latency)));
+        assert!(answer.contains("\"success\":true"), "{answer}");
+    }
+    let faults_left = || {
+        let list: Value =
+            serde_json::from_str(&emulator.admin("GET", "/__emulator/faults", None)).expect("JSON");
+        list["result"].as_array().map_or(0, Vec::len)
+    };
+    let port = free_port();
+    let mut child = start_loop(&emulator, &repo, &state, port);
+    until("the second step's deployment to be held", || {
+        faults_left() == 0
+    });
+    // SIGKILL: no destructor, no journal outcome for the step in flight.
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    // Let the held request finish (or be dropped) before the next loop starts.
+    std::thread::sleep(Duration::from_millis(3300));
+
+    let mut child = start_loop(&emulator, &repo, &state, port);
+    until("the rollout to complete", || {
+        rollout_command(&emulator, &repo, &state, &["status", "api"])
+            .stdout
+            .contains(": completed")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(shares(&emulator, "api"), vec![100]);
+    let tags = emulator.versions("api");
+    assert_eq!(tags.len(), 2, "one version per commit: {tags:?}");
+    common::tags_are_unique(&tags);
+    let body = emulator.get(&format!(
+        "/accounts/{ACCOUNT}/workers/scripts/api/deployments"
+    ));
+    let steps: Vec<String> = body["result"]["deployments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| d["annotations"]["workers/message"].as_str())
+        .filter_map(|m| m.split("rollout step ").nth(1))
+        .map(|m| m.split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    let mut unique = steps.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        steps.len(),
+        "a step deployed twice: {steps:?}"
+    );
+    assert_eq!(steps.len(), 3, "steps 10%, 50%, 100%: {steps:?}");
 }

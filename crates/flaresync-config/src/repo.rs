@@ -87,7 +87,7 @@ pub struct WorkerOverrides {
     pub allow_secret_change_rollback: Option<bool>,
     pub d1_blocks_rollback: Option<bool>,
     pub health_check: Option<HealthCheck>,
-    /// `rollout = {...}` (replaces the repository's) or `rollout = false`.
+    /// `rollout = {...}` (merged key by key over the repository's) or `rollout = false`.
     pub rollout: Option<RolloutSetting>,
     pub skip: Option<bool>,
 }
@@ -144,7 +144,7 @@ pub struct RepoConfig {
     pub allow_secret_change_rollback: bool,
     /// Repository default for `d1_blocks_rollback` (per-Worker keys win).
     pub d1_blocks_rollback: bool,
-    /// Repository default of `rollout` (per-Worker keys replace it).
+    /// Repository default of `rollout` (a Worker's own keys are merged over it).
     pub rollout: Option<Rollout>,
     /// Keyed by worker directory or script name, as written.
     pub workers: BTreeMap<String, WorkerOverrides>,
@@ -283,7 +283,8 @@ pub fn parse_repo_config(
         .unwrap_or(false);
     config.d1_blocks_rollback = top.bool(&cx, "d1_blocks_rollback")?.unwrap_or(true);
     if let Some(node) = top.get("rollout") {
-        config.rollout = match crate::rollout::read_setting(&mut cx, node, "rollout", false)? {
+        config.rollout = match crate::rollout::read_setting(&mut cx, node, "rollout", false, None)?
+        {
             RolloutSetting::On(rollout) => Some(*rollout),
             RolloutSetting::Off => None,
         };
@@ -294,7 +295,7 @@ pub fn parse_repo_config(
             workers.mark(&entry.key);
             let path = format!("workers.{}", entry.key);
             let mut w = Tbl::new(&cx, &entry.node, &path)?;
-            let overrides = read_overrides(&mut cx, &mut w)?;
+            let overrides = read_overrides(&mut cx, &mut w, config.rollout.as_ref())?;
             w.finish(&mut cx, &[]);
             config.workers.insert(entry.key.clone(), overrides);
         }
@@ -304,7 +305,12 @@ pub fn parse_repo_config(
     Ok((config, cx.take_warnings()))
 }
 
-fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, ConfigError> {
+/// A Worker's table; its `rollout` keys merge over `default_rollout` (the repository's).
+fn read_overrides(
+    cx: &mut Cx<'_>,
+    w: &mut Tbl<'_>,
+    default_rollout: Option<&Rollout>,
+) -> Result<WorkerOverrides, ConfigError> {
     let depends_on = match w.get("depends_on") {
         None => Vec::new(),
         Some(Node {
@@ -355,6 +361,7 @@ fn read_overrides(cx: &mut Cx<'_>, w: &mut Tbl<'_>) -> Result<WorkerOverrides, C
             node,
             &w.key_path("rollout"),
             true,
+            default_rollout,
         )?),
     };
     Ok(WorkerOverrides {

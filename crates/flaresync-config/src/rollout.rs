@@ -15,13 +15,16 @@
 //! prometheus = { url = "http://prometheus:9090", query = "sum(rate(errors[1m]))", threshold = 5 }
 //!
 //! [workers.api]
-//! rollout = { steps = [5, 25, 100], step_interval = "5m", bake = "30m" }  # replaces the default
+//! rollout = { steps = [5, 25, 100], max_error_rate = "1%" }  # over the repository default
 //! [workers.cron-only]
 //! rollout = false                 # this Worker goes out at 100% as before
 //! ```
 //!
-//! A Worker's own `rollout` table replaces the repository's as a whole (keys are not merged).
-//! Parsing is pure: the reading of files happens in [`crate::repo`].
+//! A Worker's own `rollout` table is merged key by key over the repository's: a key it does
+//! not set keeps the repository default's value (then the built-in default). A Worker's `probe`
+//! and `prometheus` tables merge the same way over the default's (a Worker's probe without
+//! `url` probes the default's URL). Parsing is pure: the reading of files happens in
+//! [`crate::repo`].
 
 use std::time::Duration;
 
@@ -144,12 +147,36 @@ mod millis {
     }
 }
 
-/// Reads a `rollout` value: a table, or (when `allow_off`) `false`.
+impl Default for Rollout {
+    /// The built-in strategy a `rollout` table starts from: steps 10, 50, 100; 2 minutes per
+    /// step; a 10-minute bake; the default thresholds; no probe, no Prometheus query.
+    fn default() -> Self {
+        Rollout {
+            steps: vec![10, 50, 100],
+            step_interval: Duration::from_secs(120),
+            bake: Duration::from_secs(600),
+            analysis: Analysis {
+                max_error_rate: DEFAULT_MAX_ERROR_RATE,
+                max_latency_ratio: DEFAULT_MAX_LATENCY_RATIO,
+                latency_quantile: LatencyQuantile::default(),
+                latency_tolerance_ms: DEFAULT_LATENCY_TOLERANCE_MS,
+                min_requests: DEFAULT_MIN_REQUESTS,
+                probe: None,
+                prometheus: None,
+            },
+        }
+    }
+}
+
+/// Reads a `rollout` value: a table, or (when `allow_off`) `false`. The keys a table does not
+/// set keep `base`'s values (the repository default for a Worker's table, else the built-in
+/// [`Rollout::default`]).
 pub(crate) fn read_setting(
     cx: &mut Cx<'_>,
     node: &Node,
     path: &str,
     allow_off: bool,
+    base: Option<&Rollout>,
 ) -> Result<RolloutSetting, ConfigError> {
     match &node.value {
         Val::Bool(false) if allow_off => Ok(RolloutSetting::Off),
@@ -162,26 +189,28 @@ pub(crate) fn read_setting(
         )),
         _ => {
             let mut table = Tbl::new(cx, node, path)?;
-            let rollout = read_rollout(cx, &mut table)?;
+            let defaults = Rollout::default();
+            let rollout = read_rollout(cx, &mut table, base.unwrap_or(&defaults))?;
             table.finish(cx, &[]);
             Ok(RolloutSetting::On(Box::new(rollout)))
         }
     }
 }
 
-fn read_rollout(cx: &mut Cx<'_>, t: &mut Tbl<'_>) -> Result<Rollout, ConfigError> {
+fn read_rollout(cx: &mut Cx<'_>, t: &mut Tbl<'_>, base: &Rollout) -> Result<Rollout, ConfigError> {
     let steps = match t.get("steps") {
-        None => vec![10, 50, 100],
+        None => base.steps.clone(),
         Some(node) => steps(cx, node, &t.key_path("steps"))?,
     };
-    let step_interval = duration(cx, t, "step_interval")?.unwrap_or(Duration::from_secs(120));
-    let bake = duration(cx, t, "bake")?.unwrap_or(Duration::from_secs(600));
+    let step_interval = duration(cx, t, "step_interval")?.unwrap_or(base.step_interval);
+    let bake = duration(cx, t, "bake")?.unwrap_or(base.bake);
+    let defaults = &base.analysis;
     let max_error_rate = match t.get("max_error_rate") {
-        None => DEFAULT_MAX_ERROR_RATE,
+        None => defaults.max_error_rate,
         Some(node) => error_rate(cx, node, &t.key_path("max_error_rate"))?,
     };
     let max_latency_ratio = match t.get("max_latency_ratio") {
-        None => DEFAULT_MAX_LATENCY_RATIO,
+        None => defaults.max_latency_ratio,
         Some(node) => match number(&node.value) {
             Some(ratio) if ratio.is_finite() && ratio >= 1.0 => ratio,
             _ => {
@@ -196,7 +225,7 @@ fn read_rollout(cx: &mut Cx<'_>, t: &mut Tbl<'_>) -> Result<Rollout, ConfigError
         },
     };
     let latency_quantile = match t.str(cx, "latency_quantile")?.as_deref() {
-        None => LatencyQuantile::default(),
+        None => defaults.latency_quantile,
         Some("p50") => LatencyQuantile::P50,
         Some("p90") => LatencyQuantile::P90,
         Some("p99") => LatencyQuantile::P99,
@@ -212,17 +241,17 @@ fn read_rollout(cx: &mut Cx<'_>, t: &mut Tbl<'_>) -> Result<Rollout, ConfigError
         }
     };
     let probe = match t.table(cx, "probe")? {
-        None => None,
+        None => defaults.probe.clone(),
         Some(mut probe) => {
-            let read = read_probe(cx, &mut probe)?;
+            let read = read_probe(cx, &mut probe, defaults.probe.as_ref())?;
             probe.finish(cx, &[]);
             Some(read)
         }
     };
     let prometheus = match t.table(cx, "prometheus")? {
-        None => None,
+        None => defaults.prometheus.clone(),
         Some(mut table) => {
-            let read = read_prometheus(cx, &mut table)?;
+            let read = read_prometheus(cx, &mut table, defaults.prometheus.as_ref())?;
             table.finish(cx, &[]);
             Some(read)
         }
@@ -237,18 +266,42 @@ fn read_rollout(cx: &mut Cx<'_>, t: &mut Tbl<'_>) -> Result<Rollout, ConfigError
             latency_quantile,
             latency_tolerance_ms: t
                 .u64(cx, "latency_tolerance_ms")?
-                .unwrap_or(DEFAULT_LATENCY_TOLERANCE_MS),
-            min_requests: t.u64(cx, "min_requests")?.unwrap_or(DEFAULT_MIN_REQUESTS),
+                .unwrap_or(defaults.latency_tolerance_ms),
+            min_requests: t.u64(cx, "min_requests")?.unwrap_or(defaults.min_requests),
             probe,
             prometheus,
         },
     })
 }
 
-fn read_probe(cx: &mut Cx<'_>, p: &mut Tbl<'_>) -> Result<Probe, ConfigError> {
-    let url = p.req_nonempty(cx, "url", "set the URL the probe requests from the canary")?;
+/// A required text key of a nested table, or `base`'s value when the table leaves it out.
+fn text_or(
+    cx: &Cx<'_>,
+    t: &mut Tbl<'_>,
+    key: &str,
+    base: Option<&String>,
+    hint: &str,
+) -> Result<String, ConfigError> {
+    match base {
+        Some(value) if !t.has(key) => Ok(value.clone()),
+        _ => t.req_nonempty(cx, key, hint),
+    }
+}
+
+fn read_probe(
+    cx: &mut Cx<'_>,
+    p: &mut Tbl<'_>,
+    base: Option<&Probe>,
+) -> Result<Probe, ConfigError> {
+    let url = text_or(
+        cx,
+        p,
+        "url",
+        base.map(|b| &b.url),
+        "set the URL the probe requests from the canary",
+    )?;
     let expected_status = match p.u64(cx, "expected_status")? {
-        None => 200,
+        None => base.map_or(200, |b| b.expected_status),
         Some(status) if (100..=599).contains(&status) => status as u16,
         Some(_) => {
             let node = p.get("expected_status").unwrap_or(p.node);
@@ -262,7 +315,7 @@ fn read_probe(cx: &mut Cx<'_>, p: &mut Tbl<'_>) -> Result<Probe, ConfigError> {
         }
     };
     let attempts = match p.u64(cx, "attempts")? {
-        None => 3,
+        None => base.map_or(3, |b| b.attempts),
         Some(n) if (1..=100).contains(&n) => n as u32,
         Some(_) => {
             let node = p.get("attempts").unwrap_or(p.node);
@@ -274,18 +327,40 @@ fn read_probe(cx: &mut Cx<'_>, p: &mut Tbl<'_>) -> Result<Probe, ConfigError> {
     };
     Ok(Probe {
         url,
-        host: p.str(cx, "host")?,
+        host: p
+            .str(cx, "host")?
+            .or_else(|| base.and_then(|b| b.host.clone())),
         expected_status,
-        body_contains: p.str(cx, "body_contains")?,
+        body_contains: p
+            .str(cx, "body_contains")?
+            .or_else(|| base.and_then(|b| b.body_contains.clone())),
         attempts,
-        interval: duration(cx, p, "interval")?.unwrap_or(Duration::from_secs(2)),
-        timeout: duration(cx, p, "timeout")?.unwrap_or(Duration::from_secs(5)),
+        interval: duration(cx, p, "interval")?
+            .unwrap_or(base.map_or(Duration::from_secs(2), |b| b.interval)),
+        timeout: duration(cx, p, "timeout")?
+            .unwrap_or(base.map_or(Duration::from_secs(5), |b| b.timeout)),
     })
 }
 
-fn read_prometheus(cx: &mut Cx<'_>, p: &mut Tbl<'_>) -> Result<PrometheusCheck, ConfigError> {
-    let url = p.req_nonempty(cx, "url", "set the base URL of the Prometheus HTTP API")?;
-    let query = p.req_nonempty(cx, "query", "set the PromQL query to evaluate")?;
+fn read_prometheus(
+    cx: &mut Cx<'_>,
+    p: &mut Tbl<'_>,
+    base: Option<&PrometheusCheck>,
+) -> Result<PrometheusCheck, ConfigError> {
+    let url = text_or(
+        cx,
+        p,
+        "url",
+        base.map(|b| &b.url),
+        "set the base URL of the Prometheus HTTP API",
+    )?;
+    let query = text_or(
+        cx,
+        p,
+        "query",
+        base.map(|b| &b.query),
+        "set the PromQL query to evaluate",
+    )?;
     let threshold = match p.get("threshold") {
         Some(node) => number(&node.value)
             .filter(|n| n.is_finite())
@@ -295,7 +370,10 @@ fn read_prometheus(cx: &mut Cx<'_>, p: &mut Tbl<'_>) -> Result<PrometheusCheck, 
                     format!("`{}` must be a number", p.key_path("threshold")),
                 )
             })?,
-        None => return Err(p.missing(cx, "threshold", "set the highest value that passes")),
+        None => match base {
+            Some(base) => base.threshold,
+            None => return Err(p.missing(cx, "threshold", "set the highest value that passes")),
+        },
     };
     Ok(PrometheusCheck {
         url,
@@ -438,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn the_repository_default_applies_and_a_worker_replaces_or_turns_it_off() {
+    fn the_repository_default_applies_and_a_worker_merges_over_it_or_turns_it_off() {
         let text = "[rollout]\nsteps = [10, 50]\nstep_interval = \"30s\"\nbake = \"1m\"\n\
                     max_error_rate = \"2%\"\nprobe = { url = \"https://x/health\", body_contains = \"ok\" }\n\
                     [workers.api]\nrollout = { steps = [25], max_latency_ratio = 3 }\n\
@@ -447,20 +525,79 @@ mod tests {
         assert_eq!(web.steps, vec![10, 50, 100]);
         assert_eq!(web.step_interval, Duration::from_secs(30));
         assert!((web.analysis.max_error_rate - 0.02).abs() < 1e-9);
-        let probe = web.analysis.probe.expect("probe");
+        let probe = web.analysis.probe.clone().expect("probe");
         assert_eq!((probe.attempts, probe.expected_status), (3, 200));
         assert_eq!(probe.body_contains.as_deref(), Some("ok"));
         let api = rollout_of(text, "api").expect("own");
         assert_eq!(api.steps, vec![25, 100]);
-        assert_eq!(
-            api.step_interval,
-            Duration::from_secs(120),
-            "keys are not merged"
-        );
         assert!((api.analysis.max_latency_ratio - 3.0).abs() < 1e-9);
-        assert_eq!(api.analysis.probe, None);
+        // Every key api does not set is the repository default's.
+        assert_eq!(
+            Rollout {
+                steps: web.steps.clone(),
+                analysis: Analysis {
+                    max_latency_ratio: web.analysis.max_latency_ratio,
+                    ..api.analysis.clone()
+                },
+                ..api
+            },
+            web,
+            "keys are merged"
+        );
         assert_eq!(rollout_of(text, "cron"), None);
         assert_eq!(rollout_of("", "web"), None, "no rollout key: as today");
+    }
+
+    #[test]
+    fn a_workers_threshold_keeps_the_default_steps() {
+        // The issue's case: default steps, one Worker stricter on errors.
+        let text = "[rollout]\nsteps = [5, 20]\nbake = \"30m\"\n\
+                    [workers.api]\nrollout = { max_error_rate = \"1%\" }\n";
+        let api = rollout_of(text, "api").expect("merged");
+        assert_eq!(api.steps, vec![5, 20, 100]);
+        assert_eq!(api.bake, Duration::from_secs(1800));
+        assert!((api.analysis.max_error_rate - 0.01).abs() < 1e-9);
+        // Without a repository default, a Worker's table starts from the built-in one.
+        let alone =
+            rollout_of("[workers.api]\nrollout = { min_requests = 3 }\n", "api").expect("own");
+        assert_eq!(
+            alone,
+            Rollout {
+                analysis: Analysis {
+                    min_requests: 3,
+                    ..Rollout::default().analysis
+                },
+                ..Rollout::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_workers_probe_and_query_merge_over_the_defaults() {
+        let text = "[rollout]\nprobe = { url = \"https://x/health\", attempts = 5, interval = \"1s\" }\n\
+                    prometheus = { url = \"http://p\", query = \"up\", threshold = 1 }\n\
+                    [workers.api]\nrollout = { probe = { body_contains = \"api ok\" }, prometheus = { threshold = 2 } }\n";
+        let api = rollout_of(text, "api").expect("merged").analysis;
+        let probe = api.probe.expect("probe");
+        assert_eq!(probe.url, "https://x/health");
+        assert_eq!(
+            (probe.attempts, probe.interval),
+            (5, Duration::from_secs(1))
+        );
+        assert_eq!(probe.body_contains.as_deref(), Some("api ok"));
+        let prometheus = api.prometheus.expect("query");
+        assert_eq!(
+            (prometheus.url.as_str(), prometheus.query.as_str()),
+            ("http://p", "up")
+        );
+        assert!((prometheus.threshold - 2.0).abs() < 1e-9);
+        // Without a default probe a Worker's probe still needs its URL.
+        let error = parse_repo_config(
+            "flaresync.toml",
+            b"[workers.api]\nrollout = { probe = { attempts = 2 } }\n",
+        )
+        .expect_err("no url");
+        assert!(error.to_string().contains("url"), "{error}");
     }
 
     #[test]

@@ -3,7 +3,25 @@
 //! [`crate::notify`]. The API base URL is configurable so tests (and
 //! GitHub Enterprise) point it elsewhere. The token never appears in errors or logs.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+
+/// How long connecting to GitHub may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one GitHub call may take in all (GitHub can be slow to create a pull request).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The HTTP client of GitHub calls: its own timeouts, sized for a remote API, not the short
+/// ones of health checks and probes (which have a client of their own).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("flaresync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
 
 /// Where and as whom to open pull requests.
 #[derive(Clone)]
@@ -83,8 +101,8 @@ pub struct PullRequest<'a> {
     pub base: &'a str,
 }
 
-/// Opens the pull request; returns its URL. An existing pull request for the same branch
-/// (GitHub's 422) counts as opened.
+/// Opens the pull request through `http` (see [`http_client`]); returns its URL. An existing
+/// pull request for the same branch (GitHub's 422) counts as opened.
 ///
 /// # Errors
 ///
@@ -105,7 +123,6 @@ pub async fn open_pull_request(
             "head": pull.head,
             "base": pull.base,
         }))
-        .timeout(std::time::Duration::from_secs(30))
         .send()
         .await
         .map_err(|error| format!("GitHub could not be reached: {}", error.without_url()))?;

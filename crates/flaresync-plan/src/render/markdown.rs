@@ -13,7 +13,7 @@ use super::sections::{
     ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
     ensure_newline, modules_unknown, write_worker,
 };
-use super::summary::{describe_step_line, has_details, live_state, summary, verdict};
+use super::summary::{has_details, live_state, plan_step_line, summary, verdict};
 
 /// Longest Markdown rendering kept with module diffs; GitHub refuses comments over 65,536
 /// characters.
@@ -77,7 +77,7 @@ fn table_and_steps(out: &mut String, plan: &Plan) {
     if !plan.steps.is_empty() {
         out.push_str("\n#### Steps\n\n");
         for (index, step) in plan.steps.iter().enumerate() {
-            let _ = writeln!(out, "{}. {}", index + 1, describe_step_line(step));
+            let _ = writeln!(out, "{}. {}", index + 1, plan_step_line(plan, step));
         }
     }
 }

@@ -1,7 +1,9 @@
 //! What the Markdown and text renderings both say about the whole plan: counts per action, the
 //! verdict, one line per step, and which Workers get a details section.
 
-use crate::model::{Action, DeployTarget, MigrationsPayload, Plan, Step, WorkerPlan, exit_code};
+use crate::model::{
+    Action, DeployTarget, MigrationsPayload, Plan, RolloutPlan, Step, WorkerPlan, exit_code,
+};
 use crate::rules::numbered_version;
 
 /// Counts per action, for summaries.
@@ -48,7 +50,18 @@ pub(super) fn verdict(plan: &Plan) -> &'static str {
     }
 }
 
-pub(super) fn describe_step_line(step: &Step) -> String {
+/// One step of `plan`, as a line: a deploy that goes out as a rollout's split deployments says
+/// its steps, not "at 100%".
+pub(super) fn plan_step_line(plan: &Plan, step: &Step) -> String {
+    let rollout = plan
+        .workers
+        .iter()
+        .find(|w| w.name == step.worker())
+        .and_then(|w| w.rollout.as_ref());
+    describe_step_line(step, rollout)
+}
+
+fn describe_step_line(step: &Step, rollout: Option<&RolloutPlan>) -> String {
     match step {
         Step::ScriptUpload { worker, migrations } => match migrations {
             Some(payload) => format!(
@@ -70,8 +83,19 @@ pub(super) fn describe_step_line(step: &Step) -> String {
                     numbered_version(v.number, &v.version_id, &v.commit)
                 ),
             };
+            let how = match rollout.and_then(|r| r.steps.as_deref()) {
+                Some(steps) => format!(
+                    "as split deployments beside the live version: {}",
+                    steps
+                        .iter()
+                        .map(|s| format!("{s}%"))
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                ),
+                None => "at 100%".to_owned(),
+            };
             format!(
-                "{worker}: deploy {what} at 100%{}",
+                "{worker}: deploy {what} {how}{}",
                 if *force { " with force=true" } else { "" }
             )
         }
@@ -111,5 +135,39 @@ pub(super) fn live_state(plan: &Plan) -> &str {
         "observed"
     } else {
         "not fetched (the base commit stands in for it)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deploy_that_goes_out_as_a_rollout_says_its_split_steps() {
+        let deploy = Step::Deploy {
+            worker: "api".into(),
+            version: DeployTarget::Uploaded,
+            force: false,
+        };
+        let split = RolloutPlan {
+            steps: Some(vec![10, 50, 100]),
+            full_reason: None,
+            no_automatic_rollback: None,
+        };
+        assert_eq!(
+            describe_step_line(&deploy, Some(&split)),
+            "api: deploy the uploaded version as split deployments beside the live version: 10% -> 50% -> 100%"
+        );
+        let whole = RolloutPlan {
+            steps: None,
+            full_reason: Some("no rollout strategy for this Worker".into()),
+            no_automatic_rollback: None,
+        };
+        for rollout in [None, Some(&whole)] {
+            assert_eq!(
+                describe_step_line(&deploy, rollout),
+                "api: deploy the uploaded version at 100%"
+            );
+        }
     }
 }

@@ -13,9 +13,7 @@ use super::sections::{
     ListItems, MAX_ASSET_LINES, Section, WorkerStyle, against, asset_sizes, assets_summary, bytes,
     ensure_newline, modules_unknown, write_worker,
 };
-use super::summary::{
-    describe_step_line, has_details, live_state, payload_summary, summary, verdict,
-};
+use super::summary::{has_details, live_state, payload_summary, plan_step_line, summary, verdict};
 
 /// The plan as plain text for terminals (no colour).
 pub fn render_text(plan: &Plan) -> String {
@@ -31,7 +29,7 @@ pub fn render_text(plan: &Plan) -> String {
     if !plan.steps.is_empty() {
         out.push_str("\nsteps:\n");
         for (index, step) in plan.steps.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {}", index + 1, describe_step_line(step));
+            let _ = writeln!(out, "  {}. {}", index + 1, plan_step_line(plan, step));
         }
     }
     if plan.workers.len() > 1 {

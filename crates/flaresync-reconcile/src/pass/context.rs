@@ -45,6 +45,8 @@ pub struct ContextOptions {
     pub state_record: Option<String>,
     /// Where to send notifications (GitHub's sink uses `github`).
     pub notify: crate::notify::NotifyConfig,
+    /// HTTP client of GitHub calls, with timeouts of its own ([`crate::github::http_client`]).
+    pub github_http: reqwest::Client,
 }
 
 impl Default for ContextOptions {
@@ -59,6 +61,7 @@ impl Default for ContextOptions {
             github: None,
             state_record: None,
             notify: crate::notify::NotifyConfig::default(),
+            github_http: crate::github::http_client(),
         }
     }
 }
@@ -84,6 +87,9 @@ pub struct Context {
     /// A request for every Worker arrived while a pass ran: the branch may have moved, and a
     /// newer commit that rolls a Worker back pre-empts the pass (see `pass::preempt`).
     pub(super) newer_head: AtomicBool,
+    /// Workers whose rollout an operator aborted while a pass ran: that pass stops at its next
+    /// Worker (see `pass::preempt`).
+    pub(super) rollout_aborts: Mutex<Vec<String>>,
     pub(super) progress: ProgressTracker,
     pub(super) notifier: crate::notify::Notifier,
 }
@@ -156,6 +162,7 @@ impl Context {
             options,
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
+            rollout_aborts: Mutex::new(Vec::new()),
             progress: ProgressTracker::default(),
             notifier,
         })
@@ -226,6 +233,25 @@ impl Context {
     /// returns whether all were delivered or given up.
     pub async fn flush_notifications(&self, within: Duration) -> bool {
         self.notifier.flush(within).await
+    }
+
+    /// Tells a pass in flight that the rollouts of `workers` were aborted: at its next Worker
+    /// boundary it stops, so that the abort (a set rollback) goes first.
+    pub(super) fn note_rollout_aborts(&self, workers: &[String]) {
+        self.rollout_aborts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(workers);
+    }
+
+    /// Takes the note of [`Context::note_rollout_aborts`].
+    pub(super) fn take_rollout_aborts(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .rollout_aborts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// API figures for `/metrics`.

@@ -197,8 +197,10 @@ async fn pass(
     scope: &Scope,
     asked_by: Option<&str>,
 ) -> Result<SyncReport, Error> {
-    // 1. Source. (The pass reads the head itself: a note of a newer one is taken care of.)
+    // 1. Source. (The pass reads the head itself: a note of a newer one is taken care of, and
+    //    so is a note of an aborted rollout: this pass reads the journal's commands.)
     ctx.take_newer_head();
+    ctx.take_rollout_aborts();
     let source = source::read_source(ctx.git.clone()).await?;
     let desired = desired_state(ctx, memory, &source);
     debug!(commit = %short(&source.head_commit), workers = desired.workers.len(), head = ?source.head, "Desired state read.");

@@ -1,4 +1,5 @@
-//! Rollbacks never wait: whether a newer commit pre-empts the pass in flight.
+//! Rollbacks never wait: whether a newer commit, or an operator's abort of a rollout (a set
+//! rollback), pre-empts the pass in flight.
 //!
 //! A long pass (a forward deploy of hundreds of Workers paced by the request budget) looks at
 //! the branch again at each Worker boundary once a new request came in. When the newer head
@@ -7,6 +8,9 @@
 //! Worker and the loop starts the next pass at once, where the planner runs rollbacks before
 //! forward deploys. Any other new commit waits for the pass to finish, as before: only a
 //! rollback is urgent, and a stream of forward commits must not restart a deploy forever.
+//!
+//! An abort of a rollout (`flaresync rollout abort`, `POST /rollout/abort`) is such a rollback:
+//! the pass stops the same way, and the next pass carries the abort out first.
 
 use std::collections::BTreeMap;
 
@@ -14,21 +18,42 @@ use flaresync_config::Digest;
 
 /// Why a pass stopped before its next Worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Preemption {
-    /// The newer head.
-    pub commit: String,
-    /// A Worker that head moves back to a version Cloudflare already has.
-    pub worker: String,
+pub(super) enum Preemption {
+    /// A newer head moves `worker` back to a version Cloudflare already has.
+    Revert { commit: String, worker: String },
+    /// An operator aborted the rollouts of these Workers.
+    Abort { workers: Vec<String> },
 }
 
 impl Preemption {
     /// The note of a Worker the pass left for the next one.
     pub fn note(&self) -> String {
-        format!(
-            "not applied in this pass: commit {} rolls {} back and goes first; the next pass continues with this Worker",
-            super::short(&self.commit),
-            self.worker
-        )
+        match self {
+            Preemption::Revert { commit, worker } => format!(
+                "not applied in this pass: commit {} rolls {worker} back and goes first; the next pass continues with this Worker",
+                super::short(commit),
+            ),
+            Preemption::Abort { workers } => format!(
+                "not applied in this pass: the rollout of {} was aborted and its rollback goes first; the next pass continues with this Worker",
+                workers.join(", ")
+            ),
+        }
+    }
+
+    /// Reports a Worker this pass leaves for the next one.
+    pub fn leave(&self, report: &mut super::report::WorkerReport) {
+        report.outcome = super::report::WorkerOutcome::Skipped;
+        report.notes.push(self.note());
+        report.requeue_after = self.requeue_after();
+    }
+
+    /// When a Worker the pass left comes back on its own: after an abort (whose request names
+    /// only the aborted Workers) at once; after a revert, the newer head's pass covers it.
+    pub fn requeue_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Preemption::Revert { .. } => None,
+            Preemption::Abort { .. } => Some(std::time::Duration::ZERO),
+        }
     }
 }
 
@@ -90,12 +115,23 @@ mod tests {
 
     #[test]
     fn the_note_names_the_commit_and_the_worker() {
-        let preemption = Preemption {
+        let preemption = Preemption::Revert {
             commit: "0123456789abcdef".into(),
             worker: "api".into(),
         };
         let note = preemption.note();
         assert!(note.contains("0123456") && note.contains("api"), "{note}");
         assert!(!note.contains("0123456789"), "short commit: {note}");
+        assert_eq!(
+            preemption.requeue_after(),
+            None,
+            "the revert's pass covers it"
+        );
+        let abort = Preemption::Abort {
+            workers: vec!["api".into(), "auth".into()],
+        };
+        let note = abort.note();
+        assert!(note.contains("rollout of api, auth was aborted"), "{note}");
+        assert_eq!(abort.requeue_after(), Some(std::time::Duration::ZERO));
     }
 }

@@ -98,7 +98,7 @@ pub(super) async fn propose(input: &PassInput<'_>, abort: &Abort<'_>) -> Result<
         head: &proposal.branch,
         base: &ctx.branch,
     };
-    match open_pull_request(&ctx.options.health_http, github, &pull).await {
+    match open_pull_request(&ctx.options.github_http, github, &pull).await {
         Ok(url) => {
             info!(url = %url, "Pull request opened for the revert.");
             ctx.journal.record(&entry(

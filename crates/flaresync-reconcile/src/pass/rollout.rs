@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use flaresync_cloudflare::Deployment;
 use flaresync_config::Rollout;
 use flaresync_journal::{Action as JournalAction, Entry, Outcome, Recorded};
-use flaresync_plan::{DeployTarget, Plan, Step};
+use flaresync_plan::{DeployTarget, LiveDeployment, Plan, Step};
 use tracing::{info, warn};
 
 use super::{
@@ -19,6 +18,7 @@ use super::{
     apply::{
         Previous,
         deploy::{DeployRequest, Split, deploy},
+        own_writes,
         step::WorkerWrites,
     },
     memory::Memory,
@@ -230,7 +230,9 @@ async fn deploy_step(
     Ok(())
 }
 
-/// Deploys the next step of an open rollout; returns when it is to be analysed.
+/// Deploys the next step of an open rollout; returns when it is to be analysed. The cached view
+/// of the Worker takes the deployment from the write's answer (the next pass's scripts listing
+/// confirms it, as after any of flaresync's own deploys), so nothing is read again.
 async fn set_weight(
     input: &PassInput<'_>,
     memory: &mut Memory,
@@ -240,8 +242,15 @@ async fn set_weight(
     report: &mut WorkerReport,
 ) -> Result<DateTime<Utc>, Error> {
     let mut writes = WorkerWrites::default();
-    deploy_step(input, rollout, step, &mut writes).await?;
-    memory.workers.remove(step.worker);
+    let result = deploy_step(input, rollout, step, &mut writes).await;
+    let before = memory.workers.remove(step.worker);
+    result?;
+    if let Some(desired) = input.desired.worker(step.worker)
+        && let Some(cached) =
+            own_writes::cached_after(before, &writes, step.worker, desired, input.head())
+    {
+        memory.workers.insert(step.worker.to_owned(), cached);
+    }
     observed.steps.push(machine::StepTaken {
         index: step.index,
         weight: step.weight,
@@ -277,12 +286,7 @@ async fn advance(
     entries: &[Recorded],
     report: &mut WorkerReport,
 ) -> Result<Option<String>, Error> {
-    let ctx = input.ctx;
-    let deployments = ctx
-        .client
-        .list_deployments(worker)
-        .await
-        .map_err(|e| Error::api(format!("reading the deployments of {worker}"), e))?;
+    let deployments = deployments_of(input, memory, worker).await?;
     let weight_of = |version: &str| share(deployments.first(), version);
     let Some(found) = record::read(entries, &weight_of, Utc::now()) else {
         return Ok(None);
@@ -352,6 +356,8 @@ async fn advance(
         let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         report.requeue_after = Some(wait.max(Duration::from_millis(100)));
     }
+    // Without an analysis in this pass, the journal's latest (status shows it after a restart).
+    let analysed = analysed.or_else(|| record::last_analysis(entries, &found.commit));
     let mut status = rollout_report(
         rollout,
         &found.commit,
@@ -418,12 +424,6 @@ fn journal_analysis(
         crate::rollout::Verdict::Inconclusive => Outcome::Skipped,
     };
     let weight = found.observed.steps.last().map(|s| s.weight).unwrap_or(0);
-    let details = analysed
-        .checks
-        .iter()
-        .map(|c| format!("{} {}: {}", c.name, c.result.as_str(), c.detail))
-        .collect::<Vec<_>>()
-        .join("; ");
     let entry = Entry::new(
         worker,
         JournalAction::Other(record::ANALYSIS.into()),
@@ -432,10 +432,7 @@ fn journal_analysis(
     )
     .commit(&found.commit)
     .version(&found.canary)
-    .message(format!(
-        "analysis at {weight}%: {}; {details}",
-        analysed.verdict.as_str()
-    ));
+    .message(record::analysis_message(weight, analysed));
     input.ctx.journal.record(&entry)?;
     info!(worker = %worker, verdict = analysed.verdict.as_str(), weight, "Rollout analysed.");
     Ok(())
@@ -481,8 +478,35 @@ fn supersede(input: &PassInput<'_>, worker: &str, found: &Record) -> Result<(), 
     )
 }
 
+/// The deployments of `worker`, newest first: the pass's view of it (read this pass, or built
+/// from flaresync's own write answers and confirmed by this pass's scripts listing), read from
+/// Cloudflare only when the pass has none.
+///
+/// # Errors
+///
+/// The deployments could not be read.
+pub(super) async fn deployments_of(
+    input: &PassInput<'_>,
+    memory: &Memory,
+    worker: &str,
+) -> Result<Vec<LiveDeployment>, Error> {
+    if let Some(cached) = memory.workers.get(worker)
+        && cached.live.exists
+        && !cached.live.deployments.is_empty()
+    {
+        return Ok(cached.live.deployments.clone());
+    }
+    let read = input
+        .ctx
+        .client
+        .list_deployments(worker)
+        .await
+        .map_err(|e| Error::api(format!("reading the deployments of {worker}"), e))?;
+    Ok(read.iter().map(crate::convert::live_deployment).collect())
+}
+
 /// The share of `version` in `deployment`, if it serves any.
-fn share(deployment: Option<&Deployment>, version: &str) -> Option<f64> {
+fn share(deployment: Option<&LiveDeployment>, version: &str) -> Option<f64> {
     deployment?
         .versions
         .iter()
@@ -493,7 +517,7 @@ fn share(deployment: Option<&Deployment>, version: &str) -> Option<f64> {
 /// The version that served before the versions `is_new` names: the largest share of the
 /// newest deployment (newest first) serving none of them.
 pub(super) fn previous_version(
-    deployments: &[Deployment],
+    deployments: &[LiveDeployment],
     is_new: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     deployments
@@ -529,21 +553,23 @@ fn rollout_report(
 
 #[cfg(test)]
 mod tests {
-    use flaresync_cloudflare::DeploymentVersion;
+    use flaresync_plan::DeploymentVersion;
 
     use super::*;
 
-    fn deployment(versions: &[(&str, f64)]) -> Deployment {
-        serde_json::from_value(serde_json::json!({
-            "id": "d",
-            "created_on": "2026-01-01T00:00:00Z",
-            "strategy": "percentage",
-            "versions": versions
+    fn deployment(versions: &[(&str, f64)]) -> LiveDeployment {
+        LiveDeployment {
+            id: "d".into(),
+            created_on: "2026-01-01T00:00:00Z".into(),
+            versions: versions
                 .iter()
-                .map(|(id, p)| DeploymentVersion { version_id: (*id).into(), percentage: *p })
-                .collect::<Vec<_>>(),
-        }))
-        .expect("a deployment")
+                .map(|(id, p)| DeploymentVersion {
+                    version_id: (*id).into(),
+                    percentage: *p,
+                })
+                .collect(),
+            ..LiveDeployment::default()
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::{
     },
     memory::Memory,
     report::WorkerReport,
-    rollout::previous_version,
+    rollout::{deployments_of, previous_version},
     short,
 };
 use crate::{
@@ -149,11 +149,9 @@ async fn put_back(
     changed: &Changed,
     report: &mut WorkerReport,
 ) -> Result<String, Error> {
-    let ctx = input.ctx;
-    let deployments = match ctx.client.list_deployments(worker).await {
+    let deployments = match deployments_of(input, memory, worker).await {
         Ok(deployments) => deployments,
-        Err(source) => {
-            let error = Error::api(format!("reading the deployments of {worker}"), source);
+        Err(error) => {
             report.notes.push(format!("not put back: {error}"));
             return Ok(format!("not put back ({error})"));
         }

@@ -50,6 +50,10 @@ impl Context {
             self.journal.record(&entry)?;
             affected.push(name);
         }
+        if command == Command::Abort {
+            // A set rollback: a pass in flight stops at its next Worker so that it goes first.
+            self.note_rollout_aborts(&affected);
+        }
         Ok(affected)
     }
 

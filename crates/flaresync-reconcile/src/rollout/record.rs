@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use flaresync_journal::{Action, Outcome, Recorded};
 
 use super::machine::{Finished, Observed, StepTaken};
+use super::verdict::{Analysed, Check, Verdict};
 
 /// A canary step (`started` before the deployment, `success` once Cloudflare serves it).
 pub const STEP: &str = "rollout_step";
@@ -186,6 +187,101 @@ pub fn read(
     })
 }
 
+/// The journal message of an analysis at `weight`% (what [`parse_analysis`] reads back):
+/// `analysis at 10%: failed; error_rate failed: canary error rate … [value 0.2]; latency …`.
+pub fn analysis_message(weight: u8, analysed: &Analysed) -> String {
+    let checks = analysed
+        .checks
+        .iter()
+        .map(|check| {
+            let value = check
+                .value
+                .map(|value| format!(" [value {value}]"))
+                .unwrap_or_default();
+            format!(
+                "{} {}: {}{value}",
+                check.name,
+                check.result.as_str(),
+                check.detail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "analysis at {weight}%: {}; {checks}",
+        analysed.verdict.as_str()
+    )
+}
+
+/// Names of the checks an analysis runs (see `verdict`).
+const CHECKS: [&str; 4] = ["error_rate", "latency", "probe", "prometheus"];
+
+fn verdict_named(text: &str) -> Option<Verdict> {
+    [Verdict::Passed, Verdict::Failed, Verdict::Inconclusive]
+        .into_iter()
+        .find(|verdict| verdict.as_str() == text)
+}
+
+/// One `name result: detail [value v]` part of an analysis message.
+fn parse_check(part: &str) -> Option<Check> {
+    let (name, rest) = part.split_once(' ')?;
+    if !CHECKS.contains(&name) {
+        return None;
+    }
+    let (result, detail) = rest.split_once(": ")?;
+    let mut check = Check::new(name, verdict_named(result)?, detail);
+    if let Some((detail, value)) = detail
+        .strip_suffix(']')
+        .and_then(|rest| rest.rsplit_once(" [value "))
+        && let Ok(value) = value.parse::<f64>()
+    {
+        check.detail = detail.to_owned();
+        check.value = Some(value);
+    }
+    Some(check)
+}
+
+/// Pure: an analysis read back from its journal message ([`analysis_message`]). A `; ` inside
+/// a check's detail stays in that detail. `None` for a message of another shape.
+pub fn parse_analysis(message: &str) -> Option<Analysed> {
+    let rest = message.strip_prefix("analysis at ")?;
+    let (_, rest) = rest.split_once("%: ")?;
+    let (verdict, rest) = rest.split_once("; ").unwrap_or((rest, ""));
+    let verdict = verdict_named(verdict)?;
+    let mut checks: Vec<Check> = Vec::new();
+    for part in rest.split("; ").filter(|part| !part.is_empty()) {
+        match (parse_check(part), checks.last_mut()) {
+            (Some(check), _) => checks.push(check),
+            (None, Some(previous)) => {
+                // Part of the previous check's detail (it held a `; `): put it back whole.
+                let text = format!(
+                    "{} {}: {}; {part}",
+                    previous.name,
+                    previous.result.as_str(),
+                    previous.detail
+                );
+                if let Some(check) = parse_check(&text) {
+                    *previous = check;
+                }
+            }
+            (None, None) => return None,
+        }
+    }
+    Some(Analysed { verdict, checks })
+}
+
+/// Pure: the latest analysis the journal holds for the rollout of `commit` (after a restart,
+/// what status shows until the next analysis).
+pub fn last_analysis(entries: &[Recorded], commit: &str) -> Option<Analysed> {
+    entries
+        .iter()
+        .rev()
+        .filter(|recorded| {
+            named(recorded, ANALYSIS) && recorded.entry.commit.as_deref() == Some(commit)
+        })
+        .find_map(|recorded| parse_analysis(&recorded.entry.message))
+}
+
 #[cfg(test)]
 mod tests {
     use flaresync_journal::{Entry, Trigger, TriggerKind};
@@ -278,5 +374,59 @@ mod tests {
         fn step_messages_round_trip(number in 1usize..20, of in 1usize..20, weight in 1u8..=100, what in ".*") {
             prop_assert_eq!(parse_step(&step_message(number, of, weight, &what)), Some((number, of, weight)));
         }
+    }
+
+    #[test]
+    fn an_analysis_reads_back_from_its_journal_message() {
+        let analysed = Analysed::from_checks(vec![
+            Check {
+                value: Some(0.2),
+                ..Check::new(
+                    "error_rate",
+                    Verdict::Failed,
+                    "canary error rate 20.0% (30 of 150 requests) above 5.0%",
+                )
+            },
+            Check::new(
+                "latency",
+                Verdict::Passed,
+                "canary p99 1.0 ms; stable p99 1.0 ms",
+            ),
+            Check::new("probe", Verdict::Inconclusive, "answered 503, expected 200"),
+        ]);
+        let message = analysis_message(10, &analysed);
+        assert!(
+            message.starts_with("analysis at 10%: failed; error_rate failed: canary error rate"),
+            "{message}"
+        );
+        assert_eq!(parse_analysis(&message), Some(analysed.clone()));
+        let entries = vec![
+            Recorded {
+                seq: 1,
+                entry: entry(1, ANALYSIS, Outcome::Success, "analysis at 10%: passed; ")
+                    .entry
+                    .commit("c1"),
+            },
+            Recorded {
+                seq: 2,
+                entry: entry(2, ANALYSIS, Outcome::Failure, &message)
+                    .entry
+                    .commit("c1"),
+            },
+            Recorded {
+                seq: 3,
+                entry: entry(3, ANALYSIS, Outcome::Success, "analysis at 50%: passed; ")
+                    .entry
+                    .commit("c0"),
+            },
+        ];
+        assert_eq!(last_analysis(&entries, "c1"), Some(analysed));
+        assert_eq!(
+            last_analysis(&entries, "c0").map(|a| a.verdict),
+            Some(Verdict::Passed)
+        );
+        assert_eq!(last_analysis(&entries, "c2"), None);
+        assert_eq!(parse_analysis("rollout step 1/2 at 10%: x"), None);
+        assert_eq!(parse_analysis("analysis at 10%: maybe; "), None);
     }
 }

@@ -253,3 +253,79 @@ async fn a_fresh_state_directory_starts_from_the_state_record() {
         "no upload: {sent:#?}"
     );
 }
+
+/// Issue 13 item 8: a rollout step costs at most 4 API requests per Worker. The step's pass
+/// keeps the deployment it wrote as its view of the Worker (confirmed by the next listing), so
+/// the rollout never reads the Worker again: an analysis (GraphQL) and a deployment per step.
+#[tokio::test]
+async fn a_rollout_step_costs_at_most_four_requests_per_worker() {
+    const ROLLING: usize = 5;
+    let repo = Repo::new();
+    for index in 0..ROLLING {
+        repo.worker(&format!("r{index}"), &format!("v1-{index}"));
+    }
+    // No traffic and `min_requests = 0`: every analysis passes, the steps follow each other.
+    repo.write(
+        "flaresync.toml",
+        "[rollout]\nsteps = [10, 50]\nstep_interval = \"20ms\"\nbake = \"20ms\"\nmin_requests = 0\n",
+    );
+    let (emulator, mut repo, _state, ctx) = open(emulator().await, repo, "first");
+    all_converged(&sync_once(&ctx, apply()).await.expect("first deploy"));
+    for index in 0..ROLLING {
+        repo.set_body(&format!("r{index}"), &format!("v2-{index}"));
+    }
+    repo.commit("second");
+    let (start, _) = counted(&emulator, &ctx).await;
+    assert!(
+        start.workers.iter().all(|w| w.rollout.is_some()),
+        "{start:#?}"
+    );
+    // Steps 50% and 100% and the bake's end: three step actions per Worker.
+    let mut per_pass = Vec::new();
+    let mut total = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        let (report, sent) = counted(&emulator, &ctx).await;
+        let moved = report
+            .workers
+            .iter()
+            .filter(|w| matches!(w.outcome, WorkerOutcome::Applied { .. }))
+            .count();
+        per_pass.push((moved, sent.len()));
+        // The scripts listing is the pass's, shared by every Worker.
+        total += sent.len() - 1;
+        if finished(&ctx) == ROLLING {
+            break;
+        }
+    }
+    assert_eq!(
+        finished(&ctx),
+        ROLLING,
+        "every rollout completed: {per_pass:?}"
+    );
+
+    println!(
+        "rollout of {ROLLING} Workers (steps 50%, 100%, end of bake): {total} requests besides the listings, {:.1} per Worker per step; passes (Workers moved, requests): {per_pass:?}",
+        total as f64 / (3 * ROLLING) as f64
+    );
+    assert!(
+        total <= 4 * 3 * ROLLING,
+        "more than 4 requests per Worker per step: {total} for {ROLLING} Workers: {per_pass:?}"
+    );
+}
+
+/// How many rollouts the journal records as completed.
+fn finished(ctx: &flaresync_reconcile::Context) -> usize {
+    ctx.rollouts(None)
+        .expect("journal")
+        .into_iter()
+        .filter(|(_, record)| {
+            record.observed.finished
+                == Some(flaresync_reconcile::rollout::machine::Finished::Completed)
+        })
+        .count()
+}
+
+fn all_converged(report: &flaresync_reconcile::SyncReport) {
+    assert!(report.converged(), "{report:#?}");
+}

@@ -4,42 +4,13 @@
 
 use std::time::Duration;
 
-use flaresync_cloudflare::BudgetConfig;
 use flaresync_reconcile::{
     RunConfig, SyncOptions, TriggerSource, run, sync_once, watcher::WatchConfig,
 };
 
-use crate::support::{Repo, context_with, emulator, journal_path, requests_since};
+use crate::support::{Repo, context_with, emulator, journal_path, uploaded, wait_for_log};
 
 const FORWARD: usize = 200;
-
-/// The Workers whose first upload (`PUT …/workers/scripts/{w}`) is in `requests`, in order.
-fn uploaded(requests: &[String], account: &str) -> Vec<String> {
-    let prefix = format!("PUT /accounts/{account}/workers/scripts/");
-    requests
-        .iter()
-        .filter_map(|request| request.strip_prefix(&prefix))
-        .filter(|script| script.starts_with('w') && !script.contains('/'))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Polls the emulator's log (from `from`) until `done` holds for it, or fails after 60 s.
-async fn wait_for_log(
-    emulator: &flaresync_emulator::testing::TestEmulator,
-    from: usize,
-    what: &str,
-    done: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    for _ in 0..1200 {
-        let log = requests_since(emulator, from);
-        if done(&log) {
-            return log;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 #[tokio::test]
 async fn a_revert_preempts_a_long_forward_deploy_and_goes_first() {
@@ -52,14 +23,7 @@ async fn a_revert_preempts_a_long_forward_deploy_and_goes_first() {
     // A budget that takes minutes for the forward deploy: 5 requests a second, 2 of the 6
     // burst tokens kept for rollbacks.
     let ctx = context_with(&repo, &emulator, &journal_path(&state), |config| {
-        config.budget = BudgetConfig {
-            limit: 56,
-            window: Duration::from_secs(10),
-            burst: 6,
-            server_reserve: 0,
-            rollback_reserve: 2,
-            sized_for: None,
-        };
+        config.budget = crate::support::paced_budget();
     });
     let options = SyncOptions {
         dry_run: false,

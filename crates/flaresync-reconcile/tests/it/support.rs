@@ -332,3 +332,46 @@ pub fn latency(
         ..flaresync_emulator::FaultSpec::matching(method, path_regex, kind, count)
     }
 }
+
+/// The Workers named `w…` whose first upload (`PUT …/workers/scripts/{w}`) is in `requests`,
+/// in order.
+pub fn uploaded(requests: &[String], account: &str) -> Vec<String> {
+    let prefix = format!("PUT /accounts/{account}/workers/scripts/");
+    requests
+        .iter()
+        .filter_map(|request| request.strip_prefix(&prefix))
+        .filter(|script| script.starts_with('w') && !script.contains('/'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Polls the emulator's log (from `from`) until `done` holds for it, or fails after 60 s.
+pub async fn wait_for_log(
+    emulator: &TestEmulator,
+    from: usize,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    for _ in 0..1200 {
+        let log = requests_since(emulator, from);
+        if done(&log) {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A request budget that takes minutes for hundreds of Workers: 5 requests a second, 2 of the
+/// 6 burst tokens kept for rollbacks (so a long forward deploy is still under way when a
+/// rollback comes in).
+pub fn paced_budget() -> flaresync_cloudflare::BudgetConfig {
+    flaresync_cloudflare::BudgetConfig {
+        limit: 56,
+        window: std::time::Duration::from_secs(10),
+        burst: 6,
+        server_reserve: 0,
+        rollback_reserve: 2,
+        sized_for: None,
+    }
+}

@@ -71,11 +71,10 @@ pub(super) async fn apply(
         };
         // A Worker boundary: a newer commit that rolls a Worker back goes first.
         if !writes.contains_key(&worker) && preempted.is_none() {
-            preempted = newer_rollback(input, memory).await;
+            preempted = preemption(input, memory).await;
         }
         if let Some(preemption) = preempted.as_ref().filter(|_| !writes.contains_key(&worker)) {
-            report.outcome = WorkerOutcome::Skipped;
-            report.notes.push(preemption.note());
+            preemption.leave(report);
             failed.insert(worker);
             continue;
         }
@@ -141,6 +140,26 @@ pub(super) async fn apply(
     Ok(())
 }
 
+/// Whether something more urgent than the rest of this pass came in: an aborted rollout, or a
+/// newer commit that rolls a Worker back.
+async fn preemption(input: &PassInput<'_>, memory: &Memory) -> Option<Preemption> {
+    match aborted_rollouts(input) {
+        Some(abort) => Some(abort),
+        None => newer_rollback(input, memory).await,
+    }
+}
+
+/// Whether an operator aborted a rollout during the pass: its set rollback pre-empts the rest
+/// of this pass.
+fn aborted_rollouts(input: &PassInput<'_>) -> Option<Preemption> {
+    let workers = input.ctx.take_rollout_aborts();
+    if workers.is_empty() {
+        return None;
+    }
+    info!(workers = ?workers, "A rollout abort was requested: it pre-empts the rest of this pass.");
+    Some(Preemption::Abort { workers })
+}
+
 /// When a request came in during the pass: whether the branch moved to a commit that rolls a
 /// Worker back ([`preempt::rollback_waiting`]), which then pre-empts the rest of this pass.
 async fn newer_rollback(input: &PassInput<'_>, memory: &Memory) -> Option<Preemption> {
@@ -169,7 +188,7 @@ async fn newer_rollback(input: &PassInput<'_>, memory: &Memory) -> Option<Preemp
     let (current, next) = (digests(input.desired), digests(&next));
     let worker = preempt::rollback_waiting(&current, &next, &known)?.to_owned();
     info!(commit = %super::short(&commit), worker = %worker, "A newer commit rolls a Worker back: it pre-empts the rest of this pass.");
-    Some(Preemption { commit, worker })
+    Some(Preemption::Revert { commit, worker })
 }
 
 /// Each resolved Worker's desired digest.

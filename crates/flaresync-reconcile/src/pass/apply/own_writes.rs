@@ -60,7 +60,7 @@ pub(super) fn script_upload_records(
 /// The cached view of `name` after this pass's successful steps `writes`, from the view
 /// `before` them and the answers to the writes. `None` when the answers do not say enough
 /// (a deployment verified by re-reading), so the next pass reads the Worker again.
-pub(super) fn cached_after(
+pub(in crate::pass) fn cached_after(
     before: Option<CachedWorker>,
     writes: &WorkerWrites,
     name: &str,
