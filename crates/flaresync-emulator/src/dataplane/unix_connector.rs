@@ -12,6 +12,27 @@ use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
+/// How often a connect is retried while the socket's backlog is full.
+const BACKLOG_RETRIES: u32 = 50;
+
+/// Connects to `path`. A unix socket whose listen backlog is full (workerd busy, a burst of
+/// new connections) refuses at once with `EAGAIN`, where TCP would queue the attempt: retry
+/// briefly instead of failing the request.
+async fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    let mut tries = 0;
+    loop {
+        match UnixStream::connect(path).await {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::WouldBlock && tries < BACKLOG_RETRIES =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Connects `http://<socket name>/…` to `<dir>/<socket name>`.
 #[derive(Debug, Clone)]
 pub struct UnixConnector {
@@ -35,7 +56,7 @@ impl tower::Service<Uri> for UnixConnector {
             let path = path.ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a workerd socket")
             })?;
-            UnixStream::connect(path).await.map(TokioIo::new)
+            connect(&path).await.map(TokioIo::new)
         })
     }
 }

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 /// meanwhile, so the emulator stops it sooner.)
 pub const CPU_LIMIT: Duration = Duration::from_secs(5);
 
-/// The process counts as busy when it was on the CPU at least this share of the window.
-const BUSY: f64 = 0.9;
+/// The process counts as busy when it was on the CPU at least this share of the window: far
+/// above a process waiting on I/O (near 0), and low enough for a loop on a machine whose cores
+/// are shared with other work (there a looping thread gets only its share of a core).
+const BUSY: f64 = 0.1;
 
 /// One reading of a process: its CPU clock and how many requests it has finished so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +46,8 @@ impl CpuWindow {
         }
     }
 
-    /// Whether the process spent at least 90% of the window on the CPU and finished no
-    /// request in it; `None` until the samples span [`CPU_LIMIT`].
+    /// Whether the process kept working on the CPU ([`BUSY`]) through the window and finished
+    /// no request in it; `None` until the samples span [`CPU_LIMIT`].
     pub fn stuck(&self) -> Option<bool> {
         let ((first_at, first), (last_at, last)) = (self.samples.front()?, self.samples.back()?);
         let wall = last_at.duration_since(*first_at);
@@ -101,6 +103,10 @@ mod tests {
     fn a_slow_request_on_an_idle_process_is_not_wedged() {
         // A request waiting on I/O for a minute: old, but the process is idle.
         let idle = window(&[(0, 0, 0), (3_000, 10, 0), (6_000, 20, 0)]);
+        assert_eq!(idle.stuck(), Some(false));
+        // A loop that only gets a sixth of a busy machine's CPU is still stuck.
+        let starved = window(&[(0, 0, 0), (6_000, 1_000, 0)]);
+        assert_eq!(starved.stuck(), Some(true));
         assert_eq!(idle.stuck(), Some(false));
         assert!(!wedged(Some(Duration::from_secs(60)), idle.stuck()));
     }
