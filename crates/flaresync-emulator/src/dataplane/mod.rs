@@ -88,6 +88,15 @@ fn socket_dir() -> Result<PathBuf, DataPlaneError> {
     Ok(dir)
 }
 
+/// Removes a directory when dropped (also when the data plane's future is dropped unfinished).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 impl crate::Emulator {
     /// Serves the data plane on `listener` until `shutdown` completes, following the control
     /// plane's deployments. The workerd processes stop with it.
@@ -116,6 +125,7 @@ impl crate::Emulator {
             .inspect_err(|message| tracing::warn!("{message}"))
             .ok();
         let socket_dir = socket_dir()?;
+        let _remove_sockets = RemoveOnDrop(socket_dir.clone());
         let table = SharedTable::default();
         let runtime = Runtime {
             binary: options.workerd,
@@ -145,7 +155,6 @@ impl crate::Emulator {
         listener_service.serve(listener, shutdown).await;
         control.abort();
         table.replace(Table::default());
-        let _ = std::fs::remove_dir_all(&socket_dir);
         Ok(())
     }
 
