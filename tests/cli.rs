@@ -575,3 +575,68 @@ fn a_second_sync_on_a_busy_state_dir_is_refused_and_so_is_a_foreign_account() {
     assert!(versions(&emulator, "edge-api").is_empty());
     assert!(out.stdout.contains("FS018"), "{}", out.all());
 }
+
+#[test]
+fn emulator_without_workerd_says_once_how_to_turn_the_data_plane_on_and_serves_the_api() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("empty-cache");
+    let mut child = flaresync()
+        .env_remove("FLARESYNC_WORKERD")
+        .env("FLARESYNC_CACHE", &cache)
+        .current_dir(dir.path())
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--token", TOKEN, "--account-id", ACCOUNT, "--state"])
+        .arg(dir.path().join("state"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("emulator starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok);
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        seen.push(line);
+        if seen.last().is_some_and(|l| l.contains("data plane is off")) {
+            break;
+        }
+    }
+    let base_url = seen
+        .iter()
+        .find_map(|l| l.split("listening on ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {seen:?}"))
+        .to_owned();
+    let listing = Command::new("curl")
+        .args(["-sS", "-H", &format!("Authorization: Bearer {TOKEN}")])
+        .arg(format!("{base_url}/accounts/{ACCOUNT}/workers/scripts"))
+        .output()
+        .expect("curl runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.extend(lines);
+    let all = seen.join("\n");
+    let envelope: Value = serde_json::from_slice(&listing.stdout).expect("JSON");
+    assert_eq!(
+        envelope["success"], true,
+        "the control plane serves: {envelope}"
+    );
+    assert_eq!(all.matches("data plane is off").count(), 1, "{all}");
+    let prefix = cache.join("wrangler");
+    assert!(
+        all.contains(&format!(
+            "npm install --prefix {} workerd@",
+            prefix.display()
+        )),
+        "{all}"
+    );
+    assert!(all.contains("FLARESYNC_WORKERD"), "{all}");
+}

@@ -92,8 +92,9 @@ async fn start_data_plane(
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     use flaresync_emulator::dataplane::{DataPlaneOptions, locate};
-    let Some(workerd) = locate::workerd_binary(Some(std::path::Path::new(".cache"))) else {
-        eprintln!("{}", locate::data_plane_off_message());
+    let repo_cache = std::path::Path::new(".cache");
+    let Some(workerd) = locate::workerd_binary(Some(repo_cache)) else {
+        eprintln!("{}", locate::data_plane_off_message(repo_cache));
         return Ok(None);
     };
     let listener = tokio::net::TcpListener::bind(address)

@@ -1,18 +1,23 @@
 //! Benchmark (prints, asserts nothing): requests/s and latency of a hello-world Worker served
 //! through the emulator's data plane versus the same Worker on workerd directly.
 //!
+//! Then, under a steady load, how long a new deployment takes until the first request it
+//! serves (new code, and a rollback to the previous version) and whether a request failed.
+//!
 //! Run: `cargo run --release -p flaresync-emulator --example dataplane_bench [requests]
 //! [concurrency] [rounds]`
 //! (needs workerd: `scripts/install-workerd.sh`; `FLARESYNC_CACHE` as for the tests).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use flaresync_emulator::dataplane::DataPlaneError;
 use flaresync_emulator::dataplane::desired::{Module, VersionBundle};
-use flaresync_emulator::dataplane::supervisor::{Runtime, free_ports};
 use flaresync_emulator::dataplane::workerd_config::{Layout, render};
+use flaresync_emulator::testing::TestEmulator;
 
 #[path = "support/plane.rs"]
 mod plane;
@@ -25,17 +30,12 @@ struct Measured {
     p99: Duration,
 }
 
-async fn measure(
-    url: String,
-    host: Option<String>,
-    requests: usize,
-    concurrency: usize,
-) -> Measured {
+async fn measure(target: &Target, requests: usize, concurrency: usize) -> Measured {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (client, url, host) = (client.clone(), url.clone(), host.clone());
+        let (client, url, host) = (client.clone(), target.url.clone(), target.host.clone());
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             for _ in 0..requests / concurrency {
@@ -73,11 +73,9 @@ async fn measure(
     }
 }
 
-/// The Worker on workerd alone; returns the process (kept alive) and its port.
-async fn workerd_direct(
-    binary: PathBuf,
-    dir: PathBuf,
-) -> Result<(impl Sized, u16), DataPlaneError> {
+/// The Worker on workerd alone, on a loopback TCP port (as a client reaches workerd served
+/// directly); returns the process (killed when dropped) and its port.
+async fn workerd_direct(binary: PathBuf, dir: PathBuf) -> (tokio::process::Child, u16) {
     let bundle = VersionBundle {
         id: "direct".into(),
         script: "bench".into(),
@@ -95,24 +93,38 @@ async fn workerd_direct(
         compatibility_flags: Vec::new(),
         assets: None,
     };
-    let port = free_ports(1)?[0];
-    let ports = BTreeMap::from([("direct".to_owned(), port)]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let layout = Layout {
         listener: "127.0.0.1:9".into(),
         storage_dir: dir.join("do").to_string_lossy().into_owned(),
         durable_objects: BTreeMap::new(),
-        ports: ports.clone(),
+        addresses: BTreeMap::from([("direct".to_owned(), format!("127.0.0.1:{port}"))]),
         asset_sources: None,
     };
-    std::fs::create_dir_all(dir.join("do")).map_err(DataPlaneError::Ports)?;
-    let runtime = Runtime {
-        binary,
-        work_dir: dir,
-    };
-    let generation = runtime
-        .start(0, &render(&[&bundle], &layout), ports)
-        .await?;
-    Ok((generation, port))
+    let rendered = render(&[&bundle], &layout);
+    std::fs::create_dir_all(dir.join("do")).expect("work dir");
+    for (relative, content) in &rendered.files {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("module dir");
+        std::fs::write(path, content).expect("module");
+    }
+    std::fs::write(dir.join("config.capnp"), &rendered.config).expect("config");
+    let child = tokio::process::Command::new(binary)
+        .args(["serve", "--experimental"])
+        .arg(dir.join("config.capnp"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("workerd starts");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, port)
 }
 
 #[tokio::main]
@@ -122,53 +134,180 @@ async fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let (requests, concurrency, rounds) = (
-        args.first().copied().unwrap_or(20_000),
+        args.first().copied().unwrap_or(10_000),
         args.get(1).copied().unwrap_or(16),
-        args.get(2).copied().unwrap_or(3).max(1),
+        args.get(2).copied().unwrap_or(7).max(1),
     );
     let Some(binary) = plane::workerd_or_hint() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_direct, port) = workerd_direct(binary.clone(), dir.path().join("direct"))
-        .await
-        .expect("workerd starts");
+    let (_direct, port) = workerd_direct(binary.clone(), dir.path().join("direct")).await;
     let (emu, data) = plane::start(binary, &dir.path().join("plane")).await;
     plane::deploy(&emu, "bench", HELLO).await;
     plane::wait_serving(data, "bench", "hello").await;
-    let direct_url = format!("http://127.0.0.1:{port}/");
-    let plane_url = format!("http://{data}/");
-    let host = Some(plane::host("bench"));
-    // Warm both paths (connections, JIT), then alternate so load from other processes on the
-    // machine hits both sides alike; report the median round of each.
-    measure(direct_url.clone(), None, 2_000, concurrency).await;
-    measure(plane_url.clone(), host.clone(), 2_000, concurrency).await;
-    let (mut direct, mut through) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        direct.push(measure(direct_url.clone(), None, requests, concurrency).await);
-        through.push(measure(plane_url.clone(), host.clone(), requests, concurrency).await);
+    let direct = Target {
+        url: format!("http://127.0.0.1:{port}/"),
+        host: None,
+    };
+    let through = Target {
+        url: format!("http://{data}/"),
+        host: Some(plane::host("bench")),
+    };
+    // Warm both paths (connections, JIT).
+    measure(&direct, 2_000, concurrency).await;
+    measure(&through, 2_000, concurrency).await;
+    println!(
+        "{requests} requests per round, {rounds} rounds, {concurrency} concurrent connections"
+    );
+    throughput(&direct, &through, requests, concurrency, rounds).await;
+    println!("latency alone (1 connection, {} requests):", requests / 5);
+    let (alone_direct, alone_through) = (
+        measure(&direct, requests / 5, 1).await,
+        measure(&through, requests / 5, 1).await,
+    );
+    println!(
+        "  p50 {:?} direct, {:?} through the data plane: {:+.3} ms",
+        alone_direct.p50,
+        alone_through.p50,
+        millis(alone_through.p50) - millis(alone_direct.p50)
+    );
+    switches(&emu, data, 5).await;
+}
+
+/// Where a measurement sends its requests.
+struct Target {
+    url: String,
+    host: Option<String>,
+}
+
+/// Alternates rounds on both paths (the order flips every round, so load from other processes
+/// on the machine hits both alike) and prints each side's median and spread, and the ratio of
+/// each pair of rounds.
+async fn throughput(
+    direct: &Target,
+    through: &Target,
+    requests: usize,
+    concurrency: usize,
+    rounds: usize,
+) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            a.push(measure(direct, requests, concurrency).await);
+            b.push(measure(through, requests, concurrency).await);
+        } else {
+            b.push(measure(through, requests, concurrency).await);
+            a.push(measure(direct, requests, concurrency).await);
+        }
     }
-    let (direct, through) = (median(direct), median(through));
+    let ratios: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(d, t)| 100.0 * t.per_second / d.per_second)
+        .collect();
+    for (name, side) in [("workerd direct", &a), ("data plane", &b)] {
+        let per_second: Vec<f64> = side.iter().map(|m| m.per_second).collect();
+        let p50: Vec<f64> = side.iter().map(|m| millis(m.p50)).collect();
+        let p99: Vec<f64> = side.iter().map(|m| millis(m.p99)).collect();
+        println!(
+            "  {name:<15} {} req/s   p50 {} ms   p99 {} ms",
+            spread(&per_second, 0),
+            spread(&p50, 3),
+            spread(&p99, 3)
+        );
+    }
+    let added: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(d, t)| millis(t.p50) - millis(d.p50))
+        .collect();
     println!(
-        "{requests} requests x {rounds} rounds, {concurrency} concurrent connections (median round)"
-    );
-    println!(
-        "workerd direct: {:>9.0} req/s  p50 {:?}  p99 {:?}",
-        direct.per_second, direct.p50, direct.p99
-    );
-    println!(
-        "data plane:     {:>9.0} req/s  p50 {:?}  p99 {:?}",
-        through.per_second, through.p50, through.p99
-    );
-    println!(
-        "data plane keeps {:.0}% of workerd's requests/s and adds {:?} at p50",
-        100.0 * through.per_second / direct.per_second,
-        through.p50.saturating_sub(direct.p50)
+        "  data plane keeps {} % of workerd's requests/s (per pair of rounds) and adds {} ms at p50",
+        spread(&ratios, 1),
+        spread(&added, 3)
     );
 }
 
-/// The round with the median throughput.
-fn median(mut rounds: Vec<Measured>) -> Measured {
-    rounds.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
-    rounds.swap_remove(rounds.len() / 2)
+/// `median [min–max]` of `values`, with `digits` decimals.
+fn spread(values: &[f64], digits: usize) -> String {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |i: usize| sorted.get(i).copied().unwrap_or_default();
+    format!(
+        "{:.digits$} [{:.digits$}–{:.digits$}]",
+        at(sorted.len() / 2),
+        at(0),
+        at(sorted.len().saturating_sub(1))
+    )
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+/// Counts answers under a steady load until stopped: (answered, failed).
+fn load(data: SocketAddr, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(u64, u64)> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let (mut total, mut failed) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            let answer = client
+                .get(format!("http://{data}/"))
+                .header("host", plane::host("switch"))
+                .send()
+                .await;
+            let ok = match answer {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            total += 1;
+            failed += u64::from(!ok);
+        }
+        (total, failed)
+    })
+}
+
+/// Time from sending a deployment until the first request served by it.
+async fn until_serving(data: SocketAddr, body: &str, from: Instant) -> Duration {
+    plane::wait_serving(data, "switch", body).await;
+    from.elapsed()
+}
+
+/// How long a new deployment takes to serve, under load, for new code (a new workerd process)
+/// and for a rollback to the previous version (a table swap), and whether any request failed.
+async fn switches(emu: &TestEmulator, data: SocketAddr, times: usize) {
+    let code =
+        |n: usize| format!("export default {{ fetch() {{ return new Response('v{n}'); }} }};");
+    plane::deploy(emu, "switch", &code(0)).await;
+    plane::wait_serving(data, "switch", "v0").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..4).map(|_| load(data, stop.clone())).collect();
+    let (mut fresh, mut back) = (Vec::new(), Vec::new());
+    for n in 1..=times {
+        let previous = plane::current_version(emu, "switch").await;
+        let sent = Instant::now();
+        plane::deploy(emu, "switch", &code(n)).await;
+        fresh.push(millis(until_serving(data, &format!("v{n}"), sent).await));
+        let sent = Instant::now();
+        plane::deploy_version(emu, "switch", &previous).await;
+        back.push(millis(
+            until_serving(data, &format!("v{}", n - 1), sent).await,
+        ));
+        plane::deploy(emu, "switch", &code(n)).await;
+        plane::wait_serving(data, "switch", &format!("v{n}")).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut total, mut failed) = (0, 0);
+    for one in loads {
+        let (t, f) = one.await.unwrap_or_default();
+        (total, failed) = (total + t, failed + f);
+    }
+    println!("deployment -> first request served by it, under load ({times} times each):");
+    println!("  new code (new workerd process): {} ms", spread(&fresh, 1));
+    println!(
+        "  rollback to the previous version: {} ms",
+        spread(&back, 1)
+    );
+    println!("  {failed} of {total} requests under load failed across the switches");
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use flaresync_emulator::dataplane::request_log::{MAX_RECORDS, RECORD_BYTES};
 
 #[path = "support/plane.rs"]
+#[allow(dead_code)] // the bench uses the rest
 mod plane;
 
 /// The soak's knobs.
@@ -145,8 +146,17 @@ async fn main() {
         (MAX_RECORDS * RECORD_BYTES) as f64 / 1_048_576.0
     );
     println!(
-        "{:>7} {:>9} {:>7} {:>9} {:>8} {:>11} {:>9} {:>5} {:>5}",
-        "min", "requests", "failed", "emu MiB", "workerd", "workerd MiB", "records", "fds", "gens"
+        "{:>7} {:>9} {:>7} {:>9} {:>9} {:>8} {:>11} {:>9} {:>5} {:>5}",
+        "min",
+        "requests",
+        "failed",
+        "emu MiB",
+        "ring MiB",
+        "workerd",
+        "workerd MiB",
+        "records",
+        "fds",
+        "gens"
     );
     let self_pid = std::process::id().to_string();
     let mut next_report = started;
@@ -165,11 +175,12 @@ async fn main() {
             let workerd_rss: u64 = children.iter().map(|pid| rss_kib(pid)).sum();
             rss_samples.push(emu_rss);
             println!(
-                "{:>7.1} {:>9} {:>7} {:>9.1} {:>8} {:>11.1} {:>9} {:>5} {:>5}",
+                "{:>7.1} {:>9} {:>7} {:>9.1} {:>9.1} {:>8} {:>11.1} {:>9} {:>5} {:>5}",
                 started.elapsed().as_secs_f64() / 60.0,
                 counters.ok.load(Ordering::Relaxed) + counters.failed.load(Ordering::Relaxed),
                 counters.failed.load(Ordering::Relaxed),
                 emu_rss as f64 / 1024.0,
+                emu.emulator().invocations().buffer_bytes() as f64 / 1_048_576.0,
                 children.len(),
                 workerd_rss as f64 / 1024.0,
                 emu.emulator().invocations().len(),

@@ -101,3 +101,42 @@ pub async fn wait_serving(data: SocketAddr, script: &str, body: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The version of `script`'s current deployment (its first, for a split).
+pub async fn current_version(emu: &TestEmulator, script: &str) -> String {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{script}/deployments",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .expect("deployments answer")
+        .json()
+        .await
+        .expect("deployments json");
+    answer["result"]["deployments"][0]["versions"][0]["version_id"]
+        .as_str()
+        .expect("a current version")
+        .to_owned()
+}
+
+/// Deploys `version` of `script` at 100% (`?force=true`, as a rollback would).
+pub async fn deploy_version(emu: &TestEmulator, script: &str, version: &str) {
+    let url = format!(
+        "{}/accounts/{}/workers/scripts/{script}/deployments?force=true",
+        emu.base_url(),
+        emu.account_id()
+    );
+    let body = json!({"strategy": "percentage", "versions": [{"version_id": version, "percentage": 100.0}]});
+    let post = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(emu.token())
+        .json(&body)
+        .send()
+        .await;
+    assert!(post.is_ok_and(|r| r.status().is_success()), "deployed");
+}

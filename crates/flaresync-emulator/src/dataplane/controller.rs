@@ -1,7 +1,7 @@
 //! Keeps workerd in step with the control plane: polls the state's fingerprint, and on a change
 //! checks new versions' bundles, renders the config, reuses the running process when the config
 //! is unchanged (a rollback or a new split of warm versions only swaps the table) or starts a
-//! new one on fresh ports, then swaps the routing table. The old process serves its in-flight
+//! new one on fresh unix sockets, then swaps the routing table. The old process serves its in-flight
 //! requests and stops when the last one is done.
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,14 +12,19 @@ use super::asset_rules;
 use super::asset_services::AssetWorkerSources;
 use super::desired::{self, Desired, VersionBundle};
 use super::error::DataPlaneError;
-use super::supervisor::{Generation, Runtime, free_ports};
+use super::supervisor::{Generation, Runtime};
 use super::table::{Route, SharedTable, Table};
+use super::watchdog::{self, CpuWindow};
 use super::workerd_config::{Layout, render};
 use crate::http::AppState;
 
-/// How often the control plane's state is polled (a new deployment is live within this plus
-/// the workerd start time when new code is involved).
-const POLL: Duration = Duration::from_millis(100);
+/// How often the control plane's state is polled when nothing wakes the controller (every
+/// committed write does: a new deployment is live as soon as it is applied, plus the workerd
+/// start time when new code is involved).
+const POLL: Duration = Duration::from_secs(1);
+/// The least time between two polls, so a burst of writes (a Worker writing KV on every
+/// request) costs one fingerprint read per interval, not one per write.
+const MIN_GAP: Duration = Duration::from_millis(10);
 /// Pause after a failed reconcile before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -35,6 +40,8 @@ pub struct Controller {
     checked: HashMap<String, Result<(), String>>,
     generations: u64,
     seen: Option<String>,
+    /// The running process's CPU over the watchdog's window, and that process's number.
+    cpu_window: (u64, CpuWindow),
 }
 
 impl Controller {
@@ -56,14 +63,19 @@ impl Controller {
             checked: HashMap::new(),
             generations: 0,
             seen: None,
+            cpu_window: (0, CpuWindow::default()),
         }
     }
 
     /// Runs until the task is dropped.
     pub async fn run(mut self) {
         loop {
+            self.watch();
             match self.tick().await {
-                Ok(()) => tokio::time::sleep(POLL).await,
+                Ok(()) => {
+                    tokio::time::sleep(MIN_GAP).await;
+                    let _ = tokio::time::timeout(POLL, self.app.db.written()).await;
+                }
                 Err(error) => {
                     tracing::warn!(error = %error, "The data plane could not apply a change.");
                     tokio::time::sleep(RETRY).await;
@@ -82,6 +94,52 @@ impl Controller {
         self.apply(&wanted).await?;
         self.seen = Some(fingerprint);
         Ok(())
+    }
+
+    /// Looks after the running process: one that exited (a crash, a kill) or that a looping
+    /// request wedged ([`watchdog`]) is started again at the next tick.
+    fn watch(&mut self) {
+        let table = self.table.current();
+        let Some(generation) = table.generation.as_deref() else {
+            return;
+        };
+        if !generation.alive() {
+            if self.seen.take().is_some() {
+                tracing::warn!(
+                    generation = generation.number,
+                    "workerd exited; the data plane starts it again."
+                );
+            }
+            return;
+        }
+        let Some(meter) = &generation.cpu else {
+            return;
+        };
+        if self.cpu_window.0 != generation.number {
+            self.cpu_window = (generation.number, CpuWindow::default());
+        }
+        let now = std::time::Instant::now();
+        if let Some(cpu_ns) = meter.cpu_ns() {
+            let finished = meter.finished();
+            self.cpu_window
+                .1
+                .sample(now, watchdog::Reading { cpu_ns, finished });
+        }
+        let oldest = meter.oldest_in_flight();
+        let age = oldest.as_ref().map(|(at, _)| now.duration_since(*at));
+        if let Some((_, version)) = oldest
+            && watchdog::wedged(age, self.cpu_window.1.stuck())
+        {
+            let why = format!(
+                "version {version} kept workerd's CPU busy for over {} s without answering \
+                 (an endless loop?); the data plane restarted the process, as Cloudflare stops \
+                 a Worker over its CPU limit",
+                watchdog::CPU_LIMIT.as_secs()
+            );
+            tracing::warn!(generation = generation.number, "{why}");
+            generation.stop(why);
+            self.seen = None;
+        }
     }
 
     async fn read<T: Send + 'static>(
@@ -131,7 +189,8 @@ impl Controller {
     pub async fn check(&self, version: &VersionBundle) -> Result<(), String> {
         let layout = self.layout(
             BTreeMap::from([(version.script.clone(), vec![(version.id.clone(), 100.0)])]),
-            BTreeMap::from([(version.id.clone(), 1)]),
+            // `workerd test` binds no socket.
+            BTreeMap::from([(version.id.clone(), "127.0.0.1:1".to_owned())]),
         );
         let rendered = render(&[version], &layout);
         if let Some((_, reason)) = rendered.skipped.first() {
@@ -143,12 +202,12 @@ impl Controller {
             .map_err(|e| e.to_string())
     }
 
-    fn layout(&self, implementers: Implementers, ports: BTreeMap<String, u16>) -> Layout {
+    fn layout(&self, implementers: Implementers, addresses: BTreeMap<String, String>) -> Layout {
         Layout {
             listener: self.listener.clone(),
             storage_dir: self.storage_dir.clone(),
             durable_objects: implementers,
-            ports,
+            addresses,
             asset_sources: self.asset_sources.clone(),
         }
     }
@@ -159,14 +218,18 @@ impl Controller {
         runnable: &[&VersionBundle],
         implementers: &Implementers,
     ) -> bool {
-        let same_set = runnable.len() == generation.ports.len()
+        let same_set = generation.alive()
+            && runnable.len() == generation.sockets.len()
             && runnable
                 .iter()
-                .all(|v| generation.ports.contains_key(&v.id));
+                .all(|v| generation.sockets.contains_key(&v.id));
         same_set
             && render(
                 runnable,
-                &self.layout(implementers.clone(), generation.ports.clone()),
+                &self.layout(
+                    implementers.clone(),
+                    self.runtime.addresses(&generation.sockets),
+                ),
             )
             .identity()
                 == generation.identity
@@ -177,14 +240,14 @@ impl Controller {
         runnable: &[&VersionBundle],
         implementers: Implementers,
     ) -> Result<Generation, DataPlaneError> {
-        let ports: BTreeMap<String, u16> = runnable
-            .iter()
-            .map(|v| v.id.clone())
-            .zip(free_ports(runnable.len())?)
-            .collect();
-        let rendered = render(runnable, &self.layout(implementers, ports.clone()));
         self.generations += 1;
-        self.runtime.start(self.generations, &rendered, ports).await
+        let ids: Vec<&str> = runnable.iter().map(|v| v.id.as_str()).collect();
+        let sockets = self.runtime.socket_names(self.generations, &ids);
+        let addresses = self.runtime.addresses(&sockets);
+        let rendered = render(runnable, &self.layout(implementers, addresses));
+        self.runtime
+            .start(self.generations, &rendered, sockets)
+            .await
     }
 }
 
@@ -240,11 +303,11 @@ fn routes(
     checked: &HashMap<String, Result<(), String>>,
     generation: Option<&Generation>,
 ) -> HashMap<String, Route> {
-    let port = |id: &str| -> Result<u16, String> {
+    let socket = |id: &str| -> Result<Arc<str>, String> {
         match checked.get(id) {
             Some(Err(reason)) => Err(reason.clone()),
             _ => generation
-                .and_then(|g| g.ports.get(id).copied())
+                .and_then(|g| g.sockets.get(id).cloned())
                 .ok_or_else(|| format!("version {id} is not running")),
         }
     };
@@ -261,7 +324,11 @@ fn routes(
                     .iter()
                     .map(|s| s.version_id.as_str().into())
                     .collect(),
-                ports: script.shares.iter().map(|s| port(&s.version_id)).collect(),
+                sockets: script
+                    .shares
+                    .iter()
+                    .map(|s| socket(&s.version_id))
+                    .collect(),
             };
             (script.name.clone(), route)
         })

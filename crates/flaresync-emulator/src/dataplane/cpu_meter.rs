@@ -10,9 +10,11 @@
 //! request alone in its process gets exactly the CPU its process spent; concurrent requests get
 //! a fair-share estimate. Where the clock cannot be read (not Linux) the wall time stands in.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The virtual clock of fair CPU shares: `per_request_ns` grows by each interval's CPU divided
 /// by the requests in flight during it, so a request's share is the growth between its start
@@ -51,11 +53,32 @@ impl CpuShares {
     }
 }
 
-/// The CPU clock of one workerd process and the shares of its requests.
+/// The CPU clock of one workerd process, the shares of its requests, and when each request
+/// still in flight started (what the [`watchdog`](super::watchdog) looks at).
 #[derive(Debug)]
 pub struct CpuMeter {
     schedstat: File,
-    shares: Mutex<CpuShares>,
+    state: Mutex<MeterState>,
+}
+
+#[derive(Debug, Default)]
+struct MeterState {
+    shares: CpuShares,
+    /// Request number -> when it started and the version serving it (oldest first).
+    in_flight: BTreeMap<u64, (Instant, Arc<str>)>,
+    next: u64,
+    /// Requests answered so far (not those dropped unfinished).
+    finished: u64,
+}
+
+/// A request in flight on a [`CpuMeter`]; dropping it unfinished (the client went away)
+/// takes the request out of the books without a CPU figure.
+#[derive(Debug)]
+pub struct Started<'a> {
+    meter: &'a CpuMeter,
+    ticket: Ticket,
+    number: u64,
+    done: bool,
 }
 
 impl CpuMeter {
@@ -64,32 +87,73 @@ impl CpuMeter {
         let schedstat = File::open(format!("/proc/{pid}/schedstat")).ok()?;
         let meter = Self {
             schedstat,
-            shares: Mutex::default(),
+            state: Mutex::default(),
         };
         meter.cpu_ns().map(|_| meter)
     }
 
     /// On-CPU nanoseconds of the process's main thread so far.
-    fn cpu_ns(&self) -> Option<u64> {
+    pub fn cpu_ns(&self) -> Option<u64> {
         let mut buffer = [0u8; 96];
         let read = self.schedstat.read_at(&mut buffer, 0).ok()?;
         parse_schedstat(buffer.get(..read)?)
     }
 
-    /// A request starts (`None` when the clock cannot be read).
-    pub fn start(&self) -> Option<Ticket> {
+    /// A request for `version` starts (`None` when the clock cannot be read).
+    pub fn start(&self, version: &Arc<str>) -> Option<Started<'_>> {
         let now = self.cpu_ns()?;
-        Some(self.lock().start(now))
+        let mut state = self.lock();
+        let ticket = state.shares.start(now);
+        let number = state.next;
+        state.next += 1;
+        state
+            .in_flight
+            .insert(number, (Instant::now(), version.clone()));
+        Some(Started {
+            meter: self,
+            ticket,
+            number,
+            done: false,
+        })
     }
 
-    /// The request of `ticket` ends: its CPU time in microseconds.
-    pub fn finish(&self, ticket: Ticket) -> Option<u64> {
-        let now = self.cpu_ns()?;
-        Some(self.lock().finish(ticket, now) / 1_000)
+    /// When the oldest request still in flight started, and its version.
+    pub fn oldest_in_flight(&self) -> Option<(Instant, Arc<str>)> {
+        self.lock().in_flight.values().next().cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, CpuShares> {
-        self.shares.lock().unwrap_or_else(|p| p.into_inner())
+    /// How many requests have finished so far.
+    pub fn finished(&self) -> u64 {
+        self.lock().finished
+    }
+
+    fn end(&self, number: u64, ticket: Ticket, cpu_ns: Option<u64>, answered: bool) -> Option<u64> {
+        let mut state = self.lock();
+        state.in_flight.remove(&number);
+        state.finished += u64::from(answered);
+        let cpu_ns = cpu_ns.or(state.shares.last_cpu_ns)?;
+        Some(state.shares.finish(ticket, cpu_ns) / 1_000)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MeterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Started<'_> {
+    /// The request ends: its CPU time in microseconds.
+    pub fn finish(mut self) -> Option<u64> {
+        self.done = true;
+        self.meter
+            .end(self.number, self.ticket, self.meter.cpu_ns(), true)
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.meter.end(self.number, self.ticket, None, false);
+        }
     }
 }
 
@@ -136,6 +200,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_dropped_unfinished_leaves_the_books() {
+        if cfg!(target_os = "linux") {
+            let meter = CpuMeter::of_process(std::process::id()).expect("schedstat");
+            let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+            let first = meter.start(&a).expect("start");
+            let second = meter.start(&b).expect("start");
+            drop(first);
+            assert_eq!(meter.oldest_in_flight().map(|(_, v)| v), Some(b));
+            drop(second);
+            assert_eq!(meter.oldest_in_flight(), None);
+            assert_eq!(meter.finished(), 0, "dropped requests were not answered");
+            assert_eq!(meter.lock().shares.in_flight, 0);
+        }
+    }
+
+    #[test]
     fn the_first_schedstat_field_is_the_cpu_time() {
         assert_eq!(parse_schedstat(b"123456789 2000 7\n"), Some(123_456_789));
         assert_eq!(parse_schedstat(b""), None);
@@ -146,10 +226,13 @@ mod tests {
     fn this_process_has_a_readable_cpu_clock_on_linux() {
         if cfg!(target_os = "linux") {
             let meter = CpuMeter::of_process(std::process::id()).expect("schedstat");
-            let ticket = meter.start().expect("start");
+            let version: Arc<str> = Arc::from("v1");
+            let started = meter.start(&version).expect("start");
             let spin: u64 = (0..200_000u64).map(|i| i ^ (i >> 3)).sum();
             assert!(spin > 0);
-            assert!(meter.finish(ticket).is_some());
+            assert_eq!(meter.oldest_in_flight().map(|(_, v)| v), Some(version));
+            assert!(started.finish().is_some());
+            assert_eq!(meter.oldest_in_flight(), None);
         }
     }
 }

@@ -16,8 +16,6 @@ pub enum DataPlaneError {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not reserve ports for workerd: {0}")]
-    Ports(#[source] std::io::Error),
     #[error("workerd stopped before serving: {0}")]
     Exited(String),
     #[error("workerd refused the Worker: {0}")]

@@ -1,10 +1,11 @@
 //! The data-plane listener: takes a request for `<script>.<account subdomain>.workers.dev`, a
 //! custom domain or a route pattern (or a service-binding call marked with the script header), asks [`routing`](super::routing) for
-//! a version of the current deployment, forwards to the workerd socket serving it, records the
+//! a version of the current deployment, forwards to the workerd (unix) socket serving it, records the
 //! invocation, and streams the answer back.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,20 +16,22 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode, header};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use super::asset_services::ASSETS_KV_HEADER;
-use super::cpu_meter::CpuMeter;
 use super::entry::OUTCOME_HEADER;
 use super::hosts::HostMatch;
 use super::request_log::{Invocation, InvocationLog, Outcome};
 use super::routing::{self, KEY_HEADER, OVERRIDES_HEADER, RequestHints};
 use super::supervisor::Generation;
 use super::table::{SharedTable, Table};
+use super::unix_connector::UnixConnector;
 use super::workerd_config::{KV_HEADER, SCRIPT_HEADER};
 use crate::http::AppState;
+
+/// How long an idle connection to workerd stays pooled.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the listener needs.
 pub struct Listener {
@@ -37,19 +40,32 @@ pub struct Listener {
     pub log: InvocationLog,
     /// `.<account subdomain>.workers.dev`, lowercase.
     pub host_suffix: String,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<UnixConnector, Incoming>,
 }
 
 impl Listener {
-    pub fn new(app: AppState, table: SharedTable, log: InvocationLog, subdomain: &str) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+    /// `socket_dir`: where the workerd processes' unix sockets are.
+    pub fn new(
+        app: AppState,
+        table: SharedTable,
+        log: InvocationLog,
+        subdomain: &str,
+        socket_dir: &Path,
+    ) -> Self {
+        let connector = UnixConnector {
+            dir: Arc::from(socket_dir),
+        };
         Self {
             app,
             table,
             log,
             host_suffix: format!(".{}.workers.dev", subdomain.to_ascii_lowercase()),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            // Idle connections are reaped (they would otherwise stay pooled under the ports of
+            // retired workerd processes for as long as the emulator runs).
+            client: Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .build(connector),
         }
     }
 
@@ -118,10 +134,10 @@ impl Listener {
         };
         let version = &route.version_ids[choice.index];
         let meter = table.generation.as_deref().and_then(|g| g.cpu.as_ref());
-        let ticket = meter.and_then(CpuMeter::start);
-        let record = |status: u16, outcome: Outcome| {
+        let mut started_cpu = meter.and_then(|m| m.start(version));
+        let mut record = |status: u16, outcome: Outcome| {
             let wall = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let cpu = meter.zip(ticket).and_then(|(m, t)| m.finish(t));
+            let cpu = started_cpu.take().and_then(|s| s.finish());
             self.log.record(Invocation {
                 at: chrono::Utc::now(),
                 script: route.name.clone(),
@@ -133,8 +149,8 @@ impl Listener {
                 subrequests: 0,
             });
         };
-        let port = match &route.ports[choice.index] {
-            Ok(port) => *port,
+        let socket = match &route.sockets[choice.index] {
+            Ok(socket) => socket,
             Err(reason) => {
                 record(500, Outcome::InternalError);
                 return plain(
@@ -143,7 +159,7 @@ impl Listener {
                 );
             }
         };
-        match self.forward(req, port).await {
+        match self.forward(req, socket).await {
             Ok(mut response) => {
                 let threw = response.headers_mut().remove(OUTCOME_HEADER).is_some();
                 let outcome = if threw {
@@ -155,6 +171,17 @@ impl Listener {
                 keep_alive(response, &table)
             }
             Err(error) => {
+                let stopped = table
+                    .generation
+                    .as_deref()
+                    .and_then(|g| g.stopped_because());
+                if let Some(why) = stopped {
+                    record(503, Outcome::ExceededResources);
+                    return plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("error code: 1102\nflaresync data plane: {why}\n"),
+                    );
+                }
                 tracing::warn!(error = %error, script = %script.name, "workerd did not answer.");
                 record(502, Outcome::InternalError);
                 plain(StatusCode::BAD_GATEWAY, "error code: 1101\n")
@@ -194,14 +221,14 @@ impl Listener {
     async fn forward(
         &self,
         mut req: Request<Incoming>,
-        port: u16,
+        socket: &str,
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
         let path = req
             .uri()
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        if let Ok(uri) = format!("http://127.0.0.1:{port}{path}").parse() {
+        if let Ok(uri) = format!("http://{socket}{path}").parse() {
             *req.uri_mut() = uri;
         }
         self.client.request(req).await

@@ -96,19 +96,45 @@ pub fn asset_worker_sources(workerd: &Path) -> Result<AssetWorkerSources, String
     ))
 }
 
-/// The one message the emulator prints when the data plane is off.
-pub fn data_plane_off_message() -> String {
+/// The one message the emulator prints when the data plane is off; `repo_cache` as for
+/// [`workerd_binary`].
+pub fn data_plane_off_message(repo_cache: &Path) -> String {
+    let cache = cache_dir(repo_cache);
+    let prefix = std::path::absolute(&cache)
+        .unwrap_or(cache)
+        .join("wrangler");
     format!(
-        "flaresync emulator: the data plane is off (workerd not found), deployed Workers do not \
-         serve HTTP. To turn it on, install it with \
-         crates/flaresync-emulator/scripts/install-workerd.sh (needs Node.js and npm; it uses \
-         $FLARESYNC_CACHE or <repo>/.cache) or point {WORKERD_ENV} at a workerd binary."
+        "flaresync emulator: the data plane is off: workerd was not found ({WORKERD_ENV} is not \
+         set and {} does not exist), so deployed Workers do not serve HTTP; the control plane \
+         runs. To turn it on, install workerd (needs Node.js and npm): `npm install --prefix {} \
+         workerd@{WORKERD_VERSION}` (what crates/flaresync-emulator/scripts/install-workerd.sh \
+         does; FLARESYNC_CACHE moves the cache dir), or set {WORKERD_ENV} to a workerd binary, \
+         then restart the emulator.",
+        prefix.join("node_modules/workerd/bin/workerd").display(),
+        prefix.display(),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_off_message_says_where_it_looked_and_the_command_that_turns_it_on() {
+        let message = data_plane_off_message(Path::new("/srv/repo/.cache"));
+        if std::env::var_os("FLARESYNC_CACHE").is_none() {
+            assert!(
+                message.contains("/srv/repo/.cache/wrangler/node_modules/workerd/bin/workerd"),
+                "{message}"
+            );
+            assert!(
+                message.contains("npm install --prefix /srv/repo/.cache/wrangler workerd@"),
+                "{message}"
+            );
+        }
+        assert!(message.contains(WORKERD_VERSION), "{message}");
+        assert!(message.contains(WORKERD_ENV), "{message}");
+    }
 
     #[test]
     fn the_pinned_version_is_the_install_scripts() {

@@ -11,13 +11,15 @@
 //! is the generated entry module, [`durable_routing`] assigns Durable Objects in a split,
 //! [`capnp`] the literals), [`asset_rules`] (`_headers` / `_redirects`). I/O: [`desired`] reads
 //! the control plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them
-//! in step with deployments, [`listener`] forwards requests through the [`table`],
+//! in step with deployments, [`listener`] forwards requests through the [`table`] (to workerd's
+//! unix sockets with the [`unix_connector`]),
 //! [`request_log`] keeps the invocations for GraphQL analytics ([`cpu_meter`] measures their
 //! CPU time), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
 //! the analytics API from them, [`asset_services`] renders Cloudflare's asset and router
 //! workers for versions with static assets and [`assets_kv`] serves their files from the
 //! emulator's store, [`upload_check`] refuses at upload time a bundle workerd cannot load.
-//! [`locate`] finds the workerd binary.
+//! [`locate`] finds the workerd binary; [`watchdog`] decides when a looping request has
+//! wedged a workerd process (the controller then restarts it).
 
 pub mod asset_rules;
 pub mod asset_services;
@@ -40,7 +42,9 @@ pub mod routing;
 pub mod runtime_bindings;
 pub mod supervisor;
 pub mod table;
+pub mod unix_connector;
 pub mod upload_check;
+pub mod watchdog;
 pub mod workerd_config;
 
 use std::future::Future;
@@ -64,6 +68,33 @@ pub struct DataPlaneOptions {
     pub workerd: PathBuf,
     /// Generated configs (rewritten on start) and Durable Object storage (kept).
     pub work_dir: PathBuf,
+}
+
+/// A fresh directory for the workerd processes' unix sockets, private to this user, under the
+/// system's temporary directory (a socket path has at most 107 bytes, so not below the
+/// possibly long work dir).
+fn socket_dir() -> Result<PathBuf, DataPlaneError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("flaresync-dp-{}", &id[..12]));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| DataPlaneError::Files {
+            dir: dir.clone(),
+            source,
+        })?;
+    Ok(dir)
+}
+
+/// Removes a directory when dropped (also when the data plane's future is dropped unfinished).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl crate::Emulator {
@@ -93,10 +124,13 @@ impl crate::Emulator {
         let asset_sources = locate::asset_worker_sources(&options.workerd)
             .inspect_err(|message| tracing::warn!("{message}"))
             .ok();
+        let socket_dir = socket_dir()?;
+        let _remove_sockets = RemoveOnDrop(socket_dir.clone());
         let table = SharedTable::default();
         let runtime = Runtime {
             binary: options.workerd,
             work_dir: runtime_dir,
+            socket_dir: socket_dir.clone(),
         };
         let _ = self.shared.upload_check.set(upload_check::UploadCheck {
             runtime: runtime.clone(),
@@ -116,6 +150,7 @@ impl crate::Emulator {
             table.clone(),
             self.shared.invocations.clone(),
             &self.shared.config.subdomain,
+            &socket_dir,
         ));
         listener_service.serve(listener, shutdown).await;
         control.abort();

@@ -17,6 +17,8 @@ pub const MAX_AGE_HOURS: i64 = 24;
 pub enum Outcome {
     Success,
     ScriptThrewException,
+    /// Stopped over the CPU limit (Cloudflare's 1102).
+    ExceededResources,
     InternalError,
 }
 
@@ -25,6 +27,7 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::ScriptThrewException => "scriptThrewException",
+            Outcome::ExceededResources => "exceededResources",
             Outcome::InternalError => "internalError",
         }
     }
@@ -162,6 +165,11 @@ impl InvocationLog {
 
     pub fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// Bytes the stored records' buffer holds (its capacity, not only what is used).
+    pub fn buffer_bytes(&self) -> usize {
+        self.lock().entries.capacity() * RECORD_BYTES
     }
 
     pub fn is_empty(&self) -> bool {

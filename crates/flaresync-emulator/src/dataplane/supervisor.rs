@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -19,48 +20,87 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a bundle check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The workerd binary and a directory for generated configs.
+/// The workerd binary, a directory for generated configs and one for the processes' unix
+/// sockets (short: a socket path has at most 107 bytes).
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub binary: PathBuf,
     pub work_dir: PathBuf,
+    pub socket_dir: PathBuf,
 }
 
-/// One running workerd process and the ports of the versions it serves.
+/// One running workerd process and the sockets of the versions it serves.
 #[derive(Debug)]
 pub struct Generation {
     pub number: u64,
-    pub ports: BTreeMap<String, u16>,
+    /// Version id -> its socket's file name in [`Runtime::socket_dir`] (also the host of the
+    /// URIs the listener sends there).
+    pub sockets: BTreeMap<String, Arc<str>>,
     /// [`Rendered::identity`] of what it runs.
     pub identity: String,
     /// The process's CPU clock (`None` where it cannot be read).
     pub cpu: Option<CpuMeter>,
     dir: PathBuf,
-    child: Child,
+    socket_dir: PathBuf,
+    child: Mutex<Child>,
+    /// Why the controller stopped it (see [`Generation::stop`]).
+    stopped: OnceLock<String>,
+}
+
+impl Generation {
+    /// Whether the process still runs.
+    pub fn alive(&self) -> bool {
+        matches!(self.child().try_wait(), Ok(None))
+    }
+
+    /// Kills the process now, even with requests in flight; `why` is what those requests answer.
+    pub fn stop(&self, why: String) {
+        let _ = self.stopped.set(why);
+        let _ = self.child().start_kill();
+    }
+
+    /// Why [`Generation::stop`] stopped it.
+    pub fn stopped_because(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
+    }
+
+    fn child(&self) -> std::sync::MutexGuard<'_, Child> {
+        self.child.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Drop for Generation {
     fn drop(&mut self) {
         // kill_on_drop is set too; this makes the intent explicit and frees the files.
-        let _ = self.child.start_kill();
+        let _ = self.child().start_kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+        for name in self.sockets.values() {
+            let _ = std::fs::remove_file(self.socket_dir.join(&**name));
+        }
     }
 }
 
-/// `count` free loopback ports (bound, read, released).
-pub fn free_ports(count: usize) -> Result<Vec<u16>, DataPlaneError> {
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(DataPlaneError::Ports)?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(DataPlaneError::Ports)
-}
-
 impl Runtime {
+    /// Socket names for `versions` in generation `number`.
+    pub fn socket_names(&self, number: u64, versions: &[&str]) -> BTreeMap<String, Arc<str>> {
+        versions
+            .iter()
+            .enumerate()
+            .map(|(i, id)| ((*id).to_owned(), Arc::from(format!("g{number}-s{i}"))))
+            .collect()
+    }
+
+    /// The workerd.capnp addresses of `sockets` (version id -> `unix:<path>`).
+    pub fn addresses(&self, sockets: &BTreeMap<String, Arc<str>>) -> BTreeMap<String, String> {
+        sockets
+            .iter()
+            .map(|(id, name)| {
+                let path = self.socket_dir.join(&**name);
+                (id.clone(), format!("unix:{}", path.display()))
+            })
+            .collect()
+    }
+
     /// Checks that workerd loads a config holding one version: `Ok` or workerd's own message
     /// (for instance `Uncaught SyntaxError: Unexpected end of input at index.js:2`).
     pub async fn check(&self, name: &str, rendered: &Rendered) -> Result<(), DataPlaneError> {
@@ -96,12 +136,12 @@ impl Runtime {
         command
     }
 
-    /// Starts a process for `rendered` (its sockets on `ports`) and waits until it listens.
+    /// Starts a process for `rendered` (listening on `sockets`) and waits until it listens.
     pub async fn start(
         &self,
         number: u64,
         rendered: &Rendered,
-        ports: BTreeMap<String, u16>,
+        sockets: BTreeMap<String, Arc<str>>,
     ) -> Result<Generation, DataPlaneError> {
         let dir = self.work_dir.join(format!("gen-{number}"));
         write_files(&dir, rendered)?;
@@ -113,15 +153,17 @@ impl Runtime {
                     source,
                 })?;
         forward_output(&mut child, number);
-        let mut generation = Generation {
+        let generation = Generation {
             number,
-            ports,
+            sockets,
             identity: rendered.identity(),
             cpu: child.id().and_then(CpuMeter::of_process),
             dir,
-            child,
+            socket_dir: self.socket_dir.clone(),
+            child: Mutex::new(child),
+            stopped: OnceLock::new(),
         };
-        wait_listening(&mut generation).await?;
+        wait_listening(&generation).await?;
         Ok(generation)
     }
 }
@@ -181,22 +223,22 @@ fn forward_output(child: &mut Child, number: u64) {
     }
 }
 
-async fn wait_listening(generation: &mut Generation) -> Result<(), DataPlaneError> {
+async fn wait_listening(generation: &Generation) -> Result<(), DataPlaneError> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    for port in generation.ports.values().copied().collect::<Vec<_>>() {
+    for name in generation.sockets.values() {
+        let path = generation.socket_dir.join(&**name);
         loop {
-            if let Ok(Some(status)) = generation.child.try_wait() {
+            let exited = generation.child().try_wait();
+            if let Ok(Some(status)) = exited {
                 return Err(DataPlaneError::Exited(status.to_string()));
             }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if tokio::net::UnixStream::connect(&path).await.is_ok() {
                 break;
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(DataPlaneError::Exited(format!(
-                    "not listening on port {port} after {} s",
+                    "not listening on {} after {} s",
+                    path.display(),
                     START_TIMEOUT.as_secs()
                 )));
             }

@@ -1,5 +1,5 @@
-//! The routing table the listener reads: per Worker, the current shares and the port serving
-//! each version, plus the workerd generation those ports belong to (kept alive while any
+//! The routing table the listener reads: per Worker, the current shares and the socket serving
+//! each version, plus the workerd generation those sockets belong to (kept alive while any
 //! request uses this table). Replaced as a whole on every change.
 
 use std::collections::HashMap;
@@ -18,8 +18,9 @@ pub struct Route {
     pub shares: Vec<Share>,
     /// Each share's version id, shared with the analytics records.
     pub version_ids: Vec<Arc<str>>,
-    /// Port serving each share's version; `Err` holds why that version cannot run.
-    pub ports: Vec<Result<u16, String>>,
+    /// The socket (name in the runtime's socket directory) serving each share's version;
+    /// `Err` holds why that version cannot run.
+    pub sockets: Vec<Result<Arc<str>, String>>,
 }
 
 /// The whole table.

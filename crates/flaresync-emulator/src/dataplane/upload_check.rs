@@ -30,7 +30,8 @@ impl UploadCheck {
             listener: "127.0.0.1:9".into(),
             storage_dir: self.storage_dir.clone(),
             durable_objects: [(bundle.script.clone(), vec![(bundle.id.clone(), 100.0)])].into(),
-            ports: [(bundle.id.clone(), 9)].into(),
+            // `workerd test` binds no socket.
+            addresses: [(bundle.id.clone(), "127.0.0.1:9".to_owned())].into(),
             asset_sources: None,
         };
         let rendered = render(&[&bundle], &layout);

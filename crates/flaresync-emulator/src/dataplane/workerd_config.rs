@@ -37,8 +37,9 @@ pub struct Layout {
     /// Worker -> the versions implementing its Durable Object classes, with their share of
     /// the objects, in deployment order.
     pub durable_objects: BTreeMap<String, Vec<(String, f64)>>,
-    /// Version id -> port of its socket.
-    pub ports: BTreeMap<String, u16>,
+    /// Version id -> the address its socket listens on, as workerd.capnp spells it
+    /// (`unix:/path` for the data plane, `127.0.0.1:port` also works).
+    pub addresses: BTreeMap<String, String>,
     /// Cloudflare's asset and router workers (`None`: versions with assets cannot run).
     pub asset_sources: Option<AssetWorkerSources>,
 }
@@ -72,7 +73,7 @@ pub fn service_name(version_id: &str) -> String {
     format!("v-{version_id}")
 }
 
-/// Renders the config for `versions` (each must have a port in `layout.ports`).
+/// Renders the config for `versions` (each must have an address in `layout.addresses`).
 pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
     let mut services = Vec::new();
     let mut sockets = Vec::new();
@@ -82,8 +83,8 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
     let mut namespaces = BTreeSet::new();
     let mut uses_assets = false;
     for version in versions {
-        let Some(port) = layout.ports.get(&version.id) else {
-            skipped.push((version.id.clone(), "no port assigned".to_owned()));
+        let Some(address) = layout.addresses.get(&version.id) else {
+            skipped.push((version.id.clone(), "no socket assigned".to_owned()));
             continue;
         };
         match worker(version, layout) {
@@ -96,7 +97,7 @@ pub fn render(versions: &[&VersionBundle], layout: &Layout) -> Rendered {
                 sockets.push(format!(
                     "(name = {}, address = {}, http = (), service = {})",
                     quote(&format!("s-{}", version.id)),
-                    quote(&format!("127.0.0.1:{port}")),
+                    quote(address),
                     quote(&service.entry),
                 ));
             }
@@ -394,7 +395,10 @@ mod tests {
             listener: "127.0.0.1:8787".into(),
             storage_dir: "/tmp/do".into(),
             durable_objects: BTreeMap::from([("api".to_owned(), vec![("a".to_owned(), 100.0)])]),
-            ports: BTreeMap::from([("a".to_owned(), 9001), ("b".to_owned(), 9002)]),
+            addresses: BTreeMap::from([
+                ("a".to_owned(), "127.0.0.1:9001".to_owned()),
+                ("b".to_owned(), "unix:/run/s-b".to_owned()),
+            ]),
             asset_sources: None,
         }
     }
@@ -413,7 +417,7 @@ mod tests {
             c.contains(r#"(name = "s-a", address = "127.0.0.1:9001", http = (), service = "v-a")"#)
         );
         assert!(
-            c.contains(r#"(name = "s-b", address = "127.0.0.1:9002", http = (), service = "v-b")"#)
+            c.contains(r#"(name = "s-b", address = "unix:/run/s-b", http = (), service = "v-b")"#)
         );
         assert_eq!(c.matches("durableObjectNamespaces").count(), 1);
         assert!(c.contains(r#"(className = "C", uniqueKey = "api-C", enableSql = true)"#));
@@ -454,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn versions_without_a_port_or_with_escaping_module_names_are_skipped() {
+    fn versions_without_a_socket_or_with_escaping_module_names_are_skipped() {
         let mut evil = version("b", json!([]));
         evil.modules[0].name = "../x.js".into();
         let stray = version("c", json!([]));

@@ -80,6 +80,9 @@ pub struct Ctx {
 /// own IMMEDIATE transaction, so a request either fully happens or not at all.
 pub struct Db {
     conn: Mutex<Connection>,
+    /// Signalled after every committed write (the data plane wakes on it instead of waiting
+    /// for its next poll).
+    written: tokio::sync::Notify,
 }
 
 const SCHEMA: &str = r#"
@@ -188,6 +191,7 @@ impl Db {
             .map_err(EmulatorError::Schema)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            written: tokio::sync::Notify::new(),
         })
     }
 
@@ -208,7 +212,14 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.written.notify_one();
         Ok(out)
+    }
+
+    /// Completes after the next committed write (or at once when one happened since the last
+    /// wait: a single waiter is meant, the data plane's controller).
+    pub async fn written(&self) {
+        self.written.notified().await;
     }
 
     /// Runs `f` in a read transaction (consistent snapshot).

@@ -225,19 +225,45 @@ impl Plane {
         }
     }
 
-    /// Polls `path` until the answer satisfies `done` (10 s at most); returns it and the wait.
+    /// The pids of the workerd processes serving this data plane (found by their config
+    /// directory below this plane's work dir; upload checks are short-lived and excluded).
+    pub fn workerd_pids(&self) -> Vec<String> {
+        let runtime = self._dir.path().join("runtime").join("gen-");
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut pids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                cmdline.contains("\0serve\0") && cmdline.contains(&*runtime.to_string_lossy())
+            })
+            .collect();
+        pids.sort();
+        pids
+    }
+
+    /// Polls `path` until the answer satisfies `done`; returns it. Panics with the last answer
+    /// when that does not happen within 20 s (a hang guard, not a measurement).
     pub async fn until(
         &self,
         script: &str,
         path: &str,
-        done: impl Fn(u16, &str) -> bool,
-    ) -> (u16, String, Duration) {
+        mut done: impl FnMut(u16, &str) -> bool,
+    ) -> (u16, String) {
         let started = Instant::now();
         loop {
             let (status, body) = self.get(script, path, &[]).await;
-            if done(status, &body) || started.elapsed() > Duration::from_secs(10) {
-                return (status, body, started.elapsed());
+            if done(status, &body) {
+                return (status, body);
             }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{script}{path} never answered as expected; last answer {status}: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -1,6 +1,6 @@
 //! The data plane on real workerd: deployed Workers answer HTTP, bindings run, splits, keys and
 //! overrides route like Cloudflare, custom domains and route patterns reach their Worker, a
-//! broken bundle never stops the others; and the issue's
+//! broken bundle, a looping request or a dead workerd never stops the others; and the issue's
 //! proofs with the real wrangler CLI.
 //!
 //! Needs workerd (`crates/flaresync-emulator/scripts/install-workerd.sh`) and wrangler
@@ -13,6 +13,7 @@ mod assets;
 mod common;
 mod durable_split;
 mod harness;
+mod isolation;
 mod routes;
 mod serving;
 mod with_wrangler;
