@@ -214,7 +214,7 @@ impl Lease {
                         })
                     })
                     .transpose()?;
-                let until = "now() + $3 * interval '1 millisecond'";
+                let until = "now() + $3::bigint * interval '1 millisecond'";
                 match step(row.as_ref(), now) {
                     Write::Nothing => 0,
                     Write::Take(token) => tx.execute(

@@ -3,6 +3,8 @@
 
 use flaresync_journal::{Journal, JournalLocation, test_postgres};
 
+// Each test file that includes this module uses only the backends it needs.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
