@@ -125,8 +125,25 @@ impl Context {
         options: ContextOptions,
     ) -> Result<Self, Error> {
         let journal = Journal::open(journal_path)?;
+        Ok(Self::with_journal(
+            source,
+            client,
+            journal,
+            repo_config,
+            options,
+        ))
+    }
+
+    /// [`Context::with_options`] over a journal the caller opened (SQLite or PostgreSQL).
+    pub fn with_journal(
+        source: GitSource,
+        client: Client,
+        journal: Journal,
+        repo_config: RepoConfig,
+        options: ContextOptions,
+    ) -> Self {
         let branch = source.branch().to_owned();
-        Ok(Context {
+        Context {
             git: Arc::new(Mutex::new(GitState {
                 source,
                 cache: DesiredStateCache::new(),
@@ -141,7 +158,7 @@ impl Context {
             memory: tokio::sync::Mutex::new(Memory::default()),
             newer_head: AtomicBool::new(false),
             progress: ProgressTracker::default(),
-        })
+        }
     }
 
     pub fn client(&self) -> &Client {
