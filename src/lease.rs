@@ -118,9 +118,23 @@ pub async fn take(
     let started = tokio::time::Instant::now();
     let mut told = false;
     let token = loop {
-        match blocking(&lease, |lease| lease.acquire()).await? {
-            Acquired::Held { token } => break token,
-            Acquired::Busy { holder, until } => {
+        let acquired = blocking(&lease, |lease| lease.acquire()).await;
+        match acquired {
+            Ok(Acquired::Held { token }) => break token,
+            // A lock held by a process paused mid-transaction, a database restart: the wait
+            // goes on (the server ends such sessions), up to the limit.
+            Err(error) => {
+                if let Wait::Bounded(limit) = wait
+                    && started.elapsed() >= limit
+                {
+                    return Err(
+                        error.context(format!("cannot take the lease on {}", lease.scope()))
+                    );
+                }
+                tracing::warn!("cannot take the lease on {} yet: {error:#}", lease.scope());
+                tokio::time::sleep(poll_interval(ttl)).await;
+            }
+            Ok(Acquired::Busy { holder, until }) => {
                 let waited = started.elapsed();
                 if let Wait::Bounded(limit) = wait
                     && waited >= limit

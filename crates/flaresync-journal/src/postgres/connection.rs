@@ -82,13 +82,25 @@ impl Connection {
     }
 }
 
+/// Session settings of every connection. A process paused (SIGSTOP, a frozen VM) or cut off
+/// in the middle of a lease transaction would otherwise hold that pair's lock for good and
+/// block every other replica: the server ends such a session after a few seconds, and a
+/// statement waits for a lock at most as long, then fails (the caller tries again).
+const SESSION: &str = "SET idle_in_transaction_session_timeout = '5s'; SET lock_timeout = '5s'";
+
+fn connect(url: &str) -> Result<Client, postgres::Error> {
+    let mut client = Client::connect(url, NoTls)?;
+    client.batch_execute(SESSION)?;
+    Ok(client)
+}
+
 /// The connection's thread: connect, then run jobs until every handle is dropped.
 fn serve(
     url: &str,
     queue: &mpsc::Receiver<Job>,
     ready: &mpsc::Sender<Result<(), postgres::Error>>,
 ) {
-    let mut client = match Client::connect(url, NoTls) {
+    let mut client = match connect(url) {
         Ok(client) => {
             let _ = ready.send(Ok(()));
             client
@@ -102,7 +114,7 @@ fn serve(
         if client.is_closed() {
             // Reconnect once; if that fails the job runs on the closed client and reports
             // the error, and the next job tries again.
-            if let Ok(fresh) = Client::connect(url, NoTls) {
+            if let Ok(fresh) = connect(url) {
                 client = fresh;
             }
         }
