@@ -158,6 +158,20 @@ pub struct RepoArgs {
     /// State directory (journal, clones, caches).
     #[arg(long, env = "FLARESYNC_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Journal: a `postgres://…` URL (journal, intents and leases shared by replicas and CI
+    /// runs; prefer the variable, a password on the command line shows in `ps`), or a SQLite
+    /// file. Default: flaresync.toml `journal`, else journal.sqlite3 in the state directory.
+    #[arg(long, env = "FLARESYNC_JOURNAL_URL", hide_env_values = true)]
+    pub journal: Option<String>,
+}
+
+/// Leases, with a PostgreSQL journal: one process at a time works on a repository and account.
+#[derive(Debug, Args, Clone)]
+pub struct LeaseArgs {
+    /// Seconds a lease lasts without renewal; a process that stops renewing (killed, paused,
+    /// cut off) loses it after this long, and its writes are refused from then on.
+    #[arg(long, default_value_t = 15, env = "FLARESYNC_LEASE_TTL")]
+    pub lease_ttl: u64,
 }
 
 /// How to reach Cloudflare (or the emulator). Same variables as wrangler.
@@ -241,6 +255,12 @@ pub struct SyncArgs {
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    /// With a PostgreSQL journal: seconds to wait for the lease when another flaresync holds
+    /// it (a `run` replica or another CI job); then exit 3 naming the holder.
+    #[arg(long, default_value_t = 60, env = "FLARESYNC_LEASE_WAIT")]
+    pub lease_wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +271,8 @@ pub struct RunArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
     /// Status server address (/ the status page, /healthz, /status, /metrics, /webhook,
     /// /reconcile). POST
     /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).

@@ -6,6 +6,7 @@
 mod cli;
 mod color;
 mod commands;
+mod lease;
 mod lock;
 mod progress;
 mod settings;

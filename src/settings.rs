@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow};
 use flaresync_cloudflare::{Client, ClientConfig, Secret};
 use flaresync_config::RepoConfig;
+use flaresync_journal::{Journal, JournalLocation};
 
 use crate::cli::{ApiArgs, RepoArgs};
 
@@ -122,6 +123,8 @@ pub struct RepoSettings {
     pub branch: Option<String>,
     /// Journal, lock and remote clone.
     pub state_dir: PathBuf,
+    /// `--journal` / `FLARESYNC_JOURNAL_URL` (may hold a password: never print it raw).
+    pub journal: Option<String>,
 }
 
 impl RepoSettings {
@@ -136,7 +139,60 @@ impl RepoSettings {
             remote,
             branch: args.branch.clone(),
             state_dir,
+            journal: args.journal.clone().filter(|j| !j.trim().is_empty()),
         }
+    }
+
+    /// Where the journal is: `--journal` / `FLARESYNC_JOURNAL_URL`, else flaresync.toml
+    /// `journal` (when the caller read it), else the SQLite file of the state directory.
+    pub fn journal_location(
+        &self,
+        repo_config: Option<&RepoConfig>,
+    ) -> anyhow::Result<JournalLocation> {
+        let configured = self
+            .journal
+            .as_deref()
+            .or_else(|| repo_config.and_then(|c| c.journal.as_deref()));
+        match configured {
+            None => Ok(JournalLocation::Sqlite(self.journal_path())),
+            Some(value) => JournalLocation::postgres(value)
+                .or_else(|| {
+                    (!value.contains("://")).then(|| JournalLocation::Sqlite(value.into()))
+                })
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--journal / FLARESYNC_JOURNAL_URL: {} is neither a postgres:// URL nor a file path",
+                        flaresync_config::url::display_url(value)
+                    )
+                }),
+        }
+    }
+
+    /// Opens the journal at [`RepoSettings::journal_location`].
+    pub fn open_journal(&self, repo_config: Option<&RepoConfig>) -> anyhow::Result<Journal> {
+        let location = self.journal_location(repo_config)?;
+        Journal::open_location(&location)
+            .with_context(|| format!("cannot open the journal {}", location.display()))
+    }
+
+    /// The repository's name in the lease table: the same for every process that deploys it
+    /// (a remote's URL without credentials; a local checkout's `origin`, else its path).
+    pub fn lease_name(&self) -> String {
+        if self.remote {
+            return flaresync_config::url::display_url(&self.location);
+        }
+        let root = crate::source::local_root(Path::new(&self.location)).ok();
+        let origin = root.as_ref().and_then(|root| {
+            let git = git2::Repository::open(root).ok()?;
+            let remote = git.find_remote("origin").ok()?;
+            remote.url().ok().map(flaresync_config::url::display_url)
+        });
+        origin
+            .or_else(|| {
+                root.and_then(|r| r.canonicalize().ok())
+                    .map(|r| r.display().to_string())
+            })
+            .unwrap_or_else(|| self.location.clone())
     }
 
     /// The journal of this repository's state directory.

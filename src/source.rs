@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow};
 use flaresync_config::{DirTree, RepoConfig};
 use flaresync_git::{Credentials, GitSource};
-use flaresync_journal::Journal;
 use flaresync_reconcile::{Context, ContextOptions};
 
 use crate::lock::private_state_dir;
@@ -65,12 +64,11 @@ impl Opened {
         } = self;
         let client = api.client(Some(&repo_config))?;
         private_state_dir(&repo.state_dir)?;
-        let journal = repo.journal_path();
+        let journal = repo.open_journal(Some(&repo_config))?;
         // The head flaresync last acted on, so a reset or force-push since is reported as a
         // rewrite, also for local repositories and across restarts.
         if source.last_head().is_none()
-            && let Ok(previous) = Journal::open(&journal)
-            && let Ok(Some(commit)) = previous.last_commit()
+            && let Ok(Some(commit)) = journal.last_commit()
             && let Ok(oid) = source.resolve_commit(&commit)
         {
             source.set_last_head(Some(oid));
@@ -82,8 +80,13 @@ impl Opened {
             state_record: api.state_record.clone(),
             ..options
         };
-        Context::with_options(source, client, &journal, repo_config, options)
-            .with_context(|| format!("cannot open the journal {}", journal.display()))
+        Ok(Context::with_journal(
+            source,
+            client,
+            journal,
+            repo_config,
+            options,
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `flaresync history`: commits <-> versions <-> deployments of one Worker.
 
 use anyhow::{Context as _, bail};
-use flaresync_journal::{DeploymentRecord, Journal, VersionRecord};
+use flaresync_journal::{DeploymentRecord, VersionRecord};
 
 use crate::{
     cli::{HistoryArgs, TextOrJson},
@@ -11,9 +11,7 @@ use crate::{
 
 pub async fn run(args: HistoryArgs) -> anyhow::Result<u8> {
     let repo = RepoSettings::resolve(&args.repo);
-    let journal_path = repo.journal_path();
-    let journal = Journal::open(&journal_path)
-        .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
+    let journal = repo.open_journal(None)?;
     let entries = journal.history(&args.worker)?;
     let (versions, deployments) = if args.offline {
         (Vec::new(), Vec::new())
@@ -62,7 +60,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<u8> {
         bail!(
             "nothing known about worker {:?}: no journal entries in {} and no versions on Cloudflare",
             args.worker,
-            journal_path.display()
+            journal.display()
         );
     }
     let view = flaresync_journal::history_view(&args.worker, &entries, &versions, &deployments);

@@ -60,8 +60,7 @@ fn describe(worker: &str, record: &Record) -> String {
 
 fn local_status(args: &RolloutArgs) -> anyhow::Result<u8> {
     let repo = RepoSettings::resolve(&args.repo);
-    let journal = flaresync_journal::Journal::open(repo.journal_path())
-        .with_context(|| format!("cannot open the journal {}", repo.journal_path().display()))?;
+    let journal = repo.open_journal(None)?;
     let names = match &args.worker {
         Some(worker) => vec![worker.clone()],
         None => journal.workers()?,

@@ -28,6 +28,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let ctx = Arc::new(Opened::open(&repo)?.context_with(&api, options)?);
+    // A standby replica waits here until the holder stops renewing.
+    let ttl = Duration::from_secs(args.lease.lease_ttl);
+    let _lease = crate::lease::take(&ctx, &repo, ttl, crate::lease::Wait::Forever).await?;
     let listener = bind(&args.status_listen).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")

@@ -1,7 +1,14 @@
 //! `flaresync sync`: one reconcile pass, and the report it prints.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use flaresync_reconcile::{SyncOptions, TriggerSource};
+
+use crate::lease::{Busy, Wait};
+
+/// Exit code of a `sync` that gave up waiting for the lease another flaresync holds.
+pub const BUSY_EXIT: u8 = 3;
 
 use crate::{
     cli::{Format, SyncArgs},
@@ -19,6 +26,21 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let ctx = Opened::open(&repo)?.context_with(&api, options)?;
+    // A dry run writes nothing and needs no lease.
+    let _lease = if args.dry_run {
+        None
+    } else {
+        let ttl = Duration::from_secs(args.lease.lease_ttl);
+        let wait = Wait::Bounded(Duration::from_secs(args.lease_wait));
+        match crate::lease::take(&ctx, &repo, ttl, wait).await {
+            Ok(held) => held,
+            Err(error) if error.is::<Busy>() => {
+                eprintln!("flaresync: {error}");
+                return Ok(BUSY_EXIT);
+            }
+            Err(error) => return Err(error),
+        }
+    };
     let progress = crate::progress::Display::start(ctx.progress(), ctx.client().clone());
     let report = flaresync_reconcile::sync_once(
         &ctx,

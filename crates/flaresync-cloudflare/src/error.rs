@@ -122,6 +122,15 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] ApiError),
 
+    /// Not sent: the write guard (the PostgreSQL lease's fencing check) refused it.
+    #[error("cloudflare api {method} {path}: not sent, this process may no longer write: {reason}")]
+    Fenced {
+        method: String,
+        path: String,
+        #[source]
+        reason: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// No usable HTTP answer (connect error, timeout, dropped connection).
     #[error("cloudflare api {method} {path}: {} ({source}); check connectivity to {base_url} (CLOUDFLARE_API_BASE_URL)", describe_transport(*kind))]
     Transport {
@@ -284,7 +293,8 @@ impl Error {
             Error::OutcomeUnknown { .. }
             | Error::VerificationFailed { .. }
             | Error::Decode { .. }
-            | Error::InvalidRequest { .. } => false,
+            | Error::InvalidRequest { .. }
+            | Error::Fenced { .. } => false,
         }
     }
 
@@ -303,6 +313,7 @@ impl Error {
             Error::Decode { .. } => "ApiBadResponse",
             Error::InvalidRequest { .. } => "ApiInvalidRequest",
             Error::Assets { .. } => "ApiAssetsIncomplete",
+            Error::Fenced { .. } => "LeaseLost",
         }
     }
 }

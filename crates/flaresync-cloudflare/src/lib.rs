@@ -55,6 +55,7 @@ pub mod retry;
 pub mod retry_quota;
 pub mod trigger_types;
 pub mod types;
+pub mod write_guard;
 
 pub use assets_plan::{AssetsProblem, UploadPlan, plan_upload};
 pub use budget::{Budget, BudgetConfig, BudgetConfigError, Lane, in_lane};
@@ -66,3 +67,4 @@ pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
 pub use trigger_types::*;
 pub use types::*;
+pub use write_guard::WriteGuard;

@@ -11,6 +11,7 @@
 //! allow_secret_change_rollback = false  # repo default
 //! d1_blocks_rollback = true     # repo default
 //! rollout = { steps = [10, 50, 100], step_interval = "2m", bake = "10m" }  # see crate::rollout
+//! journal = "postgres://flaresync@db.internal/flaresync"  # shared journal and leases; no password
 //!
 //! [workers.api]                 # key: worker directory or script name
 //! env = "staging"               # "" = top level even when a repo env is set
@@ -148,6 +149,9 @@ pub struct RepoConfig {
     pub rollout: Option<Rollout>,
     /// Keyed by worker directory or script name, as written.
     pub workers: BTreeMap<String, WorkerOverrides>,
+    /// PostgreSQL journal URL (`postgres://…`, without a password); `None`: the SQLite file
+    /// of the state directory. `--journal` / `FLARESYNC_JOURNAL_URL` win.
+    pub journal: Option<String>,
 }
 
 impl Default for RepoConfig {
@@ -164,6 +168,7 @@ impl Default for RepoConfig {
             d1_blocks_rollback: true,
             rollout: None,
             workers: BTreeMap::new(),
+            journal: None,
         }
     }
 }
@@ -245,6 +250,25 @@ pub fn load_repo_config(tree: &dyn SourceTree) -> Result<(RepoConfig, Vec<Warnin
     }
 }
 
+/// `journal` must name a PostgreSQL database and carry no password: flaresync.toml is
+/// committed, the password belongs in `FLARESYNC_JOURNAL_URL` (or a `.pgpass`-style secret).
+fn check_journal_url(cx: &Cx<'_>, node: &Node, url: String) -> Result<String, ConfigError> {
+    let lower = url.trim().to_ascii_lowercase();
+    if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+        return Err(cx.err(
+            node,
+            "`journal` must be a postgres:// URL (leave it out for the SQLite journal of the state directory)",
+        ));
+    }
+    if crate::url::split_credentials(&url).1.is_some() || lower.contains("password=") {
+        return Err(cx.err(
+            node,
+            "`journal` holds a password, and flaresync.toml is committed: remove it from the URL and pass the full URL in FLARESYNC_JOURNAL_URL instead (then rotate the password)",
+        ));
+    }
+    Ok(url.trim().to_owned())
+}
+
 /// Parses the text of a `flaresync.toml`.
 pub fn parse_repo_config(
     path: &str,
@@ -261,6 +285,10 @@ pub fn parse_repo_config(
         branch: top.str(&cx, "branch")?,
         ..RepoConfig::default()
     };
+    if let Some(journal) = top.str(&cx, "journal")? {
+        let node = top.get("journal").unwrap_or(&root);
+        config.journal = Some(check_journal_url(&cx, node, journal)?);
+    }
     if let Some(window) = top.u64(&cx, "version_window")? {
         let node = top.get("version_window").unwrap_or(&root);
         config.version_window = u32::try_from(window)
@@ -482,6 +510,38 @@ skip = false
             "inherited from the repository"
         );
         assert!(api.d1_blocks_rollback, "the worker's own key wins");
+    }
+
+    #[test]
+    fn journal_names_a_postgres_database_without_a_password() {
+        let text = "journal = \"postgres://flaresync@db.internal/flaresync\"\n";
+        let (config, warnings) = parse_repo_config("flaresync.toml", text.as_bytes()).expect("ok");
+        assert!(warnings.is_empty());
+        assert_eq!(
+            config.journal.as_deref(),
+            Some("postgres://flaresync@db.internal/flaresync")
+        );
+        for (text, says) in [
+            (
+                "\njournal = \"postgres://fs:hunter2@db/x\"\n",
+                "holds a password",
+            ),
+            (
+                "\njournal = \"postgres://fs@db/x?password=hunter2\"\n",
+                "holds a password",
+            ),
+            (
+                "\njournal = \"/var/lib/journal.sqlite3\"\n",
+                "must be a postgres:// URL",
+            ),
+        ] {
+            let message = parse_repo_config("flaresync.toml", text.as_bytes())
+                .expect_err("refused")
+                .to_string();
+            assert!(message.starts_with("flaresync.toml:2:"), "{message}");
+            assert!(message.contains(says), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

@@ -1,6 +1,19 @@
 use chrono::{DateTime, TimeZone, Utc};
 use flaresync_journal::*;
 
+mod backends;
+use backends::{Backend, Store};
+
+// The journal's behaviour, once per backend (SQLite and PostgreSQL).
+on_both_backends!(
+    records_survive_reopen_and_queries_filter_by_worker,
+    journal_is_append_only,
+    started_actions_without_outcome_are_in_flight,
+    concurrent_writers_lose_nothing,
+    unknown_action_names_round_trip,
+    recorded_entries_survive_an_abort,
+);
+
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0)
         .single()
@@ -14,12 +27,12 @@ fn webhook() -> Trigger {
 const C1: &str = "1111111111111111111111111111111111111111";
 const C2: &str = "2222222222222222222222222222222222222222";
 
-#[test]
-fn records_survive_reopen_and_queries_filter_by_worker() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("journal.sqlite");
+fn records_survive_reopen_and_queries_filter_by_worker(backend: Backend) {
+    let Some(store) = Store::new(backend, "reopen") else {
+        return;
+    };
     {
-        let journal = Journal::open(&path).expect("open");
+        let journal = store.open();
         let upload = Entry::new("api", Action::Upload, Outcome::Success, webhook())
             .at(at(0))
             .commit(C1)
@@ -53,7 +66,7 @@ fn records_survive_reopen_and_queries_filter_by_worker() {
             )
             .expect("record");
     }
-    let journal = Journal::open(&path).expect("reopen");
+    let journal = store.open();
     let history = journal.history("api").expect("history");
     assert_eq!(
         history.iter().map(|r| r.seq).collect::<Vec<_>>(),
@@ -73,11 +86,11 @@ fn records_survive_reopen_and_queries_filter_by_worker() {
     assert_eq!(journal.last_commit().expect("query").as_deref(), Some(C1));
 }
 
-#[test]
-fn journal_is_append_only_and_in_wal_mode() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("journal.sqlite");
-    let journal = Journal::open(&path).expect("open");
+fn journal_is_append_only(backend: Backend) {
+    let Some(store) = Store::new(backend, "appendonly") else {
+        return;
+    };
+    let journal = store.open();
     journal
         .record(&Entry::new(
             "api",
@@ -86,26 +99,52 @@ fn journal_is_append_only_and_in_wal_mode() {
             webhook(),
         ))
         .expect("record");
+    let refused: Vec<String> = match backend {
+        Backend::Sqlite => {
+            let raw = rusqlite::Connection::open(journal.path().expect("a file")).expect("raw");
+            [
+                "UPDATE journal SET outcome = 'failure'",
+                "DELETE FROM journal",
+            ]
+            .iter()
+            .map(|sql| raw.execute(sql, []).expect_err("refused").to_string())
+            .collect()
+        }
+        Backend::Postgres => {
+            let server = test_postgres::server().expect("server");
+            [
+                "UPDATE journal SET outcome = 'failure'",
+                "DELETE FROM journal",
+                "TRUNCATE journal",
+            ]
+            .iter()
+            .map(|sql| server.execute(store.url(), sql).expect_err("refused"))
+            .collect()
+        }
+    };
+    for error in refused {
+        assert!(error.contains("append-only"), "{error}");
+    }
+    assert_eq!(journal.history("api").expect("history").len(), 1);
+}
+
+#[test]
+fn the_sqlite_journal_is_in_wal_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.sqlite");
+    Journal::open(&path).expect("open");
     let raw = rusqlite::Connection::open(&path).expect("raw open");
     let mode: String = raw
         .pragma_query_value(None, "journal_mode", |row| row.get(0))
         .expect("pragma");
     assert_eq!(mode, "wal");
-    let update = raw.execute("UPDATE journal SET outcome = 'failure'", []);
-    assert!(
-        update
-            .expect_err("update refused")
-            .to_string()
-            .contains("append-only")
-    );
-    assert!(raw.execute("DELETE FROM journal", []).is_err());
-    assert_eq!(journal.history("api").expect("history").len(), 1);
 }
 
-#[test]
-fn started_actions_without_outcome_are_in_flight() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+fn started_actions_without_outcome_are_in_flight(backend: Backend) {
+    let Some(store) = Store::new(backend, "inflight") else {
+        return;
+    };
+    let journal = store.open();
     let poll = Trigger::new(TriggerKind::Poll, None);
     journal
         .record(&Entry::new("a", Action::Upload, Outcome::Started, poll.clone()).commit(C1))
@@ -130,10 +169,11 @@ fn started_actions_without_outcome_are_in_flight() {
     assert_eq!(in_flight[0].entry.action, Action::Deploy);
 }
 
-#[test]
-fn concurrent_writers_lose_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+fn concurrent_writers_lose_nothing(backend: Backend) {
+    let Some(store) = Store::new(backend, "concurrent") else {
+        return;
+    };
+    let journal = store.open();
     std::thread::scope(|scope| {
         for worker in ["a", "b", "c", "d"] {
             let journal = &journal;
@@ -155,10 +195,11 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(journal.history("c").expect("history").len(), 25);
 }
 
-#[test]
-fn unknown_action_names_round_trip() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = Journal::open(dir.path().join("j.sqlite")).expect("open");
+fn unknown_action_names_round_trip(backend: Backend) {
+    let Some(store) = Store::new(backend, "unknown") else {
+        return;
+    };
+    let journal = store.open();
     let action = Action::Other("preview".into());
     journal
         .record(&Entry::new(
@@ -311,13 +352,14 @@ other events
     assert_eq!(text, expected, "\n{text}");
 }
 
-/// A child process records entries and aborts (no destructors, no WAL checkpoint); every entry
-/// `record` returned for must be there when the journal is reopened.
-#[test]
-fn recorded_entries_survive_an_abort() {
+/// A child process records entries and aborts (no destructors, no WAL checkpoint, no orderly
+/// disconnect); every entry `record` returned for must be there when the journal is reopened.
+fn recorded_entries_survive_an_abort(backend: Backend) {
     const CHILD: &str = "FLARESYNC_JOURNAL_ABORT_CHILD";
-    if let Some(path) = std::env::var_os(CHILD) {
-        let journal = Journal::open(&path).expect("open in child");
+    if let Ok(location) = std::env::var(CHILD) {
+        let location = JournalLocation::postgres(&location)
+            .unwrap_or_else(|| JournalLocation::Sqlite(location.into()));
+        let journal = Journal::open_location(&location).expect("open in child");
         for n in 0..20 {
             journal
                 .record(
@@ -328,25 +370,34 @@ fn recorded_entries_survive_an_abort() {
         }
         std::process::abort();
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("journal.sqlite");
+    let Some(store) = Store::new(backend, "abort") else {
+        return;
+    };
+    let (location, test) = match &store.location {
+        JournalLocation::Sqlite(path) => (path.display().to_string(), "sqlite"),
+        JournalLocation::Postgres(url) => (url.clone(), "postgres"),
+    };
     let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "recorded_entries_survive_an_abort",
+            &format!("recorded_entries_survive_an_abort::{test}"),
             "--test-threads=1",
         ])
-        .env(CHILD, &path)
+        .env(CHILD, &location)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .expect("child runs");
     assert!(!status.success(), "the child must have aborted");
-    assert!(
-        dir.path().join("journal.sqlite-wal").exists(),
-        "entries were in the WAL"
-    );
-    let journal = Journal::open(&path).expect("reopen after crash");
+    if let JournalLocation::Sqlite(path) = &store.location {
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        assert!(
+            std::path::Path::new(&wal).exists(),
+            "entries were in the WAL"
+        );
+    }
+    let journal = store.open();
     let history = journal.history("api").expect("history");
     assert_eq!(history.len(), 20);
     assert_eq!(history[19].entry.message, "entry 19");

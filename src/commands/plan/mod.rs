@@ -91,12 +91,10 @@ async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
         let client = ApiSettings::resolve(&args.api).client(Some(&head_state.repo_config))?;
         convert::restrict_to_account(&mut desired, &head_state, client.account_id());
         // The journal of a flaresync that deploys this repository from this machine, if any.
-        let journal_path = repo.journal_path();
-        let journal = journal_path
-            .exists()
-            .then(|| flaresync_journal::Journal::open(&journal_path))
-            .transpose()
-            .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
+        let journal = match repo.journal_location(Some(&head_state.repo_config))? {
+            flaresync_journal::JournalLocation::Sqlite(path) if !path.exists() => None,
+            _ => Some(repo.open_journal(Some(&head_state.repo_config))?),
+        };
         live::observe(
             &client,
             &source,

@@ -71,6 +71,8 @@ struct Inner {
     /// Shared by every clone, like the budget: an outage seen by one call throttles the others.
     quota: std::sync::Mutex<RetryQuota>,
     metrics: Recorder,
+    /// Checked before every write; set once (see [`Client::set_write_guard`]).
+    write_guard: std::sync::OnceLock<Arc<dyn crate::WriteGuard>>,
 }
 
 impl fmt::Debug for Client {
@@ -112,6 +114,7 @@ impl Client {
                 budget_limit: config.budget.limit,
                 quota: std::sync::Mutex::new(RetryQuota::new(config.retry.quota)),
                 metrics: Recorder::default(),
+                write_guard: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -120,6 +123,12 @@ impl Client {
     /// `CLOUDFLARE_API_BASE_URL`, with default timeouts, budget and retries.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::new(ClientConfig::from_env()?)
+    }
+
+    /// Makes every write of this client and its clones pass `guard` first (the lease's
+    /// fencing check). Set once; `false` when a guard was set already (it stays).
+    pub fn set_write_guard(&self, guard: Arc<dyn crate::WriteGuard>) -> bool {
+        self.inner.write_guard.set(guard).is_ok()
     }
 
     /// The account every call addresses.

@@ -31,6 +31,16 @@ impl Client {
                 detail,
             })
         };
+        if crate::write_guard::is_write(method, request.graphql)
+            && let Some(guard) = self.inner.write_guard.get()
+            && let Err(reason) = guard.allow_write(method, path)
+        {
+            return Err(AttemptError::Final(Error::Fenced {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                reason,
+            }));
+        }
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .map_err(|()| invalid("the api base url cannot take a path".into()))?

@@ -12,3 +12,4 @@ mod first_upload;
 mod mock;
 mod resilience;
 mod setup;
+mod write_guard;

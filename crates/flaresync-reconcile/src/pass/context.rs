@@ -139,6 +139,23 @@ impl Context {
         options: ContextOptions,
     ) -> Result<Self, Error> {
         let journal = Journal::open(journal_path)?;
+        Ok(Self::with_journal(
+            source,
+            client,
+            journal,
+            repo_config,
+            options,
+        ))
+    }
+
+    /// [`Context::with_options`] over a journal the caller opened (SQLite or PostgreSQL).
+    pub fn with_journal(
+        source: GitSource,
+        client: Client,
+        journal: Journal,
+        repo_config: RepoConfig,
+        options: ContextOptions,
+    ) -> Self {
         let branch = source.branch().to_owned();
         let status = Arc::new(StatusBoard::new());
         let metrics = Arc::new(Metrics::new());
@@ -148,7 +165,7 @@ impl Context {
             status.clone(),
             metrics.clone(),
         );
-        Ok(Context {
+        Context {
             git: Arc::new(Mutex::new(GitState {
                 source,
                 cache: DesiredStateCache::new(),
@@ -165,7 +182,7 @@ impl Context {
             rollout_aborts: Mutex::new(Vec::new()),
             progress: ProgressTracker::default(),
             notifier,
-        })
+        }
     }
 
     pub fn client(&self) -> &Client {

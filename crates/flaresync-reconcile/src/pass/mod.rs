@@ -511,8 +511,10 @@ pub async fn run(
 ) -> Result<(), Error> {
     let mut config = config;
     // flaresync's own journal writes must never trigger a reconcile.
-    if let Some(watch) = config.watch.as_mut() {
-        watch.ignore.push(ctx.journal.path().to_owned());
+    if let Some(watch) = config.watch.as_mut()
+        && let Some(path) = ctx.journal.path()
+    {
+        watch.ignore.push(path.to_owned());
     }
     crate::runner::run_with(ctx, config, crate::trigger::channel(), shutdown)
         .await
