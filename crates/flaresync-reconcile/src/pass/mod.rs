@@ -521,6 +521,21 @@ pub async fn run(
         .map_err(Error::Run)
 }
 
+/// The planner's minimal Worker as Git's desired state (unit tests of the pass's stages).
+#[cfg(test)]
+pub(crate) fn minimal_desired() -> flaresync_plan::DesiredWorker {
+    let spec: flaresync_config::WorkerSpec = serde_json::from_str(include_str!(
+        "../../../flaresync-plan/tests/fixtures/minimal_spec.json"
+    ))
+    .expect("the minimal spec");
+    flaresync_plan::DesiredWorker {
+        digest: spec.digest(),
+        version_digest: spec.version_digest(),
+        spec,
+        dependencies: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,20 +561,5 @@ mod tests {
             format!("{commit}; run by op@h")
         );
         assert_eq!(actor(commit, TriggerSource::Cli, None, None), commit);
-    }
-}
-
-/// The planner's minimal Worker as Git's desired state (unit tests of the pass's stages).
-#[cfg(test)]
-pub(crate) fn minimal_desired() -> flaresync_plan::DesiredWorker {
-    let spec: flaresync_config::WorkerSpec = serde_json::from_str(include_str!(
-        "../../../flaresync-plan/tests/fixtures/minimal_spec.json"
-    ))
-    .expect("the minimal spec");
-    flaresync_plan::DesiredWorker {
-        digest: spec.digest(),
-        version_digest: spec.version_digest(),
-        spec,
-        dependencies: Vec::new(),
     }
 }
