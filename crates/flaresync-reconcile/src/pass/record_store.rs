@@ -121,16 +121,20 @@ pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap
             Some((name.clone(), entry))
         })
         .collect();
-    let writes: Vec<KvWrite> = record::changed(&entries, &memory.record.written)
-        .into_iter()
-        .filter_map(|(name, entry)| {
-            Some(KvWrite {
-                key: format!("{KEY_PREFIX}{name}"),
-                value: entry.commit.clone(),
-                metadata: Some(entry.to_metadata()?),
+    // Entries whose metadata would pass Cloudflare's limit are left out: those Workers are
+    // read in full by a fresh state directory.
+    let (names, writes): (Vec<&String>, Vec<KvWrite>) =
+        record::changed(&entries, &memory.record.written)
+            .into_iter()
+            .filter_map(|(name, entry)| {
+                let write = KvWrite {
+                    key: format!("{KEY_PREFIX}{name}"),
+                    value: entry.commit.clone(),
+                    metadata: Some(entry.to_metadata()?),
+                };
+                Some((name, write))
             })
-        })
-        .collect();
+            .unzip();
     if writes.is_empty() {
         return;
     }
@@ -149,7 +153,11 @@ pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap
     match ctx.client.put_kv_bulk(&id, &writes).await {
         Ok(()) => {
             debug!(written = writes.len(), "State record written.");
-            memory.record.written.extend(entries);
+            for name in names {
+                if let Some(entry) = entries.get(name) {
+                    memory.record.written.insert(name.clone(), entry.clone());
+                }
+            }
         }
         Err(error) => warn!(error = %error, "Cannot write the state record."),
     }
