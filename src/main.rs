@@ -1,11 +1,12 @@
 //! The `flaresync` binary: argument parsing, logging, and dispatch to the library crates.
 //!
-//! Errors are `anyhow` here and only here; they are printed as a chain (`{:#}`) with a `hint:`
+//! Errors are `anyhow` here and only here; they are printed as a chain (each cause once, `error_chain`) with a `hint:`
 //! line when a fix is known. Exit codes follow ripgrep: 0 ok / no changes, 1 changes, 2 error.
 
 mod cli;
 mod color;
 mod commands;
+mod error_chain;
 mod lease;
 mod lock;
 mod progress;
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain::chain_text(&error));
             if let Some(hint) = commands::hint_for(&error) {
                 eprintln!("\nhint: {hint}");
             }

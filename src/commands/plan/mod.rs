@@ -56,13 +56,9 @@ async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
     let head_state = cache
         .desired_state(source.repo(), head)
         .with_context(|| format!("cannot read the desired state at {}", args.head))?;
-    let base_state = match base {
-        Some(base) => Some(
-            cache
-                .desired_state(source.repo(), base)
-                .context("cannot read the desired state at the base revision")?,
-        ),
-        None => None,
+    let (base, base_state, base_note) = match base {
+        Some(base) => readable_base(&source, &mut cache, base)?,
+        None => (None, None, None),
     };
     // A broken config keeps the script name it had when it last loaded (blocked, not
     // "removed" next to an unknown directory), as in `sync`.
@@ -123,7 +119,68 @@ async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
                 .to_owned(),
         );
     }
+    if let Some(note) = base_note {
+        let live = if args.live { "observed" } else { "assumed" };
+        let before = plan.live_note.take().unwrap_or_else(|| live.to_owned());
+        plan.live_note = Some(format!("{before}; {note}"));
+    }
     Ok(plan)
+}
+
+/// How many first parents are tried past a base whose `flaresync.toml` does not load.
+const BASE_FALLBACK_DEPTH: usize = 50;
+
+/// The base's desired state. A base whose `flaresync.toml` is invalid deployed nothing (sync
+/// refuses such a commit as a whole), so the plan compares with the last first-parent commit
+/// before it where the file loads, and says so; any other failure is an error.
+fn readable_base(
+    source: &GitSource,
+    cache: &mut DesiredStateCache,
+    base: Oid,
+) -> anyhow::Result<(
+    Option<Oid>,
+    Option<flaresync_git::DesiredState>,
+    Option<String>,
+)> {
+    let mut commit = base;
+    let mut first_error = None;
+    for _ in 0..BASE_FALLBACK_DEPTH {
+        match cache.desired_state(source.repo(), commit) {
+            Ok(state) => {
+                let note = first_error.map(|error| {
+                    format!(
+                        "the base {} has an invalid flaresync.toml ({error}); compared with {}, \
+                         the last commit before it where flaresync.toml loads",
+                        short(base),
+                        short(commit)
+                    )
+                });
+                return Ok((Some(commit), Some(state), note));
+            }
+            Err(flaresync_git::DesiredError::RepoConfig { source: cause, .. }) => {
+                first_error.get_or_insert(cause.to_string());
+                match first_parent(source, commit)? {
+                    Some(parent) => commit = parent,
+                    None => break,
+                }
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("cannot read the desired state at the base revision"));
+            }
+        }
+    }
+    let note = format!(
+        "the base {} has an invalid flaresync.toml ({}) and no earlier commit within {BASE_FALLBACK_DEPTH} \
+         first parents has a valid one; compared with nothing deployed",
+        short(base),
+        first_error.unwrap_or_default()
+    );
+    Ok((None, None, Some(note)))
+}
+
+fn short(commit: Oid) -> String {
+    commit.to_string()[..7].to_owned()
 }
 
 fn resolve(source: &GitSource, revision: &str) -> anyhow::Result<Oid> {
