@@ -55,6 +55,9 @@ pub struct ClientMetrics {
     pub budget_capacity: u32,
     /// Configured ceiling of requests per budget window.
     pub budget_window_limit: u32,
+    /// Attempts that asked Cloudflare to change something (not reads, not GraphQL queries,
+    /// which are POSTs that only read).
+    pub writes_total: u64,
     /// Attempts that were retries of an earlier failed attempt.
     pub retries_total: u64,
     /// 429 answers received.
@@ -80,19 +83,16 @@ impl ClientMetrics {
         self.requests_total.values().sum()
     }
 
-    /// Attempts of every method but `GET` (writes, whatever they answered).
+    /// Write attempts, whatever they answered (a GraphQL query is a read).
     pub fn writes_sum(&self) -> u64 {
-        self.requests_total
-            .iter()
-            .filter(|((method, _), _)| method != "GET")
-            .map(|(_, count)| count)
-            .sum()
+        self.writes_total
     }
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     requests: BTreeMap<(String, &'static str), u64>,
+    writes: u64,
     retries: u64,
     rate_limited: u64,
     recovered: u64,
@@ -110,11 +110,13 @@ impl Recorder {
         crate::lock::with_lock(&self.counters, f)
     }
 
-    pub(crate) fn request(&self, method: &str, class: StatusClass) {
+    /// One finished attempt; `write` as [`crate::write_guard::is_write`] classifies it.
+    pub(crate) fn request(&self, method: &str, class: StatusClass, write: bool) {
         self.with(|c| {
             *c.requests
                 .entry((method.to_owned(), class.label()))
                 .or_default() += 1;
+            c.writes += u64::from(write);
         });
     }
 
@@ -144,6 +146,7 @@ impl Recorder {
     ) -> ClientMetrics {
         self.with(|c| ClientMetrics {
             requests_total: c.requests.clone(),
+            writes_total: c.writes,
             budget_available,
             budget_capacity,
             budget_window_limit,
@@ -172,16 +175,22 @@ mod tests {
     #[test]
     fn recorder_counts_by_method_and_class() {
         let recorder = Recorder::default();
-        recorder.request("GET", StatusClass::Success);
-        recorder.request("GET", StatusClass::Success);
-        recorder.request("POST", StatusClass::ServerError);
+        recorder.request("GET", StatusClass::Success, false);
+        recorder.request("GET", StatusClass::Success, false);
+        recorder.request("POST", StatusClass::ServerError, true);
+        recorder.request("POST", StatusClass::Success, false);
         recorder.retry();
         recorder.throttled(Duration::from_millis(1500));
         let snapshot = recorder.snapshot(5, 60, 900);
         assert_eq!(snapshot.requests("GET", "2xx"), 2);
         assert_eq!(snapshot.requests("POST", "5xx"), 1);
-        assert_eq!(snapshot.requests("POST", "2xx"), 0);
-        assert_eq!(snapshot.requests_sum(), 3);
+        assert_eq!(snapshot.requests("POST", "2xx"), 1);
+        assert_eq!(snapshot.requests_sum(), 4);
+        assert_eq!(
+            snapshot.writes_sum(),
+            1,
+            "a POST that only reads (a GraphQL query) is not a write"
+        );
         assert_eq!(snapshot.retries_total, 1);
         assert_eq!(snapshot.throttled_wait_seconds_total, 1.5);
         assert_eq!(snapshot.budget_available, 5);

@@ -31,7 +31,8 @@ impl Client {
                 detail,
             })
         };
-        if crate::write_guard::is_write(method, request.graphql)
+        let write = crate::write_guard::is_write(method, request.graphql);
+        if write
             && let Some(guard) = self.inner.write_guard.get()
             && let Err(reason) = guard.allow_write(method, path)
         {
@@ -77,7 +78,7 @@ impl Client {
         debug!(method, path = %path, "Sending Cloudflare API request.");
         let response = match builder.send().await {
             Ok(response) => response,
-            Err(source) => return Err(self.transport_failure(method, path, source)),
+            Err(source) => return Err(self.transport_failure(method, path, write, source)),
         };
         let status = response.status();
         let retry_after = response
@@ -94,11 +95,11 @@ impl Client {
         }
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(source) => return Err(self.transport_failure(method, path, source)),
+            Err(source) => return Err(self.transport_failure(method, path, write, source)),
         };
         self.inner
             .metrics
-            .request(method, StatusClass::of(status.as_u16()));
+            .request(method, StatusClass::of(status.as_u16()), write);
         debug!(method, path = %path, status = status.as_u16(), "Cloudflare API answered.");
         if request.graphql && status.is_success() {
             return super::interpret::graphql(method, path, &body);
@@ -106,8 +107,17 @@ impl Client {
         interpret(method, path, status, retry_after, &body)
     }
 
-    fn transport_failure(&self, method: &str, path: &str, source: reqwest::Error) -> AttemptError {
-        self.inner.metrics.request(method, StatusClass::Transport);
+    /// A write without an answer counts as a write: it may have reached Cloudflare.
+    fn transport_failure(
+        &self,
+        method: &str,
+        path: &str,
+        write: bool,
+        source: reqwest::Error,
+    ) -> AttemptError {
+        self.inner
+            .metrics
+            .request(method, StatusClass::Transport, write);
         let kind = if source.is_connect() {
             TransportFailure::Connect
         } else if source.is_timeout() {
