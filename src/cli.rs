@@ -389,12 +389,14 @@ pub struct GithubCommentArgs {
     /// Pull request number (default: the pull request of `$GITHUB_EVENT_PATH`, as in Actions).
     #[arg(long)]
     pub pr: Option<u64>,
-    /// Repository as owner/name.
-    #[arg(long, env = "GITHUB_REPOSITORY")]
-    pub repository: String,
-    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
-    pub api_url: String,
+    /// Repository as owner/name (default: FLARESYNC_GITHUB_REPOSITORY, else GITHUB_REPOSITORY
+    /// as in Actions).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// GitHub REST API base URL, e.g. GitHub Enterprise's https://HOST/api/v3 (default:
+    /// FLARESYNC_GITHUB_API_URL, else GITHUB_API_URL as in Actions, else https://api.github.com).
+    #[arg(long)]
+    pub api_url: Option<String>,
     /// Names the comment: two workflows with different keys keep one comment each.
     #[arg(long, default_value = "plan")]
     pub key: String,

@@ -105,11 +105,26 @@ pub const GITHUB_TOKEN_VAR: &str = "FLARESYNC_GITHUB_TOKEN (or GITHUB_TOKEN)";
 /// The GitHub token from the environment (`FLARESYNC_GITHUB_TOKEN`, else `GITHUB_TOKEN` as
 /// Actions sets it), if set and not blank: the same rule [`github`] follows.
 pub fn github_token() -> Option<String> {
-    [flaresync_reconcile::github::TOKEN_VAR, "GITHUB_TOKEN"]
-        .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .map(|token| token.trim().to_owned())
-        .find(|token| !token.is_empty())
+    github_env(&flaresync_reconcile::github::TOKEN_VARS)
+}
+
+/// The GitHub repository (owner/name): `flag`, else `FLARESYNC_GITHUB_REPOSITORY`, else
+/// `GITHUB_REPOSITORY` as Actions sets it; the same rule [`github`] follows.
+pub fn github_repository(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| github_env(&flaresync_reconcile::github::REPOSITORY_VARS))
+}
+
+/// GitHub's REST API base URL: `flag`, else `FLARESYNC_GITHUB_API_URL`, else `GITHUB_API_URL`
+/// as Actions sets it (GitHub Enterprise), else GitHub.com; the same rule [`github`] follows.
+pub fn github_api_url(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| github_env(&flaresync_reconcile::github::API_URL_VARS))
+        .unwrap_or_else(|| flaresync_reconcile::github::DEFAULT_API_URL.to_owned())
+}
+
+fn github_env(names: &[&str]) -> Option<String> {
+    flaresync_reconcile::github::first_set(names, |name| std::env::var(name).ok())
 }
 
 /// The config repository a command works on, and where flaresync keeps its state for it.

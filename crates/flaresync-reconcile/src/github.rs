@@ -47,23 +47,35 @@ impl std::fmt::Debug for GithubConfig {
 pub const TOKEN_VAR: &str = "FLARESYNC_GITHUB_TOKEN";
 pub const REPOSITORY_VAR: &str = "FLARESYNC_GITHUB_REPOSITORY";
 pub const API_URL_VAR: &str = "FLARESYNC_GITHUB_API_URL";
+/// Where each setting is looked up, first set and not blank wins: flaresync's own variable,
+/// then the one GitHub Actions sets.
+pub const TOKEN_VARS: [&str; 2] = [TOKEN_VAR, "GITHUB_TOKEN"];
+pub const REPOSITORY_VARS: [&str; 2] = [REPOSITORY_VAR, "GITHUB_REPOSITORY"];
+pub const API_URL_VARS: [&str; 2] = [API_URL_VAR, "GITHUB_API_URL"];
+/// GitHub.com's REST API.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 impl GithubConfig {
     /// From `FLARESYNC_GITHUB_TOKEN` (or `GITHUB_TOKEN`), `FLARESYNC_GITHUB_REPOSITORY` (or
-    /// `GITHUB_REPOSITORY`, as in GitHub Actions) and `FLARESYNC_GITHUB_API_URL` (default
-    /// `https://api.github.com`); `None` without a token or a repository.
+    /// `GITHUB_REPOSITORY`) and `FLARESYNC_GITHUB_API_URL` (or `GITHUB_API_URL`, default
+    /// `https://api.github.com`), as GitHub Actions sets them; `None` without a token or a
+    /// repository.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let get = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|name| lookup(name).filter(|v| !v.trim().is_empty()))
-        };
         Some(GithubConfig {
-            token: get(&[TOKEN_VAR, "GITHUB_TOKEN"])?,
-            repository: get(&[REPOSITORY_VAR, "GITHUB_REPOSITORY"])?,
-            api_url: get(&[API_URL_VAR]).unwrap_or_else(|| "https://api.github.com".into()),
+            token: first_set(&TOKEN_VARS, &lookup)?,
+            repository: first_set(&REPOSITORY_VARS, &lookup)?,
+            api_url: first_set(&API_URL_VARS, &lookup).unwrap_or_else(|| DEFAULT_API_URL.into()),
         })
     }
+}
+
+/// The first of `names` that `lookup` finds set and not blank, trimmed.
+pub fn first_set(names: &[&str], lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    names.iter().find_map(|name| {
+        lookup(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    })
 }
 
 impl GithubConfig {
@@ -190,5 +202,33 @@ mod tests {
         .expect("configured");
         assert_eq!(config.api_url, "https://api.github.com");
         assert!(!format!("{config:?}").contains("secret-token"));
+        let enterprise = GithubConfig::from_lookup(env(&[
+            ("GITHUB_TOKEN", "t"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+        ]))
+        .expect("configured");
+        assert_eq!(
+            enterprise.api_url, "https://ghe.example/api/v3",
+            "Actions' GITHUB_API_URL is followed, as by `flaresync github comment`"
+        );
+        let own = GithubConfig::from_lookup(env(&[
+            ("GITHUB_TOKEN", "t"),
+            ("FLARESYNC_GITHUB_TOKEN", " mine "),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("FLARESYNC_GITHUB_REPOSITORY", "a/b"),
+            ("FLARESYNC_GITHUB_API_URL", "http://127.0.0.1:9/"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+        ]))
+        .expect("configured");
+        assert_eq!(
+            (
+                own.token.as_str(),
+                own.repository.as_str(),
+                own.api_url.as_str()
+            ),
+            ("mine", "a/b", "http://127.0.0.1:9/"),
+            "flaresync's own variables win, trimmed"
+        );
     }
 }

@@ -17,7 +17,7 @@ use self::{
 };
 use crate::{
     cli::{GithubCommand, GithubCommentArgs},
-    settings::{GITHUB_TOKEN_VAR, github_token},
+    settings::{GITHUB_TOKEN_VAR, github_api_url, github_repository, github_token},
 };
 
 pub async fn run(command: GithubCommand) -> anyhow::Result<u8> {
@@ -27,10 +27,15 @@ pub async fn run(command: GithubCommand) -> anyhow::Result<u8> {
 }
 
 async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
-    if !valid_repository(&args.repository) {
+    let repository = github_repository(args.repository.as_deref()).ok_or_else(|| {
+        anyhow!(
+            "no repository to comment on: pass --repository owner/name (or set \
+             FLARESYNC_GITHUB_REPOSITORY; GitHub Actions sets GITHUB_REPOSITORY)"
+        )
+    })?;
+    if !valid_repository(&repository) {
         bail!(
-            "--repository {:?} is not owner/name (GITHUB_REPOSITORY in Actions)",
-            args.repository
+            "repository {repository:?} is not owner/name (--repository, or GITHUB_REPOSITORY in Actions)"
         );
     }
     if !valid_key(&args.key) {
@@ -51,11 +56,15 @@ async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
     let body = comment_body(&args)?;
     let footer = footer(args.commit.as_deref());
     let parts = comment::parts(&args.key, &body, &footer, GITHUB_COMMENT_LIMIT);
-    let github = Github::new(&args.api_url, &args.repository, Secret::new(token))?;
+    let github = Github::new(
+        &github_api_url(args.api_url.as_deref()),
+        &repository,
+        Secret::new(token),
+    )?;
     let existing = github
         .list_comments(number)
         .await
-        .with_context(|| format!("cannot list the comments of {}#{number}", args.repository))?;
+        .with_context(|| format!("cannot list the comments of {repository}#{number}"))?;
     let ops = comment::ops(&args.key, &existing, &parts);
     let (mut created, mut updated, mut deleted) = (0, 0, 0);
     for op in &ops {
@@ -76,7 +85,7 @@ async fn post_comment(args: GithubCommentArgs) -> anyhow::Result<u8> {
     }
     println!(
         "{}#{number}: flaresync {} comment in {} part(s): {updated} updated, {created} created, {deleted} deleted, {} unchanged",
-        args.repository,
+        repository,
         args.key,
         parts.len(),
         parts.len().saturating_sub(updated + created)
