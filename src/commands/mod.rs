@@ -40,6 +40,13 @@ pub fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
         Some(
             "export CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (as for wrangler); to try flaresync without an account run `flaresync demo`, or start `flaresync emulator` and export the CLOUDFLARE_API_BASE_URL, token and account it prints",
         )
+    } else if ["10000", "9103", "9106", "9109"]
+        .iter()
+        .any(|code| text.contains(&format!("[code: {code}]")))
+    {
+        Some(
+            "Cloudflare refused the API token: check that CLOUDFLARE_API_TOKEN is current and grants Workers Scripts: Edit on this account (the permissions `wrangler deploy` needs); `wrangler whoami` shows what a token can reach",
+        )
     } else if text.contains("CLOUDFLARE_ACCOUNT_ID") {
         Some("export CLOUDFLARE_ACCOUNT_ID or set account_id in flaresync.toml")
     } else if text.contains("another flaresync") {
@@ -52,5 +59,24 @@ pub fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
         Some("pick another address with --status-listen (or --listen for the emulator)")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_token_gets_a_hint_naming_the_variable_and_the_permission() {
+        let error = anyhow::anyhow!(
+            "cloudflare api GET /accounts/x/workers/scripts failed with http 403: Authentication error [code: 10000]"
+        )
+        .context("reconcile pass failed");
+        let hint = hint_for(&error).expect("a hint");
+        assert!(
+            hint.contains("CLOUDFLARE_API_TOKEN") && hint.contains("Workers Scripts: Edit"),
+            "{hint}"
+        );
+        assert_eq!(hint_for(&anyhow::anyhow!("something else")), None);
     }
 }
