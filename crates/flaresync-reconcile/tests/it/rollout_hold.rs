@@ -2,7 +2,8 @@
 //! of the first fails its analysis before the other two were deployed: they never get that
 //! commit's content, not in the aborting pass, not in later passes, not after a restart. Git
 //! moving past the commit (a later commit changing a held Worker again, or bringing back the
-//! earlier content) frees each Worker on its own; an untouched Worker deploys as usual.
+//! earlier content) frees each Worker on its own; an untouched Worker deploys as usual, even
+//! one that depends on a held Worker.
 //!
 //! No data plane: the analysis's probe (sent to the canary with the version override header)
 //! goes to a stand-in that answers 201 (the probe's expected status) or, when told to, 500,
@@ -64,7 +65,7 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
     repo.write(
         "flaresync.toml",
         &format!(
-            "[workers.api]\nrollout = {{ steps = [10], step_interval = \"50ms\", bake = \"1h\", min_requests = 0, probe = {{ url = \"{}/probe\", expected_status = 201, attempts = 1 }} }}\n",
+            "[workers.ops]\ndepends_on = [\"auth\"]\n[workers.api]\nrollout = {{ steps = [10], step_interval = \"50ms\", bake = \"1h\", min_requests = 0, probe = {{ url = \"{}/probe\", expected_status = 201, attempts = 1 }} }}\n",
             probe.url
         ),
     );
@@ -156,7 +157,8 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
     }
 
     // A later commit changes billing again and ops (which the bad commit did not touch): both
-    // deploy; auth, still on the rejected content, stays held.
+    // deploy, ops against the auth version that serves; auth, still on the rejected content,
+    // stays held.
     repo.set_body("billing", "billing v3");
     repo.set_body("ops", "ops v2");
     repo.commit("billing v3, ops v2");
