@@ -1,9 +1,9 @@
 //! Issue 13: an aborted commit is held as a whole. A commit changes three Workers; the canary
 //! of the first fails its analysis before the other two were deployed: they never get that
 //! commit's content, not in the aborting pass, not in later passes, not after a restart. Git
-//! moving past the commit (a later commit changing a held Worker again, or bringing back the
-//! earlier content) frees each Worker on its own; an untouched Worker deploys as usual, even
-//! one that depends on a held Worker.
+//! moving past the commit (a later commit changing a held Worker again, or the merged revert)
+//! frees each Worker on its own; an untouched Worker deploys as usual, even one that depends
+//! on a held Worker; merging the revert writes nothing to Cloudflare.
 //!
 //! No data plane: the analysis's probe (sent to the canary with the version override header)
 //! goes to a stand-in that answers 201 (the probe's expected status) or, when told to, 500,
@@ -18,7 +18,7 @@ use flaresync_reconcile::{
 
 use crate::{
     recorder::Recorder,
-    support::{Repo, context, emulator, journal_path, open, version_count},
+    support::{Repo, context, emulator, journal_path, open, sent_by, version_count},
 };
 
 fn options() -> SyncOptions {
@@ -173,12 +173,17 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
     assert_eq!(outcome(&later, "auth"), &WorkerOutcome::Blocked);
     assert_eq!(active_version(&ctx, "auth").await, before[0]);
 
-    // Git moves past the rejected content of auth and api (their earlier content back): in
-    // sync, nothing uploaded.
-    repo.set_body("api", "api v1");
-    repo.set_body("auth", "auth v1");
-    repo.commit("back to api and auth v1");
-    let past = sync(&ctx).await;
+    // Merging flaresync's revert (the conflict on billing resolved for its newer fix) moves Git
+    // past the rejected content of api and auth: everything is in sync, and Cloudflare is left
+    // untouched (the earlier content is what serves).
+    let branch = format!("flaresync/revert-{}", &bad[..7]);
+    repo.git(&["merge", "--no-edit", "-X", "ours", &branch]);
+    assert!(
+        repo.git(&["show", "HEAD:workers/auth/index.js"])
+            .contains("auth v1")
+    );
+    let (past, writes) = sent_by(&emulator, sync(&ctx)).await;
     assert!(past.converged(), "{past:#?}");
+    assert_eq!(writes, Vec::<String>::new());
     assert_eq!(version_count(&ctx, "auth").await, 1);
 }
