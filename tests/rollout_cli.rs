@@ -274,6 +274,24 @@ fn phase(port: u16, worker: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Asserts that `flaresync rollout <args>` from the journal alone prints what `remote` did.
+fn same_as_local(
+    remote: &common::Output,
+    emulator: &Emulator,
+    repo: &Path,
+    state: &Path,
+    args: &[&str],
+) {
+    let local = rollout_command(emulator, repo, state, args);
+    assert_eq!(
+        remote.stdout,
+        local.stdout,
+        "{}\n{}",
+        remote.all(),
+        local.all()
+    );
+}
+
 /// Issue 13 item 5: `status`, `pause` and `resume` against a running loop, through its
 /// authenticated API (a command without the admin token, or with a wrong one, changes nothing).
 #[test]
@@ -322,14 +340,7 @@ fn status_pause_and_resume_work_against_a_running_loop() {
         out.all()
     );
     // The same table as the CLI alone prints from the journal.
-    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
-    assert_eq!(
-        out.stdout,
-        journal.stdout,
-        "{}\n{}",
-        out.all(),
-        journal.all()
-    );
+    same_as_local(&out, &emulator, &repo, &state, &["status", "api"]);
 
     let out = remote(port, &["resume", "api"], Some("admin-secret"));
     assert_eq!(out.code, 0, "{}", out.all());
@@ -338,33 +349,25 @@ fn status_pause_and_resume_work_against_a_running_loop() {
         phase(port, "api").as_deref() == Some("progressing")
     });
     let out = remote(port, &["status"], None);
-    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
     assert!(
-        journal.stdout.contains("progressing, step 1 at 10%"),
+        out.stdout.contains("progressing, step 1 at 10%"),
         "{}",
-        journal.all()
+        out.all()
     );
-    assert_eq!(
-        out.stdout,
-        journal.stdout,
-        "{}\n{}",
-        out.all(),
-        journal.all()
-    );
+    same_as_local(&out, &emulator, &repo, &state, &["status", "api"]);
     // `--format json` gives the same rows as JSON, from the loop and from the journal.
     let out = remote(port, &["status", "api", "--format", "json"], None);
     assert_eq!(out.code, 0, "{}", out.all());
     let rows: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(rows[0]["worker"], "api", "{rows}");
     assert_eq!(rows[0]["state"], "progressing, step 1 at 10%", "{rows}");
-    let journal = rollout_command(
+    same_as_local(
+        &out,
         &emulator,
         &repo,
         &state,
         &["status", "api", "--format", "json"],
     );
-    let local: Value = serde_json::from_str(&journal.stdout).expect("JSON");
-    assert_eq!(rows, local);
     assert_eq!(shares(&emulator, "api"), vec![10, 90]);
     let _ = child.kill();
     let _ = child.wait();
