@@ -11,7 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{ACCOUNT, Emulator, commit_all, flaresync, repo_emulator_state, run, set_body, sync};
+use common::{
+    ACCOUNT, Emulator, commit_all, flaresync, git, repo_emulator_state, run, set_body, sync,
+    wrangler, wrangler_entry,
+};
 use serde_json::Value;
 
 /// Shares of the active deployment, in percent, as the emulator reports them.
@@ -147,6 +150,27 @@ fn operators_pause_promote_and_abort_a_rollout_from_the_cli_alone() {
         history.stdout.contains("rollout step 2/3 at 50%"),
         "{}",
         history.all()
+    );
+    // And in real wrangler's `deployments list`, with the commit.
+    let Some(entry) = wrangler_entry() else {
+        return;
+    };
+    let head = git(&repo, &["rev-parse", "--short=7", "HEAD"]);
+    let listed = wrangler(
+        &entry,
+        &emulator,
+        &repo.join("api"),
+        &["deployments", "list", "--name", "api"],
+    );
+    assert!(
+        listed.stdout.contains("rollout step 2/3 at 50%: version "),
+        "{}",
+        listed.all()
+    );
+    assert!(
+        listed.stdout.contains(&format!("of commit {head}")),
+        "{}",
+        listed.all()
     );
 }
 
