@@ -304,6 +304,36 @@ fn phase_of(report: &SyncReport, worker: &str) -> Option<String> {
     rollout["phase"].as_str().map(str::to_owned)
 }
 
+/// Every analysis of `worker` passed, one per entry of `canary` (the keyed canary requests of
+/// its window), each with error rate, latency and probe measured on at least that traffic
+/// (plus the few requests that checked which split the data plane serves, and the previous
+/// window's in the same second: the dataset counts whole seconds).
+fn assert_every_analysis_passed_on(ctx: &Context, worker: &str, canary: &[usize]) {
+    let analyses: Vec<(Outcome, String)> = entries(ctx, worker, "rollout_analysis")
+        .map(|r| (r.entry.outcome, r.entry.message))
+        .collect();
+    assert_eq!(
+        analyses.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![Outcome::Success; canary.len()],
+        "every step and the bake passed: {analyses:?}"
+    );
+    for ((_, message), canary) in analyses.iter().zip(canary) {
+        for check in [
+            "error_rate passed",
+            "latency passed: canary p90",
+            "probe passed",
+        ] {
+            assert!(message.contains(check), "{message}");
+        }
+        let requests: usize = message
+            .split_once("(0 of ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(count, _)| count.parse().ok())
+            .unwrap_or_default();
+        assert!(requests >= *canary, "{canary} canary requests: {message}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_canary_is_promoted_through_every_step() {
     let workers = [("api", module("v1", ""))];
@@ -360,33 +390,7 @@ async fn a_healthy_canary_is_promoted_through_every_step() {
             "{steps:?}"
         );
     }
-    let analyses: Vec<(Outcome, String)> = entries(&s.ctx, "api", "rollout_analysis")
-        .map(|r| (r.entry.outcome, r.entry.message))
-        .collect();
-    assert_eq!(
-        analyses.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
-        vec![Outcome::Success; 3],
-        "two steps and the bake passed: {analyses:?}"
-    );
-    // Each on the traffic of its window, every check measured, without an error.
-    for ((_, message), canary) in analyses.iter().zip([20, 100, 200]) {
-        for check in [
-            "error_rate passed",
-            "latency passed: canary p90",
-            "probe passed",
-        ] {
-            assert!(message.contains(check), "{message}");
-        }
-        // At least the keyed requests (plus the few that checked which split the data plane
-        // serves, and the previous window's in the same second: the dataset counts whole
-        // seconds).
-        let requests: usize = message
-            .split_once("(0 of ")
-            .and_then(|(_, rest)| rest.split_once(' '))
-            .and_then(|(count, _)| count.parse().ok())
-            .unwrap_or_default();
-        assert!(requests >= canary, "{canary} canary requests: {message}");
-    }
+    assert_every_analysis_passed_on(&s.ctx, "api", &[20, 100, 200]);
     // One version per commit: no duplicate uploads along the way.
     assert_eq!(
         s.ctx

@@ -53,9 +53,21 @@ async fn active_version(ctx: &Context, worker: &str) -> String {
     active.versions[0].version_id.clone()
 }
 
-#[tokio::test]
-async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
-    let probe = Recorder::start().await;
+/// Four Workers deployed (ops depends on auth; api rolls out with a probe to `probe`), then
+/// one commit changing api, auth and billing, of which a pass scoped to api (a webhook naming
+/// only it) started api's rollout alone: auth and billing are not deployed yet.
+struct Started {
+    emulator: flaresync_emulator::testing::TestEmulator,
+    repo: Repo,
+    state: tempfile::TempDir,
+    ctx: std::sync::Arc<Context>,
+    /// The commit whose rollout is under way.
+    bad: String,
+    /// The versions serving auth and billing before it.
+    before: Vec<String>,
+}
+
+async fn rollout_started_for_api_alone(probe: &Recorder) -> Started {
     let repo = Repo::with_workers(&[
         ("api", "api v1"),
         ("auth", "auth v1"),
@@ -72,14 +84,10 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
     let (emulator, mut repo, state, ctx) = open(emulator().await, repo, "v1");
     let first = sync(&ctx).await;
     assert!(first.converged(), "{first:#?}");
-    let before: Vec<String> = [
+    let before = vec![
         active_version(&ctx, "auth").await,
         active_version(&ctx, "billing").await,
-    ]
-    .into();
-
-    // One commit changes three Workers; a pass scoped to api (a webhook naming only it) starts
-    // its rollout, so auth and billing are not deployed yet.
+    ];
     repo.set_body("api", "api v2");
     repo.set_body("auth", "auth v2");
     repo.set_body("billing", "billing v2");
@@ -90,6 +98,47 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
         .expect("pass runs");
     assert_eq!(journaled(&ctx, "api", "rollout_step"), 2, "started, done");
     assert_eq!(version_count(&ctx, "auth").await, 1);
+    Started {
+        emulator,
+        repo,
+        state,
+        ctx,
+        bad,
+        before,
+    }
+}
+
+/// `worker` is held by commit `bad`, and its report says so.
+fn assert_held(report: &SyncReport, worker: &str, bad: &str) {
+    assert_eq!(
+        outcome(report, worker),
+        &WorkerOutcome::Blocked,
+        "{report:#?}"
+    );
+    let error = crate::support::worker(report, worker)
+        .error
+        .as_ref()
+        .expect("says why");
+    assert!(
+        error
+            .message
+            .contains(&format!("commit {} was rejected", &bad[..7])),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
+    let probe = Recorder::start().await;
+    let Started {
+        emulator,
+        mut repo,
+        state,
+        ctx,
+        bad,
+        before,
+    } = rollout_started_for_api_alone(&probe).await;
 
     // The next full pass analyses api's canary first: the probe fails, the rollout is aborted,
     // and the rest of the pass does not deploy auth and billing.
@@ -129,29 +178,13 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
 
     // Later passes, and a restarted flaresync, hold them too.
     for _ in 0..3 {
-        let report = sync(&ctx).await;
-        assert_eq!(outcome(&report, "auth"), &WorkerOutcome::Blocked);
+        assert_held(&sync(&ctx).await, "auth", &bad);
     }
     drop(ctx);
     let ctx = context(&repo, &emulator, &journal_path(&state));
     let restarted = sync(&ctx).await;
     for (worker, version) in ["auth", "billing"].into_iter().zip(&before) {
-        assert_eq!(
-            outcome(&restarted, worker),
-            &WorkerOutcome::Blocked,
-            "{restarted:#?}"
-        );
-        let error = crate::support::worker(&restarted, worker)
-            .error
-            .as_ref()
-            .expect("says why");
-        assert!(
-            error
-                .message
-                .contains(&format!("commit {} was rejected", &bad[..7])),
-            "{}",
-            error.message
-        );
+        assert_held(&restarted, worker, &bad);
         assert_eq!(&active_version(&ctx, worker).await, version);
         assert_eq!(version_count(&ctx, worker).await, 1, "never uploaded");
     }
@@ -170,7 +203,7 @@ async fn an_aborted_commit_is_held_for_the_workers_it_had_not_reached_yet() {
         );
         assert_eq!(version_count(&ctx, worker).await, 2);
     }
-    assert_eq!(outcome(&later, "auth"), &WorkerOutcome::Blocked);
+    assert_held(&later, "auth", &bad);
     assert_eq!(active_version(&ctx, "auth").await, before[0]);
 
     // Merging flaresync's revert (the conflict on billing resolved for its newer fix) moves Git
