@@ -34,6 +34,20 @@ fn analyses(ctx: &Context, worker: &str) -> usize {
         .count()
 }
 
+/// Commits api v2 and runs passes until its rollout's first analysis (steps of 50 ms).
+async fn v2_until_analysed(ctx: &Context, repo: &mut Repo) {
+    repo.set_body("api", "v2");
+    repo.commit("v2");
+    sync(ctx).await;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        sync(ctx).await;
+        if analyses(ctx, "api") > 0 {
+            break;
+        }
+    }
+}
+
 /// Issue 13 item 6: the status board of a restarted flaresync shows the last analysis of an
 /// open rollout (from the journal) before it analyses again.
 #[tokio::test]
@@ -46,17 +60,8 @@ async fn after_a_restart_status_shows_the_last_analysis_from_the_journal() {
     );
     let (emulator, mut repo, state, ctx) = open(emulator().await, repo, "v1");
     assert!(sync(&ctx).await.converged());
-    repo.set_body("api", "v2");
-    repo.commit("v2");
-    sync(&ctx).await;
     // 10% analysed and passed: the canary bakes at 100% for an hour.
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        sync(&ctx).await;
-        if analyses(&ctx, "api") > 0 {
-            break;
-        }
-    }
+    v2_until_analysed(&ctx, &mut repo).await;
     assert_eq!(analyses(&ctx, "api"), 1);
     drop(ctx);
 
@@ -109,14 +114,7 @@ async fn slow_github(delay: Duration) -> (String, Arc<std::sync::atomic::AtomicU
             }),
         )
         .with_state(opened.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), opened)
+    (crate::recorder::serve(app).await, opened)
 }
 
 /// Issue 13 item 4: the revert's pull request goes through GitHub's own HTTP client, not the
@@ -301,14 +299,7 @@ async fn prometheus(value: &'static str) -> (String, Arc<std::sync::Mutex<Vec<St
             ),
         )
         .with_state(asked.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), asked)
+    (crate::recorder::serve(app).await, asked)
 }
 
 /// Issue 13 item 2: a team's own Prometheus query is part of the analysis: a value above its
@@ -333,16 +324,7 @@ async fn a_prometheus_query_above_its_threshold_aborts_the_rollout() {
         .versions[0]
         .version_id
         .clone();
-    repo.set_body("api", "v2");
-    repo.commit("v2");
-    sync(&ctx).await;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        sync(&ctx).await;
-        if analyses(&ctx, "api") > 0 {
-            break;
-        }
-    }
+    v2_until_analysed(&ctx, &mut repo).await;
     let history = ctx.journal().history("api").expect("journal");
     let analysis = history
         .iter()
