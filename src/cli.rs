@@ -92,6 +92,9 @@ pub struct RolloutArgs {
     /// FLARESYNC_ADMIN_TOKEN. Without it the command works on the state directory itself.
     #[arg(long, env = "FLARESYNC_SERVER")]
     pub server: Option<String>,
+    /// Output format of `status` (JSON: `[{worker, commit, canary_version, state}]`).
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{ACCOUNT, Emulator, commit_all, flaresync, repo_emulator_state, run, set_body, sync};
+use common::{
+    ACCOUNT, Emulator, commit_all, flaresync, git, repo_emulator_state, run, set_body, sync,
+    wrangler, wrangler_entry,
+};
 use serde_json::Value;
 
 /// Shares of the active deployment, in percent, as the emulator reports them.
@@ -148,6 +151,27 @@ fn operators_pause_promote_and_abort_a_rollout_from_the_cli_alone() {
         "{}",
         history.all()
     );
+    // And in real wrangler's `deployments list`, with the commit.
+    let Some(entry) = wrangler_entry() else {
+        return;
+    };
+    let head = git(&repo, &["rev-parse", "--short=7", "HEAD"]);
+    let listed = wrangler(
+        &entry,
+        &emulator,
+        &repo.join("api"),
+        &["deployments", "list", "--name", "api"],
+    );
+    assert!(
+        listed.stdout.contains("rollout step 2/3 at 50%: version "),
+        "{}",
+        listed.all()
+    );
+    assert!(
+        listed.stdout.contains(&format!("of commit {head}")),
+        "{}",
+        listed.all()
+    );
 }
 
 /// `flaresync run` on the repository with an admin token, on a free port.
@@ -274,6 +298,24 @@ fn phase(port: u16, worker: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Asserts that `flaresync rollout <args>` from the journal alone prints what `remote` did.
+fn same_as_local(
+    remote: &common::Output,
+    emulator: &Emulator,
+    repo: &Path,
+    state: &Path,
+    args: &[&str],
+) {
+    let local = rollout_command(emulator, repo, state, args);
+    assert_eq!(
+        remote.stdout,
+        local.stdout,
+        "{}\n{}",
+        remote.all(),
+        local.all()
+    );
+}
+
 /// Issue 13 item 5: `status`, `pause` and `resume` against a running loop, through its
 /// authenticated API (a command without the admin token, or with a wrong one, changes nothing).
 #[test]
@@ -291,7 +333,7 @@ fn status_pause_and_resume_work_against_a_running_loop() {
     let out = remote(port, &["status", "api"], None);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
-        out.stdout.starts_with("api") && out.stdout.contains("\"phase\":\""),
+        out.stdout.starts_with("api") && out.stdout.contains(": progressing, step 1 at 10%"),
         "{}",
         out.all()
     );
@@ -315,18 +357,14 @@ fn status_pause_and_resume_work_against_a_running_loop() {
         phase(port, "api").as_deref() == Some("paused")
     });
     let out = remote(port, &["status", "api"], None);
-    assert!(out.stdout.contains("\"phase\":\"paused\""), "{}", out.all());
     assert!(
-        out.stdout.contains("paused by the status API"),
+        out.stdout
+            .contains(": paused at 10%: paused by the status API"),
         "{}",
         out.all()
     );
-    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
-    assert!(
-        journal.stdout.contains("paused at 10%"),
-        "{}",
-        journal.all()
-    );
+    // The same table as the CLI alone prints from the journal.
+    same_as_local(&out, &emulator, &repo, &state, &["status", "api"]);
 
     let out = remote(port, &["resume", "api"], Some("admin-secret"));
     assert_eq!(out.code, 0, "{}", out.all());
@@ -336,15 +374,23 @@ fn status_pause_and_resume_work_against_a_running_loop() {
     });
     let out = remote(port, &["status"], None);
     assert!(
-        out.stdout.contains("\"phase\":\"progressing\"") && out.stdout.contains("\"weight\":10"),
+        out.stdout.contains("progressing, step 1 at 10%"),
         "{}",
         out.all()
     );
-    let journal = rollout_command(&emulator, &repo, &state, &["status", "api"]);
-    assert!(
-        journal.stdout.contains("progressing, step 1 at 10%"),
-        "{}",
-        journal.all()
+    same_as_local(&out, &emulator, &repo, &state, &["status", "api"]);
+    // `--format json` gives the same rows as JSON, from the loop and from the journal.
+    let out = remote(port, &["status", "api", "--format", "json"], None);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(rows[0]["worker"], "api", "{rows}");
+    assert_eq!(rows[0]["state"], "progressing, step 1 at 10%", "{rows}");
+    same_as_local(
+        &out,
+        &emulator,
+        &repo,
+        &state,
+        &["status", "api", "--format", "json"],
     );
     assert_eq!(shares(&emulator, "api"), vec![10, 90]);
     let _ = child.kill();

@@ -9,6 +9,7 @@ pub mod history;
 pub mod man;
 pub mod plan;
 pub mod rollout;
+pub mod rollout_table;
 pub mod run;
 pub mod sync;
 pub mod validate;

@@ -5,11 +5,10 @@
 
 use anyhow::{Context as _, bail};
 use flaresync_reconcile::{
-    Scope, SyncOptions, TriggerSource,
-    rollout::{Command as RolloutCmd, record::Record},
-    server::ADMIN_TOKEN_VAR,
+    Scope, SyncOptions, TriggerSource, rollout::Command as RolloutCmd, server::ADMIN_TOKEN_VAR,
 };
 
+use super::rollout_table::{Row, render};
 use crate::{
     cli::{RolloutArgs, RolloutCommand},
     lock::lock_state,
@@ -26,36 +25,13 @@ pub async fn run(command: RolloutCommand) -> anyhow::Result<u8> {
         RolloutCommand::Resume(args) => (Some(RolloutCmd::Resume), args),
     };
     match (&args.server, command) {
-        (Some(server), None) => remote_status(server, args.worker.as_deref()).await,
+        (Some(server), None) => remote_status(&args, server).await,
         (Some(server), Some(command)) => {
             remote_command(server, command, args.worker.as_deref()).await
         }
         (None, None) => local_status(&args),
         (None, Some(command)) => local_command(&args, command).await,
     }
-}
-
-/// One line per rollout, from the journal.
-fn describe(worker: &str, record: &Record) -> String {
-    use flaresync_reconcile::rollout::machine::Finished;
-    let seen = &record.observed;
-    let short = record.commit.get(..7).unwrap_or(&record.commit);
-    let state = match (&seen.finished, &seen.paused, seen.steps.last()) {
-        (Some(Finished::Completed), _, _) => "completed".to_owned(),
-        (Some(Finished::Superseded), _, _) => "ended (superseded by a newer commit)".to_owned(),
-        (Some(Finished::Aborted { reason }), _, _) => format!("aborted: {reason}"),
-        (None, _, _) if seen.abort.is_some() => "abort requested".to_owned(),
-        (None, Some(reason), Some(step)) => format!("paused at {}%: {reason}", step.weight),
-        (None, None, Some(step)) if step.weight >= 100 => "baking at 100%".to_owned(),
-        (None, None, Some(step)) => {
-            format!("progressing, step {} at {}%", step.index + 1, step.weight)
-        }
-        (None, _, None) => "starting".to_owned(),
-    };
-    format!(
-        "{worker:<16} commit {short}, canary {}: {state}",
-        record.canary
-    )
 }
 
 fn local_status(args: &RolloutArgs) -> anyhow::Result<u8> {
@@ -65,19 +41,16 @@ fn local_status(args: &RolloutArgs) -> anyhow::Result<u8> {
         Some(worker) => vec![worker.clone()],
         None => journal.workers()?,
     };
-    let mut any = false;
+    let mut rows = Vec::new();
     for name in names {
         let entries = journal.history(&name)?;
         if let Some(record) =
             flaresync_reconcile::rollout::record::read(&entries, &|_| None, chrono::Utc::now())
         {
-            println!("{}", describe(&name, &record));
-            any = true;
+            rows.push(Row::from_record(&name, &record));
         }
     }
-    if !any {
-        println!("no rollouts recorded");
-    }
+    println!("{}", render(&rows, args.format, "no rollouts recorded")?);
     Ok(0)
 }
 
@@ -117,27 +90,28 @@ async fn local_command(args: &RolloutArgs, command: RolloutCmd) -> anyhow::Resul
     Ok(0)
 }
 
-async fn remote_status(server: &str, worker: Option<&str>) -> anyhow::Result<u8> {
+async fn remote_status(args: &RolloutArgs, server: &str) -> anyhow::Result<u8> {
     let url = format!("{}/status", server.trim_end_matches('/'));
     let status: serde_json::Value = reqwest::get(&url)
         .await
         .with_context(|| format!("cannot reach {url}"))?
         .json()
         .await
-        .context("the status server did not answer JSON")?;
+        .with_context(|| {
+            format!("{url} did not answer JSON: is {server} a flaresync status server?")
+        })?;
     let workers = status["workers"].as_array().cloned().unwrap_or_default();
-    let mut any = false;
-    for entry in workers {
-        let name = entry["worker"].as_str().unwrap_or_default();
-        if worker.is_some_and(|w| w != name) || entry["rollout"].is_null() {
-            continue;
-        }
-        any = true;
-        println!("{name:<16} {}", serde_json::to_string(&entry["rollout"])?);
-    }
-    if !any {
-        println!("no rollouts");
-    }
+    let rows: Vec<Row> = workers
+        .iter()
+        .filter_map(|entry| {
+            let name = entry["worker"].as_str().unwrap_or_default();
+            if args.worker.as_deref().is_some_and(|w| w != name) {
+                return None;
+            }
+            Row::from_status(name, &entry["rollout"])
+        })
+        .collect();
+    println!("{}", render(&rows, args.format, "no rollouts")?);
     Ok(0)
 }
 

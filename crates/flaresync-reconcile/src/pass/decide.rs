@@ -9,7 +9,7 @@ use flaresync_plan::{Action as PlanAction, Plan, WorkerPlan};
 use tracing::{debug, error, warn};
 
 use super::{
-    PassInput,
+    PassInput, commit_hold,
     memory::{Applied, CachedWorker, Memory},
     report::{WorkerOutcome, WorkerReport},
     short,
@@ -255,8 +255,8 @@ fn describe_versions(versions: &[String], cached: Option<&CachedWorker>) -> Stri
         .join(", ")
 }
 
-/// A commit whose content failed its health check stays rejected until Git changes. Returns
-/// whether the Worker is held for that reason.
+/// A commit whose content failed its health check or rollout analysis stays rejected until Git
+/// changes ([`super::commit_hold`]). Returns whether the Worker is held for that reason.
 fn rejected_by_health(
     input: &PassInput<'_>,
     worker_plan: &WorkerPlan,
@@ -264,21 +264,24 @@ fn rejected_by_health(
     report: &mut WorkerReport,
 ) -> bool {
     let name = &worker_plan.name;
-    let (Some((digest, commit)), Some(current)) =
-        (&applied.rejected, input.desired.digest_of(name))
-    else {
+    let Some(commit) = commit_hold::held_by(
+        applied.rejected.as_ref(),
+        input.desired.digest_of(name),
+        worker_plan.action.mutates(),
+    ) else {
         return false;
     };
-    if digest != current || !worker_plan.action.mutates() {
-        return false;
-    }
     let error = Error::HealthCheckFailed {
         worker: name.clone(),
-        commit: commit.clone(),
-        message: "this content failed its health check or rollout analysis before; push a new commit (or merge the revert flaresync proposed)".into(),
+        commit: commit.to_owned(),
+        message: format!(
+            "commit {} was rejected (a failed health check or rollout analysis) and this Worker's content at the head is still its content, so it stays on its earlier version; push a commit that changes it (or merge the revert flaresync proposed)",
+            short(commit)
+        ),
     };
     report.fail(&error);
     report.outcome = WorkerOutcome::Blocked;
+    report.held_by_commit = Some(commit.to_owned());
     true
 }
 

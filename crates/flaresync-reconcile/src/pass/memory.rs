@@ -98,7 +98,9 @@ pub(super) fn applied_from(history: &[Recorded]) -> Applied {
         let success = entry.outcome == Outcome::Success;
         match &entry.action {
             JournalAction::Other(name)
-                if (name == HEALTH_REJECTED || name == crate::rollout::record::ABORTED)
+                if (name == HEALTH_REJECTED
+                    || name == crate::rollout::record::ABORTED
+                    || name == crate::rollout::record::HELD)
                     && !rejection_settled =>
             {
                 if let (Some(digest), Some(commit)) = (&entry.digest, &entry.commit) {

@@ -38,6 +38,7 @@
 //! - A dry run performs no write, journal entry included.
 
 mod apply;
+mod commit_hold;
 mod context;
 mod decide;
 mod live;

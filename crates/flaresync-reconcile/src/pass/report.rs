@@ -128,6 +128,9 @@ pub struct WorkerReport {
     /// The Worker that held this one back in this pass (see [`crate::runner::PassOutcome::deferred`]).
     #[serde(skip)]
     pub(crate) deferred_by: Option<String>,
+    /// The rejected commit holding this Worker back ([`super::commit_hold`]).
+    #[serde(skip)]
+    pub(crate) held_by_commit: Option<String>,
 }
 
 impl WorkerReport {
@@ -148,6 +151,7 @@ impl WorkerReport {
             requeue_after: None,
             class: None,
             deferred_by: None,
+            held_by_commit: None,
             live_view: LiveView::default(),
             blocked: Vec::new(),
         }

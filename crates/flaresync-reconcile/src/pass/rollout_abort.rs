@@ -17,8 +17,9 @@ use super::{
         Previous,
         restore::{redeploy, restore_settings},
     },
+    commit_hold,
     memory::Memory,
-    report::WorkerReport,
+    report::{WorkerOutcome, WorkerReport},
     rollout::{deployments_of, previous_version},
     short,
 };
@@ -122,6 +123,7 @@ pub(super) async fn abort_commit(
         }
     }
     let mut summary: Vec<String> = Vec::new();
+    let mut put: BTreeSet<String> = BTreeSet::new();
     for worker in order {
         let entries = ctx.journal.history(worker)?;
         let Some(changed) = changed_by(&entries, abort.commit) else {
@@ -133,11 +135,73 @@ pub(super) async fn abort_commit(
         let result = put_back(input, memory, worker, abort, &changed, report).await?;
         summary.push(format!("{worker}: {result}"));
         hold.insert(worker.to_owned());
+        put.insert(worker.to_owned());
+    }
+    for worker in hold_the_rest(input, memory, abort, &put, hold, reports).await? {
+        summary.push(format!("{worker}: not deployed at this commit, held"));
     }
     let done = format!("{}; {}", abort.reason, summary.join("; "));
     ctx.journal.record(&intent(Outcome::Success, done))?;
     super::revert::propose(input, abort).await?;
     Ok(())
+}
+
+/// Holds the Workers the commit changed that it had not reached yet (their content never went
+/// out): journaled with their rejected content, so that no later pass, nor a restarted
+/// flaresync, deploys it ([`super::commit_hold`]). Returns them.
+async fn hold_the_rest(
+    input: &PassInput<'_>,
+    memory: &mut Memory,
+    abort: &Abort<'_>,
+    put: &BTreeSet<String>,
+    hold: &mut BTreeSet<String>,
+    reports: &mut BTreeMap<String, WorkerReport>,
+) -> Result<Vec<String>, Error> {
+    let around =
+        super::source::digests_around(input.ctx.git.clone(), abort.commit.to_owned()).await;
+    let changed = match &around {
+        Some((at_commit, at_parent)) => commit_hold::changed_workers(at_commit, at_parent.as_ref()),
+        None => {
+            warn!(commit = %short(abort.commit), "Cannot read the aborted commit in Git; only the Workers it reached are held.");
+            BTreeMap::new()
+        }
+    };
+    let mut held = Vec::new();
+    for (worker, digest) in changed.into_iter().filter(|(w, _)| !put.contains(w)) {
+        let message = format!(
+            "commit {} rejected: {}; not deployed at this commit: held on its earlier version until Git changes it",
+            short(abort.commit),
+            abort.reason
+        );
+        let entry = Entry::new(
+            &worker,
+            JournalAction::Other(record::HELD.into()),
+            Outcome::Skipped,
+            input.trigger.clone(),
+        )
+        .commit(abort.commit)
+        .digest(&digest)
+        .message(message);
+        input.ctx.journal.record(&entry)?;
+        memory.applied.entry(worker.clone()).or_default().rejected =
+            Some((digest, abort.commit.to_owned()));
+        info!(worker = %worker, commit = %short(abort.commit), "Not deployed at the aborted commit: held.");
+        if let Some(report) = reports.get_mut(&worker) {
+            report.fail(&Error::RolloutAborted {
+                worker: worker.clone(),
+                commit: abort.commit.to_owned(),
+                reason: format!(
+                    "{}; this Worker was not deployed at the commit and stays on its earlier version",
+                    abort.reason
+                ),
+            });
+            report.outcome = WorkerOutcome::Blocked;
+            report.held_by_commit = Some(abort.commit.to_owned());
+        }
+        hold.insert(worker.clone());
+        held.push(worker);
+    }
+    Ok(held)
 }
 
 /// Puts one Worker back; returns what happened, in words.

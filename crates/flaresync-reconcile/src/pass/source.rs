@@ -135,3 +135,38 @@ pub(super) async fn parent_of(git: Arc<Mutex<GitState>>, commit: String) -> Opti
     .ok()
     .flatten()
 }
+
+/// Each Worker's desired content (digest) at `commit` and at its first parent (`None` for a
+/// root commit or a parent that does not load), for [`super::commit_hold::changed_workers`].
+/// `None` when the commit itself cannot be read.
+pub(super) async fn digests_around(
+    git: Arc<Mutex<GitState>>,
+    commit: String,
+) -> Option<(Digests, Option<Digests>)> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = git.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let GitState { source, cache } = &mut *guard;
+        let oid = source.resolve_commit(&commit).ok()?;
+        let parent = source.commit_info(oid).ok()?.parents.first().copied();
+        let mut digests_at = |oid| {
+            let state = cache.desired_state(source.repo(), oid).ok()?;
+            Some(digests_of(&state))
+        };
+        let at_commit = digests_at(oid)?;
+        Some((at_commit, parent.and_then(digests_at)))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Worker name -> desired digest.
+pub(super) type Digests = BTreeMap<String, flaresync_config::Digest>;
+
+fn digests_of(state: &DesiredState) -> Digests {
+    state
+        .by_script()
+        .into_iter()
+        .map(|(name, loaded)| (name.to_owned(), loaded.spec.digest()))
+        .collect()
+}

@@ -19,6 +19,9 @@ pub const COMMAND: &str = "rollout_command";
 pub const ABORT: &str = "rollout_abort";
 /// A Worker put back by an abort: the commit is rejected until Git changes.
 pub const ABORTED: &str = "rollout_aborted";
+/// A Worker the aborted commit changed but had not reached: held on its earlier version until
+/// Git changes it (the digest is the rejected content).
+pub const HELD: &str = "rollout_held";
 pub const COMPLETED: &str = "rollout_completed";
 /// Git moved on before the rollout ended.
 pub const SUPERSEDED: &str = "rollout_superseded";

@@ -10,6 +10,7 @@ mod notify;
 mod preempt;
 mod recorder;
 mod rollout;
+mod rollout_hold;
 mod rollout_ops;
 mod run;
 mod runner;

@@ -49,19 +49,24 @@ pub struct Recorder {
     state: Shared,
 }
 
+/// Serves `app` on 127.0.0.1:0 for the rest of the test; its base URL.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
 impl Recorder {
     pub async fn start() -> Recorder {
         let state: Shared = Arc::default();
         let app = Router::new().fallback(answer).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Recorder {
-            url: format!("http://{addr}"),
+            url: serve(app).await,
             state,
         }
     }

@@ -34,6 +34,20 @@ fn analyses(ctx: &Context, worker: &str) -> usize {
         .count()
 }
 
+/// Commits api v2 and runs passes until its rollout's first analysis (steps of 50 ms).
+async fn v2_until_analysed(ctx: &Context, repo: &mut Repo) {
+    repo.set_body("api", "v2");
+    repo.commit("v2");
+    sync(ctx).await;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        sync(ctx).await;
+        if analyses(ctx, "api") > 0 {
+            break;
+        }
+    }
+}
+
 /// Issue 13 item 6: the status board of a restarted flaresync shows the last analysis of an
 /// open rollout (from the journal) before it analyses again.
 #[tokio::test]
@@ -46,17 +60,8 @@ async fn after_a_restart_status_shows_the_last_analysis_from_the_journal() {
     );
     let (emulator, mut repo, state, ctx) = open(emulator().await, repo, "v1");
     assert!(sync(&ctx).await.converged());
-    repo.set_body("api", "v2");
-    repo.commit("v2");
-    sync(&ctx).await;
     // 10% analysed and passed: the canary bakes at 100% for an hour.
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        sync(&ctx).await;
-        if analyses(&ctx, "api") > 0 {
-            break;
-        }
-    }
+    v2_until_analysed(&ctx, &mut repo).await;
     assert_eq!(analyses(&ctx, "api"), 1);
     drop(ctx);
 
@@ -109,14 +114,7 @@ async fn slow_github(delay: Duration) -> (String, Arc<std::sync::atomic::AtomicU
             }),
         )
         .with_state(opened.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), opened)
+    (crate::recorder::serve(app).await, opened)
 }
 
 /// Issue 13 item 4: the revert's pull request goes through GitHub's own HTTP client, not the
@@ -277,4 +275,79 @@ async fn an_abort_preempts_a_long_pass_and_goes_first() {
         .into_iter()
         .any(|r| r.entry.action == JournalAction::Other("rollout_aborted".into()));
     assert!(active, "api's rollout ended aborted");
+}
+
+/// A stand-in Prometheus: `GET /api/v1/query` answers a vector whose one sample is `value`,
+/// and keeps the queries it was asked.
+async fn prometheus(value: &'static str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::{Json, Router, extract::Query, extract::State, routing::get};
+    type Asked = Arc<std::sync::Mutex<Vec<String>>>;
+    let asked: Asked = Arc::default();
+    let app = Router::new()
+        .route(
+            "/api/v1/query",
+            get(
+                move |State(asked): State<Asked>,
+                      Query(params): Query<std::collections::HashMap<String, String>>| async move {
+                    let query = params.get("query").cloned().unwrap_or_default();
+                    asked.lock().expect("lock").push(query);
+                    Json(serde_json::json!({"status": "success", "data": {
+                        "resultType": "vector",
+                        "result": [{"metric": {}, "value": [1_800_000_000, value]}]
+                    }}))
+                },
+            ),
+        )
+        .with_state(asked.clone());
+    (crate::recorder::serve(app).await, asked)
+}
+
+/// Issue 13 item 2: a team's own Prometheus query is part of the analysis: a value above its
+/// threshold fails the canary (the rollout is aborted, api back on v1), with the number
+/// journaled.
+#[tokio::test]
+async fn a_prometheus_query_above_its_threshold_aborts_the_rollout() {
+    let (url, asked) = prometheus("7.5").await;
+    let repo = Repo::new();
+    repo.worker("api", "v1");
+    repo.write(
+        "flaresync.toml",
+        &format!(
+            "[rollout]\nsteps = [10]\nstep_interval = \"50ms\"\nbake = \"1h\"\nmin_requests = 0\n\
+             prometheus = {{ url = \"{url}\", query = \"sum(rate(http_errors[1m]))\", threshold = 5 }}\n"
+        ),
+    );
+    let (_emulator, mut repo, _state, ctx) = open(emulator().await, repo, "v1");
+    assert!(sync(&ctx).await.converged());
+    let stable = crate::support::active_deployment(&ctx, "api")
+        .await
+        .versions[0]
+        .version_id
+        .clone();
+    v2_until_analysed(&ctx, &mut repo).await;
+    let history = ctx.journal().history("api").expect("journal");
+    let analysis = history
+        .iter()
+        .find(|r| r.entry.action == JournalAction::Other("rollout_analysis".into()))
+        .expect("analysed");
+    assert_eq!(analysis.entry.outcome, Outcome::Failure);
+    assert!(
+        analysis.entry.message.contains("prometheus failed")
+            && analysis.entry.message.contains("[value 7.5]"),
+        "{}",
+        analysis.entry.message
+    );
+    assert_eq!(
+        asked.lock().expect("lock").clone(),
+        vec!["sum(rate(http_errors[1m]))".to_owned()]
+    );
+    assert!(
+        history
+            .iter()
+            .any(|r| r.entry.action == JournalAction::Other("rollout_aborted".into())),
+        "aborted"
+    );
+    let active = crate::support::active_deployment(&ctx, "api").await;
+    assert_eq!(active.versions.len(), 1);
+    assert_eq!(active.versions[0].version_id, stable);
 }

@@ -218,9 +218,12 @@ struct Ordering<'p> {
     depends: BTreeMap<&'p str, &'p [String]>,
     /// Who the live versions call (a revert may remove the binding from Git's state).
     live_calls: BTreeMap<String, BTreeSet<String>>,
-    /// Workers held for drift under `drift_policy = "report"`: a human's call with no end, so
-    /// their dependencies do not wait for them.
-    drift_held: BTreeSet<String>,
+    /// Workers held for drift under `drift_policy = "report"`, or by a rejected commit: a
+    /// human's call with no end, so their dependencies do not wait for them.
+    held_indefinitely: BTreeSet<String>,
+    /// Workers held by a rejected commit ([`super::commit_hold`]): they stay on the version
+    /// they serve, which their dependents deploy against.
+    commit_held: BTreeSet<String>,
     /// Worker -> its active version before the pass and the commit it was built from (what a
     /// failed health check restores).
     previous_active: BTreeMap<String, Previous>,
@@ -289,9 +292,16 @@ impl<'p> Ordering<'p> {
                 .map(|w| (w.name.as_str(), w.depends_on.as_slice()))
                 .collect(),
             live_calls,
-            drift_held: reports
+            held_indefinitely: reports
                 .values()
-                .filter(|report| report.outcome == WorkerOutcome::HeldForDrift)
+                .filter(|report| {
+                    report.outcome == WorkerOutcome::HeldForDrift || report.held_by_commit.is_some()
+                })
+                .map(|report| report.worker.clone())
+                .collect(),
+            commit_held: reports
+                .values()
+                .filter(|report| report.held_by_commit.is_some())
                 .map(|report| report.worker.clone())
                 .collect(),
             previous_active,
@@ -319,7 +329,8 @@ impl<'p> Ordering<'p> {
                             .get(&w.name)
                             .is_some_and(|targets| targets.contains(worker)))
                     && (failed.contains(&w.name)
-                        || (hold.contains(&w.name) && !self.drift_held.contains(w.name.as_str())))
+                        || (hold.contains(&w.name)
+                            && !self.held_indefinitely.contains(w.name.as_str())))
             })?;
             return Some((
                 dependent.name.clone(),
@@ -330,11 +341,15 @@ impl<'p> Ordering<'p> {
             ));
         }
         // Dependencies deploy first: a dependency that failed, or whose change was held back
-        // (drift, scope, a health rejection), holds its dependents back too.
+        // (drift, scope), holds its dependents back too. One held by a rejected commit stays on
+        // the version it serves until Git changes it, which its dependents deploy against.
         // (A caller's rollback runs before its dependencies' on purpose: not held back here.)
         let dependency = self.depends.get(worker).and_then(|deps| {
             deps.iter().find(|d| {
-                failed.contains(*d) || (hold.contains(*d) && self.changing.contains(d.as_str()))
+                failed.contains(*d)
+                    || (hold.contains(*d)
+                        && self.changing.contains(d.as_str())
+                        && !self.commit_held.contains(*d))
             })
         })?;
         Some((
