@@ -54,6 +54,17 @@ pub(crate) fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
     })
 }
 
+/// An emulator with [`WORKER`] uploaded once ([`COMMIT_1`]), and a client of it.
+async fn with_worker() -> (TestEmulator, Client) {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    (emulator, client)
+}
+
 fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
     FaultSpec::matching(method, path_regex, kind, count)
 }
@@ -293,12 +304,7 @@ async fn missing_worker_errors_carry_code_path_and_hint() {
 
 #[tokio::test]
 async fn version_upload_after_fail_after_commit_creates_exactly_one_version() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -347,12 +353,7 @@ async fn script_upload_after_fail_after_commit_is_not_repeated() {
 
 #[tokio::test]
 async fn dropped_connection_before_commit_is_retried_and_lands_once() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::Drop, 1);
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -369,12 +370,7 @@ async fn dropped_connection_before_commit_is_retried_and_lands_once() {
 
 #[tokio::test]
 async fn server_errors_on_upload_are_verified_then_retried() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::Status, 2);
     client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -393,12 +389,7 @@ async fn server_errors_on_upload_are_verified_then_retried() {
 
 #[tokio::test]
 async fn deployment_after_fail_after_commit_is_not_created_twice() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
         .await
@@ -547,12 +538,7 @@ async fn changed_secrets_block_a_rollback_until_forced() {
 
 #[tokio::test]
 async fn untagged_upload_with_unknown_outcome_is_not_repeated() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
     let mut untagged = metadata(COMMIT_2, None);
     untagged["annotations"] = json!({"workers/message": "no tag"});
@@ -866,12 +852,7 @@ async fn schedules_are_replaced_as_a_set_and_outlive_versions() {
 /// plain 500 is simply sent again, and the set ends up exactly as asked.
 #[tokio::test]
 async fn schedule_put_is_retried_after_server_errors_and_lost_answers() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     let wanted = vec!["0 0 * * *".to_owned()];
 
     emulator.fault("PUT", "/schedules$", FaultKind::FailAfterCommit, 1);
