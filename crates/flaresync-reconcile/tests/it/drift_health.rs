@@ -135,12 +135,13 @@ async fn health_server(status: Arc<AtomicU16>) -> String {
     format!("http://{address}/health")
 }
 
-#[tokio::test]
-async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_changes() {
+/// An emulator and a repository (not committed) with `api` whose health check asks a local
+/// server for the status in `health` (200 to start with).
+async fn api_with_health_check() -> (TestEmulator, Arc<AtomicU16>, Repo) {
     let emulator = TestEmulator::start().await.expect("emulator starts");
     let health = Arc::new(AtomicU16::new(200));
     let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
+    let repo = Repo::new();
     repo.worker("api", "api-1");
     repo.write(
         "flaresync.toml",
@@ -148,6 +149,12 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
             "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
         ),
     );
+    (emulator, health, repo)
+}
+
+#[tokio::test]
+async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_changes() {
+    let (emulator, health, mut repo) = api_with_health_check().await;
     let good_commit = repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
     let ctx = context(&repo, &emulator, &journal_path(&state));
@@ -302,21 +309,11 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
 /// triggers) that the failing commit changed: otherwise the old code runs on the new schedule.
 #[tokio::test]
 async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let health = Arc::new(AtomicU16::new(200));
-    let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
+    let (emulator, health, mut repo) = api_with_health_check().await;
     let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
     repo.write(
         "workers/api/wrangler.toml",
         &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
-    );
-    repo.write(
-        "flaresync.toml",
-        &format!(
-            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
-        ),
     );
     repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
@@ -357,17 +354,7 @@ async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
 /// it plainly instead of failing on Cloudflare's HTTP 400.
 #[tokio::test]
 async fn a_migration_that_fails_its_health_check_is_announced_not_restored_into_a_400() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let health = Arc::new(AtomicU16::new(200));
-    let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.write(
-        "flaresync.toml",
-        &format!(
-            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
-        ),
-    );
+    let (emulator, health, mut repo) = api_with_health_check().await;
     repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
     let ctx = context(&repo, &emulator, &journal_path(&state));
