@@ -52,6 +52,11 @@ impl Answer {
             .unwrap_or_default()
             .to_owned()
     }
+    /// The answer is Cloudflare's error `code` with a message saying `needle`.
+    fn refused(&self, code: u64, needle: &str) {
+        assert_eq!(self.code(), code, "{}", self.body);
+        assert!(self.message().contains(needle), "{}", self.message());
+    }
 }
 
 impl Api {
@@ -106,6 +111,12 @@ impl Api {
                 .multipart(Self::form(&metadata)),
         )
         .await
+    }
+
+    /// Uploads and deploys `demo` ([`first_metadata`]); returns the version it created.
+    async fn first_version(&self, kv: &str) -> String {
+        let put = self.put_script("demo", first_metadata(kv)).await;
+        put.ok()["deployment_id"].as_str().expect("id").to_owned()
     }
 
     async fn upload_version(&self, name: &str, metadata: Value) -> Answer {
@@ -391,12 +402,7 @@ async fn version_upload_rules() {
     stale["migrations"] =
         json!({"old_tag": "v0", "new_tag": "v2", "steps": [{"new_classes": ["Other"]}]});
     let r = api.put_script("demo", stale).await;
-    assert_eq!(r.code(), 10021);
-    assert!(
-        r.message().contains("rule: migration-old-tag"),
-        "{}",
-        r.message()
-    );
+    r.refused(10021, "rule: migration-old-tag");
 }
 
 #[tokio::test]
@@ -405,10 +411,7 @@ async fn deployment_rules_window_migration_resources_secrets() {
     config.version_window = 3;
     let api = Api::with(config).await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let mut ids = vec![v1.clone()];
     for n in 2..=4 {
         let r = api
@@ -418,12 +421,7 @@ async fn deployment_rules_window_migration_resources_secrets() {
     }
     // Window of 3: v1 is out.
     let r = api.deploy("demo", &[(&ids[0], 100.0)], false).await;
-    assert_eq!(r.code(), 100147);
-    assert!(
-        r.message().contains("last 3 uploaded versions"),
-        "{}",
-        r.message()
-    );
+    r.refused(100147, "last 3 uploaded versions");
     let deployable = api
         .get("/workers/scripts/demo/versions?deployable=true")
         .await;
@@ -502,22 +500,14 @@ async fn deployment_rules_window_migration_resources_secrets() {
 async fn rollback_across_do_migration_is_refused() {
     let api = Api::start().await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let mut second = first_metadata(&kv);
     second["migrations"] =
         json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_sqlite_classes": ["Room"]}]});
     let put = api.put_script("demo", second).await;
     assert_eq!(put.ok()["migration_tag"], json!("v2"));
     let r = api.deploy("demo", &[(&v1, 100.0)], true).await;
-    assert_eq!(r.code(), 100140);
-    assert!(
-        r.message().contains("(durable-object:v2)"),
-        "{}",
-        r.message()
-    );
+    r.refused(100140, "(durable-object:v2)");
 }
 
 #[tokio::test]
@@ -797,12 +787,7 @@ async fn service_worker_body_and_body_part_uploads() {
                 .multipart(form),
         )
         .await;
-    assert_eq!(r.code(), 10021);
-    assert!(
-        r.message().contains("main_module is required"),
-        "{}",
-        r.message()
-    );
+    r.refused(10021, "main_module is required");
 
     // Unknown module content types are refused.
     let form = common::file_form(&json!({"main_module": "a.js"}), "a.js", "image/png", "x");
@@ -1011,10 +996,7 @@ async fn malformed_requests_get_envelopes_not_panics() {
 async fn content_v2_returns_modules_as_multipart_with_entrypoint() {
     let api = Api::start().await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let resp = common::send_authorized(
         &api.emu,
         api.http
@@ -1082,10 +1064,7 @@ async fn schedules_replace_the_set_and_survive_versions_deployments_and_rollback
     let missing = put(json!([{"cron": "* * * * *"}])).await;
     assert_eq!((missing.status, missing.code()), (404, 10007));
 
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     assert_eq!(api.get(path).await.ok(), &json!({"schedules": []}));
 
     let first = put(json!([{"cron": "*/15 * * * *"}, {"cron": "0 17 * * sun"}])).await;
