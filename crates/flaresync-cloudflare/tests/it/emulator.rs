@@ -65,6 +65,13 @@ async fn with_worker() -> (TestEmulator, Client) {
     (emulator, client)
 }
 
+/// The next `GET /workers/scripts` is answered 429 with `Retry-After: seconds`.
+fn rate_limit_script_list(emulator: &TestEmulator, seconds: u64) {
+    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
+    fault.retry_after = Some(seconds);
+    emulator.add_fault(fault).expect("fault accepted");
+}
+
 fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
     FaultSpec::matching(method, path_regex, kind, count)
 }
@@ -415,9 +422,7 @@ async fn deployment_after_fail_after_commit_is_not_created_twice() {
 async fn rate_limit_retry_after_is_honoured() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(1);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 1);
     let started = Instant::now();
     client
         .list_scripts()
@@ -437,9 +442,7 @@ async fn rate_limit_retry_after_is_honoured() {
 async fn rate_limit_beyond_the_configured_maximum_gives_up() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(300);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 300);
     let error = client.list_scripts().await.expect_err("too long a wait");
     assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
     assert_eq!(error.retry_after(), Some(Duration::from_secs(300)));
@@ -633,9 +636,7 @@ async fn a_429_holds_back_every_clone() {
     let emulator = emulator().await;
     let client = client(&emulator);
     let clone = client.clone();
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(1);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 1);
     let first = tokio::spawn(async move { client.list_scripts().await });
     // Wait until the client has processed the 429 (and so has blocked the shared budget): the
     // emulator's request log alone would race with the client reading the answer.
