@@ -72,6 +72,15 @@ fn rate_limit_script_list(emulator: &TestEmulator, seconds: u64) {
     emulator.add_fault(fault).expect("fault accepted");
 }
 
+/// An emulator whose account allows `requests` per `window`.
+async fn limited_emulator(requests: u32, window: Duration) -> TestEmulator {
+    let mut config = test_config();
+    config.rate_limit = RateLimit { requests, window };
+    TestEmulator::start_with(config)
+        .await
+        .expect("emulator starts")
+}
+
 fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
     FaultSpec::matching(method, path_regex, kind, count)
 }
@@ -453,14 +462,7 @@ async fn rate_limit_beyond_the_configured_maximum_gives_up() {
 /// the same burst without a budget would.
 #[tokio::test]
 async fn budget_keeps_the_client_under_the_account_limit() {
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 4,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(4, Duration::from_secs(2)).await;
     let mut config = config(&emulator);
     config.budget = BudgetConfig {
         limit: 4,
@@ -669,14 +671,7 @@ async fn a_429_holds_back_every_clone() {
 /// flaresync wait for the reset instead of spending the reserve or tripping the limit.
 #[tokio::test]
 async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 6,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(6, Duration::from_secs(2)).await;
     let human = reqwest::Client::new();
     for _ in 0..2 {
         let response = human
@@ -717,14 +712,7 @@ async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
 async fn several_clients_on_one_token_never_trip_the_account_limit() {
     const CLIENTS: usize = 3;
     const CALLS: usize = 20;
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 24,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(24, Duration::from_secs(2)).await;
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|_| {
             let mut config = config(&emulator);
