@@ -3,14 +3,12 @@
 
 use flaresync_cloudflare::NewDeployment;
 use flaresync_emulator::testing::TestEmulator;
-use flaresync_reconcile::{
-    Context, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, WorkerReport, sync_once,
-};
+use flaresync_reconcile::{Context, SyncReport, WorkerOutcome, WorkerReport};
 
 use crate::support::{
     Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, put_secret, requests_since, sent_by, upload_and_deploy, url, version_count,
-    worker, writes,
+    open_with, post, put_secret, requests_since, sent_by, sync, upload_and_deploy, url,
+    version_count, worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -125,17 +123,6 @@ fn blocked_message<'a>(report: &'a SyncReport, name: &str, context: &str) -> &'a
     let worker = worker(report, name);
     assert_eq!(worker.outcome, WorkerOutcome::Blocked, "{context}");
     error_message(worker)
-}
-
-fn apply() -> SyncOptions {
-    SyncOptions {
-        dry_run: false,
-        trigger: TriggerSource::Cli,
-    }
-}
-
-async fn sync(ctx: &Context) -> SyncReport {
-    sync_once(ctx, apply()).await.expect("the pass runs")
 }
 
 fn plan_of<'a>(report: &'a SyncReport, name: &str) -> &'a flaresync_plan::WorkerPlan {

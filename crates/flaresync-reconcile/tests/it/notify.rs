@@ -5,17 +5,16 @@ use std::{sync::Arc, time::Duration};
 
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{
-    Context, ContextOptions, SyncOptions, SyncReport, TriggerSource,
+    Context, ContextOptions,
     github::GithubConfig,
     notify::{NotifyConfig, RetryPolicy},
-    sync_once,
     webhook::{WebhookSecret, verify_signature},
 };
 use serde_json::Value;
 
 use super::{
     recorder::{Recorded, Recorder},
-    support::{Repo, active_deployment, client, emulator, journal_path, options},
+    support::{Repo, active_deployment, client, emulator, journal_path, options, sync},
 };
 
 const HOOK_PATH: &str = "/hooks/flaresync";
@@ -109,18 +108,6 @@ async fn deployed_twice(
     repo.commit("api v2");
     assert!(sync(&ctx).await.converged());
     (repo, state, ctx, v1)
-}
-
-async fn sync(ctx: &Context) -> SyncReport {
-    sync_once(
-        ctx,
-        SyncOptions {
-            dry_run: false,
-            trigger: TriggerSource::Cli,
-        },
-    )
-    .await
-    .expect("pass")
 }
 
 /// The webhook's events received so far, oldest first.
