@@ -47,14 +47,12 @@ async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_say
     assert_ne!(v1, v2);
 
     // Someone runs `wrangler rollback` by hand.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &NewDeployment::single(&v1, Some("Rollback".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&v1, Some("Rollback".into())),
+    )
+    .await;
 
     let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
     let report = report.expect("drift pass");
@@ -253,14 +251,12 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
     let auth_v2 = active_version(&ctx, "auth").await;
 
     // On call: `wrangler rollback` of api, and a hand 90/10 split of auth.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &NewDeployment::single(&api_v1, Some("incident 42".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&api_v1, Some("incident 42".into())),
+    )
+    .await;
     let split = NewDeployment {
         versions: vec![
             flaresync_cloudflare::DeploymentVersion {

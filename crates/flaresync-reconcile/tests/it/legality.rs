@@ -6,9 +6,9 @@ use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{Context, SyncReport, WorkerOutcome, WorkerReport};
 
 use crate::support::{
-    Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, put_secret, requests_since, sent_by, sync, upload_and_deploy, url,
-    version_count, worker, writes,
+    Repo, Setup, active_deployment, context_with, context_without_retries, deploy_by_hand,
+    emulator, journal_path, open_with, post, put_secret, requests_since, sent_by, sync,
+    upload_and_deploy, url, version_count, worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -55,14 +55,6 @@ async fn update_and_sync(ctx: &Context, repo: &mut Repo, names: &[&str]) -> Stri
     let commit = repo.commit(&format!("{} v2", names.join(" and ")));
     assert!(sync(ctx).await.converged(), "{names:?} v2 deploys");
     commit
-}
-
-/// What on call does with `wrangler rollback` or `wrangler versions deploy` by hand.
-async fn deploy_by_hand(ctx: &Context, script: &str, deployment: NewDeployment) {
-    ctx.client()
-        .create_deployment(script, &deployment, false)
-        .await
-        .expect("manual rollback");
 }
 
 /// Sends `request` to the emulator with its token; it must succeed.

@@ -555,14 +555,12 @@ async fn a_hand_rollback_is_one_drift_event_and_retires_the_github_deployment() 
     let recorder = Recorder::start().await;
     let (_repo, _state, ctx, v1) = deployed_twice(&emulator, &recorder).await;
     // On call: `wrangler rollback` by hand.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &flaresync_cloudflare::NewDeployment::single(&v1, Some("Rollback".into())),
-            false,
-        )
-        .await
-        .expect("hand rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        flaresync_cloudflare::NewDeployment::single(&v1, Some("Rollback".into())),
+    )
+    .await;
     for _ in 0..2 {
         sync(&ctx).await;
     }

@@ -51,14 +51,12 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
     repo.revert_head();
     pass(&ctx).await;
     // jobs: someone rolls back by hand (`wrangler rollback`).
-    ctx.client()
-        .create_deployment(
-            "jobs",
-            &NewDeployment::single(&jobs_v1, Some("hand rollback by on-call".into())),
-            false,
-        )
-        .await
-        .expect("a hand-made deployment");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "jobs",
+        NewDeployment::single(&jobs_v1, Some("hand rollback by on-call".into())),
+    )
+    .await;
 
     // A restarted flaresync: its timeline starts from the journal.
     drop(ctx);

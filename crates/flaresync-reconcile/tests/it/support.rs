@@ -390,3 +390,15 @@ pub fn apply() -> SyncOptions {
 pub async fn sync(ctx: &Context) -> SyncReport {
     sync_once(ctx, apply()).await.expect("the pass runs")
 }
+
+/// What on call does with `wrangler rollback` or `wrangler versions deploy` by hand.
+pub async fn deploy_by_hand(
+    ctx: &Context,
+    script: &str,
+    deployment: flaresync_cloudflare::NewDeployment,
+) {
+    ctx.client()
+        .create_deployment(script, &deployment, false)
+        .await
+        .expect("the hand-made deployment is accepted");
+}
