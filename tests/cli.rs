@@ -19,6 +19,24 @@ fn plan(repo: &Path, base: &str, head: &str, format: &str) -> common::Output {
         .args(["--base", base, "--head", head, "--format", format]))
 }
 
+/// `git` as the fixture repository's second author (fixed name and email).
+fn git_as_dana(repo: &Path, args: &[&str]) {
+    let mut all = vec!["-c", "user.name=Dana", "-c", "user.email=dana@example.com"];
+    all.extend_from_slice(args);
+    git(repo, &all);
+}
+
+/// Misspells `compatibility_date` in `workers/api/wrangler.toml` (not committed).
+fn misspell_compatibility_date(repo: &Path) {
+    let config = repo.join("workers/api/wrangler.toml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("compatibility_date", "compatability_date"),
+    )
+    .expect("write");
+}
+
 #[test]
 fn demo_runs_the_main_job_on_the_embedded_default() {
     let out = run(flaresync().arg("demo"));
@@ -75,20 +93,18 @@ fn plan_exit_codes_follow_no_change_change_blocked() {
     );
 }
 
+/// A revert is a rollback (exit 1); a revert across a migration is blocked (exit 2).
 #[test]
-fn plan_markdown_for_a_revert_is_a_rollback() {
+fn plan_markdown_for_a_revert_is_a_rollback_and_blocked_across_a_migration() {
     let (_dir, repo) = fixture_repo();
-    let out = plan(&repo, "c2", "c3", "markdown");
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    insta::assert_snapshot!("plan_revert_markdown", out.stdout);
-}
-
-#[test]
-fn plan_markdown_for_a_revert_across_a_migration_is_blocked() {
-    let (_dir, repo) = fixture_repo();
-    let out = plan(&repo, "c4", "c5", "markdown");
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    insta::assert_snapshot!("plan_blocked_markdown", out.stdout);
+    for (snapshot, base, head, code) in [
+        ("plan_revert_markdown", "c2", "c3", 1),
+        ("plan_blocked_markdown", "c4", "c5", 2),
+    ] {
+        let out = plan(&repo, base, head, "markdown");
+        assert_eq!(out.code, code, "{snapshot}: {}", out.stderr);
+        insta::assert_snapshot!(snapshot, out.stdout);
+    }
 }
 
 #[test]
@@ -127,13 +143,7 @@ fn validate_reports_a_broken_worker_without_blocking_the_others() {
     assert!(out.stdout.contains("ok    edge-auth"), "{}", out.stdout);
 
     // A misspelt required key is pointed at, with the key it was meant to be.
-    let config = repo.join("workers/api/wrangler.toml");
-    let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(
-        &config,
-        text.replace("compatibility_date", "compatability_date"),
-    )
-    .expect("write");
+    misspell_compatibility_date(&repo);
     let out = run(flaresync().args(["validate", "--repo"]).arg(&repo));
     assert!(
         out.stdout.contains("workers/api/wrangler.toml:3:1: no `compatibility_date`, but an unknown key `compatability_date`: did you mean `compatibility_date`?"),
@@ -401,18 +411,7 @@ fn a_remote_without_branch_follows_its_default_branch() {
     let bare = dir.path().join("remote.git");
     git(&repo, &["checkout", "-q", "-b", "master", "c2"]);
     std::fs::write(repo.join("flaresync.toml"), "branch = \"master\"\n").expect("write");
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=Dana",
-            "-c",
-            "user.email=dana@example.com",
-            "commit",
-            "-qam",
-            "follow master",
-        ],
-    );
+    git_as_dana(&repo, &["commit", "-qam", "follow master"]);
     git(
         &repo,
         &[
@@ -458,25 +457,8 @@ fn a_remote_without_branch_follows_its_default_branch() {
 fn plan_keeps_a_broken_workers_name_and_never_suggests_deleting_it() {
     let (_dir, repo) = fixture_repo();
     git(&repo, &["checkout", "-q", "-b", "typo", "c2"]);
-    let config = repo.join("workers/api/wrangler.toml");
-    let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(
-        &config,
-        text.replace("compatibility_date", "compatability_date"),
-    )
-    .expect("write");
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=Dana",
-            "-c",
-            "user.email=dana@example.com",
-            "commit",
-            "-qam",
-            "typo",
-        ],
-    );
+    misspell_compatibility_date(&repo);
+    git_as_dana(&repo, &["commit", "-qam", "typo"]);
     let out = plan(&repo, "c2", "typo", "text");
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
@@ -507,18 +489,7 @@ fn sync_finds_the_repository_from_a_subdirectory_and_a_removed_worker_does_not_f
 
     git(&repo, &["checkout", "-q", "deploy"]);
     git(&repo, &["rm", "-rq", "workers/auth"]);
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=Dana",
-            "-c",
-            "user.email=dana@example.com",
-            "commit",
-            "-qm",
-            "drop auth",
-        ],
-    );
+    git_as_dana(&repo, &["commit", "-qm", "drop auth"]);
     let out = run(&mut sync_command(&repo, &state, &emulator));
     assert_eq!(
         out.code,
@@ -565,18 +536,7 @@ fn a_second_sync_on_a_busy_state_dir_is_refused_and_so_is_a_foreign_account() {
         ),
     )
     .expect("write");
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=Dana",
-            "-c",
-            "user.email=dana@example.com",
-            "commit",
-            "-qam",
-            "auth elsewhere",
-        ],
-    );
+    git_as_dana(&repo, &["commit", "-qam", "auth elsewhere"]);
     let out = run(&mut sync_command(&repo, &state, &emulator));
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(

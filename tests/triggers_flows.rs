@@ -57,6 +57,13 @@ fn consumer(emulator: &Emulator, queue: &str) -> Option<(String, Value)> {
     ))
 }
 
+/// `flaresync sync`, which must succeed.
+fn sync_ok(emulator: &Emulator, repo: &str, state: &Path) -> Output {
+    let out = sync(emulator, repo, state);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out
+}
+
 fn config(repo: &Path, dir: &str, name: &str, extra: &str) {
     write(
         &repo.join(dir).join("wrangler.toml"),
@@ -110,8 +117,7 @@ fn routes_domains_and_consumers_follow_git() {
         "routes = [\"api.example.com/*\", { pattern = \"example.com/api/*\", zone_name = \"example.com\" }, { pattern = \"shop.example.com\", custom_domain = true }]\n\n[[queues.consumers]]\nqueue = \"jobs\"\nmax_batch_size = 20\nmax_batch_timeout = 2\n",
     );
     commit_all(&repo, "api with routes, a custom domain and a consumer");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = sync_ok(&emulator, repo_arg, &state);
     assert!(!out.all().contains("not applied"), "{}", out.all());
     assert_eq!(
         routes(&emulator),
@@ -136,8 +142,7 @@ fn routes_domains_and_consumers_follow_git() {
         "routes = [\"api.example.com/v2/*\", { pattern = \"example.com/api/*\", zone_name = \"example.com\" }, { pattern = \"store.example.com\", custom_domain = true }]\n\n[[queues.consumers]]\nqueue = \"mail\"\nmax_retries = 9\n",
     );
     commit_all(&repo, "api moves");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     assert_eq!(
         routes(&emulator),
         pairs(&[
@@ -159,8 +164,7 @@ fn routes_domains_and_consumers_follow_git() {
     // Removed from Git: deleted (wrangler would leave them), code unchanged.
     config(&repo, "api", "api", "");
     commit_all(&repo, "api without triggers");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     assert_eq!(routes(&emulator), Vec::<(String, String)>::new());
     assert!(domains(&emulator, "api").is_empty());
     assert_eq!(consumer(&emulator, "mail"), None);
@@ -234,8 +238,7 @@ fn a_revert_that_changes_routes_rolls_back_then_reapplies_them() {
         "{}",
         planned.all()
     );
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     assert_eq!(
         emulator.versions("api").len(),
         versions,
@@ -275,8 +278,7 @@ fn wrangler_deploy_with_routes_and_consumers_is_in_sync_with_git() {
     config(&repo, "api", "api", extra);
     commit_all(&repo, "api");
     let repo_arg = repo.to_str().expect("utf-8");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     let ours = triggers(&emulator);
     assert_eq!(ours.0.len(), 2, "{ours:?}");
 
@@ -291,8 +293,7 @@ fn wrangler_deploy_with_routes_and_consumers_is_in_sync_with_git() {
 
     let planned = plan_live(&emulator, repo_arg, &state);
     assert_eq!(planned.code, 0, "in sync: {}", planned.all());
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     assert_eq!(triggers(&emulator), ours);
 }
 
@@ -342,8 +343,7 @@ fn a_code_change_that_drops_the_last_route_and_pull_consumer_removes_them() {
         "route = \"api.example.com/*\"\n\n[[queues.consumers]]\nqueue = \"pulled\"\ntype = \"http_pull\"\nvisibility_timeout_ms = 5000\n",
     );
     commit_all(&repo, "v1 with a route and a pull consumer");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    sync_ok(&emulator, repo_arg, &state);
     assert_eq!(routes(&emulator), pairs(&[("api.example.com/*", "api")]));
     assert_eq!(
         consumers_of(&emulator, "pulled"),
@@ -355,8 +355,7 @@ fn a_code_change_that_drops_the_last_route_and_pull_consumer_removes_them() {
     set_body(&repo, "api", "v2");
     config(&repo, "api", "api", "");
     commit_all(&repo, "v2 without the route and the consumer");
-    let out = sync(&emulator, repo_arg, &state);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = sync_ok(&emulator, repo_arg, &state);
     assert_eq!(
         routes(&emulator),
         Vec::<(String, String)>::new(),

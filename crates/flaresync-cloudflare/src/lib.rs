@@ -53,7 +53,6 @@ pub mod pagination;
 pub mod ratelimit_headers;
 pub mod retry;
 pub mod retry_quota;
-pub mod trigger_types;
 pub mod types;
 pub mod write_guard;
 
@@ -65,6 +64,5 @@ pub use error::{ApiError, Error};
 pub use flaresync_config::Secret;
 pub use metrics::ClientMetrics;
 pub use retry::RetryPolicy;
-pub use trigger_types::*;
 pub use types::*;
 pub use write_guard::WriteGuard;

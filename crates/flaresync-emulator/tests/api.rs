@@ -52,6 +52,11 @@ impl Answer {
             .unwrap_or_default()
             .to_owned()
     }
+    /// The answer is Cloudflare's error `code` with a message saying `needle`.
+    fn refused(&self, code: u64, needle: &str) {
+        assert_eq!(self.code(), code, "{}", self.body);
+        assert!(self.message().contains(needle), "{}", self.message());
+    }
 }
 
 impl Api {
@@ -106,6 +111,12 @@ impl Api {
                 .multipart(Self::form(&metadata)),
         )
         .await
+    }
+
+    /// Uploads and deploys `demo` ([`first_metadata`]); returns the version it created.
+    async fn first_version(&self, kv: &str) -> String {
+        let put = self.put_script("demo", first_metadata(kv)).await;
+        put.ok()["deployment_id"].as_str().expect("id").to_owned()
     }
 
     async fn upload_version(&self, name: &str, metadata: Value) -> Answer {
@@ -305,6 +316,16 @@ async fn put_creates_version_and_full_deployment_then_versions_flow() {
     );
 }
 
+/// A change to a valid upload's metadata.
+type Change = fn(&mut Value);
+
+fn push_binding(metadata: &mut Value, binding: Value) {
+    metadata["bindings"]
+        .as_array_mut()
+        .expect("list")
+        .push(binding);
+}
+
 #[tokio::test]
 async fn version_upload_rules() {
     let api = Api::start().await;
@@ -313,58 +334,75 @@ async fn version_upload_rules() {
     assert_eq!(r.code(), 10007);
     api.put_script("demo", first_metadata(&kv)).await.ok();
 
-    let mut with_migration = version_metadata(&kv, "x");
-    with_migration["migrations"] =
-        json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_classes": ["B"]}]});
-    assert_eq!(
-        api.upload_version("demo", with_migration).await.code(),
-        10211
-    );
-
-    let mut bad_kv = version_metadata(&kv, "x");
-    bad_kv["bindings"][1]["namespace_id"] = json!("ffffffffffffffffffffffffffffffff");
-    assert_eq!(api.upload_version("demo", bad_kv).await.code(), 10042);
-
-    let mut r2 = version_metadata(&kv, "x");
-    r2["bindings"]
-        .as_array_mut()
-        .expect("list")
-        .push(json!({"name": "B", "type": "r2_bucket", "bucket_name": "nobucket"}));
-    assert_eq!(api.upload_version("demo", r2).await.code(), 10085);
-
-    let mut d1 = version_metadata(&kv, "x");
-    d1["bindings"]
-        .as_array_mut()
-        .expect("list")
-        .push(json!({"name": "DB", "type": "d1", "id": "3b8e1f6a-92c4-4d7e-a5f0-6c1d9e2b4a87"}));
-    assert_eq!(api.upload_version("demo", d1).await.code(), 10181);
-
-    let mut do_missing = version_metadata(&kv, "x");
-    do_missing["bindings"]
-        .as_array_mut()
-        .expect("list")
-        .push(json!({"name": "R", "type": "durable_object_namespace", "class_name": "Room"}));
-    assert_eq!(api.upload_version("demo", do_missing).await.code(), 10061);
-
-    let mut inherit = version_metadata(&kv, "x");
-    inherit["keep_bindings"] = json!([]);
-    inherit["bindings"]
-        .as_array_mut()
-        .expect("list")
-        .push(json!({"name": "MISSING", "type": "inherit"}));
-    assert_eq!(api.upload_version("demo", inherit).await.code(), 10057);
+    // Each case changes a valid version upload in one way that Cloudflare refuses.
+    let cases: [(&str, Change, u64); 6] = [
+        (
+            "a migration on a version upload",
+            |m| {
+                m["migrations"] =
+                    json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_classes": ["B"]}]});
+            },
+            10211,
+        ),
+        (
+            "an unknown KV namespace",
+            |m| {
+                m["bindings"][1]["namespace_id"] = json!("ffffffffffffffffffffffffffffffff");
+            },
+            10042,
+        ),
+        (
+            "a missing R2 bucket",
+            |m| {
+                push_binding(
+                    m,
+                    json!({"name": "B", "type": "r2_bucket", "bucket_name": "nobucket"}),
+                );
+            },
+            10085,
+        ),
+        (
+            "a missing D1 database",
+            |m| {
+                push_binding(
+                    m,
+                    json!({"name": "DB", "type": "d1", "id": "3b8e1f6a-92c4-4d7e-a5f0-6c1d9e2b4a87"}),
+                );
+            },
+            10181,
+        ),
+        (
+            "a Durable Object class the script does not export",
+            |m| {
+                push_binding(
+                    m,
+                    json!({"name": "R", "type": "durable_object_namespace", "class_name": "Room"}),
+                );
+            },
+            10061,
+        ),
+        (
+            "an inherit binding with nothing to inherit",
+            |m| {
+                m["keep_bindings"] = json!([]);
+                push_binding(m, json!({"name": "MISSING", "type": "inherit"}));
+            },
+            10057,
+        ),
+    ];
+    for (case, change, code) in cases {
+        let mut metadata = version_metadata(&kv, "x");
+        change(&mut metadata);
+        let answer = api.upload_version("demo", metadata).await;
+        assert_eq!(answer.code(), code, "{case}: {}", answer.message());
+    }
 
     // Migration old_tag must match on PUT.
     let mut stale = first_metadata(&kv);
     stale["migrations"] =
         json!({"old_tag": "v0", "new_tag": "v2", "steps": [{"new_classes": ["Other"]}]});
     let r = api.put_script("demo", stale).await;
-    assert_eq!(r.code(), 10021);
-    assert!(
-        r.message().contains("rule: migration-old-tag"),
-        "{}",
-        r.message()
-    );
+    r.refused(10021, "rule: migration-old-tag");
 }
 
 #[tokio::test]
@@ -373,10 +411,7 @@ async fn deployment_rules_window_migration_resources_secrets() {
     config.version_window = 3;
     let api = Api::with(config).await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let mut ids = vec![v1.clone()];
     for n in 2..=4 {
         let r = api
@@ -386,12 +421,7 @@ async fn deployment_rules_window_migration_resources_secrets() {
     }
     // Window of 3: v1 is out.
     let r = api.deploy("demo", &[(&ids[0], 100.0)], false).await;
-    assert_eq!(r.code(), 100147);
-    assert!(
-        r.message().contains("last 3 uploaded versions"),
-        "{}",
-        r.message()
-    );
+    r.refused(100147, "last 3 uploaded versions");
     let deployable = api
         .get("/workers/scripts/demo/versions?deployable=true")
         .await;
@@ -470,22 +500,14 @@ async fn deployment_rules_window_migration_resources_secrets() {
 async fn rollback_across_do_migration_is_refused() {
     let api = Api::start().await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let mut second = first_metadata(&kv);
     second["migrations"] =
         json!({"old_tag": "v1", "new_tag": "v2", "steps": [{"new_sqlite_classes": ["Room"]}]});
     let put = api.put_script("demo", second).await;
     assert_eq!(put.ok()["migration_tag"], json!("v2"));
     let r = api.deploy("demo", &[(&v1, 100.0)], true).await;
-    assert_eq!(r.code(), 100140);
-    assert!(
-        r.message().contains("(durable-object:v2)"),
-        "{}",
-        r.message()
-    );
+    r.refused(100140, "(durable-object:v2)");
 }
 
 #[tokio::test]
@@ -752,18 +774,12 @@ async fn service_worker_body_and_body_part_uploads() {
     );
 
     // Service-worker syntax cannot be uploaded as a version.
-    let form = Form::new()
-        .part(
-            "metadata",
-            Part::text(json!({"body_part": "w.js"}).to_string()),
-        )
-        .part(
-            "w.js",
-            Part::bytes(b"addEventListener('fetch', () => {})".to_vec())
-                .file_name("w.js")
-                .mime_str("application/javascript")
-                .expect("mime"),
-        );
+    let form = common::file_form(
+        &json!({"body_part": "w.js"}),
+        "w.js",
+        "application/javascript",
+        "addEventListener('fetch', () => {})",
+    );
     let r = api
         .send(
             api.http
@@ -771,26 +787,10 @@ async fn service_worker_body_and_body_part_uploads() {
                 .multipart(form),
         )
         .await;
-    assert_eq!(r.code(), 10021);
-    assert!(
-        r.message().contains("main_module is required"),
-        "{}",
-        r.message()
-    );
+    r.refused(10021, "main_module is required");
 
     // Unknown module content types are refused.
-    let form = Form::new()
-        .part(
-            "metadata",
-            Part::text(json!({"main_module": "a.js"}).to_string()),
-        )
-        .part(
-            "a.js",
-            Part::bytes(b"x".to_vec())
-                .file_name("a.js")
-                .mime_str("image/png")
-                .expect("mime"),
-        );
+    let form = common::file_form(&json!({"main_module": "a.js"}), "a.js", "image/png", "x");
     let r = api
         .send(api.http.put(api.url("/workers/scripts/sw")).multipart(form))
         .await;
@@ -925,18 +925,7 @@ async fn large_uploads_pass_the_body_limit_and_script_size_limit_is_10027() {
         let mut code =
             String::from("export default { async fetch() { return new Response('x'); } };\n//");
         code.push_str(&"a".repeat(size));
-        Form::new()
-            .part(
-                "metadata",
-                Part::text(json!({"main_module": "index.js"}).to_string()),
-            )
-            .part(
-                "index.js",
-                Part::bytes(code.into_bytes())
-                    .file_name("index.js")
-                    .mime_str("application/javascript+module")
-                    .expect("mime"),
-            )
+        common::module_form(&json!({"main_module": "index.js"}), code)
     };
     let ok = api
         .send(
@@ -1007,10 +996,7 @@ async fn malformed_requests_get_envelopes_not_panics() {
 async fn content_v2_returns_modules_as_multipart_with_entrypoint() {
     let api = Api::start().await;
     let kv = api.emu.create_kv_namespace("c").expect("kv");
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     let resp = common::send_authorized(
         &api.emu,
         api.http
@@ -1078,10 +1064,7 @@ async fn schedules_replace_the_set_and_survive_versions_deployments_and_rollback
     let missing = put(json!([{"cron": "* * * * *"}])).await;
     assert_eq!((missing.status, missing.code()), (404, 10007));
 
-    let v1 = api.put_script("demo", first_metadata(&kv)).await.ok()["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let v1 = api.first_version(&kv).await;
     assert_eq!(api.get(path).await.ok(), &json!({"schedules": []}));
 
     let first = put(json!([{"cron": "*/15 * * * *"}, {"cron": "0 17 * * sun"}])).await;

@@ -11,6 +11,7 @@
 mod common;
 
 use flaresync_emulator::testing::TestEmulator;
+use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Map, Value, json};
 
@@ -142,20 +143,19 @@ fn check(label: &str, schema: &Value, instance: &Value, exceptions: &[Exception]
 const MAIN: &str = "export class Room { async fetch() { return new Response('r'); } }\n\
                     export default { async fetch() { return new Response('ok'); } };\n";
 
-async fn call(
-    emu: &TestEmulator,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-    form: Option<Form>,
-) -> Value {
-    let mut req = reqwest::Client::new().request(method, common::account_url(emu, path));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(f) = form {
-        req = req.multipart(f);
-    }
+enum Body {
+    Empty,
+    Json(Value),
+    Form(Form),
+}
+
+async fn call(emu: &TestEmulator, method: Method, path: &str, body: Body) -> Value {
+    let req = reqwest::Client::new().request(method, common::account_url(emu, path));
+    let req = match body {
+        Body::Empty => req,
+        Body::Json(b) => req.json(&b),
+        Body::Form(f) => req.multipart(f),
+    };
     common::json_answer(emu, req).await
 }
 
@@ -163,9 +163,228 @@ fn form(metadata: Value) -> Form {
     common::module_form(&metadata, MAIN)
 }
 
+/// The OpenAPI path of a script operation (`tail` below `/workers/scripts/{script_name}`).
+fn script(tail: &str) -> String {
+    format!("{SCRIPT}{tail}")
+}
+
+const SCRIPT: &str = "/workers/scripts/{script_name}";
+
+/// One request whose answer must match the `200` schema of its OpenAPI operation.
+struct Step {
+    label: &'static str,
+    method: Method,
+    /// The operation's path below `/accounts/{account_id}`; the request goes to this path with
+    /// its `{placeholders}` filled from the variables known so far.
+    op: String,
+    query: &'static str,
+    /// JSON bodies may use the same `{placeholders}` inside strings.
+    body: Body,
+    exceptions: Vec<Exception>,
+    /// Names the answer's value at a JSON pointer as a variable for later steps.
+    capture: Option<(&'static str, &'static str)>,
+}
+
+fn get(label: &'static str, op: &str) -> Step {
+    send(label, Method::GET, op, Body::Empty)
+}
+
+fn send(label: &'static str, method: Method, op: &str, body: Body) -> Step {
+    Step {
+        label,
+        method,
+        op: op.to_owned(),
+        query: "",
+        body,
+        exceptions: Vec::new(),
+        capture: None,
+    }
+}
+
+impl Step {
+    fn query(self, query: &'static str) -> Self {
+        Self { query, ..self }
+    }
+
+    fn except(self, exceptions: Vec<Exception>) -> Self {
+        Self { exceptions, ..self }
+    }
+
+    fn capture(self, name: &'static str, pointer: &'static str) -> Self {
+        let capture = Some((name, pointer));
+        Self { capture, ..self }
+    }
+
+    /// Sends the request, checks the answer and records any captured variable.
+    async fn run(self, emu: &TestEmulator, s: &Schemas, vars: &mut Vec<(String, String)>) -> Value {
+        let fill = |text: &str| {
+            let filled = vars.iter().fold(text.to_owned(), |t, (name, value)| {
+                t.replace(&format!("{{{name}}}"), value)
+            });
+            assert!(!filled.contains("\"{"), "{}: unfilled {filled}", self.label);
+            filled
+        };
+        let path = format!("{}{}", fill(&self.op), self.query);
+        assert!(
+            !path.contains('{'),
+            "{}: unfilled placeholder in {path}",
+            self.label
+        );
+        let body = match self.body {
+            Body::Json(v) => Body::Json(serde_json::from_str(&fill(&v.to_string())).expect("JSON")),
+            other => other,
+        };
+        let method = self.method.as_str().to_ascii_lowercase();
+        let schema = s.response_schema(&method, &format!("/accounts/{{account_id}}{}", self.op));
+        let answer = call(emu, self.method, &path, body).await;
+        check(self.label, &schema, &answer, &self.exceptions);
+        if let Some((name, pointer)) = self.capture {
+            let value = answer.pointer(pointer).and_then(Value::as_str);
+            let value = value.unwrap_or_else(|| panic!("{}: no {pointer} in {answer}", self.label));
+            vars.push((name.to_owned(), value.to_owned()));
+        }
+        answer
+    }
+}
+
+/// The queue operations' documented differences, for the list or for one queue.
+fn queue_exceptions(list: bool, envelope_why: &'static str) -> Vec<Exception> {
+    let (producers, consumers) = if list {
+        ("/result/*/producers", "/result/*/consumers")
+    } else {
+        ("/result/producers", "/result/consumers")
+    };
+    vec![
+        Exception::at(
+            producers,
+            "the 2026 SDK and wrangler type producers/consumers as arrays; the 2024 schema says object (SPEC.md §8)",
+        ),
+        Exception::at(consumers, "as producers"),
+        // The 2024 queue operations put the queue's `required` list on the envelope instead of
+        // on `result`, which no response can satisfy (SOURCE.md: the Queues entries contradict
+        // themselves).
+        Exception {
+            at: "",
+            error: "is a required property",
+            why: envelope_why,
+        },
+    ]
+}
+
+/// The requests of the scenario, in order, with the documented differences of their answers.
+fn steps(metadata: Value) -> [Step; 23] {
+    let mut second = metadata.clone();
+    second.as_object_mut().expect("object").remove("migrations");
+    // Newer shapes documented in SPEC.md.
+    let usage_why = "2026 SDK allows usage_model \"standard\"; the 2024 pattern allows only \
+                     bundled|unbound (SPEC.md §2.1)";
+    // Bindings 2 (d1), 5 (secret_text) and 6 (plain_text) of `metadata`.
+    let binding_why = "the 2024 binding union has no plain_text/secret_text kinds and types D1 \
+                       as {binding, id, name}; responses use the 2026 {name, type, ...} shapes \
+                       with D1 `database_id` (SPEC.md §2.4)";
+    let settings_exceptions = || {
+        vec![
+            Exception::at("/result/usage_model", usage_why),
+            Exception::at("/result/bindings/2", binding_why),
+            Exception::at("/result/bindings/5", binding_why),
+            Exception::at("/result/bindings/6", binding_why),
+        ]
+    };
+    let mut queue_one = queue_exceptions(false, "as for the list");
+    queue_one.push(Exception {
+        at: "/result",
+        error: "is not of types \"null\", \"array\"",
+        why: "the 2024 single-queue operation reuses the collection envelope (result: array) \
+              while typing result as an object; the API returns the queue object",
+    });
+    let deployment = json!({"strategy": "percentage", "versions": [
+        {"version_id": "{new_version_id}", "percentage": 90},
+        {"version_id": "{version_id}", "percentage": 10}
+    ], "annotations": {"workers/message": "canary"}});
+    let patch_form = Form::new().part(
+        "settings",
+        Part::text(json!({"compatibility_flags": ["nodejs_compat"]}).to_string()),
+    );
+    let settings = json!({"logpush": true, "observability": {"enabled": true}, "tags": ["a"]});
+    let crons = json!([{"cron": "*/30 * * * *"}, {"cron": "0 9 * * MON-FRI"}]);
+    [
+        send(
+            "PUT script",
+            Method::PUT,
+            SCRIPT,
+            Body::Form(form(metadata)),
+        )
+        .except(vec![Exception::at("/result/usage_model", usage_why)])
+        .capture("version_id", "/result/deployment_id"),
+        get("GET scripts", "/workers/scripts")
+            .except(vec![Exception::at("/result/*/usage_model", usage_why)]),
+        send(
+            "POST versions",
+            Method::POST,
+            &script("/versions"),
+            Body::Form(form(second)),
+        )
+        .capture("new_version_id", "/result/id"),
+        get("GET versions", &script("/versions")),
+        get("GET versions deployable", &script("/versions")).query("?deployable=true"),
+        get("GET version", &script("/versions/{version_id}")),
+        send(
+            "POST deployments",
+            Method::POST,
+            &script("/deployments"),
+            Body::Json(deployment),
+        ),
+        get("GET deployments", &script("/deployments")),
+        get("GET script-settings", &script("/script-settings")),
+        send(
+            "PATCH script-settings",
+            Method::PATCH,
+            &script("/script-settings"),
+            Body::Json(settings),
+        ),
+        get("GET settings", &script("/settings")).except(settings_exceptions()),
+        send(
+            "PATCH settings",
+            Method::PATCH,
+            &script("/settings"),
+            Body::Form(patch_form),
+        )
+        .except(settings_exceptions()),
+        // Storage resources.
+        get("GET kv", "/storage/kv/namespaces"),
+        get("GET kv one", "/storage/kv/namespaces/{namespace_id}"),
+        get("GET r2", "/r2/buckets").except(vec![Exception::at(
+            "/result",
+            "wrangler and the 2026 SDK read result.buckets[]; the 2024 schema says result is an \
+             array (SPEC.md §8, SOURCE.md)",
+        )]),
+        get("GET r2 one", "/r2/buckets/{bucket_name}"),
+        get("GET d1", "/d1/database").except(vec![Exception::at(
+            "/result",
+            "the 2024 schema contradicts itself: d1_api-response-common says result is an \
+             object, the list operation says an array; wrangler reads an array (SPEC.md §8)",
+        )]),
+        get("GET d1 one", "/d1/database/{database_id}"),
+        get("GET queues", "/queues").except(queue_exceptions(
+            true,
+            "queue `required` list misplaced on the envelope in the 2024 schema",
+        )),
+        get("GET queue", "/queues/{queue_id}").except(queue_one),
+        // Cron Triggers: the 2024 schema only fixes `result.schedules` as an array of objects,
+        // so the item fields are also checked directly below.
+        get("GET schedules (none)", &script("/schedules")),
+        send(
+            "PUT schedules",
+            Method::PUT,
+            &script("/schedules"),
+            Body::Json(crons),
+        ),
+        get("GET schedules", &script("/schedules")),
+    ]
+}
+
 #[tokio::test]
 async fn responses_match_the_openapi_schema() {
-    use reqwest::Method;
     let s = Schemas::load();
     let emu = TestEmulator::start().await.expect("emulator");
     let kv = emu.create_kv_namespace("cache").expect("kv");
@@ -187,362 +406,29 @@ async fn responses_match_the_openapi_schema() {
         "migrations": {"new_tag": "v1", "new_sqlite_classes": ["Room"]},
         "annotations": {"workers/message": "first", "workers/tag": "abc"}
     });
-    let a = "/accounts/{account_id}";
-    let sc = "/accounts/{account_id}/workers/scripts/{script_name}";
+    let mut vars: Vec<(String, String)> = [
+        ("script_name", "demo".to_owned()),
+        ("namespace_id", kv),
+        ("bucket_name", "assets".to_owned()),
+        ("database_id", d1),
+        ("queue_id", queue),
+    ]
+    .map(|(name, value)| (name.to_owned(), value))
+    .into();
 
-    // Newer shapes documented in SPEC.md.
-    let script_exceptions = [Exception::at(
-        "/result/usage_model",
-        "2026 SDK allows usage_model \"standard\"; the 2024 pattern allows only bundled|unbound (SPEC.md §2.1)",
-    )];
-    let put = call(
-        &emu,
-        Method::PUT,
-        "/workers/scripts/demo",
-        None,
-        Some(form(metadata.clone())),
-    )
-    .await;
-    check(
-        "PUT script",
-        &s.response_schema("put", sc),
-        &put,
-        &script_exceptions,
-    );
-    let v1 = put["result"]["deployment_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let steps = steps(metadata);
+    let mut answers = std::collections::BTreeMap::new();
+    for step in steps {
+        let label = step.label;
+        answers.insert(label, step.run(&emu, &s, &mut vars).await);
+    }
 
-    let list = call(&emu, Method::GET, "/workers/scripts", None, None).await;
-    check(
-        "GET scripts",
-        &s.response_schema("get", &format!("{a}/workers/scripts")),
-        &list,
-        &[Exception::at(
-            "/result/*/usage_model",
-            script_exceptions[0].why,
-        )],
+    assert_eq!(
+        answers["GET schedules (none)"]["result"],
+        json!({"schedules": []})
     );
-
-    let mut second = metadata.clone();
-    second.as_object_mut().expect("object").remove("migrations");
-    let up = call(
-        &emu,
-        Method::POST,
-        "/workers/scripts/demo/versions",
-        None,
-        Some(form(second)),
-    )
-    .await;
-    check(
-        "POST versions",
-        &s.response_schema("post", &format!("{sc}/versions")),
-        &up,
-        &[],
-    );
-    let v2 = up["result"]["id"].as_str().expect("id").to_owned();
-
-    let versions = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/versions",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET versions",
-        &s.response_schema("get", &format!("{sc}/versions")),
-        &versions,
-        &[],
-    );
-    let deployable = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/versions?deployable=true",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET versions deployable",
-        &s.response_schema("get", &format!("{sc}/versions")),
-        &deployable,
-        &[],
-    );
-    let one = call(
-        &emu,
-        Method::GET,
-        &format!("/workers/scripts/demo/versions/{v1}"),
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET version",
-        &s.response_schema("get", &format!("{sc}/versions/{{version_id}}")),
-        &one,
-        &[],
-    );
-
-    let dep = call(
-        &emu,
-        Method::POST,
-        "/workers/scripts/demo/deployments",
-        Some(json!({"strategy": "percentage", "versions": [{"version_id": v2, "percentage": 90}, {"version_id": v1, "percentage": 10}], "annotations": {"workers/message": "canary"}})),
-        None,
-    )
-    .await;
-    check(
-        "POST deployments",
-        &s.response_schema("post", &format!("{sc}/deployments")),
-        &dep,
-        &[],
-    );
-    let deps = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/deployments",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET deployments",
-        &s.response_schema("get", &format!("{sc}/deployments")),
-        &deps,
-        &[],
-    );
-
-    let ss = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/script-settings",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET script-settings",
-        &s.response_schema("get", &format!("{sc}/script-settings")),
-        &ss,
-        &[],
-    );
-    let ssp = call(
-        &emu,
-        Method::PATCH,
-        "/workers/scripts/demo/script-settings",
-        Some(json!({"logpush": true, "observability": {"enabled": true}, "tags": ["a"]})),
-        None,
-    )
-    .await;
-    check(
-        "PATCH script-settings",
-        &s.response_schema("patch", &format!("{sc}/script-settings")),
-        &ssp,
-        &[],
-    );
-
-    // Bindings 2 (d1), 5 (secret_text) and 6 (plain_text) of `metadata` above.
-    let binding_why = "the 2024 binding union has no plain_text/secret_text kinds and types D1 \
-                       as {binding, id, name}; responses use the 2026 {name, type, ...} shapes \
-                       with D1 `database_id` (SPEC.md §2.4)";
-    let settings_exceptions = [
-        Exception::at("/result/usage_model", script_exceptions[0].why),
-        Exception::at("/result/bindings/2", binding_why),
-        Exception::at("/result/bindings/5", binding_why),
-        Exception::at("/result/bindings/6", binding_why),
-    ];
-    let st = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/settings",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET settings",
-        &s.response_schema("get", &format!("{sc}/settings")),
-        &st,
-        &settings_exceptions,
-    );
-    let patch_form = Form::new().part(
-        "settings",
-        Part::text(json!({"compatibility_flags": ["nodejs_compat"]}).to_string()),
-    );
-    let stp = call(
-        &emu,
-        Method::PATCH,
-        "/workers/scripts/demo/settings",
-        None,
-        Some(patch_form),
-    )
-    .await;
-    check(
-        "PATCH settings",
-        &s.response_schema("patch", &format!("{sc}/settings")),
-        &stp,
-        &settings_exceptions,
-    );
-
-    // Storage resources.
-    let kvl = call(&emu, Method::GET, "/storage/kv/namespaces", None, None).await;
-    check(
-        "GET kv",
-        &s.response_schema("get", &format!("{a}/storage/kv/namespaces")),
-        &kvl,
-        &[],
-    );
-    let kvg = call(
-        &emu,
-        Method::GET,
-        &format!("/storage/kv/namespaces/{kv}"),
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET kv one",
-        &s.response_schema(
-            "get",
-            &format!("{a}/storage/kv/namespaces/{{namespace_id}}"),
-        ),
-        &kvg,
-        &[],
-    );
-
-    let r2l = call(&emu, Method::GET, "/r2/buckets", None, None).await;
-    check(
-        "GET r2",
-        &s.response_schema("get", &format!("{a}/r2/buckets")),
-        &r2l,
-        &[Exception::at(
-            "/result",
-            "wrangler and the 2026 SDK read result.buckets[]; the 2024 schema says result is an array (SPEC.md §8, SOURCE.md)",
-        )],
-    );
-    let r2g = call(&emu, Method::GET, "/r2/buckets/assets", None, None).await;
-    check(
-        "GET r2 one",
-        &s.response_schema("get", &format!("{a}/r2/buckets/{{bucket_name}}")),
-        &r2g,
-        &[],
-    );
-
-    let d1l = call(&emu, Method::GET, "/d1/database", None, None).await;
-    check(
-        "GET d1",
-        &s.response_schema("get", &format!("{a}/d1/database")),
-        &d1l,
-        &[Exception::at(
-            "/result",
-            "the 2024 schema contradicts itself: d1_api-response-common says result is an \
-                  object, the list operation says an array; wrangler reads an array (SPEC.md §8)",
-        )],
-    );
-    let d1g = call(&emu, Method::GET, &format!("/d1/database/{d1}"), None, None).await;
-    check(
-        "GET d1 one",
-        &s.response_schema("get", &format!("{a}/d1/database/{{database_id}}")),
-        &d1g,
-        &[],
-    );
-
-    let queue_exceptions = |prefix: &'static str| {
-        [
-            Exception::at(
-                if prefix.is_empty() {
-                    "/result/producers"
-                } else {
-                    "/result/*/producers"
-                },
-                "the 2026 SDK and wrangler type producers/consumers as arrays; the 2024 schema says object (SPEC.md §8)",
-            ),
-            Exception::at(
-                if prefix.is_empty() {
-                    "/result/consumers"
-                } else {
-                    "/result/*/consumers"
-                },
-                "as producers",
-            ),
-        ]
-    };
-    // The 2024 queue operations put the queue's `required` list on the envelope instead of on
-    // `result`, which no response can satisfy (SOURCE.md: the Queues entries contradict
-    // themselves).
-    let misplaced = Exception {
-        at: "",
-        error: "is a required property",
-        why: "queue `required` list misplaced on the envelope in the 2024 schema",
-    };
-    let ql = call(&emu, Method::GET, "/queues", None, None).await;
-    let [p, c] = queue_exceptions("list");
-    check(
-        "GET queues",
-        &s.response_schema("get", &format!("{a}/queues")),
-        &ql,
-        &[p, c, misplaced],
-    );
-    let qg = call(&emu, Method::GET, &format!("/queues/{queue}"), None, None).await;
-    let [p, c] = queue_exceptions("");
-    let misplaced = Exception {
-        at: "",
-        error: "is a required property",
-        why: "as for the list",
-    };
-    let collection = Exception {
-        at: "/result",
-        error: "is not of types \"null\", \"array\"",
-        why: "the 2024 single-queue operation reuses the collection envelope (result: array) \
-              while typing result as an object; the API returns the queue object",
-    };
-    check(
-        "GET queue",
-        &s.response_schema("get", &format!("{a}/queues/{{queue_id}}")),
-        &qg,
-        &[p, c, misplaced, collection],
-    );
-
-    // Cron Triggers: the 2024 schema only fixes `result.schedules` as an array of objects, so
-    // the item fields are also checked directly.
-    let schedules_schema = |m: &str| s.response_schema(m, &format!("{sc}/schedules"));
-    let empty = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/schedules",
-        None,
-        None,
-    )
-    .await;
-    check(
-        "GET schedules (none)",
-        &schedules_schema("get"),
-        &empty,
-        &[],
-    );
-    assert_eq!(empty["result"], json!({"schedules": []}));
-    let put_crons = call(
-        &emu,
-        Method::PUT,
-        "/workers/scripts/demo/schedules",
-        Some(json!([{"cron": "*/30 * * * *"}, {"cron": "0 9 * * MON-FRI"}])),
-        None,
-    )
-    .await;
-    check("PUT schedules", &schedules_schema("put"), &put_crons, &[]);
-    let got_crons = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/demo/schedules",
-        None,
-        None,
-    )
-    .await;
-    check("GET schedules", &schedules_schema("get"), &got_crons, &[]);
-    assert_eq!(got_crons["result"], put_crons["result"]);
+    let got_crons = &answers["GET schedules"];
+    assert_eq!(got_crons["result"], answers["PUT schedules"]["result"]);
     for item in got_crons["result"]["schedules"].as_array().expect("array") {
         let keys: Vec<&str> = item
             .as_object()
@@ -563,47 +449,54 @@ async fn responses_match_the_openapi_schema() {
     // failure schema (success: false) in one allOf, which nothing satisfies, so error envelopes
     // are checked against the failure component alone.
     let failure = s.component("workers_api-response-common-failure");
-    for (label, path) in [
-        ("missing worker", "/workers/scripts/nope/versions"),
+    let v1 = vars
+        .iter()
+        .find(|(name, _)| name == "version_id")
+        .expect("v1");
+    let refused =
+        json!({"strategy": "percentage", "versions": [{"version_id": v1.1, "percentage": 50}]});
+    let failures = [
+        (
+            "missing worker",
+            Method::GET,
+            "/workers/scripts/nope/versions",
+            Body::Empty,
+        ),
         (
             "missing version",
+            Method::GET,
             "/workers/scripts/demo/versions/00000000-0000-0000-0000-000000000000",
+            Body::Empty,
         ),
         (
             "missing deployment list",
+            Method::GET,
             "/workers/scripts/nope/deployments",
+            Body::Empty,
         ),
-    ] {
-        let body = call(&emu, Method::GET, path, None, None).await;
+        (
+            "refused deployment",
+            Method::POST,
+            "/workers/scripts/demo/deployments",
+            Body::Json(refused),
+        ),
+        (
+            "invalid cron",
+            Method::PUT,
+            "/workers/scripts/demo/schedules",
+            Body::Json(json!([{"cron": "every minute"}])),
+        ),
+        (
+            "schedules of a missing worker",
+            Method::GET,
+            "/workers/scripts/nope/schedules",
+            Body::Empty,
+        ),
+    ];
+    for (label, method, path, body) in failures {
+        let body = call(&emu, method, path, body).await;
         check(label, &failure, &body, &[]);
     }
-    let refused = call(
-        &emu,
-        Method::POST,
-        "/workers/scripts/demo/deployments",
-        Some(json!({"strategy": "percentage", "versions": [{"version_id": v1, "percentage": 50}]})),
-        None,
-    )
-    .await;
-    check("refused deployment", &failure, &refused, &[]);
-    let bad_cron = call(
-        &emu,
-        Method::PUT,
-        "/workers/scripts/demo/schedules",
-        Some(json!([{"cron": "every minute"}])),
-        None,
-    )
-    .await;
-    check("invalid cron", &failure, &bad_cron, &[]);
-    let no_worker = call(
-        &emu,
-        Method::GET,
-        "/workers/scripts/nope/schedules",
-        None,
-        None,
-    )
-    .await;
-    check("schedules of a missing worker", &failure, &no_worker, &[]);
 }
 
 #[test]

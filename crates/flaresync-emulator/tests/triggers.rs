@@ -21,6 +21,16 @@ async fn call(emu: &TestEmulator, method: Method, path: &str, body: Option<Value
     (status, answer.json().await.expect("json envelope"))
 }
 
+/// `POST path` with a JSON body.
+async fn post(emu: &TestEmulator, path: &str, body: Value) -> (u16, Value) {
+    call(emu, Method::POST, path, Some(body)).await
+}
+
+/// `PUT path` with a JSON body.
+async fn put(emu: &TestEmulator, path: &str, body: Value) -> (u16, Value) {
+    call(emu, Method::PUT, path, Some(body)).await
+}
+
 fn code(envelope: &Value) -> u64 {
     assert_eq!(envelope["success"], json!(false), "{envelope}");
     envelope["errors"][0]["code"].as_u64().expect("code")
@@ -81,22 +91,15 @@ async fn zones_are_seeded_listed_by_name_and_created() {
     assert_eq!(list["result_info"]["total_count"], 1);
     let (_, none) = call(&emu, Method::GET, "/zones?name=other.dev", None).await;
     assert_eq!(ok(&none), &json!([]));
-    let (status, created) = call(
+    let (status, created) = post(
         &emu,
-        Method::POST,
         "/zones",
-        Some(json!({"name": "other.dev", "account": {"id": emu.account_id()}})),
+        json!({"name": "other.dev", "account": {"id": emu.account_id()}}),
     )
     .await;
     assert_eq!(status, 200);
     let id = ok(&created)["id"].as_str().expect("id").to_owned();
-    let (_, again) = call(
-        &emu,
-        Method::POST,
-        "/zones",
-        Some(json!({"name": "other.dev"})),
-    )
-    .await;
+    let (_, again) = post(&emu, "/zones", json!({"name": "other.dev"})).await;
     assert_eq!(code(&again), 1061);
     let (_, one) = call(&emu, Method::GET, &format!("/zones/{id}"), None).await;
     assert_eq!(ok(&one)["name"], "other.dev");
@@ -111,11 +114,10 @@ async fn zone_routes_follow_cloudflares_rules() {
     worker(&emu, "web").await;
     let zone = zone_id(&emu, "example.com").await;
     let routes = format!("/zones/{zone}/workers/routes");
-    let (status, created) = call(
+    let (status, created) = post(
         &emu,
-        Method::POST,
         &routes,
-        Some(json!({"pattern": "api.example.com/*", "script": "api"})),
+        json!({"pattern": "api.example.com/*", "script": "api"}),
     )
     .await;
     assert_eq!(status, 200);
@@ -123,11 +125,10 @@ async fn zone_routes_follow_cloudflares_rules() {
     assert_eq!(ok(&created)["script"], "api");
 
     // Another Worker cannot take the pattern; a missing Worker or a foreign host is refused.
-    let (status, taken) = call(
+    let (status, taken) = post(
         &emu,
-        Method::POST,
         &routes,
-        Some(json!({"pattern": "api.example.com/*", "script": "web"})),
+        json!({"pattern": "api.example.com/*", "script": "web"}),
     )
     .await;
     assert_eq!((status, code(&taken)), (409, 10020));
@@ -138,28 +139,25 @@ async fn zone_routes_follow_cloudflares_rules() {
             .contains("\"api\""),
         "{taken}"
     );
-    let (_, ghost) = call(
+    let (_, ghost) = post(
         &emu,
-        Method::POST,
         &routes,
-        Some(json!({"pattern": "x.example.com/*", "script": "ghost"})),
+        json!({"pattern": "x.example.com/*", "script": "ghost"}),
     )
     .await;
     assert_eq!(code(&ghost), 10019);
-    let (_, foreign) = call(
+    let (_, foreign) = post(
         &emu,
-        Method::POST,
         &routes,
-        Some(json!({"pattern": "example.org/*", "script": "web"})),
+        json!({"pattern": "example.org/*", "script": "web"}),
     )
     .await;
     assert_eq!(code(&foreign), 10022);
 
-    let (_, updated) = call(
+    let (_, updated) = put(
         &emu,
-        Method::PUT,
         &format!("{routes}/{id}"),
-        Some(json!({"pattern": "api.example.com/v2/*", "script": "api"})),
+        json!({"pattern": "api.example.com/v2/*", "script": "api"}),
     )
     .await;
     assert_eq!(ok(&updated)["pattern"], "api.example.com/v2/*");
@@ -211,31 +209,26 @@ async fn custom_domains_attach_list_refuse_another_worker_and_detach() {
     let emu = TestEmulator::start().await.expect("emulator");
     worker(&emu, "shop").await;
     worker(&emu, "blog").await;
-    let (status, attached) = call(
+    let (status, attached) = put(
         &emu,
-        Method::PUT,
         "/accounts/{a}/workers/domains",
-        Some(
-            json!({"hostname": "shop.example.com", "service": "shop", "zone_name": "example.com"}),
-        ),
+        json!({"hostname": "shop.example.com", "service": "shop", "zone_name": "example.com"}),
     )
     .await;
     assert_eq!(status, 200);
     let id = ok(&attached)["id"].as_str().expect("id").to_owned();
     assert_eq!(ok(&attached)["zone_id"], zone_id(&emu, "example.com").await);
-    let (status, taken) = call(
+    let (status, taken) = put(
         &emu,
-        Method::PUT,
         "/accounts/{a}/workers/domains",
-        Some(json!({"hostname": "shop.example.com", "service": "blog"})),
+        json!({"hostname": "shop.example.com", "service": "blog"}),
     )
     .await;
     assert_eq!((status, code(&taken)), (409, 100116));
-    let (_, wildcard) = call(
+    let (_, wildcard) = put(
         &emu,
-        Method::PUT,
         "/accounts/{a}/workers/domains",
-        Some(json!({"hostname": "*.example.com", "service": "blog"})),
+        json!({"hostname": "*.example.com", "service": "blog"}),
     )
     .await;
     assert_eq!(code(&wildcard), 100101);
@@ -248,15 +241,12 @@ async fn custom_domains_attach_list_refuse_another_worker_and_detach() {
     .await;
     assert_eq!(ok(&listed).as_array().map(Vec::len), Some(1));
     // wrangler's replace: the Worker's set becomes exactly `origins`.
-    let (status, _) = call(
+    let (status, _) = put(
         &emu,
-        Method::PUT,
         "/accounts/{a}/workers/scripts/shop/domains/records",
-        Some(
-            json!({"override_scope": true, "override_existing_origin": false,
+        json!({"override_scope": true, "override_existing_origin": false,
                     "override_existing_dns_record": false,
                     "origins": [{"hostname": "store.example.com"}]}),
-        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -291,38 +281,29 @@ async fn queue_consumers_are_validated_listed_on_the_queue_and_persist() {
         .await
         .expect("emulator");
     worker(&emu, "consumer").await;
-    let (_, queue) = call(
-        &emu,
-        Method::POST,
-        "/accounts/{a}/queues",
-        Some(json!({"queue_name": "jobs"})),
-    )
-    .await;
+    let (_, queue) = post(&emu, "/accounts/{a}/queues", json!({"queue_name": "jobs"})).await;
     let queue_id = ok(&queue)["queue_id"].as_str().expect("id").to_owned();
     let consumers = format!("/accounts/{{a}}/queues/{queue_id}/consumers");
-    let (status, bad) = call(
+    let (status, bad) = post(
         &emu,
-        Method::POST,
         &consumers,
-        Some(json!({"type": "worker", "script_name": "consumer", "settings": {"batch_size": 500}})),
+        json!({"type": "worker", "script_name": "consumer", "settings": {"batch_size": 500}}),
     )
     .await;
     assert_eq!((status, code(&bad)), (400, 100127));
-    let (_, ghost) = call(
+    let (_, ghost) = post(
         &emu,
-        Method::POST,
         &consumers,
-        Some(json!({"type": "worker", "script_name": "ghost"})),
+        json!({"type": "worker", "script_name": "ghost"}),
     )
     .await;
     assert_eq!(code(&ghost), 10007);
-    let (status, created) = call(
+    let (status, created) = post(
         &emu,
-        Method::POST,
         &consumers,
-        Some(json!({
+        json!({
         "type": "worker", "script_name": "consumer", "dead_letter_queue": "jobs-dlq",
-        "settings": {"batch_size": 25, "max_wait_time_ms": 2000, "retry_delay": 30}})),
+        "settings": {"batch_size": 25, "max_wait_time_ms": 2000, "retry_delay": 30}}),
     )
     .await;
     assert_eq!(status, 200);
@@ -332,13 +313,7 @@ async fn queue_consumers_are_validated_listed_on_the_queue_and_persist() {
         3,
         "defaults filled in"
     );
-    let (_, second) = call(
-        &emu,
-        Method::POST,
-        &consumers,
-        Some(json!({"type": "http_pull"})),
-    )
-    .await;
+    let (_, second) = post(&emu, &consumers, json!({"type": "http_pull"})).await;
     assert_eq!(code(&second), 100129);
     let (_, dlq) = call(
         &emu,
@@ -367,11 +342,10 @@ async fn queue_consumers_are_validated_listed_on_the_queue_and_persist() {
     assert_eq!(ok(&queues)[0]["consumers"][0]["script"], "consumer");
     assert_eq!(ok(&queues)[0]["consumers_total_count"], 1);
     let one = format!("{consumers}/{consumer_id}");
-    let (_, updated) = call(
+    let (_, updated) = put(
         &emu,
-        Method::PUT,
         &one,
-        Some(json!({"type": "worker", "script_name": "consumer", "settings": {"max_retries": 7}})),
+        json!({"type": "worker", "script_name": "consumer", "settings": {"max_retries": 7}}),
     )
     .await;
     assert_eq!(ok(&updated)["settings"]["max_retries"], 7);

@@ -10,7 +10,7 @@ use super::Client;
 use super::request::{Request, decode_result};
 use crate::error::Error;
 use crate::retry::Idempotency;
-use crate::trigger_types::{CustomDomain, NewQueueConsumer, QueueConsumer, WorkerRoute, Zone};
+use crate::types::{CustomDomain, NewQueueConsumer, QueueConsumer, WorkerRoute, Zone};
 
 fn segments(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| (*s).to_owned()).collect()

@@ -54,6 +54,33 @@ pub(crate) fn metadata(commit: &str, kv_id: Option<&str>) -> serde_json::Value {
     })
 }
 
+/// An emulator with [`WORKER`] uploaded once ([`COMMIT_1`]), and a client of it.
+async fn with_worker() -> (TestEmulator, Client) {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    client
+        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
+        .await
+        .expect("worker created");
+    (emulator, client)
+}
+
+/// The next `GET /workers/scripts` is answered 429 with `Retry-After: seconds`.
+fn rate_limit_script_list(emulator: &TestEmulator, seconds: u64) {
+    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
+    fault.retry_after = Some(seconds);
+    emulator.add_fault(fault).expect("fault accepted");
+}
+
+/// An emulator whose account allows `requests` per `window`.
+async fn limited_emulator(requests: u32, window: Duration) -> TestEmulator {
+    let mut config = test_config();
+    config.rate_limit = RateLimit { requests, window };
+    TestEmulator::start_with(config)
+        .await
+        .expect("emulator starts")
+}
+
 fn spec(method: &str, path_regex: &str, kind: FaultKind, count: u32) -> FaultSpec {
     FaultSpec::matching(method, path_regex, kind, count)
 }
@@ -293,12 +320,7 @@ async fn missing_worker_errors_carry_code_path_and_hint() {
 
 #[tokio::test]
 async fn version_upload_after_fail_after_commit_creates_exactly_one_version() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -347,12 +369,7 @@ async fn script_upload_after_fail_after_commit_is_not_repeated() {
 
 #[tokio::test]
 async fn dropped_connection_before_commit_is_retried_and_lands_once() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::Drop, 1);
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -369,12 +386,7 @@ async fn dropped_connection_before_commit_is_retried_and_lands_once() {
 
 #[tokio::test]
 async fn server_errors_on_upload_are_verified_then_retried() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::Status, 2);
     client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
@@ -393,12 +405,7 @@ async fn server_errors_on_upload_are_verified_then_retried() {
 
 #[tokio::test]
 async fn deployment_after_fail_after_commit_is_not_created_twice() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     let version = client
         .upload_version(WORKER, &metadata(COMMIT_2, None), &modules("two"))
         .await
@@ -424,9 +431,7 @@ async fn deployment_after_fail_after_commit_is_not_created_twice() {
 async fn rate_limit_retry_after_is_honoured() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(1);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 1);
     let started = Instant::now();
     client
         .list_scripts()
@@ -446,9 +451,7 @@ async fn rate_limit_retry_after_is_honoured() {
 async fn rate_limit_beyond_the_configured_maximum_gives_up() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(300);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 300);
     let error = client.list_scripts().await.expect_err("too long a wait");
     assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
     assert_eq!(error.retry_after(), Some(Duration::from_secs(300)));
@@ -459,14 +462,7 @@ async fn rate_limit_beyond_the_configured_maximum_gives_up() {
 /// the same burst without a budget would.
 #[tokio::test]
 async fn budget_keeps_the_client_under_the_account_limit() {
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 4,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(4, Duration::from_secs(2)).await;
     let mut config = config(&emulator);
     config.budget = BudgetConfig {
         limit: 4,
@@ -547,12 +543,7 @@ async fn changed_secrets_block_a_rollback_until_forced() {
 
 #[tokio::test]
 async fn untagged_upload_with_unknown_outcome_is_not_repeated() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     emulator.fault("POST", "/versions$", FaultKind::FailAfterCommit, 1);
     let mut untagged = metadata(COMMIT_2, None);
     untagged["annotations"] = json!({"workers/message": "no tag"});
@@ -647,9 +638,7 @@ async fn a_429_holds_back_every_clone() {
     let emulator = emulator().await;
     let client = client(&emulator);
     let clone = client.clone();
-    let mut fault = spec("GET", "/workers/scripts$", FaultKind::RateLimit, 1);
-    fault.retry_after = Some(1);
-    emulator.add_fault(fault).expect("fault accepted");
+    rate_limit_script_list(&emulator, 1);
     let first = tokio::spawn(async move { client.list_scripts().await });
     // Wait until the client has processed the 429 (and so has blocked the shared budget): the
     // emulator's request log alone would race with the client reading the answer.
@@ -682,14 +671,7 @@ async fn a_429_holds_back_every_clone() {
 /// flaresync wait for the reset instead of spending the reserve or tripping the limit.
 #[tokio::test]
 async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 6,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(6, Duration::from_secs(2)).await;
     let human = reqwest::Client::new();
     for _ in 0..2 {
         let response = human
@@ -730,14 +712,7 @@ async fn reported_quota_keeps_a_reserve_for_other_users_of_the_token() {
 async fn several_clients_on_one_token_never_trip_the_account_limit() {
     const CLIENTS: usize = 3;
     const CALLS: usize = 20;
-    let mut emulator_config = test_config();
-    emulator_config.rate_limit = RateLimit {
-        requests: 24,
-        window: Duration::from_secs(2),
-    };
-    let emulator = TestEmulator::start_with(emulator_config)
-        .await
-        .expect("emulator starts");
+    let emulator = limited_emulator(24, Duration::from_secs(2)).await;
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|_| {
             let mut config = config(&emulator);
@@ -866,12 +841,7 @@ async fn schedules_are_replaced_as_a_set_and_outlive_versions() {
 /// plain 500 is simply sent again, and the set ends up exactly as asked.
 #[tokio::test]
 async fn schedule_put_is_retried_after_server_errors_and_lost_answers() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    client
-        .upload_script(WORKER, &metadata(COMMIT_1, None), &modules("one"))
-        .await
-        .expect("worker created");
+    let (emulator, client) = with_worker().await;
     let wanted = vec!["0 0 * * *".to_owned()];
 
     emulator.fault("PUT", "/schedules$", FaultKind::FailAfterCommit, 1);

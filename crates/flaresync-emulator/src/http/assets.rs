@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::app::AppState;
 use super::auth::bearer;
-use super::endpoint::{Access, OnePath, run};
+use super::endpoint::{Access, OnePath, run_json};
 use super::envelope::{error_response, reply_response};
-use super::input::{Params, flag, parse_json};
+use super::input::{Params, flag};
 use super::{ACCOUNT, SCRIPT};
 use crate::error::ApiError;
 use crate::state::Reply;
@@ -34,13 +34,13 @@ async fn upload_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse_json(&body) {
-        Ok(body) => body,
-        Err(e) => return error_response(&e),
-    };
-    run(&app, &headers, Access::Write, move |tx, ctx| {
-        assets::open_session(tx, ctx, &account, &script, &body)
-    })
+    run_json(
+        &app,
+        &headers,
+        Access::Write,
+        &body,
+        move |tx, ctx, body| assets::open_session(tx, ctx, &account, &script, body),
+    )
     .await
 }
 

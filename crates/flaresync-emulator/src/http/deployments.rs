@@ -9,9 +9,8 @@ use axum::routing::get;
 
 use super::SCRIPT;
 use super::app::AppState;
-use super::endpoint::{Access, OnePath, on_item, on_script, run};
-use super::envelope::error_response;
-use super::input::{Params, flag, parse_json};
+use super::endpoint::{Access, OnePath, on_item, on_script, run_json};
+use super::input::{Params, flag};
 use crate::state::deployments;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -38,13 +37,13 @@ async fn deployments_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse_json(&body) {
-        Ok(b) => b,
-        Err(e) => return error_response(&e),
-    };
     let force = flag(&q, "force");
-    run(&app, &headers, Access::Write, move |tx, ctx| {
-        deployments::create(tx, ctx, &script, &body, force)
-    })
+    run_json(
+        &app,
+        &headers,
+        Access::Write,
+        &body,
+        move |tx, ctx, body| deployments::create(tx, ctx, &script, body, force),
+    )
     .await
 }

@@ -42,6 +42,24 @@ where
     reply_response(joined.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 
+/// Reads `body` as JSON and, unless it is malformed (answered as Cloudflare does), runs
+/// `f(tx, ctx, &body)` like [`run`].
+pub(super) async fn run_json<F>(
+    app: &AppState,
+    headers: &HeaderMap,
+    access: Access,
+    body: &Bytes,
+    f: F,
+) -> Response
+where
+    F: FnOnce(&Transaction<'_>, &Ctx, &Value) -> Result<Reply, ApiError> + Send + 'static,
+{
+    match parse_json(body) {
+        Ok(body) => run(app, headers, access, move |tx, ctx| f(tx, ctx, &body)).await,
+        Err(e) => error_response(&e),
+    }
+}
+
 /// The future a made handler returns.
 pub(super) type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
 
@@ -116,15 +134,14 @@ where
           body: Bytes|
           -> Answer {
         Box::pin(async move {
-            match parse_json(&body) {
-                Ok(body) => {
-                    run(&app, &headers, Access::Write, move |tx, ctx| {
-                        f(tx, ctx, &script, &body)
-                    })
-                    .await
-                }
-                Err(e) => error_response(&e),
-            }
+            run_json(
+                &app,
+                &headers,
+                Access::Write,
+                &body,
+                move |tx, ctx, body| f(tx, ctx, &script, body),
+            )
+            .await
         })
     }
 }

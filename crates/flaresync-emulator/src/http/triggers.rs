@@ -12,9 +12,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::app::AppState;
-use super::endpoint::{Access, OnePath, on_script, on_script_json, run};
-use super::envelope::error_response;
-use super::input::{Params, flag, parse_json};
+use super::endpoint::{Access, OnePath, on_script, on_script_json, run, run_json};
+use super::input::{Params, flag};
 use super::{ACCOUNT, SCRIPT};
 use crate::state::{domains, routes};
 
@@ -59,13 +58,9 @@ async fn changeset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse_json(&body) {
-        Ok(body) => body,
-        Err(e) => return error_response(&e),
-    };
     let replace_state = flag(&query, "replace_state");
-    run(&app, &headers, Access::Read, move |tx, _| {
-        domains::changeset(tx, &script, &body, replace_state)
+    run_json(&app, &headers, Access::Read, &body, move |tx, _, body| {
+        domains::changeset(tx, &script, body, replace_state)
     })
     .await
 }

@@ -41,13 +41,18 @@ pub async fn get_json(url: impl reqwest::IntoUrl, token: &str) -> Value {
 
 /// A script upload as wrangler sends it: `metadata`, and `main` as the module `index.js`.
 pub fn module_form(metadata: &Value, main: impl Into<Vec<u8>>) -> Form {
+    file_form(metadata, "index.js", "application/javascript+module", main)
+}
+
+/// A script upload of `metadata` and one file part `name` of content type `mime`.
+pub fn file_form(metadata: &Value, name: &str, mime: &str, bytes: impl Into<Vec<u8>>) -> Form {
     Form::new()
         .part("metadata", Part::text(metadata.to_string()))
         .part(
-            "index.js",
-            Part::bytes(main.into())
-                .file_name("index.js")
-                .mime_str("application/javascript+module")
+            name.to_owned(),
+            Part::bytes(bytes.into())
+                .file_name(name.to_owned())
+                .mime_str(mime)
                 .expect("mime"),
         )
 }

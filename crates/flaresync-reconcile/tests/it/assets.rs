@@ -5,18 +5,11 @@
 
 use flaresync_emulator::state::assets::{content, manifest::Manifest, manifest_of_version};
 use flaresync_emulator::testing::TestEmulator;
-use flaresync_reconcile::{SyncOptions, SyncReport, TriggerSource, WorkerOutcome, sync_once};
+use flaresync_reconcile::{SyncReport, WorkerOutcome, sync_once};
 
 use crate::support::{
-    Repo, active_deployment, emulator, open, requests_since, sent_by, worker, writes,
+    Repo, active_deployment, apply, emulator, open, requests_since, sent_by, worker, writes,
 };
-
-fn apply() -> SyncOptions {
-    SyncOptions {
-        dry_run: false,
-        trigger: TriggerSource::Cli,
-    }
-}
 
 /// `workers/site`: a Worker with an `ASSETS` binding and `public/` (SPEC-2 §1.2's vectors).
 fn site(repo: &Repo) {

@@ -1,10 +1,14 @@
 //! Crash safety: a pass aborted between upload and deploy, then a fresh start.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_journal::{Action, Outcome};
-use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
+use flaresync_reconcile::{
+    Context, Error, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, sync_once,
+};
+use tokio::task::JoinHandle;
 
 use crate::support::{Repo, active_deployment, context, journal_path, latency};
 
@@ -13,6 +17,24 @@ fn apply() -> SyncOptions {
         dry_run: false,
         trigger: TriggerSource::Poll,
     }
+}
+
+/// A pass running on its own task (to be aborted, or joined later).
+fn spawn_pass(ctx: &Arc<Context>) -> JoinHandle<Result<SyncReport, Error>> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move { sync_once(&ctx, apply()).await })
+}
+
+/// The (only) Worker of `report` was deployed by this pass or found already deployed.
+fn assert_applied_or_in_sync(report: &SyncReport) {
+    let api = &report.workers[0];
+    assert!(
+        matches!(
+            api.outcome,
+            WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
+        ),
+        "{api:?}"
+    );
 }
 
 #[tokio::test]
@@ -40,10 +62,7 @@ async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions
         ))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
-    let task = tokio::spawn({
-        let ctx = ctx.clone();
-        async move { sync_once(&ctx, apply()).await }
-    });
+    let task = spawn_pass(&ctx);
     // Wait until the upload has been answered and the deployment request is on its way.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -88,14 +107,7 @@ async fn an_abort_between_upload_and_deploy_converges_without_duplicate_versions
     let report = sync_once(&restarted, apply())
         .await
         .expect("pass after restart");
-    let api = &report.workers[0];
-    assert!(
-        matches!(
-            api.outcome,
-            WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
-        ),
-        "{api:?}"
-    );
+    assert_applied_or_in_sync(&report);
     let settled = sync_once(&restarted, apply()).await.expect("settled");
     assert_eq!(settled.workers[0].outcome, WorkerOutcome::InSync);
     assert_eq!(
@@ -161,10 +173,7 @@ async fn an_abort_during_a_new_workers_first_upload_does_not_wedge_the_state_dir
         .add_fault(latency("PUT", "/workers/scripts/api$", 1, 60_000))
         .expect("fault is valid");
     let ctx = context(&repo, &emulator, &journal);
-    let task = tokio::spawn({
-        let ctx = ctx.clone();
-        async move { sync_once(&ctx, apply()).await }
-    });
+    let task = spawn_pass(&ctx);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !ctx
         .journal()
@@ -251,14 +260,7 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
     let b = context(&repo, &emulator, &journal_path(&second));
     let (ra, rb) = tokio::join!(sync_once(&a, apply()), sync_once(&b, apply()));
     for report in [ra.expect("a"), rb.expect("b")] {
-        let api = &report.workers[0];
-        assert!(
-            matches!(
-                api.outcome,
-                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
-            ),
-            "{api:?}"
-        );
+        assert_applied_or_in_sync(&report);
     }
     let versions = a.client().list_versions("api").await.expect("lists");
     let tagged: Vec<_> = versions
@@ -289,10 +291,7 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
         .expect("fault is valid");
     let a = context(&repo, &emulator, &journal_path(&first));
     let b = context(&repo, &emulator, &journal_path(&second));
-    let first_run = tokio::spawn({
-        let a = a.clone();
-        async move { sync_once(&a, apply()).await }
-    });
+    let first_run = spawn_pass(&a);
     // Wait until a's upload is done (its deployment is slowed down).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let probe = crate::support::client(&emulator);
@@ -309,14 +308,7 @@ async fn two_syncs_with_different_state_directories_settle_on_one_version() {
     let rb = sync_once(&b, apply()).await.expect("b");
     let ra = first_run.await.expect("joins").expect("a");
     for report in [ra, rb] {
-        let api = &report.workers[0];
-        assert!(
-            matches!(
-                api.outcome,
-                WorkerOutcome::Applied { .. } | WorkerOutcome::InSync
-            ),
-            "{api:?}"
-        );
+        assert_applied_or_in_sync(&report);
     }
     let versions = a.client().list_versions("api").await.expect("lists");
     let tagged = versions

@@ -47,14 +47,12 @@ async fn a_manual_rollback_is_reported_by_default_and_healed_when_the_policy_say
     assert_ne!(v1, v2);
 
     // Someone runs `wrangler rollback` by hand.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &NewDeployment::single(&v1, Some("Rollback".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&v1, Some("Rollback".into())),
+    )
+    .await;
 
     let (report, sent) = sent_by(&emulator, sync_once(&ctx, apply())).await;
     let report = report.expect("drift pass");
@@ -135,12 +133,13 @@ async fn health_server(status: Arc<AtomicU16>) -> String {
     format!("http://{address}/health")
 }
 
-#[tokio::test]
-async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_changes() {
+/// An emulator and a repository (not committed) with `api` whose health check asks a local
+/// server for the status in `health` (200 to start with).
+async fn api_with_health_check() -> (TestEmulator, Arc<AtomicU16>, Repo) {
     let emulator = TestEmulator::start().await.expect("emulator starts");
     let health = Arc::new(AtomicU16::new(200));
     let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
+    let repo = Repo::new();
     repo.worker("api", "api-1");
     repo.write(
         "flaresync.toml",
@@ -148,6 +147,12 @@ async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_chang
             "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
         ),
     );
+    (emulator, health, repo)
+}
+
+#[tokio::test]
+async fn a_failed_health_check_rolls_back_and_rejects_the_commit_until_git_changes() {
+    let (emulator, health, mut repo) = api_with_health_check().await;
     let good_commit = repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
     let ctx = context(&repo, &emulator, &journal_path(&state));
@@ -246,14 +251,12 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
     let auth_v2 = active_version(&ctx, "auth").await;
 
     // On call: `wrangler rollback` of api, and a hand 90/10 split of auth.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &NewDeployment::single(&api_v1, Some("incident 42".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&api_v1, Some("incident 42".into())),
+    )
+    .await;
     let split = NewDeployment {
         versions: vec![
             flaresync_cloudflare::DeploymentVersion {
@@ -302,21 +305,11 @@ async fn a_fresh_state_directory_sees_hand_changes_as_drift_from_cloudflares_rec
 /// triggers) that the failing commit changed: otherwise the old code runs on the new schedule.
 #[tokio::test]
 async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let health = Arc::new(AtomicU16::new(200));
-    let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
+    let (emulator, health, mut repo) = api_with_health_check().await;
     let config = "name = \"api\"\nmain = \"index.js\"\ncompatibility_date = \"2026-01-01\"\n";
     repo.write(
         "workers/api/wrangler.toml",
         &format!("{config}[triggers]\ncrons = [\"*/5 * * * *\"]\n"),
-    );
-    repo.write(
-        "flaresync.toml",
-        &format!(
-            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
-        ),
     );
     repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
@@ -357,17 +350,7 @@ async fn a_failed_health_check_restores_the_crons_the_commit_changed() {
 /// it plainly instead of failing on Cloudflare's HTTP 400.
 #[tokio::test]
 async fn a_migration_that_fails_its_health_check_is_announced_not_restored_into_a_400() {
-    let emulator = TestEmulator::start().await.expect("emulator starts");
-    let health = Arc::new(AtomicU16::new(200));
-    let url = health_server(health.clone()).await;
-    let mut repo = Repo::new();
-    repo.worker("api", "api-1");
-    repo.write(
-        "flaresync.toml",
-        &format!(
-            "[workers.api]\nhealth_check = {{ url = \"{url}\", expected_status = 200, timeout_ms = 2000 }}\n"
-        ),
-    );
+    let (emulator, health, mut repo) = api_with_health_check().await;
     repo.commit("initial");
     let state = tempfile::tempdir().expect("tempdir");
     let ctx = context(&repo, &emulator, &journal_path(&state));

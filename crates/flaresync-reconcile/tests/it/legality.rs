@@ -1,15 +1,14 @@
 //! Rollback legality end to end: Git commits and reverts, `sync_once` over real HTTP against the
 //! emulator, and what a Workers user sees (plan action, outcome, message, Cloudflare state).
 
+use flaresync_cloudflare::NewDeployment;
 use flaresync_emulator::testing::TestEmulator;
-use flaresync_reconcile::{
-    Context, SyncOptions, SyncReport, TriggerSource, WorkerOutcome, WorkerReport, sync_once,
-};
+use flaresync_reconcile::{Context, SyncReport, WorkerOutcome, WorkerReport};
 
 use crate::support::{
-    Repo, Setup, active_deployment, context_with, context_without_retries, emulator, journal_path,
-    open_with, post, put_secret, requests_since, sent_by, upload_and_deploy, url, version_count,
-    worker, writes,
+    Repo, Setup, active_deployment, context_with, context_without_retries, deploy_by_hand,
+    emulator, journal_path, open_with, post, put_secret, requests_since, sent_by, sync,
+    upload_and_deploy, url, version_count, worker, writes,
 };
 
 /// [`crate::support::context`] with a request budget that never makes these many-pass
@@ -48,15 +47,74 @@ fn web_calling_api() -> Repo {
     repo
 }
 
-fn apply() -> SyncOptions {
-    SyncOptions {
-        dry_run: false,
-        trigger: TriggerSource::Cli,
+/// Commits `{name}-2` for each Worker (one commit, `<names> v2`) and syncs it; returns the commit.
+async fn update_and_sync(ctx: &Context, repo: &mut Repo, names: &[&str]) -> String {
+    for name in names {
+        repo.set_body(name, &format!("{name}-2"));
     }
+    let commit = repo.commit(&format!("{} v2", names.join(" and ")));
+    assert!(sync(ctx).await.converged(), "{names:?} v2 deploys");
+    commit
 }
 
-async fn sync(ctx: &Context) -> SyncReport {
-    sync_once(ctx, apply()).await.expect("the pass runs")
+/// Sends `request` to the emulator with its token; it must succeed.
+async fn send_ok(emulator: &TestEmulator, request: reqwest::RequestBuilder) {
+    let response = request
+        .bearer_auth(emulator.token())
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
+/// [`web_calling_api`], started.
+async fn start_web_calling_api() -> Setup {
+    open_with(emulator().await, web_calling_api(), "web and api", context)
+}
+
+/// `app` and `svc` deployed independently (named so that name order would put the callee `svc`
+/// last to deploy, first to roll back), then one commit, not yet synced, where both change and
+/// app starts calling svc through a service binding.
+async fn app_then_calling_svc() -> Setup {
+    let (emulator, mut repo, state, ctx) = start(
+        &[("app", "app-1"), ("svc", "svc-1")],
+        "app and svc, independent",
+    )
+    .await;
+    assert!(sync(&ctx).await.converged());
+    repo.write(
+        "workers/app/wrangler.toml",
+        &config_with(
+            "app",
+            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
+        ),
+    );
+    repo.set_body("app", "app-2");
+    repo.set_body("svc", "svc-2");
+    repo.commit("app calls svc v2");
+    (emulator, repo, state, ctx)
+}
+
+/// `name`'s report, which must say its change was applied.
+fn applied<'a>(report: &'a SyncReport, name: &str) -> &'a WorkerReport {
+    let worker = worker(report, name);
+    assert!(
+        matches!(worker.outcome, WorkerOutcome::Applied { .. }),
+        "{name} is applied: {report:#?}"
+    );
+    worker
+}
+
+/// The error message of `name`, which must be blocked; `context` is the assertion's message
+/// format (with `{report:#?}`).
+fn blocked_message<'a>(report: &'a SyncReport, name: &str, context: &str) -> &'a str {
+    let worker = worker(report, name);
+    assert_eq!(worker.outcome, WorkerOutcome::Blocked, "{context}");
+    error_message(worker)
 }
 
 fn plan_of<'a>(report: &'a SyncReport, name: &str) -> &'a flaresync_plan::WorkerPlan {
@@ -115,9 +173,7 @@ async fn secret_set_between(
     let ctx = context(repo, emulator, &journal_path(&state));
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, repo, &["api"]).await;
 
     put_secret(emulator, "api", "API_KEY", "s3cret-value").await;
     // Setting a secret makes a copy of the active version: flaresync treats it as the same
@@ -178,11 +234,7 @@ async fn secret_change_between_versions_blocks_the_rollback_with_fs006() {
     repo.commit("allow api to roll back across secret changes");
     let before = emulator.requests().len();
     let report = sync(&ctx).await;
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    let api = applied(&report, "api");
     assert_eq!(api.action, "rollback (forced)");
     let sent = emulator.requests().into_iter().skip(before);
     assert!(
@@ -207,11 +259,7 @@ async fn allow_secret_change_rollback_deploys_with_force() {
     let before = emulator.requests().len();
     let report = sync(&ctx).await;
     let sent = requests_since(&emulator, before);
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    let api = applied(&report, "api");
     assert_eq!(api.action, "rollback (forced)");
     assert!(
         matches!(
@@ -331,13 +379,7 @@ async fn a_deleted_kv_r2_or_queue_blocks_the_rollback_with_fs004_on_every_pass()
                 sent.is_empty(),
                 "pass {pass}: a blocked rollback writes nothing"
             );
-            let api = worker(&report, "api");
-            assert_eq!(
-                api.outcome,
-                WorkerOutcome::Blocked,
-                "pass {pass}: {report:#?}"
-            );
-            let message = error_message(api);
+            let message = blocked_message(&report, "api", &format!("pass {pass}: {report:#?}"));
             assert!(message.contains("FS004"), "{message}");
             assert!(message.contains(&resource.described(&id)), "{message}");
             assert!(message.contains("which does not exist"), "{message}");
@@ -418,9 +460,7 @@ async fn d1_revert(
     let ctx = context(repo, emulator, &journal_path(&state));
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, repo, &["api"]).await;
     repo.revert_head();
     (ctx, state, v1)
 }
@@ -434,13 +474,7 @@ async fn a_d1_bound_rollback_is_blocked_by_default() {
     for pass in 0..2 {
         let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
         assert!(sent.is_empty());
-        let api = worker(&report, "api");
-        assert_eq!(
-            api.outcome,
-            WorkerOutcome::Blocked,
-            "pass {pass}: {report:#?}"
-        );
-        let message = error_message(api);
+        let message = blocked_message(&report, "api", &format!("pass {pass}: {report:#?}"));
         assert!(message.contains("FS005"), "{message}");
         assert!(message.contains("binds D1 (DB)"), "{message}");
         assert!(
@@ -462,11 +496,7 @@ async fn a_d1_bound_rollback_runs_when_d1_does_not_block() {
     )
     .await;
     let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    let api = applied(&report, "api");
     assert_eq!(api.action, "rollback");
     assert_eq!(sent, vec![post(&emulator, "api", "deployments")]);
     let plan = plan_of(&report, "api");
@@ -529,13 +559,7 @@ async fn a_revert_to_a_version_outside_the_window_is_blocked_with_fs001() {
             sent.is_empty(),
             "policy {policy:?}: no upload, no deployment"
         );
-        let api = worker(&report, "api");
-        assert_eq!(
-            api.outcome,
-            WorkerOutcome::Blocked,
-            "policy {policy:?}: {report:#?}"
-        );
-        let message = error_message(api);
+        let message = blocked_message(&report, "api", &format!("policy {policy:?}: {report:#?}"));
         assert!(message.contains("FS001"), "{message}");
         assert!(
             message.contains(&first_commit[..8]),
@@ -571,11 +595,7 @@ async fn redeploy_policy_uploads_content_outside_the_window_as_a_new_version() {
     )
     .await;
     let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    let api = applied(&report, "api");
     assert_eq!(
         sent,
         upload_and_deploy(&emulator, "api"),
@@ -619,8 +639,7 @@ fn write_position(sent: &[String], needle: &str) -> usize {
 async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_deploys_dependency_first()
  {
     // web (the entry point) calls api through a service binding: api is web's dependency.
-    let (emulator, mut repo, _state, ctx) =
-        open_with(emulator().await, web_calling_api(), "web and api", context);
+    let (emulator, mut repo, _state, ctx) = start_web_calling_api().await;
     let before = emulator.requests().len();
     let first = sync(&ctx).await;
     assert!(first.converged(), "{first:#?}");
@@ -669,14 +688,10 @@ async fn a_revert_across_a_service_binding_rolls_back_entry_point_first_and_depl
 
 #[tokio::test]
 async fn when_the_entry_point_rollback_fails_its_dependency_keeps_its_newer_version() {
-    let (emulator, mut repo, _state, ctx) =
-        open_with(emulator().await, web_calling_api(), "web and api", context);
+    let (emulator, mut repo, _state, ctx) = start_web_calling_api().await;
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.set_body("web", "web-2");
-    repo.commit("api and web v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api", "web"]).await;
     let api_v2 = active_version(&ctx, "api").await;
     let web_v2 = active_version(&ctx, "web").await;
 
@@ -714,9 +729,7 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    let second = repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    let second = update_and_sync(&ctx, &mut repo, &["api"]).await;
     let v2 = active_version(&ctx, "api").await;
 
     // `wrangler versions deploy v2@90% v1@10%` by hand.
@@ -763,11 +776,7 @@ async fn a_hand_made_split_deployment_is_held_then_ended_by_the_next_commit_with
     let third = repo.commit("api v3");
     let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert_eq!(sent, upload_and_deploy(&emulator, "api"));
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    let api = applied(&report, "api");
     let fs016 = plan_of(&report, "api")
         .findings
         .iter()
@@ -795,9 +804,7 @@ async fn a_revert_of_a_revert_deploys_the_existing_newer_version_without_upload(
     let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    let second = repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    let second = update_and_sync(&ctx, &mut repo, &["api"]).await;
     let v2 = active_version(&ctx, "api").await;
     repo.revert_head();
     let report = sync(&ctx).await;
@@ -840,9 +847,7 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
         worker(&sync(&ctx).await, "api").outcome,
         WorkerOutcome::InSync
     );
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api"]).await;
     // Rotate the key: same name, new value.
     put_secret(&emulator, "api", "API_KEY", "second-value").await;
     assert_eq!(
@@ -857,9 +862,7 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
         sent.is_empty(),
         "refused by the planner, not by Cloudflare's 10220"
     );
-    let api = worker(&report, "api");
-    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
-    let message = error_message(api);
+    let message = blocked_message(&report, "api", &format!("{report:#?}"));
     assert!(message.contains("FS006"), "{message}");
     assert!(
         message.contains("allow_secret_change_rollback = true"),
@@ -871,13 +874,9 @@ async fn a_secret_value_changed_under_the_same_name_also_blocks_with_fs006() {
 
 #[tokio::test]
 async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
-    let (emulator, mut repo, _state, ctx) =
-        open_with(emulator().await, web_calling_api(), "web and api", context);
+    let (emulator, mut repo, _state, ctx) = start_web_calling_api().await;
     assert!(sync(&ctx).await.converged());
-    repo.set_body("api", "api-2");
-    repo.set_body("web", "web-2");
-    repo.commit("api and web v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api", "web"]).await;
     // web gets a secret after v2: its rollback is refused (FS006).
     put_secret(&emulator, "web", "SESSION_KEY", "k").await;
     assert!(sync(&ctx).await.converged());
@@ -890,9 +889,7 @@ async fn a_dependency_does_not_roll_back_under_a_blocked_entry_point() {
     let web = worker(&report, "web");
     assert_eq!(web.outcome, WorkerOutcome::Blocked, "{report:#?}");
     assert!(error_message(web).contains("FS006"));
-    let api = worker(&report, "api");
-    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
-    let message = error_message(api);
+    let message = blocked_message(&report, "api", &format!("{report:#?}"));
     assert!(message.contains("FS018"), "{message}");
     assert!(message.contains("`web`"), "names the caller: {message}");
     assert!(message.contains("unblock `web` first"), "{message}");
@@ -909,9 +906,7 @@ async fn a_revert_rolls_back_to_the_copy_that_already_has_the_current_secrets() 
     put_secret(&emulator, "api", "API_KEY", "unchanged").await;
     let v1_with_secret = active_version(&ctx, "api").await;
     assert_ne!(v1, v1_with_secret);
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api"]).await;
 
     // Reverting goes back to the copy with the same secret: legal without force.
     repo.revert_head();
@@ -945,10 +940,7 @@ async fn the_loop_rolls_the_dependency_back_once_the_entry_point_retry_went_thro
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
     let web_v1 = active_version(&ctx, "web").await;
-    repo.set_body("api", "api-2");
-    repo.set_body("web", "web-2");
-    repo.commit("api and web v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api", "web"]).await;
     repo.revert_head();
     // web's rollback fails once with a 5xx (transient): web is retried alone by the loop, and
     // api, held back behind it, must follow without waiting for another commit.
@@ -1031,30 +1023,23 @@ async fn a_secret_key_that_did_not_change_does_not_block_a_rollback() {
     let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     // A `secret_key` (a CryptoKey secret), set once, before both versions below.
-    let response = reqwest::Client::new()
-        .put(url(&emulator, "/workers/scripts/api/secrets"))
-        .bearer_auth(emulator.token())
-        .json(&serde_json::json!({
-            "name": "SIGNING_KEY",
-            "type": "secret_key",
-            "format": "raw",
-            "algorithm": {"name": "HMAC", "hash": "SHA-256"},
-            "usages": ["sign", "verify"],
-            "key_base64": "c2VjcmV0"
-        }))
-        .send()
-        .await
-        .expect("sent");
-    assert!(
-        response.status().is_success(),
-        "{:?}",
-        response.text().await
-    );
+    send_ok(
+        &emulator,
+        reqwest::Client::new()
+            .put(url(&emulator, "/workers/scripts/api/secrets"))
+            .json(&serde_json::json!({
+                "name": "SIGNING_KEY",
+                "type": "secret_key",
+                "format": "raw",
+                "algorithm": {"name": "HMAC", "hash": "SHA-256"},
+                "usages": ["sign", "verify"],
+                "key_base64": "c2VjcmV0"
+            })),
+    )
+    .await;
     assert!(sync(&ctx).await.converged());
     let with_key = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api"]).await;
 
     repo.revert_head();
     let report = sync(&ctx).await;
@@ -1081,11 +1066,7 @@ async fn redeploy_policy_uploads_instead_of_forcing_a_secret_changing_rollback()
     )
     .await;
     let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    applied(&report, "api");
     assert_eq!(sent, upload_and_deploy(&emulator, "api"));
     let plan = plan_of(&report, "api");
     assert!(
@@ -1127,9 +1108,7 @@ async fn a_deleted_d1_database_blocks_even_when_d1_rollbacks_are_allowed() {
     }
     let (report, sent) = sent_by(&emulator, sync(&ctx)).await;
     assert!(sent.is_empty());
-    let api = worker(&report, "api");
-    assert_eq!(api.outcome, WorkerOutcome::Blocked, "{report:#?}");
-    let message = error_message(api);
+    let message = blocked_message(&report, "api", &format!("{report:#?}"));
     assert!(
         message.contains("FS004") && message.contains("D1 database"),
         "{message}"
@@ -1142,21 +1121,13 @@ async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
     let (emulator, mut repo, _state, ctx) = start(&[("api", "api-1")], "api v1").await;
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api"]).await;
     put_secret(&emulator, "api", "TEMP", "t").await;
-    let response = reqwest::Client::new()
-        .delete(url(&emulator, "/workers/scripts/api/secrets/TEMP"))
-        .bearer_auth(emulator.token())
-        .send()
-        .await
-        .expect("sent");
-    assert!(
-        response.status().is_success(),
-        "{:?}",
-        response.text().await
-    );
+    send_ok(
+        &emulator,
+        reqwest::Client::new().delete(url(&emulator, "/workers/scripts/api/secrets/TEMP")),
+    )
+    .await;
     assert!(sync(&ctx).await.converged());
 
     // Neither v1 nor the live script has a secret: nothing can differ.
@@ -1168,24 +1139,18 @@ async fn a_secret_set_and_deleted_again_does_not_block_a_rollback() {
 
 #[tokio::test]
 async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
-    let (emulator, mut repo, _state, ctx) =
-        open_with(emulator().await, web_calling_api(), "web and api", context);
+    let (emulator, mut repo, _state, ctx) = start_web_calling_api().await;
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.set_body("web", "web-2");
-    repo.commit("api and web v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api", "web"]).await;
     let web_v2 = active_version(&ctx, "web").await;
     // Someone rolls api back by hand (drift; policy report keeps it).
-    ctx.client()
-        .create_deployment(
-            "api",
-            &flaresync_cloudflare::NewDeployment::single(&api_v1, Some("hotfix".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&api_v1, Some("hotfix".into())),
+    )
+    .await;
     // A new web commit must not go out on top of an api that is not what Git says.
     repo.set_body("web", "web-3");
     repo.commit("web v3");
@@ -1204,23 +1169,8 @@ async fn a_caller_does_not_deploy_while_its_dependency_is_held_for_drift() {
 #[tokio::test]
 async fn reverting_the_commit_that_added_a_service_binding_still_rolls_back_the_caller_first() {
     // Named so that name order would put the callee (`svc`) last to deploy, first to roll back.
-    let (emulator, mut repo, _state, ctx) = start(
-        &[("app", "app-1"), ("svc", "svc-1")],
-        "app and svc, independent",
-    )
-    .await;
-    assert!(sync(&ctx).await.converged());
     // B: app starts calling svc's new API.
-    repo.write(
-        "workers/app/wrangler.toml",
-        &config_with(
-            "app",
-            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
-        ),
-    );
-    repo.set_body("app", "app-2");
-    repo.set_body("svc", "svc-2");
-    repo.commit("app calls svc v2");
+    let (emulator, mut repo, _state, ctx) = app_then_calling_svc().await;
     let before = emulator.requests().len();
     assert!(sync(&ctx).await.converged());
     let sent = writes(&requests_since(&emulator, before));
@@ -1264,27 +1214,19 @@ async fn healing_a_manual_rollback_of_a_d1_worker_is_not_a_d1_rollback() {
     let ctx = context(&repo, &emulator, &journal_path(&state));
     assert!(sync(&ctx).await.converged());
     let v1 = active_version(&ctx, "api").await;
-    repo.set_body("api", "api-2");
-    repo.commit("api v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api"]).await;
     let v2 = active_version(&ctx, "api").await;
     // `wrangler rollback` by hand.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &flaresync_cloudflare::NewDeployment::single(&v1, Some("manual".into())),
-            false,
-        )
-        .await
-        .expect("manual rollback");
+    deploy_by_hand(
+        &ctx,
+        "api",
+        NewDeployment::single(&v1, Some("manual".into())),
+    )
+    .await;
 
     // Healing deploys the newer v2 again: the schema already met v2, FS005 is not about this.
     let report = sync(&ctx).await;
-    let api = worker(&report, "api");
-    assert!(
-        matches!(api.outcome, WorkerOutcome::Applied { .. }),
-        "{report:#?}"
-    );
+    applied(&report, "api");
     assert!(
         !plan_of(&report, "api")
             .findings
@@ -1298,22 +1240,7 @@ async fn healing_a_manual_rollback_of_a_d1_worker_is_not_a_d1_rollback() {
 
 #[tokio::test]
 async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_the_binding() {
-    let (emulator, mut repo, _state, ctx) = start(
-        &[("app", "app-1"), ("svc", "svc-1")],
-        "app and svc, independent",
-    )
-    .await;
-    assert!(sync(&ctx).await.converged());
-    repo.write(
-        "workers/app/wrangler.toml",
-        &config_with(
-            "app",
-            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
-        ),
-    );
-    repo.set_body("app", "app-2");
-    repo.set_body("svc", "svc-2");
-    repo.commit("app calls svc v2");
+    let (emulator, mut repo, _state, ctx) = app_then_calling_svc().await;
     assert!(sync(&ctx).await.converged());
     put_secret(&emulator, "app", "TOKEN", "t").await;
     assert!(sync(&ctx).await.converged());
@@ -1333,22 +1260,7 @@ async fn a_callee_is_held_under_a_blocked_caller_even_when_the_revert_removes_th
 
 #[tokio::test]
 async fn a_failed_live_caller_rollback_holds_the_callee_even_when_the_revert_removes_the_binding() {
-    let (emulator, mut repo, _state, ctx) = start(
-        &[("app", "app-1"), ("svc", "svc-1")],
-        "app and svc, independent",
-    )
-    .await;
-    assert!(sync(&ctx).await.converged());
-    repo.write(
-        "workers/app/wrangler.toml",
-        &config_with(
-            "app",
-            "services = [{ binding = \"SVC\", service = \"svc\" }]\n",
-        ),
-    );
-    repo.set_body("app", "app-2");
-    repo.set_body("svc", "svc-2");
-    repo.commit("app calls svc v2");
+    let (emulator, mut repo, _state, ctx) = app_then_calling_svc().await;
     assert!(sync(&ctx).await.converged());
     let svc_v2 = active_version(&ctx, "svc").await;
     refuse_next_deployment(&emulator, "app");
@@ -1375,20 +1287,15 @@ async fn healing_a_dependency_is_not_held_behind_a_report_held_caller() {
     assert!(sync(&ctx).await.converged());
     let api_v1 = active_version(&ctx, "api").await;
     let web_v1 = active_version(&ctx, "web").await;
-    repo.set_body("api", "api-2");
-    repo.set_body("web", "web-2");
-    repo.commit("api and web v2");
-    assert!(sync(&ctx).await.converged());
+    update_and_sync(&ctx, &mut repo, &["api", "web"]).await;
     let api_v2 = active_version(&ctx, "api").await;
     for (script, version) in [("web", &web_v1), ("api", &api_v1)] {
-        ctx.client()
-            .create_deployment(
-                script,
-                &flaresync_cloudflare::NewDeployment::single(version, Some("incident".into())),
-                false,
-            )
-            .await
-            .expect("manual rollback");
+        deploy_by_hand(
+            &ctx,
+            script,
+            NewDeployment::single(version, Some("incident".into())),
+        )
+        .await;
     }
     for _ in 0..2 {
         let report = sync(&ctx).await;

@@ -5,17 +5,16 @@ use std::{sync::Arc, time::Duration};
 
 use flaresync_emulator::testing::TestEmulator;
 use flaresync_reconcile::{
-    Context, ContextOptions, SyncOptions, SyncReport, TriggerSource,
+    Context, ContextOptions,
     github::GithubConfig,
     notify::{NotifyConfig, RetryPolicy},
-    sync_once,
     webhook::{WebhookSecret, verify_signature},
 };
 use serde_json::Value;
 
 use super::{
     recorder::{Recorded, Recorder},
-    support::{Repo, active_deployment, client, emulator, journal_path, options},
+    support::{Repo, active_deployment, client, emulator, journal_path, options, sync},
 };
 
 const HOOK_PATH: &str = "/hooks/flaresync";
@@ -109,18 +108,6 @@ async fn deployed_twice(
     repo.commit("api v2");
     assert!(sync(&ctx).await.converged());
     (repo, state, ctx, v1)
-}
-
-async fn sync(ctx: &Context) -> SyncReport {
-    sync_once(
-        ctx,
-        SyncOptions {
-            dry_run: false,
-            trigger: TriggerSource::Cli,
-        },
-    )
-    .await
-    .expect("pass")
 }
 
 /// The webhook's events received so far, oldest first.
@@ -568,14 +555,12 @@ async fn a_hand_rollback_is_one_drift_event_and_retires_the_github_deployment() 
     let recorder = Recorder::start().await;
     let (_repo, _state, ctx, v1) = deployed_twice(&emulator, &recorder).await;
     // On call: `wrangler rollback` by hand.
-    ctx.client()
-        .create_deployment(
-            "api",
-            &flaresync_cloudflare::NewDeployment::single(&v1, Some("Rollback".into())),
-            false,
-        )
-        .await
-        .expect("hand rollback");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "api",
+        flaresync_cloudflare::NewDeployment::single(&v1, Some("Rollback".into())),
+    )
+    .await;
     for _ in 0..2 {
         sync(&ctx).await;
     }

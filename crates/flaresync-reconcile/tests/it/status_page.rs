@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use flaresync_cloudflare::NewDeployment;
-use flaresync_reconcile::{RunConfig, SyncOptions, TriggerSource, server::AdminToken, sync_once};
+use flaresync_reconcile::{RunConfig, server::AdminToken};
 
 use crate::{
     chromium,
@@ -17,15 +17,7 @@ use crate::{
 const INJECTION: &str = r#"web: <b id="injected">x</b><script>document.title='pwned'</script><img src=x onerror="document.title='pwned'">"#;
 
 async fn pass(ctx: &flaresync_reconcile::Context) {
-    sync_once(
-        ctx,
-        SyncOptions {
-            dry_run: false,
-            trigger: TriggerSource::Cli,
-        },
-    )
-    .await
-    .expect("pass runs");
+    crate::support::sync(ctx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,14 +51,12 @@ async fn chromium_renders_workers_versions_commits_a_blocked_rollback_and_drift(
     repo.revert_head();
     pass(&ctx).await;
     // jobs: someone rolls back by hand (`wrangler rollback`).
-    ctx.client()
-        .create_deployment(
-            "jobs",
-            &NewDeployment::single(&jobs_v1, Some("hand rollback by on-call".into())),
-            false,
-        )
-        .await
-        .expect("a hand-made deployment");
+    crate::support::deploy_by_hand(
+        &ctx,
+        "jobs",
+        NewDeployment::single(&jobs_v1, Some("hand rollback by on-call".into())),
+    )
+    .await;
 
     // A restarted flaresync: its timeline starts from the journal.
     drop(ctx);

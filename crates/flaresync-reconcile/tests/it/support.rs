@@ -9,7 +9,9 @@ use std::{
 
 use flaresync_cloudflare::{Client, ClientConfig, Secret};
 use flaresync_emulator::testing::TestEmulator;
-use flaresync_reconcile::{Context, ContextOptions};
+use flaresync_reconcile::{
+    Context, ContextOptions, SyncOptions, SyncReport, TriggerSource, sync_once,
+};
 
 pub struct Repo {
     dir: tempfile::TempDir,
@@ -374,4 +376,29 @@ pub fn paced_budget() -> flaresync_cloudflare::BudgetConfig {
         rollback_reserve: 2,
         sized_for: None,
     }
+}
+
+/// A pass that applies, as `flaresync sync` starts it.
+pub fn apply() -> SyncOptions {
+    SyncOptions {
+        dry_run: false,
+        trigger: TriggerSource::Cli,
+    }
+}
+
+/// One applying pass, which must run (its report may still say a Worker failed).
+pub async fn sync(ctx: &Context) -> SyncReport {
+    sync_once(ctx, apply()).await.expect("the pass runs")
+}
+
+/// What on call does with `wrangler rollback` or `wrangler versions deploy` by hand.
+pub async fn deploy_by_hand(
+    ctx: &Context,
+    script: &str,
+    deployment: flaresync_cloudflare::NewDeployment,
+) {
+    ctx.client()
+        .create_deployment(script, &deployment, false)
+        .await
+        .expect("the hand-made deployment is accepted");
 }

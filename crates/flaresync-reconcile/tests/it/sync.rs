@@ -3,16 +3,9 @@
 use flaresync_reconcile::{SyncOptions, TriggerSource, WorkerOutcome, sync_once};
 
 use crate::support::{
-    Repo, active_deployment, context, emulator, journal_path, open, post, requests_since, sent_by,
-    start, upload_and_deploy, version_count, worker, writes,
+    Repo, active_deployment, apply, context, emulator, journal_path, open, post, requests_since,
+    sent_by, start, upload_and_deploy, version_count, worker, writes,
 };
-
-fn apply() -> SyncOptions {
-    SyncOptions {
-        dry_run: false,
-        trigger: TriggerSource::Cli,
-    }
-}
 
 fn outcomes(report: &flaresync_reconcile::SyncReport) -> Vec<(String, WorkerOutcome)> {
     report

@@ -37,64 +37,35 @@ struct Limit {
     max: i64,
 }
 
+impl Limit {
+    const fn new(key: &'static str, default: Option<i64>, min: i64, max: i64) -> Self {
+        Self {
+            key,
+            default,
+            min,
+            max,
+        }
+    }
+}
+
+// Settings both consumer types take, with the same limits.
+const BATCH_SIZE: Limit = Limit::new("batch_size", Some(10), 1, 100);
+const MAX_RETRIES: Limit = Limit::new("max_retries", Some(3), 0, 100);
+const RETRY_DELAY: Limit = Limit::new("retry_delay", Some(0), 0, 86_400);
+
 const WORKER_SETTINGS: &[Limit] = &[
-    Limit {
-        key: "batch_size",
-        default: Some(10),
-        min: 1,
-        max: 100,
-    },
-    Limit {
-        key: "max_retries",
-        default: Some(3),
-        min: 0,
-        max: 100,
-    },
-    Limit {
-        key: "max_wait_time_ms",
-        default: Some(5000),
-        min: 0,
-        max: 60_000,
-    },
-    Limit {
-        key: "max_concurrency",
-        default: None,
-        min: 1,
-        max: 250,
-    },
-    Limit {
-        key: "retry_delay",
-        default: Some(0),
-        min: 0,
-        max: 86_400,
-    },
+    BATCH_SIZE,
+    MAX_RETRIES,
+    Limit::new("max_wait_time_ms", Some(5000), 0, 60_000),
+    Limit::new("max_concurrency", None, 1, 250),
+    RETRY_DELAY,
 ];
 
 const PULL_SETTINGS: &[Limit] = &[
-    Limit {
-        key: "batch_size",
-        default: Some(10),
-        min: 1,
-        max: 100,
-    },
-    Limit {
-        key: "max_retries",
-        default: Some(3),
-        min: 0,
-        max: 100,
-    },
-    Limit {
-        key: "visibility_timeout_ms",
-        default: Some(30_000),
-        min: 0,
-        max: 43_200_000,
-    },
-    Limit {
-        key: "retry_delay",
-        default: Some(0),
-        min: 0,
-        max: 86_400,
-    },
+    BATCH_SIZE,
+    MAX_RETRIES,
+    Limit::new("visibility_timeout_ms", Some(30_000), 0, 43_200_000),
+    RETRY_DELAY,
 ];
 
 /// The settings of a consumer body with defaults filled in, checked against the limits.

@@ -1,4 +1,4 @@
-//! What Cloudflare answers about triggers that live outside versions: zones, Worker routes,
+//! Triggers that live outside versions, as Cloudflare answers about them: zones, Worker routes,
 //! Workers Custom Domains and queue consumers (SPEC-2 §2–3).
 
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 pub struct Zone {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub account: Option<ZoneAccount>,
 }
 
@@ -24,7 +23,6 @@ pub struct ZoneAccount {
 pub struct WorkerRoute {
     pub id: String,
     pub pattern: String,
-    #[serde(default)]
     pub script: Option<String>,
 }
 
@@ -34,11 +32,8 @@ pub struct CustomDomain {
     pub id: String,
     pub hostname: String,
     pub service: String,
-    #[serde(default)]
     pub zone_id: Option<String>,
-    #[serde(default)]
     pub zone_name: Option<String>,
-    #[serde(default)]
     pub environment: Option<String>,
 }
 
@@ -49,13 +44,9 @@ pub struct QueueConsumer {
     /// `worker` or `http_pull`.
     #[serde(rename = "type", default)]
     pub kind: String,
-    #[serde(default)]
     pub script: Option<String>,
-    #[serde(default)]
     pub script_name: Option<String>,
-    #[serde(default)]
     pub service: Option<String>,
-    #[serde(default)]
     pub dead_letter_queue: Option<String>,
     #[serde(default)]
     pub settings: serde_json::Value,
@@ -83,7 +74,7 @@ pub struct NewQueueConsumer {
     pub settings: serde_json::Value,
 }
 
-impl crate::types::Queue {
+impl super::Queue {
     /// The queue's consumers that decode (an entry of another shape is skipped).
     pub fn typed_consumers(&self) -> Vec<QueueConsumer> {
         self.consumers
