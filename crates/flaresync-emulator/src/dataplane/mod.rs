@@ -14,7 +14,8 @@
 //! in step with deployments, [`listener`] forwards requests through the [`table`] (to workerd's
 //! unix sockets with the [`unix_connector`]),
 //! [`request_log`] keeps the invocations for GraphQL analytics ([`cpu_meter`] measures their
-//! CPU time), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
+//! CPU time; older ones are summarised into [`request_summary`] buckets with
+//! [`latency_sketch`] quantiles), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
 //! the analytics API from them, [`asset_services`] renders Cloudflare's asset and router
 //! workers for versions with static assets and [`assets_kv`] serves their files from the
 //! emulator's store, [`upload_check`] refuses at upload time a bundle workerd cannot load.
@@ -34,10 +35,12 @@ pub mod error;
 pub mod graphql;
 pub mod hosts;
 pub mod kv_binding;
+pub mod latency_sketch;
 pub mod listener;
 pub mod locate;
 pub mod overrides;
 pub mod request_log;
+pub mod request_summary;
 pub mod routing;
 pub mod runtime_bindings;
 pub mod supervisor;
