@@ -182,9 +182,15 @@ impl Listener {
                         &format!("error code: 1102\nflaresync data plane: {why}\n"),
                     );
                 }
-                tracing::warn!(error = %error, script = %script.name, "workerd did not answer.");
+                let why = error_chain(&error);
+                tracing::warn!(error = %why, script = %script.name, "workerd did not answer.");
                 record(502, Outcome::InternalError);
-                plain(StatusCode::BAD_GATEWAY, "error code: 1101\n")
+                plain(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "error code: 1101\nflaresync data plane: workerd did not answer: {why}\n"
+                    ),
+                )
             }
         }
     }
@@ -240,6 +246,18 @@ struct Target {
     /// Reached through `<script>.<subdomain>.workers.dev` (served only while that is on);
     /// service-binding calls, custom domains and routes are not.
     via_workers_dev: bool,
+}
+
+/// An error and its sources, outermost first ("client error (SendRequest): connection closed
+/// before message completed").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(inner) = source {
+        parts.push(inner.to_string());
+        source = inner.source();
+    }
+    parts.join(": ")
 }
 
 fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
