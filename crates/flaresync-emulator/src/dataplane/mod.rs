@@ -134,11 +134,12 @@ impl crate::Emulator {
             binary: options.workerd,
             work_dir: runtime_dir,
             socket_dir: socket_dir.clone(),
+            checks: Arc::default(),
         };
-        let _ = self.shared.upload_check.set(upload_check::UploadCheck {
-            runtime: runtime.clone(),
-            storage_dir: check_dir.to_string_lossy().into_owned(),
-        });
+        let _ = self
+            .shared
+            .upload_check
+            .set(upload_check::UploadCheck::new(runtime.clone(), &check_dir));
         let controller = Controller::new(
             runtime,
             self.shared.clone(),
@@ -159,6 +160,17 @@ impl crate::Emulator {
         control.abort();
         table.replace(Table::default());
         Ok(())
+    }
+
+    /// How many times the data plane has run `workerd test` on a bundle (uploads and
+    /// deployments; 0 before the data plane starts).
+    pub fn workerd_checks(&self) -> u64 {
+        self.shared.upload_check.get().map_or(0, |check| {
+            check
+                .runtime
+                .checks
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// The data plane's invocation log (what GraphQL analytics reads).
