@@ -67,25 +67,6 @@ fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The pids of this process's children named workerd.
-fn workerd_children() -> Vec<String> {
-    let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // pid (comm) state ppid ...
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            stat.contains("(workerd)") && after.split_whitespace().nth(1) == Some(me.as_str())
-        })
-        .collect()
-}
-
 fn count_entries(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
@@ -252,7 +233,7 @@ async fn main() {
             next_redeploy += Duration::from_secs(options.redeploy_every);
         }
         if Instant::now() >= next_report {
-            let children = workerd_children();
+            let children = plane::workerd_children();
             let emu_rss = rss_kib(&self_pid);
             let workerd_rss: u64 = children.iter().map(|pid| rss_kib(pid)).sum();
             rss_samples.push(emu_rss);
