@@ -12,7 +12,8 @@
 //! [`capnp`] the literals), [`asset_rules`] (`_headers` / `_redirects`). I/O: [`desired`] reads
 //! the control plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them
 //! in step with deployments, [`listener`] forwards requests through the [`table`] (to workerd's
-//! unix sockets with the [`unix_connector`]),
+//! unix sockets with the [`unix_connector`]; [`upstream`] pools the connections and replays a
+//! safe request workerd closed the connection on),
 //! [`request_log`] keeps the invocations for GraphQL analytics ([`cpu_meter`] measures their
 //! CPU time; older ones are summarised into [`request_summary`] buckets with
 //! [`latency_sketch`] quantiles), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
@@ -47,6 +48,7 @@ pub mod supervisor;
 pub mod table;
 pub mod unix_connector;
 pub mod upload_check;
+pub mod upstream;
 pub mod watchdog;
 pub mod workerd_config;
 
