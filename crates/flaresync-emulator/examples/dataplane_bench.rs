@@ -28,10 +28,14 @@ struct Measured {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU (this process: load generator, and the router on the data-plane side; plus the
+    /// target's workerd) per request answered, in microseconds.
+    cpu_per_request_us: f64,
 }
 
 async fn measure(target: &Target, requests: usize, concurrency: usize) -> Measured {
-    let client = reqwest::Client::new();
+    let client = target.client.clone();
+    let cpu_before = target.cpu_us();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
@@ -60,6 +64,7 @@ async fn measure(target: &Target, requests: usize, concurrency: usize) -> Measur
         all.extend(latencies);
     }
     let elapsed = started.elapsed();
+    let cpu = target.cpu_us().saturating_sub(cpu_before);
     all.sort_unstable();
     let at = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -70,6 +75,7 @@ async fn measure(target: &Target, requests: usize, concurrency: usize) -> Measur
         per_second: all.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.5),
         p99: at(0.99),
+        cpu_per_request_us: cpu as f64 / all.len().max(1) as f64,
     }
 }
 
@@ -142,17 +148,27 @@ async fn main() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_direct, port) = workerd_direct(binary.clone(), dir.path().join("direct")).await;
+    let (direct_child, port) = workerd_direct(binary.clone(), dir.path().join("direct")).await;
+    let direct_pid = direct_child.id().map(|p| p.to_string()).unwrap_or_default();
     let (emu, data) = plane::start(binary, &dir.path().join("plane")).await;
     plane::deploy(&emu, "bench", HELLO).await;
     plane::wait_serving(data, "bench", "hello").await;
+    let me = std::process::id().to_string();
+    // One client per side for all rounds: every round runs on warm pooled connections.
     let direct = Target {
         url: format!("http://127.0.0.1:{port}/"),
         host: None,
+        client: reqwest::Client::new(),
+        pids: vec![me.clone(), direct_pid.clone()],
     };
+    let mut through_pids = plane::workerd_children();
+    through_pids.retain(|pid| *pid != direct_pid);
+    through_pids.push(me);
     let through = Target {
         url: format!("http://{data}/"),
         host: Some(plane::host("bench")),
+        client: reqwest::Client::new(),
+        pids: through_pids,
     };
     // Warm both paths (connections, JIT).
     measure(&direct, 2_000, concurrency).await;
@@ -175,15 +191,26 @@ async fn main() {
     switches(&emu, data, 5).await;
 }
 
-/// Where a measurement sends its requests.
+/// Where a measurement sends its requests, with which client, and the processes whose CPU
+/// serving it costs.
 struct Target {
     url: String,
     host: Option<String>,
+    client: reqwest::Client,
+    pids: Vec<String>,
+}
+
+impl Target {
+    fn cpu_us(&self) -> u64 {
+        self.pids.iter().map(|pid| plane::cpu_us(pid)).sum()
+    }
 }
 
 /// Alternates rounds on both paths (the order flips every round, so load from other processes
-/// on the machine hits both alike) and prints each side's median and spread, and the ratio of
-/// each pair of rounds.
+/// on the machine hits both alike) and prints every pair (requests/s, CPU per request, the
+/// machine's load), each side's median and spread, and the ratio of each pair of rounds. The
+/// CPU per request is what the data plane really adds; requests/s also depends on how much of
+/// the 2 cores other processes leave to the benchmark during each round.
 async fn throughput(
     direct: &Target,
     through: &Target,
@@ -193,13 +220,30 @@ async fn throughput(
 ) {
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        if round % 2 == 0 {
-            a.push(measure(direct, requests, concurrency).await);
-            b.push(measure(through, requests, concurrency).await);
+        let load = plane::load_average();
+        let (d, t) = if round % 2 == 0 {
+            let d = measure(direct, requests, concurrency).await;
+            (d, measure(through, requests, concurrency).await)
         } else {
-            b.push(measure(through, requests, concurrency).await);
-            a.push(measure(direct, requests, concurrency).await);
-        }
+            let t = measure(through, requests, concurrency).await;
+            (measure(direct, requests, concurrency).await, t)
+        };
+        println!(
+            "  pair {:>2} ({} first, load {load:.1}): direct {:>6.0} req/s {:>5.0} µs CPU/req | data plane {:>6.0} req/s {:>5.0} µs CPU/req | {:>5.1}%",
+            round + 1,
+            if round % 2 == 0 {
+                "direct"
+            } else {
+                "data plane"
+            },
+            d.per_second,
+            d.cpu_per_request_us,
+            t.per_second,
+            t.cpu_per_request_us,
+            100.0 * t.per_second / d.per_second
+        );
+        a.push(d);
+        b.push(t);
     }
     let ratios: Vec<f64> = a
         .iter()
@@ -222,10 +266,37 @@ async fn throughput(
         .zip(&b)
         .map(|(d, t)| millis(t.p50) - millis(d.p50))
         .collect();
+    let at_goal = ratios.iter().filter(|r| **r >= 80.0).count();
     println!(
-        "  data plane keeps {} % of workerd's requests/s (per pair of rounds) and adds {} ms at p50",
+        "  data plane keeps {} % of workerd's requests/s (median [min–max] of the pairs; {at_goal} of {} pairs at 80% or more) and adds {} ms at p50",
         spread(&ratios, 1),
+        ratios.len(),
         spread(&added, 3)
+    );
+    let cpu =
+        |side: &[Measured]| -> Vec<f64> { side.iter().map(|m| m.cpu_per_request_us).collect() };
+    let extra: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(d, t)| t.cpu_per_request_us - d.cpu_per_request_us)
+        .collect();
+    println!(
+        "  CPU per request (load generator + workerd, + the router through the data plane): direct {} µs, data plane {} µs; the data plane adds {} µs",
+        spread(&cpu(&a), 0),
+        spread(&cpu(&b), 0),
+        spread(&extra, 0)
+    );
+    // What requests/s comes to when both sides get the same CPU (an otherwise idle machine,
+    // CPU-bound): the ratio of the CPU each request costs. It does not depend on how much CPU
+    // other processes left to each round.
+    let at_equal_cpu: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(d, t)| 100.0 * d.cpu_per_request_us / t.cpu_per_request_us.max(1.0))
+        .collect();
+    println!(
+        "  at equal CPU the data plane keeps {} % of workerd's requests/s (direct's CPU per request / the data plane's, per pair)",
+        spread(&at_equal_cpu, 1)
     );
 }
 

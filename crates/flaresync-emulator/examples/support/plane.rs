@@ -140,3 +140,45 @@ pub async fn deploy_version(emu: &TestEmulator, script: &str, version: &str) {
         .await;
     assert!(post.is_ok_and(|r| r.status().is_success()), "deployed");
 }
+
+/// The pids of this process's children named workerd.
+pub fn workerd_children() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            stat.contains("(workerd)") && after.split_whitespace().nth(1) == Some(me.as_str())
+        })
+        .collect()
+}
+
+/// CPU time (user + system, all threads) process `pid` has used so far, in microseconds
+/// (`/proc/<pid>/stat`, at 100 clock ticks per second: 10 ms resolution).
+pub fn cpu_us(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    // After the command: state(0) ppid ... utime(11) stime(12).
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<u64>() * 10_000
+}
+
+/// The machine's load average over the last minute.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}

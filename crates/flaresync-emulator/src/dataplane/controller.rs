@@ -185,8 +185,16 @@ impl Controller {
         Ok(())
     }
 
-    /// Checks one version alone in workerd.
+    /// Checks one version alone in workerd, unless its code passed the upload check.
     pub async fn check(&self, version: &VersionBundle) -> Result<(), String> {
+        if self
+            .app
+            .upload_check
+            .get()
+            .is_some_and(|check| check.passed(version))
+        {
+            return Ok(());
+        }
         let layout = self.layout(
             BTreeMap::from([(version.script.clone(), vec![(version.id.clone(), 100.0)])]),
             // `workerd test` binds no socket.

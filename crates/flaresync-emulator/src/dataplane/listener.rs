@@ -15,8 +15,7 @@ use axum::body::{Body, HttpBody};
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::asset_services::ASSETS_KV_HEADER;
@@ -27,11 +26,9 @@ use super::routing::{self, KEY_HEADER, OVERRIDES_HEADER, RequestHints};
 use super::supervisor::Generation;
 use super::table::{SharedTable, Table};
 use super::unix_connector::UnixConnector;
+use super::upstream::{self, Upstream};
 use super::workerd_config::{KV_HEADER, SCRIPT_HEADER};
 use crate::http::AppState;
-
-/// How long an idle connection to workerd stays pooled.
-const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the listener needs.
 pub struct Listener {
@@ -40,7 +37,7 @@ pub struct Listener {
     pub log: InvocationLog,
     /// `.<account subdomain>.workers.dev`, lowercase.
     pub host_suffix: String,
-    client: Client<UnixConnector, Incoming>,
+    client: Upstream,
 }
 
 impl Listener {
@@ -60,12 +57,7 @@ impl Listener {
             table,
             log,
             host_suffix: format!(".{}.workers.dev", subdomain.to_ascii_lowercase()),
-            // Idle connections are reaped (they would otherwise stay pooled under the ports of
-            // retired workerd processes for as long as the emulator runs).
-            client: Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(POOL_IDLE)
-                .build(connector),
+            client: upstream::client(connector),
         }
     }
 
@@ -182,9 +174,15 @@ impl Listener {
                         &format!("error code: 1102\nflaresync data plane: {why}\n"),
                     );
                 }
-                tracing::warn!(error = %error, script = %script.name, "workerd did not answer.");
+                let why = error_chain(&error);
+                tracing::warn!(error = %why, script = %script.name, "workerd did not answer.");
                 record(502, Outcome::InternalError);
-                plain(StatusCode::BAD_GATEWAY, "error code: 1101\n")
+                plain(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "error code: 1101\nflaresync data plane: workerd did not answer: {why}\n"
+                    ),
+                )
             }
         }
     }
@@ -231,7 +229,7 @@ impl Listener {
         if let Ok(uri) = format!("http://{socket}{path}").parse() {
             *req.uri_mut() = uri;
         }
-        self.client.request(req).await
+        upstream::send(&self.client, req).await
     }
 }
 
@@ -240,6 +238,18 @@ struct Target {
     /// Reached through `<script>.<subdomain>.workers.dev` (served only while that is on);
     /// service-binding calls, custom domains and routes are not.
     via_workers_dev: bool,
+}
+
+/// An error and its sources, outermost first ("client error (SendRequest): connection closed
+/// before message completed").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(inner) = source {
+        parts.push(inner.to_string());
+        source = inner.source();
+    }
+    parts.join(": ")
 }
 
 fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {

@@ -12,9 +12,11 @@
 //! [`capnp`] the literals), [`asset_rules`] (`_headers` / `_redirects`). I/O: [`desired`] reads
 //! the control plane's state, [`supervisor`] runs workerd processes, [`controller`] keeps them
 //! in step with deployments, [`listener`] forwards requests through the [`table`] (to workerd's
-//! unix sockets with the [`unix_connector`]),
+//! unix sockets with the [`unix_connector`]; [`upstream`] pools the connections and replays a
+//! safe request workerd closed the connection on),
 //! [`request_log`] keeps the invocations for GraphQL analytics ([`cpu_meter`] measures their
-//! CPU time), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
+//! CPU time; older ones are summarised into [`request_summary`] buckets with
+//! [`latency_sketch`] quantiles), [`kv_binding`] serves KV bindings from the emulator's store, [`graphql`] answers
 //! the analytics API from them, [`asset_services`] renders Cloudflare's asset and router
 //! workers for versions with static assets and [`assets_kv`] serves their files from the
 //! emulator's store, [`upload_check`] refuses at upload time a bundle workerd cannot load.
@@ -34,16 +36,19 @@ pub mod error;
 pub mod graphql;
 pub mod hosts;
 pub mod kv_binding;
+pub mod latency_sketch;
 pub mod listener;
 pub mod locate;
 pub mod overrides;
 pub mod request_log;
+pub mod request_summary;
 pub mod routing;
 pub mod runtime_bindings;
 pub mod supervisor;
 pub mod table;
 pub mod unix_connector;
 pub mod upload_check;
+pub mod upstream;
 pub mod watchdog;
 pub mod workerd_config;
 
@@ -131,11 +136,12 @@ impl crate::Emulator {
             binary: options.workerd,
             work_dir: runtime_dir,
             socket_dir: socket_dir.clone(),
+            checks: Arc::default(),
         };
-        let _ = self.shared.upload_check.set(upload_check::UploadCheck {
-            runtime: runtime.clone(),
-            storage_dir: check_dir.to_string_lossy().into_owned(),
-        });
+        let _ = self
+            .shared
+            .upload_check
+            .set(upload_check::UploadCheck::new(runtime.clone(), &check_dir));
         let controller = Controller::new(
             runtime,
             self.shared.clone(),
@@ -156,6 +162,17 @@ impl crate::Emulator {
         control.abort();
         table.replace(Table::default());
         Ok(())
+    }
+
+    /// How many times the data plane has run `workerd test` on a bundle (uploads and
+    /// deployments; 0 before the data plane starts).
+    pub fn workerd_checks(&self) -> u64 {
+        self.shared.upload_check.get().map_or(0, |check| {
+            check
+                .runtime
+                .checks
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// The data plane's invocation log (what GraphQL analytics reads).

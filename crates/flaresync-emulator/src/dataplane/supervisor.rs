@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct Runtime {
     pub binary: PathBuf,
     pub work_dir: PathBuf,
     pub socket_dir: PathBuf,
+    /// `workerd test` runs so far (shared by the clones: the upload check's and the
+    /// controller's).
+    pub checks: Arc<AtomicU64>,
 }
 
 /// One running workerd process and the sockets of the versions it serves.
@@ -104,6 +108,7 @@ impl Runtime {
     /// Checks that workerd loads a config holding one version: `Ok` or workerd's own message
     /// (for instance `Uncaught SyntaxError: Unexpected end of input at index.js:2`).
     pub async fn check(&self, name: &str, rendered: &Rendered) -> Result<(), DataPlaneError> {
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let dir = self.work_dir.join(format!("check-{name}"));
         write_files(&dir, rendered)?;
         let run = self.command("test", &dir).output();

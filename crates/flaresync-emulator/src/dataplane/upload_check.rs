@@ -1,26 +1,101 @@
 //! Refusing, at upload time, a bundle workerd cannot load (a syntax error, a failing top-level
 //! statement), as Cloudflare refuses a script that does not start: HTTP 400 with code 10021 and
 //! the runtime's message. Installed by the data plane; without workerd uploads are not checked.
+//! The code of an upload that passed is remembered ([`code_key`]), so the controller does not
+//! run `workerd test` a second time on the version that upload becomes.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::desired::{Module, VersionBundle};
 use super::supervisor::Runtime;
 use super::workerd_config::{Layout, render};
 use crate::error::ApiError;
-use crate::state::upload::{ModulePart, Upload};
+use crate::state::upload::{ModulePart, Upload, media_type};
 
 /// Cloudflare's code for a validation or startup failure of an upload.
 pub const STARTUP_FAILED: u32 = 10021;
+
+/// Code keys remembered as passed at most (oldest forgotten first).
+const REMEMBERED: usize = 1_000;
 
 /// Checks uploads with workerd.
 #[derive(Debug, Clone)]
 pub struct UploadCheck {
     pub runtime: Runtime,
     pub storage_dir: String,
+    passed: Arc<Mutex<Passed>>,
+}
+
+/// The code keys of uploads that passed, oldest first.
+#[derive(Debug, Default)]
+struct Passed {
+    keys: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl Passed {
+    fn insert(&mut self, key: [u8; 32]) {
+        if self.keys.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+    }
+}
+
+/// What decides whether workerd loads a version: its modules (name, media type, bytes), entry,
+/// compatibility date and flags and bindings. `None` for a version with static assets (its
+/// config also holds the asset and router workers, which an upload's check does not load).
+pub fn code_key(bundle: &VersionBundle) -> Option<[u8; 32]> {
+    if bundle.assets.is_some() {
+        return None;
+    }
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    for module in &bundle.modules {
+        field(module.name.as_bytes());
+        field(media_type(&module.content_type).as_bytes());
+        field(&module.content);
+    }
+    field(bundle.main_module.as_deref().unwrap_or("").as_bytes());
+    field(bundle.body_part.as_deref().unwrap_or("").as_bytes());
+    field(bundle.compatibility_date.as_bytes());
+    for flag in &bundle.compatibility_flags {
+        field(flag.as_bytes());
+    }
+    field(Value::Array(bundle.bindings.clone()).to_string().as_bytes());
+    Some(hash.finalize().into())
 }
 
 impl UploadCheck {
+    pub fn new(runtime: Runtime, storage_dir: &Path) -> Self {
+        Self {
+            runtime,
+            storage_dir: storage_dir.to_string_lossy().into_owned(),
+            passed: Arc::default(),
+        }
+    }
+
+    /// Whether an upload with the code of `version` passed this check.
+    pub fn passed(&self, version: &VersionBundle) -> bool {
+        code_key(version).is_some_and(|key| self.lock().keys.contains(&key))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Passed> {
+        self.passed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// `Ok` when workerd loads the upload's code (or it carries no code), else 10021.
     pub async fn check(&self, upload: &Upload) -> Result<(), ApiError> {
         let Some(bundle) = bundle(upload) else {
@@ -40,7 +115,12 @@ impl UploadCheck {
         }
         let name = format!("upload-{}", uuid::Uuid::new_v4().simple());
         match self.runtime.check(&name, &rendered).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(key) = code_key(&bundle) {
+                    self.lock().insert(key);
+                }
+                Ok(())
+            }
             Err(super::DataPlaneError::Rejected(message)) => {
                 Err(ApiError::new(400, STARTUP_FAILED, message))
             }

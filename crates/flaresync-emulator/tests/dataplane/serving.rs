@@ -223,3 +223,25 @@ async fn kv_bindings_share_the_emulators_kv_store() {
     let written = common::send_authorized(&plane.emu, written).await;
     assert_eq!(written.text().await.expect("text"), "written by the worker");
 }
+
+#[tokio::test]
+async fn workerd_checks_new_code_once_per_upload_and_not_on_a_rollback() {
+    let Some(workerd) = workerd() else { return };
+    let plane = Plane::start(workerd).await;
+    let emulator = plane.emu.emulator().clone();
+    let one = r#"export default { fetch() { return new Response("one"); } };"#;
+    let two = r#"export default { fetch() { return new Response("two"); } };"#;
+    let put = plane.put_script("once", one, metadata(json!([]))).await;
+    assert_eq!(put["success"], json!(true), "{put}");
+    plane.until("once", "/", |_, body| body == "one").await;
+    assert_eq!(emulator.workerd_checks(), 1, "the upload's check only");
+    let first = plane.current_versions("once").await;
+    let bindings = json!([{"type": "plain_text", "name": "GREETING", "text": "hi"}]);
+    let second = plane.upload_version("once", two, bindings).await;
+    plane.deploy("once", &[(&second, 100.0)]).await;
+    plane.until("once", "/", |_, body| body == "two").await;
+    assert_eq!(emulator.workerd_checks(), 2, "one check per new version");
+    plane.deploy("once", &[(&first[0], 100.0)]).await;
+    plane.until("once", "/", |_, body| body == "one").await;
+    assert_eq!(emulator.workerd_checks(), 2, "a rollback runs no check");
+}

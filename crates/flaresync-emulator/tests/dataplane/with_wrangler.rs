@@ -102,6 +102,8 @@ async fn wrangler_deploy_split_rollback_and_error_rate() {
         .to_owned();
     let (status, body) = plane.until("canary", "/", |s, _| s == 200).await;
     assert_eq!((status, body.as_str()), (200, v1.as_str()));
+    let checks = || plane.emu.emulator().workerd_checks();
+    assert_eq!(checks(), 1, "workerd checks wrangler's upload once");
 
     let stop = Arc::new(AtomicBool::new(false));
     let load = background_load(&plane, &stop);
@@ -124,6 +126,7 @@ async fn wrangler_deploy_split_rollback_and_error_rate() {
     ])
     .await;
     plane.until("canary", "/", |_, b| b == v2).await;
+    assert_eq!(checks(), 2, "and the new version's once");
     let share = share_of(&plane, &v2, 2_000).await;
     assert!(
         (share - 0.10).abs() <= 0.03,

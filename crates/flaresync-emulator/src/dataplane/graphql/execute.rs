@@ -1,15 +1,17 @@
 //! Answers a parsed query over the invocation log: `viewer { accounts(filter: {accountTag}) {
 //! workersInvocationsAdaptive(limit, filter, orderBy) { sum quantiles dimensions avg max count } } }`.
-//! Rows are grouped by the selected dimensions. Pure: the invocations come from `fetch`.
+//! Rows are grouped by the selected dimensions. Pure: the invocations come from `fetch`, raw
+//! and summarised (those are known to the minute: their `datetime` is their minute's start).
 
 use std::collections::BTreeMap;
 
 use chrono::Timelike;
 use serde_json::{Map, Value, json};
 
-use super::super::request_log::Invocation;
+use super::super::request_log::{Dims, Selection};
 use super::GraphqlError;
 use super::filter::{self, Filter};
+use super::group::{Group, Metric};
 use super::parse::Field;
 
 const DATASET: &str = "workersInvocationsAdaptive";
@@ -21,7 +23,7 @@ const MAX_LIMIT: u64 = 10_000;
 pub fn execute(
     fields: &[Field],
     account_id: &str,
-    fetch: &dyn Fn(&Filter) -> Vec<Invocation>,
+    fetch: &dyn Fn(&Filter) -> Selection,
 ) -> Result<Value, GraphqlError> {
     let mut data = Map::new();
     for field in fields {
@@ -43,7 +45,7 @@ fn unknown(field: &str, on: &str) -> GraphqlError {
 fn viewer(
     field: &Field,
     account_id: &str,
-    fetch: &dyn Fn(&Filter) -> Vec<Invocation>,
+    fetch: &dyn Fn(&Filter) -> Selection,
 ) -> Result<Value, GraphqlError> {
     let mut out = Map::new();
     for accounts in &field.selections {
@@ -76,7 +78,7 @@ fn viewer(
 
 fn dataset_rows(
     dataset: &Field,
-    fetch: &dyn Fn(&Filter) -> Vec<Invocation>,
+    fetch: &dyn Fn(&Filter) -> Selection,
 ) -> Result<Value, GraphqlError> {
     let limit = dataset
         .argument("limit")
@@ -94,13 +96,25 @@ fn dataset_rows(
         .filter(|f| f.name == "dimensions")
         .flat_map(|f| f.selections.iter())
         .collect();
-    let mut groups: BTreeMap<Vec<String>, Vec<Invocation>> = BTreeMap::new();
-    for invocation in fetch(&filter) {
-        let key = dimensions
+    let key = |dims: &Dims| {
+        dimensions
             .iter()
-            .map(|d| dimension(&d.name, &invocation))
-            .collect::<Result<Vec<_>, _>>()?;
-        groups.entry(key).or_default().push(invocation);
+            .map(|d| dimension(&d.name, dims))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
+    let selection = fetch(&filter);
+    for invocation in &selection.raw {
+        groups
+            .entry(key(&invocation.dims())?)
+            .or_default()
+            .add_raw(invocation);
+    }
+    for summary in &selection.summaries {
+        groups
+            .entry(key(&summary.dims())?)
+            .or_default()
+            .add_summary(summary);
     }
     let mut rows = Vec::new();
     for (key, group) in groups {
@@ -111,7 +125,7 @@ fn dataset_rows(
     Ok(Value::Array(rows))
 }
 
-fn dimension(name: &str, i: &Invocation) -> Result<String, GraphqlError> {
+fn dimension(name: &str, i: &Dims) -> Result<String, GraphqlError> {
     let at = i.at.with_nanosecond(0).unwrap_or(i.at);
     let floor = |minutes: u32| {
         let m = at.minute() - at.minute() % minutes;
@@ -121,8 +135,8 @@ fn dimension(name: &str, i: &Invocation) -> Result<String, GraphqlError> {
     };
     let rfc = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     Ok(match name {
-        "scriptName" => i.script.to_string(),
-        "scriptVersion" => i.version_id.to_string(),
+        "scriptName" => i.script.to_owned(),
+        "scriptVersion" => i.version_id.to_owned(),
         "status" => i.outcome.as_str().to_owned(),
         "datetime" => rfc(at),
         "datetimeMinute" => rfc(floor(1)),
@@ -141,7 +155,7 @@ fn row(
     dataset: &Field,
     dimensions: &[&Field],
     key: &[String],
-    group: &[Invocation],
+    group: &Group,
 ) -> Result<Value, GraphqlError> {
     let mut out = Map::new();
     for part in &dataset.selections {
@@ -153,7 +167,7 @@ fn row(
                     .map(|(d, v)| (d.key().to_owned(), json!(v)))
                     .collect(),
             ),
-            "count" => json!(group.len()),
+            "count" => json!(group.totals().requests),
             "sum" | "quantiles" | "avg" | "max" => aggregate(part, group)?,
             other => return Err(unknown(other, ROW_TYPE)),
         };
@@ -162,24 +176,25 @@ fn row(
     Ok(Value::Object(out))
 }
 
-fn aggregate(part: &Field, group: &[Invocation]) -> Result<Value, GraphqlError> {
+fn aggregate(part: &Field, group: &Group) -> Result<Value, GraphqlError> {
     let on = format!(
         "{ROW_TYPE}{}{}",
         part.name[..1].to_uppercase(),
         &part.name[1..]
     );
+    let totals = group.totals();
     let mut out = Map::new();
     for field in &part.selections {
         let value = match (part.name.as_str(), field.name.as_str()) {
-            ("sum", "requests") => json!(group.len()),
-            ("sum", "errors") => json!(group.iter().filter(|i| i.outcome.is_error()).count()),
-            ("sum", "subrequests") => json!(group.iter().map(|i| i.subrequests).sum::<u64>()),
-            ("sum", "wallTime") => json!(group.iter().map(|i| i.wall_time_us).sum::<u64>()),
-            ("sum", "cpuTimeUs") => json!(group.iter().map(|i| i.cpu_time_us).sum::<u64>()),
+            ("sum", "requests") => json!(totals.requests),
+            ("sum", "errors") => json!(group.errors()),
+            ("sum", "subrequests") => json!(totals.subrequests),
+            ("sum", "wallTime") => json!(totals.wall_time_us),
+            ("sum", "cpuTimeUs") => json!(totals.cpu_time_us),
             ("sum", "duration" | "responseBodySize") => json!(0),
             ("avg", "sampleInterval") => json!(1),
-            ("max", "cpuTime") => json!(group.iter().map(|i| i.cpu_time_us).max()),
-            ("max", "wallTime") => json!(group.iter().map(|i| i.wall_time_us).max()),
+            ("max", "cpuTime") => json!(totals.max_cpu_time_us),
+            ("max", "wallTime") => json!(totals.max_wall_time_us),
             ("quantiles", name) => quantile(name, group).ok_or_else(|| unknown(name, &on))?,
             (_, name) => return Err(unknown(name, &on)),
         };
@@ -189,7 +204,7 @@ fn aggregate(part: &Field, group: &[Invocation]) -> Result<Value, GraphqlError> 
 }
 
 /// `cpuTimeP50`, `wallTimeP99`, ...: the nearest-rank quantile in microseconds.
-fn quantile(name: &str, group: &[Invocation]) -> Option<Value> {
+fn quantile(name: &str, group: &Group) -> Option<Value> {
     let (metric, rank) = name.split_once('P')?;
     let q = match rank {
         "25" => 0.25,
@@ -200,14 +215,12 @@ fn quantile(name: &str, group: &[Invocation]) -> Option<Value> {
         "999" => 0.999,
         _ => return None,
     };
-    let mut values: Vec<u64> = match metric {
-        "cpuTime" => group.iter().map(|i| i.cpu_time_us).collect(),
-        "wallTime" => group.iter().map(|i| i.wall_time_us).collect(),
+    let metric = match metric {
+        "cpuTime" => Metric::Cpu,
+        "wallTime" => Metric::Wall,
         _ => return None,
     };
-    values.sort_unstable();
-    let index = ((q * values.len() as f64).ceil() as usize).saturating_sub(1);
-    Some(json!(values.get(index).copied().unwrap_or(0) as f64))
+    Some(json!(group.quantile(metric, q)))
 }
 
 /// `orderBy: [datetime_ASC, sum_requests_DESC, ...]` on dimension or aggregate keys.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::super::request_log::Invocation;
+use super::super::request_log::Dims;
 use super::GraphqlError;
 
 /// One condition on an invocation.
@@ -102,7 +102,7 @@ fn operator(suffix: &str) -> Option<Op> {
 }
 
 impl Filter {
-    pub fn matches(&self, invocation: &Invocation) -> bool {
+    pub fn matches(&self, invocation: &Dims) -> bool {
         match self {
             Filter::All(parts) => parts.iter().all(|f| f.matches(invocation)),
             Filter::Any(parts) => parts.iter().any(|f| f.matches(invocation)),
@@ -114,8 +114,8 @@ impl Filter {
             }
             Filter::Compare(field, op, operand) => {
                 let actual = match field {
-                    Field::ScriptName => &*invocation.script,
-                    Field::ScriptVersion => &*invocation.version_id,
+                    Field::ScriptName => invocation.script,
+                    Field::ScriptVersion => invocation.version_id,
                     _ => invocation.outcome.as_str(),
                 };
                 text(*op, actual, operand)

@@ -1,11 +1,15 @@
 //! Cloudflare's GraphQL Analytics API for the `workersInvocationsAdaptive` dataset (SPEC-2 §5),
 //! answered from the data plane's invocation log: [`parse`] reads the query document,
-//! [`filter`] the dataset filter, [`execute`] groups and aggregates. The envelope is GraphQL's
+//! [`filter`] the dataset filter, [`execute`] groups and aggregates ([`group`] one row's raw and
+//! summarised invocations). The envelope is GraphQL's
 //! (`{data, errors}`), not the REST one. Pure; `http/graphql.rs` serves it.
 
 pub mod execute;
 pub mod filter;
+pub mod group;
 pub mod parse;
+#[cfg(test)]
+mod summarised_tests;
 
 use serde_json::{Map, Value, json};
 
@@ -66,7 +70,7 @@ fn run(body: &Value, account_id: &str, log: &InvocationLog) -> Result<Value, Gra
         .unwrap_or(&empty);
     let fields = parse::parse(query, variables).map_err(|e| GraphqlError::new(e.0))?;
     execute::execute(&fields, account_id, &|filter| {
-        log.select(|i| filter.matches(i))
+        log.query(|dims| filter.matches(dims))
     })
 }
 

@@ -189,7 +189,8 @@ fn entry_handlers(
     Ok(detect_handlers(&String::from_utf8_lossy(entry_bytes)))
 }
 
-fn media_type(content_type: &str) -> String {
+/// `application/javascript+module; charset=utf-8` -> `application/javascript+module`.
+pub(crate) fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()

@@ -8,6 +8,7 @@
 //! module exports.
 
 mod code;
+pub(crate) use code::media_type;
 mod handlers;
 mod lifecycle;
 mod runtime;
