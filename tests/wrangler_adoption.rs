@@ -51,24 +51,6 @@ fn plan_line<'a>(plan: &'a Output, worker: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{worker} in the plan:\n{}", plan.all()))
 }
 
-/// `(pattern, script)` of the routes of the seeded zone.
-fn routes(emulator: &Emulator) -> Vec<(String, String)> {
-    let zones = emulator.get("/zones?name=example.com");
-    let zone = zones["result"][0]["id"].as_str().expect("the seeded zone");
-    let list = emulator.get(&format!("/zones/{zone}/workers/routes"));
-    let mut out: Vec<(String, String)> = list["result"]
-        .as_array()
-        .expect("routes")
-        .iter()
-        .map(|r| {
-            let text = |key: &str| r[key].as_str().unwrap_or_default().to_owned();
-            (text("pattern"), text("script"))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// The Worker consuming `queue`, if any.
 fn consumer_of(emulator: &Emulator, queue: &str) -> Option<String> {
     let list = emulator.get(&format!("/accounts/{ACCOUNT}/queues?name={queue}"));

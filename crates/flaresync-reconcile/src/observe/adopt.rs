@@ -17,7 +17,8 @@ use flaresync_plan::{DesiredWorker, KnownVersion, LiveVersion, LiveWorker};
 
 /// Whether the content of `worker`'s only active version may be read through `content/v2`
 /// and compared: one version at 100% that is also the newest listed (the script's content),
-/// not a version flaresync knows, and a desired state with nothing the API cannot show back.
+/// no version flaresync made of the desired content, and a desired state with nothing the API
+/// cannot show back.
 pub(super) fn candidate<'a>(
     worker: &'a LiveWorker,
     known: &[KnownVersion],
@@ -33,11 +34,14 @@ pub(super) fn candidate<'a>(
         || spec.limits.is_some()
         || spec.placement.is_some()
         || spec.exports.is_some();
-    (only.version_id == newest.id
-        && !unreadable
-        && !known.iter().any(|k| k.version_id == newest.id))
-    .then(|| worker.version(&newest.id))
-    .flatten()
+    // A version flaresync made of this content is found by the planner itself (a wrangler
+    // redeploy of flaresync's Worker is recognised by etag against it, settings included).
+    let made_by_flaresync = known
+        .iter()
+        .any(|k| k.version_id == newest.id || k.version_digest == desired.version_digest);
+    (only.version_id == newest.id && !unreadable && !made_by_flaresync)
+        .then(|| worker.version(&newest.id))
+        .flatten()
 }
 
 /// `version` (the script's content `parts`, migration tag `migration_tag`) runs exactly what
