@@ -11,30 +11,6 @@ use std::path::Path;
 use common::*;
 use serde_json::{Value, json};
 
-fn zone_id(emulator: &Emulator) -> String {
-    let zones = emulator.get("/zones?name=example.com");
-    zones["result"][0]["id"]
-        .as_str()
-        .expect("the seeded zone")
-        .to_owned()
-}
-
-/// `(pattern, script)` of every route of the seeded zone, sorted.
-fn routes(emulator: &Emulator) -> Vec<(String, String)> {
-    let list = emulator.get(&format!("/zones/{}/workers/routes", zone_id(emulator)));
-    let mut out: Vec<(String, String)> = list["result"]
-        .as_array()
-        .expect("routes")
-        .iter()
-        .map(|r| {
-            let text = |key: &str| r[key].as_str().unwrap_or_default().to_owned();
-            (text("pattern"), text("script"))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn domains(emulator: &Emulator, service: &str) -> Vec<String> {
     let list = emulator.get(&format!(
         "/accounts/{ACCOUNT}/workers/domains?service={service}"

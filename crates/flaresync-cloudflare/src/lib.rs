@@ -58,7 +58,7 @@ pub mod write_guard;
 
 pub use assets_plan::{AssetsProblem, UploadPlan, plan_upload};
 pub use budget::{Budget, BudgetConfig, BudgetConfigError, Lane, in_lane};
-pub use client::{AssetsSession, AssetsSync, Client};
+pub use client::{AssetsSession, AssetsSync, Client, ContentPart, parse_parts};
 pub use config::{ClientConfig, ConfigError, Timeouts};
 pub use error::{ApiError, Error};
 pub use flaresync_config::Secret;

@@ -19,6 +19,7 @@
 //! method, path, status and timings are logged; headers and bodies never are.
 
 mod assets;
+mod content;
 mod deployments;
 mod form;
 mod graphql;
@@ -49,6 +50,7 @@ use crate::retry::RetryPolicy;
 use crate::retry_quota::RetryQuota;
 
 pub use assets::{AssetsSession, AssetsSync};
+pub use content::{ContentPart, parse_parts};
 
 /// Client for the Cloudflare Workers API (or the emulator behind `CLOUDFLARE_API_BASE_URL`).
 ///

@@ -36,6 +36,9 @@ pub(super) struct Request<'a> {
     pub(super) bearer: Option<&'a Secret>,
     /// The answer is GraphQL's `{data, errors}`, not the REST envelope.
     pub(super) graphql: bool,
+    /// A successful answer is raw content (`content/v2`), not an envelope: its body and
+    /// `Content-Type` come back as `{content_type, body}` (base64) in the result.
+    pub(super) raw: bool,
 }
 
 impl<'a> Request<'a> {
@@ -54,6 +57,7 @@ impl<'a> Request<'a> {
             idempotency,
             bearer: None,
             graphql: false,
+            raw: false,
         }
     }
 
@@ -87,6 +91,12 @@ impl<'a> Request<'a> {
 
     pub(super) fn bearer(mut self, token: &'a Secret) -> Self {
         self.bearer = Some(token);
+        self
+    }
+
+    /// Reads a successful answer as raw content (see [`Request::raw`]).
+    pub(super) fn raw(mut self) -> Self {
+        self.raw = true;
         self
     }
 

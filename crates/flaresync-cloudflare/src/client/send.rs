@@ -87,6 +87,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let content_type = header("content-type").unwrap_or_default().to_owned();
         if let Some(policy) = header("ratelimit-policy").and_then(parse_ratelimit_policy_header) {
             self.inner.budget.observe_policy(policy);
         }
@@ -101,6 +102,9 @@ impl Client {
             .metrics
             .request(method, StatusClass::of(status.as_u16()), write);
         debug!(method, path = %path, status = status.as_u16(), "Cloudflare API answered.");
+        if request.raw && status.is_success() {
+            return Ok(super::content::raw_envelope(&content_type, &body));
+        }
         if request.graphql && status.is_success() {
             return super::interpret::graphql(method, path, &body);
         }

@@ -14,6 +14,7 @@
 //!   details: it can no longer be deployed, so it does not matter.
 //! - Journal and Git failures fail the whole observation (local state is broken).
 
+mod adopt;
 mod history;
 mod resources;
 
@@ -185,6 +186,10 @@ impl Lists {
             &details,
             self.secrets,
         );
+        let mut known = known;
+        if let Some(adopted) = adopt_by_content(client, &live, &known, desired).await? {
+            known.push(adopted);
+        }
         let commits = known
             .iter()
             .map(|version| (version.version_id.clone(), version.commit.clone()))
@@ -195,6 +200,33 @@ impl Lists {
             commits,
         })
     }
+}
+
+/// The active version of `live` as a version of the desired commit, when flaresync did not
+/// make it but its content equals Git's (see [`adopt`]). Costs one read (`content/v2`), only
+/// for a Worker whose single active version flaresync does not know.
+///
+/// # Errors
+///
+/// The content could not be read.
+async fn adopt_by_content(
+    client: &Client,
+    live: &LiveWorker,
+    known: &[KnownVersion],
+    desired: &Desired,
+) -> Result<Option<KnownVersion>, Error> {
+    let Some(worker) = desired.worker(&live.name) else {
+        return Ok(None);
+    };
+    let Some(version) = adopt::candidate(live, known, worker) else {
+        return Ok(None);
+    };
+    let parts = client
+        .script_content(&live.name)
+        .await
+        .map_err(|e| Error::api(format!("reading the content of {}", live.name), e))?;
+    let same = adopt::same_content(&worker.spec, version, live.migration_tag.as_deref(), &parts);
+    Ok(same.then(|| adopt::adopted(&version.id, &desired.commit, worker)))
 }
 
 /// Versions `ids` of `worker` read in full. A version gone since it was listed (404) is left
