@@ -8,6 +8,7 @@ mod color;
 mod commands;
 mod lease;
 mod lock;
+mod memory;
 mod progress;
 mod settings;
 mod source;
@@ -21,6 +22,7 @@ use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     reset_sigpipe();
+    memory::single_arena();
     let matches = Cli::command()
         .color(color::clap_choice(std::env::args_os()))
         .get_matches();
