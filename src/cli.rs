@@ -202,8 +202,8 @@ pub struct ApiArgs {
     )]
     pub state_record: Option<String>,
     /// Never keep the state record (as `--state-record off` or flaresync.toml
-    /// `state_record = false`).
-    #[arg(long, conflicts_with = "state_record")]
+    /// `state_record = false`); wins over `--state-record` and its environment variable.
+    #[arg(long)]
     pub no_state_record: bool,
 }
 

@@ -23,6 +23,7 @@ use crate::cli::{Cli, Command, LogFormat};
 fn main() -> ExitCode {
     reset_sigpipe();
     memory::single_arena();
+    memory::bound_git_cache();
     let matches = Cli::command()
         .color(color::clap_choice(std::env::args_os()))
         .get_matches();

@@ -17,6 +17,16 @@ pub fn single_arena() {
     }
 }
 
+/// libgit2 keeps every small tree and commit it read in a process-wide cache of up to 256 MiB
+/// by default: a long-running `run` reads new ones on every commit. 8 MiB holds the trees of
+/// a pass; older ones are evicted. Call first thing in `main`, before any thread.
+pub fn bound_git_cache() {
+    // SAFETY: sets a libgit2 global; called before any other thread exists.
+    if let Err(error) = unsafe { git2::opts::set_cache_max_size(8 * 1024 * 1024) } {
+        eprintln!("warning: cannot bound libgit2's object cache: {error}");
+    }
+}
+
 /// Returns the heap's free pages to the OS (after a pass of `run`; takes a few milliseconds).
 pub fn release_free() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

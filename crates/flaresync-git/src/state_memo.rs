@@ -4,7 +4,7 @@
 //! Each memoised state owns a map of every Worker directory at its commit (the loaded Workers
 //! themselves are shared), so a count of states alone does not bound memory: 256 states of
 //! 1,000 Workers held ~20 MB, and a long-running `run` adds one per commit. The budget keeps
-//! 256 states of a small repository and a few dozen of a 1,000-Worker one, which is what the
+//! 256 states of a small repository and eight of a 1,000-Worker one, which is what the
 //! history walks (revert detection, version mapping) revisit.
 
 use std::collections::HashMap;
@@ -15,8 +15,9 @@ use crate::desired::DesiredState;
 
 /// At most this many states are kept, however small.
 pub(crate) const STATES_KEPT: usize = 256;
-/// At most this many Worker entries are kept over all states.
-pub(crate) const ENTRIES_KEPT: usize = 32_768;
+/// At most this many Worker entries are kept over all states (eight states of 1,000 Workers,
+/// each ~75 KB; a long-running `run` adds one per commit).
+pub(crate) const ENTRIES_KEPT: usize = 8_192;
 
 #[derive(Debug)]
 pub(crate) struct StateMemo {
