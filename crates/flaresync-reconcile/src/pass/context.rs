@@ -55,10 +55,13 @@ pub struct ContextOptions {
 
 impl Default for ContextOptions {
     fn default() -> Self {
+        // One client for health checks and GitHub: each client loads the system's certificate
+        // store (~0.6 MiB resident). Health checks set their own timeout per request.
+        let http = crate::github::http_client();
         ContextOptions {
             full_refresh_every: Some(Duration::from_secs(600)),
             refresh_slice: 10,
-            health_http: reqwest::Client::new(),
+            health_http: http.clone(),
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
             operator: None,
@@ -66,7 +69,7 @@ impl Default for ContextOptions {
             state_record: None,
             state_record_min_workers: 0,
             notify: crate::notify::NotifyConfig::default(),
-            github_http: crate::github::http_client(),
+            github_http: http,
         }
     }
 }
