@@ -193,15 +193,21 @@ pub struct ApiArgs {
     pub account_id: Option<String>,
     /// Keep a state record in the account (a KV namespace, `flaresync-state` unless named):
     /// what flaresync knows of each in-sync Worker, so that a fresh state directory (a CI
-    /// runner, a new replica) starts from it instead of reading every Worker again.
+    /// runner, a new replica) starts from it instead of reading every Worker again. Default:
+    /// kept in accounts with more than 100 Workers (beyond the free plan); this flag keeps it
+    /// always, `off` never.
     #[arg(
         long,
         env = "FLARESYNC_STATE_RECORD",
         num_args = 0..=1,
-        default_missing_value = "flaresync-state",
+        default_missing_value = crate::settings::STATE_RECORD_TITLE,
         value_name = "NAMESPACE_TITLE"
     )]
     pub state_record: Option<String>,
+    /// Never keep the state record (as `--state-record off` or flaresync.toml
+    /// `state_record = false`); wins over `--state-record` and its environment variable.
+    #[arg(long)]
+    pub no_state_record: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod commands;
 mod error_chain;
 mod lease;
 mod lock;
+mod memory;
 mod progress;
 mod settings;
 mod source;
@@ -22,6 +23,8 @@ use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     reset_sigpipe();
+    memory::single_arena();
+    memory::bound_git_cache();
     let matches = Cli::command()
         .color(color::clap_choice(std::env::args_os()))
         .get_matches();

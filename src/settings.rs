@@ -241,8 +241,62 @@ pub struct ApiSettings {
     /// `--account-id` / `CLOUDFLARE_ACCOUNT_ID`; flaresync.toml `account_id` otherwise.
     account_id: Option<String>,
     token: Option<Secret>,
-    /// The state record's KV namespace title (`--state-record`), if kept.
-    pub state_record: Option<String>,
+    /// `--state-record [TITLE]` / `FLARESYNC_STATE_RECORD`, `--no-state-record`: see
+    /// [`StateRecord::resolve`].
+    state_record: Option<String>,
+    no_state_record: bool,
+}
+
+/// The state record's namespace title unless named.
+pub const STATE_RECORD_TITLE: &str = "flaresync-state";
+
+/// By default the record is kept only in accounts listing more Workers than the free plan
+/// allows (100): there its KV writes are a rounding error of the paid plan's, while on a
+/// free plan they would share the account's 1,000 KV writes a day with its applications.
+pub const STATE_RECORD_MIN_WORKERS: usize = 101;
+
+/// Whether and where the state record is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRecord {
+    /// KV namespace title; `None`: never kept.
+    pub title: Option<String>,
+    /// Kept only in accounts listing at least this many Workers (`0`: always).
+    pub min_workers: usize,
+}
+
+impl StateRecord {
+    /// The flag (or its environment variable) wins, then flaresync.toml's `state_record`, then
+    /// the default (kept over 100 Workers). `off`, `false`, `0` or `no` as the flag's value
+    /// mean never.
+    pub fn resolve(flag: Option<&str>, no_flag: bool, toml: Option<bool>) -> Self {
+        let never = StateRecord {
+            title: None,
+            min_workers: 0,
+        };
+        let always = |title: &str| StateRecord {
+            title: Some(title.to_owned()),
+            min_workers: 0,
+        };
+        if no_flag {
+            return never;
+        }
+        match flag.map(str::trim) {
+            Some(value)
+                if ["off", "false", "0", "no"].contains(&value.to_ascii_lowercase().as_str()) =>
+            {
+                never
+            }
+            Some("") | None => match toml {
+                Some(false) => never,
+                Some(true) => always(STATE_RECORD_TITLE),
+                None => StateRecord {
+                    title: Some(STATE_RECORD_TITLE.to_owned()),
+                    min_workers: STATE_RECORD_MIN_WORKERS,
+                },
+            },
+            Some(title) => always(title),
+        }
+    }
 }
 
 impl ApiSettings {
@@ -251,11 +305,18 @@ impl ApiSettings {
             base_url: args.api_base_url.clone(),
             account_id: args.account_id.clone().filter(|id| !id.trim().is_empty()),
             token: env_token().map(Secret::new),
-            state_record: args
-                .state_record
-                .clone()
-                .filter(|title| !title.trim().is_empty()),
+            state_record: args.state_record.clone(),
+            no_state_record: args.no_state_record,
         }
+    }
+
+    /// Whether and where the state record is kept, given the repository's flaresync.toml.
+    pub fn state_record(&self, repo_config: &RepoConfig) -> StateRecord {
+        StateRecord::resolve(
+            self.state_record.as_deref(),
+            self.no_state_record,
+            repo_config.state_record,
+        )
     }
 
     /// The API client, with the account from the flags or environment, else `repo_config`.
@@ -321,4 +382,45 @@ fn repo_key(repo: &str, remote: bool) -> String {
         .collect();
     let hash = hex::encode(&sha2::Sha256::digest(identity.as_bytes())[..6]);
     format!("{readable}-{hash}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn title(record: &StateRecord) -> Option<&str> {
+        record.title.as_deref()
+    }
+
+    #[test]
+    fn the_state_record_is_kept_over_the_free_plan_by_default() {
+        let record = StateRecord::resolve(None, false, None);
+        assert_eq!(title(&record), Some(STATE_RECORD_TITLE));
+        assert_eq!(record.min_workers, STATE_RECORD_MIN_WORKERS);
+        assert_eq!(StateRecord::resolve(Some(" "), false, None), record);
+    }
+
+    #[test]
+    fn the_flag_keeps_it_always_and_the_opt_outs_never() {
+        let named = StateRecord::resolve(Some("team-state"), false, Some(false));
+        assert_eq!((title(&named), named.min_workers), (Some("team-state"), 0));
+        for off in ["off", "false", "0", "No"] {
+            assert_eq!(
+                title(&StateRecord::resolve(Some(off), false, None)),
+                None,
+                "{off}"
+            );
+        }
+        assert_eq!(title(&StateRecord::resolve(None, true, Some(true))), None);
+    }
+
+    #[test]
+    fn flaresync_toml_decides_when_no_flag_does() {
+        assert_eq!(title(&StateRecord::resolve(None, false, Some(false))), None);
+        let always = StateRecord::resolve(None, false, Some(true));
+        assert_eq!(
+            (title(&always), always.min_workers),
+            (Some(STATE_RECORD_TITLE), 0)
+        );
+    }
 }

@@ -74,10 +74,12 @@ impl Opened {
             source.set_last_head(Some(oid));
         }
         // Facts of this process and its environment, resolved once for every command.
+        let record = api.state_record(&repo_config);
         let options = ContextOptions {
             operator: crate::settings::operator(),
             github: crate::settings::github(),
-            state_record: api.state_record.clone(),
+            state_record: record.title,
+            state_record_min_workers: record.min_workers,
             ..options
         };
         Ok(Context::with_journal(

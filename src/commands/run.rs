@@ -100,6 +100,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         webhook_listener,
         admin_token,
         page_access,
+        after_pass: Some(crate::memory::release_free),
         ..Default::default()
     };
     flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())

@@ -12,6 +12,7 @@
 //! d1_blocks_rollback = true     # repo default
 //! rollout = { steps = [10, 50, 100], step_interval = "2m", bake = "10m" }  # see crate::rollout
 //! journal = "postgres://flaresync@db.internal/flaresync"  # shared journal and leases; no password
+//! state_record = false          # never keep the state record (true: always; default: over 100 Workers)
 //!
 //! [workers.api]                 # key: worker directory or script name
 //! env = "staging"               # "" = top level even when a repo env is set
@@ -152,6 +153,9 @@ pub struct RepoConfig {
     /// PostgreSQL journal URL (`postgres://…`, without a password); `None`: the SQLite file
     /// of the state directory. `--journal` / `FLARESYNC_JOURNAL_URL` win.
     pub journal: Option<String>,
+    /// Keep the state record in the account's KV (`None`: flaresync's default, see the
+    /// binary's `--state-record`). `--state-record` / `--no-state-record` win.
+    pub state_record: Option<bool>,
 }
 
 impl Default for RepoConfig {
@@ -169,6 +173,7 @@ impl Default for RepoConfig {
             rollout: None,
             workers: BTreeMap::new(),
             journal: None,
+            state_record: None,
         }
     }
 }
@@ -289,6 +294,7 @@ pub fn parse_repo_config(
         let node = top.get("journal").unwrap_or(&root);
         config.journal = Some(check_journal_url(&cx, node, journal)?);
     }
+    config.state_record = top.bool(&cx, "state_record")?;
     if let Some(window) = top.u64(&cx, "version_window")? {
         let node = top.get("version_window").unwrap_or(&root);
         config.version_window = u32::try_from(window)
@@ -542,6 +548,23 @@ skip = false
             assert!(message.contains(says), "{message}");
             assert!(!message.contains("hunter2"), "{message}");
         }
+    }
+
+    #[test]
+    fn state_record_is_a_yes_or_no_left_to_the_default_when_absent() {
+        let parse = |text: &str| parse_repo_config("flaresync.toml", text.as_bytes());
+        assert_eq!(parse("").expect("ok").0.state_record, None);
+        let (config, warnings) = parse("state_record = false\n").expect("ok");
+        assert!(warnings.is_empty());
+        assert_eq!(config.state_record, Some(false));
+        assert_eq!(
+            parse("state_record = true\n").expect("ok").0.state_record,
+            Some(true)
+        );
+        let message = parse("state_record = \"off\"\n")
+            .expect_err("a string")
+            .to_string();
+        assert!(message.starts_with("flaresync.toml:1:"), "{message}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use flaresync_config::{
 };
 use git2::{Oid, Repository};
 
+use crate::state_memo::StateMemo;
 use crate::tree::CommitTree;
 
 /// At most this many cached results are kept per Worker directory.
@@ -166,14 +167,10 @@ type RepoConfigLoad = Arc<Result<(Arc<RepoConfig>, Vec<Warning>), Arc<ConfigErro
 pub struct DesiredStateCache {
     repo_configs: HashMap<Option<Oid>, RepoConfigLoad>,
     workers: HashMap<String, Vec<CachedWorker>>,
-    /// Whole states by commit (cheap to clone: the results are shared).
-    states: HashMap<Oid, DesiredState>,
-    state_order: Vec<Oid>,
+    /// Whole states by commit (cheap to clone: the results are shared), bounded.
+    states: StateMemo,
     stats: CacheStats,
 }
-
-/// Whole states memoised per commit.
-const STATES_KEPT: usize = 256;
 
 fn in_dir(dir: &str, path: &str) -> bool {
     dir.is_empty() || path == dir || path.starts_with(&format!("{dir}/"))
@@ -246,21 +243,16 @@ impl DesiredStateCache {
         repo: &Repository,
         commit: Oid,
     ) -> Result<DesiredState, DesiredError> {
-        if let Some(state) = self.states.get(&commit) {
+        if let Some(state) = self.states.get(commit) {
             self.stats.state_hits += 1;
-            return Ok(state.clone());
+            return Ok(state);
         }
         let tree = CommitTree::new(repo, commit).map_err(|e| DesiredError::Commit {
             commit,
             message: e.message().to_owned(),
         })?;
         let state = self.compute(&tree)?;
-        if self.state_order.len() >= STATES_KEPT {
-            let oldest = self.state_order.remove(0);
-            self.states.remove(&oldest);
-        }
-        self.state_order.push(commit);
-        self.states.insert(commit, state.clone());
+        self.states.insert(state.clone());
         Ok(state)
     }
 

@@ -19,6 +19,7 @@ pub mod revert_branch;
 pub mod revert_message;
 pub mod source;
 pub mod stamp;
+mod state_memo;
 pub mod tree;
 pub mod versions;
 

@@ -151,6 +151,8 @@ pub struct RunConfig {
     pub backoff: BackoffConfig,
     /// Treat SIGHUP as a manual trigger (unix only).
     pub reconcile_on_sighup: bool,
+    /// Called after each pass ends (the binary hands the memory the pass freed back to the OS).
+    pub after_pass: Option<fn()>,
 }
 
 impl Default for RunConfig {
@@ -167,6 +169,7 @@ impl Default for RunConfig {
             shutdown_grace: Duration::from_secs(30),
             backoff: BackoffConfig::default(),
             reconcile_on_sighup: true,
+            after_pass: None,
         }
     }
 }
@@ -252,6 +255,9 @@ pub async fn run_with<R: Reconciler>(
             }, if in_flight.is_some() => {
                 if let Some(flight) = in_flight.take() {
                     settle(&mut scheduler, &mut failures, &mut deferred, &config.backoff, flight, result);
+                }
+                if let Some(after_pass) = config.after_pass {
+                    after_pass();
                 }
             }
             () = sleep_until_opt(wakeup), if wakeup.is_some() => {

@@ -288,11 +288,23 @@ fn watch_loop(
                 return;
             }
             if !broken {
-                // Re-add the watch: refs are replaced by rename, so inodes change.
-                let _ = watcher.unwatch(&filter.root);
-                if let Err(error) = watcher.watch(&filter.root, RecursiveMode::Recursive) {
-                    warn!(error = %error, "Cannot re-add the repository watch; rebuilding it.");
-                    broken = true;
+                // Re-add the watch (refs are replaced by rename, so inodes change), making the
+                // new watch before dropping the old one: a change in between (the `git commit`
+                // right after the files it commits were written) is then seen by one of them.
+                // Re-watching a tree of a thousand directories takes long enough to miss one.
+                let (events_tx, events_rx) = mpsc::channel();
+                match build(&filter.root, events_tx) {
+                    Ok(rebuilt) => {
+                        drop(std::mem::replace(&mut watcher, rebuilt));
+                        let old = std::mem::replace(&mut events, events_rx);
+                        speculate = old
+                            .try_iter()
+                            .any(|event| event.map_or(true, |e| filter.event_is_relevant(&e)));
+                    }
+                    Err(error) => {
+                        warn!(error = %error, "Cannot re-add the repository watch; rebuilding it.");
+                        broken = true;
+                    }
                 }
             }
         }

@@ -43,6 +43,10 @@ pub struct ContextOptions {
     /// The title of the KV namespace holding the state record (`None`: no record; see
     /// `pass::record`).
     pub state_record: Option<String>,
+    /// The record is kept only in an account listing at least this many Workers (`0`: always).
+    /// The binary's default keeps it where the free plan cannot be (over its 100 Workers), so
+    /// its KV writes never eat into a free plan's 1,000 a day.
+    pub state_record_min_workers: usize,
     /// Where to send notifications (GitHub's sink uses `github`).
     pub notify: crate::notify::NotifyConfig,
     /// HTTP client of GitHub calls, with timeouts of its own ([`crate::github::http_client`]).
@@ -51,17 +55,21 @@ pub struct ContextOptions {
 
 impl Default for ContextOptions {
     fn default() -> Self {
+        // One client for health checks and GitHub: each client loads the system's certificate
+        // store (~0.6 MiB resident). Health checks set their own timeout per request.
+        let http = crate::github::http_client();
         ContextOptions {
             full_refresh_every: Some(Duration::from_secs(600)),
             refresh_slice: 10,
-            health_http: reqwest::Client::new(),
+            health_http: http.clone(),
             health_attempts: 3,
             health_interval: Duration::from_secs(2),
             operator: None,
             github: None,
             state_record: None,
+            state_record_min_workers: 0,
             notify: crate::notify::NotifyConfig::default(),
-            github_http: crate::github::http_client(),
+            github_http: http,
         }
     }
 }

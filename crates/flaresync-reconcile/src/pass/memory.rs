@@ -15,6 +15,10 @@ use crate::{
 /// Journal action name of a health-check rejection.
 pub(super) const HEALTH_REJECTED: &str = "health_check_failed";
 
+/// Cloudflare lists at most this many deployable versions (and flaresync keeps as many
+/// deployments): a cached view never remembers more than a read would show.
+pub(super) const LISTED: usize = 100;
+
 /// Per-Worker memory between passes.
 #[derive(Debug, Clone)]
 pub(super) struct CachedWorker {
@@ -64,6 +68,9 @@ pub(super) struct Memory {
 pub(super) struct RecordMemory {
     /// Read (or found missing) once per process.
     pub loaded: bool,
+    /// Reading or writing it failed (a token without KV permission, a refused write): the
+    /// process warned once and goes on without it.
+    pub off: bool,
     /// The record's KV namespace id, once known.
     pub namespace: Option<String>,
     /// The entries the record holds, as read or last written.
@@ -86,6 +93,32 @@ impl CachedWorker {
             read_at: Instant::now(),
             partial: false,
         }
+    }
+
+    /// Forgets what a read would no longer show, so that a Worker deployed on every commit of
+    /// a long-running `run` keeps a bounded memory: at most [`LISTED`] known versions (newest
+    /// first), and commits only of versions still known, listed or deployed.
+    pub fn bound_history(&mut self) {
+        self.live.versions.truncate(LISTED);
+        self.live.deployments.truncate(LISTED);
+        self.known.truncate(LISTED);
+        let live = &self.live;
+        let known = &self.known;
+        let deployed = live
+            .deployments
+            .iter()
+            .chain(live.active.iter())
+            .flat_map(|deployment| &deployment.versions);
+        let mut keep: std::collections::BTreeSet<&str> =
+            deployed.map(|v| v.version_id.as_str()).collect();
+        keep.extend(live.versions.iter().map(|v| v.id.as_str()));
+        keep.extend(known.iter().map(|k| k.version_id.as_str()));
+        self.commits.retain(|id, _| keep.contains(id.as_str()));
+        // Lists grown one insert at a time keep spare room (four of an entry for one): at
+        // 1,000 Workers that was megabytes.
+        self.live.versions.shrink_to_fit();
+        self.live.deployments.shrink_to_fit();
+        self.known.shrink_to_fit();
     }
 }
 
@@ -209,6 +242,77 @@ mod tests {
         .commit("c0ffee")
         .message(message.to_owned());
         Recorded { seq, entry }
+    }
+
+    #[test]
+    fn a_worker_deployed_on_every_commit_keeps_a_bounded_history() {
+        use flaresync_plan::{DeploymentVersion, LiveDeployment, LiveVersion};
+
+        let desired = crate::pass::minimal_desired();
+        let mut cached = CachedWorker::new(None, None, ObservedWorker::missing("api"));
+        for n in 0..(3 * LISTED) {
+            let id = format!("v{n}");
+            cached.live.versions.insert(
+                0,
+                LiveVersion {
+                    id: id.clone(),
+                    ..LiveVersion::default()
+                },
+            );
+            let deployment = LiveDeployment {
+                versions: vec![DeploymentVersion {
+                    version_id: id.clone(),
+                    percentage: 100.0,
+                }],
+                ..LiveDeployment::default()
+            };
+            cached.live.deployments.insert(0, deployment.clone());
+            cached.live.active = Some(deployment);
+            cached.known.insert(
+                0,
+                KnownVersion {
+                    version_id: id.clone(),
+                    commit: format!("c{n}"),
+                    digest: desired.digest.clone(),
+                    version_digest: desired.version_digest.clone(),
+                    migrations: Vec::new(),
+                    exports: None,
+                    secrets_fingerprint: None,
+                    declared: None,
+                },
+            );
+            cached.commits.insert(id, format!("c{n}"));
+            cached.bound_history();
+        }
+        assert_eq!(cached.live.versions.len(), LISTED);
+        assert_eq!(cached.live.deployments.len(), LISTED);
+        assert_eq!(cached.known.len(), LISTED);
+        assert_eq!(cached.commits.len(), LISTED);
+        let newest = format!("v{}", 3 * LISTED - 1);
+        assert_eq!(cached.known[0].version_id, newest);
+        assert!(cached.commits.contains_key(&newest));
+        assert!(
+            !cached.commits.contains_key("v0"),
+            "the oldest is forgotten"
+        );
+    }
+
+    #[test]
+    fn the_commit_of_a_deployed_version_is_kept_while_it_runs() {
+        use flaresync_plan::{DeploymentVersion, LiveDeployment};
+
+        let mut cached = CachedWorker::new(None, None, ObservedWorker::missing("api"));
+        cached.live.active = Some(LiveDeployment {
+            versions: vec![DeploymentVersion {
+                version_id: "old".to_owned(),
+                percentage: 100.0,
+            }],
+            ..LiveDeployment::default()
+        });
+        cached.commits.insert("old".to_owned(), "c0".to_owned());
+        cached.commits.insert("gone".to_owned(), "c1".to_owned());
+        cached.bound_history();
+        assert_eq!(cached.commits.keys().collect::<Vec<_>>(), ["old"]);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! saves requests: when it cannot be read or written the pass goes on as without it (a warning
 //! says why), and Workers are read from Cloudflare as usual.
 //!
+//! A failure is warned about once per process, with what to do, and the process then goes on
+//! without the record: retrying would cost requests in every idle pass.
+//!
 //! Cost: reading it is one namespaces listing and one keys page per 1,000 Workers, once per
 //! process; writing it is one bulk write, only in a pass that wrote nothing to Cloudflare (so
 //! never in the way of a deploy), and only for entries that changed.
@@ -17,6 +20,31 @@ use super::{
     memory::Memory,
     record::{self, Entry, KEY_PREFIX},
 };
+
+/// The record's namespace title, when the record is kept for an account listing `listed`
+/// Workers (see [`super::context::ContextOptions::state_record_min_workers`]).
+fn title(ctx: &Context, listed: usize) -> Option<&str> {
+    let title = ctx.options.state_record.as_deref()?;
+    kept_for(ctx.options.state_record_min_workers, listed).then_some(title)
+}
+
+/// Whether the record is kept in an account listing `listed` Workers.
+fn kept_for(min_workers: usize, listed: usize) -> bool {
+    listed >= min_workers
+}
+
+/// Warns once that the record is off for this process, and why.
+fn give_up(memory: &mut Memory, title: &str, problem: &str) {
+    memory.record.off = true;
+    warn!(
+        problem = %problem,
+        namespace = %title,
+        "Cannot keep the state record; going on without it (Workers are read from Cloudflare, \
+         and a fresh state directory reads every Worker). To keep it, give the API token \
+         Workers KV Storage: Edit and restart; to stop trying, pass --no-state-record or set \
+         state_record = false in flaresync.toml."
+    );
+}
 
 /// The record's namespace id: the one titled `title`, created when `create` and missing.
 async fn namespace(ctx: &Context, title: &str, create: bool) -> Result<Option<String>, String> {
@@ -48,10 +76,10 @@ pub(super) async fn load(
     scripts: &BTreeMap<String, Script>,
     desired: &Desired,
 ) {
-    let Some(title) = ctx.options.state_record.as_deref() else {
+    let Some(title) = title(ctx, scripts.len()) else {
         return;
     };
-    if memory.record.loaded {
+    if memory.record.loaded || memory.record.off {
         return;
     }
     memory.record.loaded = true;
@@ -62,7 +90,7 @@ pub(super) async fn load(
         }
         Ok(None) => return,
         Err(problem) => {
-            warn!(problem = %problem, "Cannot read the state record; reading Workers from Cloudflare instead.");
+            give_up(memory, title, &problem);
             return;
         }
     };
@@ -110,9 +138,12 @@ async fn read(
 
 /// Writes the entries of every cached Worker the listing confirms, where they changed.
 pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap<String, Script>) {
-    let Some(title) = ctx.options.state_record.as_deref() else {
+    let Some(title) = title(ctx, scripts.len()) else {
         return;
     };
+    if memory.record.off {
+        return;
+    }
     let entries: BTreeMap<String, Entry> = memory
         .workers
         .iter()
@@ -144,7 +175,7 @@ pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap
             Ok(Some(id)) => id,
             Ok(None) => return,
             Err(problem) => {
-                warn!(problem = %problem, "Cannot write the state record.");
+                give_up(memory, title, &problem);
                 return;
             }
         },
@@ -159,6 +190,23 @@ pub(super) async fn store(ctx: &Context, memory: &mut Memory, scripts: &BTreeMap
                 }
             }
         }
-        Err(error) => warn!(error = %error, "Cannot write the state record."),
+        Err(error) => give_up(
+            memory,
+            title,
+            &format!("writing KV namespace {title}: {error}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept_for;
+
+    #[test]
+    fn the_record_is_kept_from_the_workers_threshold_on() {
+        assert!(kept_for(0, 0), "0: always");
+        assert!(!kept_for(101, 100), "a free plan's 100 Workers");
+        assert!(kept_for(101, 101));
+        assert!(kept_for(101, 1_000));
     }
 }

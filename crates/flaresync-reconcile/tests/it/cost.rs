@@ -329,3 +329,43 @@ fn finished(ctx: &flaresync_reconcile::Context) -> usize {
 fn all_converged(report: &flaresync_reconcile::SyncReport) {
     assert!(report.converged(), "{report:#?}");
 }
+
+/// A token that may not touch Workers KV: the state record is tried once, the refusal warned
+/// about, and the process goes on without it. Every pass still converges, and no later pass
+/// spends a request on the record (an idle pass stays at one request).
+#[tokio::test]
+async fn a_token_refused_kv_goes_on_without_the_state_record() {
+    let mut repo = Repo::new();
+    many(&repo, "v1");
+    repo.commit("first");
+    let emulator = emulator().await;
+    emulator
+        .add_fault(flaresync_emulator::FaultSpec {
+            path_regex: Some("/storage/kv/".to_owned()),
+            status: Some(403),
+            code: Some(10000),
+            message: Some("Authentication error".to_owned()),
+            ..flaresync_emulator::FaultSpec::new(flaresync_emulator::FaultKind::Status)
+        })
+        .expect("fault");
+    let state = tempfile::tempdir().expect("tempdir");
+    let ctx = recording_context(&repo, &emulator, &state);
+    let kv = |sent: &[String]| sent.iter().filter(|r| r.contains("/storage/kv/")).count();
+
+    let (first, sent_first) = counted(&emulator, &ctx).await;
+    all_applied(&first);
+    let (settle, sent_settle) = counted(&emulator, &ctx).await;
+    settled(
+        &settle,
+        &sent_settle,
+        "a first deploy refused the state record",
+    );
+    let (idle, sent_idle) = counted(&emulator, &ctx).await;
+    all_in_sync(&idle);
+    assert_eq!(sent_idle.len(), 1, "{sent_idle:#?}");
+    assert_eq!(
+        kv(&sent_first) + kv(&sent_settle) + kv(&sent_idle),
+        1,
+        "one refused attempt, then none: {sent_first:#?} {sent_settle:#?}"
+    );
+}

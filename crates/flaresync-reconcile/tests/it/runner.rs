@@ -325,3 +325,33 @@ async fn shutdown_abandons_a_pass_that_outlives_the_grace_period() {
         (0, Duration::from_secs(3))
     );
 }
+
+static AFTER_PASS_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_after_pass() {
+    AFTER_PASS_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The hook the binary hands freed memory back to the OS with runs once after every pass.
+#[tokio::test(start_paused = true)]
+async fn the_after_pass_hook_runs_after_each_pass() {
+    let fake = Fake::new(Duration::from_millis(10), Vec::new());
+    drive(
+        fake.clone(),
+        RunConfig {
+            after_pass: Some(count_after_pass),
+            ..config()
+        },
+        vec![(
+            Duration::from_secs(2),
+            ReconcileRequest::all(TriggerSource::Manual),
+        )],
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(fake.calls().len(), 2, "startup and the manual pass");
+    assert_eq!(
+        AFTER_PASS_CALLS.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}

@@ -71,3 +71,57 @@ async fn a_burst_of_changes_sends_one_request_and_watching_continues() {
     );
     watcher.stop();
 }
+
+/// A ref written right after the request for the files before it (a `git commit` right after
+/// its files were written) is seen even in a tree large enough that re-watching it takes a
+/// while: the watch is re-added before the old one is dropped.
+#[tokio::test]
+async fn a_commit_right_after_its_files_is_not_missed_in_a_large_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".git/refs/heads")).expect("mkdir");
+    for index in 0..1500 {
+        std::fs::create_dir_all(dir.path().join(format!("workers/w{index:04}/src")))
+            .expect("mkdir");
+    }
+    let (sender, mut receiver) = trigger::channel();
+    let watcher = RepoWatcher::spawn(
+        WatchConfig {
+            root: dir.path().to_owned(),
+            debounce: Duration::from_millis(20),
+            ignore: Vec::new(),
+        },
+        sender,
+    )
+    .expect("watcher starts");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for round in 0..3 {
+        std::fs::write(
+            dir.path().join("workers/w0001/src/index.js"),
+            format!("// {round}"),
+        )
+        .expect("write bundle");
+        assert_eq!(
+            next(&mut receiver, Duration::from_secs(10)).await,
+            Some(ReconcileRequest::all(TriggerSource::FileSystem)),
+            "round {round}: the file write"
+        );
+        // The commit, while the watcher re-adds its watch over 1,500 directories.
+        std::fs::write(
+            dir.path().join(".git/refs/heads/main"),
+            format!("{round:040}"),
+        )
+        .expect("write ref");
+        assert_eq!(
+            next(&mut receiver, Duration::from_secs(10)).await,
+            Some(ReconcileRequest::all(TriggerSource::FileSystem)),
+            "round {round}: the commit after it"
+        );
+        // Let any duplicate of the commit's request (seen by both watches) arrive first.
+        while next(&mut receiver, Duration::from_millis(300))
+            .await
+            .is_some()
+        {}
+    }
+    watcher.stop();
+}

@@ -19,10 +19,6 @@ use flaresync_plan::{
 use super::step::WorkerWrites;
 use crate::pass::{memory::CachedWorker, source::SourceRead};
 
-/// Cloudflare lists at most this many deployable versions (and flaresync keeps as many
-/// deployments): a synthesized list never grows past what a read would show.
-const LISTED: usize = 100;
-
 /// The version and deployment a script upload (`PUT …/scripts/{s}`) created, as far as its
 /// answer tells: it creates version `version_id` (numbered `number`, the next after the
 /// newest the pass saw) and deploys it at 100%, without naming the deployment.
@@ -98,7 +94,6 @@ pub(in crate::pass) fn cached_after(
         let live = &mut cached.live;
         live.versions.retain(|v| v.id != version.id);
         live.versions.insert(0, version.clone());
-        live.versions.truncate(LISTED);
         cached.known.retain(|k| k.version_id != version.id);
         cached.known.insert(
             0,
@@ -119,13 +114,13 @@ pub(in crate::pass) fn cached_after(
     note_triggers(live, writes, desired, created);
     live.exists = true;
     live.deployments.insert(0, deployment.clone());
-    live.deployments.truncate(LISTED);
     live.active = Some(deployment);
     if let Some(tag) = &writes.migrated_to {
         live.migration_tag = Some(tag.clone());
     }
     cached.desired_digest = Some(desired.digest.clone());
     cached.written_at = Some(written_at);
+    cached.bound_history();
     Some(cached)
 }
 
