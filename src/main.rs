@@ -6,6 +6,7 @@
 mod cli;
 mod color;
 mod commands;
+mod fleet;
 mod lease;
 mod lock;
 mod progress;

@@ -243,6 +243,17 @@ impl ApiSettings {
         }
     }
 
+    /// The settings of one fleet entry: `base`'s API and state record, the entry's own account
+    /// and token.
+    pub fn for_entry(base: &ApiSettings, account_id: &str, token: Secret) -> Self {
+        ApiSettings {
+            base_url: base.base_url.clone(),
+            account_id: Some(account_id.to_owned()),
+            token: Some(token),
+            state_record: base.state_record.clone(),
+        }
+    }
+
     /// The API client, with the account from the flags or environment, else `repo_config`.
     pub fn client(&self, repo_config: Option<&RepoConfig>) -> anyhow::Result<Client> {
         let token = self
