@@ -12,6 +12,7 @@ mod lock;
 mod progress;
 mod settings;
 mod source;
+mod standby;
 
 use std::process::ExitCode;
 

@@ -33,17 +33,37 @@ impl Drop for Replica {
 
 impl Replica {
     fn start(dir: &Path, name: &str, fleet: &Path, url: &str, emulator: &Emulator) -> Self {
+        Self::spawn(
+            dir,
+            name,
+            url,
+            emulator,
+            &["--fleet".as_ref(), fleet.as_os_str()],
+            &[],
+        )
+    }
+
+    /// `flaresync run <what>` (a fleet, or `--repo`) with a short lease against `url`.
+    fn spawn(
+        dir: &Path,
+        name: &str,
+        url: &str,
+        emulator: &Emulator,
+        what: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = dir.join(format!("{name}.log"));
         let mut command = flaresync();
         command
-            .args(["run", "--fleet"])
-            .arg(fleet)
+            .arg("run")
+            .args(what)
             .args(["--status-listen", "127.0.0.1:0", "--lease-ttl", "2"])
             .args(["--resync-interval-secs", "2", "--state-dir"])
             .arg(dir.join(format!("state-{name}")))
             .env("FLARESYNC_JOURNAL_URL", url)
             .env("CLOUDFLARE_API_BASE_URL", &emulator.base_url)
             .env(TOKEN_VAR, TOKEN)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"));
         Replica {
@@ -58,11 +78,16 @@ impl Replica {
 
     /// The status server's address, once the replica printed it.
     fn address(&self) -> String {
+        self.address_after("/healthz and /status on http://")
+    }
+
+    /// The address printed right after `marker`.
+    fn address_after(&self, marker: &str) -> String {
         let mut found = None;
         eventually(300, "the replica prints its status address", || {
             found = self
                 .log()
-                .split("/healthz and /status on http://")
+                .split(marker)
                 .nth(1)
                 .and_then(|rest| rest.split_whitespace().next())
                 .map(str::to_owned);
@@ -313,6 +338,50 @@ fn ten_repositories_across_three_replicas_converge_evenly_spread() {
                 .all(|e| e["state"] == "running" && e["in_sync"] == 1 && e["workers"] == 1)
     });
     eprintln!("fleet status: {last}");
+}
+
+#[test]
+fn a_single_repository_standby_answers_healthz_and_names_the_owner() {
+    let Some(url) = database("standby") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator"));
+    let (repo, first) = repository(dir.path(), "solo-api");
+    // `run --repo` takes its token and account from the usual variables.
+    let env = [
+        ("CLOUDFLARE_API_TOKEN", TOKEN),
+        ("CLOUDFLARE_ACCOUNT_ID", ACCOUNT),
+    ];
+    let spawn = |name: &str| {
+        let what = ["--repo".as_ref(), repo.as_os_str()];
+        Replica::spawn(dir.path(), name, &url, &emulator, &what, &env)
+    };
+    let leader = spawn("leader");
+    eventually(300, "the leader deploys v1", || {
+        emulator.live_tag("solo-api").as_deref() == Some(first.as_str())
+    });
+    let standby = spawn("standby");
+    let address = standby.address_after("standby: /healthz and /status on http://");
+    assert_eq!(standby.get(&address, "/healthz").as_deref(), Some("ok\n"));
+    eventually(100, "the standby names the leader as the owner", || {
+        standby.status(&address).is_some_and(|s| {
+            let entry = &s["entries"][0];
+            entry["state"] == "standby"
+                && entry["token"] == 1
+                && entry["owner"]
+                    .as_str()
+                    .is_some_and(|owner| leader.log().contains(owner))
+        })
+    });
+    drop(leader);
+    // The leader gone (-9), the standby takes the lease and its loop serves the full status.
+    eventually(300, "the standby becomes the leader", || {
+        standby.log().contains("fencing token 2")
+            && standby
+                .get(&address, "/status")
+                .is_some_and(|body| body.contains("\"workers\""))
+    });
 }
 
 #[test]

@@ -57,10 +57,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _lock = lock_state(&repo.state_dir)?;
     let options = context_options(&args)?;
     let ctx = Arc::new(Opened::open(&repo)?.context_with(&api, options)?);
-    // A standby replica waits here until the holder stops renewing.
+    // A standby replica waits here until the holder stops renewing, answering /healthz and
+    // /status meanwhile.
     let ttl = Duration::from_secs(args.lease.lease_ttl);
-    let _lease = crate::lease::take(&ctx, &repo, ttl, crate::lease::Wait::Forever).await?;
     let listener = bind(&args.status_listen).await?;
+    let (listener, _lease) = crate::standby::take_lease_serving(listener, &ctx, &repo, ttl).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
         .ok()
