@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::postgres::{database, eventually};
 use common::*;
-use flaresync_journal::{Journal, JournalLocation, Outcome, lease::scope_name, test_postgres};
+use flaresync_journal::{Journal, JournalLocation, Outcome, lease::scope_name};
 use serde_json::Value;
 
 /// The variable the fleet files of these tests name for the emulator's token.
@@ -112,26 +113,6 @@ impl Replica {
     fn status(&self, address: &str) -> Option<Value> {
         serde_json::from_str(&self.get(address, "/status")?).ok()
     }
-}
-
-/// A fresh database on the test server, or `None` when PostgreSQL tests are skipped.
-fn database(label: &str) -> Option<String> {
-    if test_postgres::skip(label) {
-        return None;
-    }
-    let server = test_postgres::server().expect("a test PostgreSQL server");
-    Some(server.database(label).expect("a fresh database"))
-}
-
-/// Polls `done` every 200 ms, at most `tries` times.
-fn eventually(tries: u32, what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..tries {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("gave up waiting: {what}");
 }
 
 /// A repository `dir/<name>` with one Worker `<name>` at `v1`; returns it and the commit.
@@ -233,9 +214,18 @@ fn the_standby_takes_over_a_killed_owner_mid_deploy_without_a_duplicate_version(
     let tags = emulator.versions("fleet-api");
     tags_are_unique(&tags);
     assert_eq!(tags.len(), 2, "one version per commit: {tags:?}");
-    let status = standby.status(&standby_address).expect("status");
-    assert_eq!(status["entries"][0]["mine"], true, "{status}");
-    assert_eq!(status["entries"][0]["token"], 2, "{status}");
+    // /status is the view of the last round (a third of the TTL at most behind).
+    eventually(
+        100,
+        "the standby's status shows it owns the entry, token 2",
+        || {
+            standby.status(&standby_address).is_some_and(|s| {
+                s["entries"][0]["mine"] == true
+                    && s["entries"][0]["token"] == 2
+                    && s["entries"][0]["state"] == "running"
+            })
+        },
+    );
 
     // The journal, read in the entry's scope: v2 deployed, nothing left half-done.
     let lease_name = repo.canonicalize().expect("path").display().to_string();

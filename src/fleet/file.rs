@@ -168,11 +168,16 @@ fn check(raw: RawEntry, line: usize) -> Result<FleetEntry, String> {
                 .into());
         }
     };
-    let name = raw
-        .name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| default_name(&raw.repo));
+    let name = match raw.name.map(|n| n.trim().to_owned()) {
+        Some(name) if is_entry_name(&name) => name,
+        Some(name) => {
+            return Err(format!(
+                "name {name:?} is not an entry name (letters, digits, `-`, `_`, `.`, at most 64, \
+                 not starting with `.`): it names the entry's state directory"
+            ));
+        }
+        None => default_name(&raw.repo),
+    };
     Ok(FleetEntry {
         name,
         repo: raw.repo.trim().to_owned(),
@@ -192,14 +197,36 @@ fn looks_like_variable(name: &str) -> bool {
         && name.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
-/// The last path segment of the repository, without `.git`.
+/// Whether `name` is safe as a directory name of its own.
+fn is_entry_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The last path segment of the repository, without `.git`, made an entry name.
 fn default_name(repo: &str) -> String {
-    repo.trim_end_matches('/')
-        .rsplit(['/', ':'])
+    let last = repo
+        .trim_end_matches('/')
+        .rsplit(['/', ':', '\\'])
         .next()
         .unwrap_or(repo)
-        .trim_end_matches(".git")
-        .to_owned()
+        .trim_end_matches(".git");
+    let name: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() { "repo".into() } else { name }
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -325,6 +352,29 @@ mod tests {
                 file: "fleet.toml".into()
             })
         );
+    }
+
+    #[test]
+    fn names_are_directory_safe() {
+        let entry = |name: &str| {
+            format!(
+                "[[entry]]\nname = {name:?}\nrepo = \"/srv/a\"\naccount_id = \"{ACCOUNT}\"\n\
+                 token_env = \"A_T\"\n"
+            )
+        };
+        for bad in ["../etc", "a/b", ".hidden", ""] {
+            let error = parsed(&entry(bad)).expect_err(bad).to_string();
+            assert!(error.contains("is not an entry name"), "{bad}: {error}");
+        }
+        assert_eq!(
+            parsed(&entry("shop-eu_1.v2")).expect("valid")[0].name,
+            "shop-eu_1.v2"
+        );
+        assert_eq!(
+            default_name("git@github.com:acme/shop workers.git"),
+            "shop_workers"
+        );
+        assert_eq!(default_name("/"), "repo");
     }
 
     #[test]

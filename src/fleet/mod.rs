@@ -78,7 +78,12 @@ pub async fn run(args: RunArgs, path: PathBuf) -> anyhow::Result<u8> {
             restart_at: None,
         });
     }
-    let shared: status::Shared = Arc::default();
+    // Who this replica is, from the first answer on (before the first round's view).
+    let shared: status::Shared = Arc::new(std::sync::RwLock::new(status::FleetStatus {
+        replica: replica.clone(),
+        lease_ttl_seconds: ttl.as_secs(),
+        ..Default::default()
+    }));
     let listener = crate::commands::run::bind(&args.status_listen).await?;
     eprintln!(
         "flaresync: fleet of {} entries from {} as replica {replica} (lease ttl {}s, journal {}); \

@@ -105,25 +105,26 @@ impl Journal {
         holder: &str,
         ttl: Duration,
     ) -> Result<Lease, JournalError> {
-        let connection = self
-            .postgres
-            .clone()
-            .ok_or_else(|| JournalError::NoLeases {
-                location: self.display(),
-            })?;
-        Ok(Lease::new(connection, repository, account, holder, ttl))
+        Ok(Lease::new(
+            self.postgres()?,
+            repository,
+            account,
+            holder,
+            ttl,
+        ))
     }
 
     /// This replica's handle on the fleet tables (heartbeats, every lease). Needs a
     /// PostgreSQL journal.
     pub fn fleet(&self, replica: &str) -> Result<Fleet, JournalError> {
-        let connection = self
-            .postgres
-            .clone()
-            .ok_or_else(|| JournalError::NoLeases {
-                location: self.display(),
-            })?;
-        Ok(Fleet::new(connection, replica))
+        Ok(Fleet::new(self.postgres()?, replica))
+    }
+
+    /// The PostgreSQL connection leases and the fleet tables need.
+    fn postgres(&self) -> Result<Arc<Connection>, JournalError> {
+        self.postgres.clone().ok_or_else(|| JournalError::NoLeases {
+            location: self.display(),
+        })
     }
 
     /// Appends `entry`; returns its sequence number. Durable when this returns.
