@@ -282,6 +282,11 @@ pub struct RunArgs {
     pub notify: NotifyArgs,
     #[command(flatten)]
     pub lease: LeaseArgs,
+    /// Serve every (repository, account) entry of this fleet file instead of --repo, sharing
+    /// them with the other replicas of the same PostgreSQL journal (README "Running as
+    /// replicas"). Needs --journal postgres://… (FLARESYNC_JOURNAL_URL).
+    #[arg(long, env = "FLARESYNC_FLEET", value_name = "FLEET_TOML")]
+    pub fleet: Option<PathBuf>,
     /// Status server address (/ the status page, /healthz, /status, /metrics, /webhook,
     /// /reconcile). POST
     /// /reconcile needs `Authorization: Bearer $FLARESYNC_ADMIN_TOKEN` (refused when unset).

@@ -98,6 +98,11 @@ impl flaresync_cloudflare::WriteGuard for Fence {
     }
 }
 
+/// The fencing check of `lease` as a write guard for a Cloudflare client.
+pub fn fence(lease: Arc<Lease>) -> Arc<dyn flaresync_cloudflare::WriteGuard> {
+    Arc::new(Fence(lease))
+}
+
 /// Takes the lease of `ctx`'s repository and account when its journal is PostgreSQL (`None`
 /// on SQLite), and makes the client's writes pass the fencing check.
 pub async fn take(
@@ -164,14 +169,14 @@ pub async fn take(
         lease.holder(),
         ttl.as_secs()
     );
-    ctx.client().set_write_guard(Arc::new(Fence(lease.clone())));
+    ctx.client().set_write_guard(fence(lease.clone()));
     let renewer = tokio::spawn(renew(lease.clone()));
     Ok(Some(Held { lease, renewer }))
 }
 
 /// How often a holder renews and a waiter asks again: a third of the TTL (at most 5 s, at
 /// least 100 ms), so two renewals may fail before the lease runs out.
-fn poll_interval(ttl: Duration) -> Duration {
+pub fn poll_interval(ttl: Duration) -> Duration {
     (ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(5))
 }
 

@@ -7,12 +7,14 @@ mod cli;
 mod color;
 mod commands;
 mod error_chain;
+mod fleet;
 mod lease;
 mod lock;
 mod memory;
 mod progress;
 mod settings;
 mod source;
+mod standby;
 
 use std::process::ExitCode;
 

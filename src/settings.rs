@@ -310,6 +310,18 @@ impl ApiSettings {
         }
     }
 
+    /// The settings of one fleet entry: `base`'s API and state record, the entry's own account
+    /// and token.
+    pub fn for_entry(base: &ApiSettings, account_id: &str, token: Secret) -> Self {
+        ApiSettings {
+            base_url: base.base_url.clone(),
+            account_id: Some(account_id.to_owned()),
+            token: Some(token),
+            state_record: base.state_record.clone(),
+            no_state_record: base.no_state_record,
+        }
+    }
+
     /// Whether and where the state record is kept, given the repository's flaresync.toml.
     pub fn state_record(&self, repo_config: &RepoConfig) -> StateRecord {
         StateRecord::resolve(

@@ -65,6 +65,15 @@ impl Opened {
         let client = api.client(Some(&repo_config))?;
         private_state_dir(&repo.state_dir)?;
         let journal = repo.open_journal(Some(&repo_config))?;
+        // A shared PostgreSQL journal keeps each (repository, account) pair's entries apart,
+        // under the same name as its lease.
+        let journal = if journal.has_leases() {
+            let scope =
+                flaresync_journal::lease::scope_name(&repo.lease_name(), client.account_id());
+            journal.scoped(scope)
+        } else {
+            journal
+        };
         // The head flaresync last acted on, so a reset or force-push since is reported as a
         // rewrite, also for local repositories and across restarts.
         if source.last_head().is_none()

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use common::postgres::{database, eventually};
 use common::*;
-use flaresync_journal::{Acquired, Journal, JournalLocation, Outcome, test_postgres};
+use flaresync_journal::{Acquired, Journal, JournalLocation, Outcome};
 
 struct Kill(Child);
 
@@ -31,15 +32,6 @@ fn signal(child: &Child, signal: i32) {
     let pid = i32::try_from(child.id()).expect("pid");
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill -{signal}");
-}
-
-/// A fresh database on the test server, or `None` when PostgreSQL tests are skipped.
-fn database(label: &str) -> Option<String> {
-    if test_postgres::skip(label) {
-        return None;
-    }
-    let server = test_postgres::server().expect("a test PostgreSQL server");
-    Some(server.database(label).expect("a fresh database"))
 }
 
 fn journal(url: &str) -> Journal {
@@ -60,17 +52,6 @@ fn writes(emulator: &Emulator) -> usize {
         .iter()
         .filter(|r| r["method"] != "GET")
         .count()
-}
-
-/// Polls `done` every 200 ms, at most `tries` times.
-fn eventually(tries: u32, what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..tries {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("gave up waiting: {what}");
 }
 
 fn setup(dir: &Path) -> (PathBuf, Emulator, String) {

@@ -16,22 +16,53 @@ use crate::{
     source::Opened,
 };
 
-pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let repo = RepoSettings::resolve(&args.repo);
-    let api = ApiSettings::resolve(&args.api);
-    let _lock = lock_state(&repo.state_dir)?;
-    let options = flaresync_reconcile::ContextOptions {
+/// The context tunables of `run` (also each fleet entry's).
+pub fn context_options(args: &RunArgs) -> anyhow::Result<flaresync_reconcile::ContextOptions> {
+    Ok(flaresync_reconcile::ContextOptions {
         full_refresh_every: (args.full_refresh_secs > 0)
             .then(|| Duration::from_secs(args.full_refresh_secs)),
         refresh_slice: args.refresh_slice,
         notify: crate::settings::notify(&args.notify)?,
         ..Default::default()
-    };
+    })
+}
+
+/// The loop's triggers for `repo`: a poll (remote) or resync (local) tick, and a file
+/// watcher on a local repository. No listeners yet.
+pub fn loop_config(repo: &RepoSettings, args: &RunArgs) -> flaresync_reconcile::RunConfig {
+    let watch = (!repo.remote).then(|| WatchConfig {
+        root: std::path::PathBuf::from(&repo.location),
+        // Short and adaptive: 50 ms of quiet ends a burst, capped at 500 ms (and the scheduler's
+        // own 50 ms debounce, RunConfig's default): commit -> first write stays well under 250 ms.
+        debounce: Duration::from_millis(50),
+        ignore: vec![repo.state_dir.clone()],
+    });
+    flaresync_reconcile::RunConfig {
+        poll_interval: Some(Duration::from_secs(if repo.remote {
+            args.poll_interval_secs
+        } else {
+            args.resync_interval_secs
+        })),
+        watch,
+        after_pass: Some(crate::memory::release_free),
+        ..Default::default()
+    }
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    if let Some(fleet) = args.fleet.clone() {
+        return crate::fleet::run(args, fleet).await;
+    }
+    let repo = RepoSettings::resolve(&args.repo);
+    let api = ApiSettings::resolve(&args.api);
+    let _lock = lock_state(&repo.state_dir)?;
+    let options = context_options(&args)?;
     let ctx = Arc::new(Opened::open(&repo)?.context_with(&api, options)?);
-    // A standby replica waits here until the holder stops renewing.
+    // A standby replica waits here until the holder stops renewing, answering /healthz and
+    // /status meanwhile.
     let ttl = Duration::from_secs(args.lease.lease_ttl);
-    let _lease = crate::lease::take(&ctx, &repo, ttl, crate::lease::Wait::Forever).await?;
     let listener = bind(&args.status_listen).await?;
+    let (listener, _lease) = crate::standby::take_lease_serving(listener, &ctx, &repo, ttl).await?;
     let listener_addr = listener.local_addr()?;
     let webhook = std::env::var("FLARESYNC_WEBHOOK_SECRET")
         .ok()
@@ -56,13 +87,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             args.status_page
         )
     })?;
-    let watch = (!repo.remote).then(|| WatchConfig {
-        root: std::path::PathBuf::from(&repo.location),
-        // Short and adaptive: 50 ms of quiet ends a burst, capped at 500 ms (and the scheduler's
-        // own 50 ms debounce, RunConfig's default): commit -> first write stays well under 250 ms.
-        debounce: Duration::from_millis(50),
-        ignore: vec![repo.state_dir.clone()],
-    });
     eprintln!(
         "flaresync: following {} branch {}; status on http://{}/status, status page on / ({}); POST /reconcile {}",
         repo.display(),
@@ -89,19 +113,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let _progress = crate::progress::Display::start(ctx.progress(), ctx.client().clone());
     let config = flaresync_reconcile::RunConfig {
-        poll_interval: Some(Duration::from_secs(if repo.remote {
-            args.poll_interval_secs
-        } else {
-            args.resync_interval_secs
-        })),
-        watch,
         status_listener: Some(listener),
         webhook,
         webhook_listener,
         admin_token,
         page_access,
-        after_pass: Some(crate::memory::release_free),
-        ..Default::default()
+        ..loop_config(&repo, &args)
     };
     flaresync_reconcile::run(ctx, config, flaresync_reconcile::shutdown_signal())
         .await
@@ -119,7 +136,7 @@ fn page_rule(access: PageAccess, has_token: bool) -> &'static str {
     }
 }
 
-async fn bind(address: &str) -> anyhow::Result<tokio::net::TcpListener> {
+pub async fn bind(address: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))

@@ -2,6 +2,8 @@
 //! git repositories driven with the `git` CLI, and the real wrangler CLI.
 #![allow(dead_code)] // each test file uses a part of it
 
+pub mod postgres;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},

@@ -12,6 +12,7 @@ pub use crate::error::JournalError;
 use crate::entry::{Entry, Recorded};
 use crate::location::JournalLocation;
 use crate::postgres::connection::Connection;
+use crate::postgres::fleet::Fleet;
 use crate::postgres::lease::Lease;
 use crate::postgres::store::PgStore;
 use crate::queries::{self, Value};
@@ -24,6 +25,8 @@ pub struct Journal {
     store: Box<dyn Store>,
     /// The PostgreSQL connection, for leases (`None` on SQLite).
     postgres: Option<Arc<Connection>>,
+    /// Whose entries this handle writes and reads (`""`: writes unscoped, reads all).
+    scope: String,
 }
 
 impl std::fmt::Debug for Journal {
@@ -55,7 +58,24 @@ impl Journal {
             location: location.clone(),
             store,
             postgres,
+            scope: String::new(),
         })
+    }
+
+    /// This journal limited to one (repository, account) pair: entries are recorded in
+    /// `scope` and only its entries are read. A PostgreSQL journal shared by several
+    /// repositories (a fleet) needs it, so one repository's intents and commits never mix
+    /// with another's. `""` is every scope.
+    pub fn scoped(self, scope: impl Into<String>) -> Self {
+        Journal {
+            scope: scope.into(),
+            ..self
+        }
+    }
+
+    /// The scope set by [`Journal::scoped`] (`""`: none).
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 
     /// Path of the SQLite file; `None` for a PostgreSQL journal.
@@ -85,27 +105,41 @@ impl Journal {
         holder: &str,
         ttl: Duration,
     ) -> Result<Lease, JournalError> {
-        let connection = self
-            .postgres
-            .clone()
-            .ok_or_else(|| JournalError::NoLeases {
-                location: self.display(),
-            })?;
-        Ok(Lease::new(connection, repository, account, holder, ttl))
+        Ok(Lease::new(
+            self.postgres()?,
+            repository,
+            account,
+            holder,
+            ttl,
+        ))
+    }
+
+    /// This replica's handle on the fleet tables (heartbeats, every lease). Needs a
+    /// PostgreSQL journal.
+    pub fn fleet(&self, replica: &str) -> Result<Fleet, JournalError> {
+        Ok(Fleet::new(self.postgres()?, replica))
+    }
+
+    /// The PostgreSQL connection leases and the fleet tables need.
+    fn postgres(&self) -> Result<Arc<Connection>, JournalError> {
+        self.postgres.clone().ok_or_else(|| JournalError::NoLeases {
+            location: self.display(),
+        })
     }
 
     /// Appends `entry`; returns its sequence number. Durable when this returns.
     pub fn record(&self, entry: &Entry) -> Result<i64, JournalError> {
         self.store
-            .insert(queries::INSERT, queries::insert_values(entry))
+            .insert(queries::INSERT, queries::insert_values(entry, &self.scope))
     }
 
     fn select(
         &self,
         operation: &'static str,
         clause: &str,
-        params: Vec<Value>,
+        mut params: Vec<Value>,
     ) -> Result<Vec<Recorded>, JournalError> {
+        params.push(text(&self.scope));
         self.store
             .rows(operation, &queries::select(clause), params)?
             .into_iter()
@@ -149,7 +183,7 @@ impl Journal {
     pub fn workers(&self) -> Result<Vec<String>, JournalError> {
         Ok(self
             .store
-            .texts("workers", queries::WORKERS, Vec::new())?
+            .texts("workers", queries::WORKERS, vec![text(&self.scope)])?
             .into_iter()
             .flatten()
             .collect())
@@ -160,7 +194,7 @@ impl Journal {
     pub fn last_commit(&self) -> Result<Option<String>, JournalError> {
         Ok(self
             .store
-            .texts("last_commit", queries::LAST_COMMIT, Vec::new())?
+            .texts("last_commit", queries::LAST_COMMIT, vec![text(&self.scope)])?
             .into_iter()
             .flatten()
             .next())

@@ -9,6 +9,12 @@
 
 use chrono::{DateTime, Utc};
 
+/// How a (repository, account) pair is named in messages and as its journal scope
+/// ([`crate::Journal::scoped`]).
+pub fn scope_name(repository: &str, account: &str) -> String {
+    format!("{repository} / account {account}")
+}
+
 /// The lease row of one (repository, account) pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {

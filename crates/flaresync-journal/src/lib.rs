@@ -24,4 +24,5 @@ pub use history::{
 };
 pub use journal::{Journal, JournalError};
 pub use location::JournalLocation;
+pub use postgres::fleet::{Fleet, FleetView, PairLease};
 pub use postgres::lease::{Acquired, Lease, LeaseError};

@@ -24,30 +24,37 @@ pub(crate) const COLUMNS: &str = "seq, at, worker, commit_id, digest, version_id
                                   trigger_kind, actor, action, outcome, message";
 
 pub(crate) const INSERT: &str = "INSERT INTO journal (at, worker, commit_id, digest, version_id, \
-     deployment_id, trigger_kind, actor, action, outcome, message) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING seq";
+     deployment_id, trigger_kind, actor, action, outcome, message, scope) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING seq";
 
-pub(crate) const HISTORY: &str = "WHERE worker = ?1 ORDER BY seq";
-pub(crate) const RECENT: &str = "ORDER BY seq DESC LIMIT ?1";
-pub(crate) const FOR_VERSION: &str = "WHERE version_id = ?1 ORDER BY seq";
-pub(crate) const LAST_APPLIED: &str = "WHERE worker = ?1 AND action IN ('deploy', 'rollback') \
-     AND outcome = 'success' ORDER BY seq DESC LIMIT 1";
-pub(crate) const IN_FLIGHT: &str = "AS started WHERE outcome = 'started' AND NOT EXISTS ( \
+// Every read takes the journal's scope as its last parameter: `''` reads every scope (a
+// single-repository journal, or a command that shows all), anything else only that scope's
+// entries (one (repository, account) pair of a shared PostgreSQL journal).
+pub(crate) const HISTORY: &str =
+    "WHERE worker = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) ORDER BY seq";
+pub(crate) const RECENT: &str =
+    "WHERE (CAST(?2 AS TEXT) = '' OR scope = ?2) ORDER BY seq DESC LIMIT ?1";
+pub(crate) const FOR_VERSION: &str =
+    "WHERE version_id = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) ORDER BY seq";
+pub(crate) const LAST_APPLIED: &str = "WHERE worker = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) \
+     AND action IN ('deploy', 'rollback') AND outcome = 'success' ORDER BY seq DESC LIMIT 1";
+pub(crate) const IN_FLIGHT: &str = "AS started WHERE outcome = 'started' \
+     AND (CAST(?1 AS TEXT) = '' OR started.scope = ?1) AND NOT EXISTS ( \
        SELECT 1 FROM journal AS later \
        WHERE later.worker = started.worker AND later.action = started.action \
-         AND later.seq > started.seq) \
+         AND later.scope = started.scope AND later.seq > started.seq) \
      ORDER BY seq";
-pub(crate) const WORKERS: &str = "SELECT DISTINCT worker FROM journal ORDER BY worker";
+pub(crate) const WORKERS: &str = "SELECT DISTINCT worker FROM journal WHERE (CAST(?1 AS TEXT) = '' OR scope = ?1) ORDER BY worker";
 pub(crate) const LAST_COMMIT: &str = "SELECT commit_id FROM journal WHERE commit_id IS NOT NULL \
-     AND outcome = 'success' ORDER BY seq DESC LIMIT 1";
+     AND outcome = 'success' AND (CAST(?1 AS TEXT) = '' OR scope = ?1) ORDER BY seq DESC LIMIT 1";
 
 /// `SELECT <every column> FROM journal <clause>`.
 pub(crate) fn select(clause: &str) -> String {
     format!("SELECT {COLUMNS} FROM journal {clause}")
 }
 
-/// The parameters of [`INSERT`] for `entry`.
-pub(crate) fn insert_values(entry: &Entry) -> Vec<Value> {
+/// The parameters of [`INSERT`] for `entry`, recorded in `scope`.
+pub(crate) fn insert_values(entry: &Entry, scope: &str) -> Vec<Value> {
     vec![
         Value::text(format_time(entry.at)),
         Value::text(entry.worker.as_str()),
@@ -60,6 +67,7 @@ pub(crate) fn insert_values(entry: &Entry) -> Vec<Value> {
         Value::text(entry.action.as_str()),
         Value::text(entry.outcome.as_str()),
         Value::text(entry.message.as_str()),
+        Value::text(scope),
     ]
 }
 
@@ -141,7 +149,7 @@ mod tests {
             postgres_placeholders("WHERE a = ?1 AND b IN (?2, ?10) AND c = '?'"),
             "WHERE a = $1 AND b IN ($2, $10) AND c = '?'"
         );
-        assert_eq!(postgres_placeholders(INSERT).matches('$').count(), 11);
+        assert_eq!(postgres_placeholders(INSERT).matches('$').count(), 12);
     }
 
     #[test]

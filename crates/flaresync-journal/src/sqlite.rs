@@ -16,7 +16,7 @@ use crate::private;
 use crate::queries::{RawRow, Value};
 use crate::store::Store;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS journal (
     actor         TEXT,
     action        TEXT NOT NULL,
     outcome       TEXT NOT NULL,
-    message       TEXT NOT NULL DEFAULT ''
+    message       TEXT NOT NULL DEFAULT '',
+    scope         TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS journal_worker ON journal (worker, seq);
 CREATE INDEX IF NOT EXISTS journal_version ON journal (version_id);
@@ -121,6 +122,19 @@ impl SqliteStore {
             });
         }
         connection.execute_batch(SCHEMA).map_err(open_error)?;
+        // Version 2 added the scope column (see `Journal::scoped`); a version-1 file gets it.
+        let has_scope: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('journal') WHERE name = 'scope'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(open_error)?;
+        if has_scope == 0 {
+            connection
+                .execute_batch("ALTER TABLE journal ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+                .map_err(open_error)?;
+        }
         connection
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_error)?;

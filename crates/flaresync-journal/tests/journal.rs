@@ -12,6 +12,7 @@ on_both_backends!(
     concurrent_writers_lose_nothing,
     unknown_action_names_round_trip,
     recorded_entries_survive_an_abort,
+    scopes_keep_repositories_sharing_a_journal_apart,
 );
 
 fn at(minute: u32) -> DateTime<Utc> {
@@ -167,6 +168,36 @@ fn started_actions_without_outcome_are_in_flight(backend: Backend) {
     assert_eq!(in_flight.len(), 1);
     assert_eq!(in_flight[0].seq, 3);
     assert_eq!(in_flight[0].entry.action, Action::Deploy);
+}
+
+/// Two repositories of a fleet in one journal, each with a Worker named `api`: each scope sees
+/// only its own entries, intents and last commit; the unscoped journal sees them all.
+fn scopes_keep_repositories_sharing_a_journal_apart(backend: Backend) {
+    let Some(store) = Store::new(backend, "scopes") else {
+        return;
+    };
+    let shop = store.open().scoped("shop / account f1");
+    let blog = store.open().scoped("blog / account f1");
+    let poll = Trigger::new(TriggerKind::Poll, None);
+    shop.record(&Entry::new("api", Action::Deploy, Outcome::Success, poll.clone()).commit(C1))
+        .expect("record");
+    blog.record(&Entry::new("api", Action::Deploy, Outcome::Started, poll.clone()).commit(C2))
+        .expect("record");
+    assert_eq!(shop.history("api").expect("history").len(), 1);
+    assert_eq!(shop.in_flight().expect("in flight"), Vec::new());
+    assert_eq!(blog.in_flight().expect("in flight").len(), 1);
+    assert_eq!(shop.last_commit().expect("commit").as_deref(), Some(C1));
+    assert_eq!(blog.last_commit().expect("commit"), None);
+    assert_eq!(
+        blog.last_applied("api").expect("applied"),
+        None,
+        "the other repository's deploy is not this one's"
+    );
+    let everything = store.open();
+    assert_eq!(everything.scope(), "");
+    assert_eq!(everything.history("api").expect("history").len(), 2);
+    assert_eq!(everything.recent(10).expect("recent").len(), 2);
+    assert_eq!(blog.recent(10).expect("recent").len(), 1);
 }
 
 fn concurrent_writers_lose_nothing(backend: Backend) {

@@ -93,7 +93,7 @@ impl Lease {
 
     /// `repository / account <id>`, for messages.
     pub fn scope(&self) -> String {
-        format!("{} / account {}", self.repository, self.account)
+        crate::lease::scope_name(&self.repository, &self.account)
     }
 
     /// This process's name in the lease table.

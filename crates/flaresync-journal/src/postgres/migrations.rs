@@ -58,6 +58,19 @@ CREATE TABLE flaresync_leases (
 );
 ",
     },
+    Migration {
+        version: 3,
+        name: "fleet",
+        sql: "
+ALTER TABLE journal ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+CREATE INDEX journal_scope_worker ON journal (scope, worker, seq);
+CREATE TABLE flaresync_replicas (
+    replica     TEXT PRIMARY KEY,
+    started_at  TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);
+",
+    },
 ];
 
 /// The newest schema this flaresync knows.
