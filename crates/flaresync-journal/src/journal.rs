@@ -166,6 +166,12 @@ impl Journal {
         self.select("for_version", queries::FOR_VERSION, vec![text(version_id)])
     }
 
+    /// The newest entry for `worker`, whatever it says.
+    pub fn last_entry(&self, worker: &str) -> Result<Option<Recorded>, JournalError> {
+        let mut found = self.select("last_entry", queries::LAST_ENTRY, vec![text(worker)])?;
+        Ok(found.pop())
+    }
+
     /// The last successful deploy or rollback of `worker`: what flaresync last put live.
     pub fn last_applied(&self, worker: &str) -> Result<Option<Recorded>, JournalError> {
         let mut found = self.select("last_applied", queries::LAST_APPLIED, vec![text(worker)])?;

@@ -36,6 +36,8 @@ pub(crate) const RECENT: &str =
     "WHERE (CAST(?2 AS TEXT) = '' OR scope = ?2) ORDER BY seq DESC LIMIT ?1";
 pub(crate) const FOR_VERSION: &str =
     "WHERE version_id = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) ORDER BY seq";
+pub(crate) const LAST_ENTRY: &str = "WHERE worker = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) \
+     ORDER BY seq DESC LIMIT 1";
 pub(crate) const LAST_APPLIED: &str = "WHERE worker = ?1 AND (CAST(?2 AS TEXT) = '' OR scope = ?2) \
      AND action IN ('deploy', 'rollback') AND outcome = 'success' ORDER BY seq DESC LIMIT 1";
 pub(crate) const IN_FLIGHT: &str = "AS started WHERE outcome = 'started' \

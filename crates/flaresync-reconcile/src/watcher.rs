@@ -230,6 +230,44 @@ pub fn is_relevant(relative: &Path, bare: bool) -> bool {
     }
 }
 
+/// How the rest of a burst of events ended.
+enum Burst {
+    /// Quiet for `debounce`, or the burst cap reached.
+    Quiet,
+    /// The watcher reported an error or went away: it must be rebuilt.
+    Broken,
+    /// The loop was asked to stop.
+    Stopped,
+}
+
+/// Collects the rest of the burst until it has been quiet for `debounce`, for at most
+/// `BURST_CAP_FACTOR` windows (a steady stream of writes still triggers a pass).
+fn rest_of_burst(
+    events: &mpsc::Receiver<EventResult>,
+    debounce: Duration,
+    stop: &AtomicBool,
+) -> Burst {
+    let burst_end = std::time::Instant::now() + debounce.saturating_mul(BURST_CAP_FACTOR);
+    loop {
+        let left = burst_end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Burst::Quiet;
+        }
+        match events.recv_timeout(debounce.min(left)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                warn!(error = %error, "File watcher reported an error; rebuilding it.");
+                return Burst::Broken;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => return Burst::Quiet,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Burst::Broken,
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Burst::Stopped;
+        }
+    }
+}
+
 fn watch_loop(
     mut watcher: notify::RecommendedWatcher,
     mut events: mpsc::Receiver<EventResult>,
@@ -255,30 +293,10 @@ fn watch_loop(
             }
         }
         if !broken && changed {
-            // Collect the rest of the burst until it has been quiet for `debounce`, for at most
-            // `BURST_CAP_FACTOR` windows (a steady stream of writes still triggers a pass).
-            let burst_end = std::time::Instant::now() + debounce.saturating_mul(BURST_CAP_FACTOR);
-            loop {
-                let left = burst_end.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match events.recv_timeout(debounce.min(left)) {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => {
-                        warn!(error = %error, "File watcher reported an error; rebuilding it.");
-                        broken = true;
-                        break;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => break,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        broken = true;
-                        break;
-                    }
-                }
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
+            match rest_of_burst(&events, debounce, &stop) {
+                Burst::Quiet => {}
+                Burst::Broken => broken = true,
+                Burst::Stopped => return,
             }
             debug!(root = %filter.root.display(), "Repository changed on disk.");
             if triggers

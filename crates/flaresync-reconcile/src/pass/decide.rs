@@ -317,6 +317,12 @@ fn record_blocked(
         error = %error,
         "Blocked; a commit is needed."
     );
+    if already_journaled(input, name, head, &error)? {
+        memory
+            .blocked_recorded
+            .insert(name.clone(), head.to_owned());
+        return Ok(());
+    }
     let entry = Entry::new(
         name,
         JournalAction::Blocked,
@@ -330,6 +336,22 @@ fn record_blocked(
         .blocked_recorded
         .insert(name.clone(), head.to_owned());
     Ok(())
+}
+
+/// Whether the journal's newest entry for `name` already says it is blocked at `head` for
+/// this reason: a restarted process (whose memory is empty) does not write it again.
+fn already_journaled(
+    input: &PassInput<'_>,
+    name: &str,
+    head: &str,
+    error: &Error,
+) -> Result<bool, Error> {
+    let last = input.ctx.journal.last_entry(name)?;
+    Ok(last.is_some_and(|last| {
+        last.entry.action == JournalAction::Blocked
+            && last.entry.commit.as_deref() == Some(head)
+            && last.entry.message == error.to_string()
+    }))
 }
 
 /// The error of a blocked Worker: the plan's reason says what was attempted (rollback,

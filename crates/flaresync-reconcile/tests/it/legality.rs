@@ -486,6 +486,34 @@ async fn a_d1_bound_rollback_is_blocked_by_default() {
 }
 
 #[tokio::test]
+async fn a_blocked_worker_is_journaled_once_across_passes_and_restarts() {
+    let emulator = TestEmulator::start().await.expect("emulator starts");
+    let mut repo = Repo::new();
+    let (ctx, state, _v1) = d1_revert(&emulator, &mut repo, None).await;
+    for _ in 0..2 {
+        blocked_message(&sync(&ctx).await, "api", "before the restart");
+    }
+    // A restarted process: new memory, the same journal.
+    drop(ctx);
+    let restarted = context(&repo, &emulator, &journal_path(&state));
+    for _ in 0..2 {
+        blocked_message(&sync(&restarted).await, "api", "after the restart");
+    }
+    let journal = flaresync_journal::Journal::open(journal_path(&state)).expect("journal");
+    let blocked: Vec<_> = journal
+        .history("api")
+        .expect("history")
+        .into_iter()
+        .filter(|r| r.entry.action == flaresync_journal::Action::Blocked)
+        .collect();
+    assert_eq!(
+        blocked.len(),
+        1,
+        "one entry for one blocked commit: {blocked:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_d1_bound_rollback_runs_when_d1_does_not_block() {
     let emulator = TestEmulator::start().await.expect("emulator starts");
     let mut repo = Repo::new();
