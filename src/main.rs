@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     reset_sigpipe();
     memory::single_arena();
     memory::bound_git_cache();
+    memory::skip_read_hash_checks();
     let matches = Cli::command()
         .color(color::clap_choice(std::env::args_os()))
         .get_matches();

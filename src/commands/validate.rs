@@ -65,7 +65,7 @@ fn validate_tree(
                 "dir": dir,
                 "worker": loaded.spec.name,
                 "ok": true,
-                "digest": loaded.spec.digest(),
+                "digest": loaded.digest,
                 "modules": loaded.spec.modules.len(),
                 "bindings": loaded.spec.bindings.len(),
                 "migrations": loaded.spec.migrations.iter().map(|m| m.tag.clone()).collect::<Vec<_>>(),
@@ -96,7 +96,7 @@ fn validate_tree(
                             display_dir(dir),
                             loaded.spec.modules.len(),
                             loaded.spec.bindings.len(),
-                            &loaded.spec.digest()[..12]
+                            &loaded.digest[..12]
                         );
                         for warning in &loaded.warnings {
                             println!("      warning: {warning}");

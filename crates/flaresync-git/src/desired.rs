@@ -103,7 +103,7 @@ impl DesiredState {
             state
                 .by_script()
                 .into_iter()
-                .map(|(name, worker)| (name.to_owned(), worker.spec.digest()))
+                .map(|(name, worker)| (name.to_owned(), worker.digest.clone()))
                 .collect()
         };
         let (old, new) = (digests(older), digests(self));
@@ -126,7 +126,7 @@ impl DesiredState {
     /// `(digest, version_digest)` of the Worker named `script`.
     pub fn digests(&self, script: &str) -> Option<(Digest, Digest)> {
         self.worker(script)
-            .map(|worker| (worker.spec.digest(), worker.spec.version_digest()))
+            .map(|worker| (worker.digest.clone(), worker.version_digest.clone()))
     }
 }
 

@@ -114,8 +114,8 @@ pub fn rebuild_mapping(
                 worker: worker.to_owned(),
                 version_id: version_id.clone(),
                 commit,
-                digest: loaded.spec.digest(),
-                version_digest: loaded.spec.version_digest(),
+                digest: loaded.digest.clone(),
+                version_digest: loaded.version_digest.clone(),
             }),
             None => {
                 let detail = match state.errors().first() {

@@ -77,7 +77,7 @@ pub fn find_revert_candidates(
     let mut history: Option<Vec<Oid>> = None;
     let mut candidates = Vec::new();
     for (script, worker) in head.by_script() {
-        let version_digest = worker.spec.version_digest();
+        let version_digest = worker.version_digest.clone();
         let matching: Vec<&KnownVersion> = known
             .iter()
             .filter(|v| v.worker == script && v.version_digest == version_digest)
@@ -95,7 +95,7 @@ pub fn find_revert_candidates(
         let parent_digest = parent_state
             .as_ref()
             .and_then(|state| state.worker(script))
-            .map(|w| w.spec.version_digest());
+            .map(|w| w.version_digest.clone());
         let kind = if target.commit == head_commit {
             CandidateKind::SameCommit
         } else if parent_digest.as_ref() == Some(&version_digest) {
@@ -112,7 +112,7 @@ pub fn find_revert_candidates(
             target_commit: target.commit,
             head_commit,
             explanation: explain(script, &kind, &head_info, &target_info, &target.version_id),
-            settings_match: target.digest == worker.spec.digest(),
+            settings_match: target.digest == worker.digest,
             kind,
         });
     }

@@ -10,15 +10,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flaresync_config::{REPO_CONFIG_FILE, WorkerSpec};
+use flaresync_config::{LoadedWorker, REPO_CONFIG_FILE};
 use git2::{Oid, Repository};
 
 use crate::desired::{DesiredError, DesiredState, DesiredStateCache, outside_inputs};
 use crate::tree::CommitTree;
 
 /// Per script name, newest first: the commit where each distinct version digest was last
-/// seen walking back from the base, and the spec it had there.
-pub type VersionsByWorker = BTreeMap<String, Vec<(Oid, WorkerSpec)>>;
+/// seen walking back from the base, and the Worker as loaded there (spec and digests).
+pub type VersionsByWorker = BTreeMap<String, Vec<(Oid, LoadedWorker)>>;
 
 /// One tracked Worker: its script name, directory and outside inputs at the base.
 #[derive(Debug)]
@@ -157,13 +157,13 @@ fn record_changed(
         let result = cache.worker(tree, &worker.dir, config_oid, &repo_config);
         match result.as_ref() {
             Ok(loaded) if loaded.spec.name == worker.name && !loaded.policy.skip => {
-                found.push(loaded.spec.clone());
+                found.push(loaded.clone());
             }
             _ => return false,
         }
     }
-    for spec in found {
-        record(versions, tree.commit(), spec, window);
+    for loaded in found {
+        record(versions, tree.commit(), loaded, window);
     }
     true
 }
@@ -176,15 +176,18 @@ fn record_state(
 ) {
     for (name, loaded) in state.by_script() {
         if names.contains(name) {
-            record(versions, state.commit, loaded.spec.clone(), window);
+            record(versions, state.commit, (*loaded).clone(), window);
         }
     }
 }
 
-fn record(versions: &mut VersionsByWorker, commit: Oid, spec: WorkerSpec, window: usize) {
-    let entry = versions.entry(spec.name.clone()).or_default();
-    let digest = spec.version_digest();
-    if entry.len() < window && !entry.iter().any(|(_, s)| s.version_digest() == digest) {
-        entry.push((commit, spec));
+fn record(versions: &mut VersionsByWorker, commit: Oid, loaded: LoadedWorker, window: usize) {
+    let entry = versions.entry(loaded.spec.name.clone()).or_default();
+    if entry.len() < window
+        && !entry
+            .iter()
+            .any(|(_, seen)| seen.version_digest == loaded.version_digest)
+    {
+        entry.push((commit, loaded));
     }
 }

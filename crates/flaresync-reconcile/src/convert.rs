@@ -164,8 +164,8 @@ pub fn desired(state: &DesiredState, known_names: &BTreeMap<String, String>) -> 
                     loaded.spec.name.clone(),
                     DesiredEntry::Ok(Box::new(DesiredWorker {
                         spec: loaded.spec.clone(),
-                        digest: loaded.spec.digest(),
-                        version_digest: loaded.spec.version_digest(),
+                        digest: loaded.digest.clone(),
+                        version_digest: loaded.version_digest.clone(),
                         dependencies: loaded.policy.depends_on.clone(),
                     })),
                 );

@@ -27,7 +27,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<u8> {
         Format::Text => flaresync_plan::render_text(&output),
     };
     println!("{}", rendered.trim_end());
-    Ok(u8::try_from(flaresync_plan::exit_code(&output)).unwrap_or(2))
+    let code = u8::try_from(flaresync_plan::exit_code(&output)).unwrap_or(2);
+    std::mem::forget((output, rendered));
+    Ok(code)
 }
 
 async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
@@ -112,6 +114,17 @@ async fn plan_refs(args: &PlanArgs) -> anyhow::Result<Plan> {
     };
     let mut plan =
         flaresync_plan::plan(&desired, base_desired.as_ref(), &live, &history, &policies);
+    // The process ends after printing the plan: freeing every Worker's state, spec and history
+    // one allocation at a time would only delay the exit (a tenth of the run at 1,000 Workers).
+    std::mem::forget((
+        cache,
+        head_state,
+        base_state,
+        desired,
+        base_desired,
+        live,
+        history,
+    ));
     if !args.live {
         plan.live_note = Some(
             "assumed: the base branch deployed commit by commit (version ids ending in -offline); \

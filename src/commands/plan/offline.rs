@@ -43,15 +43,20 @@ pub(super) fn offline(
     .map_err(|e| anyhow!("cannot read the history of the base revision: {e}"))?;
     for loaded in base_state.by_script().values() {
         let name = loaded.spec.name.clone();
-        let specs = per_worker.remove(&name).unwrap_or_else(|| {
-            std::iter::once((base, loaded.spec.clone()))
-                .take(window)
-                .collect()
-        });
+        // The Workers the change does not touch: the base version only, not copied.
+        let walked = per_worker.remove(&name);
+        let seen: Vec<(Oid, &flaresync_config::LoadedWorker)> = match &walked {
+            Some(walked) => walked
+                .iter()
+                .map(|(commit, seen)| (*commit, seen))
+                .collect(),
+            None => std::iter::once((base, *loaded)).take(window).collect(),
+        };
         let mut versions = Vec::new();
         let mut known = Vec::new();
-        let count = specs.len() as u64;
-        for (index, (commit, spec)) in specs.iter().enumerate() {
+        let count = seen.len() as u64;
+        for (index, (commit, seen)) in seen.iter().enumerate() {
+            let spec = &seen.spec;
             let id = format!("{}-offline", &commit.to_string()[..8]);
             versions.push(LiveVersion {
                 id: id.clone(),
@@ -66,8 +71,8 @@ pub(super) fn offline(
             known.push(KnownVersion {
                 version_id: id,
                 commit: commit.to_string(),
-                digest: spec.digest(),
-                version_digest: spec.version_digest(),
+                digest: seen.digest.clone(),
+                version_digest: seen.version_digest.clone(),
                 migrations: spec.migrations.clone(),
                 exports: spec.exports.clone(),
                 secrets_fingerprint: None,
@@ -102,7 +107,7 @@ pub(super) fn offline(
             name,
             WorkerHistory {
                 versions: known,
-                applied_digest: Some(loaded.spec.digest()),
+                applied_digest: Some(loaded.digest.clone()),
             },
         );
     }

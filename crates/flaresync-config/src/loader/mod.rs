@@ -57,6 +57,11 @@ pub const MAX_BUNDLE_UNCOMPRESSED_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct LoadedWorker {
     pub spec: WorkerSpec,
+    /// `spec.digest()`, computed once when loaded (the spec is not changed after): digests
+    /// serialise the whole spec, modules included, and are compared on every pass and plan.
+    pub digest: crate::Digest,
+    /// `spec.version_digest()`, computed once when loaded.
+    pub version_digest: crate::Digest,
     pub warnings: Vec<Warning>,
     /// Every repository path this result depends on: files read (and the symlink-free path
     /// they resolved to), config names probed (present or not), `flaresync.toml`, and
@@ -141,6 +146,8 @@ pub fn load_worker(
     inputs.sort();
     inputs.dedup();
     Ok(LoadedWorker {
+        digest: spec.digest(),
+        version_digest: spec.version_digest(),
         spec,
         warnings,
         inputs,

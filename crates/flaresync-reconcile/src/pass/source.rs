@@ -167,6 +167,6 @@ fn digests_of(state: &DesiredState) -> Digests {
     state
         .by_script()
         .into_iter()
-        .map(|(name, loaded)| (name.to_owned(), loaded.spec.digest()))
+        .map(|(name, loaded)| (name.to_owned(), loaded.digest.clone()))
         .collect()
 }
